@@ -1,0 +1,2 @@
+//! The egg byte code (placeholder; see issue 3).
+#![no_std]

@@ -1,0 +1,2 @@
+//! Boot formats (placeholder).
+#![no_std]

@@ -1,0 +1,1 @@
+//! Program entry and panic handling for userspace programs.

@@ -1,0 +1,2 @@
+//! Pure kernel logic, tested on the host.
+#![no_std]
