@@ -1,0 +1,148 @@
+//! The boot archive: one cpio newc file holding the userspace programs and a manifest.
+//!
+//! Layout:
+//! - `manifest`: text, one `key value` per line, `#` starts a comment line.
+//!   `root bin/<program>` names the root task, the one program the kernel starts.
+//! - `bin/<program>`: one ELF per program.
+
+use std::fmt;
+
+use crate::cpio::{CpioWriter, MODE_EXECUTABLE, MODE_FILE};
+
+/// Name of the manifest entry inside the archive.
+pub const MANIFEST_NAME: &str = "manifest";
+/// Directory of the program entries inside the archive.
+pub const PROGRAM_DIR: &str = "bin";
+
+/// One userspace program to put in the archive.
+#[derive(Clone, Copy, Debug)]
+pub struct Program<'a> {
+    /// Name of the program: the archive entry is `bin/<name>`.
+    pub name: &'a str,
+    /// The program's ELF file.
+    pub elf: &'a [u8],
+}
+
+/// Why a boot archive could not be built.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ArchiveError {
+    /// The root program is not among the programs.
+    RootMissing(String),
+    /// A program name is empty or holds `/`, whitespace or a control character.
+    BadProgramName(String),
+    /// Two programs share a name.
+    DuplicateProgram(String),
+}
+
+impl fmt::Display for ArchiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RootMissing(name) => {
+                write!(f, "the root program `{name}` is not among the programs")
+            }
+            Self::BadProgramName(name) => write!(
+                f,
+                "program name `{name}` must be non-empty without `/`, spaces or control characters"
+            ),
+            Self::DuplicateProgram(name) => write!(f, "program `{name}` is listed twice"),
+        }
+    }
+}
+
+impl std::error::Error for ArchiveError {}
+
+/// The archive path of program `name`: `bin/<name>`.
+pub fn program_path(name: &str) -> String {
+    format!("{PROGRAM_DIR}/{name}")
+}
+
+/// The manifest text naming `root` as the root task.
+pub fn manifest_text(root: &str) -> String {
+    format!(
+        "# Hatchery boot archive manifest, written by `cargo xtask image`.\n\
+         # `root` names the program the kernel starts first.\n\
+         root {}\n",
+        program_path(root)
+    )
+}
+
+/// Builds the boot archive: the manifest first, then `bin/<name>` for every program in
+/// the order given.
+///
+/// # Errors
+/// [`ArchiveError`] when `root` is not a program, or a program name is bad or repeated.
+pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveError> {
+    for (index, program) in programs.iter().enumerate() {
+        let bad_char = |c: char| c == '/' || c.is_whitespace() || c.is_control();
+        if program.name.is_empty() || program.name.contains(bad_char) {
+            return Err(ArchiveError::BadProgramName(program.name.into()));
+        }
+        if programs[..index].iter().any(|p| p.name == program.name) {
+            return Err(ArchiveError::DuplicateProgram(program.name.into()));
+        }
+    }
+    if !programs.iter().any(|p| p.name == root) {
+        return Err(ArchiveError::RootMissing(root.into()));
+    }
+    let mut writer = CpioWriter::new();
+    writer.add_file(MANIFEST_NAME, MODE_FILE, manifest_text(root).as_bytes());
+    for program in programs {
+        writer.add_file(&program_path(program.name), MODE_EXECUTABLE, program.elf);
+    }
+    Ok(writer.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpio::entries;
+
+    fn program<'a>(name: &'a str, elf: &'a [u8]) -> Program<'a> {
+        Program { name, elf }
+    }
+
+    #[test]
+    fn manifest_names_the_root_under_bin() {
+        let text = manifest_text("hello");
+        let lines: Vec<&str> = text.lines().filter(|line| !line.starts_with('#')).collect();
+        assert_eq!(lines, ["root bin/hello"]);
+    }
+
+    #[test]
+    fn archive_holds_manifest_then_programs_in_order() {
+        let bytes = build(
+            "hello",
+            &[
+                program("hello", b"\x7fELF-h"),
+                program("procsrv", b"\x7fELF-p"),
+            ],
+        )
+        .unwrap();
+        let read = entries(&bytes);
+        let names: Vec<&str> = read.iter().map(|entry| entry.0).collect();
+        assert_eq!(names, ["manifest", "bin/hello", "bin/procsrv"]);
+        assert_eq!(read[0].2, manifest_text("hello").as_bytes());
+        assert_eq!(read[1].2, b"\x7fELF-h");
+        assert_eq!(read[2].1, MODE_EXECUTABLE);
+    }
+
+    #[test]
+    fn root_must_be_one_of_the_programs() {
+        let error = build("procsrv", &[program("hello", b"")]).unwrap_err();
+        assert_eq!(error, ArchiveError::RootMissing("procsrv".into()));
+    }
+
+    #[test]
+    fn program_names_with_slash_or_space_are_refused() {
+        for name in ["", "a/b", "a b", "tab\t"] {
+            let error = build(name, &[program(name, b"")]).unwrap_err();
+            assert_eq!(error, ArchiveError::BadProgramName(name.into()));
+        }
+    }
+
+    #[test]
+    fn duplicate_program_names_are_refused() {
+        let error = build("a", &[program("a", b"1"), program("a", b"2")]).unwrap_err();
+        assert_eq!(error, ArchiveError::DuplicateProgram("a".into()));
+    }
+}
