@@ -37,6 +37,7 @@ macro_rules! abi_enum {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use abi_enum;
 
 abi_enum! {

@@ -1,1 +1,116 @@
-//! Program entry and panic handling for userspace programs.
+//! Program entry, exit, panics and `print!` for userspace programs.
+//!
+//! A program declares its entry with [`entry!`]: `libsys::entry!(main);` where
+//! `fn main(boot_info: u64)`. The kernel (or the process server) starts the thread at
+//! `_start` with the boot info address in `rdi`; `_start` aligns the stack, calls the
+//! program's function, and exits the thread when it returns.
+
+use crate::abi::{Label, MessageInfo};
+use crate::bootinfo::SLOT_TCB;
+use core::fmt::Write;
+
+core::arch::global_asm!(
+    r#"
+    .section .text._start, "ax"
+    .global _start
+_start:
+    andq $-16, %rsp
+    xorl %ebp, %ebp
+    call hatchery_program_main
+    call hatchery_exit
+    ud2
+"#,
+    options(att_syntax)
+);
+
+/// Declares the program's entry function, `fn(u64)` (the argument is the boot info or
+/// startup message address).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        extern "C" fn hatchery_program_main(arg: u64) {
+            let f: fn(u64) = $main;
+            f(arg)
+        }
+    };
+}
+
+/// Ends this thread by suspending its own TCB. Never returns.
+#[unsafe(no_mangle)]
+pub extern "C" fn hatchery_exit() -> ! {
+    let _ = crate::syscall::call(SLOT_TCB, MessageInfo::new(Label::TcbSuspend as u64, 0, 0), [0; 4]);
+    // Not reached unless the suspend was refused; keep out of the way.
+    loop {
+        crate::syscall::yield_now();
+    }
+}
+
+/// A `fmt::Write` sink that buffers and flushes through `debug_write`.
+pub struct DebugConsole {
+    buffer: [u8; 256],
+    used: usize,
+}
+
+impl DebugConsole {
+    /// An empty console buffer.
+    pub const fn new() -> Self {
+        DebugConsole { buffer: [0; 256], used: 0 }
+    }
+
+    /// Sends what is buffered.
+    pub fn flush(&mut self) {
+        if self.used > 0 {
+            let _ = crate::syscall::debug_write(&self.buffer[..self.used]);
+            self.used = 0;
+        }
+    }
+}
+
+impl Default for DebugConsole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for DebugConsole {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            if self.used == self.buffer.len() {
+                self.flush();
+            }
+            self.buffer[self.used] = b;
+            self.used += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Formats and prints (used by `print!`).
+pub fn print_args(args: core::fmt::Arguments) {
+    let mut console = DebugConsole::new();
+    let _ = console.write_fmt(args);
+    console.flush();
+}
+
+/// Prints to the kernel debug console.
+#[macro_export]
+macro_rules! print {
+    ($($t:tt)*) => { $crate::rt::print_args(format_args!($($t)*)) };
+}
+
+/// Prints a line to the kernel debug console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($t:tt)*) => { $crate::rt::print_args(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    match info.location() {
+        Some(l) => crate::println!("panic: {} at {}:{}", info.message(), l.file(), l.line()),
+        None => crate::println!("panic: {}", info.message()),
+    }
+    hatchery_exit()
+}

@@ -1,4 +1,206 @@
+//! # The Hatchery microkernel
+//!
+//! A capability microkernel in the style of seL4, for x86_64. Design principles:
+//!
+//! 1. **Mechanism only.** The kernel knows threads, address spaces, capabilities and
+//!    messages. Processes, files, names and every other policy live in userspace servers.
+//! 2. **One entry path.** The kernel boots only through the Limine protocol
+//!    ([`boot`]); other boot paths (PVH, multiboot2) go through the direct-boot loader,
+//!    which hands over exactly as Limine does.
+//! 3. **Decode, then invoke.** Every system call is fully validated before any state
+//!    changes; no value from userspace can panic the kernel.
+//! 4. **User memory is an allegation.** User pointers are checked and copied at one door
+//!    ([`uaccess`]); the kernel never dereferences a user address.
+//! 5. **No allocation on behalf of users.** The heap is for boot; user objects are made
+//!    from untyped memory that userspace holds.
+//!
+//! Boot output ends with the line `HATCHERY READY` once the root task is about to run.
 #![no_std]
 #![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod idle;
+mod kmem;
+mod ktest;
+mod log;
+mod mem;
+mod platform;
+mod rootask;
+mod sched;
+mod syscall;
+mod thread;
+mod thread_exit;
+mod trap;
+mod uaccess;
+
+use arch::gdt::Stack;
+use boot::Options;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Once;
+
+/// The kernel version, for the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The line that tells scripts the system is up.
+pub const READY_LINE: &str = "HATCHERY READY";
+
+static OPTIONS: Once<Options> = Once::new();
+static BOOT_STACK: Stack<{ 64 * 1024 }> = Stack([0; 64 * 1024]);
+/// Set when anything that should fail the run has happened (a failed in-kernel test).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Command-line options (defaults until parsed).
+pub fn options() -> Options {
+    OPTIONS.get().copied().unwrap_or_default()
+}
+
+/// Records a failure that should make the run fail when it finishes.
+pub fn mark_failed() {
+    FAILED.store(true, Ordering::Relaxed);
+}
+
+/// Ends the run: powers the VM off with success or failure when `exit` is set, else halts.
+pub fn finish(success: bool) -> ! {
+    let ok = success && !FAILED.load(Ordering::Relaxed);
+    if options().exit {
+        arch::power::exit_vm(if ok { arch::power::EXIT_SUCCESS } else { arch::power::EXIT_FAILURE });
+    }
+    arch::power::halt_forever()
+}
+
+/// Stops the boot with one clear line.
+pub fn fatal(why: core::fmt::Arguments) -> ! {
+    error!("hatchery: fatal: {why}");
+    finish(false)
+}
+
+// The entry point: switch to the kernel's own boot stack and call `kernel_main`.
+core::arch::global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global kmain
+kmain:
+    leaq {stack}(%rip), %rsp
+    addq ${size}, %rsp
+    xorl %ebp, %ebp
+    call {main}
+    ud2
+"#,
+    stack = sym BOOT_STACK,
+    size = const 64 * 1024,
+    main = sym kernel_main,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn trap_return() -> !;
+}
+
+/// Boots the kernel; never returns.
+extern "C" fn kernel_main() -> ! {
+    log::init();
+    let options = *OPTIONS.call_once(|| Options::parse(boot::cmdline()));
+    let facts = match boot::collect() {
+        Ok(f) => f,
+        Err(e) => fatal(format_args!("{e}")),
+    };
+    info!(
+        "Hatchery {VERSION} (booted by {} {}; cmdline \"{}\")",
+        facts.bootloader.0, facts.bootloader.1, facts.cmdline
+    );
+    arch::gdt::init();
+    arch::trap::init();
+    if let Err(e) = kmem::init(&facts) {
+        fatal(format_args!("memory setup failed: {e:?}"));
+    }
+    let usable: u64 = facts
+        .regions
+        .iter()
+        .filter(|r| r.kind == boot::RegionKind::Usable)
+        .map(|r| r.length)
+        .sum();
+    info!(
+        "memory: {} MiB usable in {} regions; kernel at {:#x} (phys {:#x}), HHDM at {:#x}",
+        usable >> 20,
+        facts.regions.len(),
+        facts.kernel_virt,
+        facts.kernel_phys,
+        facts.hhdm_offset
+    );
+    let platform = platform::discover(facts.rsdp_phys);
+    info!(
+        "platform: {} CPU(s), {} I/O APIC(s), {} IRQ override(s) from {}",
+        platform.cpus,
+        platform.ioapics.len(),
+        platform.overrides.len(),
+        platform.source
+    );
+    if let Err(e) = arch::apic::init(&platform) {
+        fatal(format_args!("APIC setup failed: {e:?}"));
+    }
+    arch::syscall::init(options.iretq);
+    info!(
+        "syscalls: SYSCALL entry, return by {}",
+        if options.iretq { "iretq (syscall=iretq)" } else { "sysretq" }
+    );
+
+    if options.test {
+        ktest::run_all();
+    }
+
+    let Some(archive) = facts.archive else {
+        fatal(format_args!("no boot archive module (the bootloader passed no module named `archive`)"));
+    };
+    // SAFETY: the bootloader loaded the module there; it is mapped in the HHDM and the
+    // kernel never frees or reuses it.
+    let archive_bytes = unsafe {
+        core::slice::from_raw_parts(mem::phys_to_virt(archive.phys) as *const u8, archive.length as usize)
+    };
+    let (root, root_name) = match rootask::load(archive_bytes) {
+        Ok(r) => r,
+        Err(e) => fatal(format_args!("{e}")),
+    };
+    {
+        let mut s = sched::SCHEDULER.lock();
+        s.live_threads += 1;
+        // SAFETY: `root` is a freshly made TCB.
+        unsafe { s.make_runnable(root) };
+    }
+    let free = kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.free_bytes()).unwrap_or(0);
+    info!("root task: {root_name}; {} KiB of boot memory used, {} MiB free", kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.allocated_frames() * 4).unwrap_or(0), free >> 20);
+    info!("{READY_LINE}");
+    start_scheduling()
+}
+
+/// Leaves the boot stack for good: builds a trap frame at the top of the kernel stack for
+/// the first thread and returns through it.
+fn start_scheduling() -> ! {
+    let top = arch::gdt::kernel_stack_top();
+    let frame_addr = top - core::mem::size_of::<arch::trap::TrapFrame>() as u64;
+    // SAFETY: the kernel stack is not in use yet (we run on the boot stack); the frame fits
+    // at its top, which is where every later entry builds its frame too.
+    let frame = unsafe { &mut *(frame_addr as *mut arch::trap::TrapFrame) };
+    *frame = sched::idle_context();
+    sched::schedule(frame, false);
+    // SAFETY: `frame` holds a complete context; trap_return pops it and irets.
+    unsafe {
+        core::arch::asm!("mov rsp, {}", "jmp {}", in(reg) frame_addr, sym trap_return, options(noreturn))
+    }
+}
+
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
+    // SAFETY: single CPU, interrupts off, and we never return: nobody else uses the console.
+    unsafe { log::force_unlock() };
+    match info.location() {
+        Some(l) => error!("hatchery: PANIC: {} at {}:{}", info.message(), l.file(), l.line()),
+        None => error!("hatchery: PANIC: {}", info.message()),
+    }
+    finish(false)
+}

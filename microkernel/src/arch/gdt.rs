@@ -1,0 +1,92 @@
+//! The GDT and TSS: kernel and user segments laid out for SYSCALL/SYSRET, and the
+//! interrupt stacks (IST) for double fault and NMI.
+
+use core::ptr::addr_of;
+use spin::Once;
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::segmentation::SegmentSelector;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::{PrivilegeLevel, VirtAddr};
+
+/// Kernel code selector (GDT index 1).
+pub const KERNEL_CS: u16 = 0x08;
+/// Kernel data selector (GDT index 2).
+pub const KERNEL_DS: u16 = 0x10;
+/// User data selector with RPL 3 (GDT index 3): SYSRET loads SS = STAR[63:48] + 8.
+pub const USER_DS: u16 = 0x18 | 3;
+/// User code selector with RPL 3 (GDT index 4): SYSRET loads CS = STAR[63:48] + 16.
+pub const USER_CS: u16 = 0x20 | 3;
+
+/// IST slot (1-based in the IDT, 0-based in the TSS) for double faults.
+pub const DOUBLE_FAULT_IST: u16 = 1;
+/// IST slot for NMIs.
+pub const NMI_IST: u16 = 2;
+/// IST slot for machine checks.
+pub const MACHINE_CHECK_IST: u16 = 3;
+
+const STACK_SIZE: usize = 64 * 1024;
+const IST_STACK_SIZE: usize = 16 * 1024;
+
+/// A stack: 16-byte aligned storage.
+#[repr(C, align(16))]
+pub struct Stack<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Stack<N> {
+    /// The address one past the top (stacks grow down).
+    pub fn top(&'static self) -> u64 {
+        addr_of!(self.0) as u64 + N as u64
+    }
+}
+
+/// The kernel stack: every entry from user mode (interrupt or syscall) and the idle
+/// loop run on it. One per CPU (one CPU for now).
+pub static KERNEL_STACK: Stack<STACK_SIZE> = Stack([0; STACK_SIZE]);
+static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
+static NMI_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
+static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
+
+static TSS: Once<TaskStateSegment> = Once::new();
+static GDT: Once<GlobalDescriptorTable> = Once::new();
+
+/// Top of the kernel stack (where user-mode entries build their trap frame).
+pub fn kernel_stack_top() -> u64 {
+    KERNEL_STACK.top()
+}
+
+/// Builds and loads the GDT and TSS, and reloads every segment register.
+pub fn init() {
+    let tss = TSS.call_once(|| {
+        let mut tss = TaskStateSegment::new();
+        tss.privilege_stack_table[0] = VirtAddr::new(KERNEL_STACK.top());
+        tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] =
+            VirtAddr::new(DOUBLE_FAULT_STACK.top());
+        tss.interrupt_stack_table[(NMI_IST - 1) as usize] = VirtAddr::new(NMI_STACK.top());
+        tss.interrupt_stack_table[(MACHINE_CHECK_IST - 1) as usize] =
+            VirtAddr::new(MACHINE_CHECK_STACK.top());
+        tss
+    });
+    let gdt = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let kcs = gdt.append(Descriptor::kernel_code_segment());
+        let kds = gdt.append(Descriptor::kernel_data_segment());
+        let uds = gdt.append(Descriptor::user_data_segment());
+        let ucs = gdt.append(Descriptor::user_code_segment());
+        gdt.append(Descriptor::tss_segment(tss));
+        debug_assert_eq!(
+            (kcs.0, kds.0, uds.0 | 3, ucs.0 | 3),
+            (KERNEL_CS, KERNEL_DS, USER_DS, USER_CS)
+        );
+        gdt
+    });
+    gdt.load();
+    // SAFETY: the selectors name the descriptors just appended to the loaded GDT.
+    unsafe {
+        CS::set_reg(SegmentSelector(KERNEL_CS));
+        DS::set_reg(SegmentSelector(KERNEL_DS));
+        ES::set_reg(SegmentSelector(KERNEL_DS));
+        SS::set_reg(SegmentSelector(KERNEL_DS));
+        load_tss(SegmentSelector::new(5, PrivilegeLevel::Ring0));
+    }
+}

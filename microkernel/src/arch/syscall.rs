@@ -1,0 +1,129 @@
+//! SYSCALL entry and the SYSRET/IRETQ return paths.
+//!
+//! The entry stub switches to the kernel stack, builds the same [`TrapFrame`] that the
+//! interrupt stubs build (vector [`SYSCALL_VECTOR`]), and calls [`syscall_entry`]. On the
+//! way out it uses `sysretq` when the frame being resumed came from a SYSCALL, its return
+//! address is canonical, and `syscall=iretq` is not set; else `iretq` (which restores every
+//! register exactly).
+
+use super::gdt;
+use super::trap::{TrapFrame, SYSCALL_VECTOR};
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use x86_64::registers::model_specific::Msr;
+
+const IA32_EFER: u32 = 0xc000_0080;
+const IA32_STAR: u32 = 0xc000_0081;
+const IA32_LSTAR: u32 = 0xc000_0082;
+const IA32_FMASK: u32 = 0xc000_0084;
+const EFER_SCE: u64 = 1;
+/// RFLAGS bits cleared on SYSCALL: TF, IF, DF, AC, NT.
+const FMASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 18) | (1 << 14);
+
+/// Kernel stack pointer loaded by the SYSCALL stub.
+static KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
+/// Scratch slot for the user stack pointer during entry.
+static USER_RSP: AtomicU64 = AtomicU64::new(0);
+/// `syscall=iretq`: never use sysretq.
+static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
+
+global_asm!(
+    r#"
+    .section .text.syscall, "ax"
+    .global syscall_stub
+    .p2align 4
+syscall_stub:
+    movq %rsp, {user_rsp}(%rip)
+    movq {kernel_rsp}(%rip), %rsp
+    pushq ${user_ds}
+    pushq {user_rsp}(%rip)
+    pushq %r11
+    pushq ${user_cs}
+    pushq %rcx
+    pushq $0
+    pushq ${vector}
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rdi
+    call {entry}
+    testq %rax, %rax
+    jz trap_return
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    movq 16(%rsp), %rcx
+    movq 32(%rsp), %r11
+    movq 40(%rsp), %rsp
+    sysretq
+"#,
+    user_rsp = sym USER_RSP,
+    kernel_rsp = sym KERNEL_RSP,
+    user_ds = const gdt::USER_DS,
+    user_cs = const gdt::USER_CS,
+    vector = const SYSCALL_VECTOR,
+    entry = sym syscall_entry,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn syscall_stub();
+}
+
+/// Enables SYSCALL/SYSRET and points LSTAR at the stub.
+pub fn init(force_iretq: bool) {
+    KERNEL_RSP.store(gdt::kernel_stack_top(), Ordering::Relaxed);
+    FORCE_IRETQ.store(force_iretq, Ordering::Relaxed);
+    // STAR[47:32]: SYSCALL CS (SS = +8). STAR[63:48]: SYSRET base (SS = +8, CS = +16).
+    let star = (u64::from(gdt::KERNEL_CS) << 32) | (u64::from(gdt::KERNEL_DS) << 48);
+    // SAFETY: programming the architectural SYSCALL MSRs with the selectors of our GDT
+    // and the address of our entry stub.
+    unsafe {
+        let mut efer = Msr::new(IA32_EFER);
+        let value = efer.read();
+        efer.write(value | EFER_SCE);
+        Msr::new(IA32_STAR).write(star);
+        Msr::new(IA32_LSTAR).write(syscall_stub as *const () as u64);
+        Msr::new(IA32_FMASK).write(FMASK);
+    }
+}
+
+/// Whether a value is a canonical user-half address.
+fn is_canonical_user(address: u64) -> bool {
+    address < 0x0000_8000_0000_0000
+}
+
+/// Rust side of SYSCALL. Returns 1 when the frame may be resumed with `sysretq`.
+extern "C" fn syscall_entry(frame: &mut TrapFrame) -> u64 {
+    crate::syscall::handle(frame);
+    let sysret_ok = frame.vector == SYSCALL_VECTOR
+        && frame.cs == u64::from(gdt::USER_CS)
+        && is_canonical_user(frame.rip)
+        && !FORCE_IRETQ.load(Ordering::Relaxed);
+    u64::from(sysret_ok)
+}

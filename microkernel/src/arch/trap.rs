@@ -1,0 +1,272 @@
+//! Interrupt and exception entry: the IDT, 256 assembly stubs, and the trap frame.
+//!
+//! Every stub pushes an error code (a zero where the CPU pushes none) and its vector, then
+//! jumps to `trap_common`, which saves the general registers so that the stack holds one
+//! [`TrapFrame`], and calls [`trap_entry`] with it. Returning restores whatever the frame
+//! then holds: the scheduler switches threads by rewriting the frame.
+
+use super::gdt;
+use core::arch::global_asm;
+use core::ptr::addr_of;
+
+/// The registers of an interrupted context, in the order the entry code pushes them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Interrupt vector, or [`SYSCALL_VECTOR`] for a system call.
+    pub vector: u64,
+    /// The CPU's error code, or 0.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// The pseudo-vector recorded in frames built by the SYSCALL entry.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+impl TrapFrame {
+    /// Whether the interrupted context was user mode.
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+// The 256 stubs, 16 bytes apart starting at `trap_stubs`.
+global_asm!(
+    r#"
+    .section .text.trap, "ax"
+    .global trap_stubs
+    .p2align 4
+trap_stubs:
+    .set vec, 0
+    .rept 256
+    .p2align 4
+    .if vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14 || vec == 17 || vec == 21 || vec == 29 || vec == 30
+    .else
+    pushq $0
+    .endif
+    pushq $vec
+    jmp trap_common
+    .set vec, vec + 1
+    .endr
+
+trap_common:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rdi
+    call {entry}
+    .global trap_return
+trap_return:
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    iretq
+"#,
+    entry = sym trap_entry,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    static trap_stubs: u8;
+}
+
+/// One IDT gate descriptor.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    type_attr: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+impl Gate {
+    const MISSING: Gate = Gate {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        type_attr: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    };
+
+    /// A present 64-bit interrupt gate (interrupts stay off in the handler), DPL 0.
+    fn interrupt(handler: u64, ist: u16) -> Gate {
+        Gate {
+            offset_low: handler as u16,
+            selector: gdt::KERNEL_CS,
+            ist: ist as u8,
+            type_attr: 0x8e,
+            offset_mid: (handler >> 16) as u16,
+            offset_high: (handler >> 32) as u32,
+            reserved: 0,
+        }
+    }
+}
+
+#[repr(C, align(16))]
+struct Idt([Gate; 256]);
+
+static IDT: spin::Once<Idt> = spin::Once::new();
+
+/// Builds and loads the IDT: every vector goes to its stub.
+pub fn init() {
+    let idt = IDT.call_once(|| {
+        let mut idt = Idt([Gate::MISSING; 256]);
+        // SAFETY: `trap_stubs` is defined in the global_asm above; we only take its address.
+        let base = addr_of!(trap_stubs) as u64;
+        for (vector, gate) in idt.0.iter_mut().enumerate() {
+            let ist = match vector {
+                2 => gdt::NMI_IST,
+                8 => gdt::DOUBLE_FAULT_IST,
+                18 => gdt::MACHINE_CHECK_IST,
+                _ => 0,
+            };
+            *gate = Gate::interrupt(base + 16 * vector as u64, ist);
+        }
+        idt
+    });
+    let pointer = x86_64::structures::DescriptorTablePointer {
+        limit: (core::mem::size_of::<Idt>() - 1) as u16,
+        base: x86_64::VirtAddr::new(idt as *const Idt as u64),
+    };
+    // SAFETY: the IDT is a static that lives forever and every gate points at a stub.
+    unsafe { x86_64::instructions::tables::lidt(&pointer) };
+}
+
+/// Names of the CPU exceptions, for reports.
+pub fn exception_name(vector: u64) -> &'static str {
+    const NAMES: [&str; 32] = [
+        "divide error (#DE)",
+        "debug (#DB)",
+        "NMI",
+        "breakpoint (#BP)",
+        "overflow (#OF)",
+        "bound range (#BR)",
+        "invalid opcode (#UD)",
+        "device not available (#NM)",
+        "double fault (#DF)",
+        "coprocessor segment overrun",
+        "invalid TSS (#TS)",
+        "segment not present (#NP)",
+        "stack fault (#SS)",
+        "general protection (#GP)",
+        "page fault (#PF)",
+        "reserved 15",
+        "x87 floating point (#MF)",
+        "alignment check (#AC)",
+        "machine check (#MC)",
+        "SIMD floating point (#XM)",
+        "virtualization (#VE)",
+        "control protection (#CP)",
+        "reserved 22",
+        "reserved 23",
+        "reserved 24",
+        "reserved 25",
+        "reserved 26",
+        "reserved 27",
+        "hypervisor injection (#HV)",
+        "VMM communication (#VC)",
+        "security (#SX)",
+        "reserved 31",
+    ];
+    NAMES.get(vector as usize).copied().unwrap_or("interrupt")
+}
+
+/// Prints a trap frame, one register group per line.
+pub fn dump(frame: &TrapFrame) {
+    let cr2 = x86_64::registers::control::Cr2::read_raw();
+    crate::error!(
+        "  vector {} ({}), error code {:#x}, rip {:#018x}, cs {:#x}, rflags {:#x}, cr2 {:#018x}",
+        frame.vector,
+        exception_name(frame.vector),
+        frame.error_code,
+        frame.rip,
+        frame.cs,
+        frame.rflags,
+        cr2
+    );
+    crate::error!(
+        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        frame.rax,
+        frame.rbx,
+        frame.rcx,
+        frame.rdx
+    );
+    crate::error!(
+        "  rsi {:#018x} rdi {:#018x} rbp {:#018x} rsp {:#018x}",
+        frame.rsi,
+        frame.rdi,
+        frame.rbp,
+        frame.rsp
+    );
+    crate::error!(
+        "  r8  {:#018x} r9  {:#018x} r10 {:#018x} r11 {:#018x}",
+        frame.r8,
+        frame.r9,
+        frame.r10,
+        frame.r11
+    );
+    crate::error!(
+        "  r12 {:#018x} r13 {:#018x} r14 {:#018x} r15 {:#018x}",
+        frame.r12,
+        frame.r13,
+        frame.r14,
+        frame.r15
+    );
+}
+
+/// Rust side of every interrupt and exception.
+extern "C" fn trap_entry(frame: &mut TrapFrame) {
+    crate::trap::handle(frame);
+}

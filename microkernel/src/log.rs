@@ -1,0 +1,105 @@
+//! The kernel log: levelled lines on COM1.
+//!
+//! `error!`, `warn!`, `info!`, `debug!`, `trace!` print one line each, prefixed with the
+//! level unless it is `info`. The level is chosen at boot with `log=LEVEL` on the kernel
+//! command line (default `info`).
+
+use crate::arch::serial::Serial;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU8, Ordering};
+use spin::Mutex;
+
+/// Message severity, most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    /// Something failed.
+    Error = 0,
+    /// Something is odd but boot goes on.
+    Warn = 1,
+    /// Normal progress.
+    Info = 2,
+    /// Details for kernel developers.
+    Debug = 3,
+    /// Everything.
+    Trace = 4,
+}
+
+impl Level {
+    /// Parses `error|warn|info|debug|trace`.
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "error" => Level::Error,
+            "warn" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => return None,
+        })
+    }
+}
+
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// The console. Taken with interrupts off (the kernel never enables them outside idle).
+pub static CONSOLE: Mutex<Serial> = Mutex::new(Serial::com1());
+
+/// Programs the UART.
+pub fn init() {
+    CONSOLE.lock().init();
+}
+
+/// Sets the most verbose level that is printed.
+pub fn set_level(level: Level) {
+    MAX_LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether messages at `level` are printed.
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
+}
+
+/// Prints one log line (used by the macros).
+pub fn write_line(level: Level, args: core::fmt::Arguments) {
+    if !enabled(level) {
+        return;
+    }
+    let mut console = CONSOLE.lock();
+    let prefix = match level {
+        Level::Error => "error: ",
+        Level::Warn => "warning: ",
+        Level::Info => "",
+        Level::Debug => "debug: ",
+        Level::Trace => "trace: ",
+    };
+    let _ = write!(console, "{prefix}{args}\n");
+}
+
+/// Writes raw bytes to the console (the debug syscall).
+pub fn write_raw(bytes: &[u8]) {
+    CONSOLE.lock().write_bytes(bytes);
+}
+
+/// Breaks the console lock: only for the panic path, which never returns.
+///
+/// # Safety
+/// No other code may be using the console concurrently (single CPU, interrupts off).
+pub unsafe fn force_unlock() {
+    // SAFETY: the caller guarantees nobody else holds the lock.
+    unsafe { CONSOLE.force_unlock() };
+}
+
+/// Logs at error level.
+#[macro_export]
+macro_rules! error { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Error, format_args!($($t)*)) }; }
+/// Logs at warning level.
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Warn, format_args!($($t)*)) }; }
+/// Logs at info level.
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Info, format_args!($($t)*)) }; }
+/// Logs at debug level.
+#[macro_export]
+macro_rules! debug { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Debug, format_args!($($t)*)) }; }
+/// Logs at trace level.
+#[macro_export]
+macro_rules! trace { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Trace, format_args!($($t)*)) }; }

@@ -1,0 +1,168 @@
+//! Four-level x86_64 page tables, reached through the HHDM.
+//!
+//! [`PageTable`] is a PML4 by physical address. Mapping takes the frames it needs for
+//! intermediate tables from a caller-supplied source, so the same code builds the
+//! kernel's tables at boot (boot frames) and user address spaces.
+
+use super::{phys_to_virt, PAGE_SIZE};
+
+/// Present.
+pub const PRESENT: u64 = 1 << 0;
+/// Writable.
+pub const WRITABLE: u64 = 1 << 1;
+/// Reachable from user mode.
+pub const USER: u64 = 1 << 2;
+/// Write-through.
+pub const WRITE_THROUGH: u64 = 1 << 3;
+/// Cache disabled.
+pub const NO_CACHE: u64 = 1 << 4;
+/// Large page (2 MiB in a PD, 1 GiB in a PDPT).
+pub const HUGE: u64 = 1 << 7;
+/// Global (kept across CR3 loads).
+pub const GLOBAL: u64 = 1 << 8;
+/// No execute.
+pub const NO_EXECUTE: u64 = 1 << 63;
+/// Physical address bits of an entry.
+pub const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// 2 MiB.
+pub const LARGE_PAGE_SIZE: u64 = 2 * 1024 * 1024;
+
+/// Why a mapping failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame for an intermediate table.
+    OutOfFrames,
+    /// The virtual page is already mapped.
+    AlreadyMapped,
+    /// A large page covers the address.
+    HugePageInTheWay,
+    /// The address is not aligned to the page size, or not canonical.
+    BadAddress,
+}
+
+/// Index into the table at `level` (4 = PML4 .. 1 = PT) for a virtual address.
+fn index(virt: u64, level: u32) -> usize {
+    ((virt >> (12 + 9 * (level - 1))) & 0x1ff) as usize
+}
+
+/// The entries of a table at a physical address.
+///
+/// # Safety
+/// `phys` must be a page table frame that the caller may access exclusively.
+unsafe fn entries<'a>(phys: u64) -> &'a mut [u64; 512] {
+    // SAFETY: the caller guarantees `phys` is a table we own; the HHDM maps it.
+    unsafe { &mut *(phys_to_virt(phys) as *mut [u64; 512]) }
+}
+
+/// A four-level page table hierarchy identified by its PML4's physical address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageTable {
+    /// Physical address of the PML4.
+    pub pml4: u64,
+}
+
+impl PageTable {
+    /// Maps one page of `size` (4 KiB or 2 MiB) at `virt` to `phys` with leaf `flags`.
+    pub fn map(
+        &self,
+        virt: u64,
+        phys: u64,
+        size: u64,
+        flags: u64,
+        new_table: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(), MapError> {
+        let leaf_level = match size {
+            PAGE_SIZE => 1,
+            LARGE_PAGE_SIZE => 2,
+            _ => return Err(MapError::BadAddress),
+        };
+        if virt % size != 0 || phys % size != 0 {
+            return Err(MapError::BadAddress);
+        }
+        let table_flags = PRESENT | WRITABLE | (flags & USER);
+        let mut table = self.pml4;
+        for level in (leaf_level + 1..=4).rev() {
+            // SAFETY: `table` is a page table of this hierarchy, which the kernel owns.
+            let e = unsafe { &mut entries(table)[index(virt, level)] };
+            if *e & PRESENT == 0 {
+                let frame = new_table().ok_or(MapError::OutOfFrames)?;
+                *e = frame | table_flags;
+            } else if *e & HUGE != 0 {
+                return Err(MapError::HugePageInTheWay);
+            } else {
+                *e |= table_flags & USER;
+            }
+            table = *e & ADDRESS_MASK;
+        }
+        // SAFETY: as above, `table` is now the leaf-level table.
+        let e = unsafe { &mut entries(table)[index(virt, leaf_level)] };
+        if *e & PRESENT != 0 {
+            return Err(MapError::AlreadyMapped);
+        }
+        *e = phys | flags | PRESENT | if leaf_level == 2 { HUGE } else { 0 };
+        Ok(())
+    }
+
+    /// Maps `[virt, virt + length)` to `[phys, ..)` using 2 MiB pages where both sides
+    /// are aligned and 4 KiB pages elsewhere. All three must be 4 KiB aligned.
+    pub fn map_range(
+        &self,
+        virt: u64,
+        phys: u64,
+        length: u64,
+        flags: u64,
+        new_table: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(), MapError> {
+        let mut offset = 0;
+        while offset < length {
+            let (v, p) = (virt + offset, phys + offset);
+            let large = v % LARGE_PAGE_SIZE == 0
+                && p % LARGE_PAGE_SIZE == 0
+                && length - offset >= LARGE_PAGE_SIZE;
+            let size = if large { LARGE_PAGE_SIZE } else { PAGE_SIZE };
+            self.map(v, p, size, flags, new_table)?;
+            offset += size;
+        }
+        Ok(())
+    }
+
+    /// Translates a virtual address: the physical address and the leaf flags (with the
+    /// USER and WRITABLE bits ANDed over every level), or `None` if unmapped.
+    pub fn translate(&self, virt: u64) -> Option<(u64, u64)> {
+        let mut table = self.pml4;
+        let mut rights = USER | WRITABLE;
+        for level in (1..=4).rev() {
+            // SAFETY: reading entries of a hierarchy the kernel owns.
+            let e = unsafe { entries(table)[index(virt, level)] };
+            if e & PRESENT == 0 {
+                return None;
+            }
+            rights &= e;
+            if level == 1 || (e & HUGE != 0 && level <= 3) {
+                let page = 1u64 << (12 + 9 * (level - 1));
+                let base = e & ADDRESS_MASK & !(page - 1);
+                let flags = (e & !(USER | WRITABLE)) | rights;
+                return Some((base + (virt & (page - 1)), flags));
+            }
+            table = e & ADDRESS_MASK;
+        }
+        None
+    }
+
+    /// Copies the kernel half (PML4 entries 256..512) from `kernel` into this table.
+    pub fn share_kernel_half(&self, kernel: &PageTable) {
+        // SAFETY: both are PML4 frames owned by the kernel; distinct frames.
+        let (dst, src) = unsafe { (entries(self.pml4), entries(kernel.pml4)) };
+        dst[256..].copy_from_slice(&src[256..]);
+    }
+
+    /// Makes this hierarchy the current one.
+    ///
+    /// # Safety
+    /// It must map the kernel (text, data, stacks, HHDM) exactly as the current one does.
+    pub unsafe fn activate(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) self.pml4, options(nostack)) };
+    }
+}

@@ -1,0 +1,230 @@
+//! The scheduler: fixed priorities (0..=255, higher runs first), round robin within a
+//! priority, timeslices counted in timer ticks, and an idle context. One CPU for now; all
+//! state sits behind one lock so that a big kernel lock can replace it for SMP.
+
+use crate::arch::gdt;
+use crate::arch::trap::TrapFrame;
+use crate::thread::{Tcb, ThreadState};
+use core::ptr::null_mut;
+use spin::Mutex;
+
+/// Number of priorities.
+pub const PRIORITIES: usize = 256;
+/// Timer ticks in one timeslice.
+pub const TIMESLICE_TICKS: u32 = 5;
+
+#[derive(Clone, Copy)]
+struct Queue {
+    head: *mut Tcb,
+    tail: *mut Tcb,
+}
+
+/// Run queues and the current thread.
+pub struct Scheduler {
+    queues: [Queue; PRIORITIES],
+    /// Bit p set when queue p is non-empty.
+    bitmap: [u64; PRIORITIES / 64],
+    /// The running thread; null while idle.
+    current: *mut Tcb,
+    /// Ticks left in the current thread's timeslice.
+    slice_left: u32,
+    /// Threads that are not inactive (for the idle report).
+    pub live_threads: usize,
+}
+
+// SAFETY: the scheduler is only touched with interrupts off on the single CPU, through the
+// mutex; the raw pointers are TCB objects that stay valid while they are queued (deleting
+// a TCB dequeues it first).
+unsafe impl Send for Scheduler {}
+
+/// The scheduler.
+pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
+    queues: [Queue { head: null_mut(), tail: null_mut() }; PRIORITIES],
+    bitmap: [0; PRIORITIES / 64],
+    current: null_mut(),
+    slice_left: TIMESLICE_TICKS,
+    live_threads: 0,
+});
+
+impl Scheduler {
+    /// The running thread (null when idle).
+    pub fn current(&self) -> *mut Tcb {
+        self.current
+    }
+
+    /// Appends a runnable thread to its priority's queue.
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB that is not queued.
+    pub unsafe fn enqueue(&mut self, tcb: *mut Tcb) {
+        // SAFETY: the caller guarantees `tcb` is live and unqueued.
+        let t = unsafe { &mut *tcb };
+        let p = t.priority as usize;
+        t.sched_next = null_mut();
+        t.sched_prev = self.queues[p].tail;
+        t.queued = true;
+        if self.queues[p].tail.is_null() {
+            self.queues[p].head = tcb;
+        } else {
+            // SAFETY: queue members are live TCBs.
+            unsafe { (*self.queues[p].tail).sched_next = tcb };
+        }
+        self.queues[p].tail = tcb;
+        self.bitmap[p / 64] |= 1 << (p % 64);
+    }
+
+    /// Removes a thread from its queue if it is in one.
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB.
+    pub unsafe fn dequeue(&mut self, tcb: *mut Tcb) {
+        // SAFETY: the caller guarantees `tcb` is live; neighbours are live queue members.
+        unsafe {
+            let t = &mut *tcb;
+            if !t.queued {
+                return;
+            }
+            let p = t.priority as usize;
+            if t.sched_prev.is_null() {
+                self.queues[p].head = t.sched_next;
+            } else {
+                (*t.sched_prev).sched_next = t.sched_next;
+            }
+            if t.sched_next.is_null() {
+                self.queues[p].tail = t.sched_prev;
+            } else {
+                (*t.sched_next).sched_prev = t.sched_prev;
+            }
+            t.sched_next = null_mut();
+            t.sched_prev = null_mut();
+            t.queued = false;
+            if self.queues[p].head.is_null() {
+                self.bitmap[p / 64] &= !(1 << (p % 64));
+            }
+        }
+    }
+
+    /// Highest priority with a ready thread.
+    fn highest_ready(&self) -> Option<usize> {
+        (0..self.bitmap.len())
+            .rev()
+            .find(|&w| self.bitmap[w] != 0)
+            .map(|w| w * 64 + 63 - self.bitmap[w].leading_zeros() as usize)
+    }
+
+    /// Makes `tcb` runnable (it runs when its priority allows).
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB.
+    pub unsafe fn make_runnable(&mut self, tcb: *mut Tcb) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            (*tcb).state = ThreadState::Running;
+            if tcb != self.current && !(*tcb).queued {
+                self.enqueue(tcb);
+            }
+        }
+    }
+
+    /// Takes a thread out of scheduling (blocked, suspended or deleted).
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB.
+    pub unsafe fn remove(&mut self, tcb: *mut Tcb) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.dequeue(tcb) };
+    }
+
+    /// Picks the thread to run next. `yielding` puts the current thread behind its equals.
+    fn choose(&mut self, yielding: bool) -> *mut Tcb {
+        let cur = self.current;
+        // SAFETY: `current` is live while it is current.
+        let cur_runnable = !cur.is_null() && unsafe { (*cur).state == ThreadState::Running };
+        let best = self.highest_ready();
+        if cur_runnable {
+            // SAFETY: as above.
+            let cp = unsafe { (*cur).priority } as usize;
+            let switch = match best {
+                Some(p) => p > cp || (yielding && p == cp),
+                None => false,
+            };
+            if !switch {
+                return cur;
+            }
+            // SAFETY: the current thread is live and not queued.
+            unsafe { self.enqueue(cur) };
+        }
+        match self.highest_ready() {
+            Some(p) => {
+                let next = self.queues[p].head;
+                // SAFETY: queue heads are live TCBs.
+                unsafe { self.dequeue(next) };
+                next
+            }
+            None => null_mut(),
+        }
+    }
+
+    /// Counts a timer tick; true when the current timeslice is used up.
+    pub fn tick(&mut self) -> bool {
+        self.slice_left = self.slice_left.saturating_sub(1);
+        self.slice_left == 0
+    }
+}
+
+/// Saves the interrupted context into the current thread (if any).
+pub fn save_current(frame: &TrapFrame) {
+    let current = SCHEDULER.lock().current;
+    if !current.is_null() {
+        // SAFETY: the current thread is a live TCB.
+        unsafe { (*current).context = *frame };
+    }
+}
+
+/// The current thread, or null when idle.
+pub fn current() -> *mut Tcb {
+    SCHEDULER.lock().current
+}
+
+/// Chooses the next thread and loads its context into `frame` (switching address space if
+/// needed). With nothing to run, loads the idle context.
+pub fn schedule(frame: &mut TrapFrame, yielding: bool) {
+    let mut s = SCHEDULER.lock();
+    let previous = s.current;
+    let next = s.choose(yielding);
+    if next != previous || yielding {
+        s.slice_left = TIMESLICE_TICKS;
+    }
+    s.current = next;
+    let live = s.live_threads;
+    drop(s);
+    if next.is_null() {
+        crate::idle::enter(frame, live);
+        return;
+    }
+    // SAFETY: `next` is a live TCB, now current.
+    let t = unsafe { &*next };
+    *frame = t.context;
+    let prev_table = if previous.is_null() {
+        None
+    } else {
+        // SAFETY: the previous thread is still a live object (deletion dequeues first).
+        Some(unsafe { (*previous).vspace })
+    };
+    if prev_table != Some(t.vspace) {
+        // SAFETY: every thread's address space shares the kernel half.
+        unsafe { t.vspace.activate() };
+    }
+}
+
+/// Context that runs the idle loop on the kernel stack in ring 0.
+pub fn idle_context() -> TrapFrame {
+    TrapFrame {
+        rip: crate::idle::idle_loop as *const () as u64,
+        cs: u64::from(gdt::KERNEL_CS),
+        rflags: 0x202,
+        rsp: gdt::kernel_stack_top(),
+        ss: u64::from(gdt::KERNEL_DS),
+        ..TrapFrame::default()
+    }
+}

@@ -1,0 +1,63 @@
+//! What the kernel does with an interrupt or exception.
+
+use crate::arch::apic;
+use crate::arch::trap::{dump, exception_name, TrapFrame};
+use crate::sched;
+
+/// Handles the trap whose frame is on the kernel stack, then resumes whatever thread the
+/// scheduler chooses by rewriting `frame`.
+pub fn handle(frame: &mut TrapFrame) {
+    let vector = frame.vector;
+    if vector < 32 && !frame.from_user() {
+        kernel_exception(frame);
+    }
+    if frame.from_user() {
+        sched::save_current(frame);
+    }
+    match vector {
+        0..=31 => user_fault(frame),
+        v if v == u64::from(apic::TIMER_VECTOR) => {
+            apic::eoi();
+            let expired = sched::SCHEDULER.lock().tick();
+            sched::schedule(frame, expired);
+            return;
+        }
+        v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
+        v if (u64::from(apic::IRQ_VECTOR_BASE)..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
+            .contains(&v) =>
+        {
+            crate::warn!("unexpected device interrupt on vector {v}");
+            apic::eoi();
+        }
+        v => crate::warn!("unexpected interrupt on vector {v}"),
+    }
+    sched::schedule(frame, false);
+}
+
+/// A fault in user mode. With no fault handler the thread is suspended and logged.
+fn user_fault(frame: &TrapFrame) {
+    let current = sched::current();
+    if current.is_null() {
+        return;
+    }
+    // SAFETY: the current thread is live.
+    let tcb = unsafe { &mut *current };
+    crate::warn!(
+        "thread {} faulted: {} at rip {:#x} (error {:#x}, cr2 {:#x}); no fault handler, suspended",
+        tcb.name(),
+        exception_name(frame.vector),
+        frame.rip,
+        frame.error_code,
+        x86_64::registers::control::Cr2::read_raw()
+    );
+    crate::thread_exit::suspend(tcb);
+}
+
+/// An exception in the kernel itself is a kernel bug: report everything and stop.
+fn kernel_exception(frame: &TrapFrame) -> ! {
+    // SAFETY: we are about to stop; nobody else runs.
+    unsafe { crate::log::force_unlock() };
+    crate::error!("hatchery: PANIC: kernel exception {} at rip {:#x}", exception_name(frame.vector), frame.rip);
+    dump(frame);
+    crate::finish(false)
+}
