@@ -1,0 +1,153 @@
+//! Bochs: its configuration and a watched run of an ISO.
+//!
+//! Debian's Bochs has no headless display, so it uses the VNC one (`rfb`) without waiting
+//! for a client; its debugger is told to continue (`c`) from a command file. COM1 goes to a
+//! file, which we poll. The kernel ends the simulation by writing `Shutdown` to port
+//! 0x8900; Bochs then exits with status 1 whatever happened, so the serial log decides.
+//! One Bochs at a time: a lock file serialises runs (they would share VNC port 5900).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::qemu::{contains, Watch, Watched};
+use crate::serial::{Ending, READY};
+
+/// Bochs's BIOS (package bochsbios).
+pub const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
+/// The VGA BIOS (package vgabios).
+pub const VGA_BIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
+/// Guest memory in MiB.
+const MEMORY_MIB: u32 = 128;
+/// Lock file serialising Bochs runs on this machine.
+const LOCK_PATH: &str = "/tmp/hatchery-bochs.lock";
+
+/// The bochsrc booting `iso` from CD with COM1 written to `com1`.
+pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
+    format!(
+        "# Written by cargo xtask.\n\
+         display_library: rfb, options=\"timeout=0\"\n\
+         megs: {MEMORY_MIB}\n\
+         romimage: file={BIOS}\n\
+         vgaromimage: file={VGA_BIOS}\n\
+         ata0-master: type=cdrom, path={}, status=inserted\n\
+         boot: cdrom\n\
+         com1: enabled=1, mode=file, dev={}\n\
+         port_e9_hack: enabled=1\n\
+         clock: sync=none, time0=local\n\
+         cpu: count=1, ips=100000000, reset_on_triple_fault=0\n\
+         log: {}\n\
+         panic: action=fatal\n",
+        iso.display(),
+        com1.display(),
+        log.display()
+    )
+}
+
+/// Boots `iso` in Bochs, files in `work_dir`, watching COM1 under `watch`.
+///
+/// # Errors
+/// When files cannot be written or Bochs cannot be started.
+pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |e: std::io::Error| format!("{path}: {e}")
+    };
+    std::fs::create_dir_all(work_dir).map_err(io(work_dir))?;
+    let (rc, cmds) = (work_dir.join("bochsrc"), work_dir.join("cmds"));
+    let (com1, log, out) = (
+        work_dir.join("com1.log"),
+        work_dir.join("bochs.log"),
+        work_dir.join("bochs.out"),
+    );
+    std::fs::write(&rc, config(iso, &com1, &log)).map_err(io(&rc))?;
+    std::fs::write(&cmds, "c\nquit\n").map_err(io(&cmds))?;
+    std::fs::write(&com1, "").map_err(io(&com1))?;
+
+    let lock = File::create(LOCK_PATH).map_err(io(Path::new(LOCK_PATH)))?;
+    if lock.try_lock().is_err() {
+        println!("xtask: waiting for another Bochs run to finish ({LOCK_PATH})");
+        lock.lock().map_err(io(Path::new(LOCK_PATH)))?;
+    }
+    let output = File::create(&out).map_err(io(&out))?;
+    let start = Instant::now();
+    let mut child = Command::new("bochs")
+        .arg("-q")
+        .arg("-f")
+        .arg(&rc)
+        .arg("-rc")
+        .arg(&cmds)
+        .current_dir(work_dir)
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().map_err(io(&out))?)
+        .stderr(output)
+        .spawn()
+        .map_err(|e| format!("cannot start bochs: {e}"))?;
+
+    let mut serial = File::open(&com1).map_err(io(&com1))?;
+    let mut log_bytes = Vec::new();
+    let mut ready_after = None;
+    let ending = loop {
+        let exited = child.try_wait().map_err(|e| e.to_string())?;
+        let scan_from = log_bytes.len().saturating_sub(READY.len());
+        let mut chunk = Vec::new();
+        let _ = serial.seek(SeekFrom::Start(log_bytes.len() as u64));
+        let _ = serial.read_to_end(&mut chunk);
+        if watch.echo && !chunk.is_empty() {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&chunk);
+            let _ = stdout.flush();
+        }
+        log_bytes.extend_from_slice(&chunk);
+        if ready_after.is_none() && contains(&log_bytes[scan_from..], READY.as_bytes()) {
+            let after = start.elapsed();
+            ready_after = Some(after);
+            if watch.echo {
+                println!("\nxtask: HATCHERY READY after {:.2} s", after.as_secs_f64());
+            }
+        }
+        if let Some(status) = exited {
+            break Ending::Exited(status.code());
+        }
+        if let Some(limit) = watch.timeout.filter(|&limit| start.elapsed() > limit) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break Ending::TimedOut(limit);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(lock);
+    let stderr = std::fs::read_to_string(&out).unwrap_or_default();
+    Ok(Watched {
+        ending,
+        log: String::from_utf8_lossy(&log_bytes).into_owned(),
+        ready_after,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_boots_the_cd_headless_with_com1_to_a_file() {
+        let text = config(
+            Path::new("/b/hatchery-grub.iso"),
+            Path::new("/b/com1.log"),
+            Path::new("/b/bochs.log"),
+        );
+        for line in [
+            "display_library: rfb, options=\"timeout=0\"",
+            "ata0-master: type=cdrom, path=/b/hatchery-grub.iso, status=inserted",
+            "boot: cdrom",
+            "com1: enabled=1, mode=file, dev=/b/com1.log",
+            "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
+            "cpu: count=1, ips=100000000, reset_on_triple_fault=0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+}

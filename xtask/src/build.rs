@@ -1,0 +1,227 @@
+//! `cargo xtask build`: the kernel, the direct-boot loader and every server under `servers/`.
+//!
+//! Two target directories because the RUSTFLAGS differ: the kernel is linked in the higher
+//! half (`-C code-model=kernel`), the loader and the servers low.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::steps::{run_command, workspace_root, Profile, Steps};
+use crate::tools::{ensure_rust_target, TARGET};
+
+/// Arguments of `cargo xtask build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Build with the release profile.
+    #[arg(long)]
+    release: bool,
+}
+
+/// Kernel package and binary.
+pub const KERNEL_PACKAGE: &str = "hatchery-kernel";
+const KERNEL_BIN: &str = "hatchery";
+/// Loader package and binary.
+pub const LOADER_PACKAGE: &str = "loader";
+const LOADER_BIN: &str = "hatchery-loader";
+pub const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
+pub const USER_RUSTFLAGS: &str = "-C relocation-model=static";
+
+/// A userspace program built from `servers/<dir>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// Cargo package name.
+    pub package: String,
+    /// Binary name: the program's name in the boot archive.
+    pub bin: String,
+    /// The built ELF.
+    pub elf: PathBuf,
+}
+
+/// Everything `build` produces.
+pub struct Artifacts {
+    /// The profile built.
+    pub profile: Profile,
+    /// The kernel ELF.
+    pub kernel: PathBuf,
+    /// The direct-boot loader ELF.
+    pub loader: PathBuf,
+    /// The servers, sorted by binary name.
+    pub servers: Vec<Server>,
+}
+
+/// Runs `cargo xtask build`.
+pub fn run(args: BuildArgs) -> Result<(), String> {
+    let mut steps = Steps::new();
+    let artifacts = build_all(Profile::from_release_flag(args.release), &mut steps)?;
+    print_artifacts(&artifacts);
+    steps.summary();
+    Ok(())
+}
+
+/// Prints the built files and their sizes.
+pub fn print_artifacts(artifacts: &Artifacts) {
+    let mut files = vec![("kernel", &artifacts.kernel), ("loader", &artifacts.loader)];
+    files.extend(artifacts.servers.iter().map(|s| (s.bin.as_str(), &s.elf)));
+    for (what, path) in files {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "xtask: {what:8} {} ({} KiB)",
+            relative(path),
+            size.div_ceil(1024)
+        );
+    }
+}
+
+/// Builds kernel, loader and servers for `profile`.
+///
+/// # Errors
+/// When a cargo build fails or an expected binary is missing afterwards.
+pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, String> {
+    ensure_rust_target()?;
+    let root = workspace_root();
+    let servers = discover_servers(&root.join("servers"))?;
+    let kernel_dir = root.join("target/kernel");
+    let user_dir = root.join("target/user");
+
+    steps.run("build kernel", || {
+        cargo_build(&kernel_dir, KERNEL_RUSTFLAGS, &[KERNEL_PACKAGE], profile)
+    })?;
+    let mut user_packages = vec![LOADER_PACKAGE];
+    user_packages.extend(servers.iter().map(|(package, _)| package.as_str()));
+    steps.run("build loader and servers", || {
+        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile)
+    })?;
+
+    let out = |dir: &Path, bin: &str| -> Result<PathBuf, String> {
+        let path = dir.join(TARGET).join(profile.dir_name()).join(bin);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("the build did not produce {}", path.display()))
+        }
+    };
+    let mut built = Vec::new();
+    for (package, bin) in &servers {
+        built.push(Server {
+            package: package.clone(),
+            bin: bin.clone(),
+            elf: out(&user_dir, bin)?,
+        });
+    }
+    Ok(Artifacts {
+        profile,
+        kernel: out(&kernel_dir, KERNEL_BIN)?,
+        loader: out(&user_dir, LOADER_BIN)?,
+        servers: built,
+    })
+}
+
+fn cargo_build(
+    target_dir: &Path,
+    rustflags: &str,
+    packages: &[&str],
+    profile: Profile,
+) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("RUSTFLAGS", rustflags)
+        .args(["build", "--quiet", "--target", TARGET]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    run_command(&mut command)
+}
+
+/// The servers under `dir`: for each `dir/*/Cargo.toml`, its package name and binary name
+/// (the `[[bin]]` name, else the package name), sorted by binary name.
+///
+/// # Errors
+/// When `dir` cannot be read or a manifest has no package name.
+pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut servers = Vec::new();
+    for entry in entries.flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let (package, bin) = package_and_bin(&text)
+            .ok_or_else(|| format!("{}: no [package] name", manifest.display()))?;
+        servers.push((package, bin));
+    }
+    servers.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(servers)
+}
+
+/// The package name and the first `[[bin]]` name (else the package name) of a manifest.
+fn package_and_bin(manifest: &str) -> Option<(String, String)> {
+    let mut section = "";
+    let (mut package, mut bin) = (None, None);
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.trim() != "name" {
+            continue;
+        }
+        let value = value.trim().trim_matches('"').to_string();
+        match section {
+            "[package]" if package.is_none() => package = Some(value),
+            "[[bin]]" if bin.is_none() => bin = Some(value),
+            _ => {}
+        }
+    }
+    let package = package?;
+    let bin = bin.unwrap_or_else(|| package.clone());
+    Some((package, bin))
+}
+
+/// `path` relative to the workspace root, for messages.
+pub fn relative(path: &Path) -> String {
+    let root = workspace_root();
+    path.strip_prefix(&root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_name_comes_from_the_bin_section() {
+        let manifest = "[package]\nname = \"loader\"\nversion = \"0.1.0\"\n\n\
+                        [[bin]]\nname = \"hatchery-loader\"\npath = \"src/main.rs\"\n\n\
+                        [dependencies]\nbootfmt = { path = \"../bootfmt\" }\n";
+        assert_eq!(
+            package_and_bin(manifest),
+            Some(("loader".into(), "hatchery-loader".into()))
+        );
+    }
+
+    #[test]
+    fn bin_name_defaults_to_the_package_name() {
+        let manifest = "[package]\nname = \"procsrv\"\n[dependencies]\nname = \"x\"\n";
+        assert_eq!(
+            package_and_bin(manifest),
+            Some(("procsrv".into(), "procsrv".into()))
+        );
+    }
+
+    #[test]
+    fn servers_of_the_repository_include_hello() {
+        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
+        assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
+    }
+}

@@ -1,0 +1,329 @@
+//! QEMU command lines, and the watcher that runs an emulator while reading its serial
+//! output: echo it, note when `HATCHERY READY` appears, stop at a timeout.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::serial::{Ending, READY};
+
+/// qboot: the fast firmware for PVH direct boots; it also provides ACPI tables (RSDP in
+/// the BIOS area, MADT), which the kernel needs.
+pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
+/// The isa-debug-exit device the kernel powers off through (port 0xf4).
+pub const EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+/// Memory when none is asked for.
+pub const DEFAULT_MEMORY: &str = "128M";
+
+/// What QEMU boots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// The direct-boot loader through PVH, the bundle as its initrd.
+    Direct {
+        /// The loader ELF.
+        loader: PathBuf,
+        /// The bundle (kernel + archive).
+        bundle: PathBuf,
+        /// The kernel command line.
+        cmdline: String,
+    },
+    /// A bootable ISO, through SeaBIOS (the command line is inside the ISO).
+    Iso(PathBuf),
+}
+
+/// Where the serial port goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    /// Plain stdout (tests, and runs without a terminal).
+    Stdio,
+    /// stdio multiplexed with the monitor: Ctrl-A X quits, Ctrl-A C for the monitor.
+    MuxStdio,
+}
+
+/// One QEMU configuration.
+#[derive(Clone, Debug)]
+pub struct Qemu {
+    /// What to boot.
+    pub boot: Boot,
+    /// `-m` value.
+    pub memory: String,
+    /// Number of CPUs.
+    pub smp: u32,
+    /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG.
+    pub kvm: bool,
+    /// Wait for GDB on port 1234 (`-s -S`).
+    pub gdb: bool,
+    /// Serial port wiring.
+    pub serial: Serial,
+    /// Extra arguments, appended last.
+    pub extra: Vec<String>,
+}
+
+impl Qemu {
+    /// A TCG configuration with one CPU, default memory, plain stdio serial.
+    pub fn new(boot: Boot) -> Self {
+        Self {
+            boot,
+            memory: DEFAULT_MEMORY.into(),
+            smp: 1,
+            kvm: false,
+            gdb: false,
+            serial: Serial::Stdio,
+            extra: Vec::new(),
+        }
+    }
+
+    /// QEMU's arguments.
+    pub fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
+        match &self.boot {
+            Boot::Direct {
+                loader,
+                bundle,
+                cmdline,
+            } => {
+                push(&["-M", "q35", "-bios", QBOOT]);
+                push(&["-kernel", &loader.to_string_lossy()]);
+                push(&["-initrd", &bundle.to_string_lossy()]);
+                push(&["-append", cmdline]);
+            }
+            Boot::Iso(iso) => push(&["-M", "q35", "-cdrom", &iso.to_string_lossy()]),
+        }
+        push(&["-m", &self.memory, "-smp", &self.smp.to_string()]);
+        push(&["-nodefaults", "-display", "none", "-no-reboot"]);
+        push(&["-device", EXIT_DEVICE]);
+        match self.serial {
+            Serial::Stdio => push(&["-serial", "stdio"]),
+            Serial::MuxStdio => push(&["-serial", "mon:stdio"]),
+        }
+        if self.kvm {
+            push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]);
+        }
+        if self.gdb {
+            push(&["-s", "-S"]);
+        }
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// The `qemu-system-x86_64` command.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("qemu-system-x86_64");
+        command.args(self.args());
+        command
+    }
+}
+
+/// How to watch a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Watch {
+    /// Kill the emulator after this long.
+    pub timeout: Option<Duration>,
+    /// Copy the serial output to our stdout as it comes, and say when READY appears.
+    pub echo: bool,
+    /// Give the emulator our stdin (for QEMU's stdio mux); else /dev/null.
+    pub inherit_stdin: bool,
+}
+
+/// The result of a watched run.
+#[derive(Debug)]
+pub struct Watched {
+    /// How it ended.
+    pub ending: Ending,
+    /// Everything the serial port printed (lossy UTF-8, raw).
+    pub log: String,
+    /// Time from start to the first `HATCHERY READY`.
+    pub ready_after: Option<Duration>,
+    /// The emulator's stderr.
+    pub stderr: String,
+}
+
+/// Runs `command`, whose stdout is the serial port, under `watch`.
+///
+/// # Errors
+/// When the command cannot be started.
+pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, String> {
+    let stdin = if watch.inherit_stdin {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    let start = Instant::now();
+    let mut child = command
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", crate::steps::describe(command)))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, receiver) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(count @ 1..) = stdout.read(&mut buffer) {
+            if sender.send(buffer[..count].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+
+    let mut log = Vec::new();
+    let mut ready_after = None;
+    let mut timed_out = None;
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(20)) {
+            Ok(chunk) => {
+                let scan_from = log.len().saturating_sub(READY.len());
+                log.extend_from_slice(&chunk);
+                if watch.echo {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&chunk);
+                    let _ = out.flush();
+                }
+                if ready_after.is_none() && contains(&log[scan_from..], READY.as_bytes()) {
+                    let after = start.elapsed();
+                    ready_after = Some(after);
+                    if watch.echo {
+                        eprint!(
+                            "\r\nxtask: HATCHERY READY after {:.2} s\r\n",
+                            after.as_secs_f64()
+                        );
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if let Some(limit) = watch.timeout.filter(|&limit| start.elapsed() > limit) {
+            let _ = child.kill();
+            timed_out = Some(limit);
+            break;
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for the emulator: {e}"))?;
+    while let Ok(chunk) = receiver.try_recv() {
+        log.extend_from_slice(&chunk);
+    }
+    let ending = match timed_out {
+        Some(limit) => Ending::TimedOut(limit),
+        None => Ending::Exited(status.code()),
+    };
+    Ok(Watched {
+        ending,
+        log: String::from_utf8_lossy(&log).into_owned(),
+        ready_after,
+        stderr: stderr_reader.join().unwrap_or_default(),
+    })
+}
+
+/// Whether `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct() -> Qemu {
+        Qemu::new(Boot::Direct {
+            loader: "/b/loader".into(),
+            bundle: "/b/bundle.cpio".into(),
+            cmdline: "exit test".into(),
+        })
+    }
+
+    fn value_after(args: &[String], flag: &str) -> Option<String> {
+        let at = args.iter().position(|arg| arg == flag)?;
+        args.get(at + 1).cloned()
+    }
+
+    #[test]
+    fn direct_boot_uses_qboot_pvh_and_the_exit_device() {
+        let args = direct().args();
+        assert_eq!(value_after(&args, "-bios").as_deref(), Some(QBOOT));
+        assert_eq!(value_after(&args, "-kernel").as_deref(), Some("/b/loader"));
+        assert_eq!(
+            value_after(&args, "-initrd").as_deref(),
+            Some("/b/bundle.cpio")
+        );
+        assert_eq!(value_after(&args, "-append").as_deref(), Some("exit test"));
+        assert_eq!(value_after(&args, "-device").as_deref(), Some(EXIT_DEVICE));
+        assert_eq!(value_after(&args, "-serial").as_deref(), Some("stdio"));
+        assert!(args.contains(&"-no-reboot".to_string()));
+        assert!(!args.contains(&"-enable-kvm".to_string()));
+    }
+
+    #[test]
+    fn kvm_gdb_smp_mux_and_extra_arguments() {
+        let mut qemu = direct();
+        qemu.kvm = true;
+        qemu.gdb = true;
+        qemu.smp = 4;
+        qemu.serial = Serial::MuxStdio;
+        qemu.extra = vec!["-d".into(), "int".into()];
+        let args = qemu.args();
+        assert_eq!(
+            value_after(&args, "-cpu").as_deref(),
+            Some("host,-arch-capabilities")
+        );
+        assert!(args.contains(&"-enable-kvm".to_string()));
+        assert!(args.contains(&"-s".to_string()) && args.contains(&"-S".to_string()));
+        assert_eq!(value_after(&args, "-smp").as_deref(), Some("4"));
+        assert_eq!(value_after(&args, "-serial").as_deref(), Some("mon:stdio"));
+        assert_eq!(&args[args.len() - 2..], ["-d", "int"]);
+    }
+
+    #[test]
+    fn iso_boot_uses_the_cdrom_and_no_kernel() {
+        let args = Qemu::new(Boot::Iso("/b/hatchery.iso".into())).args();
+        assert_eq!(
+            value_after(&args, "-cdrom").as_deref(),
+            Some("/b/hatchery.iso")
+        );
+        assert!(!args.contains(&"-kernel".to_string()));
+    }
+
+    #[test]
+    fn watcher_collects_output_status_and_ready_time() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo booting; echo HATCHERY READY; exit 33"]);
+        let watched = run_watched(&mut command, Watch::default()).unwrap();
+        assert_eq!(watched.ending, Ending::Exited(Some(33)));
+        assert_eq!(watched.log, "booting\nHATCHERY READY\n");
+        assert!(watched.ready_after.is_some());
+    }
+
+    #[test]
+    fn watcher_kills_at_the_timeout() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo started; exec sleep 10"]);
+        let watch = Watch {
+            timeout: Some(Duration::from_millis(300)),
+            ..Watch::default()
+        };
+        let started = Instant::now();
+        let watched = run_watched(&mut command, watch).unwrap();
+        assert_eq!(watched.ending, Ending::TimedOut(Duration::from_millis(300)));
+        assert_eq!(watched.log, "started\n");
+        assert!(watched.ready_after.is_none());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,506 @@
+//! `cargo xtask test`: host unit tests, QEMU boot scenarios, one Bochs boot.
+//!
+//! 1. `cargo test` over the workspace's default members; its `test result:` lines count.
+//! 2. Every scenario in [`SCENARIOS`] boots under QEMU TCG through the direct-boot loader
+//!    with its own bundle, command line and QEMU arguments, and must end with its exit
+//!    status and show its lines before its timeout (see [`crate::serial::judge`]).
+//! 3. The GRUB ISO boots in Bochs to `HATCHERY READY`.
+//!
+//! The last line is `N passed, M failed`: host tests plus one per boot.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::build::{build_all, Artifacts};
+use crate::image_cmd::{
+    archive_and_bundle, archive_bytes, default_root, grub_iso, read, read_programs, write,
+};
+use crate::qemu::{run_watched, Boot, Qemu, Watch, Watched};
+use crate::serial::{judge, tail, Expect, EXIT_FAILURE, EXIT_SUCCESS, READY};
+use crate::steps::{workspace_root, Profile, Steps};
+use crate::tools::{Installer, BOCHS, GRUB, MTOOLS, QEMU, XORRISO};
+
+/// Arguments of `cargo xtask test`.
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Build with the release profile.
+    #[arg(long)]
+    release: bool,
+    /// Do not install missing tools; name their packages instead.
+    #[arg(long)]
+    no_install: bool,
+    /// Skip the host unit tests.
+    #[arg(long)]
+    no_host: bool,
+    /// Skip the Bochs boot.
+    #[arg(long)]
+    no_bochs: bool,
+    /// Run only the boot scenarios whose name contains this.
+    filter: Option<String>,
+}
+
+/// How a scenario's bundle differs from the real one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    /// The real kernel and archive.
+    Real,
+    /// The kernel ELF's magic is broken.
+    KernelBadMagic,
+    /// The kernel ELF is cut in half.
+    KernelTruncated,
+    /// The boot archive is cut in half.
+    ArchiveTruncated,
+    /// The bundle has no `archive` entry.
+    NoArchive,
+    /// The bundle has no `kernel` entry.
+    NoKernel,
+    /// The kernel's Limine base revision tag asks for this revision.
+    BaseRevision(u64),
+}
+
+/// One QEMU boot and what it must show.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    /// Short name (also the log file name).
+    pub name: &'static str,
+    /// The bundle booted.
+    pub bundle: Bundle,
+    /// Root program of the archive; `None` for the default (`procsrv`, else `hello`).
+    pub root: Option<&'static str>,
+    /// Kernel command line.
+    pub cmdline: &'static str,
+    /// Extra QEMU arguments.
+    pub qemu_args: &'static [&'static str],
+    /// Expected QEMU exit status.
+    pub status: i32,
+    /// Lines that must appear: each entry's strings all in one line.
+    pub lines: &'static [&'static [&'static str]],
+    /// Whether a `fatal` line is the expected outcome.
+    pub fatal_expected: bool,
+    /// Kill QEMU after this many seconds.
+    pub timeout_secs: u64,
+}
+
+const READY_LINE: &[&[&str]] = &[&[READY]];
+const BOOT_TIMEOUT: u64 = 30;
+const ERROR_TIMEOUT: u64 = 20;
+const BOCHS_TIMEOUT: u64 = 120;
+const LOG_TAIL_LINES: usize = 40;
+
+const fn boot(
+    name: &'static str,
+    cmdline: &'static str,
+    qemu_args: &'static [&'static str],
+) -> Scenario {
+    Scenario {
+        name,
+        bundle: Bundle::Real,
+        root: None,
+        cmdline,
+        qemu_args,
+        status: EXIT_SUCCESS,
+        lines: READY_LINE,
+        fatal_expected: false,
+        timeout_secs: BOOT_TIMEOUT,
+    }
+}
+
+const fn refused(
+    name: &'static str,
+    bundle: Bundle,
+    lines: &'static [&'static [&'static str]],
+) -> Scenario {
+    Scenario {
+        name,
+        bundle,
+        root: None,
+        cmdline: "exit",
+        qemu_args: &[],
+        status: EXIT_FAILURE,
+        lines,
+        fatal_expected: true,
+        timeout_secs: ERROR_TIMEOUT,
+    }
+}
+
+/// The QEMU boot scenarios, in the order they run.
+pub const SCENARIOS: &[Scenario] = &[
+    boot("boot", "exit", &[]),
+    Scenario {
+        lines: &[&["ktest:", " passed, ", " failed"]],
+        ..boot("ktest", "test", &[])
+    },
+    boot("memory-64m", "exit", &["-m", "64M"]),
+    boot("iretq", "exit syscall=iretq", &[]),
+    refused(
+        "kernel-bad-magic",
+        Bundle::KernelBadMagic,
+        &[&["hatchery-loader: fatal:"]],
+    ),
+    refused(
+        "kernel-truncated",
+        Bundle::KernelTruncated,
+        &[&["hatchery-loader: fatal:"]],
+    ),
+    refused(
+        "archive-truncated",
+        Bundle::ArchiveTruncated,
+        &[&["fatal:"]],
+    ),
+    refused(
+        "no-archive",
+        Bundle::NoArchive,
+        &[&["hatchery: fatal:", "archive"]],
+    ),
+    refused(
+        "no-kernel",
+        Bundle::NoKernel,
+        &[&["hatchery-loader: fatal:", "kernel"]],
+    ),
+    refused(
+        "base-revision-99",
+        Bundle::BaseRevision(99),
+        &[&["hatchery-loader: fatal:", "revision"]],
+    ),
+];
+
+/// Counts of one stage or of the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Passed.
+    pub passed: u32,
+    /// Failed.
+    pub failed: u32,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
+    fn count(&mut self, ok: bool) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Runs `cargo xtask test`.
+pub fn run(args: TestArgs) -> Result<(), String> {
+    let installer = Installer::new(!args.no_install);
+    let mut steps = Steps::new();
+    let mut total = Tally::default();
+
+    if !args.no_host {
+        let start = Instant::now();
+        println!("xtask: host unit tests ...");
+        let host = host_tests()?;
+        steps.record("host tests", start.elapsed());
+        println!(
+            "xtask: host tests: {} passed, {} failed",
+            host.passed, host.failed
+        );
+        total.add(host);
+    }
+
+    let mut tools = vec![&QEMU];
+    if !args.no_bochs {
+        tools.extend([&BOCHS, &XORRISO, &MTOOLS, &GRUB]);
+    }
+    let built = steps
+        .run("check tools", || installer.ensure(&tools))
+        .and_then(|()| build_all(Profile::from_release_flag(args.release), &mut steps));
+    let artifacts = match built {
+        Ok(artifacts) => artifacts,
+        Err(error) => {
+            println!("xtask: FAILED: {error}");
+            total.count(false);
+            return finish(&steps, total);
+        }
+    };
+
+    let start = Instant::now();
+    let filter = args.filter.as_deref().unwrap_or("");
+    let mut boots = Tally::default();
+    for scenario in SCENARIOS.iter().filter(|s| s.name.contains(filter)) {
+        boots.count(run_scenario(scenario, &artifacts));
+    }
+    steps.record("qemu boots", start.elapsed());
+    println!(
+        "xtask: QEMU boots: {} passed, {} failed",
+        boots.passed, boots.failed
+    );
+    total.add(boots);
+
+    if !args.no_bochs && "bochs-grub".contains(filter) {
+        let ok = bochs_boot(&artifacts, &installer, &mut steps);
+        println!(
+            "xtask: Bochs boot: {}",
+            if ok { "passed" } else { "FAILED" }
+        );
+        total.count(ok);
+    }
+    finish(&steps, total)
+}
+
+fn finish(steps: &Steps, total: Tally) -> Result<(), String> {
+    steps.summary();
+    println!("{} passed, {} failed", total.passed, total.failed);
+    if total.failed == 0 {
+        Ok(())
+    } else {
+        std::process::exit(1);
+    }
+}
+
+/// Runs `cargo test` (default members), passing its output through, and adds up its
+/// `test result:` lines. A build failure counts as one failed test.
+fn host_tests() -> Result<Tally, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut child = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["test", "--quiet"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut tally = Tally::default();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        if let Some(result) = parse_test_result(&line) {
+            tally.add(result);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() && tally.failed == 0 {
+        println!("xtask: cargo test failed ({status}) before reporting a failed test");
+        tally.failed += 1;
+    }
+    Ok(tally)
+}
+
+/// `passed` and `failed` of `test result: ok. 37 passed; 0 failed; 0 ignored; ...`.
+fn parse_test_result(line: &str) -> Option<Tally> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let (_, counts) = rest.split_once(". ")?;
+    let mut tally = Tally::default();
+    for part in counts.split(';') {
+        match part.trim().split_once(' ') {
+            Some((n, "passed")) => tally.passed = n.parse().ok()?,
+            Some((n, "failed")) => tally.failed = n.parse().ok()?,
+            _ => {}
+        }
+    }
+    Some(tally)
+}
+
+/// Builds the scenario's bundle, boots it, judges it; prints one line (plus reasons and
+/// the log tail on failure). Returns whether it passed.
+fn run_scenario(scenario: &Scenario, artifacts: &Artifacts) -> bool {
+    let outcome = make_bundle(scenario, artifacts).and_then(|bundle| {
+        let dir = artifacts.profile.build_dir()?.join("test");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let bundle_path = dir.join(format!("{}.bundle.cpio", scenario.name));
+        write(&bundle_path, &bundle)?;
+        let mut qemu = Qemu::new(Boot::Direct {
+            loader: artifacts.loader.clone(),
+            bundle: bundle_path,
+            cmdline: scenario.cmdline.into(),
+        });
+        qemu.extra = scenario.qemu_args.iter().map(|s| s.to_string()).collect();
+        let watch = Watch {
+            timeout: Some(Duration::from_secs(scenario.timeout_secs)),
+            ..Watch::default()
+        };
+        let watched = run_watched(&mut qemu.command(), watch)?;
+        let log_path = dir.join(format!("{}.log", scenario.name));
+        write(&log_path, watched.log.as_bytes())?;
+        Ok((watched, log_path))
+    });
+    let expect = Expect {
+        status: Some(scenario.status),
+        lines: scenario.lines,
+        fatal_expected: scenario.fatal_expected,
+    };
+    report(&format!("qemu {}", scenario.name), outcome, &expect)
+}
+
+/// Prints the verdict of one boot; returns whether it passed.
+fn report(
+    name: &str,
+    outcome: Result<(Watched, std::path::PathBuf), String>,
+    expect: &Expect<'_>,
+) -> bool {
+    let (watched, log_path) = match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            println!("xtask: test {name} ... FAILED: {error}");
+            return false;
+        }
+    };
+    let failures = judge(&watched.log, watched.ending, expect);
+    let ready = watched
+        .ready_after
+        .map(|after| format!(", READY after {:.2} s", after.as_secs_f64()))
+        .unwrap_or_default();
+    if failures.is_empty() {
+        println!("xtask: test {name} ... ok{ready}");
+        return true;
+    }
+    println!("xtask: test {name} ... FAILED{ready}");
+    for failure in &failures {
+        println!("xtask:   {failure}");
+    }
+    if !watched.stderr.trim().is_empty() {
+        println!("xtask:   emulator stderr: {}", tail(&watched.stderr, 5));
+    }
+    println!(
+        "xtask:   last {LOG_TAIL_LINES} serial lines ({}):",
+        crate::build::relative(&log_path)
+    );
+    for line in tail(&watched.log, LOG_TAIL_LINES).lines() {
+        println!("    | {line}");
+    }
+    false
+}
+
+/// The bundle bytes of a scenario, mutated as it says.
+fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, String> {
+    use image::mutate;
+    let programs = read_programs(artifacts)?;
+    let root = scenario.root.unwrap_or_else(|| default_root(artifacts));
+    let archive = archive_bytes(&programs, root)?;
+    let kernel = read(&artifacts.kernel)?;
+    let mutation_error = |e: mutate::MutateError| e.to_string();
+    let (kernel, archive) = match scenario.bundle {
+        Bundle::Real | Bundle::NoArchive | Bundle::NoKernel => (kernel, archive),
+        Bundle::KernelBadMagic => (
+            mutate::corrupt_elf_magic(&kernel).map_err(mutation_error)?,
+            archive,
+        ),
+        Bundle::KernelTruncated => (mutate::truncate(&kernel, 1, 2), archive),
+        Bundle::ArchiveTruncated => (kernel, mutate::truncate(&archive, 1, 2)),
+        Bundle::BaseRevision(revision) => (
+            mutate::set_base_revision(&kernel, revision).map_err(mutation_error)?,
+            archive,
+        ),
+    };
+    let kernel = (scenario.bundle != Bundle::NoKernel).then_some(&kernel[..]);
+    let archive = (scenario.bundle != Bundle::NoArchive).then_some(&archive[..]);
+    Ok(image::bundle::build_partial(kernel, archive))
+}
+
+/// Boots the GRUB ISO (cmdline `exit`) in Bochs; it must reach READY and power off.
+fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -> bool {
+    let outcome = archive_and_bundle(artifacts, steps)
+        .and_then(|images| grub_iso(artifacts, &images, "exit", installer, steps))
+        .and_then(|iso| {
+            let start = Instant::now();
+            println!("xtask: bochs boot of {} ...", crate::build::relative(&iso));
+            let work_dir = artifacts.profile.build_dir()?.join("test/bochs");
+            let watch = Watch {
+                timeout: Some(Duration::from_secs(BOCHS_TIMEOUT)),
+                ..Watch::default()
+            };
+            let watched = crate::bochs::run(&iso, &work_dir, watch)?;
+            steps.record("bochs boot", start.elapsed());
+            Ok((watched, work_dir.join("com1.log")))
+        });
+    let expect = Expect {
+        status: None,
+        lines: READY_LINE,
+        fatal_expected: false,
+    };
+    report("bochs-grub", outcome, &expect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_test_result_lines_are_counted() {
+        let line = "test result: ok. 37 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(
+            parse_test_result(line),
+            Some(Tally {
+                passed: 37,
+                failed: 0
+            })
+        );
+        let line = "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(
+            parse_test_result(line),
+            Some(Tally {
+                passed: 3,
+                failed: 2
+            })
+        );
+        assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn scenario_names_are_unique_and_file_safe() {
+        for (index, scenario) in SCENARIOS.iter().enumerate() {
+            assert!(scenario
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+            assert!(
+                SCENARIOS[..index].iter().all(|s| s.name != scenario.name),
+                "{}",
+                scenario.name
+            );
+            image::check_cmdline(scenario.cmdline).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_bad_input_expects_a_fatal_line_and_the_failure_status() {
+        for scenario in SCENARIOS.iter().filter(|s| s.bundle != Bundle::Real) {
+            assert!(scenario.fatal_expected, "{}", scenario.name);
+            assert_eq!(scenario.status, EXIT_FAILURE, "{}", scenario.name);
+            assert!(scenario
+                .lines
+                .iter()
+                .any(|parts| parts.iter().any(|p| p.contains("fatal:"))));
+        }
+    }
+
+    #[test]
+    fn good_boots_power_off_with_success_and_never_expect_fatal() {
+        for scenario in SCENARIOS.iter().filter(|s| s.bundle == Bundle::Real) {
+            assert!(!scenario.fatal_expected, "{}", scenario.name);
+            assert_eq!(scenario.status, EXIT_SUCCESS, "{}", scenario.name);
+            let words: Vec<&str> = scenario.cmdline.split(' ').collect();
+            assert!(
+                words.contains(&"exit") || words.contains(&"test"),
+                "{}",
+                scenario.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_required_scenarios_are_in_the_table() {
+        let has = |name: &str| SCENARIOS.iter().any(|s| s.name == name);
+        for name in [
+            "boot",
+            "ktest",
+            "memory-64m",
+            "iretq",
+            "kernel-bad-magic",
+            "kernel-truncated",
+            "archive-truncated",
+            "no-archive",
+            "no-kernel",
+            "base-revision-99",
+        ] {
+            assert!(has(name), "{name}");
+        }
+    }
+}
