@@ -104,46 +104,116 @@ abi_enum! {
 
 abi_enum! {
     /// Invocation labels: the operation asked of a kernel object by a `Call` on its cap.
+    ///
+    /// Arguments are message words `mr0, mr1, ...` (the first four in registers, the rest in
+    /// the IPC buffer). Slots are named seL4-style by `(index, depth)` relative to the
+    /// CNode that is invoked, or by a cap pointer resolved at full depth in the caller's
+    /// CSpace where the docs say "cptr". docs/syscalls.md lists every argument and error.
     pub enum Label {
-        /// TCB: stop the thread (it can be resumed).
-        TcbSuspend = 0x100,
-        /// TCB: make a suspended thread runnable.
-        TcbResume = 0x101,
+        /// Untyped: `retype(type, size_bits, dest_cnode cptr, dest_offset, count)`.
+        UntypedRetype = 0x10,
+        /// CNode: `copy(dest_index, dest_depth, src_index, src_depth, rights)`.
+        CNodeCopy = 0x20,
+        /// CNode: `mint(dest_index, dest_depth, src_index, src_depth, rights, badge)`.
+        CNodeMint = 0x21,
+        /// CNode: `move(dest_index, dest_depth, src_index, src_depth)`.
+        CNodeMove = 0x22,
+        /// CNode: `mutate(dest_index, dest_depth, src_index, src_depth, badge)`.
+        CNodeMutate = 0x23,
+        /// CNode: `delete(index, depth)`.
+        CNodeDelete = 0x24,
+        /// CNode: `revoke(index, depth)`: delete every cap derived from this one.
+        CNodeRevoke = 0x25,
+        /// TCB: `configure(cspace cptr, vspace cptr, ipc_buffer_addr, ipc_buffer_frame cptr,
+        /// fault_endpoint cptr)` (cptr 0 = leave unchanged / none for the fault endpoint).
+        TcbConfigure = 0x30,
+        /// TCB: `set_priority(priority)` (at most the caller's own priority).
+        TcbSetPriority = 0x31,
+        /// TCB: `read_registers()`: replies with the 18 user registers ([`REGISTER_COUNT`]).
+        TcbReadRegisters = 0x32,
+        /// TCB: `write_registers(resume, rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi,
+        /// rbp, r8..r15)`.
+        TcbWriteRegisters = 0x33,
+        /// TCB: `resume()`: make a suspended or new thread runnable.
+        TcbResume = 0x34,
+        /// TCB: `suspend()`: stop the thread (it can be resumed).
+        TcbSuspend = 0x35,
+        /// TCB: `bind_notification(notification cptr)`.
+        TcbBindNotification = 0x36,
+        /// TCB: `unbind_notification()`.
+        TcbUnbindNotification = 0x37,
+        /// Frame: `map(vspace cptr, vaddr, rights)`.
+        FrameMap = 0x40,
+        /// Frame: `unmap()`.
+        FrameUnmap = 0x41,
+        /// Frame: `get_address()`: replies with the physical address.
+        FrameGetAddress = 0x42,
+        /// Page table (PDPT, PD or PT): `map(vspace cptr, vaddr)`.
+        PageTableMap = 0x50,
+        /// Page table: `unmap()`.
+        PageTableUnmap = 0x51,
+        /// IRQ control: `get(irq, dest_index, dest_depth)`: an IRQ handler cap for one
+        /// ISA IRQ (0..16) in the slot named relative to the caller's CSpace root.
+        IrqControlGet = 0x60,
+        /// IRQ handler: `set_notification(notification cptr)`.
+        IrqHandlerSetNotification = 0x61,
+        /// IRQ handler: `ack()`: unmask the IRQ after handling it.
+        IrqHandlerAck = 0x62,
+        /// IRQ handler: `clear()`: stop delivering to the notification.
+        IrqHandlerClear = 0x63,
+        /// I/O port control: `issue(first, last, dest_index, dest_depth)`: an I/O port
+        /// cap for the range in the slot named relative to the caller's CSpace root.
+        IoPortControlIssue = 0x70,
+        /// I/O port: `in(port, width)` with width 1, 2 or 4; replies with the value.
+        IoPortIn = 0x71,
+        /// I/O port: `out(port, width, value)`.
+        IoPortOut = 0x72,
+        /// Any cap: `identify()`: replies with the cap's kind, rights and badge.
+        CapIdentify = 0x80,
     }
 }
 
+/// Number of registers `TcbReadRegisters` returns and `TcbWriteRegisters` takes.
+pub const REGISTER_COUNT: usize = 18;
+
 /// The message-info word carried in `rsi`: label, length in words, caps sent.
 ///
-/// Layout: bits 0..7 length (words), bits 7..9 extra caps, bits 9..12 caps unwrapped,
-/// bits 12..64 label.
+/// Layout: bits 0..10 length (words, at most [`MessageInfo::MAX_LENGTH`]), bits 10..12
+/// extra caps, bits 12..15 caps unwrapped to badges (receive side), bits 15..64 label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct MessageInfo(pub u64);
 
 impl MessageInfo {
-    /// Most words in one message (the rest of the IPC buffer holds caps and receive info).
-    pub const MAX_LENGTH: u64 = 120;
+    /// Most words in one message: 4 in registers plus 508 in the IPC buffer (4 KiB).
+    pub const MAX_LENGTH: u64 = 512;
+    /// Message words passed in registers (`rdx`, `r8`, `r9`, `r10`).
+    pub const REGISTER_WORDS: u64 = 4;
     /// Most caps transferred with one message.
     pub const MAX_CAPS: u64 = 3;
 
     /// Packs a message-info word. Out-of-range fields are clipped to their width.
     pub const fn new(label: u64, length: u64, caps: u64) -> Self {
-        MessageInfo((label << 12) | ((caps & 0x3) << 7) | (length & 0x7f))
+        MessageInfo((label << 15) | ((caps & 0x3) << 10) | (length & 0x3ff))
     }
     /// The label.
     pub const fn label(self) -> u64 {
-        self.0 >> 12
+        self.0 >> 15
     }
-    /// The length in words.
+    /// The length in words (as sent; the kernel clips it to [`Self::MAX_LENGTH`]).
     pub const fn length(self) -> u64 {
-        self.0 & 0x7f
+        self.0 & 0x3ff
     }
-    /// The number of caps sent.
+    /// The number of extra caps sent.
     pub const fn caps(self) -> u64 {
-        (self.0 >> 7) & 0x3
+        (self.0 >> 10) & 0x3
     }
     /// Bit mask of received caps that were unwrapped to their badge.
     pub const fn caps_unwrapped(self) -> u64 {
-        (self.0 >> 9) & 0x7
+        (self.0 >> 12) & 0x7
+    }
+    /// The same word with the unwrapped mask set.
+    pub const fn with_unwrapped(self, mask: u64) -> Self {
+        MessageInfo((self.0 & !(0x7 << 12)) | ((mask & 0x7) << 12))
     }
 }
 
@@ -172,7 +242,16 @@ mod tests {
 
     #[test]
     fn message_info_round_trips_each_field() {
-        let m = MessageInfo::new(0x1234, 17, 2);
-        assert_eq!((m.label(), m.length(), m.caps()), (0x1234, 17, 2));
+        let m = MessageInfo::new(0x1234, 512, 3).with_unwrapped(0b101);
+        assert_eq!((m.label(), m.length(), m.caps(), m.caps_unwrapped()), (0x1234, 512, 3, 0b101));
+    }
+
+    #[test]
+    fn labels_are_unique() {
+        for (i, a) in Label::ALL.iter().enumerate() {
+            for b in &Label::ALL[i + 1..] {
+                assert_ne!(*a as u64, *b as u64, "{} and {}", a.name(), b.name());
+            }
+        }
     }
 }
