@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use crate::cpio::{CpioWriter, MODE_EXECUTABLE, MODE_FILE};
+use bootfmt::cpio::CpioWriter;
+
+use crate::{MODE_EXECUTABLE, MODE_FILE};
 
 /// Name of the manifest entry inside the archive.
 pub const MANIFEST_NAME: &str = "manifest";
@@ -84,10 +86,10 @@ pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveErr
     if !programs.iter().any(|p| p.name == root) {
         return Err(ArchiveError::RootMissing(root.into()));
     }
-    let mut writer = CpioWriter::new();
-    writer.add_file(MANIFEST_NAME, MODE_FILE, manifest_text(root).as_bytes());
+    let mut writer =
+        CpioWriter::new().file(MANIFEST_NAME, manifest_text(root).as_bytes(), MODE_FILE);
     for program in programs {
-        writer.add_file(&program_path(program.name), MODE_EXECUTABLE, program.elf);
+        writer = writer.file(&program_path(program.name), program.elf, MODE_EXECUTABLE);
     }
     Ok(writer.finish())
 }
@@ -95,7 +97,7 @@ pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpio::entries;
+    use crate::cpio_entries as entries;
 
     fn program<'a>(name: &'a str, elf: &'a [u8]) -> Program<'a> {
         Program { name, elf }
@@ -119,11 +121,26 @@ mod tests {
         )
         .unwrap();
         let read = entries(&bytes);
-        let names: Vec<&str> = read.iter().map(|entry| entry.0).collect();
+        let names: Vec<&str> = read.iter().map(|entry| entry.0.as_str()).collect();
         assert_eq!(names, ["manifest", "bin/hello", "bin/procsrv"]);
         assert_eq!(read[0].2, manifest_text("hello").as_bytes());
         assert_eq!(read[1].2, b"\x7fELF-h");
-        assert_eq!(read[2].1, MODE_EXECUTABLE);
+        assert_eq!(read[2].1, 0o100_755);
+    }
+
+    #[test]
+    fn the_kernel_side_reader_finds_the_root_task() {
+        let bytes = build(
+            "procsrv",
+            &[
+                program("hello", b"\x7fELF-h"),
+                program("procsrv", b"\x7fELF-p"),
+            ],
+        )
+        .unwrap();
+        let archive = bootfmt::archive::BootArchive::parse(&bytes).unwrap();
+        assert_eq!(archive.manifest().root(), "bin/procsrv");
+        assert_eq!(archive.root_task(), b"\x7fELF-p");
     }
 
     #[test]

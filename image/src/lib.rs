@@ -7,6 +7,7 @@
 //!
 //! Modules:
 //! - [`archive`]: the boot archive (cpio newc: a `manifest` plus `bin/<program>` ELFs).
+//!   Both cpio files are written with `bootfmt`'s `CpioWriter`, the format's one writer.
 //! - [`bundle`]: the direct-boot loader's initrd (cpio newc: `kernel` and `archive`).
 //! - [`iso`]: an ISO tree, the list of files to lay out before making an ISO.
 //! - [`grub`]: `grub.cfg` and the GRUB ISO tree (loader + kernel + archive as modules).
@@ -19,7 +20,6 @@
 
 pub mod archive;
 pub mod bundle;
-mod cpio;
 pub mod grub;
 pub mod iso;
 pub mod limine;
@@ -27,6 +27,27 @@ pub mod mutate;
 
 #[cfg(test)]
 mod testdir;
+
+/// Permission bits of data files in the archives.
+const MODE_FILE: u32 = 0o644;
+/// Permission bits of ELF files in the archives.
+const MODE_EXECUTABLE: u32 = 0o755;
+
+/// Reads a cpio archive back with `bootfmt`'s reader: (path, mode, data) per entry.
+#[cfg(test)]
+fn cpio_entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+    bootfmt::cpio::CpioArchive::new(bytes)
+        .entries()
+        .map(|entry| {
+            let entry = entry.expect("a well-formed archive");
+            (
+                entry.path().to_string(),
+                entry.mode(),
+                entry.data().to_vec(),
+            )
+        })
+        .collect()
+}
 
 use std::fmt;
 
