@@ -108,9 +108,13 @@ pub fn load(archive_bytes: &'static [u8]) -> Result<(*mut Tcb, &'static str), Ro
     }
     page_at(&table, IPC_BUFFER_ADDR, WRITABLE | NO_EXECUTE)?;
     let info_phys = page_at(&table, BOOT_INFO_ADDR, NO_EXECUTE)?;
-    let info = BootInfo { magic: BOOT_INFO_MAGIC, size: core::mem::size_of::<BootInfo>() as u64 };
-    // SAFETY: the boot info frame is freshly allocated and mapped in the HHDM.
-    unsafe { core::ptr::write(phys_to_virt(info_phys) as *mut BootInfo, info) };
+    // SAFETY: the boot info frame is freshly allocated, zeroed (a valid BootInfo) and
+    // mapped in the HHDM; nothing else refers to it yet.
+    let info = unsafe { &mut *(phys_to_virt(info_phys) as *mut BootInfo) };
+    info.magic = BOOT_INFO_MAGIC;
+    info.size = core::mem::size_of::<BootInfo>() as u64;
+    info.cnode_radix = libsys::bootinfo::ROOT_CNODE_RADIX;
+    info.priority = u64::from(ROOT_PRIORITY);
 
     let tcb_phys = frame()?;
     let tcb = phys_to_virt(tcb_phys) as *mut Tcb;
