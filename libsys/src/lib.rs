@@ -12,6 +12,7 @@
 
 pub mod abi;
 pub mod bootinfo;
+pub mod object;
 pub mod ipc;
 
 #[cfg(all(feature = "runtime", target_os = "none"))]
