@@ -173,6 +173,15 @@ abi_enum! {
     }
 }
 
+/// Label of a fault message, sent to a thread's fault endpoint as a Call on its behalf.
+/// Words: 0 = vector, 1 = error code, 2 = fault address (CR2 for page faults), 3 = rip;
+/// with an IPC buffer also 4 = rsp, 5 = rflags. Replying resumes the thread (after the
+/// handler has fixed it with `TcbWriteRegisters`, for example).
+pub const FAULT_LABEL: u64 = 0x7_0000;
+/// Label of a message that is a notification's signal bits (delivered to a thread
+/// waiting on an endpoint while its bound notification was signalled); badge = the bits.
+pub const NOTIFICATION_LABEL: u64 = 0x7_0001;
+
 /// Number of registers `TcbReadRegisters` returns and `TcbWriteRegisters` takes.
 pub const REGISTER_COUNT: usize = 18;
 
