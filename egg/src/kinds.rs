@@ -70,35 +70,35 @@ const U32: u64 = u32::MAX as u64;
 const I32: u64 = i32::MAX as u64;
 
 define_kinds! {
-    /// A file descriptor number in the child, 0 ..= 2^31-1.
+    /// A file descriptor number in the child.
     Fd "fd" Shape::Number { max: I32 };
-    /// A process group id, 0 ..= 2^31-1; 0 means the child's own pid.
+    /// A process group id; 0 means the child's own pid.
     Pgid "pgid" Shape::Number { max: I32 };
-    /// A slot of the child's CNode, 0 ..= 2^32-1.
+    /// A slot of the child's CNode.
     Slot "slot" Shape::Number { max: U32 };
-    /// Which cap sent with the hatch request: 0 is the first, 0 ..= 2^32-1.
+    /// Which of the caps sent with the hatch request, 0 being the first.
     CapIndex "cap_index" Shape::Number { max: U32 };
-    /// A user or group id, 0 ..= 2^32-1.
+    /// A user or group id.
     Id "id" Shape::Number { max: U32 };
-    /// Permission bits of a created file, 0 ..= 0o7777.
+    /// Permission bits of a created file, 0o7777 at most.
     Mode "mode" Shape::Number { max: 0o7777 };
-    /// File mode creation mask, 0 ..= 0o777.
+    /// File mode creation mask, 0o777 at most.
     Umask "umask" Shape::Number { max: 0o777 };
-    /// Open flags: access mode O_RDONLY=0, O_WRONLY=1 or O_RDWR=2, or-ed with named bits.
+    /// An access mode (O_RDONLY=0, O_WRONLY=1, O_RDWR=2; 3 is reserved) or-ed with named bits only.
     OpenFlags "open_flags" Shape::Number { max: U32 };
-    /// Capability rights: READ=1 | WRITE=2 | GRANT=4 | GRANT_REPLY=8.
+    /// Capability rights or-ed: READ=1, WRITE=2, GRANT=4, GRANT_REPLY=8.
     Rights "rights" Shape::Number { max: 15 };
-    /// A badge minted into a cap, 64 bits; 0 means no badge (a plain copy).
+    /// A badge minted into the cap; 0 means no badge (a plain copy).
     Badge "badge" Shape::Number { max: u64::MAX };
-    /// A set of signals 1..=64, signal n is bit n-1.
+    /// A set of signals 1..=64: signal n is bit n-1.
     SignalSet "signal_set" Shape::Number { max: u64::MAX };
-    /// A resource: RLIMIT_CPU=0 .. RLIMIT_RTTIME=15 (Linux numbers).
+    /// A resource, RLIMIT_CPU=0 .. RLIMIT_RTTIME=15 (Linux numbers).
     Resource "resource" Shape::Number { max: 15 };
-    /// A resource limit, 64 bits; 2^64-1 is RLIM_INFINITY.
+    /// A resource limit; 2^64-1 is RLIM_INFINITY.
     Limit "limit" Shape::Number { max: u64::MAX };
-    /// A scheduling priority, 0 ..= 255 (higher runs first).
+    /// A scheduling priority (higher runs first).
     Priority "priority" Shape::Number { max: 255 };
-    /// A set of CPUs 0..=63, CPU n is bit n; must not be empty.
+    /// A set of CPUs 0..=63: CPU n is bit n; not empty.
     CpuMask "cpu_mask" Shape::Number { max: u64::MAX };
     /// A path, not empty.
     Path "path" Shape::String;
@@ -108,7 +108,7 @@ define_kinds! {
     EnvName "env_name" Shape::String;
     /// An environment variable value, any bytes but NUL.
     EnvValue "env_value" Shape::String;
-    /// A list of group ids: a count, then the ids.
+    /// A count (65536 at most), then that many ids, each below 2^32.
     IdList "id_list" Shape::IdList;
 }
 

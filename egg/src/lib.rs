@@ -31,7 +31,7 @@
 //! assert_eq!(egg::disassemble(&program).unwrap(), "setpgid 0\nopen 0 \"/dev/null\" O_RDWR 0\n");
 //! # }
 //! ```
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -78,3 +78,6 @@ pub use asm::{assemble, AsmError, AsmErrorKind};
 pub use builder::Egg;
 #[cfg(feature = "alloc")]
 pub use text::disassemble;
+
+#[cfg(test)]
+mod tests;
