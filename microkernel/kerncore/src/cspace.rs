@@ -1,0 +1,236 @@
+//! CSpace addressing: from a capability pointer to a slot.
+//!
+//! A CSpace is a tree of CNodes reached from a root CNode cap. A capability pointer is a
+//! 64-bit word whose top `depth` bits (of the low `depth` bits) are consumed level by level,
+//! most significant first: at each CNode cap, first `guard_bits` bits that must equal the
+//! cap's guard, then `radix_bits` bits that index the CNode. If bits remain and the slot
+//! holds another CNode cap, the walk goes on there. The walk is a loop, and each level
+//! consumes at least one bit (radix >= 1), so it ends within 64 levels whatever the CNode
+//! caps say.
+
+use crate::cap::Cap;
+use crate::error::LookupError;
+use crate::slot::{SlotAddr, SlotStore};
+
+/// Most bits a capability pointer has.
+pub const MAX_DEPTH: u32 = u64::BITS;
+
+/// Finds the slot named by the low `depth` bits of `cptr` in the CSpace rooted at `root`,
+/// consuming exactly `depth` bits. This is how CNode invocations name their slots (source,
+/// destination, the slot to delete or revoke); the slot may be empty.
+///
+/// # Returns
+/// The slot, or the first failure: [`LookupError::InvalidDepth`] for a depth outside
+/// 1..=64, [`LookupError::InvalidRoot`], a guard or depth mismatch, or a missing cap on the
+/// way.
+pub fn resolve<S: SlotStore + ?Sized>(
+    store: &S,
+    root: &Cap,
+    cptr: u64,
+    depth: u32,
+) -> Result<SlotAddr, LookupError> {
+    let (slot, bits_left) = walk(store, root, cptr, depth)?;
+    if bits_left == 0 {
+        return Ok(slot);
+    }
+    match store.slot(slot).cap() {
+        Cap::Null | Cap::Zombie { .. } => Err(LookupError::MissingCapability { bits_left }),
+        _ => Err(LookupError::DepthMismatch { bits_left, bits_found: 0 }),
+    }
+}
+
+/// Finds the cap named by `cptr` (all 64 bits) in the CSpace rooted at `root`, stopping at
+/// the first slot that does not hold a CNode cap. This is how the kernel finds the cap a
+/// system call invokes.
+///
+/// # Returns
+/// The slot and its cap, or the failure; an empty slot is
+/// [`LookupError::MissingCapability`].
+pub fn lookup_cap<S: SlotStore + ?Sized>(
+    store: &S,
+    root: &Cap,
+    cptr: u64,
+) -> Result<(SlotAddr, Cap), LookupError> {
+    let (slot, bits_left) = walk(store, root, cptr, MAX_DEPTH)?;
+    match *store.slot(slot).cap() {
+        Cap::Null | Cap::Zombie { .. } => Err(LookupError::MissingCapability { bits_left }),
+        cap => Ok((slot, cap)),
+    }
+}
+
+/// Walks from `root` until `depth` bits are consumed or a non-CNode cap is reached.
+/// Returns the last slot and the bits left unconsumed.
+fn walk<S: SlotStore + ?Sized>(
+    store: &S,
+    root: &Cap,
+    cptr: u64,
+    depth: u32,
+) -> Result<(SlotAddr, u32), LookupError> {
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(LookupError::InvalidDepth { depth });
+    }
+    if !matches!(root, Cap::CNode { .. }) {
+        return Err(LookupError::InvalidRoot);
+    }
+    let mut node = *root;
+    let mut bits_left = depth;
+    // Each level consumes at least one bit (checked below), so this bound is never hit.
+    for _ in 0..MAX_DEPTH {
+        let Cap::CNode { object, guard, radix_bits, guard_bits } = node else {
+            break;
+        };
+        let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
+        let level = radix + guard_bits;
+        let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
+        if guard_bits > bits_left || guard_found != guard {
+            return Err(LookupError::GuardMismatch { bits_left, guard_found, guard_bits });
+        }
+        if level > bits_left || level == 0 {
+            return Err(LookupError::DepthMismatch { bits_left, bits_found: level });
+        }
+        let index = bit_field(cptr, bits_left - guard_bits, radix);
+        let slot = SlotAddr::in_object(object, index)
+            .ok_or(LookupError::MissingCapability { bits_left })?;
+        bits_left -= level;
+        if bits_left == 0 {
+            return Ok((slot, 0));
+        }
+        match *store.slot(slot).cap() {
+            next @ Cap::CNode { .. } => node = next,
+            _ => return Ok((slot, bits_left)),
+        }
+    }
+    Err(LookupError::DepthMismatch { bits_left, bits_found: 0 })
+}
+
+/// The `width` bits of `word` just below bit `top` (bits `top - width .. top`).
+/// Requires `width <= top <= 64`.
+fn bit_field(word: u64, top: u32, width: u32) -> u64 {
+    let shifted = word.checked_shr(top - width).unwrap_or(0);
+    let mask = 1u64.checked_shl(width).map_or(u64::MAX, |b| b - 1);
+    shifted & mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cnode::insert_root;
+    use crate::testing::MapStore;
+    use libsys::object::Rights;
+
+    const ROOT: u64 = 0x10_0000;
+    const INNER: u64 = 0x20_0000;
+
+    fn cnode(object: u64, radix_bits: u8, guard: u64, guard_bits: u8) -> Cap {
+        Cap::CNode { object, guard, radix_bits, guard_bits }
+    }
+
+    fn ep() -> Cap {
+        Cap::Endpoint { object: 0x30_0000, badge: 0, rights: Rights::ALL }
+    }
+
+    /// Root: radix 8, no guard. Slot 3 holds an inner CNode (radix 4, guard 0b101 of 3 bits);
+    /// inner slot 9 holds an endpoint. Slot 5 of the root holds the endpoint too.
+    fn two_levels() -> (MapStore, Cap) {
+        let mut s = MapStore::new();
+        let root = cnode(ROOT, 8, 0, 0);
+        let at = |base, i| SlotAddr::in_object(base, i).unwrap();
+        insert_root(&mut s, at(ROOT, 3), cnode(INNER, 4, 0b101, 3)).unwrap();
+        insert_root(&mut s, at(INNER, 9), ep()).unwrap();
+        insert_root(&mut s, at(ROOT, 5), ep()).unwrap();
+        (s, root)
+    }
+
+    #[test]
+    fn resolve_one_level_names_the_indexed_slot() {
+        let (s, root) = two_levels();
+        assert_eq!(resolve(&s, &root, 5, 8), Ok(SlotAddr(ROOT + 5 * 64)));
+        assert_eq!(resolve(&s, &root, 200, 8), Ok(SlotAddr(ROOT + 200 * 64)));
+    }
+
+    #[test]
+    fn resolve_two_levels_matches_the_guard() {
+        let (s, root) = two_levels();
+        let cptr = (3 << 7) | (0b101 << 4) | 9;
+        assert_eq!(resolve(&s, &root, cptr, 15), Ok(SlotAddr(INNER + 9 * 64)));
+        let (slot, cap) = lookup_cap(&s, &root, cptr << 49).unwrap();
+        assert_eq!((slot, cap), (SlotAddr(INNER + 9 * 64), ep()));
+    }
+
+    #[test]
+    fn guard_mismatch_reports_the_bits_found() {
+        let (s, root) = two_levels();
+        let cptr = (3 << 7) | (0b100 << 4) | 9;
+        assert_eq!(
+            resolve(&s, &root, cptr, 15),
+            Err(LookupError::GuardMismatch { bits_left: 7, guard_found: 0b100, guard_bits: 3 })
+        );
+    }
+
+    #[test]
+    fn depth_too_short_for_a_level_is_a_depth_mismatch() {
+        let (s, root) = two_levels();
+        // 8 bits reach the inner CNode cap, 5 more cover its guard but not its radix.
+        let cptr = (3 << 5) | (0b101 << 2) | 1;
+        assert_eq!(
+            resolve(&s, &root, cptr, 13),
+            Err(LookupError::DepthMismatch { bits_left: 5, bits_found: 7 })
+        );
+    }
+
+    #[test]
+    fn depth_past_a_leaf_cap_is_a_depth_mismatch() {
+        let (s, root) = two_levels();
+        assert_eq!(
+            resolve(&s, &root, (5 << 4) | 1, 12),
+            Err(LookupError::DepthMismatch { bits_left: 4, bits_found: 0 })
+        );
+    }
+
+    #[test]
+    fn empty_slot_on_the_way_is_a_missing_capability() {
+        let (s, root) = two_levels();
+        assert_eq!(
+            resolve(&s, &root, 6 << 4, 12),
+            Err(LookupError::MissingCapability { bits_left: 4 })
+        );
+        assert_eq!(
+            lookup_cap(&s, &root, 7 << 56),
+            Err(LookupError::MissingCapability { bits_left: 56 })
+        );
+    }
+
+    #[test]
+    fn lookup_cap_stops_at_the_first_leaf() {
+        let (s, root) = two_levels();
+        assert_eq!(lookup_cap(&s, &root, (5 << 56) | 0xdead), Ok((SlotAddr(ROOT + 5 * 64), ep())));
+    }
+
+    #[test]
+    fn invalid_root_and_depth_are_rejected() {
+        let (s, root) = two_levels();
+        assert_eq!(resolve(&s, &ep(), 0, 8), Err(LookupError::InvalidRoot));
+        assert_eq!(resolve(&s, &root, 0, 0), Err(LookupError::InvalidDepth { depth: 0 }));
+        assert_eq!(resolve(&s, &root, 0, 65), Err(LookupError::InvalidDepth { depth: 65 }));
+    }
+
+    #[test]
+    fn a_cnode_that_contains_itself_ends_after_64_bits() {
+        let mut s = MapStore::new();
+        let root = cnode(ROOT, 1, 0, 0);
+        insert_root(&mut s, SlotAddr(ROOT), root).unwrap();
+        assert_eq!(resolve(&s, &root, 0, 64), Ok(SlotAddr(ROOT)));
+        assert_eq!(lookup_cap(&s, &root, 0), Ok((SlotAddr(ROOT), root)));
+    }
+
+    #[test]
+    fn full_width_guard_and_radix_use_all_64_bits() {
+        let mut s = MapStore::new();
+        let root = cnode(ROOT, 4, (1 << 58) - 1, 60);
+        insert_root(&mut s, SlotAddr(ROOT + 64 * 0xf), ep()).unwrap();
+        let err = resolve(&s, &root, u64::MAX, 64).unwrap_err();
+        assert!(matches!(err, LookupError::GuardMismatch { .. }), "{err:?}");
+        let ok = ((1u64 << 58) - 1) << 4 | 0xf;
+        assert_eq!(lookup_cap(&s, &root, ok), Ok((SlotAddr(ROOT + 64 * 0xf), ep())));
+    }
+}
