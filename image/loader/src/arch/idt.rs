@@ -13,6 +13,7 @@ macro_rules! stubs {
             "    ud2",
             ".section .rodata",
             ".p2align 3",
+            ".global exception_stub_table",
             "exception_stub_table:",
             $(concat!("    .quad exception_stub_", stringify!($vector)),)*
         );
