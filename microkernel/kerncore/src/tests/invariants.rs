@@ -1,0 +1,1 @@
+//! Whole-store invariants, checked after every operation of the property tests.
