@@ -98,17 +98,17 @@ impl<'a> BootArchive<'a> {
     }
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpio::CpioWriter;
+    use crate::cpio::tests::build_archive;
 
     #[test]
     fn finds_manifest_and_root_task() {
-        let bytes = CpioWriter::new()
-            .file("manifest", b"root bin/procsrv\n", 0o644)
-            .file("bin/procsrv", b"\x7fELF", 0o755)
-            .finish();
+        let bytes = build_archive(&[
+            ("manifest", &b"root bin/procsrv\n"[..]),
+            ("bin/procsrv", b"\x7fELF"),
+        ]);
         let archive = BootArchive::parse(&bytes).unwrap();
         assert_eq!(archive.manifest().root(), "bin/procsrv");
         assert_eq!(archive.root_task(), b"\x7fELF");
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn missing_manifest_is_an_error() {
-        let bytes = CpioWriter::new().file("x", b"", 0o644).finish();
+        let bytes = build_archive(&[("x", b"")]);
         assert_eq!(
             BootArchive::parse(&bytes).unwrap_err(),
             ArchiveError::MissingManifest
@@ -125,9 +125,7 @@ mod tests {
 
     #[test]
     fn missing_root_task_is_an_error() {
-        let bytes = CpioWriter::new()
-            .file("manifest", b"root nowhere\n", 0o644)
-            .finish();
+        let bytes = build_archive(&[("manifest", b"root nowhere\n")]);
         assert_eq!(
             BootArchive::parse(&bytes).unwrap_err(),
             ArchiveError::RootTaskMissing
@@ -136,7 +134,7 @@ mod tests {
 
     #[test]
     fn bad_manifest_and_bad_cpio_are_wrapped() {
-        let bytes = CpioWriter::new().file("manifest", b"", 0o644).finish();
+        let bytes = build_archive(&[("manifest", b"")]);
         assert_eq!(
             BootArchive::parse(&bytes).unwrap_err(),
             ArchiveError::Manifest(ManifestError::MissingRoot)

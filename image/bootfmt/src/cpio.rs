@@ -469,10 +469,20 @@ mod writer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use std::vec::Vec;
+
+    /// A whole archive of regular files, built by hand (independent of the writer).
+    pub(crate) fn build_archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, data) in files {
+            raw_entry(&mut out, name, data, 0o100644);
+        }
+        raw_entry(&mut out, TRAILER_NAME, b"", 0);
+        out
+    }
 
     /// Appends one raw newc entry, built by hand (independent of the writer).
     fn raw_entry(out: &mut Vec<u8>, name: &str, data: &[u8], mode: u32) {
