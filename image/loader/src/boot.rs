@@ -32,9 +32,28 @@ const ARENA_BASE_SIZE: u64 = 16 * 1024;
 /// tables; more are added for the kernel's size and memory above 4 GiB.
 const BASE_TABLE_PAGES: u64 = 32;
 
+/// Offset of `cmdline_paddr` in PVH's `hvm_start_info`.
+const PVH_CMDLINE_FIELD: u64 = 24;
+
+/// Honours `exit`/`test` for errors found while the boot information is still being read
+/// (PVH only: its command line sits at a fixed place once the magic is right).
+fn early_exit_flag(protocol: u32, info: u64) {
+    let memory = IdentityMemory;
+    if protocol != PROTOCOL_PVH || memory.u32_at(info) != Some(pvh::START_INFO_MAGIC) {
+        return;
+    }
+    let command_line = memory
+        .u64_at(info + PVH_CMDLINE_FIELD)
+        .and_then(|addr| memory.c_string(addr, MAX_STRING));
+    if let Some(command_line) = command_line {
+        crate::arch::fatal::set_exit_on_fatal(cmdline::exit_on_fatal(command_line));
+    }
+}
+
 /// Reads the boot information for the protocol we were entered through.
 fn read_inputs(protocol: u32, eax: u32, info: u32) -> BootInputs {
     let memory = IdentityMemory;
+    early_exit_flag(protocol, u64::from(info));
     let parsed = match protocol {
         PROTOCOL_PVH => pvh::parse(&memory, u64::from(info)),
         PROTOCOL_MULTIBOOT2 => multiboot2::parse(&memory, eax, u64::from(info)),
