@@ -50,7 +50,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const READY_LINE: &str = "HATCHERY READY";
 
 static OPTIONS: Once<Options> = Once::new();
-static BOOT_STACK: Stack<{ 64 * 1024 }> = Stack([0; 64 * 1024]);
+static BOOT_STACK: Stack<{ 64 * 1024 }> = Stack::new();
 /// Set when anything that should fail the run has happened (a failed in-kernel test).
 static FAILED: AtomicBool = AtomicBool::new(false);
 

@@ -1,7 +1,7 @@
 //! The GDT and TSS: kernel and user segments laid out for SYSCALL/SYSRET, and the
 //! interrupt stacks (IST) for double fault and NMI.
 
-use core::ptr::addr_of;
+use core::cell::UnsafeCell;
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
@@ -29,23 +29,33 @@ pub const MACHINE_CHECK_IST: u16 = 3;
 const STACK_SIZE: usize = 64 * 1024;
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-/// A stack: 16-byte aligned storage.
+/// A stack: 16-byte aligned, writable storage (the `UnsafeCell` keeps it out of
+/// `.rodata`; only the CPU writes it, through the stack pointer).
 #[repr(C, align(16))]
-pub struct Stack<const N: usize>(pub [u8; N]);
+pub struct Stack<const N: usize>(UnsafeCell<[u8; N]>);
+
+// SAFETY: a stack is used by exactly one context at a time (one CPU); Rust code never
+// reads or writes it through this value.
+unsafe impl<const N: usize> Sync for Stack<N> {}
 
 impl<const N: usize> Stack<N> {
+    /// A zeroed stack.
+    pub const fn new() -> Self {
+        Stack(UnsafeCell::new([0; N]))
+    }
+
     /// The address one past the top (stacks grow down).
     pub fn top(&'static self) -> u64 {
-        addr_of!(self.0) as u64 + N as u64
+        self.0.get() as u64 + N as u64
     }
 }
 
 /// The kernel stack: every entry from user mode (interrupt or syscall) and the idle
 /// loop run on it. One per CPU (one CPU for now).
-pub static KERNEL_STACK: Stack<STACK_SIZE> = Stack([0; STACK_SIZE]);
-static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
-static NMI_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
-static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack([0; IST_STACK_SIZE]);
+pub static KERNEL_STACK: Stack<STACK_SIZE> = Stack::new();
+static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+static NMI_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 
 static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<GlobalDescriptorTable> = Once::new();
