@@ -142,7 +142,8 @@ abi_enum! {
         TcbBindNotification = 0x36,
         /// TCB: `unbind_notification()`.
         TcbUnbindNotification = 0x37,
-        /// Frame: `map(vspace cptr, vaddr, rights)`.
+        /// Frame: `map(vspace cptr, vaddr, rights)`; rights = READ (1) | WRITE (2), plus
+        /// [`MAP_EXECUTABLE`] for code. The frame cap must not be mapped already.
         FrameMap = 0x40,
         /// Frame: `unmap()`.
         FrameUnmap = 0x41,
@@ -181,6 +182,10 @@ pub const FAULT_LABEL: u64 = 0x7_0000;
 /// Label of a message that is a notification's signal bits (delivered to a thread
 /// waiting on an endpoint while its bound notification was signalled); badge = the bits.
 pub const NOTIFICATION_LABEL: u64 = 0x7_0001;
+
+/// `FrameMap` rights word: add this bit to READ/WRITE to map the frame executable
+/// (mappings are no-execute otherwise).
+pub const MAP_EXECUTABLE: u64 = 0x10;
 
 /// Number of registers `TcbReadRegisters` returns and `TcbWriteRegisters` takes.
 pub const REGISTER_COUNT: usize = 18;

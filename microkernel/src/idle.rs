@@ -16,9 +16,9 @@ pub extern "C" fn idle_loop() -> ! {
 }
 
 /// Loads the idle context into `frame`, or ends the run when `exit` is set.
-pub fn enter(frame: &mut TrapFrame, live_threads: usize) {
+pub fn enter(frame: &mut TrapFrame) {
     if crate::options().exit {
-        crate::info!("hatchery: system idle ({live_threads} threads blocked or suspended); powering off");
+        crate::info!("hatchery: system idle (no runnable thread); powering off");
         crate::finish(true);
     }
     *frame = crate::sched::idle_context();

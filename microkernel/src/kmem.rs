@@ -148,6 +148,22 @@ pub fn map_mmio(phys: u64) -> Result<u64, MemoryError> {
     Ok(mem::phys_to_virt(phys))
 }
 
+/// Allocates zeroed, physically contiguous boot frames aligned to `align`.
+pub fn allocate_contiguous(count: u64, align: u64) -> Option<u64> {
+    KERNEL_MEMORY.lock().as_mut()?.frames.allocate_contiguous(count, align)
+}
+
+/// Ends boot allocation: returns every free range (for the root task's untyped memory)
+/// and leaves the allocator empty, so that the kernel can never hand out memory that
+/// userspace owns.
+pub fn seal() -> heapless::Vec<crate::mem::frame::Range, { crate::boot::MAX_MEMORY_REGIONS }> {
+    let mut guard = KERNEL_MEMORY.lock();
+    match guard.as_mut() {
+        Some(km) => km.frames.take_all(),
+        None => heapless::Vec::new(),
+    }
+}
+
 /// Allocates one zeroed boot frame.
 pub fn allocate_frame() -> Option<u64> {
     KERNEL_MEMORY.lock().as_mut()?.frames.allocate()

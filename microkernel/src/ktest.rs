@@ -130,9 +130,12 @@ fn heap_allocates_and_frees() -> Outcome {
 }
 
 fn scheduler_picks_highest_priority_first() -> Outcome {
-    let table = kmem::kernel_table();
-    let mut low = thread::Tcb::new("low", table, 0, 0, 10);
-    let mut high = thread::Tcb::new("high", table, 0, 0, 200);
+    // SAFETY: an all-zero TCB is valid (see thread.rs); `init` then names it.
+    let mut low: thread::Tcb = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    let mut high: thread::Tcb = unsafe { core::mem::zeroed() };
+    low.init("low", 10);
+    high.init("high", 200);
     let mut s = sched::SCHEDULER.lock();
     // SAFETY: both TCBs live on this stack frame until they are dequeued below.
     unsafe {

@@ -35,7 +35,9 @@ mod rootask;
 mod sched;
 mod syscall;
 mod thread;
-mod thread_exit;
+mod fastpath;
+mod ipc;
+mod object;
 mod trap;
 mod uaccess;
 
@@ -140,6 +142,7 @@ extern "C" fn kernel_main() -> ! {
         platform.overrides.len(),
         platform.source
     );
+    platform::remember(&platform);
     if let Err(e) = arch::apic::init(&platform) {
         fatal(format_args!("APIC setup failed: {e:?}"));
     }
@@ -161,18 +164,19 @@ extern "C" fn kernel_main() -> ! {
     let archive_bytes = unsafe {
         core::slice::from_raw_parts(mem::phys_to_virt(archive.phys) as *const u8, archive.length as usize)
     };
-    let (root, root_name) = match rootask::load(archive_bytes) {
+    let used_kib = kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.allocated_frames() * 4).unwrap_or(0);
+    let root = match rootask::load(archive_bytes, archive.phys) {
         Ok(r) => r,
         Err(e) => fatal(format_args!("{e}")),
     };
-    {
-        let mut s = sched::SCHEDULER.lock();
-        s.live_threads += 1;
-        // SAFETY: `root` is a freshly made TCB.
-        unsafe { s.make_runnable(root) };
-    }
-    let free = kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.free_bytes()).unwrap_or(0);
-    info!("root task: {root_name}; {} KiB of boot memory used, {} MiB free", kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.allocated_frames() * 4).unwrap_or(0), free >> 20);
+    // SAFETY: `root.tcb` is a freshly made TCB.
+    unsafe { sched::SCHEDULER.lock().make_runnable(root.tcb) };
+    info!(
+        "root task: {}; kernel used {used_kib} KiB at boot; {} untyped caps ({} KiB) handed to the root task",
+        root.name,
+        root.untyped.0,
+        root.untyped.1 >> 10
+    );
     info!("{READY_LINE}");
     start_scheduling()
 }

@@ -58,14 +58,6 @@ impl Platform {
         Platform { lapic_base: DEFAULT_LAPIC_BASE, ioapics, overrides: Vec::new(), cpus: 1, source }
     }
 
-    /// The global system interrupt an ISA IRQ arrives on.
-    pub fn isa_irq_to_gsi(&self, irq: u8) -> u32 {
-        self.overrides
-            .iter()
-            .find(|o| o.irq == irq)
-            .map(|o| o.gsi)
-            .unwrap_or(u32::from(irq))
-    }
 }
 
 /// Maps ACPI tables through the HHDM, mapping pages on demand (tables often sit in
@@ -97,6 +89,18 @@ impl AcpiHandler for HhdmAcpiHandler {
     }
 
     fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {}
+}
+
+static OVERRIDES: spin::Mutex<Vec<IrqOverride, MAX_OVERRIDES>> = spin::Mutex::new(Vec::new());
+
+/// Remembers the ISA overrides for [`isa_irq_to_gsi`].
+pub fn remember(platform: &Platform) {
+    *OVERRIDES.lock() = platform.overrides.clone();
+}
+
+/// The global system interrupt an ISA IRQ arrives on (after [`remember`]).
+pub fn isa_irq_to_gsi(irq: u8) -> u32 {
+    OVERRIDES.lock().iter().find(|o| o.irq == irq).map(|o| o.gsi).unwrap_or(u32::from(irq))
 }
 
 /// Reads the MADT through the RSDP; falls back to the PC defaults with a warning.

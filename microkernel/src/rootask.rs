@@ -1,23 +1,35 @@
-//! Making the root task: the first user thread, loaded from the boot archive.
+//! Making the root task: the first user thread, loaded from the boot archive, holding caps
+//! to everything userspace may ever use.
 //!
 //! The kernel reads the archive's manifest, loads the ELF that `root` names into a fresh
 //! address space (user half only; the kernel half is shared), gives it a stack, an IPC
-//! buffer and the read-only boot info page, and makes its thread runnable. Everything
-//! here is allocated from boot memory before the rest becomes the root task's untyped.
+//! buffer and the read-only boot info page, and builds its CSpace: one CNode of
+//! `ROOT_CNODE_RADIX` bits holding its TCB, CNode, VSpace, IPC buffer frame, IRQ and I/O
+//! port control, the boot info frame, the boot archive's frames (mapped read-only at
+//! `ARCHIVE_ADDR`), and finally every byte of free memory as untyped caps. After that the
+//! kernel's boot allocator is sealed: the kernel never allocates memory again.
 
 use crate::kmem;
 use crate::mem::paging::{MapError, PageTable, NO_EXECUTE, USER, WRITABLE};
 use crate::mem::{self, phys_to_virt, PAGE_SIZE};
-use crate::thread::Tcb;
+use crate::object::KernelSlots;
+use crate::thread::{Tcb, TCB_SLOT_CSPACE, TCB_SLOT_IPC_BUFFER, TCB_SLOT_VSPACE};
 use crate::uaccess::USER_END;
 use bootfmt::archive::{ArchiveError, BootArchive};
 use bootfmt::elf::{ElfError, ElfFile};
+use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::bootinfo::{
-    BootInfo, BOOT_INFO_ADDR, BOOT_INFO_MAGIC, IPC_BUFFER_ADDR, ROOT_STACK_SIZE, ROOT_STACK_TOP,
+    BootInfo, SlotRange, UntypedDesc, ARCHIVE_ADDR, BOOT_INFO_ADDR, BOOT_INFO_MAGIC,
+    IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP, SLOT_BOOT_INFO_FRAME,
+    SLOT_CNODE, SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL,
+    SLOT_TCB, SLOT_VSPACE,
 };
+use libsys::object::{Rights, SLOT_SIZE_BITS};
 
-/// Priority of the root task.
-pub const ROOT_PRIORITY: u8 = 100;
+/// Priority of the root task: the highest, so it may give any priority.
+pub const ROOT_PRIORITY: u8 = 255;
+/// Largest untyped block handed out (bits).
+const MAX_UNTYPED_BITS: u32 = 47;
 
 /// Why the root task could not be made.
 #[derive(Debug)]
@@ -32,6 +44,8 @@ pub enum RootTaskError {
     OutOfMemory,
     /// A mapping failed.
     Map(MapError),
+    /// The root CNode is too small for the archive frames and untyped caps.
+    TooManyCaps,
 }
 
 impl core::fmt::Display for RootTaskError {
@@ -44,6 +58,7 @@ impl core::fmt::Display for RootTaskError {
             }
             RootTaskError::OutOfMemory => write!(f, "out of memory loading the root task"),
             RootTaskError::Map(e) => write!(f, "mapping the root task failed: {e:?}"),
+            RootTaskError::TooManyCaps => write!(f, "the boot archive is too large for the root CNode"),
         }
     }
 }
@@ -69,17 +84,11 @@ fn page_at(table: &PageTable, virt: u64, flags: u64) -> Result<u64, RootTaskErro
     Ok(phys)
 }
 
-/// Loads the root task named by the archive's manifest; returns its (not yet runnable)
-/// thread and its name.
-pub fn load(archive_bytes: &'static [u8]) -> Result<(*mut Tcb, &'static str), RootTaskError> {
-    let archive = BootArchive::parse(archive_bytes).map_err(RootTaskError::Archive)?;
-    let name = archive.manifest().root();
-    let elf = ElfFile::parse(archive.root_task()).map_err(RootTaskError::Elf)?;
-    let table = PageTable { pml4: frame()? };
-    table.share_kernel_half(&kmem::kernel_table());
+/// Loads the segments of the root task's ELF.
+fn load_elf(table: &PageTable, elf: &ElfFile) -> Result<(), RootTaskError> {
     for segment in elf.load_segments() {
         let (start, end) = (segment.vaddr, segment.vaddr_end());
-        if end > IPC_BUFFER_ADDR || start < PAGE_SIZE || end >= USER_END {
+        if end > ARCHIVE_ADDR || start < PAGE_SIZE || end >= USER_END {
             return Err(RootTaskError::SegmentOutsideUserSpace(segment.index));
         }
         let flags = if segment.is_writable() { WRITABLE } else { 0 }
@@ -87,8 +96,7 @@ pub fn load(archive_bytes: &'static [u8]) -> Result<(*mut Tcb, &'static str), Ro
         let data = elf.segment_data(&segment);
         let mut page = mem::align_down(start, PAGE_SIZE);
         while page < end {
-            let phys = page_at(&table, page, flags)?;
-            // Copy the part of the file image that falls in this page.
+            let phys = page_at(table, page, flags)?;
             let copy_start = page.max(start);
             let copy_end = (page + PAGE_SIZE).min(start + data.len() as u64);
             if copy_start < copy_end {
@@ -101,30 +109,140 @@ pub fn load(archive_bytes: &'static [u8]) -> Result<(*mut Tcb, &'static str), Ro
             page += PAGE_SIZE;
         }
     }
+    Ok(())
+}
+
+/// The root CNode's slot `index`.
+fn slot(cnode: u64, index: u64) -> SlotAddr {
+    SlotAddr(cnode + (index << SLOT_SIZE_BITS))
+}
+
+fn insert(cnode: u64, index: u64, cap: Cap) {
+    // Cannot fail: boot fills distinct, empty slots of a fresh CNode with non-null caps.
+    let _ = kerncore::insert_root(&mut KernelSlots, slot(cnode, index), cap);
+}
+
+/// What the kernel made.
+pub struct RootTask {
+    /// The thread (not yet runnable).
+    pub tcb: *mut Tcb,
+    /// The archive path of its ELF.
+    pub name: &'static str,
+    /// Untyped caps handed over and their total size.
+    pub untyped: (usize, u64),
+}
+
+/// Loads the root task named by the archive's manifest and builds its CSpace.
+pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask, RootTaskError> {
+    let archive = BootArchive::parse(archive_bytes).map_err(RootTaskError::Archive)?;
+    let name = archive.manifest().root();
+    let elf = ElfFile::parse(archive.root_task()).map_err(RootTaskError::Elf)?;
+
+    // The address space.
+    let pml4 = frame()?;
+    crate::object::vspace::init_vspace(pml4);
+    let table = PageTable { pml4 };
+    load_elf(&table, &elf)?;
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
     while page < ROOT_STACK_TOP {
         page_at(&table, page, WRITABLE | NO_EXECUTE)?;
         page += PAGE_SIZE;
     }
-    page_at(&table, IPC_BUFFER_ADDR, WRITABLE | NO_EXECUTE)?;
+    let ipc_phys = page_at(&table, IPC_BUFFER_ADDR, WRITABLE | NO_EXECUTE)?;
     let info_phys = page_at(&table, BOOT_INFO_ADDR, NO_EXECUTE)?;
-    // SAFETY: the boot info frame is freshly allocated, zeroed (a valid BootInfo) and
-    // mapped in the HHDM; nothing else refers to it yet.
+    // The boot archive, read-only (modules are page-aligned by the bootloader).
+    let archive_pages = (archive_bytes.len() as u64).div_ceil(PAGE_SIZE);
+    for i in 0..archive_pages {
+        let (v, p) = (ARCHIVE_ADDR + i * PAGE_SIZE, archive_phys + i * PAGE_SIZE);
+        table.map(v, p, PAGE_SIZE, USER | NO_EXECUTE, &mut || kmem::allocate_frame())?;
+    }
+
+    // The CNode (aligned to its size) and the TCB.
+    let cnode_pages = (1u64 << (ROOT_CNODE_RADIX + u64::from(SLOT_SIZE_BITS))) / PAGE_SIZE;
+    let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE).ok_or(RootTaskError::OutOfMemory)?;
+    let tcb_phys = frame()?;
+    let first_untyped = SLOT_FIRST_VARIABLE + archive_pages;
+    if first_untyped + MAX_UNTYPED as u64 > 1 << ROOT_CNODE_RADIX {
+        return Err(RootTaskError::TooManyCaps);
+    }
+
+    let cnode_cap = Cap::CNode {
+        object: cnode,
+        guard: 0,
+        radix_bits: ROOT_CNODE_RADIX as u8,
+        guard_bits: (64 - ROOT_CNODE_RADIX) as u8,
+    };
+    let frame_cap = |object: u64, vaddr: u64, rights: Rights| Cap::Frame {
+        object,
+        mapped_vspace: pml4,
+        mapped_vaddr: vaddr,
+        size: FrameSize::Small,
+        rights,
+        device: false,
+    };
+    insert(cnode, SLOT_TCB, Cap::Tcb { object: tcb_phys });
+    insert(cnode, SLOT_CNODE, cnode_cap);
+    insert(cnode, SLOT_VSPACE, Cap::Pml4 { object: pml4 });
+    insert(cnode, SLOT_IPC_BUFFER, frame_cap(ipc_phys, IPC_BUFFER_ADDR, Rights::READ.union(Rights::WRITE)));
+    insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
+    insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
+    insert(cnode, SLOT_BOOT_INFO_FRAME, frame_cap(info_phys, BOOT_INFO_ADDR, Rights::READ));
+    for i in 0..archive_pages {
+        let cap = frame_cap(archive_phys + i * PAGE_SIZE, ARCHIVE_ADDR + i * PAGE_SIZE, Rights::READ);
+        insert(cnode, SLOT_FIRST_VARIABLE + i, cap);
+    }
+
+    // The thread.
+    // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
+    // thread.rs); nothing else refers to it.
+    let tcb = unsafe { &mut *(phys_to_virt(tcb_phys) as *mut Tcb) };
+    let short_name = name.rsplit('/').next().unwrap_or(name);
+    tcb.init(short_name, ROOT_PRIORITY);
+    tcb.context.rip = elf.entry();
+    tcb.context.rsp = ROOT_STACK_TOP - 8;
+    tcb.context.rdi = BOOT_INFO_ADDR;
+    tcb.vspace = table;
+    tcb.ipc_buffer = IPC_BUFFER_ADDR;
+    tcb.ipc_buffer_phys = ipc_phys;
+    for (tcb_slot, root_slot) in
+        [(TCB_SLOT_CSPACE, SLOT_CNODE), (TCB_SLOT_VSPACE, SLOT_VSPACE), (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER)]
+    {
+        let dest = SlotAddr(tcb_phys + ((tcb_slot as u64) << SLOT_SIZE_BITS));
+        // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
+        let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
+    }
+
+    // Everything left becomes untyped memory; the kernel never allocates again.
+    // SAFETY: the boot info frame is fresh, zeroed (a valid BootInfo) and HHDM-mapped.
     let info = unsafe { &mut *(phys_to_virt(info_phys) as *mut BootInfo) };
+    let ranges = kmem::seal();
+    let mut count = 0usize;
+    let mut total = 0u64;
+    'ranges: for range in ranges.iter() {
+        let mut base = range.start;
+        while base < range.end {
+            let align_bits = base.trailing_zeros().min(MAX_UNTYPED_BITS);
+            let fit_bits = 63 - (range.end - base).leading_zeros();
+            let bits = align_bits.min(fit_bits);
+            if count == MAX_UNTYPED {
+                crate::warn!("more than {MAX_UNTYPED} untyped blocks; {:#x}..{:#x} unused", base, range.end);
+                break 'ranges;
+            }
+            let index = first_untyped + count as u64;
+            insert(cnode, index, Cap::Untyped { base, free_index: 0, size_bits: bits as u8, device: false });
+            info.untyped[count] = UntypedDesc { phys: base, size_bits: bits as u8, is_device: 0, reserved: [0; 6] };
+            count += 1;
+            total += 1 << bits;
+            base += 1 << bits;
+        }
+    }
     info.magic = BOOT_INFO_MAGIC;
     info.size = core::mem::size_of::<BootInfo>() as u64;
-    info.cnode_radix = libsys::bootinfo::ROOT_CNODE_RADIX;
+    info.cnode_radix = ROOT_CNODE_RADIX;
+    info.untyped_slots = SlotRange { start: first_untyped, end: first_untyped + count as u64 };
+    info.archive_slots = SlotRange { start: SLOT_FIRST_VARIABLE, end: SLOT_FIRST_VARIABLE + archive_pages };
+    info.archive_length = archive_bytes.len() as u64;
+    info.first_free_slot = first_untyped + count as u64;
     info.priority = u64::from(ROOT_PRIORITY);
-
-    let tcb_phys = frame()?;
-    let tcb = phys_to_virt(tcb_phys) as *mut Tcb;
-    let short_name = name.rsplit('/').next().unwrap_or(name);
-    let mut thread = Tcb::new(short_name, table, elf.entry(), ROOT_STACK_TOP - 8, ROOT_PRIORITY);
-    thread.context.rdi = BOOT_INFO_ADDR;
-    thread.ipc_buffer = IPC_BUFFER_ADDR;
-    // SAFETY: a fresh frame, large enough for a TCB (checked below at compile time).
-    unsafe { core::ptr::write(tcb, thread) };
-    Ok((tcb, name))
+    Ok(RootTask { tcb, name, untyped: (count, total) })
 }
-
-const _: () = assert!(core::mem::size_of::<Tcb>() <= PAGE_SIZE as usize);

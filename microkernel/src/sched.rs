@@ -28,8 +28,6 @@ pub struct Scheduler {
     current: *mut Tcb,
     /// Ticks left in the current thread's timeslice.
     slice_left: u32,
-    /// Threads that are not inactive (for the idle report).
-    pub live_threads: usize,
 }
 
 // SAFETY: the scheduler is only touched with interrupts off on the single CPU, through the
@@ -43,7 +41,6 @@ pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     bitmap: [0; PRIORITIES / 64],
     current: null_mut(),
     slice_left: TIMESLICE_TICKS,
-    live_threads: 0,
 });
 
 impl Scheduler {
@@ -110,6 +107,11 @@ impl Scheduler {
             .rev()
             .find(|&w| self.bitmap[w] != 0)
             .map(|w| w * 64 + 63 - self.bitmap[w].leading_zeros() as usize)
+    }
+
+    /// Forgets the current thread (it is being destroyed).
+    pub fn clear_current(&mut self) {
+        self.current = null_mut();
     }
 
     /// Makes `tcb` runnable (it runs when its priority allows).
@@ -196,10 +198,12 @@ pub fn schedule(frame: &mut TrapFrame, yielding: bool) {
         s.slice_left = TIMESLICE_TICKS;
     }
     s.current = next;
-    let live = s.live_threads;
     drop(s);
     if next.is_null() {
-        crate::idle::enter(frame, live);
+        // SAFETY: the kernel table maps the kernel like every address space; idle runs on it
+        // so that no dying address space stays loaded.
+        unsafe { crate::kmem::kernel_table().activate() };
+        crate::idle::enter(frame);
         return;
     }
     // SAFETY: `next` is a live TCB, now current.
@@ -211,7 +215,8 @@ pub fn schedule(frame: &mut TrapFrame, yielding: bool) {
         // SAFETY: the previous thread is still a live object (deletion dequeues first).
         Some(unsafe { (*previous).vspace })
     };
-    if prev_table != Some(t.vspace) {
+    let loaded = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    if prev_table != Some(t.vspace) || loaded != t.vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.
         unsafe { t.vspace.activate() };
     }

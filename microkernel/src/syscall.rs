@@ -2,19 +2,26 @@
 //!
 //! Register convention (libsys::abi): `rax` = [`Syscall`] number, `rdi` = capability
 //! pointer, `rsi` = message info, `rdx`, `r8`, `r9`, `r10` = message registers. On return
-//! `rax` is 0 or an [`Error`] code.
+//! `rax` is 0 or an [`Error`] code; after a failed invocation `rdx` names the bad argument.
 
 use crate::arch::trap::TrapFrame;
+use crate::ipc::{self, Notification};
+use crate::object::{self, InvocationError};
 use crate::sched;
+use crate::thread::{PendingSend, Tcb};
 use crate::uaccess::UserSlice;
-use libsys::abi::{Error, Label, MessageInfo, Syscall};
-use libsys::bootinfo::SLOT_TCB;
+use kerncore::Cap;
+use libsys::abi::{Error, Syscall};
+use libsys::object::Rights;
 
 /// Most bytes one DebugWrite prints.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 
 /// Handles one system call from the current thread, whose registers are in `frame`.
 pub fn handle(frame: &mut TrapFrame) {
+    if crate::fastpath::try_fastpath(frame) {
+        return;
+    }
     sched::save_current(frame);
     let current = sched::current();
     if current.is_null() {
@@ -23,48 +30,133 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     // SAFETY: the current thread is a live TCB; interrupts are off.
     let tcb = unsafe { &mut *current };
-    let result = match Syscall::try_from(tcb.context.rax) {
+    let mut yielding = false;
+    let number = core::mem::take(&mut tcb.context.rax);
+    let result = match Syscall::try_from(number) {
         Ok(Syscall::DebugWrite) => debug_write(tcb.vspace, tcb.context.rdi, tcb.context.rsi),
         Ok(Syscall::Yield) => {
-            tcb.context.rax = 0;
-            sched::schedule(frame, true);
-            return;
+            yielding = true;
+            Ok(())
         }
         Ok(Syscall::Call) => call(tcb),
-        Ok(_) => Err(Error::IllegalOperation),
-        Err(_) => Err(Error::InvalidSyscall),
+        Ok(Syscall::Send) => send(tcb, true),
+        Ok(Syscall::NBSend) => send(tcb, false),
+        Ok(Syscall::Recv) => receive(tcb, true),
+        Ok(Syscall::NBRecv) => receive(tcb, false),
+        Ok(Syscall::Reply) => {
+            ipc::reply(tcb);
+            Ok(())
+        }
+        Ok(Syscall::ReplyRecv) => {
+            ipc::reply(tcb);
+            receive(tcb, true)
+        }
+        Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
-    tcb.context.rax = match result {
-        Ok(()) => 0,
-        Err(e) => e as u64,
-    };
-    sched::schedule(frame, false);
+    if let Err(e) = result {
+        tcb.context.rax = e.error as u64;
+        tcb.context.rdx = e.argument;
+    }
+    sched::schedule(frame, yielding);
 }
 
 /// DebugWrite(address, length): prints user bytes on the kernel console.
-fn debug_write(vspace: crate::mem::paging::PageTable, address: u64, length: u64) -> Result<(), Error> {
+fn debug_write(
+    vspace: crate::mem::paging::PageTable,
+    address: u64,
+    length: u64,
+) -> Result<(), InvocationError> {
     if length > DEBUG_WRITE_MAX {
-        return Err(Error::InvalidArgument);
+        return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
     let mut buffer = [0u8; DEBUG_WRITE_MAX as usize];
     let bytes = &mut buffer[..length as usize];
-    UserSlice::new(vspace, address, length).read(bytes)?;
+    UserSlice::new(vspace, address, length)
+        .read(bytes)
+        .map_err(|e| InvocationError::new(e, 0))?;
     crate::log::write_raw(bytes);
     Ok(())
 }
 
-/// Call on a capability. Until the capability space lands (issue 4), the only capability
-/// is the caller's own TCB in [`SLOT_TCB`].
-fn call(tcb: &mut crate::thread::Tcb) -> Result<(), Error> {
-    if tcb.context.rdi != SLOT_TCB {
-        return Err(Error::InvalidCapability);
-    }
-    let info = MessageInfo(tcb.context.rsi);
-    match Label::try_from(info.label()) {
-        Ok(Label::TcbSuspend) => {
-            crate::thread_exit::suspend(tcb);
+fn lookup(tcb: &Tcb) -> Result<(kerncore::SlotAddr, Cap), InvocationError> {
+    object::lookup(tcb, tcb.context.rdi).map_err(|e| InvocationError::cap(e.code()))
+}
+
+/// Call: IPC on an endpoint (send + wait for reply), a signal on a notification, or an
+/// invocation of any other object.
+fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let (slot, cap) = lookup(tcb)?;
+    match cap {
+        Cap::Endpoint { object, badge, rights } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(InvocationError::cap(Error::InsufficientRights));
+            }
+            let can_grant = rights.contains(Rights::GRANT) || rights.contains(Rights::GRANT_REPLY);
+            let pending = PendingSend { badge, is_call: true, can_grant, is_fault: false };
+            // SAFETY: the current thread calls through a cap to a live endpoint.
+            unsafe { ipc::send(tcb, object, pending, true) };
             Ok(())
         }
-        _ => Err(Error::IllegalOperation),
+        Cap::Notification { .. } => signal(cap),
+        _ => {
+            let reply = object::invoke(tcb, slot, cap)?;
+            reply.deliver(tcb);
+            Ok(())
+        }
     }
+}
+
+fn signal(cap: Cap) -> Result<(), InvocationError> {
+    let Cap::Notification { object, badge, rights } = cap else {
+        return Err(InvocationError::cap(Error::InvalidCapability));
+    };
+    if !rights.contains(Rights::WRITE) {
+        return Err(InvocationError::cap(Error::InsufficientRights));
+    }
+    // SAFETY: the cap names a live notification.
+    unsafe { Notification::at(object) }.signal(badge);
+    Ok(())
+}
+
+/// Send / NBSend on an endpoint or notification.
+fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    match cap {
+        Cap::Endpoint { object, badge, rights } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(InvocationError::cap(Error::InsufficientRights));
+            }
+            let pending = PendingSend { badge, is_call: false, can_grant: rights.contains(Rights::GRANT), is_fault: false };
+            // SAFETY: the current thread sends through a cap to a live endpoint.
+            unsafe { ipc::send(tcb, object, pending, blocking) };
+            Ok(())
+        }
+        Cap::Notification { .. } => {
+            signal(cap)
+        }
+        _ => Err(InvocationError::cap(Error::InvalidCapability)),
+    }
+}
+
+/// Recv / NBRecv on an endpoint or notification.
+fn receive(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    let r = match cap {
+        Cap::Endpoint { object, rights, .. } => {
+            if !rights.contains(Rights::READ) {
+                return Err(InvocationError::cap(Error::InsufficientRights));
+            }
+            // SAFETY: the current thread receives through a cap to a live endpoint.
+            unsafe { ipc::receive(tcb, object, blocking) }
+        }
+        Cap::Notification { object, rights, .. } => {
+            if !rights.contains(Rights::READ) {
+                return Err(InvocationError::cap(Error::InsufficientRights));
+            }
+            // SAFETY: the cap names a live notification; `tcb` is the current thread.
+            unsafe { Notification::at(object).wait(tcb, object, blocking) }
+        }
+        _ => return Err(InvocationError::cap(Error::InvalidCapability)),
+    };
+    r.map_err(InvocationError::cap)
 }

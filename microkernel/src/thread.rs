@@ -1,75 +1,167 @@
-//! Thread control blocks.
+//! Thread control blocks (TCB objects).
+//!
+//! A TCB is a 2 KiB object carved from untyped memory (`libsys::object::TCB_SIZE_BITS`).
+//! Its first [`TCB_SLOTS`] capability slots hold the caps the thread runs with (CSpace
+//! root, VSpace root, IPC buffer frame, fault endpoint), so they take part in the
+//! derivation tree like any other slot; the rest holds registers, scheduling and IPC state.
+//! Userspace programs are built without SSE (x86_64-unknown-none), so there is no FPU
+//! state to switch yet.
 
 use crate::arch::gdt;
 use crate::arch::trap::TrapFrame;
 use crate::mem::paging::PageTable;
 use core::ptr::null_mut;
+use kerncore::Slot;
 
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ThreadState {
-    /// Never started, or stopped for good.
-    Inactive,
+    /// Never started, or suspended: not scheduled until resumed.
+    Inactive = 0,
     /// Runnable or running.
     Running,
-    /// Stopped by a suspend invocation or an unhandled fault; can be resumed.
-    Suspended,
+    /// Waiting in an endpoint's queue to send (or call).
+    BlockedOnSend,
+    /// Waiting in an endpoint's queue to receive.
+    BlockedOnRecv,
+    /// Called, and waiting for the reply.
+    BlockedOnReply,
+    /// Waiting on a notification.
+    BlockedOnNotification,
 }
 
 /// Longest thread name kept (for logs).
 pub const NAME_LENGTH: usize = 16;
+/// Capability slots inside a TCB.
+pub const TCB_SLOTS: usize = 4;
+/// TCB slot: CSpace root CNode.
+pub const TCB_SLOT_CSPACE: usize = 0;
+/// TCB slot: VSpace root (PML4).
+pub const TCB_SLOT_VSPACE: usize = 1;
+/// TCB slot: IPC buffer frame.
+pub const TCB_SLOT_IPC_BUFFER: usize = 2;
+/// TCB slot: fault endpoint.
+pub const TCB_SLOT_FAULT: usize = 3;
 
-/// A thread.
+/// What a blocked sender is sending (kept while it waits in an endpoint queue).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PendingSend {
+    /// Badge of the capability it sends through.
+    pub badge: u64,
+    /// It is a Call (wants a reply).
+    pub is_call: bool,
+    /// Its capability allows granting caps.
+    pub can_grant: bool,
+    /// It is a fault message (the words come from the fault, not the registers).
+    pub is_fault: bool,
+}
+
+/// A thread. All-zero memory is a valid, inactive TCB with empty slots.
+#[repr(C)]
 pub struct Tcb {
+    /// Slots for the caps the thread runs with (see `TCB_SLOT_*`).
+    pub slots: [Slot; TCB_SLOTS],
     /// Saved user registers while not running.
     pub context: TrapFrame,
     /// Scheduling state.
     pub state: ThreadState,
     /// Priority, 0..=255.
     pub priority: u8,
-    /// Address space.
+    /// Whether the thread is in a ready queue.
+    pub queued: bool,
+    /// Counted in the scheduler's live-thread total.
+    pub counted_live: bool,
+    /// Address space (copied from the VSpace cap when configured).
     pub vspace: PageTable,
     /// Virtual address of the IPC buffer (0 = none).
     pub ipc_buffer: u64,
-    /// Name for the log.
-    pub name: [u8; NAME_LENGTH],
+    /// Physical address of the IPC buffer frame (0 = none).
+    pub ipc_buffer_phys: u64,
+    /// The endpoint or notification the thread is queued on (physical address; 0 = none).
+    pub blocked_on: u64,
+    /// What it sends while blocked on send.
+    pub pending: PendingSend,
+    /// Endpoint/notification queue links.
+    pub ipc_next: *mut Tcb,
+    /// Endpoint/notification queue links.
+    pub ipc_prev: *mut Tcb,
+    /// The thread this one must reply to (set when it receives a Call).
+    pub caller: *mut Tcb,
+    /// The reply to `caller` may carry caps.
+    pub caller_can_grant: bool,
+    /// The thread holding this one's reply (set while blocked on reply).
+    pub replier: *mut Tcb,
+    /// Bound notification (physical address; 0 = none).
+    pub bound_notification: u64,
+    /// Fault message waiting to be sent: vector, error code, address.
+    pub fault: [u64; 3],
     /// Ready-queue links (owned by the scheduler).
     pub sched_next: *mut Tcb,
     /// Ready-queue links (owned by the scheduler).
     pub sched_prev: *mut Tcb,
-    /// Whether the thread is in a ready queue.
-    pub queued: bool,
+    /// Name for the log.
+    pub name: [u8; NAME_LENGTH],
 }
 
+const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SIZE_BITS);
+
 impl Tcb {
-    /// A new inactive thread that will start at `entry` with stack `stack` in `vspace`.
-    pub fn new(name: &str, vspace: PageTable, entry: u64, stack: u64, priority: u8) -> Tcb {
+    /// Initial register state for a new thread: user segments, interrupts on.
+    pub fn reset_context(&mut self) {
+        self.context = TrapFrame {
+            cs: u64::from(gdt::USER_CS),
+            ss: u64::from(gdt::USER_DS),
+            rflags: 0x202,
+            ..TrapFrame::default()
+        };
+    }
+
+    /// Initialises a zero-filled TCB object in place.
+    pub fn init(&mut self, name: &str, priority: u8) {
+        self.reset_context();
+        self.priority = priority;
+        self.state = ThreadState::Inactive;
+        self.set_name(name);
+        self.ipc_next = null_mut();
+        self.ipc_prev = null_mut();
+        self.caller = null_mut();
+        self.replier = null_mut();
+        self.sched_next = null_mut();
+        self.sched_prev = null_mut();
+    }
+
+    /// Sets the log name.
+    pub fn set_name(&mut self, name: &str) {
         let mut n = [0u8; NAME_LENGTH];
         let len = name.len().min(NAME_LENGTH);
         n[..len].copy_from_slice(&name.as_bytes()[..len]);
-        Tcb {
-            context: TrapFrame {
-                rip: entry,
-                rsp: stack,
-                cs: u64::from(gdt::USER_CS),
-                ss: u64::from(gdt::USER_DS),
-                rflags: 0x202,
-                ..TrapFrame::default()
-            },
-            state: ThreadState::Inactive,
-            priority,
-            vspace,
-            ipc_buffer: 0,
-            name: n,
-            sched_next: null_mut(),
-            sched_prev: null_mut(),
-            queued: false,
-        }
+        self.name = n;
     }
 
     /// The name as text.
     pub fn name(&self) -> &str {
         let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LENGTH);
         core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+
+    /// Message register `i` (0..4) in the saved context.
+    pub fn register_word(&self, i: usize) -> u64 {
+        match i {
+            0 => self.context.rdx,
+            1 => self.context.r8,
+            2 => self.context.r9,
+            _ => self.context.r10,
+        }
+    }
+
+    /// Sets message register `i` (0..4) in the saved context.
+    pub fn set_register_word(&mut self, i: usize, value: u64) {
+        match i {
+            0 => self.context.rdx = value,
+            1 => self.context.r8 = value,
+            2 => self.context.r9 = value,
+            _ => self.context.r10 = value,
+        }
     }
 }

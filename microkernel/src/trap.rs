@@ -26,7 +26,7 @@ pub fn handle(frame: &mut TrapFrame) {
         v if (u64::from(apic::IRQ_VECTOR_BASE)..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
             .contains(&v) =>
         {
-            crate::warn!("unexpected device interrupt on vector {v}");
+            crate::object::irq::deliver((v - u64::from(apic::IRQ_VECTOR_BASE)) as u8);
             apic::eoi();
         }
         v => crate::warn!("unexpected interrupt on vector {v}"),
@@ -34,7 +34,9 @@ pub fn handle(frame: &mut TrapFrame) {
     sched::schedule(frame, false);
 }
 
-/// A fault in user mode. With no fault handler the thread is suspended and logged.
+/// A fault in user mode becomes a message to the thread's fault endpoint (a Call made on
+/// its behalf: the handler's reply resumes it). With no fault handler the thread is
+/// suspended and logged.
 fn user_fault(frame: &TrapFrame) {
     let current = sched::current();
     if current.is_null() {
@@ -42,15 +44,25 @@ fn user_fault(frame: &TrapFrame) {
     }
     // SAFETY: the current thread is live.
     let tcb = unsafe { &mut *current };
+    let cr2 = x86_64::registers::control::Cr2::read_raw();
+    if let kerncore::Cap::Endpoint { object, badge, rights } = *tcb.slots[crate::thread::TCB_SLOT_FAULT].cap() {
+        if rights.contains(libsys::object::Rights::WRITE) {
+            tcb.fault = [frame.vector, frame.error_code, if frame.vector == 14 { cr2 } else { 0 }];
+            let pending = crate::thread::PendingSend { badge, is_call: true, can_grant: false, is_fault: true };
+            // SAFETY: the TCB's fault slot keeps the endpoint alive; the thread is current.
+            unsafe { crate::ipc::send(current, object, pending, true) };
+            return;
+        }
+    }
     crate::warn!(
         "thread {} faulted: {} at rip {:#x} (error {:#x}, cr2 {:#x}); no fault handler, suspended",
         tcb.name(),
         exception_name(frame.vector),
         frame.rip,
         frame.error_code,
-        x86_64::registers::control::Cr2::read_raw()
+        cr2
     );
-    crate::thread_exit::suspend(tcb);
+    crate::object::tcb::suspend(tcb);
 }
 
 /// An exception in the kernel itself is a kernel bug: report everything and stop.

@@ -67,6 +67,13 @@ impl FrameAllocator {
         self.allocate_contiguous(1, PAGE_SIZE)
     }
 
+    /// Removes and returns every free range; later allocations fail.
+    pub fn take_all(&mut self) -> Vec<Range, MAX_MEMORY_REGIONS> {
+        let taken = self.remaining().collect();
+        self.free.clear();
+        taken
+    }
+
     /// Frames handed out so far.
     pub fn allocated_frames(&self) -> u64 {
         self.allocated_frames

@@ -1,0 +1,509 @@
+//! Synchronous IPC through endpoints and asynchronous signals through notifications.
+//!
+//! An [`Endpoint`] is a queue of threads that all wait for the same thing: either senders
+//! (state `Send`) or receivers (state `Recv`). A message moves from sender to receiver the
+//! moment both are there: message words 0..4 register to register, words 4.. IPC buffer to
+//! IPC buffer (both physical, through the HHDM), extra caps through the CSpaces. A `Call`
+//! leaves the caller blocked on reply with the receiver's `caller` pointing at it.
+//!
+//! A [`Notification`] is a word of signal bits and a queue of waiters.
+//!
+//! Nothing here checks rights or decodes arguments: the syscall layer has done that.
+
+use crate::mem::phys_to_virt;
+use crate::sched::SCHEDULER;
+use crate::thread::{PendingSend, Tcb, ThreadState};
+use core::ptr::null_mut;
+use libsys::abi::{Error, MessageInfo};
+use libsys::ipc::IpcBuffer;
+
+/// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
+#[repr(C)]
+pub struct Endpoint {
+    head_and_state: u64,
+    tail: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << libsys::object::ENDPOINT_SIZE_BITS);
+
+/// What an endpoint's queue holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointState {
+    /// Nobody waits.
+    Idle,
+    /// Senders wait.
+    Send,
+    /// Receivers wait.
+    Recv,
+}
+
+/// A thread queue threaded through `Tcb::ipc_next/ipc_prev`.
+struct Queue {
+    head: *mut Tcb,
+    tail: *mut Tcb,
+}
+
+impl Queue {
+    /// # Safety
+    /// `t` must be a live TCB not in any queue.
+    unsafe fn push(&mut self, t: *mut Tcb) {
+        // SAFETY: forwarded from the caller; queued TCBs are live.
+        unsafe {
+            (*t).ipc_next = null_mut();
+            (*t).ipc_prev = self.tail;
+            if self.tail.is_null() {
+                self.head = t;
+            } else {
+                (*self.tail).ipc_next = t;
+            }
+        }
+        self.tail = t;
+    }
+
+    /// # Safety
+    /// `t` must be a live TCB in this queue.
+    unsafe fn remove(&mut self, t: *mut Tcb) {
+        // SAFETY: forwarded from the caller; its neighbours are live queue members.
+        unsafe {
+            let (prev, next) = ((*t).ipc_prev, (*t).ipc_next);
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).ipc_next = next;
+            }
+            if next.is_null() {
+                self.tail = prev;
+            } else {
+                (*next).ipc_prev = prev;
+            }
+            (*t).ipc_next = null_mut();
+            (*t).ipc_prev = null_mut();
+        }
+    }
+}
+
+impl Endpoint {
+    fn state(&self) -> EndpointState {
+        match self.head_and_state & 3 {
+            1 => EndpointState::Send,
+            2 => EndpointState::Recv,
+            _ => EndpointState::Idle,
+        }
+    }
+
+    fn queue(&self) -> Queue {
+        Queue { head: (self.head_and_state & !3) as *mut Tcb, tail: self.tail as *mut Tcb }
+    }
+
+    fn set_queue(&mut self, q: Queue, state: EndpointState) {
+        let state = if q.head.is_null() {
+            0
+        } else {
+            match state {
+                EndpointState::Idle => 0,
+                EndpointState::Send => 1,
+                EndpointState::Recv => 2,
+            }
+        };
+        self.head_and_state = q.head as u64 | state;
+        self.tail = q.tail as u64;
+    }
+
+    /// The endpoint object at a physical address.
+    ///
+    /// # Safety
+    /// `phys` must be a live endpoint object.
+    pub unsafe fn at<'a>(phys: u64) -> &'a mut Endpoint {
+        // SAFETY: forwarded from the caller; the HHDM maps all RAM.
+        unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
+    }
+
+    /// Removes a thread from this endpoint's queue.
+    ///
+    /// # Safety
+    /// `t` must be a live TCB queued on this endpoint.
+    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
+        let state = self.state();
+        let mut q = self.queue();
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            q.remove(t);
+            (*t).blocked_on = 0;
+        }
+        self.set_queue(q, state);
+    }
+
+    /// Wakes every queued thread with `Cancelled` (the endpoint is being destroyed).
+    pub fn cancel_all(&mut self) {
+        let mut q = self.queue();
+        while !q.head.is_null() {
+            let t = q.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                q.remove(t);
+                (*t).blocked_on = 0;
+                wake_with_error(t, Error::Cancelled);
+            }
+        }
+        self.set_queue(q, EndpointState::Idle);
+    }
+}
+
+/// Makes a blocked thread runnable with `rax` = `error`.
+///
+/// # Safety
+/// `t` must be a live TCB.
+pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        (*t).context.rax = error as u64;
+        SCHEDULER.lock().make_runnable(t);
+    }
+}
+
+/// The IPC buffer of a thread, if it has one.
+fn buffer(t: &Tcb) -> Option<&'static mut IpcBuffer> {
+    if t.ipc_buffer_phys == 0 {
+        None
+    } else {
+        // SAFETY: `ipc_buffer_phys` is the frame of a Frame4K cap that TcbConfigure checked
+        // and that the TCB's IPC buffer slot keeps alive.
+        Some(unsafe { &mut *(phys_to_virt(t.ipc_buffer_phys) as *mut IpcBuffer) })
+    }
+}
+
+/// Copies a message from `sender` to `receiver` and sets the receiver's return registers.
+/// Returns the delivered message info.
+pub fn transfer(sender: &mut Tcb, receiver: &mut Tcb, badge: u64, can_grant: bool, endpoint: u64) -> MessageInfo {
+    let info = MessageInfo(sender.context.rsi);
+    let mut length = info.length().min(MessageInfo::MAX_LENGTH);
+    let (sbuf, rbuf) = (buffer(sender), buffer(receiver));
+    if length > MessageInfo::REGISTER_WORDS {
+        match (sbuf, rbuf) {
+            (Some(s), Some(r)) => {
+                let n = (length - MessageInfo::REGISTER_WORDS) as usize;
+                r.msg[..n].copy_from_slice(&s.msg[..n]);
+            }
+            _ => length = MessageInfo::REGISTER_WORDS,
+        }
+    }
+    for i in 0..(length.min(MessageInfo::REGISTER_WORDS) as usize) {
+        receiver.set_register_word(i, sender.register_word(i));
+    }
+    let (caps, unwrapped) = if info.caps() > 0 {
+        crate::object::transfer_caps(sender, receiver, info.caps(), can_grant, endpoint)
+    } else {
+        (0, 0)
+    };
+    let delivered = MessageInfo::new(info.label(), length, caps).with_unwrapped(unwrapped);
+    receiver.context.rsi = delivered.0;
+    receiver.context.rdi = badge;
+    receiver.context.rax = 0;
+    delivered
+}
+
+/// Copies a fault message (label = fault vector + `FAULT_LABEL_BASE`) to the handler.
+fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
+    let words = [faulter.fault[0], faulter.fault[1], faulter.fault[2], faulter.context.rip];
+    for (i, w) in words.iter().enumerate() {
+        receiver.set_register_word(i, *w);
+    }
+    if let Some(r) = buffer(receiver) {
+        r.msg[0] = faulter.context.rsp;
+        r.msg[1] = faulter.context.rflags;
+    }
+    let length = if buffer(receiver).is_some() { 6 } else { 4 };
+    receiver.context.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
+    receiver.context.rdi = badge;
+    receiver.context.rax = 0;
+}
+
+/// Sends from `sender` through `endpoint`. `blocking` = Send/Call (else NBSend).
+///
+/// # Safety
+/// `sender` must be the live current thread (or a faulting thread) and `endpoint` a live
+/// endpoint object.
+pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocking: bool) {
+    // SAFETY: forwarded from the caller.
+    let ep = unsafe { Endpoint::at(endpoint) };
+    // SAFETY: as above.
+    let s = unsafe { &mut *sender };
+    if ep.state() == EndpointState::Recv {
+        let mut q = ep.queue();
+        let r = q.head;
+        // SAFETY: the queue head is a live TCB.
+        unsafe { q.remove(r) };
+        ep.set_queue(q, EndpointState::Recv);
+        // SAFETY: as above.
+        let receiver = unsafe { &mut *r };
+        receiver.blocked_on = 0;
+        deliver(s, receiver, pending, endpoint);
+        // SAFETY: `r` is live.
+        unsafe { SCHEDULER.lock().make_runnable(r) };
+        return;
+    }
+    if !blocking {
+        return;
+    }
+    s.pending = pending;
+    s.state = ThreadState::BlockedOnSend;
+    s.blocked_on = endpoint;
+    let mut q = ep.queue();
+    // SAFETY: `sender` is live and in no queue.
+    unsafe {
+        SCHEDULER.lock().remove(sender);
+        q.push(sender);
+    }
+    ep.set_queue(q, EndpointState::Send);
+}
+
+/// Delivers `s`'s message to `r` and sets up the reply link for calls.
+fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
+    if pending.is_fault {
+        transfer_fault(s, r, pending.badge);
+    } else {
+        transfer(s, r, pending.badge, pending.can_grant, endpoint);
+    }
+    if pending.is_call {
+        // SAFETY: `s` is live; taking it off the run queue while it waits for the reply.
+        unsafe { SCHEDULER.lock().remove(s) };
+        s.state = ThreadState::BlockedOnReply;
+        s.replier = r;
+        r.caller = s;
+        r.caller_can_grant = pending.can_grant;
+    } else if s.state != ThreadState::Running {
+        s.state = ThreadState::Running;
+        // SAFETY: `s` is live.
+        unsafe { SCHEDULER.lock().make_runnable(s) };
+    }
+}
+
+/// Receives on `endpoint` for `receiver`. Returns `Err(WouldBlock)` for a non-blocking
+/// receive that found nothing.
+///
+/// # Safety
+/// `receiver` must be the live current thread and `endpoint` a live endpoint object.
+pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Result<(), Error> {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { &mut *receiver };
+    if r.bound_notification != 0 {
+        // SAFETY: a bound notification is live while bound.
+        let n = unsafe { Notification::at(r.bound_notification) };
+        if n.word != 0 {
+            r.context.rdi = core::mem::take(&mut n.word);
+            r.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+            r.context.rax = 0;
+            return Ok(());
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    let ep = unsafe { Endpoint::at(endpoint) };
+    if ep.state() == EndpointState::Send {
+        let mut q = ep.queue();
+        let s = q.head;
+        // SAFETY: the queue head is a live TCB.
+        unsafe { q.remove(s) };
+        ep.set_queue(q, EndpointState::Send);
+        // SAFETY: as above.
+        let sender = unsafe { &mut *s };
+        sender.blocked_on = 0;
+        let pending = sender.pending;
+        deliver(sender, r, pending, endpoint);
+        return Ok(());
+    }
+    if !blocking {
+        return Err(Error::WouldBlock);
+    }
+    r.state = ThreadState::BlockedOnRecv;
+    r.blocked_on = endpoint;
+    let mut q = ep.queue();
+    // SAFETY: `receiver` is live and in no queue.
+    unsafe {
+        SCHEDULER.lock().remove(receiver);
+        q.push(receiver);
+    }
+    ep.set_queue(q, EndpointState::Recv);
+    Ok(())
+}
+
+/// Replies from `replier` to its caller, if any. A caller whose thread is gone or no
+/// longer waiting makes this a no-op (seL4 semantics).
+pub fn reply(replier: &mut Tcb) {
+    let c = core::mem::replace(&mut replier.caller, null_mut());
+    if c.is_null() {
+        return;
+    }
+    // SAFETY: `caller` links are cleared when either thread is destroyed, so `c` is live.
+    let caller = unsafe { &mut *c };
+    if caller.state != ThreadState::BlockedOnReply {
+        return;
+    }
+    caller.replier = null_mut();
+    let grant = replier.caller_can_grant;
+    if caller.fault[0] != 0 || caller.pending.is_fault {
+        // Reply to a fault: the thread resumes with its (possibly rewritten) registers.
+        caller.pending.is_fault = false;
+        caller.fault = [0; 3];
+    } else {
+        transfer(replier, caller, 0, grant, 0);
+    }
+    // SAFETY: `c` is live.
+    unsafe { SCHEDULER.lock().make_runnable(c) };
+}
+
+/// A notification object (32 bytes).
+#[repr(C)]
+pub struct Notification {
+    /// Pending signal bits.
+    pub word: u64,
+    head: u64,
+    tail: u64,
+    /// The TCB bound to this notification (physical TCB pointer; 0 = none).
+    pub bound: u64,
+}
+
+const _: () =
+    assert!(core::mem::size_of::<Notification>() == 1 << libsys::object::NOTIFICATION_SIZE_BITS);
+
+impl Notification {
+    /// The notification object at a physical address.
+    ///
+    /// # Safety
+    /// `phys` must be a live notification object.
+    pub unsafe fn at<'a>(phys: u64) -> &'a mut Notification {
+        // SAFETY: forwarded from the caller.
+        unsafe { &mut *(phys_to_virt(phys) as *mut Notification) }
+    }
+
+    fn queue(&self) -> Queue {
+        Queue { head: self.head as *mut Tcb, tail: self.tail as *mut Tcb }
+    }
+
+    fn set_queue(&mut self, q: Queue) {
+        self.head = q.head as u64;
+        self.tail = q.tail as u64;
+    }
+
+    /// Signals: wakes the first waiter with the bits, or the bound thread if it waits on
+    /// its endpoint, or accumulates them.
+    pub fn signal(&mut self, badge: u64) {
+        let mut q = self.queue();
+        if !q.head.is_null() {
+            let t = q.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                q.remove(t);
+                self.set_queue(q);
+                (*t).blocked_on = 0;
+                (*t).context.rdi = self.word | badge;
+                (*t).context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+                (*t).context.rax = 0;
+                SCHEDULER.lock().make_runnable(t);
+            }
+            self.word = 0;
+            return;
+        }
+        if self.bound != 0 {
+            let t = self.bound as *mut Tcb;
+            // SAFETY: a bound TCB is live while bound.
+            let tcb = unsafe { &mut *t };
+            if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
+                // SAFETY: the TCB is queued on that endpoint.
+                unsafe { Endpoint::at(tcb.blocked_on).dequeue(t) };
+                tcb.context.rdi = self.word | badge;
+                tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+                tcb.context.rax = 0;
+                self.word = 0;
+                // SAFETY: `t` is live.
+                unsafe { SCHEDULER.lock().make_runnable(t) };
+                return;
+            }
+        }
+        self.word |= badge;
+    }
+
+    /// Waits (or polls when not `blocking`) on this notification at `phys`.
+    ///
+    /// # Safety
+    /// `t` must be the live current thread; `phys` must be this object's address.
+    pub unsafe fn wait(&mut self, t: *mut Tcb, phys: u64, blocking: bool) -> Result<(), Error> {
+        // SAFETY: forwarded from the caller.
+        let tcb = unsafe { &mut *t };
+        if self.word != 0 {
+            tcb.context.rdi = core::mem::take(&mut self.word);
+            tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+            tcb.context.rax = 0;
+            return Ok(());
+        }
+        if !blocking {
+            return Err(Error::WouldBlock);
+        }
+        tcb.state = ThreadState::BlockedOnNotification;
+        tcb.blocked_on = phys;
+        let mut q = self.queue();
+        // SAFETY: `t` is live and in no queue.
+        unsafe {
+            SCHEDULER.lock().remove(t);
+            q.push(t);
+        }
+        self.set_queue(q);
+        Ok(())
+    }
+
+    /// Removes a waiter.
+    ///
+    /// # Safety
+    /// `t` must be queued on this notification.
+    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
+        let mut q = self.queue();
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            q.remove(t);
+            (*t).blocked_on = 0;
+        }
+        self.set_queue(q);
+    }
+
+    /// Wakes every waiter with `Cancelled` and unbinds (the notification is being destroyed).
+    pub fn cancel_all(&mut self) {
+        let mut q = self.queue();
+        while !q.head.is_null() {
+            let t = q.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                q.remove(t);
+                (*t).blocked_on = 0;
+                wake_with_error(t, Error::Cancelled);
+            }
+        }
+        self.set_queue(q);
+        if self.bound != 0 {
+            // SAFETY: a bound TCB is live while bound.
+            unsafe { (*(self.bound as *mut Tcb)).bound_notification = 0 };
+            self.bound = 0;
+        }
+    }
+}
+
+/// Takes a thread out of whatever IPC queue or reply relation it is in (before it is
+/// suspended, reconfigured or destroyed).
+pub fn cancel_ipc(t: &mut Tcb) {
+    let tp = t as *mut Tcb;
+    match t.state {
+        ThreadState::BlockedOnSend | ThreadState::BlockedOnRecv if t.blocked_on != 0 => {
+            // SAFETY: the thread is queued on that live endpoint.
+            unsafe { Endpoint::at(t.blocked_on).dequeue(tp) };
+        }
+        ThreadState::BlockedOnNotification if t.blocked_on != 0 => {
+            // SAFETY: the thread is queued on that live notification.
+            unsafe { Notification::at(t.blocked_on).dequeue(tp) };
+        }
+        ThreadState::BlockedOnReply if !t.replier.is_null() => {
+            // SAFETY: reply links are kept symmetric, so the replier is live.
+            unsafe { (*t.replier).caller = null_mut() };
+            t.replier = null_mut();
+        }
+        _ => {}
+    }
+    t.blocked_on = 0;
+}

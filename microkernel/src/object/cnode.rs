@@ -1,0 +1,52 @@
+//! CNode invocations: copy, mint, move, mutate, delete, revoke.
+//!
+//! Slots are named seL4-style by `(index, depth)` relative to the invoked CNode cap.
+//! Argument words: copy/mint/move/mutate take `dest_index, dest_depth, src_index,
+//! src_depth` then rights and/or data; delete/revoke take `index, depth`.
+
+use super::{cap_error, delete_slot, finalise, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use crate::thread::Tcb;
+use kerncore::{Argument, Cap};
+use libsys::abi::{Error, Label};
+use libsys::object::Rights;
+
+/// Dispatches an invocation on the CNode cap `root`.
+pub fn invoke(_caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> InvocationResult {
+    match label {
+        Label::CNodeCopy | Label::CNodeMint | Label::CNodeMove | Label::CNodeMutate => {
+            let dest = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
+            let src = resolve_slot(root, args.get(2)?, args.get(3)?, 2)?;
+            let position = |a: Argument| match a {
+                Argument::Destination => Some(0),
+                Argument::Source => Some(2),
+                Argument::Rights => Some(4),
+                Argument::Data => Some(if label == Label::CNodeMutate { 4 } else { 5 }),
+                _ => None,
+            };
+            let rights = |i: usize| -> Result<Rights, InvocationError> {
+                Rights::from_bits(args.get(i)?).ok_or(InvocationError::new(Error::InvalidArgument, i as u64))
+            };
+            let result = match label {
+                Label::CNodeCopy => kerncore::cnode_copy(&mut KernelSlots, src, dest, rights(4)?),
+                Label::CNodeMint => {
+                    kerncore::cnode_mint(&mut KernelSlots, src, dest, rights(4)?, args.get(5)?)
+                }
+                Label::CNodeMove => kerncore::cnode_move(&mut KernelSlots, src, dest),
+                _ => kerncore::cnode_mutate(&mut KernelSlots, src, dest, args.get(4)?),
+            };
+            result.map_err(|e| cap_error(e, position))?;
+            Ok(Reply::empty())
+        }
+        Label::CNodeDelete => {
+            let slot = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
+            delete_slot(slot);
+            Ok(Reply::empty())
+        }
+        Label::CNodeRevoke => {
+            let slot = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
+            kerncore::cnode_revoke(slot).finish(&mut KernelSlots, |_, f| finalise(f));
+            Ok(Reply::empty())
+        }
+        _ => Err(InvocationError::cap(Error::IllegalOperation)),
+    }
+}

@@ -1,0 +1,296 @@
+//! Kernel objects and their invocations: one file per object.
+//!
+//! Every invocation is a `Call` on a capability. [`invoke`] looks the capability up in the
+//! caller's CSpace, reads the message, and hands it to the object's file, which decodes and
+//! validates every argument (an [`InvocationError`] names the bad one) before it changes
+//! anything, then performs the operation with code that cannot fail halfway.
+//!
+//! Capability slots live in physical memory (CNodes and TCBs carved from untyped memory);
+//! [`KernelSlots`] lets the pure capability logic in `kerncore` reach them through the HHDM.
+
+pub mod cnode;
+pub mod irq;
+pub mod tcb;
+pub mod untyped;
+pub mod vspace;
+
+use crate::ipc::{Endpoint, Notification};
+use crate::mem::phys_to_virt;
+use crate::thread::Tcb;
+use kerncore::{Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore};
+use libsys::abi::{Error, Label, MessageInfo};
+use libsys::ipc::IpcBuffer;
+use libsys::object::CapKind;
+
+/// The kernel's view of slot memory: slots are reached through the HHDM.
+pub struct KernelSlots;
+
+impl SlotStore for KernelSlots {
+    fn slot(&self, at: SlotAddr) -> &Slot {
+        // SAFETY: kerncore only passes addresses of slots the kernel found through caps
+        // (CNode and TCB objects, which stay allocated while a cap names them); the HHDM
+        // maps all RAM and `Slot` is valid for any bytes kerncore wrote.
+        unsafe { &*(phys_to_virt(at.0) as *const Slot) }
+    }
+
+    fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
+        // SAFETY: as above; the kernel is single-threaded with interrupts off, so no other
+        // reference to this slot is live.
+        unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
+    }
+}
+
+/// A failed invocation: the error code and the index of the bad argument (message word
+/// number, or [`INVOKED_CAP`] for the invoked capability itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvocationError {
+    /// The error code returned in `rax`.
+    pub error: Error,
+    /// The bad argument, returned in `rdx`.
+    pub argument: u64,
+}
+
+/// Argument index meaning "the invoked capability".
+pub const INVOKED_CAP: u64 = u64::MAX;
+
+impl InvocationError {
+    /// An error about message word `argument`.
+    pub const fn new(error: Error, argument: u64) -> Self {
+        InvocationError { error, argument }
+    }
+
+    /// An error about the invoked capability.
+    pub const fn cap(error: Error) -> Self {
+        InvocationError { error, argument: INVOKED_CAP }
+    }
+}
+
+/// Result of an invocation: the reply words.
+pub type InvocationResult = Result<Reply, InvocationError>;
+
+/// Most words an invocation reads.
+pub const MAX_ARGS: usize = 24;
+
+/// The arguments of an invocation, copied out of the caller's registers and IPC buffer.
+pub struct Args {
+    words: [u64; MAX_ARGS],
+    length: usize,
+    /// The label.
+    pub label: u64,
+}
+
+impl Args {
+    /// Reads the message the current thread sent.
+    pub fn read(tcb: &Tcb) -> Args {
+        let info = MessageInfo(tcb.context.rsi);
+        let mut words = [0u64; MAX_ARGS];
+        let mut length = (info.length() as usize).min(MAX_ARGS);
+        for (i, w) in words.iter_mut().enumerate().take(length.min(4)) {
+            *w = tcb.register_word(i);
+        }
+        if length > 4 {
+            match ipc_buffer(tcb) {
+                Some(b) => words[4..length].copy_from_slice(&b.msg[..length - 4]),
+                None => length = 4,
+            }
+        }
+        Args { words, length, label: info.label() }
+    }
+
+    /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.
+    pub fn get(&self, i: usize) -> Result<u64, InvocationError> {
+        if i < self.length {
+            Ok(self.words[i])
+        } else {
+            Err(InvocationError::new(Error::InvalidArgument, i as u64))
+        }
+    }
+}
+
+/// Words to send back to the caller.
+#[derive(Default)]
+pub struct Reply {
+    words: [u64; MAX_ARGS],
+    length: usize,
+}
+
+impl Reply {
+    /// An empty reply.
+    pub fn empty() -> Reply {
+        Reply::default()
+    }
+
+    /// A reply of the given words (at most [`MAX_ARGS`]).
+    pub fn words(words: &[u64]) -> Reply {
+        let mut r = Reply::default();
+        let n = words.len().min(MAX_ARGS);
+        r.words[..n].copy_from_slice(&words[..n]);
+        r.length = n;
+        r
+    }
+
+    /// Writes the reply into the caller's registers and IPC buffer.
+    pub fn deliver(&self, tcb: &mut Tcb) {
+        let mut length = self.length;
+        for i in 0..length.min(4) {
+            tcb.set_register_word(i, self.words[i]);
+        }
+        if length > 4 {
+            match ipc_buffer(tcb) {
+                Some(b) => b.msg[..length - 4].copy_from_slice(&self.words[4..length]),
+                None => length = 4,
+            }
+        }
+        tcb.context.rax = 0;
+        tcb.context.rsi = MessageInfo::new(0, length as u64, 0).0;
+    }
+}
+
+/// A thread's IPC buffer, when it has one.
+pub fn ipc_buffer(tcb: &Tcb) -> Option<&'static mut IpcBuffer> {
+    if tcb.ipc_buffer_phys == 0 {
+        return None;
+    }
+    // SAFETY: `ipc_buffer_phys` is a 4 KiB frame whose cap the TCB holds in its IPC buffer
+    // slot, so the frame stays allocated; IpcBuffer is valid for any bytes.
+    Some(unsafe { &mut *(phys_to_virt(tcb.ipc_buffer_phys) as *mut IpcBuffer) })
+}
+
+/// The thread's CSpace root cap (null if unconfigured).
+pub fn cspace_root(tcb: &Tcb) -> Cap {
+    *tcb.slots[crate::thread::TCB_SLOT_CSPACE].cap()
+}
+
+/// Looks up `cptr` (at depth 64) in the thread's CSpace.
+pub fn lookup(tcb: &Tcb, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
+    kerncore::lookup_cap(&KernelSlots, &cspace_root(tcb), cptr)
+}
+
+/// Finds the slot `(index, depth)` relative to the CNode cap `root` (argument `arg`).
+pub fn resolve_slot(root: &Cap, index: u64, depth: u64, arg: u64) -> Result<SlotAddr, InvocationError> {
+    let depth = u32::try_from(depth).map_err(|_| InvocationError::new(Error::RangeError, arg + 1))?;
+    kerncore::resolve(&KernelSlots, root, index, depth).map_err(|e| lookup_error(e, arg))
+}
+
+/// Maps a lookup failure for argument `arg` to an invocation error.
+pub fn lookup_error(e: LookupError, arg: u64) -> InvocationError {
+    InvocationError::new(e.code(), arg)
+}
+
+/// Maps a kerncore cap error to an invocation error, given the message word of each
+/// argument kind (`None` = the invoked cap).
+pub fn cap_error(e: CapError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
+    InvocationError { error: e.code(), argument: position(e.argument()).unwrap_or(INVOKED_CAP) }
+}
+
+/// Maps a kerncore retype error to an invocation error.
+pub fn retype_error(e: RetypeError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
+    InvocationError { error: e.code(), argument: position(e.argument()).unwrap_or(INVOKED_CAP) }
+}
+
+/// Performs a Call on a non-endpoint capability (an invocation).
+pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
+    let args = Args::read(tcb);
+    let label = Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
+    if label == Label::CapIdentify {
+        return Ok(identify(&cap));
+    }
+    match cap {
+        Cap::Untyped { .. } => untyped::invoke(tcb, slot, label, &args),
+        Cap::CNode { .. } => cnode::invoke(tcb, &cap, label, &args),
+        Cap::Tcb { object } => tcb::invoke(tcb, object, label, &args),
+        Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } => {
+            vspace::invoke(tcb, slot, cap, label, &args)
+        }
+        Cap::IrqControl | Cap::IrqHandler { .. } | Cap::IoPortControl | Cap::IoPort { .. } => {
+            irq::invoke(tcb, slot, cap, label, &args)
+        }
+        _ => Err(InvocationError::cap(Error::IllegalOperation)),
+    }
+}
+
+/// CapIdentify: kind, rights, badge.
+fn identify(cap: &Cap) -> Reply {
+    let rights = match cap {
+        Cap::Endpoint { rights, .. } | Cap::Notification { rights, .. } | Cap::Frame { rights, .. } => {
+            rights.bits()
+        }
+        _ => 0,
+    };
+    Reply::words(&[cap.kind() as u64, rights, cap.badge()])
+}
+
+/// Tears down what an object's last capability kept alive, and undoes mappings recorded
+/// in any deleted frame or page-table cap. Called for every cap a delete or revoke removes.
+pub fn finalise(f: Finalise) {
+    match f.cap {
+        Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } => {
+            vspace::unmap_deleted(&f.cap);
+        }
+        _ => {}
+    }
+    if !f.is_final {
+        return;
+    }
+    match f.cap {
+        // SAFETY: the cap named a live endpoint/notification until now; it is still
+        // allocated (its memory returns only when its untyped is retyped again).
+        Cap::Endpoint { object, .. } => unsafe { Endpoint::at(object) }.cancel_all(),
+        Cap::Notification { object, .. } => {
+            irq::release_notification(object);
+            // SAFETY: as above.
+            unsafe { Notification::at(object) }.cancel_all();
+        }
+        Cap::Tcb { object } => tcb::destroy(object),
+        Cap::Pml4 { object } => vspace::destroy_vspace(object),
+        Cap::IrqHandler { irq } => irq::release_irq(irq),
+        Cap::IoPort { first, last } => irq::release_ports(first, last),
+        _ => {}
+    }
+}
+
+/// Deletes the cap in `slot` (and, if it was the last, its object).
+pub fn delete_slot(slot: SlotAddr) {
+    kerncore::cnode_delete(slot).finish(&mut KernelSlots, |_, f| finalise(f));
+}
+
+/// Transfers up to `count` extra caps named in the sender's IPC buffer to the receiver
+/// (seL4 rules: a badged cap to the endpoint being received on is unwrapped to its badge;
+/// otherwise one cap can go into the receiver's receive slot, if the sender may grant).
+/// Returns (caps transferred or unwrapped, unwrapped mask).
+pub fn transfer_caps(sender: &Tcb, receiver: &mut Tcb, count: u64, can_grant: bool, endpoint: u64) -> (u64, u64) {
+    let (Some(sbuf), Some(rbuf)) = (ipc_buffer(sender), ipc_buffer(receiver)) else {
+        return (0, 0);
+    };
+    let mut receive_slot = rbuf.receive_slot;
+    let mut unwrapped = 0;
+    let mut done = 0;
+    for i in 0..(count.min(MessageInfo::MAX_CAPS) as usize) {
+        let Ok((src, cap)) = lookup(sender, sbuf.caps[i]) else { break };
+        if let Cap::Endpoint { object, badge, .. } = cap {
+            if object == endpoint && endpoint != 0 && badge != 0 {
+                rbuf.caps[i] = badge;
+                unwrapped |= 1 << i;
+                done += 1;
+                continue;
+            }
+        }
+        if !can_grant || receive_slot == 0 {
+            break;
+        }
+        let Ok(dest) = kerncore::resolve(&KernelSlots, &cspace_root(receiver), receive_slot, 64) else {
+            break;
+        };
+        if kerncore::cnode_copy(&mut KernelSlots, src, dest, libsys::object::Rights::ALL).is_err() {
+            break;
+        }
+        receive_slot = 0;
+        done += 1;
+    }
+    (done, unwrapped)
+}
+
+/// The kind of a cap, for messages.
+pub fn kind(cap: &Cap) -> CapKind {
+    cap.kind()
+}

@@ -1,0 +1,269 @@
+//! TCB invocations: configure, priority, registers, resume/suspend, notification binding.
+
+use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use crate::ipc::{self, Notification};
+use crate::mem::phys_to_virt;
+use crate::sched::SCHEDULER;
+use crate::thread::{Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER, TCB_SLOT_VSPACE};
+use crate::uaccess::USER_END;
+use kerncore::{Cap, FrameSize, SlotAddr};
+use libsys::abi::{Error, Label, REGISTER_COUNT};
+use libsys::object::Rights;
+
+/// RFLAGS bits a user may set: CF, PF, AF, ZF, SF, TF? (no), DF, OF.
+const USER_RFLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800;
+
+/// The TCB object at a physical address.
+///
+/// # Safety
+/// `phys` must be a live TCB object.
+pub unsafe fn at<'a>(phys: u64) -> &'a mut Tcb {
+    // SAFETY: forwarded from the caller.
+    unsafe { &mut *(phys_to_virt(phys) as *mut Tcb) }
+}
+
+/// Dispatches an invocation on the TCB at `object`.
+pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> InvocationResult {
+    let caller_ptr = caller as *mut Tcb;
+    // SAFETY: the cap names a live TCB. It may be the caller itself; the code below goes
+    // through raw pointers only where both are used.
+    let target = unsafe { at(object) };
+    let is_self = core::ptr::eq(caller_ptr, target);
+    match label {
+        Label::TcbConfigure => configure(caller, object, args),
+        Label::TcbSetPriority => {
+            let priority = args.get(0)?;
+            if priority > u64::from(caller.priority) {
+                return Err(InvocationError::new(Error::RangeError, 0));
+            }
+            set_priority(target, priority as u8);
+            Ok(Reply::empty())
+        }
+        Label::TcbReadRegisters => Ok(Reply::words(&read_registers(target))),
+        Label::TcbWriteRegisters => {
+            let resume = args.get(0)?;
+            let mut values = [0u64; REGISTER_COUNT];
+            for (i, v) in values.iter_mut().enumerate() {
+                *v = args.get(i + 1)?;
+            }
+            if values[0] >= USER_END {
+                return Err(InvocationError::new(Error::InvalidArgument, 1));
+            }
+            if values[1] >= USER_END {
+                return Err(InvocationError::new(Error::InvalidArgument, 2));
+            }
+            if is_self {
+                // Writing our own registers would be undone by the syscall's return values.
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            write_registers(target, &values);
+            if resume != 0 {
+                resume_thread(target)?;
+            }
+            Ok(Reply::empty())
+        }
+        Label::TcbResume => {
+            resume_thread(target)?;
+            Ok(Reply::empty())
+        }
+        Label::TcbSuspend => {
+            suspend(target);
+            Ok(Reply::empty())
+        }
+        Label::TcbBindNotification => {
+            let cptr = args.get(0)?;
+            let (_, cap) = lookup(caller, cptr).map_err(|e| super::lookup_error(e, 0))?;
+            let Cap::Notification { object: n, rights, .. } = cap else {
+                return Err(InvocationError::new(Error::InvalidCapability, 0));
+            };
+            if !rights.contains(Rights::READ) {
+                return Err(InvocationError::new(Error::InsufficientRights, 0));
+            }
+            // SAFETY: the cap names a live notification.
+            let notification = unsafe { Notification::at(n) };
+            if target.bound_notification != 0 || notification.bound != 0 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            target.bound_notification = n;
+            notification.bound = target as *mut Tcb as u64;
+            Ok(Reply::empty())
+        }
+        Label::TcbUnbindNotification => {
+            if target.bound_notification == 0 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            unbind(target);
+            Ok(Reply::empty())
+        }
+        _ => Err(InvocationError::cap(Error::IllegalOperation)),
+    }
+}
+
+fn unbind(t: &mut Tcb) {
+    if t.bound_notification != 0 {
+        // SAFETY: a bound notification is live while bound.
+        unsafe { Notification::at(t.bound_notification) }.bound = 0;
+        t.bound_notification = 0;
+    }
+}
+
+/// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
+fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
+    let (cspace, vspace, buffer_addr, buffer_frame, fault) =
+        (args.get(0)?, args.get(1)?, args.get(2)?, args.get(3)?, args.get(4)?);
+    // Decode everything first.
+    let find = |cptr: u64, arg: u64| -> Result<Option<(SlotAddr, Cap)>, InvocationError> {
+        if cptr == 0 {
+            return Ok(None);
+        }
+        lookup(caller, cptr).map(Some).map_err(|e| super::lookup_error(e, arg))
+    };
+    let cspace = find(cspace, 0)?;
+    if let Some((_, c)) = cspace {
+        if !matches!(c, Cap::CNode { .. }) {
+            return Err(InvocationError::new(Error::InvalidCapability, 0));
+        }
+    }
+    let vspace = find(vspace, 1)?;
+    if let Some((_, c)) = vspace {
+        if !matches!(c, Cap::Pml4 { .. }) {
+            return Err(InvocationError::new(Error::InvalidCapability, 1));
+        }
+    }
+    let frame = find(buffer_frame, 3)?;
+    let mut frame_phys = 0;
+    if let Some((_, c)) = frame {
+        let Cap::Frame { object, size: FrameSize::Small, rights, .. } = c else {
+            return Err(InvocationError::new(Error::InvalidCapability, 3));
+        };
+        if !rights.contains(Rights::WRITE) {
+            return Err(InvocationError::new(Error::InsufficientRights, 3));
+        }
+        if buffer_addr % 4096 != 0 || buffer_addr >= USER_END {
+            return Err(InvocationError::new(Error::AlignmentError, 2));
+        }
+        frame_phys = object;
+    }
+    let fault = find(fault, 4)?;
+    if let Some((_, c)) = fault {
+        let Cap::Endpoint { rights, .. } = c else {
+            return Err(InvocationError::new(Error::InvalidCapability, 4));
+        };
+        if !rights.contains(Rights::WRITE) {
+            return Err(InvocationError::new(Error::InsufficientRights, 4));
+        }
+    }
+    // Then act: replace each named binding with a copy of the given cap.
+    let bind = |index: usize, source: Option<(SlotAddr, Cap)>| {
+        if let Some((src, _)) = source {
+            let dest = SlotAddr(object + (index as u64) * 64);
+            super::delete_slot(dest);
+            // Cannot fail: the source was checked, the destination was just emptied, and
+            // CNode, PML4, frame and endpoint caps are always derivable.
+            let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
+        }
+    };
+    bind(TCB_SLOT_CSPACE, cspace);
+    bind(TCB_SLOT_VSPACE, vspace);
+    bind(TCB_SLOT_IPC_BUFFER, frame);
+    bind(TCB_SLOT_FAULT, fault);
+    // SAFETY: the TCB is live (its cap was looked up by the caller).
+    let t = unsafe { at(object) };
+    if let Cap::Pml4 { object: pml4 } = *t.slots[TCB_SLOT_VSPACE].cap() {
+        t.vspace = crate::mem::paging::PageTable { pml4 };
+    }
+    if frame.is_some() {
+        t.ipc_buffer = buffer_addr;
+        t.ipc_buffer_phys = frame_phys;
+    }
+    Ok(Reply::empty())
+}
+
+/// Changes a thread's priority, requeueing it if it is ready.
+pub fn set_priority(t: &mut Tcb, priority: u8) {
+    let mut s = SCHEDULER.lock();
+    let queued = t.queued;
+    // SAFETY: `t` is a live TCB.
+    unsafe { s.dequeue(t) };
+    t.priority = priority;
+    if queued {
+        // SAFETY: as above; it was just dequeued.
+        unsafe { s.enqueue(t) };
+    }
+}
+
+/// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8..r15.
+fn read_registers(t: &Tcb) -> [u64; REGISTER_COUNT] {
+    let c = &t.context;
+    [
+        c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10,
+        c.r11, c.r12, c.r13, c.r14, c.r15,
+    ]
+}
+
+fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
+    let c = &mut t.context;
+    c.rip = v[0];
+    c.rsp = v[1];
+    c.rflags = (v[2] & USER_RFLAGS) | 0x202;
+    c.rax = v[3];
+    c.rbx = v[4];
+    c.rcx = v[5];
+    c.rdx = v[6];
+    c.rsi = v[7];
+    c.rdi = v[8];
+    c.rbp = v[9];
+    c.r8 = v[10];
+    c.r9 = v[11];
+    c.r10 = v[12];
+    c.r11 = v[13];
+    c.r12 = v[14];
+    c.r13 = v[15];
+    c.r14 = v[16];
+    c.r15 = v[17];
+    // Resumed through iretq so that every register comes back exactly.
+    c.vector = 0;
+}
+
+/// Makes an inactive thread runnable. It needs an address space to run in.
+pub fn resume_thread(t: &mut Tcb) -> Result<(), InvocationError> {
+    if t.vspace.pml4 == 0 {
+        return Err(InvocationError::cap(Error::IllegalOperation));
+    }
+    if t.state == ThreadState::Inactive {
+        // SAFETY: `t` is live.
+        unsafe { SCHEDULER.lock().make_runnable(t) };
+    }
+    Ok(())
+}
+
+/// Stops a thread: out of every queue and reply relation, not scheduled until resumed.
+pub fn suspend(t: &mut Tcb) {
+    ipc::cancel_ipc(t);
+    // SAFETY: `t` is live.
+    unsafe { SCHEDULER.lock().remove(t) };
+    t.state = ThreadState::Inactive;
+    crate::debug!("thread {} suspended", t.name());
+}
+
+/// The TCB's last cap is gone: take it out of the system for good.
+pub fn destroy(object: u64) {
+    // SAFETY: the object was a live TCB until its last cap went.
+    let t = unsafe { at(object) };
+    suspend(t);
+    unbind(t);
+    if !t.caller.is_null() {
+        // Whoever called us will never get a reply.
+        // SAFETY: reply links are symmetric, so the caller is live.
+        unsafe {
+            (*t.caller).replier = core::ptr::null_mut();
+            ipc::wake_with_error(t.caller, Error::Cancelled);
+        }
+        t.caller = core::ptr::null_mut();
+    }
+    let mut s = SCHEDULER.lock();
+    if s.current() == t as *mut Tcb {
+        s.clear_current();
+    }
+    let _ = TCB_SLOTS;
+}

@@ -1,0 +1,190 @@
+//! Address spaces: PML4 roots, page tables and frames.
+//!
+//! A VSpace is a PML4 object whose upper half is the kernel's. Userspace builds the lower
+//! half itself: `PageTableMap` installs a PDPT, PD or PT object at the level its type
+//! implies, and `FrameMap` installs a frame (a 4 KiB frame in a PT, a 2 MiB frame in a PD).
+//! Each frame or table cap records its one mapping, so unmapping (or deleting the cap)
+//! removes exactly that entry. The kernel keeps a table of live VSpaces so that a cap whose
+//! VSpace is gone never makes it touch freed memory.
+
+use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use crate::mem::paging::{PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
+use crate::mem::phys_to_virt;
+use crate::thread::Tcb;
+use crate::uaccess::USER_END;
+use kerncore::{Cap, FrameSize, Mapping, SlotAddr};
+use libsys::abi::{Error, Label};
+use libsys::object::Rights;
+use spin::Mutex;
+
+/// Most address spaces alive at once.
+pub const MAX_VSPACES: usize = 1024;
+
+static LIVE: Mutex<[u64; MAX_VSPACES]> = Mutex::new([0; MAX_VSPACES]);
+
+fn is_live(pml4: u64) -> bool {
+    pml4 != 0 && LIVE.lock().contains(&pml4)
+}
+
+/// Prepares a fresh PML4 object: shares the kernel half and records it as live.
+pub fn init_vspace(pml4: u64) {
+    PageTable { pml4 }.share_kernel_half(&crate::kmem::kernel_table());
+    let mut live = LIVE.lock();
+    if let Some(free) = live.iter_mut().find(|p| **p == 0) {
+        *free = pml4;
+    } else {
+        crate::warn!("more than {MAX_VSPACES} address spaces; {pml4:#x} is not tracked");
+    }
+}
+
+/// A VSpace's last cap is gone: forget it (its tables are separate objects).
+pub fn destroy_vspace(pml4: u64) {
+    if let Some(p) = LIVE.lock().iter_mut().find(|p| **p == pml4) {
+        *p = 0;
+    }
+    // If it is the current address space, stop using it before its memory can be reused.
+    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    if current == pml4 {
+        // SAFETY: the kernel table maps the kernel like every address space does.
+        unsafe { crate::kmem::kernel_table().activate() };
+    }
+}
+
+/// Entries of the table at a physical address.
+fn entries<'a>(table: u64) -> &'a mut [u64; 512] {
+    // SAFETY: callers pass only page-table pages reached from a live PML4.
+    unsafe { &mut *(phys_to_virt(table) as *mut [u64; 512]) }
+}
+
+fn index(vaddr: u64, level: u32) -> usize {
+    ((vaddr >> (12 + 9 * (level - 1))) & 0x1ff) as usize
+}
+
+/// Walks from the PML4 down to the table at `level` covering `vaddr` (4 = the PML4).
+fn table_at(pml4: u64, vaddr: u64, level: u32) -> Option<u64> {
+    let mut table = pml4;
+    for l in ((level + 1)..=4).rev() {
+        let e = entries(table)[index(vaddr, l)];
+        if e & PRESENT == 0 || e & HUGE != 0 {
+            return None;
+        }
+        table = e & ADDRESS_MASK;
+    }
+    Some(table)
+}
+
+fn flush(pml4: u64, vaddr: u64) {
+    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    if current == pml4 {
+        x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(vaddr));
+    }
+}
+
+/// Removes the entry at `level` for `vaddr` if it still points at `object`.
+fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64) {
+    if !is_live(pml4) {
+        return;
+    }
+    if let Some(table) = table_at(pml4, vaddr, level) {
+        let e = &mut entries(table)[index(vaddr, level)];
+        if *e & PRESENT != 0 && *e & ADDRESS_MASK == object {
+            *e = 0;
+            flush(pml4, vaddr);
+        }
+    }
+}
+
+/// Level at which a cap of this kind is installed, and its alignment.
+fn placement(cap: &Cap) -> Option<(u32, u64)> {
+    match cap {
+        Cap::Frame { size: FrameSize::Small, .. } => Some((1, 1 << 12)),
+        Cap::Frame { size: FrameSize::Large, .. } => Some((2, 1 << 21)),
+        Cap::Pt { .. } => Some((2, 1 << 21)),
+        Cap::Pd { .. } => Some((3, 1 << 30)),
+        Cap::Pdpt { .. } => Some((4, 1 << 39)),
+        _ => None,
+    }
+}
+
+/// Undoes the mapping recorded in a frame or table cap that is being deleted.
+pub fn unmap_deleted(cap: &Cap) {
+    if let (Some(m), Some((level, _))) = (cap.mapping(), placement(cap)) {
+        let object = cap.region().map(|(o, _)| o).unwrap_or(0);
+        clear_entry(m.vspace, m.vaddr, level, object);
+    }
+}
+
+/// Dispatches frame and page-table invocations.
+pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+    match (label, cap) {
+        (Label::FrameGetAddress, Cap::Frame { object, .. }) => Ok(Reply::words(&[object])),
+        (Label::FrameMap, Cap::Frame { .. }) | (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+            map(caller, slot, cap, label, args)
+        }
+        (Label::FrameUnmap, Cap::Frame { .. }) | (Label::PageTableUnmap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+            unmap_deleted(&cap);
+            // Cannot fail: the cap is a frame or table cap.
+            let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
+            Ok(Reply::empty())
+        }
+        _ => Err(InvocationError::cap(Error::IllegalOperation)),
+    }
+}
+
+/// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
+fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+    let (vspace, vaddr) = (args.get(0)?, args.get(1)?);
+    let (_, vcap) = lookup(caller, vspace).map_err(|e| super::lookup_error(e, 0))?;
+    let Cap::Pml4 { object: pml4 } = vcap else {
+        return Err(InvocationError::new(Error::InvalidCapability, 0));
+    };
+    if cap.mapping().is_some() {
+        return Err(InvocationError::cap(Error::RevokeFirst));
+    }
+    let Some((level, align)) = placement(&cap) else {
+        return Err(InvocationError::cap(Error::IllegalOperation));
+    };
+    if vaddr % align != 0 {
+        return Err(InvocationError::new(Error::AlignmentError, 1));
+    }
+    if vaddr >= USER_END {
+        return Err(InvocationError::new(Error::InvalidArgument, 1));
+    }
+    let mut flags = PRESENT | USER;
+    if label == Label::FrameMap {
+        let Cap::Frame { rights: cap_rights, .. } = cap else {
+            return Err(InvocationError::cap(Error::IllegalOperation));
+        };
+        let word = args.get(2)?;
+        let executable = word & libsys::abi::MAP_EXECUTABLE != 0;
+        let asked = Rights::from_bits(word & !libsys::abi::MAP_EXECUTABLE)
+            .ok_or(InvocationError::new(Error::InvalidArgument, 2))?;
+        if !asked.contains(Rights::READ) {
+            return Err(InvocationError::new(Error::InvalidArgument, 2));
+        }
+        if !cap_rights.contains(asked) {
+            return Err(InvocationError::new(Error::InsufficientRights, 2));
+        }
+        if asked.contains(Rights::WRITE) {
+            flags |= WRITABLE;
+        }
+        if !executable {
+            flags |= NO_EXECUTE;
+        }
+        if level == 2 {
+            flags |= HUGE;
+        }
+    } else {
+        flags |= WRITABLE;
+    }
+    let table = table_at(pml4, vaddr, level).ok_or(InvocationError::new(Error::FailedLookup, 1))?;
+    let entry = &mut entries(table)[index(vaddr, level)];
+    if *entry & PRESENT != 0 {
+        return Err(InvocationError::new(Error::DeleteFirst, 1));
+    }
+    let object = cap.region().map(|(o, _)| o).unwrap_or(0);
+    *entry = object | flags;
+    // Cannot fail: the cap is a frame or table cap.
+    let _ = kerncore::set_mapping(&mut KernelSlots, slot, Some(Mapping { vspace: pml4, vaddr }));
+    Ok(Reply::empty())
+}
