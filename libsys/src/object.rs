@@ -304,10 +304,18 @@ mod tests {
 
     #[test]
     fn only_frames_and_untyped_come_from_device_memory() {
-        let allowed: [ObjectType; 3] =
-            [ObjectType::Untyped, ObjectType::Frame4K, ObjectType::Frame2M];
+        let allowed: [ObjectType; 3] = [
+            ObjectType::Untyped,
+            ObjectType::Frame4K,
+            ObjectType::Frame2M,
+        ];
         for t in ObjectType::ALL {
-            assert_eq!(t.allowed_in_device_memory(), allowed.contains(t), "{}", t.name());
+            assert_eq!(
+                t.allowed_in_device_memory(),
+                allowed.contains(t),
+                "{}",
+                t.name()
+            );
         }
     }
 
@@ -323,7 +331,10 @@ mod tests {
 
     #[test]
     fn cnode_guard_round_trips() {
-        let g = CNodeGuard { guard: 0x2a, guard_bits: 7 };
+        let g = CNodeGuard {
+            guard: 0x2a,
+            guard_bits: 7,
+        };
         assert_eq!(CNodeGuard::from_word(g.to_word()), g);
         assert_eq!(CNodeGuard::from_word(u64::MAX).guard_bits, 63);
     }

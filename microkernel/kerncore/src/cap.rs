@@ -7,8 +7,7 @@
 
 use libsys::object::{
     CapKind, Rights, ENDPOINT_SIZE_BITS, FRAME_2M_SIZE_BITS, FRAME_4K_SIZE_BITS,
-    NOTIFICATION_SIZE_BITS, PAGE_TABLE_SIZE_BITS, REPLY_SIZE_BITS, SLOT_SIZE_BITS,
-    TCB_SIZE_BITS,
+    NOTIFICATION_SIZE_BITS, PAGE_TABLE_SIZE_BITS, REPLY_SIZE_BITS, SLOT_SIZE_BITS, TCB_SIZE_BITS,
 };
 
 use crate::slot::SlotAddr;
@@ -229,13 +228,15 @@ impl Cap {
     /// child until it is gone.
     pub const fn region(&self) -> Option<(PhysAddr, u32)> {
         match *self {
-            Cap::Untyped { base, size_bits, .. } => Some((base, size_bits as u32)),
+            Cap::Untyped {
+                base, size_bits, ..
+            } => Some((base, size_bits as u32)),
             Cap::Endpoint { object, .. } => Some((object, ENDPOINT_SIZE_BITS)),
             Cap::Notification { object, .. } => Some((object, NOTIFICATION_SIZE_BITS)),
             Cap::Reply { object, .. } => Some((object, REPLY_SIZE_BITS)),
-            Cap::CNode { object, radix_bits, .. } => {
-                Some((object, radix_bits as u32 + SLOT_SIZE_BITS))
-            }
+            Cap::CNode {
+                object, radix_bits, ..
+            } => Some((object, radix_bits as u32 + SLOT_SIZE_BITS)),
             Cap::Tcb { object } => Some((object, TCB_SIZE_BITS)),
             Cap::Frame { object, size, .. } => Some((object, size.size_bits())),
             Cap::Pml4 { object }
@@ -255,9 +256,9 @@ impl Cap {
     /// caps (CNodes and TCBs). Destroying such an object means emptying these first.
     pub fn slot_region(&self) -> Option<(SlotAddr, u64)> {
         match *self {
-            Cap::CNode { object, radix_bits, .. } => {
-                Some((SlotAddr(object), 1u64.checked_shl(radix_bits as u32)?))
-            }
+            Cap::CNode {
+                object, radix_bits, ..
+            } => Some((SlotAddr(object), 1u64.checked_shl(radix_bits as u32)?)),
             Cap::Tcb { object } if TCB_SLOT_COUNT > 0 => Some((SlotAddr(object), TCB_SLOT_COUNT)),
             _ => None,
         }
@@ -274,14 +275,29 @@ impl Cap {
     /// Where this frame or page-table cap is mapped, if it is.
     pub const fn mapping(&self) -> Option<Mapping> {
         match *self {
-            Cap::Frame { mapped_vspace, mapped_vaddr, .. }
-            | Cap::Pdpt { mapped_vspace, mapped_vaddr, .. }
-            | Cap::Pd { mapped_vspace, mapped_vaddr, .. }
-            | Cap::Pt { mapped_vspace, mapped_vaddr, .. }
-                if mapped_vspace != 0 =>
-            {
-                Some(Mapping { vspace: mapped_vspace, vaddr: mapped_vaddr })
+            Cap::Frame {
+                mapped_vspace,
+                mapped_vaddr,
+                ..
             }
+            | Cap::Pdpt {
+                mapped_vspace,
+                mapped_vaddr,
+                ..
+            }
+            | Cap::Pd {
+                mapped_vspace,
+                mapped_vaddr,
+                ..
+            }
+            | Cap::Pt {
+                mapped_vspace,
+                mapped_vaddr,
+                ..
+            } if mapped_vspace != 0 => Some(Mapping {
+                vspace: mapped_vspace,
+                vaddr: mapped_vaddr,
+            }),
             _ => None,
         }
     }
@@ -291,7 +307,12 @@ impl Cap {
     /// of the parent test in [`crate::cdt::is_parent_of`].
     pub fn same_region_as(&self, other: &Cap) -> bool {
         match (*self, *other) {
-            (Cap::Untyped { base, size_bits, .. }, _) => match other.region() {
+            (
+                Cap::Untyped {
+                    base, size_bits, ..
+                },
+                _,
+            ) => match other.region() {
                 Some((b, bits)) => region_contains(base, size_bits as u32, b, bits),
                 None => false,
             },
@@ -307,8 +328,18 @@ impl Cap {
     pub fn same_object_as(&self, other: &Cap) -> bool {
         match (*self, *other) {
             (
-                Cap::Untyped { base: a, size_bits: sa, device: da, .. },
-                Cap::Untyped { base: b, size_bits: sb, device: db, .. },
+                Cap::Untyped {
+                    base: a,
+                    size_bits: sa,
+                    device: da,
+                    ..
+                },
+                Cap::Untyped {
+                    base: b,
+                    size_bits: sb,
+                    device: db,
+                    ..
+                },
             ) => a == b && sa == sb && da == db,
             (Cap::Endpoint { object: a, .. }, Cap::Endpoint { object: b, .. })
             | (Cap::Notification { object: a, .. }, Cap::Notification { object: b, .. })
@@ -319,18 +350,41 @@ impl Cap {
             | (Cap::Pd { object: a, .. }, Cap::Pd { object: b, .. })
             | (Cap::Pt { object: a, .. }, Cap::Pt { object: b, .. }) => a == b,
             (
-                Cap::CNode { object: a, radix_bits: ra, .. },
-                Cap::CNode { object: b, radix_bits: rb, .. },
+                Cap::CNode {
+                    object: a,
+                    radix_bits: ra,
+                    ..
+                },
+                Cap::CNode {
+                    object: b,
+                    radix_bits: rb,
+                    ..
+                },
             ) => a == b && ra == rb,
             (
-                Cap::Frame { object: a, size: sa, .. },
-                Cap::Frame { object: b, size: sb, .. },
+                Cap::Frame {
+                    object: a,
+                    size: sa,
+                    ..
+                },
+                Cap::Frame {
+                    object: b,
+                    size: sb,
+                    ..
+                },
             ) => a == b && sa == sb,
             (Cap::IrqControl, Cap::IrqControl) | (Cap::IoPortControl, Cap::IoPortControl) => true,
             (Cap::IrqHandler { irq: a }, Cap::IrqHandler { irq: b }) => a == b,
-            (Cap::IoPort { first: fa, last: la }, Cap::IoPort { first: fb, last: lb }) => {
-                fa == fb && la == lb
-            }
+            (
+                Cap::IoPort {
+                    first: fa,
+                    last: la,
+                },
+                Cap::IoPort {
+                    first: fb,
+                    last: lb,
+                },
+            ) => fa == fb && la == lb,
             _ => false,
         }
     }
@@ -356,10 +410,23 @@ mod tests {
 
     #[test]
     fn untyped_contains_objects_inside_it_only() {
-        let ut = Cap::Untyped { base: 0x10000, free_index: 0, size_bits: 16, device: false };
-        let inside = Cap::Tcb { object: 0x10000 + 0xf800 };
-        let straddling = Cap::Tcb { object: 0x10000 + 0xfc00 };
-        let below = Cap::Endpoint { object: 0xfff0, badge: 0, rights: Rights::ALL };
+        let ut = Cap::Untyped {
+            base: 0x10000,
+            free_index: 0,
+            size_bits: 16,
+            device: false,
+        };
+        let inside = Cap::Tcb {
+            object: 0x10000 + 0xf800,
+        };
+        let straddling = Cap::Tcb {
+            object: 0x10000 + 0xfc00,
+        };
+        let below = Cap::Endpoint {
+            object: 0xfff0,
+            badge: 0,
+            rights: Rights::ALL,
+        };
         assert!(ut.same_region_as(&inside));
         assert!(!ut.same_region_as(&straddling));
         assert!(!ut.same_region_as(&below));
@@ -368,7 +435,12 @@ mod tests {
 
     #[test]
     fn region_at_the_top_of_memory_does_not_overflow() {
-        let ut = Cap::Untyped { base: 1 << 63, free_index: 0, size_bits: 63, device: true };
+        let ut = Cap::Untyped {
+            base: 1 << 63,
+            free_index: 0,
+            size_bits: 63,
+            device: true,
+        };
         let top = Cap::Frame {
             object: u64::MAX - 0xfff,
             mapped_vspace: 0,
@@ -382,11 +454,27 @@ mod tests {
 
     #[test]
     fn badged_and_unbadged_endpoint_caps_are_the_same_object() {
-        let a = Cap::Endpoint { object: 0x1000, badge: 0, rights: Rights::ALL };
-        let b = Cap::Endpoint { object: 0x1000, badge: 9, rights: Rights::READ };
-        let other = Cap::Endpoint { object: 0x1010, badge: 0, rights: Rights::ALL };
+        let a = Cap::Endpoint {
+            object: 0x1000,
+            badge: 0,
+            rights: Rights::ALL,
+        };
+        let b = Cap::Endpoint {
+            object: 0x1000,
+            badge: 9,
+            rights: Rights::READ,
+        };
+        let other = Cap::Endpoint {
+            object: 0x1010,
+            badge: 0,
+            rights: Rights::ALL,
+        };
         assert!(a.same_object_as(&b) && !a.same_object_as(&other));
-        let n = Cap::Notification { object: 0x1000, badge: 0, rights: Rights::ALL };
+        let n = Cap::Notification {
+            object: 0x1000,
+            badge: 0,
+            rights: Rights::ALL,
+        };
         assert!(!a.same_object_as(&n));
     }
 
@@ -396,14 +484,21 @@ mod tests {
         assert!(Cap::IrqControl.same_region_as(&h));
         assert!(!Cap::IrqControl.same_object_as(&h));
         assert!(!h.same_region_as(&Cap::IrqHandler { irq: 5 }));
-        let p = Cap::IoPort { first: 0x3f8, last: 0x3ff };
+        let p = Cap::IoPort {
+            first: 0x3f8,
+            last: 0x3ff,
+        };
         assert!(Cap::IoPortControl.same_region_as(&p));
         assert!(!Cap::IoPortControl.same_object_as(&p));
     }
 
     #[test]
     fn zombies_are_never_the_same_object() {
-        let z = Cap::Zombie { object: 0x1000, remaining: 2, next: 0 };
+        let z = Cap::Zombie {
+            object: 0x1000,
+            remaining: 2,
+            next: 0,
+        };
         assert!(!z.same_object_as(&z));
         assert!(!z.same_region_as(&z));
         assert_eq!(z.kind(), CapKind::Null);
@@ -411,9 +506,17 @@ mod tests {
 
     #[test]
     fn containers_report_their_slots() {
-        let cn = Cap::CNode { object: 0x4000, guard: 0, radix_bits: 3, guard_bits: 0 };
+        let cn = Cap::CNode {
+            object: 0x4000,
+            guard: 0,
+            radix_bits: 3,
+            guard_bits: 0,
+        };
         assert_eq!(cn.slot_region(), Some((SlotAddr(0x4000), 8)));
-        assert_eq!(Cap::Tcb { object: 0x800 }.slot_region(), Some((SlotAddr(0x800), 4)));
+        assert_eq!(
+            Cap::Tcb { object: 0x800 }.slot_region(),
+            Some((SlotAddr(0x800), 4))
+        );
         assert_eq!(Cap::Pml4 { object: 0x1000 }.slot_region(), None);
     }
 
@@ -431,6 +534,12 @@ mod tests {
         if let Cap::Frame { mapped_vspace, .. } = &mut f {
             *mapped_vspace = 0x9000;
         }
-        assert_eq!(f.mapping(), Some(Mapping { vspace: 0x9000, vaddr: 0x4000 }));
+        assert_eq!(
+            f.mapping(),
+            Some(Mapping {
+                vspace: 0x9000,
+                vaddr: 0x4000
+            })
+        );
     }
 }

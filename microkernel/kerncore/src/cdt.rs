@@ -56,7 +56,8 @@ pub fn is_final<S: SlotStore + ?Sized>(store: &S, at: SlotAddr) -> bool {
     if slot.is_empty() {
         return false;
     }
-    let same = |n: Option<SlotAddr>| n.is_some_and(|n| slot.cap().same_object_as(store.slot(n).cap()));
+    let same =
+        |n: Option<SlotAddr>| n.is_some_and(|n| slot.cap().same_object_as(store.slot(n).cap()));
     !same(slot.prev()) && !same(slot.next())
 }
 
@@ -81,14 +82,23 @@ mod tests {
     use libsys::object::Rights;
 
     fn ep(badge: u64) -> Cap {
-        Cap::Endpoint { object: 0x8000, badge, rights: Rights::ALL }
+        Cap::Endpoint {
+            object: 0x8000,
+            badge,
+            rights: Rights::ALL,
+        }
     }
 
     /// untyped, original endpoint, minted badge 5, copy of badge 5, fresh mint of badge 5.
     fn badge_tree() -> (MapStore, [SlotAddr; 5]) {
         let mut s = MapStore::new();
         let a = [0x1000, 0x1040, 0x1080, 0x10c0, 0x1100].map(SlotAddr);
-        let ut = Cap::Untyped { base: 0x8000, free_index: 16, size_bits: 12, device: false };
+        let ut = Cap::Untyped {
+            base: 0x8000,
+            free_index: 16,
+            size_bits: 12,
+            device: false,
+        };
         insert_unlinked(&mut s, a[0], ut);
         insert_after(&mut s, a[0], a[1], ep(0), true);
         insert_after(&mut s, a[1], a[2], ep(5), true);
@@ -133,8 +143,16 @@ mod tests {
     fn only_fresh_badges_and_untyped_copies_are_revocable() {
         assert!(derived_is_revocable(&ep(3), &ep(0)));
         assert!(!derived_is_revocable(&ep(3), &ep(3)));
-        assert!(!derived_is_revocable(&Cap::Tcb { object: 1 }, &Cap::Tcb { object: 1 }));
-        let ut = Cap::Untyped { base: 0x8000, free_index: 0, size_bits: 12, device: false };
+        assert!(!derived_is_revocable(
+            &Cap::Tcb { object: 1 },
+            &Cap::Tcb { object: 1 }
+        ));
+        let ut = Cap::Untyped {
+            base: 0x8000,
+            free_index: 0,
+            size_bits: 12,
+            device: false,
+        };
         assert!(derived_is_revocable(&ut, &ut));
         let h = Cap::IrqHandler { irq: 1 };
         assert!(derived_is_revocable(&h, &Cap::IrqControl) && !derived_is_revocable(&h, &h));

@@ -104,10 +104,26 @@ pub fn set_mapping<S: SlotStore + ?Sized>(
     let (vspace, vaddr) = mapping.map_or((0, 0), |m| (m.vspace, m.vaddr));
     let mut cap = *store.slot(at).cap();
     match &mut cap {
-        Cap::Frame { mapped_vspace, mapped_vaddr, .. }
-        | Cap::Pdpt { mapped_vspace, mapped_vaddr, .. }
-        | Cap::Pd { mapped_vspace, mapped_vaddr, .. }
-        | Cap::Pt { mapped_vspace, mapped_vaddr, .. } => {
+        Cap::Frame {
+            mapped_vspace,
+            mapped_vaddr,
+            ..
+        }
+        | Cap::Pdpt {
+            mapped_vspace,
+            mapped_vaddr,
+            ..
+        }
+        | Cap::Pd {
+            mapped_vspace,
+            mapped_vaddr,
+            ..
+        }
+        | Cap::Pt {
+            mapped_vspace,
+            mapped_vaddr,
+            ..
+        } => {
             *mapped_vspace = vspace;
             *mapped_vaddr = vaddr;
         }
@@ -240,13 +256,29 @@ fn check_derivation<S: SlotStore + ?Sized>(
         Cap::Null | Cap::Zombie { .. } => Err(CapError::SourceEmpty),
         Cap::IrqControl | Cap::IoPortControl => Err(CapError::NotDerivable { kind: cap.kind() }),
         Cap::Untyped { .. } if has_children(store, src) => Err(CapError::UntypedHasChildren),
-        Cap::Endpoint { object, badge, rights } => {
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        } => {
             let badge = new_badge(badge, data)?;
-            Ok(Cap::Endpoint { object, badge, rights: rights.intersection(mask) })
+            Ok(Cap::Endpoint {
+                object,
+                badge,
+                rights: rights.intersection(mask),
+            })
         }
-        Cap::Notification { object, badge, rights } => {
+        Cap::Notification {
+            object,
+            badge,
+            rights,
+        } => {
             let badge = new_badge(badge, data)?;
-            Ok(Cap::Notification { object, badge, rights: rights.intersection(mask) })
+            Ok(Cap::Notification {
+                object,
+                badge,
+                rights: rights.intersection(mask),
+            })
         }
         Cap::CNode { .. } => match data {
             Some(word) => with_guard(cap, word),
@@ -256,7 +288,13 @@ fn check_derivation<S: SlotStore + ?Sized>(
             object,
             can_grant: can_grant && mask.contains(Rights::GRANT),
         }),
-        Cap::Frame { object, size, rights, device, .. } => no_data(Cap::Frame {
+        Cap::Frame {
+            object,
+            size,
+            rights,
+            device,
+            ..
+        } => no_data(Cap::Frame {
             object,
             mapped_vspace: 0,
             mapped_vaddr: 0,
@@ -287,9 +325,24 @@ fn commit_derivation<S: SlotStore + ?Sized>(
     derived: Cap,
 ) {
     let src_cap = *store.slot(src).cap();
-    if let Cap::Untyped { base, size_bits, device, .. } = src_cap {
+    if let Cap::Untyped {
+        base,
+        size_bits,
+        device,
+        ..
+    } = src_cap
+    {
         let full = 1u64.checked_shl(size_bits as u32).unwrap_or(u64::MAX);
-        slot::set_cap(store, src, Cap::Untyped { base, free_index: full, size_bits, device });
+        slot::set_cap(
+            store,
+            src,
+            Cap::Untyped {
+                base,
+                free_index: full,
+                size_bits,
+                device,
+            },
+        );
     }
     let revocable = derived_is_revocable(&derived, &src_cap);
     slot::insert_after(store, src, dest, derived, revocable);
@@ -306,7 +359,10 @@ fn new_badge(current: u64, data: Option<u64>) -> Result<u64, CapError> {
 
 /// The CNode cap `cap` with the guard in `word`, if it fits.
 fn with_guard(cap: Cap, word: u64) -> Result<Cap, CapError> {
-    let Cap::CNode { object, radix_bits, .. } = cap else {
+    let Cap::CNode {
+        object, radix_bits, ..
+    } = cap
+    else {
         return Err(CapError::DataNotApplicable { kind: cap.kind() });
     };
     let CNodeGuard { guard, guard_bits } = CNodeGuard::from_word(word);
@@ -314,5 +370,10 @@ fn with_guard(cap: Cap, word: u64) -> Result<Cap, CapError> {
     if !fits {
         return Err(CapError::InvalidGuard { guard, guard_bits });
     }
-    Ok(Cap::CNode { object, guard, radix_bits, guard_bits: guard_bits as u8 })
+    Ok(Cap::CNode {
+        object,
+        guard,
+        radix_bits,
+        guard_bits: guard_bits as u8,
+    })
 }

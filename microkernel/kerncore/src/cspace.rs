@@ -35,7 +35,10 @@ pub fn resolve<S: SlotStore + ?Sized>(
     }
     match store.slot(slot).cap() {
         Cap::Null | Cap::Zombie { .. } => Err(LookupError::MissingCapability { bits_left }),
-        _ => Err(LookupError::DepthMismatch { bits_left, bits_found: 0 }),
+        _ => Err(LookupError::DepthMismatch {
+            bits_left,
+            bits_found: 0,
+        }),
     }
 }
 
@@ -76,17 +79,30 @@ fn walk<S: SlotStore + ?Sized>(
     let mut bits_left = depth;
     // Each level consumes at least one bit (checked below), so this bound is never hit.
     for _ in 0..MAX_DEPTH {
-        let Cap::CNode { object, guard, radix_bits, guard_bits } = node else {
+        let Cap::CNode {
+            object,
+            guard,
+            radix_bits,
+            guard_bits,
+        } = node
+        else {
             break;
         };
         let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
         let level = radix + guard_bits;
         let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
         if guard_bits > bits_left || guard_found != guard {
-            return Err(LookupError::GuardMismatch { bits_left, guard_found, guard_bits });
+            return Err(LookupError::GuardMismatch {
+                bits_left,
+                guard_found,
+                guard_bits,
+            });
         }
         if level > bits_left || level == 0 {
-            return Err(LookupError::DepthMismatch { bits_left, bits_found: level });
+            return Err(LookupError::DepthMismatch {
+                bits_left,
+                bits_found: level,
+            });
         }
         let index = bit_field(cptr, bits_left - guard_bits, radix);
         let slot = SlotAddr::in_object(object, index)
@@ -100,7 +116,10 @@ fn walk<S: SlotStore + ?Sized>(
             _ => return Ok((slot, bits_left)),
         }
     }
-    Err(LookupError::DepthMismatch { bits_left, bits_found: 0 })
+    Err(LookupError::DepthMismatch {
+        bits_left,
+        bits_found: 0,
+    })
 }
 
 /// The `width` bits of `word` just below bit `top` (bits `top - width .. top`).
@@ -122,11 +141,20 @@ mod tests {
     const INNER: u64 = 0x20_0000;
 
     fn cnode(object: u64, radix_bits: u8, guard: u64, guard_bits: u8) -> Cap {
-        Cap::CNode { object, guard, radix_bits, guard_bits }
+        Cap::CNode {
+            object,
+            guard,
+            radix_bits,
+            guard_bits,
+        }
     }
 
     fn ep() -> Cap {
-        Cap::Endpoint { object: 0x30_0000, badge: 0, rights: Rights::ALL }
+        Cap::Endpoint {
+            object: 0x30_0000,
+            badge: 0,
+            rights: Rights::ALL,
+        }
     }
 
     /// Root: radix 8, no guard. Slot 3 holds an inner CNode (radix 4, guard 0b101 of 3 bits);
@@ -163,7 +191,11 @@ mod tests {
         let cptr = (3 << 7) | (0b100 << 4) | 9;
         assert_eq!(
             resolve(&s, &root, cptr, 15),
-            Err(LookupError::GuardMismatch { bits_left: 7, guard_found: 0b100, guard_bits: 3 })
+            Err(LookupError::GuardMismatch {
+                bits_left: 7,
+                guard_found: 0b100,
+                guard_bits: 3
+            })
         );
     }
 
@@ -174,7 +206,10 @@ mod tests {
         let cptr = (3 << 5) | (0b101 << 2) | 1;
         assert_eq!(
             resolve(&s, &root, cptr, 13),
-            Err(LookupError::DepthMismatch { bits_left: 5, bits_found: 7 })
+            Err(LookupError::DepthMismatch {
+                bits_left: 5,
+                bits_found: 7
+            })
         );
     }
 
@@ -183,7 +218,10 @@ mod tests {
         let (s, root) = two_levels();
         assert_eq!(
             resolve(&s, &root, (5 << 4) | 1, 12),
-            Err(LookupError::DepthMismatch { bits_left: 4, bits_found: 0 })
+            Err(LookupError::DepthMismatch {
+                bits_left: 4,
+                bits_found: 0
+            })
         );
     }
 
@@ -203,15 +241,24 @@ mod tests {
     #[test]
     fn lookup_cap_stops_at_the_first_leaf() {
         let (s, root) = two_levels();
-        assert_eq!(lookup_cap(&s, &root, (5 << 56) | 0xdead), Ok((SlotAddr(ROOT + 5 * 64), ep())));
+        assert_eq!(
+            lookup_cap(&s, &root, (5 << 56) | 0xdead),
+            Ok((SlotAddr(ROOT + 5 * 64), ep()))
+        );
     }
 
     #[test]
     fn invalid_root_and_depth_are_rejected() {
         let (s, root) = two_levels();
         assert_eq!(resolve(&s, &ep(), 0, 8), Err(LookupError::InvalidRoot));
-        assert_eq!(resolve(&s, &root, 0, 0), Err(LookupError::InvalidDepth { depth: 0 }));
-        assert_eq!(resolve(&s, &root, 0, 65), Err(LookupError::InvalidDepth { depth: 65 }));
+        assert_eq!(
+            resolve(&s, &root, 0, 0),
+            Err(LookupError::InvalidDepth { depth: 0 })
+        );
+        assert_eq!(
+            resolve(&s, &root, 0, 65),
+            Err(LookupError::InvalidDepth { depth: 65 })
+        );
     }
 
     #[test]
@@ -231,6 +278,9 @@ mod tests {
         let err = resolve(&s, &root, u64::MAX, 64).unwrap_err();
         assert!(matches!(err, LookupError::GuardMismatch { .. }), "{err:?}");
         let ok = ((1u64 << 58) - 1) << 4 | 0xf;
-        assert_eq!(lookup_cap(&s, &root, ok), Ok((SlotAddr(ROOT + 64 * 0xf), ep())));
+        assert_eq!(
+            lookup_cap(&s, &root, ok),
+            Ok((SlotAddr(ROOT + 64 * 0xf), ep()))
+        );
     }
 }

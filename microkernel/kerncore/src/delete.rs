@@ -97,7 +97,10 @@ pub struct Deletion {
 impl Deletion {
     /// Starts deleting the cap in `slot` (an empty slot is a no-op). Deletion cannot fail.
     pub const fn new(slot: SlotAddr) -> Deletion {
-        Deletion { target: slot.0, zombies: 0 }
+        Deletion {
+            target: slot.0,
+            zombies: 0,
+        }
     }
 
     /// Does one unit of work.
@@ -140,7 +143,11 @@ impl Deletion {
         let final_ = is_final(store, at);
         match cap.slot_region() {
             Some((home, count)) if final_ => {
-                let zombie = Cap::Zombie { object: home.0, remaining: count, next: self.zombies };
+                let zombie = Cap::Zombie {
+                    object: home.0,
+                    remaining: count,
+                    next: self.zombies,
+                };
                 slot::set_cap(store, at, zombie);
                 // Park the zombie in its own slot 0; the target now holds what was there
                 // (if anything), which is deleted next.
@@ -152,14 +159,22 @@ impl Deletion {
                 self.target = 0;
             }
         }
-        Step::Removed(Finalise { cap, is_final: final_ })
+        Step::Removed(Finalise {
+            cap,
+            is_final: final_,
+        })
     }
 
     /// Empties the last not-yet-empty slot of the top zombie, or pops it when only its own
     /// slot 0 is left.
     fn reduce_top_zombie<S: SlotStore + ?Sized>(&mut self, store: &mut S) {
         let home = SlotAddr(self.zombies);
-        let Cap::Zombie { object, remaining, next } = *store.slot(home).cap() else {
+        let Cap::Zombie {
+            object,
+            remaining,
+            next,
+        } = *store.slot(home).cap()
+        else {
             // Not reachable while the invariants hold; stop rather than loop.
             self.zombies = 0;
             return;
@@ -175,7 +190,11 @@ impl Deletion {
                 self.target = last.0;
             }
             _ => {
-                let zombie = Cap::Zombie { object, remaining: remaining - 1, next };
+                let zombie = Cap::Zombie {
+                    object,
+                    remaining: remaining - 1,
+                    next,
+                };
                 slot::set_cap(store, home, zombie);
             }
         }
@@ -193,7 +212,10 @@ impl Revocation {
     /// Starts revoking the cap in `slot` (an empty slot or a cap without children is a
     /// no-op). Revocation cannot fail.
     pub const fn new(slot: SlotAddr) -> Revocation {
-        Revocation { parent: slot, current: None }
+        Revocation {
+            parent: slot,
+            current: None,
+        }
     }
 
     /// Does one unit of work.
@@ -211,9 +233,22 @@ impl Revocation {
         };
         self.current = Some(match *store.slot(child).cap() {
             // Only left behind by a deletion the kernel abandoned: finish that object alone.
-            Cap::Zombie { object, remaining, .. } => {
-                slot::set_cap(store, child, Cap::Zombie { object, remaining, next: 0 });
-                Deletion { target: 0, zombies: child.0 }
+            Cap::Zombie {
+                object, remaining, ..
+            } => {
+                slot::set_cap(
+                    store,
+                    child,
+                    Cap::Zombie {
+                        object,
+                        remaining,
+                        next: 0,
+                    },
+                );
+                Deletion {
+                    target: 0,
+                    zombies: child.0,
+                }
             }
             _ => Deletion::new(child),
         });

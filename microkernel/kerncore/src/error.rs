@@ -116,9 +116,7 @@ impl CapError {
         match self {
             CapError::SourceEmpty => Error::FailedLookup,
             CapError::DestinationOccupied => Error::DeleteFirst,
-            CapError::NotDerivable { .. } | CapError::PageTableNotMapped => {
-                Error::IllegalOperation
-            }
+            CapError::NotDerivable { .. } | CapError::PageTableNotMapped => Error::IllegalOperation,
             CapError::UntypedHasChildren => Error::RevokeFirst,
             CapError::AlreadyBadged { .. } | CapError::DataNotApplicable { .. } => {
                 Error::InvalidArgument
@@ -253,8 +251,9 @@ impl RetypeError {
             RetypeError::InvalidSize { .. } => Argument::Size,
             RetypeError::InvalidCount { .. } => Argument::Count,
             RetypeError::DestinationNotCNode { .. } => Argument::DestinationCNode,
-            RetypeError::DestinationOutOfRange { .. }
-            | RetypeError::DestinationOccupied { .. } => Argument::DestinationOffset,
+            RetypeError::DestinationOutOfRange { .. } | RetypeError::DestinationOccupied { .. } => {
+                Argument::DestinationOffset
+            }
         }
     }
 

@@ -57,7 +57,12 @@ const _: () = assert!(core::mem::align_of::<Slot>() == 8);
 
 impl Slot {
     /// The empty slot (all zeroes in memory).
-    pub const EMPTY: Slot = Slot { cap: Cap::Null, prev: 0, next: 0, flags: 0 };
+    pub const EMPTY: Slot = Slot {
+        cap: Cap::Null,
+        prev: 0,
+        next: 0,
+        flags: 0,
+    };
 
     /// The capability in the slot.
     pub const fn cap(&self) -> &Cap {
@@ -105,7 +110,12 @@ pub(crate) fn set_cap<S: SlotStore + ?Sized>(store: &mut S, at: SlotAddr, cap: C
 
 /// Puts `cap` into the empty slot `dest` as a list root: no neighbours, revocable.
 pub(crate) fn insert_unlinked<S: SlotStore + ?Sized>(store: &mut S, dest: SlotAddr, cap: Cap) {
-    *store.slot_mut(dest) = Slot { cap, prev: 0, next: 0, flags: REVOCABLE | FIRST_BADGED };
+    *store.slot_mut(dest) = Slot {
+        cap,
+        prev: 0,
+        next: 0,
+        flags: REVOCABLE | FIRST_BADGED,
+    };
 }
 
 /// Puts `cap` into the empty slot `dest`, directly after `after` in the list. A revocable
@@ -118,8 +128,17 @@ pub(crate) fn insert_after<S: SlotStore + ?Sized>(
     revocable: bool,
 ) {
     let next = store.slot(after).next;
-    let flags = if revocable { REVOCABLE | FIRST_BADGED } else { 0 };
-    *store.slot_mut(dest) = Slot { cap, prev: after.0, next, flags };
+    let flags = if revocable {
+        REVOCABLE | FIRST_BADGED
+    } else {
+        0
+    };
+    *store.slot_mut(dest) = Slot {
+        cap,
+        prev: after.0,
+        next,
+        flags,
+    };
     store.slot_mut(after).next = dest.0;
     if let Some(n) = SlotAddr::from_link(next) {
         store.slot_mut(n).prev = dest.0;
@@ -192,13 +211,16 @@ mod tests {
     use crate::testing::MapStore;
 
     fn ep(object: u64) -> Cap {
-        Cap::Endpoint { object, badge: 0, rights: libsys::object::Rights::ALL }
+        Cap::Endpoint {
+            object,
+            badge: 0,
+            rights: libsys::object::Rights::ALL,
+        }
     }
 
     #[test]
-    fn slot_is_64_bytes_and_all_zero_bytes_are_empty() {
+    fn empty_slot_has_no_cap_links_or_flags() {
         assert_eq!(core::mem::size_of::<Slot>(), 64);
-        // The zero pattern is the empty slot: compare field by field with EMPTY.
         let zero = Slot::EMPTY;
         assert!(zero.is_empty() && zero.prev().is_none() && zero.next().is_none());
         assert!(!zero.is_revocable() && !zero.is_first_badged());

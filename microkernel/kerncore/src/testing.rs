@@ -31,7 +31,10 @@ impl MapStore {
             .filter(|(_, s)| !s.is_empty())
             .map(|(a, _)| *a)
             .collect();
-        assert!(live.is_empty(), "retype handed out memory holding caps at {live:x?}");
+        assert!(
+            live.is_empty(),
+            "retype handed out memory holding caps at {live:x?}"
+        );
         let dead: Vec<u64> = self.slots.range(base..end).map(|(a, _)| *a).collect();
         for a in dead {
             self.slots.remove(&a);
@@ -79,17 +82,29 @@ impl MapStore {
                 }
             }
         }
-        assert_eq!(seen, full.len(), "some slots are on no list (a cycle without a head)");
+        assert_eq!(
+            seen,
+            full.len(),
+            "some slots are on no list (a cycle without a head)"
+        );
     }
 }
 
 impl SlotStore for MapStore {
     fn slot(&self, at: SlotAddr) -> &Slot {
-        assert!(at.0 != 0 && at.0 % 64 == 0, "kerncore used a bad slot address {:#x}", at.0);
+        assert!(
+            at.0 != 0 && at.0.is_multiple_of(64),
+            "kerncore used a bad slot address {:#x}",
+            at.0
+        );
         self.slots.get(&at.0).unwrap_or(&EMPTY)
     }
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
-        assert!(at.0 != 0 && at.0 % 64 == 0, "kerncore used a bad slot address {:#x}", at.0);
+        assert!(
+            at.0 != 0 && at.0.is_multiple_of(64),
+            "kerncore used a bad slot address {:#x}",
+            at.0
+        );
         self.slots.entry(at.0).or_insert(Slot::EMPTY)
     }
 }

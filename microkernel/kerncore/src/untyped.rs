@@ -73,9 +73,24 @@ pub fn untyped_retype<S: SlotStore + ?Sized>(
     args: RetypeArgs,
 ) -> Result<Retyped, RetypeError> {
     let plan = plan(store, untyped, dest_cnode, args)?;
-    let Plan { made, base, size_bits, device, dest } = plan;
+    let Plan {
+        made,
+        base,
+        size_bits,
+        device,
+        dest,
+    } = plan;
     let end_offset = (made.first - base) + (made.count << made.size_bits);
-    slot::set_cap(store, untyped, Cap::Untyped { base, free_index: end_offset, size_bits, device });
+    slot::set_cap(
+        store,
+        untyped,
+        Cap::Untyped {
+            base,
+            free_index: end_offset,
+            size_bits,
+            device,
+        },
+    );
     // Insert in reverse so the list reads untyped, object 0, object 1, ...
     for i in (0..made.count).rev() {
         let object = made.first + (i << made.size_bits);
@@ -102,14 +117,25 @@ fn plan<S: SlotStore + ?Sized>(
     dest_cnode: &Cap,
     args: RetypeArgs,
 ) -> Result<Plan, RetypeError> {
-    let Cap::Untyped { base, free_index, size_bits, device } = *store.slot(untyped).cap() else {
-        return Err(RetypeError::NotUntyped { found: store.slot(untyped).cap().kind() });
+    let Cap::Untyped {
+        base,
+        free_index,
+        size_bits,
+        device,
+    } = *store.slot(untyped).cap()
+    else {
+        return Err(RetypeError::NotUntyped {
+            found: store.slot(untyped).cap().kind(),
+        });
     };
     let object_type = ObjectType::try_from(args.object_type)
         .map_err(|value| RetypeError::InvalidObjectType { value })?;
     let object_bits = object_type
         .size_bits(args.size)
-        .ok_or(RetypeError::InvalidSize { object_type, size: args.size })?;
+        .ok_or(RetypeError::InvalidSize {
+            object_type,
+            size: args.size,
+        })?;
     if device && !object_type.allowed_in_device_memory() {
         return Err(RetypeError::DeviceMemory { object_type });
     }
@@ -119,7 +145,11 @@ fn plan<S: SlotStore + ?Sized>(
     }
     let dest = check_destination(store, dest_cnode, args.dest_offset, count)?;
 
-    let watermark = if has_children(store, untyped) { free_index } else { 0 };
+    let watermark = if has_children(store, untyped) {
+        free_index
+    } else {
+        0
+    };
     let (start, available) = region_above(base, size_bits as u32, watermark);
     let needed = align_up(start, object_bits)
         .and_then(|first| Some((first, first.checked_sub(start)?)))
@@ -130,7 +160,13 @@ fn plan<S: SlotStore + ?Sized>(
         });
     match needed {
         Some((first, needed)) if needed <= available => Ok(Plan {
-            made: Retyped { object_type, first, size_bits: object_bits, count, device },
+            made: Retyped {
+                object_type,
+                first,
+                size_bits: object_bits,
+                count,
+                device,
+            },
             base,
             size_bits,
             device,
@@ -150,15 +186,26 @@ fn check_destination<S: SlotStore + ?Sized>(
     offset: u64,
     count: u64,
 ) -> Result<u64, RetypeError> {
-    let Cap::CNode { object, radix_bits, .. } = *dest_cnode else {
-        return Err(RetypeError::DestinationNotCNode { found: dest_cnode.kind() });
+    let Cap::CNode {
+        object, radix_bits, ..
+    } = *dest_cnode
+    else {
+        return Err(RetypeError::DestinationNotCNode {
+            found: dest_cnode.kind(),
+        });
     };
     let slots = 1u64.checked_shl(radix_bits as u32).unwrap_or(u64::MAX);
     let in_range = offset.checked_add(count).is_some_and(|end| end <= slots);
     let first = SlotAddr::in_object(object, offset);
-    let last = count.checked_sub(1).and_then(|n| SlotAddr::in_object(object, offset.checked_add(n)?));
+    let last = count
+        .checked_sub(1)
+        .and_then(|n| SlotAddr::in_object(object, offset.checked_add(n)?));
     let (true, Some(first), Some(_)) = (in_range, first, last) else {
-        return Err(RetypeError::DestinationOutOfRange { offset, count, slots });
+        return Err(RetypeError::DestinationOutOfRange {
+            offset,
+            count,
+            slots,
+        });
     };
     for i in 0..count {
         // In range of the CNode, so the address cannot overflow.
@@ -193,21 +240,50 @@ fn new_cap(object_type: ObjectType, object: PhysAddr, size: u64, device: bool) -
         device,
     };
     match object_type {
-        ObjectType::Untyped => {
-            Cap::Untyped { base: object, free_index: 0, size_bits: size as u8, device }
-        }
+        ObjectType::Untyped => Cap::Untyped {
+            base: object,
+            free_index: 0,
+            size_bits: size as u8,
+            device,
+        },
         ObjectType::Tcb => Cap::Tcb { object },
-        ObjectType::Endpoint => Cap::Endpoint { object, badge: 0, rights: Rights::ALL },
-        ObjectType::Notification => Cap::Notification { object, badge: 0, rights: Rights::ALL },
-        ObjectType::Reply => Cap::Reply { object, can_grant: true },
-        ObjectType::CNode => {
-            Cap::CNode { object, guard: 0, radix_bits: size as u8, guard_bits: 0 }
-        }
+        ObjectType::Endpoint => Cap::Endpoint {
+            object,
+            badge: 0,
+            rights: Rights::ALL,
+        },
+        ObjectType::Notification => Cap::Notification {
+            object,
+            badge: 0,
+            rights: Rights::ALL,
+        },
+        ObjectType::Reply => Cap::Reply {
+            object,
+            can_grant: true,
+        },
+        ObjectType::CNode => Cap::CNode {
+            object,
+            guard: 0,
+            radix_bits: size as u8,
+            guard_bits: 0,
+        },
         ObjectType::Frame4K => frame(FrameSize::Small),
         ObjectType::Frame2M => frame(FrameSize::Large),
         ObjectType::Pml4 => Cap::Pml4 { object },
-        ObjectType::Pdpt => Cap::Pdpt { object, mapped_vspace: 0, mapped_vaddr: 0 },
-        ObjectType::Pd => Cap::Pd { object, mapped_vspace: 0, mapped_vaddr: 0 },
-        ObjectType::Pt => Cap::Pt { object, mapped_vspace: 0, mapped_vaddr: 0 },
+        ObjectType::Pdpt => Cap::Pdpt {
+            object,
+            mapped_vspace: 0,
+            mapped_vaddr: 0,
+        },
+        ObjectType::Pd => Cap::Pd {
+            object,
+            mapped_vspace: 0,
+            mapped_vaddr: 0,
+        },
+        ObjectType::Pt => Cap::Pt {
+            object,
+            mapped_vspace: 0,
+            mapped_vaddr: 0,
+        },
     }
 }

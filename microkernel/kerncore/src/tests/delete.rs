@@ -5,12 +5,16 @@ use libsys::object::{ObjectType, Rights};
 
 use super::*;
 use crate::{
-    cnode_copy, cnode_mint, cnode_move, has_children, is_parent_of, set_mapping, Deletion,
-    Mapping, Step, TCB_SLOT_COUNT,
+    cnode_copy, cnode_mint, cnode_move, has_children, is_parent_of, set_mapping, Deletion, Mapping,
+    Step, TCB_SLOT_COUNT,
 };
 
 fn finals(removed: &[Finalise]) -> Vec<Cap> {
-    removed.iter().filter(|f| f.is_final).map(|f| f.cap).collect()
+    removed
+        .iter()
+        .filter(|f| f.is_final)
+        .map(|f| f.cap)
+        .collect()
 }
 
 #[test]
@@ -18,8 +22,18 @@ fn delete_of_last_cap_reports_final() {
     let mut w = World::new();
     let object = w.endpoint(10);
     let removed = w.delete(at(10));
-    let cap = Cap::Endpoint { object, badge: 0, rights: Rights::ALL };
-    assert_eq!(removed, [Finalise { cap, is_final: true }]);
+    let cap = Cap::Endpoint {
+        object,
+        badge: 0,
+        rights: Rights::ALL,
+    };
+    assert_eq!(
+        removed,
+        [Finalise {
+            cap,
+            is_final: true
+        }]
+    );
     assert!(w.cap(at(10)).is_null());
     assert!(!has_children(&w.store, at(UT)));
     w.store.check_links();
@@ -66,7 +80,10 @@ fn deleting_a_badge_group_head_keeps_its_copies_out_of_a_later_group() {
     w.delete(at(11));
     // A fresh mint of badge 5 goes right after the original, before the orphaned copy.
     cnode_mint(&mut w.store, at(10), at(13), Rights::ALL, 5).unwrap();
-    assert!(w.revoke(at(13)).is_empty(), "the earlier copy is not the new mint's child");
+    assert!(
+        w.revoke(at(13)).is_empty(),
+        "the earlier copy is not the new mint's child"
+    );
     assert!(!w.cap(at(12)).is_null());
 }
 
@@ -81,7 +98,10 @@ fn revoke_removes_every_badged_descendant() {
     cnode_copy(&mut w.store, at(10), at(15), Rights::READ).unwrap();
     let removed = w.revoke(at(10));
     assert_eq!(removed.len(), 5);
-    assert!(finals(&removed).is_empty(), "the original endpoint cap remains");
+    assert!(
+        finals(&removed).is_empty(),
+        "the original endpoint cap remains"
+    );
     for slot in 11..=15 {
         assert!(w.cap(at(slot)).is_null(), "slot {slot}");
     }
@@ -99,7 +119,10 @@ fn revoke_of_a_badged_cap_removes_only_its_own_copies() {
     cnode_copy(&mut w.store, at(13), at(14), Rights::ALL).unwrap();
     assert_eq!(w.revoke(at(11)).len(), 2);
     assert!(w.cap(at(13)).is_null() && w.cap(at(14)).is_null());
-    assert!(!w.cap(at(12)).is_null(), "a separate mint of the same badge survives");
+    assert!(
+        !w.cap(at(12)).is_null(),
+        "a separate mint of the same badge survives"
+    );
 }
 
 #[test]
@@ -116,11 +139,17 @@ fn deleting_a_mapped_frame_copy_reports_its_mapping() {
     let mut w = World::new();
     w.retype(ObjectType::Frame4K, 0, 10);
     cnode_copy(&mut w.store, at(10), at(11), Rights::ALL).unwrap();
-    let m = Mapping { vspace: 0x8000, vaddr: 0x1000 };
+    let m = Mapping {
+        vspace: 0x8000,
+        vaddr: 0x1000,
+    };
     set_mapping(&mut w.store, at(11), Some(m)).unwrap();
     let removed = w.delete(at(11));
     assert_eq!(removed.len(), 1);
-    assert_eq!((removed[0].cap.mapping(), removed[0].is_final), (Some(m), false));
+    assert_eq!(
+        (removed[0].cap.mapping(), removed[0].is_final),
+        (Some(m), false)
+    );
 }
 
 #[test]
@@ -133,8 +162,17 @@ fn deleting_the_last_cap_to_a_cnode_deletes_the_caps_inside() {
     }
     let removed = w.delete(at(11));
     assert_eq!(removed.len(), 4);
-    assert_eq!(removed[0], Finalise { cap: cn, is_final: true }, "the CNode is reported first");
-    assert!(removed[1..].iter().all(|f| !f.is_final && f.cap.region() == Some((object, 4))));
+    assert_eq!(
+        removed[0],
+        Finalise {
+            cap: cn,
+            is_final: true
+        },
+        "the CNode is reported first"
+    );
+    assert!(removed[1..]
+        .iter()
+        .all(|f| !f.is_final && f.cap.region() == Some((object, 4))));
     for i in 0..8 {
         assert!(w.store.slot(in_cnode(&cn, i)).is_empty());
     }
@@ -149,7 +187,12 @@ fn a_deep_chain_of_cnodes_is_torn_down_without_recursion() {
     let caps: Vec<Cap> = (0..DEPTH).map(|i| w.cnode(1, 10 + i)).collect();
     // Move each CNode's only cap into slot 1 of the one before it.
     for i in (1..DEPTH).rev() {
-        cnode_move(&mut w.store, at(10 + i), in_cnode(&caps[(i - 1) as usize], 1)).unwrap();
+        cnode_move(
+            &mut w.store,
+            at(10 + i),
+            in_cnode(&caps[(i - 1) as usize], 1),
+        )
+        .unwrap();
     }
     let removed = w.delete(at(10));
     assert_eq!(finals(&removed).len(), DEPTH as usize);
@@ -209,8 +252,18 @@ fn tcb_slots_are_emptied_when_the_tcb_is_deleted() {
     cnode_copy(&mut w.store, at(11), tcb_slot(0), Rights::ALL).unwrap();
     cnode_move(&mut w.store, at(12), tcb_slot(TCB_SLOT_COUNT - 1)).unwrap();
     let removed = w.delete(at(10));
-    assert_eq!(removed[0], Finalise { cap: Cap::Tcb { object: tcb }, is_final: true });
-    assert_eq!(finals(&removed).len(), 2, "the TCB and the endpoint; the CNode has a cap left");
+    assert_eq!(
+        removed[0],
+        Finalise {
+            cap: Cap::Tcb { object: tcb },
+            is_final: true
+        }
+    );
+    assert_eq!(
+        finals(&removed).len(),
+        2,
+        "the TCB and the endpoint; the CNode has a cap left"
+    );
     assert_eq!(w.cap(at(11)), cn);
     for i in 0..TCB_SLOT_COUNT {
         assert!(w.store.slot(tcb_slot(i)).is_empty());

@@ -44,7 +44,15 @@ impl World {
     fn new() -> World {
         let mut store = MapStore::new();
         let boot = [
-            (UT, Cap::Untyped { base: UNTYPED_BASE, free_index: 0, size_bits: UNTYPED_BITS, device: false }),
+            (
+                UT,
+                Cap::Untyped {
+                    base: UNTYPED_BASE,
+                    free_index: 0,
+                    size_bits: UNTYPED_BITS,
+                    device: false,
+                },
+            ),
             (ROOT_CAP, World::root_cnode()),
             (IRQ_CONTROL, Cap::IrqControl),
             (IO_PORT_CONTROL, Cap::IoPortControl),
@@ -56,7 +64,12 @@ impl World {
     }
 
     fn root_cnode() -> Cap {
-        Cap::CNode { object: ROOT_CNODE, guard: 0, radix_bits: ROOT_RADIX, guard_bits: 0 }
+        Cap::CNode {
+            object: ROOT_CNODE,
+            guard: 0,
+            radix_bits: ROOT_RADIX,
+            guard_bits: 0,
+        }
     }
 
     fn cap(&self, slot: SlotAddr) -> Cap {
@@ -74,7 +87,12 @@ impl World {
         dest_offset: u64,
         count: u64,
     ) -> Result<Retyped, RetypeError> {
-        let args = RetypeArgs { object_type: object_type as u64, size, dest_offset, count };
+        let args = RetypeArgs {
+            object_type: object_type as u64,
+            size,
+            dest_offset,
+            count,
+        };
         let made = untyped_retype(&mut self.store, ut, dest_cnode, args)?;
         if !made.device {
             for object in made.objects() {
@@ -86,7 +104,8 @@ impl World {
 
     /// Retypes one object from the boot untyped into root slot `dest`.
     fn retype(&mut self, object_type: ObjectType, size: u64, dest: u64) -> Retyped {
-        self.retype_into(at(UT), &World::root_cnode(), object_type, size, dest, 1).unwrap()
+        self.retype_into(at(UT), &World::root_cnode(), object_type, size, dest, 1)
+            .unwrap()
     }
 
     /// Makes an endpoint in root slot `dest` and returns its address.

@@ -7,7 +7,12 @@ use super::*;
 use crate::{has_children, is_parent_of, Argument};
 
 fn args(object_type: u64, size: u64, dest_offset: u64, count: u64) -> RetypeArgs {
-    RetypeArgs { object_type, size, dest_offset, count }
+    RetypeArgs {
+        object_type,
+        size,
+        dest_offset,
+        count,
+    }
 }
 
 fn try_retype(w: &mut World, a: RetypeArgs) -> Result<Retyped, RetypeError> {
@@ -20,12 +25,25 @@ fn retype_places_objects_in_consecutive_slots_as_children_of_the_untyped() {
     let made = w
         .retype_into(at(UT), &World::root_cnode(), ObjectType::Endpoint, 0, 10, 3)
         .unwrap();
-    assert_eq!((made.first, made.size_bits, made.count), (UNTYPED_BASE, 4, 3));
+    assert_eq!(
+        (made.first, made.size_bits, made.count),
+        (UNTYPED_BASE, 4, 3)
+    );
     let objects: Vec<u64> = made.objects().collect();
-    assert_eq!(objects, [UNTYPED_BASE, UNTYPED_BASE + 16, UNTYPED_BASE + 32]);
+    assert_eq!(
+        objects,
+        [UNTYPED_BASE, UNTYPED_BASE + 16, UNTYPED_BASE + 32]
+    );
     for (i, object) in objects.iter().enumerate() {
         let slot = at(10 + i as u64);
-        assert_eq!(w.cap(slot), Cap::Endpoint { object: *object, badge: 0, rights: Rights::ALL });
+        assert_eq!(
+            w.cap(slot),
+            Cap::Endpoint {
+                object: *object,
+                badge: 0,
+                rights: Rights::ALL
+            }
+        );
         assert!(is_parent_of(w.store.slot(at(UT)), w.store.slot(slot)));
     }
     assert_eq!(w.untyped_free_index(), 48);
@@ -74,10 +92,23 @@ fn every_object_type_can_be_made_with_its_documented_size() {
 fn retype_of_a_non_untyped_cap_is_invalid_capability() {
     let mut w = World::new();
     w.endpoint(10);
-    let e = untyped_retype(&mut w.store, at(10), &World::root_cnode(), args(3, 0, 20, 1));
+    let e = untyped_retype(
+        &mut w.store,
+        at(10),
+        &World::root_cnode(),
+        args(3, 0, 20, 1),
+    );
     let e = e.unwrap_err();
-    assert_eq!(e, RetypeError::NotUntyped { found: CapKind::Endpoint });
-    assert_eq!((e.code(), e.argument()), (Error::InvalidCapability, Argument::Source));
+    assert_eq!(
+        e,
+        RetypeError::NotUntyped {
+            found: CapKind::Endpoint
+        }
+    );
+    assert_eq!(
+        (e.code(), e.argument()),
+        (Error::InvalidCapability, Argument::Source)
+    );
 }
 
 #[test]
@@ -86,17 +117,35 @@ fn unknown_object_type_is_invalid_argument() {
     for value in [0, 13, u64::MAX] {
         let e = try_retype(&mut w, args(value, 0, 20, 1)).unwrap_err();
         assert_eq!(e, RetypeError::InvalidObjectType { value });
-        assert_eq!((e.code(), e.argument()), (Error::InvalidArgument, Argument::ObjectType));
+        assert_eq!(
+            (e.code(), e.argument()),
+            (Error::InvalidArgument, Argument::ObjectType)
+        );
     }
 }
 
 #[test]
 fn out_of_range_sizes_are_range_errors() {
     let mut w = World::new();
-    for (ty, size) in [(ObjectType::Untyped, 3), (ObjectType::Untyped, 48), (ObjectType::CNode, 0), (ObjectType::CNode, 21), (ObjectType::CNode, u64::MAX)] {
+    for (ty, size) in [
+        (ObjectType::Untyped, 3),
+        (ObjectType::Untyped, 48),
+        (ObjectType::CNode, 0),
+        (ObjectType::CNode, 21),
+        (ObjectType::CNode, u64::MAX),
+    ] {
         let e = try_retype(&mut w, args(ty as u64, size, 20, 1)).unwrap_err();
-        assert_eq!(e, RetypeError::InvalidSize { object_type: ty, size });
-        assert_eq!((e.code(), e.argument()), (Error::RangeError, Argument::Size));
+        assert_eq!(
+            e,
+            RetypeError::InvalidSize {
+                object_type: ty,
+                size
+            }
+        );
+        assert_eq!(
+            (e.code(), e.argument()),
+            (Error::RangeError, Argument::Size)
+        );
     }
 }
 
@@ -113,27 +162,58 @@ fn count_must_be_between_one_and_the_limit() {
 #[test]
 fn device_untyped_makes_only_frames_and_untyped() {
     let mut w = World::new();
-    let device = Cap::Untyped { base: 0xfe00_0000, free_index: 0, size_bits: 22, device: true };
+    let device = Cap::Untyped {
+        base: 0xfe00_0000,
+        free_index: 0,
+        size_bits: 22,
+        device: true,
+    };
     insert_root(&mut w.store, at(5), device).unwrap();
     let dev = |w: &mut World, ty: ObjectType, dest| {
-        untyped_retype(&mut w.store, at(5), &World::root_cnode(), args(ty as u64, 12, dest, 1))
+        untyped_retype(
+            &mut w.store,
+            at(5),
+            &World::root_cnode(),
+            args(ty as u64, 12, dest, 1),
+        )
     };
     let e = dev(&mut w, ObjectType::Tcb, 20).unwrap_err();
-    assert_eq!(e, RetypeError::DeviceMemory { object_type: ObjectType::Tcb });
+    assert_eq!(
+        e,
+        RetypeError::DeviceMemory {
+            object_type: ObjectType::Tcb
+        }
+    );
     assert_eq!(e.code(), Error::InvalidArgument);
     let frame = dev(&mut w, ObjectType::Frame4K, 20).unwrap();
     assert!(frame.device);
     assert!(matches!(w.cap(at(20)), Cap::Frame { device: true, .. }));
     dev(&mut w, ObjectType::Untyped, 21).unwrap();
-    assert!(matches!(w.cap(at(21)), Cap::Untyped { device: true, size_bits: 12, .. }));
+    assert!(matches!(
+        w.cap(at(21)),
+        Cap::Untyped {
+            device: true,
+            size_bits: 12,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn destination_must_be_a_cnode_cap() {
     let mut w = World::new();
-    let ep = Cap::Endpoint { object: 0x5000, badge: 0, rights: Rights::ALL };
+    let ep = Cap::Endpoint {
+        object: 0x5000,
+        badge: 0,
+        rights: Rights::ALL,
+    };
     let e = untyped_retype(&mut w.store, at(UT), &ep, args(3, 0, 0, 1)).unwrap_err();
-    assert_eq!(e, RetypeError::DestinationNotCNode { found: CapKind::Endpoint });
+    assert_eq!(
+        e,
+        RetypeError::DestinationNotCNode {
+            found: CapKind::Endpoint
+        }
+    );
     assert_eq!(e.argument(), Argument::DestinationCNode);
 }
 
@@ -142,7 +222,14 @@ fn destination_range_must_fit_the_cnode() {
     let mut w = World::new();
     for (offset, count) in [(256, 1), (250, 7), (u64::MAX, 1)] {
         let e = try_retype(&mut w, args(3, 0, offset, count)).unwrap_err();
-        assert_eq!(e, RetypeError::DestinationOutOfRange { offset, count, slots: 256 });
+        assert_eq!(
+            e,
+            RetypeError::DestinationOutOfRange {
+                offset,
+                count,
+                slots: 256
+            }
+        );
         assert_eq!(e.code(), Error::RangeError);
     }
     try_retype(&mut w, args(3, 0, 250, 6)).unwrap();
@@ -167,8 +254,17 @@ fn not_enough_memory_reports_needed_and_available() {
     // A 4 MiB untyped must start on a 4 MiB boundary: padding of 4 MiB - 16, then 4 MiB.
     let e = try_retype(&mut w, args(ObjectType::Untyped as u64, 22, 20, 1)).unwrap_err();
     let (mib4, used) = (4u64 << 20, 16);
-    assert_eq!(e, RetypeError::NotEnoughMemory { needed: 2 * mib4 - used, available: mib4 - used });
-    assert_eq!((e.code(), e.argument()), (Error::NotEnoughMemory, Argument::Source));
+    assert_eq!(
+        e,
+        RetypeError::NotEnoughMemory {
+            needed: 2 * mib4 - used,
+            available: mib4 - used
+        }
+    );
+    assert_eq!(
+        (e.code(), e.argument()),
+        (Error::NotEnoughMemory, Argument::Source)
+    );
     assert!(w.cap(at(20)).is_null());
 }
 
@@ -199,7 +295,10 @@ fn retype_does_not_reset_while_a_child_remains() {
     w.endpoint(10);
     w.endpoint(11);
     w.delete(at(10));
-    assert_eq!(w.retype(ObjectType::Endpoint, 0, 12).first, UNTYPED_BASE + 32);
+    assert_eq!(
+        w.retype(ObjectType::Endpoint, 0, 12).first,
+        UNTYPED_BASE + 32
+    );
 }
 
 #[test]
@@ -218,5 +317,8 @@ fn child_untyped_allocates_inside_itself_and_blocks_parent_reset() {
     // Endpoints from the child untyped are still children of the boot untyped, so it
     // neither resets nor allocates below the end of the child's region.
     assert!(has_children(&w.store, at(UT)));
-    assert_eq!(w.retype(ObjectType::Endpoint, 0, 20).first, child.first + 4096);
+    assert_eq!(
+        w.retype(ObjectType::Endpoint, 0, 20).first,
+        child.first + 4096
+    );
 }
