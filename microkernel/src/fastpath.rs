@@ -2,7 +2,8 @@
 
 use crate::arch::trap::TrapFrame;
 
-/// Handles the call entirely if it qualifies for the fast path; returns whether it did.
-pub fn try_fastpath(_frame: &mut TrapFrame) -> bool {
-    false
+/// Handles the call entirely if it qualifies for the fast path; returns the frame to
+/// resume if it did.
+pub fn try_fastpath(_frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
+    None
 }

@@ -4,8 +4,6 @@
 //! `cargo xtask run` without a terminal) a system with nothing left to run is finished,
 //! so the kernel reports it and powers the VM off.
 
-use crate::arch::trap::TrapFrame;
-
 /// Halts with interrupts on until something happens; runs in ring 0 on the kernel stack.
 pub extern "C" fn idle_loop() -> ! {
     loop {
@@ -15,11 +13,10 @@ pub extern "C" fn idle_loop() -> ! {
     }
 }
 
-/// Loads the idle context into `frame`, or ends the run when `exit` is set.
-pub fn enter(frame: &mut TrapFrame) {
+/// Called when the CPU is about to go idle: ends the run when `exit` is set.
+pub fn enter() {
     if crate::options().exit {
         crate::info!("hatchery: system idle (no runnable thread); powering off");
         crate::finish(true);
     }
-    *frame = crate::sched::idle_context();
 }

@@ -181,17 +181,11 @@ extern "C" fn kernel_main() -> ! {
     start_scheduling()
 }
 
-/// Leaves the boot stack for good: builds a trap frame at the top of the kernel stack for
-/// the first thread and returns through it.
+/// Leaves the boot stack for good: resumes the first thread's frame.
 fn start_scheduling() -> ! {
-    let top = arch::gdt::kernel_stack_top();
-    let frame_addr = top - core::mem::size_of::<arch::trap::TrapFrame>() as u64;
-    // SAFETY: the kernel stack is not in use yet (we run on the boot stack); the frame fits
-    // at its top, which is where every later entry builds its frame too.
-    let frame = unsafe { &mut *(frame_addr as *mut arch::trap::TrapFrame) };
-    *frame = sched::idle_context();
-    sched::schedule(frame, false);
-    // SAFETY: `frame` holds a complete context; trap_return pops it and irets.
+    let frame_addr = sched::schedule(false) as u64;
+    // SAFETY: `frame_addr` is a complete saved context (the first thread's, in its TCB);
+    // trap_return pops it and irets.
     unsafe {
         core::arch::asm!("mov rsp, {}", "jmp {}", in(reg) frame_addr, sym trap_return, options(noreturn))
     }

@@ -174,23 +174,24 @@ impl Scheduler {
     }
 }
 
-/// Saves the interrupted context into the current thread (if any).
-pub fn save_current(frame: &TrapFrame) {
-    let current = SCHEDULER.lock().current;
-    if !current.is_null() {
-        // SAFETY: the current thread is a live TCB.
-        unsafe { (*current).context = *frame };
-    }
-}
-
 /// The current thread, or null when idle.
 pub fn current() -> *mut Tcb {
     SCHEDULER.lock().current
 }
 
-/// Chooses the next thread and loads its context into `frame` (switching address space if
-/// needed). With nothing to run, loads the idle context.
-pub fn schedule(frame: &mut TrapFrame, yielding: bool) {
+/// The frame the idle loop resumes from (rebuilt every time idle is chosen).
+struct IdleFrame(core::cell::UnsafeCell<TrapFrame>);
+// SAFETY: only the single CPU touches it, with interrupts off.
+unsafe impl Sync for IdleFrame {}
+static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
+    r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: 0, rsi: 0,
+    rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, error_code: 0, rip: 0, cs: 0, rflags: 0,
+    rsp: 0, ss: 0,
+}));
+
+/// Chooses the next thread, switches to its address space and save area, and returns the
+/// frame to resume. With nothing to run, returns the idle frame.
+pub fn schedule(yielding: bool) -> *mut TrapFrame {
     let mut s = SCHEDULER.lock();
     let previous = s.current;
     let next = s.choose(yielding);
@@ -200,35 +201,34 @@ pub fn schedule(frame: &mut TrapFrame, yielding: bool) {
     s.current = next;
     drop(s);
     if next.is_null() {
-        // SAFETY: the kernel table maps the kernel like every address space; idle runs on it
-        // so that no dying address space stays loaded.
+        // SAFETY: the kernel table maps the kernel like every address space; idle runs on
+        // it so that no dying address space stays loaded.
         unsafe { crate::kmem::kernel_table().activate() };
-        crate::idle::enter(frame);
-        return;
+        crate::idle::enter();
+        let idle = IDLE_FRAME.0.get();
+        // SAFETY: single CPU, interrupts off: nobody else uses the idle frame now.
+        unsafe { *idle = idle_context() };
+        return idle;
     }
     // SAFETY: `next` is a live TCB, now current.
-    let t = unsafe { &*next };
-    *frame = t.context;
-    let prev_table = if previous.is_null() {
-        None
-    } else {
-        // SAFETY: the previous thread is still a live object (deletion dequeues first).
-        Some(unsafe { (*previous).vspace })
-    };
+    let t = unsafe { &mut *next };
     let loaded = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
-    if prev_table != Some(t.vspace) || loaded != t.vspace.pml4 {
+    if loaded != t.vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.
         unsafe { t.vspace.activate() };
     }
+    let frame = &mut t.context as *mut TrapFrame;
+    crate::arch::syscall::set_save_area(frame);
+    frame
 }
 
-/// Context that runs the idle loop on the kernel stack in ring 0.
+/// Context that runs the idle loop on the idle stack in ring 0.
 pub fn idle_context() -> TrapFrame {
     TrapFrame {
         rip: crate::idle::idle_loop as *const () as u64,
         cs: u64::from(gdt::KERNEL_CS),
         rflags: 0x202,
-        rsp: gdt::kernel_stack_top(),
+        rsp: gdt::IDLE_STACK.top(),
         ss: u64::from(gdt::KERNEL_DS),
         ..TrapFrame::default()
     }

@@ -17,16 +17,16 @@ use libsys::object::Rights;
 /// Most bytes one DebugWrite prints.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 
-/// Handles one system call from the current thread, whose registers are in `frame`.
-pub fn handle(frame: &mut TrapFrame) {
-    if crate::fastpath::try_fastpath(frame) {
-        return;
+/// Handles one system call from the current thread (`frame` is its saved registers, inside
+/// its TCB); returns the frame to resume.
+pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
+    if let Some(next) = crate::fastpath::try_fastpath(frame) {
+        return next;
     }
-    sched::save_current(frame);
     let current = sched::current();
     if current.is_null() {
         // A SYSCALL can only come from user mode, so there is always a current thread.
-        return;
+        return frame;
     }
     // SAFETY: the current thread is a live TCB; interrupts are off.
     let tcb = unsafe { &mut *current };
@@ -57,7 +57,7 @@ pub fn handle(frame: &mut TrapFrame) {
         tcb.context.rax = e.error as u64;
         tcb.context.rdx = e.argument;
     }
-    sched::schedule(frame, yielding);
+    sched::schedule(yielding)
 }
 
 /// DebugWrite(address, length): prints user bytes on the kernel console.

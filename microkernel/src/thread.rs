@@ -105,6 +105,11 @@ pub struct Tcb {
 }
 
 const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SIZE_BITS);
+// The CPU aligns its interrupt pushes to 16 bytes: the save area must end on a 16-byte
+// boundary for the frame to land exactly in `context` (TCBs are 2 KiB aligned).
+const _: () = assert!(
+    (core::mem::offset_of!(Tcb, context) + core::mem::size_of::<TrapFrame>()) % 16 == 0
+);
 
 impl Tcb {
     /// Initial register state for a new thread: user segments, interrupts on.

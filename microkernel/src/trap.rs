@@ -4,23 +4,19 @@ use crate::arch::apic;
 use crate::arch::trap::{dump, exception_name, TrapFrame};
 use crate::sched;
 
-/// Handles the trap whose frame is on the kernel stack, then resumes whatever thread the
-/// scheduler chooses by rewriting `frame`.
-pub fn handle(frame: &mut TrapFrame) {
+/// Handles a trap (`frame` is the current thread's saved registers, or the idle loop's),
+/// then returns the frame of the thread the scheduler chooses to resume.
+pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
     let vector = frame.vector;
     if vector < 32 && !frame.from_user() {
         kernel_exception(frame);
-    }
-    if frame.from_user() {
-        sched::save_current(frame);
     }
     match vector {
         0..=31 => user_fault(frame),
         v if v == u64::from(apic::TIMER_VECTOR) => {
             apic::eoi();
             let expired = sched::SCHEDULER.lock().tick();
-            sched::schedule(frame, expired);
-            return;
+            return sched::schedule(expired);
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
         v if (u64::from(apic::IRQ_VECTOR_BASE)..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
@@ -31,7 +27,7 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         v => crate::warn!("unexpected interrupt on vector {v}"),
     }
-    sched::schedule(frame, false);
+    sched::schedule(false)
 }
 
 /// A fault in user mode becomes a message to the thread's fault endpoint (a Call made on

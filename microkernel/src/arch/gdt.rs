@@ -2,6 +2,7 @@
 //! interrupt stacks (IST) for double fault and NMI.
 
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
@@ -57,6 +58,13 @@ static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static NMI_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 
+/// The idle loop's stack (interrupts taken while idle are handled on it).
+pub static IDLE_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+/// Top of [`KERNEL_STACK`], read by the entry stubs.
+pub static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
+/// Address of `TSS.rsp0` (the TSS is packed, so it is written unaligned).
+static TSS_RSP0: AtomicU64 = AtomicU64::new(0);
+
 static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<GlobalDescriptorTable> = Once::new();
 
@@ -65,8 +73,19 @@ pub fn kernel_stack_top() -> u64 {
     KERNEL_STACK.top()
 }
 
+/// Sets `TSS.rsp0`: where the CPU saves a user context on an interrupt.
+pub fn set_rsp0(value: u64) {
+    let at = TSS_RSP0.load(Ordering::Relaxed);
+    if at != 0 {
+        // SAFETY: `at` is the address of the rsp0 field of the static TSS, which lives
+        // forever; the CPU reads it only on a ring 3 -> 0 transition, never concurrently.
+        unsafe { (at as *mut u64).write_unaligned(value) };
+    }
+}
+
 /// Builds and loads the GDT and TSS, and reloads every segment register.
 pub fn init() {
+    KERNEL_STACK_TOP.store(KERNEL_STACK.top(), Ordering::Relaxed);
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
         tss.privilege_stack_table[0] = VirtAddr::new(KERNEL_STACK.top());
@@ -77,6 +96,8 @@ pub fn init() {
             VirtAddr::new(MACHINE_CHECK_STACK.top());
         tss
     });
+    // rsp0 is at byte 4 of the 64-bit TSS.
+    TSS_RSP0.store(tss as *const TaskStateSegment as u64 + 4, Ordering::Relaxed);
     let gdt = GDT.call_once(|| {
         let mut gdt = GlobalDescriptorTable::new();
         let kcs = gdt.append(Descriptor::kernel_code_segment());

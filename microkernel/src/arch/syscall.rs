@@ -20,8 +20,9 @@ const EFER_SCE: u64 = 1;
 /// RFLAGS bits cleared on SYSCALL: TF, IF, DF, AC, NT.
 const FMASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 18) | (1 << 14);
 
-/// Kernel stack pointer loaded by the SYSCALL stub.
-static KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
+/// Where the SYSCALL stub saves the user's registers: the end of the current thread's
+/// saved-register area (kept equal to `TSS.rsp0` by [`set_save_area`]).
+static SAVE_AREA_END: AtomicU64 = AtomicU64::new(0);
 /// Scratch slot for the user stack pointer during entry.
 static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
@@ -34,7 +35,7 @@ global_asm!(
     .p2align 4
 syscall_stub:
     movq %rsp, {user_rsp}(%rip)
-    movq {kernel_rsp}(%rip), %rsp
+    movq {save_area}(%rip), %rsp
     pushq ${user_ds}
     pushq {user_rsp}(%rip)
     pushq %r11
@@ -59,8 +60,10 @@ syscall_stub:
     pushq %r15
     cld
     movq %rsp, %rdi
+    movq {kernel_stack}(%rip), %rsp
     call {entry}
-    testq %rax, %rax
+    movq %rax, %rsp
+    testq %rdx, %rdx
     jz trap_return
     popq %r15
     popq %r14
@@ -83,7 +86,8 @@ syscall_stub:
     sysretq
 "#,
     user_rsp = sym USER_RSP,
-    kernel_rsp = sym KERNEL_RSP,
+    save_area = sym SAVE_AREA_END,
+    kernel_stack = sym gdt::KERNEL_STACK_TOP,
     user_ds = const gdt::USER_DS,
     user_cs = const gdt::USER_CS,
     vector = const SYSCALL_VECTOR,
@@ -97,7 +101,6 @@ unsafe extern "C" {
 
 /// Enables SYSCALL/SYSRET and points LSTAR at the stub.
 pub fn init(force_iretq: bool) {
-    KERNEL_RSP.store(gdt::kernel_stack_top(), Ordering::Relaxed);
     FORCE_IRETQ.store(force_iretq, Ordering::Relaxed);
     // STAR[47:32]: SYSCALL CS (SS = +8). STAR[63:48]: SYSRET base (SS = +8, CS = +16).
     let star = (u64::from(gdt::KERNEL_CS) << 32) | (u64::from(gdt::KERNEL_DS) << 48);
@@ -118,12 +121,34 @@ fn is_canonical_user(address: u64) -> bool {
     address < 0x0000_8000_0000_0000
 }
 
-/// Rust side of SYSCALL. Returns 1 when the frame may be resumed with `sysretq`.
-extern "C" fn syscall_entry(frame: &mut TrapFrame) -> u64 {
-    crate::syscall::handle(frame);
-    let sysret_ok = frame.vector == SYSCALL_VECTOR
+/// Points the SYSCALL stub and `TSS.rsp0` at the saved-register area of the thread about
+/// to run (`frame` is that thread's `TrapFrame`).
+pub fn set_save_area(frame: *mut TrapFrame) {
+    let end = frame as u64 + core::mem::size_of::<TrapFrame>() as u64;
+    SAVE_AREA_END.store(end, Ordering::Relaxed);
+    gdt::set_rsp0(end);
+}
+
+/// What the SYSCALL stub resumes: the frame, and whether `sysretq` may be used.
+#[repr(C)]
+pub struct Resume {
+    frame: *mut TrapFrame,
+    sysret: u64,
+}
+
+/// Whether `frame` may be resumed with `sysretq` (it came from a SYSCALL, returns to user
+/// mode at a canonical address, and `syscall=iretq` is off).
+pub fn sysret_allowed(frame: &TrapFrame) -> bool {
+    frame.vector == SYSCALL_VECTOR
         && frame.cs == u64::from(gdt::USER_CS)
         && is_canonical_user(frame.rip)
-        && !FORCE_IRETQ.load(Ordering::Relaxed);
-    u64::from(sysret_ok)
+        && !FORCE_IRETQ.load(Ordering::Relaxed)
+}
+
+/// Rust side of SYSCALL.
+extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
+    let next = crate::syscall::handle(frame);
+    // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
+    let sysret = u64::from(sysret_allowed(unsafe { &*next }));
+    Resume { frame: next, sysret }
 }

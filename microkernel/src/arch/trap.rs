@@ -2,8 +2,13 @@
 //!
 //! Every stub pushes an error code (a zero where the CPU pushes none) and its vector, then
 //! jumps to `trap_common`, which saves the general registers so that the stack holds one
-//! [`TrapFrame`], and calls [`trap_entry`] with it. Returning restores whatever the frame
-//! then holds: the scheduler switches threads by rewriting the frame.
+//! [`TrapFrame`], and calls [`trap_entry`] with it.
+//!
+//! The frame of a user thread is built *inside its TCB*: `TSS.rsp0` (and the SYSCALL
+//! stub's stack pointer) point at the end of the current thread's saved-register area, so
+//! entering the kernel saves the thread and nothing is copied. The handler then runs on the
+//! kernel stack and returns the frame to resume (the next thread's, or the idle frame);
+//! `trap_return` pops it. A thread switch is a pointer switch.
 
 use super::gdt;
 use core::arch::global_asm;
@@ -87,7 +92,12 @@ trap_common:
     pushq %r15
     cld
     movq %rsp, %rdi
+    testb $3, 144(%rsp)
+    jz 1f
+    movq {kernel_stack}(%rip), %rsp
+1:
     call {entry}
+    movq %rax, %rsp
     .global trap_return
 trap_return:
     popq %r15
@@ -109,6 +119,7 @@ trap_return:
     iretq
 "#,
     entry = sym trap_entry,
+    kernel_stack = sym super::gdt::KERNEL_STACK_TOP,
     options(att_syntax)
 );
 
@@ -266,7 +277,9 @@ pub fn dump(frame: &TrapFrame) {
     );
 }
 
-/// Rust side of every interrupt and exception.
-extern "C" fn trap_entry(frame: &mut TrapFrame) {
-    crate::trap::handle(frame);
+/// Rust side of every interrupt and exception; returns the frame to resume.
+extern "C" fn trap_entry(frame: &mut TrapFrame) -> *mut TrapFrame {
+    crate::trap::handle(frame)
 }
+
+const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == 144);
