@@ -11,10 +11,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod abi;
+pub mod alloc;
 pub mod bootinfo;
-pub mod object;
 pub mod ipc;
+pub mod loader;
+pub mod object;
 
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod cap;
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod rt;
 #[cfg(all(feature = "runtime", target_os = "none"))]

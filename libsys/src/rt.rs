@@ -39,7 +39,11 @@ macro_rules! entry {
 /// Ends this thread by suspending its own TCB. Never returns.
 #[unsafe(no_mangle)]
 pub extern "C" fn hatchery_exit() -> ! {
-    let _ = crate::syscall::call(SLOT_TCB, MessageInfo::new(Label::TcbSuspend as u64, 0, 0), [0; 4]);
+    let _ = crate::syscall::call(
+        SLOT_TCB,
+        MessageInfo::new(Label::TcbSuspend as u64, 0, 0),
+        [0; 4],
+    );
     // Not reached unless the suspend was refused; keep out of the way.
     loop {
         crate::syscall::yield_now();
@@ -55,7 +59,10 @@ pub struct DebugConsole {
 impl DebugConsole {
     /// An empty console buffer.
     pub const fn new() -> Self {
-        DebugConsole { buffer: [0; 256], used: 0 }
+        DebugConsole {
+            buffer: [0; 256],
+            used: 0,
+        }
     }
 
     /// Sends what is buffered.

@@ -1,0 +1,610 @@
+//! The loader's system-call half: builds the objects of a process (see the parent module).
+
+use super::{
+    page_file_bytes, plan_segments, LoadError, SegmentPlan, FIRST_FREE_CHILD_SLOT, MAX_SEGMENTS,
+    PAGE_SIZE, SCRATCH_ADDR, STACK_TOP,
+};
+use crate::abi::Error;
+use crate::alloc::{AllocError, Allocator, SlotAllocator, UntypedPool};
+use crate::bootinfo::{
+    ARCHIVE_ADDR, IPC_BUFFER_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER, SLOT_TCB, SLOT_VSPACE,
+};
+use crate::cap::{
+    CNode, Cap, Endpoint, Frame, InvocationError, ObjectKind, PageDirectory, PageTable, Pdpt,
+    SlotPath, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+};
+use crate::object::{CNodeGuard, ObjectType, Rights};
+use bootfmt::archive::BootArchive;
+use bootfmt::elf::ElfFile;
+
+/// Which step of building a process the kernel refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadStep {
+    /// Minting the parent's unguarded CNode cap (for two-level slot paths).
+    UnguardedRoot,
+    /// Minting the child's guarded CSpace root.
+    GuardCNode,
+    /// Mapping a page table.
+    MapTable,
+    /// Mapping a frame.
+    MapFrame,
+    /// Unmapping the scratch mapping.
+    UnmapScratch,
+    /// Copying a cap into the child's CSpace.
+    CopyCap,
+    /// `TcbConfigure`.
+    ConfigureTcb,
+    /// `TcbSetPriority`.
+    SetPriority,
+    /// `TcbWriteRegisters` (start).
+    Start,
+    /// Revoking or deleting the process's untyped.
+    Destroy,
+}
+
+/// What a new process gets.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessConfig {
+    /// log2 of the untyped carved for the process (all its objects come from it).
+    pub untyped_bits: u32,
+    /// log2 of the number of slots in its CNode.
+    pub cnode_radix: u64,
+    /// Stack size in pages.
+    pub stack_pages: u64,
+    /// Scheduling priority (at most the parent's).
+    pub priority: u64,
+    /// Fault endpoint (a cptr in the parent's CSpace), or null for none.
+    pub fault_endpoint: Cap<Endpoint>,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            untyped_bits: 21,
+            cnode_radix: 8,
+            stack_pages: 4,
+            priority: 100,
+            fault_endpoint: Cap::null(),
+        }
+    }
+}
+
+/// Most slot ranges of the parent's CSpace one process uses.
+const MAX_SLOT_RANGES: usize = 24;
+/// Most page-table prefixes the loader remembers per address space.
+const TABLE_CACHE: usize = 16;
+
+/// A loaded (not yet started) process. Its caps live in the parent's CSpace.
+pub struct Process {
+    /// The thread.
+    pub tcb: Cap<Tcb>,
+    /// The child's CNode as the parent reaches into it (guard 0).
+    pub cnode: Cap<CNode>,
+    /// The child's CSpace root (guarded so that child cptr = slot).
+    pub cspace: Cap<CNode>,
+    /// The address space.
+    pub vspace: Cap<VSpace>,
+    /// The IPC buffer frame (mapped at [`IPC_BUFFER_ADDR`] in the child).
+    pub ipc_buffer: Cap<Frame>,
+    /// The untyped every object of the process came from.
+    pub untyped: Cap<Untyped>,
+    /// ELF entry point.
+    pub entry: u64,
+    /// Radix of the child's CNode.
+    pub cnode_radix: u64,
+    slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
+    slot_range_count: usize,
+}
+
+/// Page-table levels below the PML4: what covers how much.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Pdpt,
+    Pd,
+    Pt,
+}
+
+impl Level {
+    const ALL: [Level; 3] = [Level::Pdpt, Level::Pd, Level::Pt];
+    /// log2 of the span one table of this level maps.
+    fn span_bits(self) -> u32 {
+        match self {
+            Level::Pdpt => 39,
+            Level::Pd => 30,
+            Level::Pt => 21,
+        }
+    }
+    fn object_type(self) -> ObjectType {
+        match self {
+            Level::Pdpt => Pdpt::OBJECT_TYPE,
+            Level::Pd => PageDirectory::OBJECT_TYPE,
+            Level::Pt => PageTable::OBJECT_TYPE,
+        }
+    }
+}
+
+/// The page tables known to exist in one address space: `(level, vaddr >> span)`.
+struct TableCache {
+    vspace: Cap<VSpace>,
+    known: [(Level, u64); TABLE_CACHE],
+    count: usize,
+}
+
+impl TableCache {
+    fn new(vspace: Cap<VSpace>) -> Self {
+        TableCache {
+            vspace,
+            known: [(Level::Pt, u64::MAX); TABLE_CACHE],
+            count: 0,
+        }
+    }
+    fn contains(&self, level: Level, vaddr: u64) -> bool {
+        let prefix = vaddr >> level.span_bits();
+        self.known[..self.count].contains(&(level, prefix))
+    }
+    fn insert(&mut self, level: Level, vaddr: u64) {
+        if self.count < TABLE_CACHE {
+            self.known[self.count] = (level, vaddr >> level.span_bits());
+            self.count += 1;
+        }
+    }
+}
+
+/// Whose memory a page table comes from: the process's (its own address space) or the
+/// parent's (the parent's scratch window, which outlives every process).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tables {
+    Process,
+    Parent,
+}
+
+/// Where the objects of one process come from: its own untyped, and the parent's slots.
+struct Objects<'a> {
+    parent: &'a mut Allocator,
+    pool: UntypedPool,
+    slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
+    slot_range_count: usize,
+}
+
+impl Objects<'_> {
+    /// Retypes `count` objects into consecutive parent slots; returns the first.
+    fn retype(
+        &mut self,
+        object_type: ObjectType,
+        size_arg: u64,
+        count: u64,
+    ) -> Result<u64, LoadError> {
+        if self.slot_range_count == MAX_SLOT_RANGES {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let slots = &mut self.parent.slots;
+        let first = slots
+            .alloc_range(count)
+            .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
+        let placement = self.pool.place(object_type, size_arg, count);
+        let Some(placement) = placement else {
+            free_range(slots, first, count);
+            return Err(LoadError::Alloc(AllocError::OutOfMemory));
+        };
+        let untyped: Cap<Untyped> = Cap::from_cptr(self.pool.regions()[placement.region].cptr);
+        if let Err(e) = untyped.retype(object_type, size_arg, self.parent.cnode, first, count) {
+            free_range(slots, first, count);
+            return Err(LoadError::Alloc(AllocError::Kernel(e)));
+        }
+        self.pool.commit(placement, object_type, size_arg, count);
+        self.slot_ranges[self.slot_range_count] = (first, count);
+        self.slot_range_count += 1;
+        Ok(first)
+    }
+
+    fn make<T: ObjectKind>(&mut self) -> Result<Cap<T>, LoadError> {
+        self.retype(T::OBJECT_TYPE, 0, 1).map(Cap::from_cptr)
+    }
+}
+
+fn free_range(slots: &mut SlotAllocator, first: u64, count: u64) {
+    for slot in first..first + count {
+        slots.free(slot);
+    }
+}
+
+/// Builds processes for one parent (normally the root task). Holds what the parent needs
+/// once: a guard-0 cap to its own CSpace root (for two-level slot paths into children) and
+/// the page tables of its scratch window.
+pub struct Loader {
+    /// The parent's CSpace root minted with no guard, so that a path of depth 12 + r names
+    /// slot `s` of the child CNode in parent slot `c` as `(c << r) | s`.
+    pub root_unguarded: Cap<CNode>,
+    root_radix: u64,
+    scratch_tables: TableCache,
+}
+
+fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
+    move |e| LoadError::Kernel(step, e)
+}
+
+impl Loader {
+    /// Prepares the parent (its CSpace root is [`SLOT_CNODE`] of `2^root_radix` slots,
+    /// guarded so that cptr = slot, in VSpace [`SLOT_VSPACE`]).
+    ///
+    /// # Errors
+    /// No free slot, or the kernel refused the mint.
+    pub fn new(parent: &mut Allocator, root_radix: u64) -> Result<Self, LoadError> {
+        let slot = parent.slot().map_err(LoadError::Alloc)?;
+        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
+        let unguarded = CNodeGuard {
+            guard: 0,
+            guard_bits: 0,
+        };
+        root.mint_guard(SlotPath::at(slot), SlotPath::at(SLOT_CNODE), unguarded)
+            .map_err(kernel(LoadStep::UnguardedRoot))?;
+        Ok(Loader {
+            root_unguarded: Cap::from_cptr(slot),
+            root_radix,
+            scratch_tables: TableCache::new(Cap::from_cptr(SLOT_VSPACE)),
+        })
+    }
+
+    /// Finds `name` (e.g. `bin/ipcpeer`) in the boot archive mapped at [`ARCHIVE_ADDR`].
+    ///
+    /// # Errors
+    /// An invalid archive or a missing file.
+    pub fn archive_file(archive_length: u64, name: &str) -> Result<&'static [u8], LoadError> {
+        // SAFETY: the kernel maps the boot archive read-only at ARCHIVE_ADDR, `archive_length`
+        // bytes long (boot info), for the root task's whole life; it is never written.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(ARCHIVE_ADDR as *const u8, archive_length as usize)
+        };
+        let archive = BootArchive::parse(bytes).map_err(LoadError::Archive)?;
+        match archive.cpio().find(name) {
+            Ok(Some(entry)) => Ok(entry.data()),
+            Ok(None) => Err(LoadError::NotFound),
+            Err(e) => Err(LoadError::Archive(e.into())),
+        }
+    }
+
+    /// Loads the ELF `image` into a new process (not started).
+    ///
+    /// # Errors
+    /// A bad ELF, too little memory or slots, or a refused step; everything made so far is
+    /// destroyed first.
+    pub fn load(
+        &mut self,
+        parent: &mut Allocator,
+        image: &[u8],
+        config: &ProcessConfig,
+    ) -> Result<Process, LoadError> {
+        let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
+        let mut plans = [SegmentPlan {
+            first_page: 0,
+            pages: 0,
+            writable: false,
+            vaddr: 0,
+            file_offset: 0,
+            file_size: 0,
+        }; MAX_SEGMENTS];
+        let segments = plan_segments(&elf, &mut plans)?;
+        let untyped = parent
+            .make_untyped(config.untyped_bits)
+            .map_err(LoadError::Alloc)?;
+        let mut pool = UntypedPool::new();
+        pool.add(untyped.cptr(), config.untyped_bits, false);
+        let mut objects = Objects {
+            parent,
+            pool,
+            slot_ranges: [(0, 0); MAX_SLOT_RANGES],
+            slot_range_count: 0,
+        };
+        let result = self.build(&mut objects, &elf, &plans[..segments], config, untyped);
+        match result {
+            Ok(process) => Ok(process),
+            Err(e) => {
+                let mut dead = Process::empty(untyped);
+                dead.slot_ranges = objects.slot_ranges;
+                dead.slot_range_count = objects.slot_range_count;
+                let _ = dead.destroy(objects.parent);
+                Err(e)
+            }
+        }
+    }
+
+    fn build(
+        &mut self,
+        objects: &mut Objects<'_>,
+        elf: &ElfFile<'_>,
+        plans: &[SegmentPlan],
+        config: &ProcessConfig,
+        untyped: Cap<Untyped>,
+    ) -> Result<Process, LoadError> {
+        let radix = config.cnode_radix;
+        let vspace: Cap<VSpace> = objects.make()?;
+        let tcb: Cap<Tcb> = objects.make()?;
+        let cnode: Cap<CNode> = objects
+            .retype(ObjectType::CNode, radix, 1)
+            .map(Cap::from_cptr)?;
+        let cspace: Cap<CNode> = Cap::from_cptr(objects.parent.slot().map_err(LoadError::Alloc)?);
+        objects.slot_ranges[objects.slot_range_count] = (cspace.cptr(), 1);
+        objects.slot_range_count += 1;
+        let guard = CNodeGuard {
+            guard: 0,
+            guard_bits: 64 - radix as u32,
+        };
+        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
+        root.mint_guard(cspace.slot(), cnode.slot(), guard)
+            .map_err(kernel(LoadStep::GuardCNode))?;
+
+        let mut process = Process::empty(untyped);
+        process.tcb = tcb;
+        process.cnode = cnode;
+        process.cspace = cspace;
+        process.vspace = vspace;
+        process.entry = elf.entry();
+        process.cnode_radix = radix;
+
+        let mut tables = TableCache::new(vspace);
+        for plan in plans {
+            self.load_segment(objects, &mut tables, elf, plan)?;
+        }
+        let stack_first = objects.retype(ObjectType::Frame4K, 0, config.stack_pages)?;
+        for i in 0..config.stack_pages {
+            let vaddr = STACK_TOP - (config.stack_pages - i) * PAGE_SIZE;
+            let frame = Cap::from_cptr(stack_first + i);
+            let rw = Rights::READ.union(Rights::WRITE);
+            self.map_frame(objects, &mut tables, frame, vaddr, rw, Tables::Process)?;
+        }
+        let ipc_buffer: Cap<Frame> = objects.make()?;
+        let rw = Rights::READ.union(Rights::WRITE);
+        self.map_frame(
+            objects,
+            &mut tables,
+            ipc_buffer,
+            IPC_BUFFER_ADDR,
+            rw,
+            Tables::Process,
+        )?;
+        process.ipc_buffer = ipc_buffer;
+
+        process.give(self, tcb, SLOT_TCB, Rights::ALL)?;
+        process.give(self, cspace, SLOT_CNODE, Rights::ALL)?;
+        process.give(self, vspace, SLOT_VSPACE, Rights::ALL)?;
+        process.give(self, ipc_buffer, SLOT_IPC_BUFFER, Rights::ALL)?;
+
+        let tcb_config = TcbConfig {
+            cspace,
+            vspace,
+            ipc_buffer_addr: IPC_BUFFER_ADDR,
+            ipc_buffer_frame: ipc_buffer,
+            fault_endpoint: config.fault_endpoint,
+        };
+        tcb.configure(&tcb_config)
+            .map_err(kernel(LoadStep::ConfigureTcb))?;
+        tcb.set_priority(config.priority)
+            .map_err(kernel(LoadStep::SetPriority))?;
+        process.slot_ranges = objects.slot_ranges;
+        process.slot_range_count = objects.slot_range_count;
+        Ok(process)
+    }
+
+    fn load_segment(
+        &mut self,
+        objects: &mut Objects<'_>,
+        tables: &mut TableCache,
+        elf: &ElfFile<'_>,
+        plan: &SegmentPlan,
+    ) -> Result<(), LoadError> {
+        let rights = if plan.writable {
+            Rights::READ.union(Rights::WRITE)
+        } else {
+            Rights::READ
+        };
+        let mut done = 0;
+        while done < plan.pages {
+            let batch = (plan.pages - done).min(crate::object::MAX_RETYPE_COUNT);
+            let first = objects.retype(ObjectType::Frame4K, 0, batch)?;
+            for i in 0..batch {
+                let page = plan.first_page + (done + i) * PAGE_SIZE;
+                let frame: Cap<Frame> = Cap::from_cptr(first + i);
+                if let Some((offset, range)) = page_file_bytes(plan, page) {
+                    let bytes = elf
+                        .bytes()
+                        .get(range)
+                        .ok_or(LoadError::SegmentOutOfRange(0))?;
+                    self.fill(objects, frame, offset, bytes)?;
+                }
+                self.map_frame(objects, tables, frame, page, rights, Tables::Process)?;
+            }
+            done += batch;
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` to `offset` in `frame` through the parent's scratch window.
+    fn fill(
+        &mut self,
+        objects: &mut Objects<'_>,
+        frame: Cap<Frame>,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        let mut scratch =
+            core::mem::replace(&mut self.scratch_tables, TableCache::new(Cap::null()));
+        let rw = Rights::READ.union(Rights::WRITE);
+        let mapped = self.map_frame(
+            objects,
+            &mut scratch,
+            frame,
+            SCRATCH_ADDR,
+            rw,
+            Tables::Parent,
+        );
+        self.scratch_tables = scratch;
+        mapped?;
+        let len = bytes.len().min((PAGE_SIZE - offset) as usize);
+        // SAFETY: `frame` is mapped read-write at SCRATCH_ADDR in this address space (just
+        // above), nothing else refers to that page, and `offset + len <= PAGE_SIZE`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), (SCRATCH_ADDR + offset) as *mut u8, len);
+        }
+        frame.unmap().map_err(kernel(LoadStep::UnmapScratch))
+    }
+
+    /// Maps `frame` at `vaddr` in `tables.vspace`, first making and mapping whichever page
+    /// tables are missing, top-down, from the process's memory or the parent's. A table the
+    /// kernel says is already present (`DeleteFirst`) is remembered; the spare object stays
+    /// unused.
+    fn map_frame(
+        &mut self,
+        objects: &mut Objects<'_>,
+        tables: &mut TableCache,
+        frame: Cap<Frame>,
+        vaddr: u64,
+        rights: Rights,
+        source: Tables,
+    ) -> Result<(), LoadError> {
+        for level in Level::ALL {
+            if tables.contains(level, vaddr) {
+                continue;
+            }
+            let table = match source {
+                Tables::Process => objects.retype(level.object_type(), 0, 1)?,
+                Tables::Parent => objects
+                    .parent
+                    .retype(level.object_type(), 0, 1)
+                    .map_err(LoadError::Alloc)?,
+            };
+            let mapped = match level {
+                Level::Pdpt => Cap::<Pdpt>::from_cptr(table).map(tables.vspace, vaddr),
+                Level::Pd => Cap::<PageDirectory>::from_cptr(table).map(tables.vspace, vaddr),
+                Level::Pt => Cap::<PageTable>::from_cptr(table).map(tables.vspace, vaddr),
+            };
+            match mapped {
+                Ok(()) => tables.insert(level, vaddr),
+                Err(e) if e.error == Error::DeleteFirst => tables.insert(level, vaddr),
+                Err(e) => return Err(LoadError::Kernel(LoadStep::MapTable, e)),
+            }
+        }
+        frame
+            .map(tables.vspace, vaddr, rights)
+            .map_err(kernel(LoadStep::MapFrame))
+    }
+}
+
+impl Process {
+    fn empty(untyped: Cap<Untyped>) -> Self {
+        Process {
+            tcb: Cap::null(),
+            cnode: Cap::null(),
+            cspace: Cap::null(),
+            vspace: Cap::null(),
+            ipc_buffer: Cap::null(),
+            untyped,
+            entry: 0,
+            cnode_radix: 0,
+            slot_ranges: [(0, 0); MAX_SLOT_RANGES],
+            slot_range_count: 0,
+        }
+    }
+
+    /// The path, relative to `loader.root_unguarded`, of slot `child_slot` of this
+    /// process's CNode.
+    pub fn child_path(&self, loader: &Loader, child_slot: u64) -> SlotPath {
+        SlotPath {
+            index: (self.cnode.cptr() << self.cnode_radix) | child_slot,
+            depth: loader.root_radix + self.cnode_radix,
+        }
+    }
+
+    /// The path, relative to `loader.root_unguarded`, of parent slot `slot`.
+    pub fn parent_path(loader: &Loader, slot: u64) -> SlotPath {
+        SlotPath {
+            index: slot,
+            depth: loader.root_radix,
+        }
+    }
+
+    /// Copies the parent's cap `cap` into slot `child_slot` of the child's CSpace with
+    /// `rights` (use slots from [`FIRST_FREE_CHILD_SLOT`] up).
+    ///
+    /// # Errors
+    /// The kernel's refusal (occupied slot, empty source...).
+    pub fn give<T>(
+        &self,
+        loader: &Loader,
+        cap: Cap<T>,
+        child_slot: u64,
+        rights: Rights,
+    ) -> Result<(), LoadError> {
+        let dest = self.child_path(loader, child_slot);
+        let src = Process::parent_path(loader, cap.cptr());
+        loader
+            .root_unguarded
+            .copy(dest, src, rights)
+            .map_err(kernel(LoadStep::CopyCap))
+    }
+
+    /// Mints the parent's cap `cap` into slot `child_slot` of the child's CSpace with
+    /// `rights` and `badge`.
+    ///
+    /// # Errors
+    /// The kernel's refusal (occupied slot, empty source...).
+    pub fn give_badged<T>(
+        &self,
+        loader: &Loader,
+        cap: Cap<T>,
+        child_slot: u64,
+        rights: Rights,
+        badge: u64,
+    ) -> Result<(), LoadError> {
+        let dest = self.child_path(loader, child_slot);
+        let src = Process::parent_path(loader, cap.cptr());
+        loader
+            .root_unguarded
+            .mint(dest, src, rights, badge)
+            .map_err(kernel(LoadStep::CopyCap))
+    }
+
+    /// Starts the thread at the ELF entry with `argument` in `rdi`.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    pub fn start(&self, argument: u64) -> Result<(), LoadError> {
+        let registers = UserRegisters {
+            rip: self.entry,
+            rsp: STACK_TOP - 8,
+            rflags: 0x202,
+            rdi: argument,
+            ..UserRegisters::default()
+        };
+        self.tcb
+            .write_registers(true, &registers)
+            .map_err(kernel(LoadStep::Start))
+    }
+
+    /// Destroys the process: revoking its untyped deletes every object made for it (and
+    /// every cap to them, in any CSpace), then the untyped itself goes and the parent's
+    /// slots are given back.
+    ///
+    /// # Errors
+    /// The kernel's refusal of the revoke or delete.
+    pub fn destroy(self, parent: &mut Allocator) -> Result<(), LoadError> {
+        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
+        root.revoke(self.untyped.slot())
+            .map_err(kernel(LoadStep::Destroy))?;
+        for &(first, count) in &self.slot_ranges[..self.slot_range_count] {
+            for slot in first..first + count {
+                // Already empty after the revoke; the minted CSpace root is not derived
+                // from the untyped in every kernel, so delete explicitly.
+                let _ = root.delete(SlotPath::at(slot));
+                parent.slots.free(slot);
+            }
+        }
+        parent
+            .free_slot(self.untyped.cptr())
+            .map_err(kernel(LoadStep::Destroy))
+    }
+
+    /// The first slot of the child's CSpace the parent may fill.
+    pub const fn first_free_slot(&self) -> u64 {
+        FIRST_FREE_CHILD_SLOT
+    }
+}
