@@ -7,13 +7,13 @@
 //! One Bochs at a time: a lock file serialises runs (they would share VNC port 5900).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::qemu::{contains, Watch, Watched};
-use crate::serial::{Ending, READY};
+use crate::qemu::{SerialLog, Watch, Watched};
+use crate::serial::Ending;
 
 /// Bochs's BIOS (package bochsbios).
 pub const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
@@ -39,7 +39,10 @@ pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
          clock: sync=none, time0=local\n\
          cpu: count=1, ips=100000000, reset_on_triple_fault=0\n\
          log: {}\n\
-         panic: action=fatal\n",
+         panic: action=fatal\n\
+         # Debian's Bochs aborts (\"buffer overflow detected\") loading its ALSA driver\n\
+         # where there is no sound device: use the dummy drivers.\n\
+         sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy\n",
         iso.display(),
         com1.display(),
         log.display()
@@ -86,28 +89,16 @@ pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String>
         .spawn()
         .map_err(|e| format!("cannot start bochs: {e}"))?;
 
-    let mut serial = File::open(&com1).map_err(io(&com1))?;
-    let mut log_bytes = Vec::new();
-    let mut ready_after = None;
+    let mut serial_file = File::open(&com1).map_err(io(&com1))?;
+    let mut serial = SerialLog::new(start, watch.echo);
+    let mut read_so_far = 0u64;
     let ending = loop {
         let exited = child.try_wait().map_err(|e| e.to_string())?;
-        let scan_from = log_bytes.len().saturating_sub(READY.len());
         let mut chunk = Vec::new();
-        let _ = serial.seek(SeekFrom::Start(log_bytes.len() as u64));
-        let _ = serial.read_to_end(&mut chunk);
-        if watch.echo && !chunk.is_empty() {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&chunk);
-            let _ = stdout.flush();
-        }
-        log_bytes.extend_from_slice(&chunk);
-        if ready_after.is_none() && contains(&log_bytes[scan_from..], READY.as_bytes()) {
-            let after = start.elapsed();
-            ready_after = Some(after);
-            if watch.echo {
-                println!("\nxtask: HATCHERY READY after {:.2} s", after.as_secs_f64());
-            }
-        }
+        let _ = serial_file.seek(SeekFrom::Start(read_so_far));
+        let _ = serial_file.read_to_end(&mut chunk);
+        read_so_far += chunk.len() as u64;
+        serial.push(&chunk);
         if let Some(status) = exited {
             break Ending::Exited(status.code());
         }
@@ -120,9 +111,10 @@ pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String>
     };
     drop(lock);
     let stderr = std::fs::read_to_string(&out).unwrap_or_default();
+    let (log, ready_after) = serial.finish();
     Ok(Watched {
         ending,
-        log: String::from_utf8_lossy(&log_bytes).into_owned(),
+        log,
         ready_after,
         stderr,
     })
@@ -146,6 +138,7 @@ mod tests {
             "com1: enabled=1, mode=file, dev=/b/com1.log",
             "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
             "cpu: count=1, ips=100000000, reset_on_triple_fault=0",
+            "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -175,30 +175,11 @@ pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, Strin
         String::from_utf8_lossy(&text).into_owned()
     });
 
-    let mut log = Vec::new();
-    let mut ready_after = None;
+    let mut serial = SerialLog::new(start, watch.echo);
     let mut timed_out = None;
     loop {
         match receiver.recv_timeout(Duration::from_millis(20)) {
-            Ok(chunk) => {
-                let scan_from = log.len().saturating_sub(READY.len());
-                log.extend_from_slice(&chunk);
-                if watch.echo {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(&chunk);
-                    let _ = out.flush();
-                }
-                if ready_after.is_none() && contains(&log[scan_from..], READY.as_bytes()) {
-                    let after = start.elapsed();
-                    ready_after = Some(after);
-                    if watch.echo {
-                        eprint!(
-                            "\r\nxtask: HATCHERY READY after {:.2} s\r\n",
-                            after.as_secs_f64()
-                        );
-                    }
-                }
-            }
+            Ok(chunk) => serial.push(&chunk),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 if child.try_wait().ok().flatten().is_some() {
@@ -217,25 +198,102 @@ pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, Strin
         .wait()
         .map_err(|e| format!("waiting for the emulator: {e}"))?;
     while let Ok(chunk) = receiver.try_recv() {
-        log.extend_from_slice(&chunk);
+        serial.push(&chunk);
     }
     let ending = match timed_out {
         Some(limit) => Ending::TimedOut(limit),
         None => Ending::Exited(status.code()),
     };
+    let (log, ready_after) = serial.finish();
     Ok(Watched {
         ending,
-        log: String::from_utf8_lossy(&log).into_owned(),
+        log,
         ready_after,
         stderr: stderr_reader.join().unwrap_or_default(),
     })
 }
 
-/// Whether `haystack` contains `needle`.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+/// The serial output of a run as it arrives: kept, optionally echoed to stdout, and
+/// watched for `HATCHERY READY`. When echoing, `xtask: HATCHERY READY after X s` is printed
+/// on its own line right after the line holding READY.
+pub struct SerialLog {
+    start: Instant,
+    echo: bool,
+    bytes: Vec<u8>,
+    ready_after: Option<Duration>,
+    /// Offset just past READY, until the announcement is printed.
+    announce_from: Option<usize>,
+}
+
+impl SerialLog {
+    /// An empty log of a run that started at `start`.
+    pub fn new(start: Instant, echo: bool) -> Self {
+        Self {
+            start,
+            echo,
+            bytes: Vec::new(),
+            ready_after: None,
+            announce_from: None,
+        }
+    }
+
+    /// Adds output that just arrived.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let chunk_start = self.bytes.len();
+        let scan_from = chunk_start.saturating_sub(READY.len() - 1);
+        self.bytes.extend_from_slice(chunk);
+        if self.ready_after.is_none() {
+            if let Some(at) = find(&self.bytes[scan_from..], READY.as_bytes()) {
+                self.ready_after = Some(self.start.elapsed());
+                self.announce_from = Some(scan_from + at + READY.len());
+            }
+        }
+        if !self.echo {
+            return;
+        }
+        let mut split = chunk.len();
+        let mut announce = false;
+        if let Some(from) = self.announce_from.map(|from| from.max(chunk_start)) {
+            if let Some(newline) = self.bytes[from..].iter().position(|&b| b == b'\n') {
+                split = from + newline + 1 - chunk_start;
+                announce = true;
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&chunk[..split]);
+        let _ = out.flush();
+        if announce {
+            self.announce();
+        }
+        let _ = out.write_all(&chunk[split..]);
+        let _ = out.flush();
+    }
+
+    /// The whole log (lossy UTF-8) and the time READY appeared.
+    pub fn finish(mut self) -> (String, Option<Duration>) {
+        if self.echo {
+            self.announce();
+        }
+        let log = String::from_utf8_lossy(&self.bytes).into_owned();
+        (log, self.ready_after)
+    }
+
+    fn announce(&mut self) {
+        if let (Some(_), Some(after)) = (self.announce_from.take(), self.ready_after) {
+            // \r\n: QEMU's stdio mux puts the terminal in raw mode.
+            eprint!(
+                "xtask: HATCHERY READY after {:.2} s\r\n",
+                after.as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
-        .any(|window| window == needle)
+        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -309,6 +367,16 @@ mod tests {
         assert_eq!(watched.ending, Ending::Exited(Some(33)));
         assert_eq!(watched.log, "booting\nHATCHERY READY\n");
         assert!(watched.ready_after.is_some());
+    }
+
+    #[test]
+    fn ready_is_found_across_chunk_boundaries() {
+        let mut serial = SerialLog::new(Instant::now(), false);
+        serial.push(b"boot\nHATCHERY RE");
+        serial.push(b"ADY\nhello");
+        let (log, ready_after) = serial.finish();
+        assert_eq!(log, "boot\nHATCHERY READY\nhello");
+        assert!(ready_after.is_some());
     }
 
     #[test]

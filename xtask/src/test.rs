@@ -128,8 +128,12 @@ const fn refused(
 pub const SCENARIOS: &[Scenario] = &[
     boot("boot", "exit", &[]),
     Scenario {
-        lines: &[&["ktest:", " passed, ", " failed"]],
-        ..boot("ktest", "test", &[])
+        root: Some("utest"),
+        lines: &[
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        ..boot("tests", "test", &[])
     },
     boot("memory-64m", "exit", &["-m", "64M"]),
     boot("iretq", "exit syscall=iretq", &[]),
@@ -490,7 +494,7 @@ mod tests {
         let has = |name: &str| SCENARIOS.iter().any(|s| s.name == name);
         for name in [
             "boot",
-            "ktest",
+            "tests",
             "memory-64m",
             "iretq",
             "kernel-bad-magic",
