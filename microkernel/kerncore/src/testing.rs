@@ -11,7 +11,7 @@ use crate::slot::{Slot, SlotAddr, SlotStore};
 static EMPTY: Slot = Slot::EMPTY;
 
 /// Test memory: every slot-aligned non-zero address is a slot.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct MapStore {
     slots: BTreeMap<u64, Slot>,
 }

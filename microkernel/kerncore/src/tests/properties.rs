@@ -12,8 +12,9 @@ use libsys::object::{ObjectType, Rights};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use super::invariants::{check_all, object_counts, object_key, ObjectKey};
+use super::invariants::{check_all, object_counts, object_key, Forest, ObjectKey};
 use super::*;
+use crate::testing::MapStore;
 use crate::{
     cnode_copy, cnode_mint, cnode_move, cnode_mutate, io_port_control_issue, irq_control_get,
     lookup_cap, resolve, set_mapping, Mapping, TCB_SLOT_COUNT,
@@ -80,8 +81,15 @@ fn object_type() -> impl Strategy<Value = u64> {
     prop_oneof![
         2 => Just(ObjectType::CNode as u64),
         1 => Just(ObjectType::Tcb as u64),
+        2 => Just(ObjectType::Endpoint as u64),
+        1 => Just(ObjectType::Notification as u64),
         4 => small_or_any(13),
     ]
+}
+
+/// Mint data: few distinct badges, so that badge groups collide; sometimes anything.
+fn badge() -> impl Strategy<Value = u64> {
+    prop_oneof![3 => 1..=2u64, 1 => small_or_any(3)]
 }
 
 /// Retype counts: mostly 1..=3, sometimes anything (0 and huge counts are errors).
@@ -100,7 +108,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (i(), object_type(), small_or_any(12), i(), small_or_any(20), count())
             .prop_map(|(ut, object_type, size, dest, offset, count)| Op::Retype { ut, object_type, size, dest, offset, count }),
         3 => (i(), i(), small_or_any(15)).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
-        3 => (i(), i(), small_or_any(15), small_or_any(3)).prop_map(|(src, dest, rights, data)| Op::Mint { src, dest, rights, data }),
+        3 => (i(), i(), small_or_any(15), badge()).prop_map(|(src, dest, rights, data)| Op::Mint { src, dest, rights, data }),
         2 => (i(), i()).prop_map(|(src, dest)| Op::Move { src, dest }),
         1 => (i(), i(), small_or_any(0x1ff)).prop_map(|(src, dest, data)| Op::Mutate { src, dest, data }),
         3 => i().prop_map(|slot| Op::Delete { slot }),
@@ -190,8 +198,18 @@ impl Picker {
     }
 }
 
-/// Runs one operation; returns the caps removed, if it deletes.
-fn apply(w: &mut World, op: &Op, wild: bool) -> Option<Vec<Finalise>> {
+/// What an operation did, beyond changing the store.
+#[derive(Default)]
+struct Outcome {
+    /// The caps a delete or revoke removed.
+    removed: Option<Vec<Finalise>>,
+    /// The slots a successful move or mutate took a cap from and to.
+    moved: Option<(SlotAddr, SlotAddr)>,
+}
+
+/// Runs one operation.
+fn apply(w: &mut World, op: &Op, wild: bool) -> Outcome {
+    let mut outcome = Outcome::default();
     let p = Picker::new(w, wild);
     let (full, empty) = (
         |i: &Index| p.from(&p.full, i),
@@ -238,13 +256,25 @@ fn apply(w: &mut World, op: &Op, wild: bool) -> Option<Vec<Finalise>> {
             data,
         } => cnode_mint(&mut w.store, full(src), empty(dest), rights(*r), *data).is_err(),
         Op::Move { src, dest } if !protected(full(src)) => {
-            cnode_move(&mut w.store, full(src), empty(dest)).is_err()
+            let (src, dest) = (full(src), empty(dest));
+            let r = cnode_move(&mut w.store, src, dest);
+            outcome.moved = r.is_ok().then_some((src, dest));
+            r.is_err()
         }
         Op::Mutate { src, dest, data } if !protected(full(src)) => {
-            cnode_mutate(&mut w.store, full(src), empty(dest), *data).is_err()
+            let (src, dest) = (full(src), empty(dest));
+            let r = cnode_mutate(&mut w.store, src, dest, *data);
+            outcome.moved = r.is_ok().then_some((src, dest));
+            r.is_err()
         }
-        Op::Delete { slot } if !protected(full(slot)) => return Some(w.delete(full(slot))),
-        Op::Revoke { slot } => return Some(w.revoke(full(slot))),
+        Op::Delete { slot } if !protected(full(slot)) => {
+            outcome.removed = Some(w.delete(full(slot)));
+            false
+        }
+        Op::Revoke { slot } => {
+            outcome.removed = Some(w.revoke(full(slot)));
+            false
+        }
         // The kernel keeps one handler per line and disjoint port ranges (its own tables);
         // model that by skipping requests it would refuse.
         Op::IrqGet { irq, .. }
@@ -290,7 +320,7 @@ fn apply(w: &mut World, op: &Op, wild: bool) -> Option<Vec<Finalise>> {
             "a refused {op:?} changed the store"
         );
     }
-    None
+    outcome
 }
 
 /// Whether any cap in the store matches.
@@ -326,20 +356,53 @@ fn check_finality(
     }
 }
 
+/// No operation reshapes the tree around the caps it does not add or remove: every cap
+/// that survives has as parent its nearest surviving ancestor from before.
+fn check_shape_kept(before: &MapStore, after: &MapStore, moved: Option<(SlotAddr, SlotAddr)>) {
+    let rename = |x: SlotAddr| match moved {
+        Some((src, dest)) if x == src => dest,
+        _ => x,
+    };
+    let survives = |x: SlotAddr| {
+        let y = rename(x);
+        let (old, new) = (before.slot(x).cap(), after.slot(y).cap());
+        // Same object: an untyped's watermark or a frame's mapping may have changed.
+        !new.is_null() && object_key(old) == object_key(new)
+    };
+    let (old_tree, new_tree) = (Forest::build(before), Forest::build(after));
+    for (x, _) in before.full_slots() {
+        if !survives(x) {
+            continue;
+        }
+        let mut expected = old_tree.parent[&x];
+        while let Some(p) = expected {
+            if survives(p) {
+                break;
+            }
+            expected = old_tree.parent[&p];
+        }
+        let found = new_tree.parent[&rename(x)];
+        assert_eq!(found, expected.map(rename), "parent of {:#x} changed", x.0);
+    }
+}
+
 fn run(ops: &[(Op, bool)]) -> World {
     let mut w = World::new();
     for (op, wild) in ops {
         let counts = object_counts(&w.store);
-        if let Some(removed) = apply(&mut w, op, *wild) {
-            check_finality(&counts, &object_counts(&w.store), &removed);
+        let before = w.store.clone();
+        let outcome = apply(&mut w, op, *wild);
+        if let Some(removed) = &outcome.removed {
+            check_finality(&counts, &object_counts(&w.store), removed);
         }
         check_all(&w.store, &boot_slots());
+        check_shape_kept(&before, &w.store, outcome.moved);
     }
     w
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..80)) {
@@ -417,7 +480,7 @@ fn generated_sequences_exercise_every_operation_and_cascading_deletes() {
         let mut w = World::new();
         for (op, wild) in &steps {
             let before = w.store.full_slots();
-            let removed = apply(&mut w, op, *wild);
+            let removed = apply(&mut w, op, *wild).removed;
             let finals: Vec<&Finalise> = removed.iter().flatten().filter(|f| f.is_final).collect();
             let containers = finals
                 .iter()
