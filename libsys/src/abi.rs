@@ -65,6 +65,10 @@ abi_enum! {
         Yield = 8,
         /// Debug: write bytes (`rdi` = address, `rsi` = length) to the kernel console.
         DebugWrite = 9,
+        /// Describe the capability at cptr `rdi`: replies with its kind (`CapKind`), rights
+        /// and badge in message words 0..3. A system call rather than an invocation, because
+        /// a `Call` on an endpoint or notification cap is IPC.
+        Identify = 10,
     }
 }
 
@@ -169,8 +173,6 @@ abi_enum! {
         IoPortIn = 0x71,
         /// I/O port: `out(port, width, value)`.
         IoPortOut = 0x72,
-        /// Any cap: `identify()`: replies with the cap's kind, rights and badge.
-        CapIdentify = 0x80,
     }
 }
 

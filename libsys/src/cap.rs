@@ -86,12 +86,16 @@ impl<T> Cap<T> {
         SlotPath::at(self.cptr)
     }
 
-    /// `CapIdentify`: the kind, rights and badge of the capability in this slot.
+    /// `Identify` (a system call): the kind, rights and badge of the capability in this slot.
     ///
     /// # Errors
-    /// [`Error::InvalidCapability`] if the slot is empty or the cptr does not resolve.
+    /// [`Error::FailedLookup`] if the slot is empty or the cptr does not resolve.
     pub fn identify(self) -> InvocationResult<Identity> {
-        let reply = invoke(self.cptr, Label::CapIdentify, &[])?;
+        let (code, out) = crate::syscall::raw_syscall(
+            crate::abi::Syscall::Identify as u64,
+            crate::syscall::Registers { cptr: self.cptr, info: crate::abi::MessageInfo(0), words: [0; 4] },
+        );
+        let reply = crate::syscall::decode(code, out)?;
         Ok(Identity {
             kind: reply.words[0],
             rights: reply.words[1],
@@ -100,7 +104,7 @@ impl<T> Cap<T> {
     }
 }
 
-/// What `CapIdentify` reports about a capability.
+/// What `Identify` reports about a capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
     /// The [`CapKind`] number.
@@ -142,7 +146,7 @@ impl SlotPath {
 
 /// The tag types name what a [`Cap`] points at.
 pub trait CapType {
-    /// The kind `CapIdentify` reports for such a cap.
+    /// The kind `Identify` reports for such a cap.
     const KIND: CapKind;
 }
 

@@ -113,7 +113,7 @@ pub type RegsResult = Result<Registers, InvocationError>;
 
 /// Turns `rax` and the returned registers into a result. An unknown code (a kernel/ABI
 /// mismatch) is reported as [`Error::InvalidSyscall`] with the code as detail.
-fn decode(code: u64, out: Registers) -> RegsResult {
+pub(crate) fn decode(code: u64, out: Registers) -> RegsResult {
     if code == 0 {
         return Ok(out);
     }

@@ -1,9 +1,120 @@
-//! The IPC fast path (not yet taken: every call goes through the general path).
+//! The IPC fast path: `Call` and `ReplyRecv` with a short message and no caps, straight
+//! from one thread to another.
+//!
+//! It handles the common case of a client calling a waiting server and the server replying
+//! and waiting again. Every condition it cannot handle sends the call down the general path
+//! (`syscall::handle`), which gives the same result more slowly. Each guard below is one
+//! early exit; none changes any state.
 
+use crate::arch::syscall::set_save_area;
 use crate::arch::trap::TrapFrame;
+use crate::ipc::Endpoint;
+use crate::object;
+use crate::sched::SCHEDULER;
+use crate::thread::{PendingSend, Tcb, ThreadState};
+use kerncore::Cap;
+use libsys::abi::{MessageInfo, Syscall};
+use libsys::object::Rights;
 
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
-pub fn try_fastpath(_frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
-    None
+pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
+    let info = MessageInfo(frame.rsi);
+    // Short message in registers, no caps.
+    if info.caps() != 0 || info.length() > MessageInfo::REGISTER_WORDS {
+        return None;
+    }
+    let call = frame.rax == Syscall::Call as u64;
+    if !call && frame.rax != Syscall::ReplyRecv as u64 {
+        return None;
+    }
+    let current = SCHEDULER.lock().current();
+    if current.is_null() {
+        return None;
+    }
+    // SAFETY: the current thread is live; `frame` is its own context.
+    let me = unsafe { &mut *current };
+    // The cap must be an endpoint with the right the operation needs.
+    let (_, cap) = object::lookup(me, frame.rdi).ok()?;
+    let Cap::Endpoint { object: ep_phys, badge, rights } = cap else { return None };
+    // SAFETY: the cap names a live endpoint.
+    let ep = unsafe { Endpoint::at(ep_phys) };
+    let next = if call { fast_call(me, ep, badge, rights, info)? } else { fast_reply_recv(me, ep, ep_phys, rights, info)? };
+    // SAFETY: `next` is live (checked by the helpers) and becomes current.
+    let n = unsafe { &mut *next };
+    SCHEDULER.lock().switch_current(next);
+    if x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64() != n.vspace.pml4 {
+        // SAFETY: every address space shares the kernel half.
+        unsafe { n.vspace.activate() };
+    }
+    let f = &mut n.context as *mut TrapFrame;
+    set_save_area(f);
+    Some(f)
+}
+
+/// Copies the four register words and sets the receiver's return registers.
+fn copy_words(from: &TrapFrame, to: &mut TrapFrame, info: MessageInfo, badge: u64) {
+    to.rdx = from.rdx;
+    to.r8 = from.r8;
+    to.r9 = from.r9;
+    to.r10 = from.r10;
+    to.rsi = MessageInfo::new(info.label(), info.length(), 0).0;
+    to.rdi = badge;
+    to.rax = 0;
+}
+
+fn fast_call(me: &mut Tcb, ep: &mut Endpoint, badge: u64, rights: Rights, info: MessageInfo) -> Option<*mut Tcb> {
+    // Need the send right; a receiver must be waiting, configured, and not of lower priority.
+    if !rights.contains(Rights::WRITE) {
+        return None;
+    }
+    let peek = ep.peek_receiver()?;
+    // SAFETY: queued TCBs are live.
+    let r = unsafe { &mut *peek };
+    if r.priority < me.priority || r.vspace.pml4 == 0 {
+        return None;
+    }
+    ep.take_receiver();
+    copy_words(&me.context, &mut r.context, info, badge);
+    r.state = ThreadState::Running;
+    me.pending = PendingSend {
+        badge,
+        is_call: true,
+        can_grant: rights.contains(Rights::GRANT) || rights.contains(Rights::GRANT_REPLY),
+        is_fault: false,
+    };
+    me.state = ThreadState::BlockedOnReply;
+    me.replier = peek;
+    r.caller = me;
+    r.caller_can_grant = me.pending.can_grant;
+    Some(peek)
+}
+
+fn fast_reply_recv(me: &mut Tcb, ep: &mut Endpoint, ep_phys: u64, rights: Rights, info: MessageInfo) -> Option<*mut Tcb> {
+    // Need the receive right; no sender may be waiting (we would take its message); no
+    // bound notification (it might have bits pending).
+    if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification != 0 {
+        return None;
+    }
+    // There must be a caller waiting for this reply, for a normal (not fault) call.
+    let c = me.caller;
+    if c.is_null() {
+        return None;
+    }
+    // SAFETY: reply links are symmetric, so the caller is live.
+    let caller = unsafe { &mut *c };
+    if caller.state != ThreadState::BlockedOnReply || caller.pending.is_fault || caller.vspace.pml4 == 0 {
+        return None;
+    }
+    // The caller must be the thread that should run next.
+    if caller.priority < me.priority || SCHEDULER.lock().has_ready_above(caller.priority) {
+        return None;
+    }
+    copy_words(&me.context, &mut caller.context, info, 0);
+    caller.state = ThreadState::Running;
+    caller.replier = core::ptr::null_mut();
+    me.caller = core::ptr::null_mut();
+    // SAFETY: `me` is the live current thread, in no queue.
+    unsafe { ep.enqueue_receiver(me, ep_phys) };
+    Some(c)
 }

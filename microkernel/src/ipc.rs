@@ -118,6 +118,47 @@ impl Endpoint {
         unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
     }
 
+    /// The first waiting receiver, if receivers wait (fast path).
+    pub fn peek_receiver(&self) -> Option<*mut Tcb> {
+        (self.state() == EndpointState::Recv).then(|| self.queue().head)
+    }
+
+    /// Takes the first waiting receiver, if receivers wait (fast path).
+    pub fn take_receiver(&mut self) -> Option<*mut Tcb> {
+        if self.state() != EndpointState::Recv {
+            return None;
+        }
+        let mut q = self.queue();
+        let r = q.head;
+        // SAFETY: the queue head is a live TCB.
+        unsafe {
+            q.remove(r);
+            (*r).blocked_on = 0;
+        }
+        self.set_queue(q, EndpointState::Recv);
+        Some(r)
+    }
+
+    /// Whether senders are waiting.
+    pub fn has_senders(&self) -> bool {
+        self.state() == EndpointState::Send
+    }
+
+    /// Queues a receiver (fast path; the caller checked no sender waits).
+    ///
+    /// # Safety
+    /// `t` must be a live TCB in no queue; `phys` this endpoint's address.
+    pub unsafe fn enqueue_receiver(&mut self, t: *mut Tcb, phys: u64) {
+        let mut q = self.queue();
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            (*t).state = ThreadState::BlockedOnRecv;
+            (*t).blocked_on = phys;
+            q.push(t);
+        }
+        self.set_queue(q, EndpointState::Recv);
+    }
+
     /// Removes a thread from this endpoint's queue.
     ///
     /// # Safety

@@ -5,8 +5,8 @@
 //! address space (user half only; the kernel half is shared), gives it a stack, an IPC
 //! buffer and the read-only boot info page, and builds its CSpace: one CNode of
 //! `ROOT_CNODE_RADIX` bits holding its TCB, CNode, VSpace, IPC buffer frame, IRQ and I/O
-//! port control, the boot info frame, the boot archive's frames (mapped read-only at
-//! `ARCHIVE_ADDR`), and finally every byte of free memory as untyped caps. After that the
+//! port control, the boot info frame, every byte of free memory as untyped caps, and the
+//! boot archive's frames (mapped read-only at `ARCHIVE_ADDR`). After that the
 //! kernel's boot allocator is sealed: the kernel never allocates memory again.
 
 use crate::kmem;
@@ -161,8 +161,8 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     let cnode_pages = (1u64 << (ROOT_CNODE_RADIX + u64::from(SLOT_SIZE_BITS))) / PAGE_SIZE;
     let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE).ok_or(RootTaskError::OutOfMemory)?;
     let tcb_phys = frame()?;
-    let first_untyped = SLOT_FIRST_VARIABLE + archive_pages;
-    if first_untyped + MAX_UNTYPED as u64 > 1 << ROOT_CNODE_RADIX {
+    let first_untyped = SLOT_FIRST_VARIABLE;
+    if first_untyped + MAX_UNTYPED as u64 + archive_pages > 1 << ROOT_CNODE_RADIX {
         return Err(RootTaskError::TooManyCaps);
     }
 
@@ -187,10 +187,6 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
     insert(cnode, SLOT_BOOT_INFO_FRAME, frame_cap(info_phys, BOOT_INFO_ADDR, Rights::READ));
-    for i in 0..archive_pages {
-        let cap = frame_cap(archive_phys + i * PAGE_SIZE, ARCHIVE_ADDR + i * PAGE_SIZE, Rights::READ);
-        insert(cnode, SLOT_FIRST_VARIABLE + i, cap);
-    }
 
     // The thread.
     // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
@@ -236,13 +232,18 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
             base += 1 << bits;
         }
     }
+    let first_archive = first_untyped + count as u64;
+    for i in 0..archive_pages {
+        let cap = frame_cap(archive_phys + i * PAGE_SIZE, ARCHIVE_ADDR + i * PAGE_SIZE, Rights::READ);
+        insert(cnode, first_archive + i, cap);
+    }
     info.magic = BOOT_INFO_MAGIC;
     info.size = core::mem::size_of::<BootInfo>() as u64;
     info.cnode_radix = ROOT_CNODE_RADIX;
     info.untyped_slots = SlotRange { start: first_untyped, end: first_untyped + count as u64 };
-    info.archive_slots = SlotRange { start: SLOT_FIRST_VARIABLE, end: SLOT_FIRST_VARIABLE + archive_pages };
+    info.archive_slots = SlotRange { start: first_archive, end: first_archive + archive_pages };
     info.archive_length = archive_bytes.len() as u64;
-    info.first_free_slot = first_untyped + count as u64;
+    info.first_free_slot = first_archive + archive_pages;
     info.priority = u64::from(ROOT_PRIORITY);
     Ok(RootTask { tcb, name, untyped: (count, total) })
 }

@@ -167,6 +167,17 @@ impl Scheduler {
         }
     }
 
+    /// Whether a ready thread has a priority above `priority`.
+    pub fn has_ready_above(&self, priority: u8) -> bool {
+        self.highest_ready().is_some_and(|p| p > priority as usize)
+    }
+
+    /// Makes `next` the running thread directly (IPC fast path): `next` must be live, not
+    /// queued, and the current thread must have been blocked by the caller.
+    pub fn switch_current(&mut self, next: *mut Tcb) {
+        self.current = next;
+    }
+
     /// Counts a timer tick; true when the current timeslice is used up.
     pub fn tick(&mut self) -> bool {
         self.slice_left = self.slice_left.saturating_sub(1);
@@ -201,6 +212,12 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     s.current = next;
     drop(s);
     if next.is_null() {
+        if !previous.is_null() && crate::log::enabled(crate::log::Level::Debug) {
+            // SAFETY: the previous thread is live unless it was just destroyed, in which
+            // case `current` was cleared and `previous` is null.
+            let p = unsafe { &*previous };
+            crate::debug!("idle: last thread {} is {:?} (blocked on {:#x})", p.name(), p.state, p.blocked_on);
+        }
         // SAFETY: the kernel table maps the kernel like every address space; idle runs on
         // it so that no dying address space stays loaded.
         unsafe { crate::kmem::kernel_table().activate() };

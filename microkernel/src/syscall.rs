@@ -38,6 +38,7 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
             yielding = true;
             Ok(())
         }
+        Ok(Syscall::Identify) => lookup(tcb).map(|(_, cap)| object::identify(&cap).deliver(tcb)),
         Ok(Syscall::Call) => call(tcb),
         Ok(Syscall::Send) => send(tcb, true),
         Ok(Syscall::NBSend) => send(tcb, false),

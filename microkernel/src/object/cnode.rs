@@ -6,7 +6,7 @@
 
 use super::{cap_error, delete_slot, finalise, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::thread::Tcb;
-use kerncore::{Argument, Cap};
+use kerncore::{Argument, Cap, SlotStore};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
 
@@ -15,6 +15,10 @@ pub fn invoke(_caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> Invoc
     match label {
         Label::CNodeCopy | Label::CNodeMint | Label::CNodeMove | Label::CNodeMutate => {
             let dest = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
+            // As in seL4, an occupied destination is reported before the source is looked at.
+            if !KernelSlots.slot(dest).is_empty() {
+                return Err(InvocationError::new(Error::DeleteFirst, 0));
+            }
             let src = resolve_slot(root, args.get(2)?, args.get(3)?, 2)?;
             let position = |a: Argument| match a {
                 Argument::Destination => Some(0),

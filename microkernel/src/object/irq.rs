@@ -120,10 +120,10 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &A
             Ok(Reply::empty())
         }
         (Label::IrqHandlerAck, Cap::IrqHandler { irq }) => {
-            if IRQS.lock()[irq as usize].notification == 0 {
-                return Err(InvocationError::cap(Error::IllegalOperation));
+            // Unmask only while a notification is there to receive the next interrupt.
+            if IRQS.lock()[irq as usize].notification != 0 {
+                apic::route_irq(gsi(irq), false);
             }
-            apic::route_irq(gsi(irq), false);
             Ok(Reply::empty())
         }
         (Label::IrqHandlerClear, Cap::IrqHandler { irq }) => {
@@ -158,7 +158,7 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &A
             if !matches!(width, 1 | 2 | 4) {
                 return Err(InvocationError::new(Error::InvalidArgument, 1));
             }
-            if port < u64::from(first) || port + width - 1 > u64::from(last) {
+            if port < u64::from(first) || port.saturating_add(width - 1) > u64::from(last) {
                 return Err(InvocationError::new(Error::RangeError, 0));
             }
             let port = port as u16;

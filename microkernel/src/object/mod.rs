@@ -169,7 +169,11 @@ pub fn lookup(tcb: &Tcb, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
 /// Finds the slot `(index, depth)` relative to the CNode cap `root` (argument `arg`).
 pub fn resolve_slot(root: &Cap, index: u64, depth: u64, arg: u64) -> Result<SlotAddr, InvocationError> {
     let depth = u32::try_from(depth).map_err(|_| InvocationError::new(Error::RangeError, arg + 1))?;
-    kerncore::resolve(&KernelSlots, root, index, depth).map_err(|e| lookup_error(e, arg))
+    kerncore::resolve(&KernelSlots, root, index, depth).map_err(|e| match e {
+        // A bad depth is the fault of the depth argument, which follows the index.
+        LookupError::InvalidDepth { .. } => InvocationError::new(e.code(), arg + 1),
+        _ => lookup_error(e, arg),
+    })
 }
 
 /// Maps a lookup failure for argument `arg` to an invocation error.
@@ -192,9 +196,6 @@ pub fn retype_error(e: RetypeError, position: impl Fn(Argument) -> Option<u64>) 
 pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
     let args = Args::read(tcb);
     let label = Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
-    if label == Label::CapIdentify {
-        return Ok(identify(&cap));
-    }
     match cap {
         Cap::Untyped { .. } => untyped::invoke(tcb, slot, label, &args),
         Cap::CNode { .. } => cnode::invoke(tcb, &cap, label, &args),
@@ -209,8 +210,8 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
     }
 }
 
-/// CapIdentify: kind, rights, badge.
-fn identify(cap: &Cap) -> Reply {
+/// The Identify system call's answer: kind, rights, badge.
+pub fn identify(cap: &Cap) -> Reply {
     let rights = match cap {
         Cap::Endpoint { rights, .. } | Cap::Notification { rights, .. } | Cap::Frame { rights, .. } => {
             rights.bits()
@@ -224,9 +225,10 @@ fn identify(cap: &Cap) -> Reply {
 /// in any deleted frame or page-table cap. Called for every cap a delete or revoke removes.
 pub fn finalise(f: Finalise) {
     match f.cap {
-        Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } => {
-            vspace::unmap_deleted(&f.cap);
-        }
+        // Each frame cap has its own mapping.
+        Cap::Frame { .. } => vspace::unmap_deleted(&f.cap),
+        // A table has one mapping, shared by all its caps: undone with the last one.
+        Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } if f.is_final => vspace::unmap_deleted(&f.cap),
         _ => {}
     }
     if !f.is_final {

@@ -81,8 +81,11 @@ pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> Invoc
             }
             // SAFETY: the cap names a live notification.
             let notification = unsafe { Notification::at(n) };
-            if target.bound_notification != 0 || notification.bound != 0 {
+            if target.bound_notification != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            if notification.bound != 0 {
+                return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
             target.bound_notification = n;
             notification.bound = target as *mut Tcb as u64;

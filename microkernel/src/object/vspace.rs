@@ -37,10 +37,30 @@ pub fn init_vspace(pml4: u64) {
     }
 }
 
-/// A VSpace's last cap is gone: forget it (its tables are separate objects).
+/// A VSpace's last cap is gone: forget it, and empty every table that was mapped in it
+/// (the tables are separate objects whose caps may map them elsewhere later; their old
+/// entries must not come along). The work is bounded by the tables userspace made.
 pub fn destroy_vspace(pml4: u64) {
     if let Some(p) = LIVE.lock().iter_mut().find(|p| **p == pml4) {
         *p = 0;
+    }
+    for e4 in entries(pml4)[..256].iter_mut() {
+        if *e4 & PRESENT != 0 {
+            let pdpt = *e4 & ADDRESS_MASK;
+            for e3 in entries(pdpt).iter() {
+                if *e3 & PRESENT != 0 && *e3 & HUGE == 0 {
+                    let pd = *e3 & ADDRESS_MASK;
+                    for e2 in entries(pd).iter() {
+                        if *e2 & PRESENT != 0 && *e2 & HUGE == 0 {
+                            entries(*e2 & ADDRESS_MASK).fill(0);
+                        }
+                    }
+                    entries(pd).fill(0);
+                }
+            }
+            entries(pdpt).fill(0);
+        }
+        *e4 = 0;
     }
     // If it is the current address space, stop using it before its memory can be reused.
     let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
@@ -80,8 +100,10 @@ fn flush(pml4: u64, vaddr: u64) {
     }
 }
 
-/// Removes the entry at `level` for `vaddr` if it still points at `object`.
-fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64) {
+/// Removes the entry at `level` for `vaddr` if it still points at `object`; for a table,
+/// also clears the table's own entries (as seL4 does), so a later mapping of it starts
+/// empty.
+fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
     if !is_live(pml4) {
         return;
     }
@@ -89,8 +111,20 @@ fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64) {
         let e = &mut entries(table)[index(vaddr, level)];
         if *e & PRESENT != 0 && *e & ADDRESS_MASK == object {
             *e = 0;
-            flush(pml4, vaddr);
+            if is_table {
+                entries(object).fill(0);
+                flush_all(pml4);
+            } else {
+                flush(pml4, vaddr);
+            }
         }
+    }
+}
+
+fn flush_all(pml4: u64) {
+    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    if current == pml4 {
+        x86_64::instructions::tlb::flush_all();
     }
 }
 
@@ -106,11 +140,11 @@ fn placement(cap: &Cap) -> Option<(u32, u64)> {
     }
 }
 
-/// Undoes the mapping recorded in a frame or table cap that is being deleted.
+/// Undoes the mapping recorded in a frame or table cap (being unmapped or deleted).
 pub fn unmap_deleted(cap: &Cap) {
     if let (Some(m), Some((level, _))) = (cap.mapping(), placement(cap)) {
         let object = cap.region().map(|(o, _)| o).unwrap_or(0);
-        clear_entry(m.vspace, m.vaddr, level, object);
+        clear_entry(m.vspace, m.vaddr, level, object, !matches!(cap, Cap::Frame { .. }));
     }
 }
 
@@ -138,12 +172,16 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     let Cap::Pml4 { object: pml4 } = vcap else {
         return Err(InvocationError::new(Error::InvalidCapability, 0));
     };
-    if cap.mapping().is_some() {
+    // A cap mapped in an address space that is gone counts as unmapped.
+    if cap.mapping().is_some_and(|m| is_live(m.vspace)) {
         return Err(InvocationError::cap(Error::RevokeFirst));
     }
     let Some((level, align)) = placement(&cap) else {
         return Err(InvocationError::cap(Error::IllegalOperation));
     };
+    // A table covers an aligned region: any address inside it names it (as in seL4).
+    // A frame must be mapped at an address aligned to its size.
+    let vaddr = if label == Label::PageTableMap { vaddr & !(align - 1) } else { vaddr };
     if vaddr % align != 0 {
         return Err(InvocationError::new(Error::AlignmentError, 1));
     }
