@@ -65,7 +65,9 @@ use crate::slot::{self, SlotAddr, SlotStore};
 /// | untyped, CNode, control caps | -          | nothing                                             |
 ///
 /// The object's memory stays untouched until its untyped is retyped again, which cannot
-/// happen before the kernel has acted on this.
+/// happen before the kernel has acted on this. For a final TCB or CNode the report comes
+/// before the object's slots are emptied, and its slot 0 already holds the zombie: the
+/// kernel must detach the object without reading or writing its slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Finalise {
     /// The cap as it was in its slot.
