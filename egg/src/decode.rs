@@ -7,29 +7,45 @@
 
 use core::iter::FusedIterator;
 
-use crate::error::{DecodeError, ErrorKind};
-use crate::kinds::{IdList, OperandKind, OperandValue, Shape, Str, MAX_GROUPS};
+use crate::error::{Constraint, DecodeError, ErrorKind};
+use crate::kinds::{IdList, OperandKind, Shape, Str, MAX_GROUPS};
+use crate::values::{OpenFlags, Resource, Rights, SignalSet};
 use crate::leb128::{self, NumberError};
-use crate::opcodes::{check_op, decode_operands, Op, Opcode, MAX_OPERANDS};
+use crate::opcodes::{decode_operands, Op, Opcode};
 
-/// A fault inside one op's operands, before it is placed in the program.
+/// A fault inside one op's operands: where and what. Which operand it is in is worked
+/// out only when the error is reported (`describe`), to keep the hot path lean.
 #[derive(Debug)]
-pub(crate) struct Fault {
-    /// Byte offset of the fault.
-    offset: usize,
-    /// Index of the operand at fault.
-    operand: usize,
-    kind: ErrorKind,
+pub(crate) enum Fault {
+    /// A bad byte at `offset`.
+    At { offset: usize, kind: ErrorKind },
+    /// Operand number `operand` breaks `rule` (see `check_op`); its offset is found later.
+    Rule { operand: usize, rule: Constraint },
+}
+
+impl Fault {
+    #[inline(always)]
+    fn new(offset: usize, kind: ErrorKind) -> Fault {
+        Fault::At { offset, kind }
+    }
+
+    /// The opcode number is not one this version knows.
+    #[cold]
+    pub(crate) fn unknown_opcode(number: u64) -> Fault {
+        Fault::new(0, ErrorKind::UnknownOpcode(number))
+    }
+
+    /// Operand number `operand` breaks `rule`.
+    #[cold]
+    pub(crate) fn rule(operand: usize, rule: Constraint) -> Fault {
+        Fault::Rule { operand, rule }
+    }
 }
 
 /// Reads the operands of one op.
 pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
-    /// Operands read so far.
-    count: usize,
-    /// Where each operand read so far started (for rules checked after the whole op).
-    starts: [usize; MAX_OPERANDS],
 }
 
 fn number_error(error: NumberError, max: u64) -> ErrorKind {
@@ -42,75 +58,74 @@ fn number_error(error: NumberError, max: u64) -> ErrorKind {
 
 impl<'a> Cursor<'a> {
     fn new(bytes: &'a [u8], pos: usize) -> Cursor<'a> {
-        Cursor {
-            bytes,
-            pos,
-            count: 0,
-            starts: [0; MAX_OPERANDS],
-        }
+        Cursor { bytes, pos }
     }
 
-    /// Reads the next operand, of kind `kind`, and checks it.
-    #[inline]
-    pub(crate) fn operand(&mut self, kind: OperandKind) -> Result<OperandValue<'a>, Fault> {
-        let operand = self.count;
+    /// Starts the next operand: returns where it begins; fails if the program ends here.
+    #[inline(always)]
+    fn begin(&mut self) -> Result<usize, Fault> {
         let start = self.pos;
-        if let Some(slot) = self.starts.get_mut(operand) {
-            *slot = start;
-        }
-        self.count += 1;
-        let fault = |offset, kind| Fault {
-            offset,
-            operand,
-            kind,
-        };
         if start >= self.bytes.len() {
-            return Err(fault(start, ErrorKind::MissingOperands));
+            return Err(Fault::new(start, ErrorKind::MissingOperands));
         }
-        match kind.shape() {
-            Shape::Number { max } => {
-                let value = self.number(max).map_err(|kind| fault(start, kind))?;
-                kind.check_number(value)
-                    .map_err(|rule| fault(start, ErrorKind::ValueNotAllowed(rule)))?;
-                Ok(OperandValue::Number(value))
-            }
-            Shape::String => {
-                let length = self.number(u64::MAX).map_err(|kind| fault(start, kind))?;
-                let rest = self.bytes.get(self.pos..).unwrap_or_default();
-                let body = usize::try_from(length).ok().and_then(|length| rest.get(..length));
-                let Some(body) = body else {
-                    let remaining = rest.len();
-                    return Err(fault(start, ErrorKind::StringTooLong { length, remaining }));
-                };
-                if let Some(nul) = body.iter().position(|&byte| byte == 0) {
-                    return Err(fault(self.pos + nul, ErrorKind::NulInString));
-                }
-                kind.check_string(body)
-                    .map_err(|rule| fault(start, ErrorKind::ValueNotAllowed(rule)))?;
-                self.pos += body.len();
-                Ok(OperandValue::String(Str::from_checked(body)))
-            }
-            Shape::IdList => {
-                let count = self.number(MAX_GROUPS).map_err(|kind| fault(start, kind))?;
-                let ids_start = self.pos;
-                for _ in 0..count {
-                    let id_start = self.pos;
-                    if id_start >= self.bytes.len() {
-                        return Err(fault(id_start, ErrorKind::MissingOperands));
-                    }
-                    self.number(u64::from(u32::MAX))
-                        .map_err(|kind| fault(id_start, kind))?;
-                }
-                let ids = self.bytes.get(ids_start..self.pos).unwrap_or_default();
-                // `count` is at most MAX_GROUPS, which fits in u32.
-                let count = u32::try_from(count).unwrap_or(0);
-                Ok(OperandValue::IdList(IdList::from_checked(count, ids)))
-            }
+        Ok(start)
+    }
+
+    /// Reads a number operand of kind `kind` and checks it.
+    #[inline(always)]
+    fn number_operand(&mut self, kind: OperandKind) -> Result<u64, Fault> {
+        let start = self.begin()?;
+        let value = self
+            .number(kind.max())
+            .map_err(|error| Fault::new(start, error))?;
+        kind.check_number(value)
+            .map_err(|rule| Fault::new(start, ErrorKind::ValueNotAllowed(rule)))?;
+        Ok(value)
+    }
+
+    /// Reads a string operand of kind `kind` and checks it.
+    #[inline(always)]
+    fn string_operand(&mut self, kind: OperandKind) -> Result<Str<'a>, Fault> {
+        let start = self.begin()?;
+        let fault = Fault::new;
+        let length = self.number(u64::MAX).map_err(|kind| fault(start, kind))?;
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let body = usize::try_from(length).ok().and_then(|length| rest.get(..length));
+        let Some(body) = body else {
+            let remaining = rest.len();
+            return Err(fault(start, ErrorKind::StringTooLong { length, remaining }));
+        };
+        if let Some(nul) = find_nul(body) {
+            return Err(fault(self.pos + nul, ErrorKind::NulInString));
         }
+        kind.check_string(body)
+            .map_err(|rule| fault(start, ErrorKind::ValueNotAllowed(rule)))?;
+        self.pos += body.len();
+        Ok(Str::from_checked(body))
+    }
+
+    /// Reads an id list operand and checks it.
+    fn id_list_operand(&mut self) -> Result<IdList<'a>, Fault> {
+        let start = self.begin()?;
+        let fault = Fault::new;
+        let count = self.number(MAX_GROUPS).map_err(|kind| fault(start, kind))?;
+        let ids_start = self.pos;
+        for _ in 0..count {
+            let id_start = self.pos;
+            if id_start >= self.bytes.len() {
+                return Err(fault(id_start, ErrorKind::MissingOperands));
+            }
+            self.number(u64::from(u32::MAX))
+                .map_err(|kind| fault(id_start, kind))?;
+        }
+        let ids = self.bytes.get(ids_start..self.pos).unwrap_or_default();
+        // `count` is at most MAX_GROUPS, which fits in u32.
+        let count = u32::try_from(count).unwrap_or(0);
+        Ok(IdList::from_checked(count, ids))
     }
 
     /// Reads a number of at most `max` at the cursor.
-    #[inline]
+    #[inline(always)]
     fn number(&mut self, max: u64) -> Result<u64, ErrorKind> {
         let (value, len) =
             leb128::read(self.bytes, self.pos).map_err(|error| number_error(error, max))?;
@@ -122,37 +137,164 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Index of the first NUL byte, if any. Eight bytes at a time: strings are most of a big
+/// egg's bytes.
+#[inline]
+fn find_nul(bytes: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for (index, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // Sets the high bit of a byte if that byte is zero (and maybe of later bytes).
+        if word.wrapping_sub(LOW) & !word & HIGH != 0 {
+            return chunk.iter().position(|&byte| byte == 0).map(|at| index * 8 + at);
+        }
+    }
+    let tail = chunks.remainder();
+    let tail_start = bytes.len() - tail.len();
+    tail.iter().position(|&byte| byte == 0).map(|at| tail_start + at)
+}
+
+/// A typed [`Op`] field read straight from the program: numbers, strings, id lists.
+pub(crate) trait DecodeField<'a>: Sized {
+    /// Reads a field of kind `kind` (the kind's shape matches the type: the table says so).
+    fn decode_field(cursor: &mut Cursor<'a>, kind: OperandKind) -> Result<Self, Fault>;
+}
+
+macro_rules! number_fields {
+    ($($ty:ty => $convert:expr;)*) => {$(
+        impl DecodeField<'_> for $ty {
+            #[inline(always)]
+            fn decode_field(cursor: &mut Cursor<'_>, kind: OperandKind) -> Result<Self, Fault> {
+                // The kind's max keeps the value within the type; the conversion cannot lose.
+                cursor.number_operand(kind).map($convert)
+            }
+        }
+    )*};
+}
+
+number_fields! {
+    u64 => |value| value;
+    u32 => |value| value as u32;
+    u8 => |value| value as u8;
+    OpenFlags => |value| OpenFlags(value as u32);
+    Rights => |value| Rights(value as u8);
+    SignalSet => SignalSet;
+    Resource => |value| Resource::from_number(value).unwrap_or(Resource::Cpu);
+}
+
+impl<'a> DecodeField<'a> for Str<'a> {
+    #[inline(always)]
+    fn decode_field(cursor: &mut Cursor<'a>, kind: OperandKind) -> Result<Self, Fault> {
+        cursor.string_operand(kind)
+    }
+}
+
+impl<'a> DecodeField<'a> for IdList<'a> {
+    fn decode_field(cursor: &mut Cursor<'a>, _kind: OperandKind) -> Result<Self, Fault> {
+        cursor.id_list_operand()
+    }
+}
+
 /// Decodes the op that starts at `bytes[pos]`, op number `index`; returns it and the offset
 /// of the next op.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_at(
     bytes: &[u8],
     pos: usize,
     index: usize,
 ) -> Result<(Op<'_>, usize), DecodeError> {
-    let error = |offset, opcode, operand, kind| DecodeError {
+    let (number, len) = match leb128::read(bytes, pos) {
+        Ok(number) => number,
+        Err(error) => return Err(bad_opcode(pos, index, number_error(error, u64::MAX))),
+    };
+    let mut cursor = Cursor::new(bytes, pos + len);
+    match decode_operands(number, &mut cursor) {
+        Ok(op) => Ok((op, cursor.pos)),
+        Err(fault) => Err(describe(bytes, pos, len, index, number, fault)),
+    }
+}
+
+/// The full error for `fault` in the op at `pos`, whose opcode `number` is `len` bytes.
+#[cold]
+#[inline(never)]
+fn describe(
+    bytes: &[u8],
+    pos: usize,
+    len: usize,
+    index: usize,
+    number: u64,
+    fault: Fault,
+) -> DecodeError {
+    let Some(opcode) = Opcode::from_number(number) else {
+        return bad_opcode(pos, index, ErrorKind::UnknownOpcode(number));
+    };
+    let (operand, offset, kind) = match fault {
+        Fault::Rule { operand, rule } => {
+            let offset = operand_offset(bytes, pos + len, opcode, operand);
+            (operand, offset, ErrorKind::ValueNotAllowed(rule))
+        }
+        Fault::At { offset, kind } => {
+            (operand_index(bytes, pos + len, opcode, offset), offset, kind)
+        }
+    };
+    DecodeError {
         op_index: index,
         op_offset: pos,
         offset,
-        opcode,
-        operand,
+        opcode: Some(opcode),
+        operand: opcode.operands().get(operand),
         kind,
-    };
-    let (number, len) = leb128::read(bytes, pos)
-        .map_err(|e| error(pos, None, None, number_error(e, u64::MAX)))?;
-    let opcode = Opcode::from_number(number)
-        .ok_or_else(|| error(pos, None, None, ErrorKind::UnknownOpcode(number)))?;
-    let mut cursor = Cursor::new(bytes, pos + len);
-    let op = decode_operands(opcode, &mut cursor).map_err(|fault| {
-        let operand = opcode.operands().get(fault.operand);
-        error(fault.offset, Some(opcode), operand, fault.kind)
-    })?;
-    check_op(&op).map_err(|(operand, rule)| {
-        let offset = cursor.starts.get(operand).copied().unwrap_or(pos);
-        let operand = opcode.operands().get(operand);
-        error(offset, Some(opcode), operand, ErrorKind::ValueNotAllowed(rule))
-    })?;
-    Ok((op, cursor.pos))
+    }
+}
+
+/// The error for an op whose opcode is bad.
+#[cold]
+fn bad_opcode(pos: usize, index: usize, kind: ErrorKind) -> DecodeError {
+    DecodeError {
+        op_index: index,
+        op_offset: pos,
+        offset: pos,
+        opcode: None,
+        operand: None,
+        kind,
+    }
+}
+
+/// Reads (and drops) one operand of kind `kind`.
+fn skip_operand(cursor: &mut Cursor<'_>, kind: OperandKind) -> Result<(), Fault> {
+    match kind.shape() {
+        Shape::Number { .. } => cursor.number_operand(kind).map(drop),
+        Shape::String => cursor.string_operand(kind).map(drop),
+        Shape::IdList => cursor.id_list_operand().map(drop),
+    }
+}
+
+/// Index of the operand of `opcode` (operands starting at `pos`) that holds byte `offset`:
+/// the one that fails to read, or the last that starts at or before `offset`.
+fn operand_index(bytes: &[u8], pos: usize, opcode: Opcode, offset: usize) -> usize {
+    let mut cursor = Cursor::new(bytes, pos);
+    let operands = opcode.operands();
+    for (index, info) in operands.iter().enumerate() {
+        if skip_operand(&mut cursor, info.kind).is_err() || cursor.pos > offset {
+            return index;
+        }
+    }
+    operands.len().saturating_sub(1)
+}
+
+/// Byte offset of operand number `operand` of a valid op whose operands start at `pos`.
+fn operand_offset(bytes: &[u8], pos: usize, opcode: Opcode, operand: usize) -> usize {
+    let mut cursor = Cursor::new(bytes, pos);
+    for info in opcode.operands().iter().take(operand) {
+        if skip_operand(&mut cursor, info.kind).is_err() {
+            break;
+        }
+    }
+    cursor.pos
 }
 
 /// An iterator over the ops of a program, in order.

@@ -113,17 +113,23 @@ macro_rules! define_ops {
             }
         }
 
-        /// Reads the operands of `opcode` from `cursor` into a typed op.
+        /// Reads the operands of opcode `number` from `cursor` into a typed op and checks
+        /// the rules that span operands (`check_op`, folded into each arm).
         #[inline]
         pub(crate) fn decode_operands<'a>(
-            opcode: Opcode,
+            number: u64,
             cursor: &mut Cursor<'a>,
         ) -> Result<Op<'a>, Fault> {
-            Ok(match opcode {
-                $(Opcode::$variant => Op::$variant {
-                    $($field: FromOperand::from_operand(cursor.operand(OperandKind::$kind)?),)*
+            let op = match number {
+                $($number => Op::$variant {
+                    $($field: DecodeField::decode_field(cursor, OperandKind::$kind)?,)*
                 },)*
-            })
+                _ => return Err(Fault::unknown_opcode(number)),
+            };
+            match check_op(&op) {
+                Ok(()) => Ok(op),
+                Err((operand, rule)) => Err(Fault::rule(operand, rule)),
+            }
         }
 
         /// The interpreter's other half: one method per opcode, called by [`run`](crate::run)

@@ -113,8 +113,18 @@ define_kinds! {
 }
 
 impl OperandKind {
+    /// Largest number the kind allows (`u64::MAX` for strings and lists, whose lengths the
+    /// program's size bounds).
+    #[inline(always)]
+    pub(crate) const fn max(self) -> u64 {
+        match self.shape() {
+            Shape::Number { max } => max,
+            Shape::String | Shape::IdList => u64::MAX,
+        }
+    }
+
     /// Checks a number that is already within the kind's `max`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_number(self, value: u64) -> Result<(), Constraint> {
         match self {
             OperandKind::OpenFlags => {
@@ -132,7 +142,7 @@ impl OperandKind {
     }
 
     /// Checks a string that already has no NUL byte.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_string(self, bytes: &[u8]) -> Result<(), Constraint> {
         match self {
             OperandKind::Path | OperandKind::EnvName if bytes.is_empty() => {
@@ -301,83 +311,8 @@ impl<'a> From<IdList<'a>> for OperandValue<'a> {
     }
 }
 
-/// Conversion from a decoded operand value to the typed field of an [`Op`](crate::Op).
-///
-/// The decoder checked the value against the operand's kind first, so the conversion is
-/// exact; the fallbacks for a mismatched shape are there only so that no path can panic.
-pub(crate) trait FromOperand<'a>: Sized {
-    fn from_operand(value: OperandValue<'a>) -> Self;
-}
-
-fn number(value: OperandValue<'_>) -> u64 {
-    match value {
-        OperandValue::Number(number) => number,
-        OperandValue::String(_) | OperandValue::IdList(_) => 0,
-    }
-}
-
-impl FromOperand<'_> for u64 {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        number(value)
-    }
-}
-
-impl FromOperand<'_> for u32 {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        u32::try_from(number(value)).unwrap_or(0)
-    }
-}
-
-impl FromOperand<'_> for u8 {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        u8::try_from(number(value)).unwrap_or(0)
-    }
-}
-
-impl FromOperand<'_> for OpenFlags {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        OpenFlags(u32::from_operand(value))
-    }
-}
-
-impl FromOperand<'_> for Rights {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        Rights(u8::from_operand(value))
-    }
-}
-
-impl FromOperand<'_> for SignalSet {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        SignalSet(number(value))
-    }
-}
-
-impl FromOperand<'_> for Resource {
-    fn from_operand(value: OperandValue<'_>) -> Self {
-        Resource::from_number(number(value)).unwrap_or(Resource::Cpu)
-    }
-}
-
-impl<'a> FromOperand<'a> for Str<'a> {
-    fn from_operand(value: OperandValue<'a>) -> Self {
-        match value {
-            OperandValue::String(string) => string,
-            OperandValue::Number(_) | OperandValue::IdList(_) => Str::default(),
-        }
-    }
-}
-
-impl<'a> FromOperand<'a> for IdList<'a> {
-    fn from_operand(value: OperandValue<'a>) -> Self {
-        match value {
-            OperandValue::IdList(list) => list,
-            OperandValue::Number(_) | OperandValue::String(_) => IdList::default(),
-        }
-    }
-}
-
-/// The Rust type of an [`Op`](crate::Op) field of each kind (checked against
-/// [`FromOperand`] by the compiler).
+/// The Rust type of an [`Op`](crate::Op) field of each kind (the compiler checks it
+/// against the `DecodeField` impls in decode.rs).
 macro_rules! field_ty {
     ($lt:lifetime, Fd) => { u32 };
     ($lt:lifetime, Pgid) => { u32 };

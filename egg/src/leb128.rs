@@ -22,15 +22,19 @@ pub enum NumberError {
 /// Reads the number that starts at `bytes[pos]`; returns it and its length in bytes.
 ///
 /// `pos` at or past the end is [`NumberError::Truncated`].
-#[inline]
+#[inline(always)]
 pub fn read(bytes: &[u8], pos: usize) -> Result<(u64, usize), NumberError> {
-    let rest = bytes.get(pos..).unwrap_or(&[]);
-    // Fast path: most numbers (fds, opcodes, lengths of short strings) are one byte.
-    match rest.first() {
-        Some(&byte) if byte < 0x80 => return Ok((u64::from(byte), 1)),
-        Some(_) => {}
-        None => return Err(NumberError::Truncated),
+    // Fast path, inlined: most numbers (fds, opcodes, lengths of short strings) are one byte.
+    match bytes.get(pos) {
+        Some(&byte) if byte < 0x80 => Ok((u64::from(byte), 1)),
+        _ => read_long(bytes, pos),
     }
+}
+
+/// [`read`] for numbers of two bytes or more, and for the end of the bytes.
+#[inline(never)]
+fn read_long(bytes: &[u8], pos: usize) -> Result<(u64, usize), NumberError> {
+    let rest = bytes.get(pos..).unwrap_or(&[]);
     let mut value = 0u64;
     for (index, &byte) in rest.iter().take(MAX_LEN).enumerate() {
         if index == MAX_LEN - 1 {

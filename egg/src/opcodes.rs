@@ -8,9 +8,10 @@
 
 use core::fmt;
 
-use crate::decode::{Cursor, Fault};
+use crate::decode::{Cursor, DecodeField, Fault};
+
 use crate::error::Constraint;
-use crate::kinds::{FromOperand, OperandKind, OperandValue};
+use crate::kinds::{OperandKind, OperandValue};
 use crate::values::SignalSet;
 
 /// Most operands any op has.
