@@ -168,7 +168,11 @@ pub fn collect() -> Result<BootFacts, BootError> {
             EntryType::ACPI_RECLAIMABLE => RegionKind::AcpiReclaimable,
             _ => RegionKind::Reserved,
         };
-        let region = Region { base: entry.base, length: entry.length, kind };
+        let region = Region {
+            base: entry.base,
+            length: entry.length,
+            kind,
+        };
         regions
             .push(region)
             .map_err(|_| BootError::TooManyRegions(map.entries().len()))?;
@@ -181,12 +185,19 @@ pub fn collect() -> Result<BootFacts, BootError> {
         r.modules()
             .iter()
             .find(|m| m.string().to_bytes() == b"archive" || r.modules().len() == 1)
-            .map(|m| Module { phys: (m.addr() as u64).wrapping_sub(hhdm_offset), length: m.size() })
+            .map(|m| Module {
+                phys: (m.addr() as u64).wrapping_sub(hhdm_offset),
+                length: m.size(),
+            })
     });
     // Base revision 3 passes the RSDP as a physical address; older ones as an HHDM pointer.
     let rsdp_phys = RSDP.get_response().map(|r| {
         let a = r.address() as u64;
-        if a >= hhdm_offset { a - hhdm_offset } else { a }
+        if a >= hhdm_offset {
+            a - hhdm_offset
+        } else {
+            a
+        }
     });
     let bootloader = BOOTLOADER_INFO
         .get_response()

@@ -36,14 +36,30 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     let me = unsafe { &mut *current };
     // The cap must be an endpoint with the right the operation needs.
     let (_, cap) = object::lookup(me, frame.rdi).ok()?;
-    let Cap::Endpoint { object: ep_phys, badge, rights } = cap else { return None };
+    let Cap::Endpoint {
+        object: ep_phys,
+        badge,
+        rights,
+    } = cap
+    else {
+        return None;
+    };
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
-    let next = if call { fast_call(me, ep, badge, rights, info)? } else { fast_reply_recv(me, ep, ep_phys, rights, info)? };
+    let next = if call {
+        fast_call(me, ep, badge, rights, info)?
+    } else {
+        fast_reply_recv(me, ep, ep_phys, rights, info)?
+    };
     // SAFETY: `next` is live (checked by the helpers) and becomes current.
     let n = unsafe { &mut *next };
     SCHEDULER.lock().switch_current(next);
-    if x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64() != n.vspace.pml4 {
+    if x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64()
+        != n.vspace.pml4
+    {
         // SAFETY: every address space shares the kernel half.
         unsafe { n.vspace.activate() };
     }
@@ -63,7 +79,13 @@ fn copy_words(from: &TrapFrame, to: &mut TrapFrame, info: MessageInfo, badge: u6
     to.rax = 0;
 }
 
-fn fast_call(me: &mut Tcb, ep: &mut Endpoint, badge: u64, rights: Rights, info: MessageInfo) -> Option<*mut Tcb> {
+fn fast_call(
+    me: &mut Tcb,
+    ep: &mut Endpoint,
+    badge: u64,
+    rights: Rights,
+    info: MessageInfo,
+) -> Option<*mut Tcb> {
     // Need the send right; a receiver must be waiting, configured, and not of lower priority.
     if !rights.contains(Rights::WRITE) {
         return None;
@@ -90,7 +112,13 @@ fn fast_call(me: &mut Tcb, ep: &mut Endpoint, badge: u64, rights: Rights, info: 
     Some(peek)
 }
 
-fn fast_reply_recv(me: &mut Tcb, ep: &mut Endpoint, ep_phys: u64, rights: Rights, info: MessageInfo) -> Option<*mut Tcb> {
+fn fast_reply_recv(
+    me: &mut Tcb,
+    ep: &mut Endpoint,
+    ep_phys: u64,
+    rights: Rights,
+    info: MessageInfo,
+) -> Option<*mut Tcb> {
     // Need the receive right; no sender may be waiting (we would take its message); no
     // bound notification (it might have bits pending).
     if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification != 0 {
@@ -103,7 +131,10 @@ fn fast_reply_recv(me: &mut Tcb, ep: &mut Endpoint, ep_phys: u64, rights: Rights
     }
     // SAFETY: reply links are symmetric, so the caller is live.
     let caller = unsafe { &mut *c };
-    if caller.state != ThreadState::BlockedOnReply || caller.pending.is_fault || caller.vspace.pml4 == 0 {
+    if caller.state != ThreadState::BlockedOnReply
+        || caller.pending.is_fault
+        || caller.vspace.pml4 == 0
+    {
         return None;
     }
     // The caller must be the thread that should run next.

@@ -92,7 +92,10 @@ impl Endpoint {
     }
 
     fn queue(&self) -> Queue {
-        Queue { head: (self.head_and_state & !3) as *mut Tcb, tail: self.tail as *mut Tcb }
+        Queue {
+            head: (self.head_and_state & !3) as *mut Tcb,
+            tail: self.tail as *mut Tcb,
+        }
     }
 
     fn set_queue(&mut self, q: Queue, state: EndpointState) {
@@ -215,7 +218,13 @@ fn buffer(t: &Tcb) -> Option<&'static mut IpcBuffer> {
 
 /// Copies a message from `sender` to `receiver` and sets the receiver's return registers.
 /// Returns the delivered message info.
-pub fn transfer(sender: &mut Tcb, receiver: &mut Tcb, badge: u64, can_grant: bool, endpoint: u64) -> MessageInfo {
+pub fn transfer(
+    sender: &mut Tcb,
+    receiver: &mut Tcb,
+    badge: u64,
+    can_grant: bool,
+    endpoint: u64,
+) -> MessageInfo {
     let info = MessageInfo(sender.context.rsi);
     let mut length = info.length().min(MessageInfo::MAX_LENGTH);
     let (sbuf, rbuf) = (buffer(sender), buffer(receiver));
@@ -245,7 +254,12 @@ pub fn transfer(sender: &mut Tcb, receiver: &mut Tcb, badge: u64, can_grant: boo
 
 /// Copies a fault message (label = fault vector + `FAULT_LABEL_BASE`) to the handler.
 fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
-    let words = [faulter.fault[0], faulter.fault[1], faulter.fault[2], faulter.context.rip];
+    let words = [
+        faulter.fault[0],
+        faulter.fault[1],
+        faulter.fault[2],
+        faulter.context.rip,
+    ];
     for (i, w) in words.iter().enumerate() {
         receiver.set_register_word(i, *w);
     }
@@ -417,7 +431,10 @@ impl Notification {
     }
 
     fn queue(&self) -> Queue {
-        Queue { head: self.head as *mut Tcb, tail: self.tail as *mut Tcb }
+        Queue {
+            head: self.head as *mut Tcb,
+            tail: self.tail as *mut Tcb,
+        }
     }
 
     fn set_queue(&mut self, q: Queue) {

@@ -35,7 +35,7 @@ pub enum MemoryError {
     /// Out of boot frames.
     OutOfFrames,
     /// A mapping failed.
-    Map(paging::MapError),
+    Map(#[allow(dead_code)] paging::MapError),
 }
 
 impl From<paging::MapError> for MemoryError {
@@ -53,9 +53,14 @@ pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
     {
         let mut new_table = || frames.allocate();
         // HHDM: every RAM-like region, writable, never executable.
-        for r in facts.regions.iter().filter(|r| r.kind != RegionKind::Reserved) {
+        for r in facts
+            .regions
+            .iter()
+            .filter(|r| r.kind != RegionKind::Reserved)
+        {
             let start = mem::align_down(r.base, PAGE_SIZE);
-            let end = mem::align_up(r.base + r.length, PAGE_SIZE).ok_or(MemoryError::OutOfFrames)?;
+            let end =
+                mem::align_up(r.base + r.length, PAGE_SIZE).ok_or(MemoryError::OutOfFrames)?;
             table.map_range(
                 mem::phys_to_virt(start),
                 start,
@@ -107,7 +112,9 @@ pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
     // same addresses as the bootloader's.
     unsafe { table.activate() };
     let heap_pages = crate::mem::heap::HEAP_SIZE / PAGE_SIZE;
-    let heap = frames.allocate_contiguous(heap_pages, PAGE_SIZE).ok_or(MemoryError::OutOfFrames)?;
+    let heap = frames
+        .allocate_contiguous(heap_pages, PAGE_SIZE)
+        .ok_or(MemoryError::OutOfFrames)?;
     // SAFETY: freshly allocated, HHDM-mapped, never freed.
     unsafe { crate::mem::heap::init(mem::phys_to_virt(heap), crate::mem::heap::HEAP_SIZE) };
     *KERNEL_MEMORY.lock() = Some(KernelMemory { table, frames });
@@ -123,7 +130,13 @@ pub fn ensure_mapped(phys: u64) {
     let virt = mem::phys_to_virt(page);
     if km.table.translate(virt).is_none() {
         let frames = &mut km.frames;
-        if let Err(e) = km.table.map(virt, page, PAGE_SIZE, WRITABLE | NO_EXECUTE | GLOBAL, &mut || frames.allocate()) {
+        if let Err(e) = km.table.map(
+            virt,
+            page,
+            PAGE_SIZE,
+            WRITABLE | NO_EXECUTE | GLOBAL,
+            &mut || frames.allocate(),
+        ) {
             crate::warn!("cannot map physical page {page:#x}: {e:?}");
         }
     }
@@ -150,7 +163,11 @@ pub fn map_mmio(phys: u64) -> Result<u64, MemoryError> {
 
 /// Allocates zeroed, physically contiguous boot frames aligned to `align`.
 pub fn allocate_contiguous(count: u64, align: u64) -> Option<u64> {
-    KERNEL_MEMORY.lock().as_mut()?.frames.allocate_contiguous(count, align)
+    KERNEL_MEMORY
+        .lock()
+        .as_mut()?
+        .frames
+        .allocate_contiguous(count, align)
 }
 
 /// Ends boot allocation: returns every free range (for the root task's untyped memory)
@@ -171,5 +188,9 @@ pub fn allocate_frame() -> Option<u64> {
 
 /// The kernel's page table.
 pub fn kernel_table() -> PageTable {
-    KERNEL_MEMORY.lock().as_ref().map(|k| k.table).unwrap_or(PageTable { pml4: 0 })
+    KERNEL_MEMORY
+        .lock()
+        .as_ref()
+        .map(|k| k.table)
+        .unwrap_or(PageTable { pml4: 0 })
 }

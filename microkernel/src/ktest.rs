@@ -14,18 +14,43 @@ use libsys::abi::{Error, MessageInfo};
 type Outcome = Result<(), &'static str>;
 
 fn check(condition: bool, why: &'static str) -> Outcome {
-    if condition { Ok(()) } else { Err(why) }
+    if condition {
+        Ok(())
+    } else {
+        Err(why)
+    }
 }
 
-const TESTS: &[(&str, fn() -> Outcome)] = &[
-    ("frame_allocator_gives_zeroed_distinct_frames", frame_allocator_gives_zeroed_distinct_frames),
-    ("paging_map_then_translate_round_trips", paging_map_then_translate_round_trips),
+/// A named test.
+type Test = (&'static str, fn() -> Outcome);
+
+const TESTS: &[Test] = &[
+    (
+        "frame_allocator_gives_zeroed_distinct_frames",
+        frame_allocator_gives_zeroed_distinct_frames,
+    ),
+    (
+        "paging_map_then_translate_round_trips",
+        paging_map_then_translate_round_trips,
+    ),
     ("paging_refuses_double_map", paging_refuses_double_map),
-    ("uaccess_rejects_kernel_and_unmapped_addresses", uaccess_rejects_kernel_and_unmapped_addresses),
-    ("uaccess_copies_across_page_boundary", uaccess_copies_across_page_boundary),
-    ("uaccess_refuses_writes_to_read_only_pages", uaccess_refuses_writes_to_read_only_pages),
+    (
+        "uaccess_rejects_kernel_and_unmapped_addresses",
+        uaccess_rejects_kernel_and_unmapped_addresses,
+    ),
+    (
+        "uaccess_copies_across_page_boundary",
+        uaccess_copies_across_page_boundary,
+    ),
+    (
+        "uaccess_refuses_writes_to_read_only_pages",
+        uaccess_refuses_writes_to_read_only_pages,
+    ),
     ("heap_allocates_and_frees", heap_allocates_and_frees),
-    ("scheduler_picks_highest_priority_first", scheduler_picks_highest_priority_first),
+    (
+        "scheduler_picks_highest_priority_first",
+        scheduler_picks_highest_priority_first,
+    ),
     ("message_info_packs_fields", message_info_packs_fields),
 ];
 
@@ -51,7 +76,9 @@ pub fn run_all() {
 }
 
 fn new_user_table() -> Result<PageTable, &'static str> {
-    let table = PageTable { pml4: kmem::allocate_frame().ok_or("out of frames")? };
+    let table = PageTable {
+        pml4: kmem::allocate_frame().ok_or("out of frames")?,
+    };
     table.share_kernel_half(&kmem::kernel_table());
     Ok(table)
 }
@@ -62,7 +89,8 @@ fn frame_allocator_gives_zeroed_distinct_frames() -> Outcome {
     check(a != b, "same frame twice")?;
     check(a % PAGE_SIZE == 0 && b % PAGE_SIZE == 0, "unaligned frame")?;
     // SAFETY: `b` is a fresh frame mapped in the HHDM.
-    let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(b) as *const u8, PAGE_SIZE as usize) };
+    let bytes =
+        unsafe { core::slice::from_raw_parts(phys_to_virt(b) as *const u8, PAGE_SIZE as usize) };
     check(bytes.iter().all(|&x| x == 0), "frame not zeroed")
 }
 
@@ -70,21 +98,38 @@ fn paging_map_then_translate_round_trips() -> Outcome {
     let table = new_user_table()?;
     let frame = kmem::allocate_frame().ok_or("no frame")?;
     table
-        .map(0x40_0000, frame, PAGE_SIZE, USER | WRITABLE, &mut || kmem::allocate_frame())
+        .map(0x40_0000, frame, PAGE_SIZE, USER | WRITABLE, &mut || {
+            kmem::allocate_frame()
+        })
         .map_err(|_| "map failed")?;
     let (phys, flags) = table.translate(0x40_0123).ok_or("not mapped")?;
     check(phys == frame + 0x123, "wrong physical address")?;
     check(flags & USER != 0 && flags & WRITABLE != 0, "flags lost")?;
-    check(table.translate(0x40_1000).is_none(), "neighbour page mapped")
+    check(
+        table.translate(0x40_1000).is_none(),
+        "neighbour page mapped",
+    )
 }
 
 fn paging_refuses_double_map() -> Outcome {
     let table = new_user_table()?;
     let frame = kmem::allocate_frame().ok_or("no frame")?;
     let mut alloc = || kmem::allocate_frame();
-    table.map(0x50_0000, frame, PAGE_SIZE, USER, &mut alloc).map_err(|_| "first map failed")?;
-    check(table.map(0x50_0000, frame, PAGE_SIZE, USER, &mut alloc).is_err(), "double map accepted")?;
-    check(table.map(0x50_0001, frame, PAGE_SIZE, USER, &mut alloc).is_err(), "unaligned map accepted")
+    table
+        .map(0x50_0000, frame, PAGE_SIZE, USER, &mut alloc)
+        .map_err(|_| "first map failed")?;
+    check(
+        table
+            .map(0x50_0000, frame, PAGE_SIZE, USER, &mut alloc)
+            .is_err(),
+        "double map accepted",
+    )?;
+    check(
+        table
+            .map(0x50_0001, frame, PAGE_SIZE, USER, &mut alloc)
+            .is_err(),
+        "unaligned map accepted",
+    )
 }
 
 fn uaccess_rejects_kernel_and_unmapped_addresses() -> Outcome {
@@ -93,9 +138,15 @@ fn uaccess_rejects_kernel_and_unmapped_addresses() -> Outcome {
     let kernel = UserSlice::new(table, 0xffff_ffff_8000_0000, 8).read(&mut buf);
     check(kernel == Err(Error::BadAddress), "kernel address accepted")?;
     let unmapped = UserSlice::new(table, 0x1000, 8).read(&mut buf);
-    check(unmapped == Err(Error::BadAddress), "unmapped address accepted")?;
+    check(
+        unmapped == Err(Error::BadAddress),
+        "unmapped address accepted",
+    )?;
     let wrapping = UserSlice::new(table, u64::MAX - 3, 8).read(&mut buf);
-    check(wrapping == Err(Error::BadAddress), "wrapping range accepted")
+    check(
+        wrapping == Err(Error::BadAddress),
+        "wrapping range accepted",
+    )
 }
 
 fn uaccess_copies_across_page_boundary() -> Outcome {
@@ -103,21 +154,34 @@ fn uaccess_copies_across_page_boundary() -> Outcome {
     let mut alloc = || kmem::allocate_frame();
     for page in [0x60_0000u64, 0x60_1000] {
         let f = kmem::allocate_frame().ok_or("no frame")?;
-        table.map(page, f, PAGE_SIZE, USER | WRITABLE | NO_EXECUTE, &mut alloc).map_err(|_| "map")?;
+        table
+            .map(page, f, PAGE_SIZE, USER | WRITABLE | NO_EXECUTE, &mut alloc)
+            .map_err(|_| "map")?;
     }
     let data = *b"across the boundary";
-    UserSlice::new(table, 0x60_0ff8, data.len() as u64).write(&data).map_err(|_| "write failed")?;
+    UserSlice::new(table, 0x60_0ff8, data.len() as u64)
+        .write(&data)
+        .map_err(|_| "write failed")?;
     let mut back = [0u8; 19];
-    UserSlice::new(table, 0x60_0ff8, 19).read(&mut back).map_err(|_| "read failed")?;
+    UserSlice::new(table, 0x60_0ff8, 19)
+        .read(&mut back)
+        .map_err(|_| "read failed")?;
     check(back == data, "data changed in transit")
 }
 
 fn uaccess_refuses_writes_to_read_only_pages() -> Outcome {
     let table = new_user_table()?;
     let f = kmem::allocate_frame().ok_or("no frame")?;
-    table.map(0x70_0000, f, PAGE_SIZE, USER, &mut || kmem::allocate_frame()).map_err(|_| "map")?;
+    table
+        .map(0x70_0000, f, PAGE_SIZE, USER, &mut || {
+            kmem::allocate_frame()
+        })
+        .map_err(|_| "map")?;
     let r = UserSlice::new(table, 0x70_0000, 4).write(b"nope");
-    check(r == Err(Error::BadAddress), "write to read-only page accepted")
+    check(
+        r == Err(Error::BadAddress),
+        "write to read-only page accepted",
+    )
 }
 
 fn heap_allocates_and_frees() -> Outcome {
@@ -149,10 +213,16 @@ fn scheduler_picks_highest_priority_first() -> Outcome {
         s.remove(&mut low);
     }
     check(first_high, "threads not queued")?;
-    check(!high.queued && !low.queued, "threads still queued after removal")
+    check(
+        !high.queued && !low.queued,
+        "threads still queued after removal",
+    )
 }
 
 fn message_info_packs_fields() -> Outcome {
     let m = MessageInfo::new(0x42, 3, 1);
-    check(m.label() == 0x42 && m.length() == 3 && m.caps() == 1, "field mismatch")
+    check(
+        m.label() == 0x42 && m.length() == 3 && m.caps() == 1,
+        "field mismatch",
+    )
 }

@@ -71,7 +71,7 @@ pub fn write_line(level: Level, args: core::fmt::Arguments) {
         Level::Debug => "debug: ",
         Level::Trace => "trace: ",
     };
-    let _ = write!(console, "{prefix}{args}\n");
+    let _ = writeln!(console, "{prefix}{args}");
 }
 
 /// Writes raw bytes to the console (the debug syscall).

@@ -25,19 +25,19 @@ extern crate alloc;
 
 mod arch;
 mod boot;
+mod fastpath;
 mod idle;
+mod ipc;
 mod kmem;
 mod ktest;
 mod log;
 mod mem;
+mod object;
 mod platform;
 mod rootask;
 mod sched;
 mod syscall;
 mod thread;
-mod fastpath;
-mod ipc;
-mod object;
 mod trap;
 mod uaccess;
 
@@ -70,7 +70,11 @@ pub fn mark_failed() {
 pub fn finish(success: bool) -> ! {
     let ok = success && !FAILED.load(Ordering::Relaxed);
     if options().exit {
-        arch::power::exit_vm(if ok { arch::power::EXIT_SUCCESS } else { arch::power::EXIT_FAILURE });
+        arch::power::exit_vm(if ok {
+            arch::power::EXIT_SUCCESS
+        } else {
+            arch::power::EXIT_FAILURE
+        });
     }
     arch::power::halt_forever()
 }
@@ -149,7 +153,11 @@ extern "C" fn kernel_main() -> ! {
     arch::syscall::init(options.iretq);
     info!(
         "syscalls: SYSCALL entry, return by {}",
-        if options.iretq { "iretq (syscall=iretq)" } else { "sysretq" }
+        if options.iretq {
+            "iretq (syscall=iretq)"
+        } else {
+            "sysretq"
+        }
     );
 
     if options.test {
@@ -157,14 +165,23 @@ extern "C" fn kernel_main() -> ! {
     }
 
     let Some(archive) = facts.archive else {
-        fatal(format_args!("no boot archive module (the bootloader passed no module named `archive`)"));
+        fatal(format_args!(
+            "no boot archive module (the bootloader passed no module named `archive`)"
+        ));
     };
     // SAFETY: the bootloader loaded the module there; it is mapped in the HHDM and the
     // kernel never frees or reuses it.
     let archive_bytes = unsafe {
-        core::slice::from_raw_parts(mem::phys_to_virt(archive.phys) as *const u8, archive.length as usize)
+        core::slice::from_raw_parts(
+            mem::phys_to_virt(archive.phys) as *const u8,
+            archive.length as usize,
+        )
     };
-    let used_kib = kmem::KERNEL_MEMORY.lock().as_ref().map(|k| k.frames.allocated_frames() * 4).unwrap_or(0);
+    let used_kib = kmem::KERNEL_MEMORY
+        .lock()
+        .as_ref()
+        .map(|k| k.frames.allocated_frames() * 4)
+        .unwrap_or(0);
     let root = match rootask::load(archive_bytes, archive.phys) {
         Ok(r) => r,
         Err(e) => fatal(format_args!("{e}")),
@@ -197,7 +214,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // SAFETY: single CPU, interrupts off, and we never return: nobody else uses the console.
     unsafe { log::force_unlock() };
     match info.location() {
-        Some(l) => error!("hatchery: PANIC: {} at {}:{}", info.message(), l.file(), l.line()),
+        Some(l) => error!(
+            "hatchery: PANIC: {} at {}:{}",
+            info.message(),
+            l.file(),
+            l.line()
+        ),
         None => error!("hatchery: PANIC: {}", info.message()),
     }
     finish(false)

@@ -21,6 +21,7 @@ pub struct IoApicInfo {
     /// Physical MMIO base.
     pub base: u64,
     /// First global system interrupt it serves.
+    #[allow(dead_code)]
     pub gsi_base: u32,
 }
 
@@ -32,6 +33,7 @@ pub struct IrqOverride {
     /// Global system interrupt.
     pub gsi: u32,
     /// MPS INTI flags (polarity, trigger mode).
+    #[allow(dead_code)]
     pub flags: u16,
 }
 
@@ -54,10 +56,18 @@ impl Platform {
     /// The defaults every PC has, for machines without a usable MADT.
     fn defaults(source: &'static str) -> Platform {
         let mut ioapics = Vec::new();
-        let _ = ioapics.push(IoApicInfo { base: DEFAULT_IOAPIC_BASE, gsi_base: 0 });
-        Platform { lapic_base: DEFAULT_LAPIC_BASE, ioapics, overrides: Vec::new(), cpus: 1, source }
+        let _ = ioapics.push(IoApicInfo {
+            base: DEFAULT_IOAPIC_BASE,
+            gsi_base: 0,
+        });
+        Platform {
+            lapic_base: DEFAULT_LAPIC_BASE,
+            ioapics,
+            overrides: Vec::new(),
+            cpus: 1,
+            source,
+        }
     }
-
 }
 
 /// Maps ACPI tables through the HHDM, mapping pages on demand (tables often sit in
@@ -100,7 +110,12 @@ pub fn remember(platform: &Platform) {
 
 /// The global system interrupt an ISA IRQ arrives on (after [`remember`]).
 pub fn isa_irq_to_gsi(irq: u8) -> u32 {
-    OVERRIDES.lock().iter().find(|o| o.irq == irq).map(|o| o.gsi).unwrap_or(u32::from(irq))
+    OVERRIDES
+        .lock()
+        .iter()
+        .find(|o| o.irq == irq)
+        .map(|o| o.gsi)
+        .unwrap_or(u32::from(irq))
 }
 
 /// Reads the MADT through the RSDP; falls back to the PC defaults with a warning.
@@ -149,7 +164,11 @@ pub fn discover(rsdp: Option<u64>) -> Platform {
                 }
             }
             MadtEntry::InterruptSourceOverride(e) => {
-                let o = IrqOverride { irq: e.irq, gsi: e.global_system_interrupt, flags: e.flags };
+                let o = IrqOverride {
+                    irq: e.irq,
+                    gsi: e.global_system_interrupt,
+                    flags: e.flags,
+                };
                 if platform.overrides.push(o).is_err() {
                     crate::warn!("more than {MAX_OVERRIDES} IRQ overrides; ignoring the rest");
                 }
@@ -159,7 +178,10 @@ pub fn discover(rsdp: Option<u64>) -> Platform {
         }
     }
     if platform.ioapics.is_empty() {
-        let _ = platform.ioapics.push(IoApicInfo { base: DEFAULT_IOAPIC_BASE, gsi_base: 0 });
+        let _ = platform.ioapics.push(IoApicInfo {
+            base: DEFAULT_IOAPIC_BASE,
+            gsi_base: 0,
+        });
     }
     platform.cpus = platform.cpus.max(1);
     platform

@@ -20,9 +20,9 @@ use bootfmt::elf::{ElfError, ElfFile};
 use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::bootinfo::{
     BootInfo, SlotRange, UntypedDesc, ARCHIVE_ADDR, BOOT_INFO_ADDR, BOOT_INFO_MAGIC,
-    IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP, SLOT_BOOT_INFO_FRAME,
-    SLOT_CNODE, SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL,
-    SLOT_TCB, SLOT_VSPACE,
+    IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP,
+    SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER,
+    SLOT_IRQ_CONTROL, SLOT_TCB, SLOT_VSPACE,
 };
 use libsys::object::{Rights, SLOT_SIZE_BITS};
 
@@ -58,7 +58,9 @@ impl core::fmt::Display for RootTaskError {
             }
             RootTaskError::OutOfMemory => write!(f, "out of memory loading the root task"),
             RootTaskError::Map(e) => write!(f, "mapping the root task failed: {e:?}"),
-            RootTaskError::TooManyCaps => write!(f, "the boot archive is too large for the root CNode"),
+            RootTaskError::TooManyCaps => {
+                write!(f, "the boot archive is too large for the root CNode")
+            }
         }
     }
 }
@@ -80,7 +82,9 @@ fn page_at(table: &PageTable, virt: u64, flags: u64) -> Result<u64, RootTaskErro
         return Ok(phys);
     }
     let phys = frame()?;
-    table.map(virt, phys, PAGE_SIZE, flags | USER, &mut || kmem::allocate_frame())?;
+    table.map(virt, phys, PAGE_SIZE, flags | USER, &mut || {
+        kmem::allocate_frame()
+    })?;
     Ok(phys)
 }
 
@@ -92,7 +96,11 @@ fn load_elf(table: &PageTable, elf: &ElfFile) -> Result<(), RootTaskError> {
             return Err(RootTaskError::SegmentOutsideUserSpace(segment.index));
         }
         let flags = if segment.is_writable() { WRITABLE } else { 0 }
-            | if segment.is_executable() { 0 } else { NO_EXECUTE };
+            | if segment.is_executable() {
+                0
+            } else {
+                NO_EXECUTE
+            };
         let data = elf.segment_data(&segment);
         let mut page = mem::align_down(start, PAGE_SIZE);
         while page < end {
@@ -154,12 +162,15 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     let archive_pages = (archive_bytes.len() as u64).div_ceil(PAGE_SIZE);
     for i in 0..archive_pages {
         let (v, p) = (ARCHIVE_ADDR + i * PAGE_SIZE, archive_phys + i * PAGE_SIZE);
-        table.map(v, p, PAGE_SIZE, USER | NO_EXECUTE, &mut || kmem::allocate_frame())?;
+        table.map(v, p, PAGE_SIZE, USER | NO_EXECUTE, &mut || {
+            kmem::allocate_frame()
+        })?;
     }
 
     // The CNode (aligned to its size) and the TCB.
     let cnode_pages = (1u64 << (ROOT_CNODE_RADIX + u64::from(SLOT_SIZE_BITS))) / PAGE_SIZE;
-    let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE).ok_or(RootTaskError::OutOfMemory)?;
+    let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE)
+        .ok_or(RootTaskError::OutOfMemory)?;
     let tcb_phys = frame()?;
     let first_untyped = SLOT_FIRST_VARIABLE;
     if first_untyped + MAX_UNTYPED as u64 + archive_pages > 1 << ROOT_CNODE_RADIX {
@@ -183,10 +194,18 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     insert(cnode, SLOT_TCB, Cap::Tcb { object: tcb_phys });
     insert(cnode, SLOT_CNODE, cnode_cap);
     insert(cnode, SLOT_VSPACE, Cap::Pml4 { object: pml4 });
-    insert(cnode, SLOT_IPC_BUFFER, frame_cap(ipc_phys, IPC_BUFFER_ADDR, Rights::READ.union(Rights::WRITE)));
+    insert(
+        cnode,
+        SLOT_IPC_BUFFER,
+        frame_cap(ipc_phys, IPC_BUFFER_ADDR, Rights::READ.union(Rights::WRITE)),
+    );
     insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
-    insert(cnode, SLOT_BOOT_INFO_FRAME, frame_cap(info_phys, BOOT_INFO_ADDR, Rights::READ));
+    insert(
+        cnode,
+        SLOT_BOOT_INFO_FRAME,
+        frame_cap(info_phys, BOOT_INFO_ADDR, Rights::READ),
+    );
 
     // The thread.
     // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
@@ -200,9 +219,11 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     tcb.vspace = table;
     tcb.ipc_buffer = IPC_BUFFER_ADDR;
     tcb.ipc_buffer_phys = ipc_phys;
-    for (tcb_slot, root_slot) in
-        [(TCB_SLOT_CSPACE, SLOT_CNODE), (TCB_SLOT_VSPACE, SLOT_VSPACE), (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER)]
-    {
+    for (tcb_slot, root_slot) in [
+        (TCB_SLOT_CSPACE, SLOT_CNODE),
+        (TCB_SLOT_VSPACE, SLOT_VSPACE),
+        (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER),
+    ] {
         let dest = SlotAddr(tcb_phys + ((tcb_slot as u64) << SLOT_SIZE_BITS));
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
         let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
@@ -221,12 +242,30 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
             let fit_bits = 63 - (range.end - base).leading_zeros();
             let bits = align_bits.min(fit_bits);
             if count == MAX_UNTYPED {
-                crate::warn!("more than {MAX_UNTYPED} untyped blocks; {:#x}..{:#x} unused", base, range.end);
+                crate::warn!(
+                    "more than {MAX_UNTYPED} untyped blocks; {:#x}..{:#x} unused",
+                    base,
+                    range.end
+                );
                 break 'ranges;
             }
             let index = first_untyped + count as u64;
-            insert(cnode, index, Cap::Untyped { base, free_index: 0, size_bits: bits as u8, device: false });
-            info.untyped[count] = UntypedDesc { phys: base, size_bits: bits as u8, is_device: 0, reserved: [0; 6] };
+            insert(
+                cnode,
+                index,
+                Cap::Untyped {
+                    base,
+                    free_index: 0,
+                    size_bits: bits as u8,
+                    device: false,
+                },
+            );
+            info.untyped[count] = UntypedDesc {
+                phys: base,
+                size_bits: bits as u8,
+                is_device: 0,
+                reserved: [0; 6],
+            };
             count += 1;
             total += 1 << bits;
             base += 1 << bits;
@@ -234,16 +273,30 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     }
     let first_archive = first_untyped + count as u64;
     for i in 0..archive_pages {
-        let cap = frame_cap(archive_phys + i * PAGE_SIZE, ARCHIVE_ADDR + i * PAGE_SIZE, Rights::READ);
+        let cap = frame_cap(
+            archive_phys + i * PAGE_SIZE,
+            ARCHIVE_ADDR + i * PAGE_SIZE,
+            Rights::READ,
+        );
         insert(cnode, first_archive + i, cap);
     }
     info.magic = BOOT_INFO_MAGIC;
     info.size = core::mem::size_of::<BootInfo>() as u64;
     info.cnode_radix = ROOT_CNODE_RADIX;
-    info.untyped_slots = SlotRange { start: first_untyped, end: first_untyped + count as u64 };
-    info.archive_slots = SlotRange { start: first_archive, end: first_archive + archive_pages };
+    info.untyped_slots = SlotRange {
+        start: first_untyped,
+        end: first_untyped + count as u64,
+    };
+    info.archive_slots = SlotRange {
+        start: first_archive,
+        end: first_archive + archive_pages,
+    };
     info.archive_length = archive_bytes.len() as u64;
     info.first_free_slot = first_archive + archive_pages;
     info.priority = u64::from(ROOT_PRIORITY);
-    Ok(RootTask { tcb, name, untyped: (count, total) })
+    Ok(RootTask {
+        tcb,
+        name,
+        untyped: (count, total),
+    })
 }

@@ -37,7 +37,10 @@ unsafe impl Send for Scheduler {}
 
 /// The scheduler.
 pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
-    queues: [Queue { head: null_mut(), tail: null_mut() }; PRIORITIES],
+    queues: [Queue {
+        head: null_mut(),
+        tail: null_mut(),
+    }; PRIORITIES],
     bitmap: [0; PRIORITIES / 64],
     current: null_mut(),
     slice_left: TIMESLICE_TICKS,
@@ -195,9 +198,28 @@ struct IdleFrame(core::cell::UnsafeCell<TrapFrame>);
 // SAFETY: only the single CPU touches it, with interrupts off.
 unsafe impl Sync for IdleFrame {}
 static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
-    r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: 0, rsi: 0,
-    rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, error_code: 0, rip: 0, cs: 0, rflags: 0,
-    rsp: 0, ss: 0,
+    r15: 0,
+    r14: 0,
+    r13: 0,
+    r12: 0,
+    r11: 0,
+    r10: 0,
+    r9: 0,
+    r8: 0,
+    rbp: 0,
+    rdi: 0,
+    rsi: 0,
+    rdx: 0,
+    rcx: 0,
+    rbx: 0,
+    rax: 0,
+    vector: 0,
+    error_code: 0,
+    rip: 0,
+    cs: 0,
+    rflags: 0,
+    rsp: 0,
+    ss: 0,
 }));
 
 /// Chooses the next thread, switches to its address space and save area, and returns the
@@ -216,7 +238,12 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
             // SAFETY: the previous thread is live unless it was just destroyed, in which
             // case `current` was cleared and `previous` is null.
             let p = unsafe { &*previous };
-            crate::debug!("idle: last thread {} is {:?} (blocked on {:#x})", p.name(), p.state, p.blocked_on);
+            crate::debug!(
+                "idle: last thread {} is {:?} (blocked on {:#x})",
+                p.name(),
+                p.state,
+                p.blocked_on
+            );
         }
         // SAFETY: the kernel table maps the kernel like every address space; idle runs on
         // it so that no dying address space stays loaded.
@@ -229,7 +256,10 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     }
     // SAFETY: `next` is a live TCB, now current.
     let t = unsafe { &mut *next };
-    let loaded = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    let loaded = x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64();
     if loaded != t.vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.
         unsafe { t.vspace.activate() };

@@ -88,12 +88,21 @@ fn lookup(tcb: &Tcb) -> Result<(kerncore::SlotAddr, Cap), InvocationError> {
 fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
     let (slot, cap) = lookup(tcb)?;
     match cap {
-        Cap::Endpoint { object, badge, rights } => {
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        } => {
             if !rights.contains(Rights::WRITE) {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
             let can_grant = rights.contains(Rights::GRANT) || rights.contains(Rights::GRANT_REPLY);
-            let pending = PendingSend { badge, is_call: true, can_grant, is_fault: false };
+            let pending = PendingSend {
+                badge,
+                is_call: true,
+                can_grant,
+                is_fault: false,
+            };
             // SAFETY: the current thread calls through a cap to a live endpoint.
             unsafe { ipc::send(tcb, object, pending, true) };
             Ok(())
@@ -108,7 +117,12 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
 }
 
 fn signal(cap: Cap) -> Result<(), InvocationError> {
-    let Cap::Notification { object, badge, rights } = cap else {
+    let Cap::Notification {
+        object,
+        badge,
+        rights,
+    } = cap
+    else {
         return Err(InvocationError::cap(Error::InvalidCapability));
     };
     if !rights.contains(Rights::WRITE) {
@@ -123,18 +137,25 @@ fn signal(cap: Cap) -> Result<(), InvocationError> {
 fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
     let (_, cap) = lookup(tcb)?;
     match cap {
-        Cap::Endpoint { object, badge, rights } => {
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        } => {
             if !rights.contains(Rights::WRITE) {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
-            let pending = PendingSend { badge, is_call: false, can_grant: rights.contains(Rights::GRANT), is_fault: false };
+            let pending = PendingSend {
+                badge,
+                is_call: false,
+                can_grant: rights.contains(Rights::GRANT),
+                is_fault: false,
+            };
             // SAFETY: the current thread sends through a cap to a live endpoint.
             unsafe { ipc::send(tcb, object, pending, blocking) };
             Ok(())
         }
-        Cap::Notification { .. } => {
-            signal(cap)
-        }
+        Cap::Notification { .. } => signal(cap),
         _ => Err(InvocationError::cap(Error::InvalidCapability)),
     }
 }

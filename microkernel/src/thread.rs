@@ -108,7 +108,7 @@ const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SI
 // The CPU aligns its interrupt pushes to 16 bytes: the save area must end on a 16-byte
 // boundary for the frame to land exactly in `context` (TCBs are 2 KiB aligned).
 const _: () = assert!(
-    (core::mem::offset_of!(Tcb, context) + core::mem::size_of::<TrapFrame>()) % 16 == 0
+    (core::mem::offset_of!(Tcb, context) + core::mem::size_of::<TrapFrame>()).is_multiple_of(16)
 );
 
 impl Tcb {
@@ -146,7 +146,11 @@ impl Tcb {
 
     /// The name as text.
     pub fn name(&self) -> &str {
-        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LENGTH);
+        let len = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(NAME_LENGTH);
         core::str::from_utf8(&self.name[..len]).unwrap_or("?")
     }
 

@@ -8,7 +8,7 @@ use crate::sched;
 /// then returns the frame of the thread the scheduler chooses to resume.
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
     let vector = frame.vector;
-    if vector < 32 && !frame.from_user() {
+    if vector < 32 && !frame.came_from_user() {
         kernel_exception(frame);
     }
     match vector {
@@ -19,7 +19,8 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
             return sched::schedule(expired);
         }
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
-        v if (u64::from(apic::IRQ_VECTOR_BASE)..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
+        v if (u64::from(apic::IRQ_VECTOR_BASE)
+            ..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
             .contains(&v) =>
         {
             crate::object::irq::deliver((v - u64::from(apic::IRQ_VECTOR_BASE)) as u8);
@@ -41,10 +42,24 @@ fn user_fault(frame: &TrapFrame) {
     // SAFETY: the current thread is live.
     let tcb = unsafe { &mut *current };
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    if let kerncore::Cap::Endpoint { object, badge, rights } = *tcb.slots[crate::thread::TCB_SLOT_FAULT].cap() {
+    if let kerncore::Cap::Endpoint {
+        object,
+        badge,
+        rights,
+    } = *tcb.slots[crate::thread::TCB_SLOT_FAULT].cap()
+    {
         if rights.contains(libsys::object::Rights::WRITE) {
-            tcb.fault = [frame.vector, frame.error_code, if frame.vector == 14 { cr2 } else { 0 }];
-            let pending = crate::thread::PendingSend { badge, is_call: true, can_grant: false, is_fault: true };
+            tcb.fault = [
+                frame.vector,
+                frame.error_code,
+                if frame.vector == 14 { cr2 } else { 0 },
+            ];
+            let pending = crate::thread::PendingSend {
+                badge,
+                is_call: true,
+                can_grant: false,
+                is_fault: true,
+            };
             // SAFETY: the TCB's fault slot keeps the endpoint alive; the thread is current.
             unsafe { crate::ipc::send(current, object, pending, true) };
             return;
@@ -65,7 +80,11 @@ fn user_fault(frame: &TrapFrame) {
 fn kernel_exception(frame: &TrapFrame) -> ! {
     // SAFETY: we are about to stop; nobody else runs.
     unsafe { crate::log::force_unlock() };
-    crate::error!("hatchery: PANIC: kernel exception {} at rip {:#x}", exception_name(frame.vector), frame.rip);
+    crate::error!(
+        "hatchery: PANIC: kernel exception {} at rip {:#x}",
+        exception_name(frame.vector),
+        frame.rip
+    );
     dump(frame);
     crate::finish(false)
 }

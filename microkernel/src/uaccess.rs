@@ -23,7 +23,11 @@ pub struct UserSlice {
 impl UserSlice {
     /// Records the allegation; nothing is checked until it is used.
     pub fn new(vspace: PageTable, address: u64, length: u64) -> UserSlice {
-        UserSlice { vspace, address, length }
+        UserSlice {
+            vspace,
+            address,
+            length,
+        }
     }
 
     fn check_range(&self) -> Result<(), Error> {
@@ -34,7 +38,11 @@ impl UserSlice {
     }
 
     /// Calls `f` with each physically contiguous piece (as an HHDM pointer and length).
-    fn for_each_piece(&self, write: bool, mut f: impl FnMut(u64, usize, usize)) -> Result<(), Error> {
+    fn for_each_piece(
+        &self,
+        write: bool,
+        mut f: impl FnMut(u64, usize, usize),
+    ) -> Result<(), Error> {
         self.check_range()?;
         let needed = USER | if write { WRITABLE } else { 0 };
         let mut done = 0u64;

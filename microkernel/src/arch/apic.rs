@@ -65,8 +65,12 @@ fn ioapic_read(register: u32) -> u32 {
 fn disable_pic() {
     // SAFETY: the 8259 command/data ports; the standard init sequence then mask-all.
     unsafe {
-        let (mut c1, mut d1, mut c2, mut d2) =
-            (Port::<u8>::new(0x20), Port::<u8>::new(0x21), Port::<u8>::new(0xa0), Port::<u8>::new(0xa1));
+        let (mut c1, mut d1, mut c2, mut d2) = (
+            Port::<u8>::new(0x20),
+            Port::<u8>::new(0x21),
+            Port::<u8>::new(0xa0),
+            Port::<u8>::new(0xa1),
+        );
         c1.write(0x11);
         c2.write(0x11);
         d1.write(0xf0);
@@ -110,7 +114,10 @@ fn calibrate() -> u64 {
 /// Enables the local APIC, masks every I/O APIC pin, calibrates and starts the timer.
 pub fn init(platform: &Platform) -> Result<(), crate::kmem::MemoryError> {
     disable_pic();
-    LAPIC_VIRT.store(crate::kmem::map_mmio(platform.lapic_base)?, Ordering::Relaxed);
+    LAPIC_VIRT.store(
+        crate::kmem::map_mmio(platform.lapic_base)?,
+        Ordering::Relaxed,
+    );
     if let Some(ioapic) = platform.ioapics.first() {
         IOAPIC_VIRT.store(crate::kmem::map_mmio(ioapic.base)?, Ordering::Relaxed);
         let pins = ((ioapic_read(1) >> 16) & 0xff) + 1;

@@ -68,11 +68,6 @@ static TSS_RSP0: AtomicU64 = AtomicU64::new(0);
 static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<GlobalDescriptorTable> = Once::new();
 
-/// Top of the kernel stack (where user-mode entries build their trap frame).
-pub fn kernel_stack_top() -> u64 {
-    KERNEL_STACK.top()
-}
-
 /// Sets `TSS.rsp0`: where the CPU saves a user context on an interrupt.
 pub fn set_rsp0(value: u64) {
     let at = TSS_RSP0.load(Ordering::Relaxed);

@@ -150,5 +150,8 @@ extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
     let next = crate::syscall::handle(frame);
     // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
     let sysret = u64::from(sysret_allowed(unsafe { &*next }));
-    Resume { frame: next, sysret }
+    Resume {
+        frame: next,
+        sysret,
+    }
 }

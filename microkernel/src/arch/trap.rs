@@ -50,7 +50,7 @@ pub const SYSCALL_VECTOR: u64 = 0x100;
 
 impl TrapFrame {
     /// Whether the interrupted context was user mode.
-    pub fn from_user(&self) -> bool {
+    pub fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }

@@ -33,21 +33,28 @@ impl FrameAllocator {
     pub fn new(regions: &[Region]) -> FrameAllocator {
         let mut free = Vec::new();
         for r in regions.iter().filter(|r| r.kind == RegionKind::Usable) {
-            let Some(start) = align_up(r.base.max(LOW_MEMORY_END), PAGE_SIZE) else { continue };
+            let Some(start) = align_up(r.base.max(LOW_MEMORY_END), PAGE_SIZE) else {
+                continue;
+            };
             let end = align_down(r.base.saturating_add(r.length), PAGE_SIZE);
             if start < end {
                 // Capacity equals the region list's, so this cannot fail.
                 let _ = free.push(Range { start, end });
             }
         }
-        FrameAllocator { free, allocated_frames: 0 }
+        FrameAllocator {
+            free,
+            allocated_frames: 0,
+        }
     }
 
     /// Allocates `count` physically contiguous, zeroed frames; returns the first address.
     pub fn allocate_contiguous(&mut self, count: u64, align: u64) -> Option<u64> {
         let bytes = count.checked_mul(PAGE_SIZE)?;
         for range in self.free.iter_mut() {
-            let Some(start) = align_up(range.start, align.max(PAGE_SIZE)) else { continue };
+            let Some(start) = align_up(range.start, align.max(PAGE_SIZE)) else {
+                continue;
+            };
             if start.checked_add(bytes).is_some_and(|end| end <= range.end) {
                 range.start = start + bytes;
                 self.allocated_frames += count;
@@ -82,10 +89,5 @@ impl FrameAllocator {
     /// What has not been allocated, lowest first.
     pub fn remaining(&self) -> impl Iterator<Item = Range> + '_ {
         self.free.iter().copied().filter(|r| r.start < r.end)
-    }
-
-    /// Total free bytes.
-    pub fn free_bytes(&self) -> u64 {
-        self.remaining().map(|r| r.end - r.start).sum()
     }
 }

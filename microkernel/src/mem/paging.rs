@@ -77,7 +77,7 @@ impl PageTable {
             LARGE_PAGE_SIZE => 2,
             _ => return Err(MapError::BadAddress),
         };
-        if virt % size != 0 || phys % size != 0 {
+        if !virt.is_multiple_of(size) || !phys.is_multiple_of(size) {
             return Err(MapError::BadAddress);
         }
         let table_flags = PRESENT | WRITABLE | (flags & USER);

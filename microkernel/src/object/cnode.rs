@@ -4,7 +4,10 @@
 //! Argument words: copy/mint/move/mutate take `dest_index, dest_depth, src_index,
 //! src_depth` then rights and/or data; delete/revoke take `index, depth`.
 
-use super::{cap_error, delete_slot, finalise, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{
+    cap_error, delete_slot, finalise, resolve_slot, Args, InvocationError, InvocationResult,
+    KernelSlots, Reply,
+};
 use crate::thread::Tcb;
 use kerncore::{Argument, Cap, SlotStore};
 use libsys::abi::{Error, Label};
@@ -28,7 +31,8 @@ pub fn invoke(_caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> Invoc
                 _ => None,
             };
             let rights = |i: usize| -> Result<Rights, InvocationError> {
-                Rights::from_bits(args.get(i)?).ok_or(InvocationError::new(Error::InvalidArgument, i as u64))
+                Rights::from_bits(args.get(i)?)
+                    .ok_or(InvocationError::new(Error::InvalidArgument, i as u64))
             };
             let result = match label {
                 Label::CNodeCopy => kerncore::cnode_copy(&mut KernelSlots, src, dest, rights(4)?),

@@ -6,7 +6,9 @@
 //! unmask it. I/O port caps let userspace drivers (the serial console, say) use `in`/`out`
 //! on their ports only, through invocations.
 
-use super::{cap_error, lookup, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{
+    cap_error, lookup, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply,
+};
 use crate::arch::apic;
 use crate::ipc::Notification;
 use crate::thread::Tcb;
@@ -28,8 +30,13 @@ struct IrqState {
     badge: u64,
 }
 
-static IRQS: Mutex<[IrqState; IRQ_LINES as usize]> =
-    Mutex::new([IrqState { issued: false, notification: 0, badge: 0 }; IRQ_LINES as usize]);
+static IRQS: Mutex<[IrqState; IRQ_LINES as usize]> = Mutex::new(
+    [IrqState {
+        issued: false,
+        notification: 0,
+        badge: 0,
+    }; IRQ_LINES as usize],
+);
 /// One bit per I/O port already issued.
 static PORTS: Mutex<[u64; 1024]> = Mutex::new([0; 1024]);
 
@@ -61,7 +68,11 @@ pub fn release_irq(irq: u32) {
         if state.notification != 0 {
             apic::mask_irq(gsi(irq));
         }
-        *state = IrqState { issued: false, notification: 0, badge: 0 };
+        *state = IrqState {
+            issued: false,
+            notification: 0,
+            badge: 0,
+        };
     }
 }
 
@@ -85,7 +96,13 @@ pub fn release_ports(first: u16, last: u16) {
 }
 
 /// Dispatches IRQ and I/O port invocations.
-pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(
+    caller: &mut Tcb,
+    slot: SlotAddr,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> InvocationResult {
     let root = super::cspace_root(caller);
     match (label, cap) {
         (Label::IrqControlGet, Cap::IrqControl) => {
@@ -106,7 +123,12 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &A
         }
         (Label::IrqHandlerSetNotification, Cap::IrqHandler { irq }) => {
             let (_, ncap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
-            let Cap::Notification { object, badge, rights } = ncap else {
+            let Cap::Notification {
+                object,
+                badge,
+                rights,
+            } = ncap
+            else {
                 return Err(InvocationError::new(Error::InvalidCapability, 0));
             };
             if !rights.contains(Rights::WRITE) {

@@ -17,10 +17,11 @@ pub mod vspace;
 use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
 use crate::thread::Tcb;
-use kerncore::{Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore};
+use kerncore::{
+    Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore,
+};
 use libsys::abi::{Error, Label, MessageInfo};
 use libsys::ipc::IpcBuffer;
-use libsys::object::CapKind;
 
 /// The kernel's view of slot memory: slots are reached through the HHDM.
 pub struct KernelSlots;
@@ -61,7 +62,10 @@ impl InvocationError {
 
     /// An error about the invoked capability.
     pub const fn cap(error: Error) -> Self {
-        InvocationError { error, argument: INVOKED_CAP }
+        InvocationError {
+            error,
+            argument: INVOKED_CAP,
+        }
     }
 }
 
@@ -94,7 +98,11 @@ impl Args {
                 None => length = 4,
             }
         }
-        Args { words, length, label: info.label() }
+        Args {
+            words,
+            length,
+            label: info.label(),
+        }
     }
 
     /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.
@@ -167,8 +175,14 @@ pub fn lookup(tcb: &Tcb, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
 }
 
 /// Finds the slot `(index, depth)` relative to the CNode cap `root` (argument `arg`).
-pub fn resolve_slot(root: &Cap, index: u64, depth: u64, arg: u64) -> Result<SlotAddr, InvocationError> {
-    let depth = u32::try_from(depth).map_err(|_| InvocationError::new(Error::RangeError, arg + 1))?;
+pub fn resolve_slot(
+    root: &Cap,
+    index: u64,
+    depth: u64,
+    arg: u64,
+) -> Result<SlotAddr, InvocationError> {
+    let depth =
+        u32::try_from(depth).map_err(|_| InvocationError::new(Error::RangeError, arg + 1))?;
     kerncore::resolve(&KernelSlots, root, index, depth).map_err(|e| match e {
         // A bad depth is the fault of the depth argument, which follows the index.
         LookupError::InvalidDepth { .. } => InvocationError::new(e.code(), arg + 1),
@@ -184,18 +198,25 @@ pub fn lookup_error(e: LookupError, arg: u64) -> InvocationError {
 /// Maps a kerncore cap error to an invocation error, given the message word of each
 /// argument kind (`None` = the invoked cap).
 pub fn cap_error(e: CapError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
-    InvocationError { error: e.code(), argument: position(e.argument()).unwrap_or(INVOKED_CAP) }
+    InvocationError {
+        error: e.code(),
+        argument: position(e.argument()).unwrap_or(INVOKED_CAP),
+    }
 }
 
 /// Maps a kerncore retype error to an invocation error.
 pub fn retype_error(e: RetypeError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
-    InvocationError { error: e.code(), argument: position(e.argument()).unwrap_or(INVOKED_CAP) }
+    InvocationError {
+        error: e.code(),
+        argument: position(e.argument()).unwrap_or(INVOKED_CAP),
+    }
 }
 
 /// Performs a Call on a non-endpoint capability (an invocation).
 pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
     let args = Args::read(tcb);
-    let label = Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
+    let label =
+        Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
     match cap {
         Cap::Untyped { .. } => untyped::invoke(tcb, slot, label, &args),
         Cap::CNode { .. } => cnode::invoke(tcb, &cap, label, &args),
@@ -213,9 +234,9 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
 /// The Identify system call's answer: kind, rights, badge.
 pub fn identify(cap: &Cap) -> Reply {
     let rights = match cap {
-        Cap::Endpoint { rights, .. } | Cap::Notification { rights, .. } | Cap::Frame { rights, .. } => {
-            rights.bits()
-        }
+        Cap::Endpoint { rights, .. }
+        | Cap::Notification { rights, .. }
+        | Cap::Frame { rights, .. } => rights.bits(),
         _ => 0,
     };
     Reply::words(&[cap.kind() as u64, rights, cap.badge()])
@@ -228,7 +249,9 @@ pub fn finalise(f: Finalise) {
         // Each frame cap has its own mapping.
         Cap::Frame { .. } => vspace::unmap_deleted(&f.cap),
         // A table has one mapping, shared by all its caps: undone with the last one.
-        Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } if f.is_final => vspace::unmap_deleted(&f.cap),
+        Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } if f.is_final => {
+            vspace::unmap_deleted(&f.cap)
+        }
         _ => {}
     }
     if !f.is_final {
@@ -260,7 +283,13 @@ pub fn delete_slot(slot: SlotAddr) {
 /// (seL4 rules: a badged cap to the endpoint being received on is unwrapped to its badge;
 /// otherwise one cap can go into the receiver's receive slot, if the sender may grant).
 /// Returns (caps transferred or unwrapped, unwrapped mask).
-pub fn transfer_caps(sender: &Tcb, receiver: &mut Tcb, count: u64, can_grant: bool, endpoint: u64) -> (u64, u64) {
+pub fn transfer_caps(
+    sender: &Tcb,
+    receiver: &mut Tcb,
+    count: u64,
+    can_grant: bool,
+    endpoint: u64,
+) -> (u64, u64) {
     let (Some(sbuf), Some(rbuf)) = (ipc_buffer(sender), ipc_buffer(receiver)) else {
         return (0, 0);
     };
@@ -268,7 +297,9 @@ pub fn transfer_caps(sender: &Tcb, receiver: &mut Tcb, count: u64, can_grant: bo
     let mut unwrapped = 0;
     let mut done = 0;
     for i in 0..(count.min(MessageInfo::MAX_CAPS) as usize) {
-        let Ok((src, cap)) = lookup(sender, sbuf.caps[i]) else { break };
+        let Ok((src, cap)) = lookup(sender, sbuf.caps[i]) else {
+            break;
+        };
         if let Cap::Endpoint { object, badge, .. } = cap {
             if object == endpoint && endpoint != 0 && badge != 0 {
                 rbuf.caps[i] = badge;
@@ -280,7 +311,8 @@ pub fn transfer_caps(sender: &Tcb, receiver: &mut Tcb, count: u64, can_grant: bo
         if !can_grant || receive_slot == 0 {
             break;
         }
-        let Ok(dest) = kerncore::resolve(&KernelSlots, &cspace_root(receiver), receive_slot, 64) else {
+        let Ok(dest) = kerncore::resolve(&KernelSlots, &cspace_root(receiver), receive_slot, 64)
+        else {
             break;
         };
         if kerncore::cnode_copy(&mut KernelSlots, src, dest, libsys::object::Rights::ALL).is_err() {
@@ -290,9 +322,4 @@ pub fn transfer_caps(sender: &Tcb, receiver: &mut Tcb, count: u64, can_grant: bo
         done += 1;
     }
     (done, unwrapped)
-}
-
-/// The kind of a cap, for messages.
-pub fn kind(cap: &Cap) -> CapKind {
-    cap.kind()
 }

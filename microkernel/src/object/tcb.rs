@@ -4,7 +4,10 @@ use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply}
 use crate::ipc::{self, Notification};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
-use crate::thread::{Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER, TCB_SLOT_VSPACE};
+use crate::thread::{
+    Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    TCB_SLOT_VSPACE,
+};
 use crate::uaccess::USER_END;
 use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::abi::{Error, Label, REGISTER_COUNT};
@@ -73,7 +76,10 @@ pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> Invoc
         Label::TcbBindNotification => {
             let cptr = args.get(0)?;
             let (_, cap) = lookup(caller, cptr).map_err(|e| super::lookup_error(e, 0))?;
-            let Cap::Notification { object: n, rights, .. } = cap else {
+            let Cap::Notification {
+                object: n, rights, ..
+            } = cap
+            else {
                 return Err(InvocationError::new(Error::InvalidCapability, 0));
             };
             if !rights.contains(Rights::READ) {
@@ -112,14 +118,21 @@ fn unbind(t: &mut Tcb) {
 
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
 fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
-    let (cspace, vspace, buffer_addr, buffer_frame, fault) =
-        (args.get(0)?, args.get(1)?, args.get(2)?, args.get(3)?, args.get(4)?);
+    let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
+        args.get(0)?,
+        args.get(1)?,
+        args.get(2)?,
+        args.get(3)?,
+        args.get(4)?,
+    );
     // Decode everything first.
     let find = |cptr: u64, arg: u64| -> Result<Option<(SlotAddr, Cap)>, InvocationError> {
         if cptr == 0 {
             return Ok(None);
         }
-        lookup(caller, cptr).map(Some).map_err(|e| super::lookup_error(e, arg))
+        lookup(caller, cptr)
+            .map(Some)
+            .map_err(|e| super::lookup_error(e, arg))
     };
     let cspace = find(cspace, 0)?;
     if let Some((_, c)) = cspace {
@@ -136,7 +149,13 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
     let frame = find(buffer_frame, 3)?;
     let mut frame_phys = 0;
     if let Some((_, c)) = frame {
-        let Cap::Frame { object, size: FrameSize::Small, rights, .. } = c else {
+        let Cap::Frame {
+            object,
+            size: FrameSize::Small,
+            rights,
+            ..
+        } = c
+        else {
             return Err(InvocationError::new(Error::InvalidCapability, 3));
         };
         if !rights.contains(Rights::WRITE) {
@@ -265,7 +284,7 @@ pub fn destroy(object: u64) {
         t.caller = core::ptr::null_mut();
     }
     let mut s = SCHEDULER.lock();
-    if s.current() == t as *mut Tcb {
+    if core::ptr::eq(s.current(), t) {
         s.clear_current();
     }
     let _ = TCB_SLOTS;

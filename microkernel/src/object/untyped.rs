@@ -16,10 +16,20 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
     if label != Label::UntypedRetype {
         return Err(InvocationError::cap(Error::IllegalOperation));
     }
-    let (object_type, size, cnode, offset, count) =
-        (args.get(0)?, args.get(1)?, args.get(2)?, args.get(3)?, args.get(4)?);
+    let (object_type, size, cnode, offset, count) = (
+        args.get(0)?,
+        args.get(1)?,
+        args.get(2)?,
+        args.get(3)?,
+        args.get(4)?,
+    );
     let (_, dest_cnode) = lookup(caller, cnode).map_err(|e| super::lookup_error(e, 2))?;
-    let retype = RetypeArgs { object_type, size, dest_offset: offset, count };
+    let retype = RetypeArgs {
+        object_type,
+        size,
+        dest_offset: offset,
+        count,
+    };
     let position = |a: Argument| match a {
         Argument::ObjectType => Some(0),
         Argument::Size => Some(1),
@@ -34,7 +44,9 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
         if !made.device {
             // SAFETY: the object's memory was just carved from the untyped: no cap refers to
             // it except the new one, and the HHDM maps it.
-            unsafe { core::ptr::write_bytes(phys_to_virt(object) as *mut u8, 0, 1usize << made.size_bits) };
+            unsafe {
+                core::ptr::write_bytes(phys_to_virt(object) as *mut u8, 0, 1usize << made.size_bits)
+            };
         }
         initialise(made.object_type, object);
     }

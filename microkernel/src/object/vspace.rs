@@ -63,7 +63,10 @@ pub fn destroy_vspace(pml4: u64) {
         *e4 = 0;
     }
     // If it is the current address space, stop using it before its memory can be reused.
-    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    let current = x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64();
     if current == pml4 {
         // SAFETY: the kernel table maps the kernel like every address space does.
         unsafe { crate::kmem::kernel_table().activate() };
@@ -94,7 +97,10 @@ fn table_at(pml4: u64, vaddr: u64, level: u32) -> Option<u64> {
 }
 
 fn flush(pml4: u64, vaddr: u64) {
-    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    let current = x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64();
     if current == pml4 {
         x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(vaddr));
     }
@@ -122,7 +128,10 @@ fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
 }
 
 fn flush_all(pml4: u64) {
-    let current = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    let current = x86_64::registers::control::Cr3::read_raw()
+        .0
+        .start_address()
+        .as_u64();
     if current == pml4 {
         x86_64::instructions::tlb::flush_all();
     }
@@ -131,8 +140,14 @@ fn flush_all(pml4: u64) {
 /// Level at which a cap of this kind is installed, and its alignment.
 fn placement(cap: &Cap) -> Option<(u32, u64)> {
     match cap {
-        Cap::Frame { size: FrameSize::Small, .. } => Some((1, 1 << 12)),
-        Cap::Frame { size: FrameSize::Large, .. } => Some((2, 1 << 21)),
+        Cap::Frame {
+            size: FrameSize::Small,
+            ..
+        } => Some((1, 1 << 12)),
+        Cap::Frame {
+            size: FrameSize::Large,
+            ..
+        } => Some((2, 1 << 21)),
         Cap::Pt { .. } => Some((2, 1 << 21)),
         Cap::Pd { .. } => Some((3, 1 << 30)),
         Cap::Pdpt { .. } => Some((4, 1 << 39)),
@@ -144,18 +159,32 @@ fn placement(cap: &Cap) -> Option<(u32, u64)> {
 pub fn unmap_deleted(cap: &Cap) {
     if let (Some(m), Some((level, _))) = (cap.mapping(), placement(cap)) {
         let object = cap.region().map(|(o, _)| o).unwrap_or(0);
-        clear_entry(m.vspace, m.vaddr, level, object, !matches!(cap, Cap::Frame { .. }));
+        clear_entry(
+            m.vspace,
+            m.vaddr,
+            level,
+            object,
+            !matches!(cap, Cap::Frame { .. }),
+        );
     }
 }
 
 /// Dispatches frame and page-table invocations.
-pub fn invoke(caller: &mut Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(
+    caller: &mut Tcb,
+    slot: SlotAddr,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> InvocationResult {
     match (label, cap) {
         (Label::FrameGetAddress, Cap::Frame { object, .. }) => Ok(Reply::words(&[object])),
-        (Label::FrameMap, Cap::Frame { .. }) | (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+        (Label::FrameMap, Cap::Frame { .. })
+        | (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
             map(caller, slot, cap, label, args)
         }
-        (Label::FrameUnmap, Cap::Frame { .. }) | (Label::PageTableUnmap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+        (Label::FrameUnmap, Cap::Frame { .. })
+        | (Label::PageTableUnmap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
             unmap_deleted(&cap);
             // Cannot fail: the cap is a frame or table cap.
             let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
@@ -181,7 +210,11 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     };
     // A table covers an aligned region: any address inside it names it (as in seL4).
     // A frame must be mapped at an address aligned to its size.
-    let vaddr = if label == Label::PageTableMap { vaddr & !(align - 1) } else { vaddr };
+    let vaddr = if label == Label::PageTableMap {
+        vaddr & !(align - 1)
+    } else {
+        vaddr
+    };
     if vaddr % align != 0 {
         return Err(InvocationError::new(Error::AlignmentError, 1));
     }
@@ -190,7 +223,10 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     }
     let mut flags = PRESENT | USER;
     if label == Label::FrameMap {
-        let Cap::Frame { rights: cap_rights, .. } = cap else {
+        let Cap::Frame {
+            rights: cap_rights, ..
+        } = cap
+        else {
             return Err(InvocationError::cap(Error::IllegalOperation));
         };
         let word = args.get(2)?;
@@ -223,6 +259,13 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     let object = cap.region().map(|(o, _)| o).unwrap_or(0);
     *entry = object | flags;
     // Cannot fail: the cap is a frame or table cap.
-    let _ = kerncore::set_mapping(&mut KernelSlots, slot, Some(Mapping { vspace: pml4, vaddr }));
+    let _ = kerncore::set_mapping(
+        &mut KernelSlots,
+        slot,
+        Some(Mapping {
+            vspace: pml4,
+            vaddr,
+        }),
+    );
     Ok(Reply::empty())
 }
