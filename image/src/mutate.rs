@@ -15,6 +15,10 @@ pub enum MutateError {
     SeveralBaseRevisionTags(usize),
     /// The file is shorter than the ELF magic.
     TooShort,
+    /// The file is not an ELF the kernel-side reader accepts (its message).
+    NotElf(String),
+    /// The ELF has no `PT_LOAD` segment with bytes in the file.
+    NoLoadedBytes,
 }
 
 impl fmt::Display for MutateError {
@@ -28,6 +32,8 @@ impl fmt::Display for MutateError {
                 )
             }
             Self::TooShort => write!(f, "the file is shorter than an ELF magic"),
+            Self::NotElf(why) => write!(f, "not a loadable ELF: {why}"),
+            Self::NoLoadedBytes => write!(f, "the ELF has no loadable bytes to cut"),
         }
     }
 }
@@ -51,6 +57,31 @@ pub fn corrupt_elf_magic(elf: &[u8]) -> Result<Vec<u8>, MutateError> {
 pub fn truncate(bytes: &[u8], numerator: usize, denominator: usize) -> Vec<u8> {
     let keep = bytes.len() * numerator / denominator.max(1);
     bytes[..keep.min(bytes.len().saturating_sub(1))].to_vec()
+}
+
+/// `elf` cut in the middle of the bytes its `PT_LOAD` segments load, so that a loader
+/// which checks segment bounds must refuse it. (Cutting the whole file in half would often
+/// remove only debug sections, which lie after the loaded bytes.)
+///
+/// # Errors
+/// [`MutateError`] when `elf` does not parse or loads no bytes from the file.
+pub fn truncate_loaded(elf: &[u8]) -> Result<Vec<u8>, MutateError> {
+    let parsed =
+        bootfmt::elf::ElfFile::parse(elf).map_err(|e| MutateError::NotElf(e.to_string()))?;
+    let (start, end) = parsed
+        .load_segments()
+        .filter(|segment| segment.filesz > 0)
+        .map(|segment| (segment.offset, segment.offset + segment.filesz))
+        .fold(
+            None,
+            |bounds: Option<(u64, u64)>, (start, end)| match bounds {
+                None => Some((start, end)),
+                Some((low, high)) => Some((low.min(start), high.max(end))),
+            },
+        )
+        .ok_or(MutateError::NoLoadedBytes)?;
+    let cut = usize::try_from(start + (end - start) / 2).unwrap_or(elf.len());
+    Ok(elf[..cut.min(elf.len().saturating_sub(1))].to_vec())
 }
 
 /// `kernel` with the revision its Limine base revision tag asks for set to `revision`.
@@ -122,6 +153,52 @@ mod tests {
         assert_eq!(&bad[..4], b"\x7fXLF");
         assert_eq!(&bad[4..], &elf[4..]);
         assert_eq!(corrupt_elf_magic(b"\x7fE"), Err(MutateError::TooShort));
+    }
+
+    /// A minimal ELF64 x86_64 executable: header, one program header, `loaded` bytes of
+    /// segment data, then `trailing` bytes (standing in for debug sections).
+    fn elf_with_segment(loaded: usize, trailing: usize) -> Vec<u8> {
+        let mut elf = vec![0u8; 64 + 56];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2; // 64-bit
+        elf[5] = 1; // little-endian
+        elf[6] = 1; // version
+        elf[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        elf[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        elf[20..24].copy_from_slice(&1u32.to_le_bytes());
+        elf[24..32].copy_from_slice(&0x40_0000u64.to_le_bytes()); // entry
+        elf[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
+        elf[52..54].copy_from_slice(&64u16.to_le_bytes()); // ehsize
+        elf[54..56].copy_from_slice(&56u16.to_le_bytes()); // phentsize
+        elf[56..58].copy_from_slice(&1u16.to_le_bytes()); // phnum
+        let header = &mut elf[64..120];
+        header[..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        header[4..8].copy_from_slice(&5u32.to_le_bytes()); // R+X
+        header[8..16].copy_from_slice(&120u64.to_le_bytes()); // offset
+        header[16..24].copy_from_slice(&0x40_0000u64.to_le_bytes()); // vaddr
+        header[24..32].copy_from_slice(&0x40_0000u64.to_le_bytes()); // paddr
+        header[32..40].copy_from_slice(&(loaded as u64).to_le_bytes()); // filesz
+        header[40..48].copy_from_slice(&(loaded as u64).to_le_bytes()); // memsz
+        header[48..56].copy_from_slice(&0x1000u64.to_le_bytes()); // align
+        elf.extend(std::iter::repeat_n(0x90, loaded));
+        elf.extend(std::iter::repeat_n(0xdb, trailing));
+        elf
+    }
+
+    #[test]
+    fn truncate_loaded_cuts_inside_the_segment_not_the_debug_tail() {
+        let elf = elf_with_segment(1000, 100_000);
+        let cut = truncate_loaded(&elf).unwrap();
+        assert_eq!(cut.len(), 120 + 500);
+        assert!(bootfmt::elf::ElfFile::parse(&elf).is_ok());
+    }
+
+    #[test]
+    fn truncate_loaded_needs_an_elf() {
+        assert!(matches!(
+            truncate_loaded(b"not an elf at all"),
+            Err(MutateError::NotElf(_))
+        ));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub enum Bundle {
     Real,
     /// The kernel ELF's magic is broken.
     KernelBadMagic,
-    /// The kernel ELF is cut in half.
+    /// The kernel ELF is cut in the middle of its loaded segments.
     KernelTruncated,
     /// The boot archive is cut in half.
     ArchiveTruncated,
@@ -386,7 +386,10 @@ fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, St
             mutate::corrupt_elf_magic(&kernel).map_err(mutation_error)?,
             archive,
         ),
-        Bundle::KernelTruncated => (mutate::truncate(&kernel, 1, 2), archive),
+        Bundle::KernelTruncated => (
+            mutate::truncate_loaded(&kernel).map_err(mutation_error)?,
+            archive,
+        ),
         Bundle::ArchiveTruncated => (kernel, mutate::truncate(&archive, 1, 2)),
         Bundle::BaseRevision(revision) => (
             mutate::set_base_revision(&kernel, revision).map_err(mutation_error)?,
