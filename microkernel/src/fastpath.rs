@@ -58,10 +58,10 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
         .0
         .start_address()
         .as_u64()
-        != n.vspace.pml4
+        != n.vspace().pml4
     {
         // SAFETY: every address space shares the kernel half.
-        unsafe { n.vspace.activate() };
+        unsafe { n.vspace().activate() };
     }
     let f = &mut n.context as *mut TrapFrame;
     set_save_area(f);
@@ -93,7 +93,7 @@ fn fast_call(
     let peek = ep.peek_receiver()?;
     // SAFETY: queued TCBs are live.
     let r = unsafe { &mut *peek };
-    if r.priority < me.priority || r.vspace.pml4 == 0 {
+    if r.priority < me.priority || r.vspace().pml4 == 0 {
         return None;
     }
     ep.take_receiver();
@@ -133,7 +133,7 @@ fn fast_reply_recv(
     let caller = unsafe { &mut *c };
     if caller.state != ThreadState::BlockedOnReply
         || caller.pending.is_fault
-        || caller.vspace.pml4 == 0
+        || caller.vspace().pml4 == 0
     {
         return None;
     }

@@ -207,13 +207,7 @@ pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
 
 /// The IPC buffer of a thread, if it has one.
 fn buffer(t: &Tcb) -> Option<&'static mut IpcBuffer> {
-    if t.ipc_buffer_phys == 0 {
-        None
-    } else {
-        // SAFETY: `ipc_buffer_phys` is the frame of a Frame4K cap that TcbConfigure checked
-        // and that the TCB's IPC buffer slot keeps alive.
-        Some(unsafe { &mut *(phys_to_virt(t.ipc_buffer_phys) as *mut IpcBuffer) })
-    }
+    crate::object::ipc_buffer(t)
 }
 
 /// Copies a message from `sender` to `receiver` and sets the receiver's return registers.

@@ -216,9 +216,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     tcb.context.rip = elf.entry();
     tcb.context.rsp = ROOT_STACK_TOP - 8;
     tcb.context.rdi = BOOT_INFO_ADDR;
-    tcb.vspace = table;
     tcb.ipc_buffer = IPC_BUFFER_ADDR;
-    tcb.ipc_buffer_phys = ipc_phys;
     for (tcb_slot, root_slot) in [
         (TCB_SLOT_CSPACE, SLOT_CNODE),
         (TCB_SLOT_VSPACE, SLOT_VSPACE),

@@ -227,7 +227,21 @@ static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
 pub fn schedule(yielding: bool) -> *mut TrapFrame {
     let mut s = SCHEDULER.lock();
     let previous = s.current;
-    let next = s.choose(yielding);
+    let mut next = s.choose(yielding);
+    // A thread whose address space was taken away (its VSpace cap revoked) cannot run:
+    // stop it instead of loading a null page table.
+    // SAFETY: `next` is a live TCB taken from the run queue (or the current thread).
+    while !next.is_null() && unsafe { (*next).vspace().pml4 } == 0 {
+        // SAFETY: as above.
+        let t = unsafe { &mut *next };
+        crate::warn!(
+            "thread {} has no address space any more; suspended",
+            t.name()
+        );
+        t.state = ThreadState::Inactive;
+        s.current = core::ptr::null_mut();
+        next = s.choose(false);
+    }
     if next != previous || yielding {
         s.slice_left = TIMESLICE_TICKS;
     }
@@ -260,9 +274,10 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
         .0
         .start_address()
         .as_u64();
-    if loaded != t.vspace.pml4 {
+    let vspace = t.vspace();
+    if loaded != vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.
-        unsafe { t.vspace.activate() };
+        unsafe { vspace.activate() };
     }
     let frame = &mut t.context as *mut TrapFrame;
     crate::arch::syscall::set_save_area(frame);

@@ -33,7 +33,7 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
     let mut yielding = false;
     let number = core::mem::take(&mut tcb.context.rax);
     let result = match Syscall::try_from(number) {
-        Ok(Syscall::DebugWrite) => debug_write(tcb.vspace, tcb.context.rdi, tcb.context.rsi),
+        Ok(Syscall::DebugWrite) => debug_write(tcb.vspace(), tcb.context.rdi, tcb.context.rsi),
         Ok(Syscall::Yield) => {
             yielding = true;
             Ok(())

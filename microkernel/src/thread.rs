@@ -72,12 +72,8 @@ pub struct Tcb {
     pub queued: bool,
     /// Counted in the scheduler's live-thread total.
     pub counted_live: bool,
-    /// Address space (copied from the VSpace cap when configured).
-    pub vspace: PageTable,
     /// Virtual address of the IPC buffer (0 = none).
     pub ipc_buffer: u64,
-    /// Physical address of the IPC buffer frame (0 = none).
-    pub ipc_buffer_phys: u64,
     /// The endpoint or notification the thread is queued on (physical address; 0 = none).
     pub blocked_on: u64,
     /// What it sends while blocked on send.
@@ -134,6 +130,29 @@ impl Tcb {
         self.replier = null_mut();
         self.sched_next = null_mut();
         self.sched_prev = null_mut();
+    }
+
+    /// The address space the thread runs in: the PML4 cap in its VSpace slot (a null
+    /// table if the slot is empty, e.g. after a revoke took the cap away).
+    ///
+    /// Read from the slot each time, so no cached pointer can outlive the object.
+    pub fn vspace(&self) -> PageTable {
+        match *self.slots[TCB_SLOT_VSPACE].cap() {
+            kerncore::Cap::Pml4 { object } => PageTable { pml4: object },
+            _ => PageTable { pml4: 0 },
+        }
+    }
+
+    /// Physical address of the IPC buffer frame (the frame cap in the IPC buffer slot), or 0.
+    pub fn ipc_buffer_frame(&self) -> u64 {
+        match *self.slots[TCB_SLOT_IPC_BUFFER].cap() {
+            kerncore::Cap::Frame {
+                object,
+                size: kerncore::FrameSize::Small,
+                ..
+            } => object,
+            _ => 0,
+        }
     }
 
     /// Sets the log name.

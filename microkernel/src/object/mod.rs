@@ -156,12 +156,13 @@ impl Reply {
 
 /// A thread's IPC buffer, when it has one.
 pub fn ipc_buffer(tcb: &Tcb) -> Option<&'static mut IpcBuffer> {
-    if tcb.ipc_buffer_phys == 0 {
+    let frame = tcb.ipc_buffer_frame();
+    if frame == 0 {
         return None;
     }
-    // SAFETY: `ipc_buffer_phys` is a 4 KiB frame whose cap the TCB holds in its IPC buffer
-    // slot, so the frame stays allocated; IpcBuffer is valid for any bytes.
-    Some(unsafe { &mut *(phys_to_virt(tcb.ipc_buffer_phys) as *mut IpcBuffer) })
+    // SAFETY: `frame` is the 4 KiB frame whose cap sits in the TCB's IPC buffer slot right
+    // now, so it is allocated; IpcBuffer is valid for any bytes.
+    Some(unsafe { &mut *(phys_to_virt(frame) as *mut IpcBuffer) })
 }
 
 /// The thread's CSpace root cap (null if unconfigured).

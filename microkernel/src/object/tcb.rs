@@ -147,7 +147,6 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
         }
     }
     let frame = find(buffer_frame, 3)?;
-    let mut frame_phys = 0;
     if let Some((_, c)) = frame {
         let Cap::Frame {
             object,
@@ -164,7 +163,7 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
         if buffer_addr % 4096 != 0 || buffer_addr >= USER_END {
             return Err(InvocationError::new(Error::AlignmentError, 2));
         }
-        frame_phys = object;
+        let _ = object;
     }
     let fault = find(fault, 4)?;
     if let Some((_, c)) = fault {
@@ -191,12 +190,8 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
     bind(TCB_SLOT_FAULT, fault);
     // SAFETY: the TCB is live (its cap was looked up by the caller).
     let t = unsafe { at(object) };
-    if let Cap::Pml4 { object: pml4 } = *t.slots[TCB_SLOT_VSPACE].cap() {
-        t.vspace = crate::mem::paging::PageTable { pml4 };
-    }
     if frame.is_some() {
         t.ipc_buffer = buffer_addr;
-        t.ipc_buffer_phys = frame_phys;
     }
     Ok(Reply::empty())
 }
@@ -249,7 +244,7 @@ fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
 
 /// Makes an inactive thread runnable. It needs an address space to run in.
 pub fn resume_thread(t: &mut Tcb) -> Result<(), InvocationError> {
-    if t.vspace.pml4 == 0 {
+    if t.vspace().pml4 == 0 {
         return Err(InvocationError::cap(Error::IllegalOperation));
     }
     if t.state == ThreadState::Inactive {
