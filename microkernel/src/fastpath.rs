@@ -102,13 +102,14 @@ fn fast_call(
     me.pending = PendingSend {
         badge,
         is_call: true,
-        can_grant: rights.contains(Rights::GRANT) || rights.contains(Rights::GRANT_REPLY),
+        can_grant: rights.contains(Rights::GRANT),
+        reply_can_grant: rights.contains(Rights::GRANT_REPLY),
         is_fault: false,
     };
     me.state = ThreadState::BlockedOnReply;
     me.replier = peek;
     r.caller = me;
-    r.caller_can_grant = me.pending.can_grant;
+    r.caller_can_grant = me.pending.reply_can_grant;
     Some(peek)
 }
 

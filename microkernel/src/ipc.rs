@@ -319,7 +319,7 @@ fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
         s.state = ThreadState::BlockedOnReply;
         s.replier = r;
         r.caller = s;
-        r.caller_can_grant = pending.can_grant;
+        r.caller_can_grant = pending.reply_can_grant;
     } else if s.state != ThreadState::Running {
         s.state = ThreadState::Running;
         // SAFETY: `s` is live.

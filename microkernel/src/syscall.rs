@@ -96,11 +96,12 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             if !rights.contains(Rights::WRITE) {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
-            let can_grant = rights.contains(Rights::GRANT) || rights.contains(Rights::GRANT_REPLY);
+            check_extra_caps(tcb)?;
             let pending = PendingSend {
                 badge,
                 is_call: true,
-                can_grant,
+                can_grant: rights.contains(Rights::GRANT),
+                reply_can_grant: rights.contains(Rights::GRANT_REPLY),
                 is_fault: false,
             };
             // SAFETY: the current thread calls through a cap to a live endpoint.
@@ -114,6 +115,23 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             Ok(())
         }
     }
+}
+
+/// Decode before sending: every extra cap the message names must exist, else the send
+/// fails with `FailedLookup` naming the cap's index (0..3) and nothing is sent.
+fn check_extra_caps(tcb: &Tcb) -> Result<(), InvocationError> {
+    let count = libsys::abi::MessageInfo(tcb.context.rsi).caps();
+    if count == 0 {
+        return Ok(());
+    }
+    let Some(buffer) = object::ipc_buffer(tcb) else {
+        return Err(InvocationError::cap(Error::InvalidArgument));
+    };
+    for i in 0..count as usize {
+        object::lookup(tcb, buffer.caps[i])
+            .map_err(|e| InvocationError::new(e.code(), i as u64))?;
+    }
+    Ok(())
 }
 
 fn signal(cap: Cap) -> Result<(), InvocationError> {
@@ -145,10 +163,12 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             if !rights.contains(Rights::WRITE) {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
+            check_extra_caps(tcb)?;
             let pending = PendingSend {
                 badge,
                 is_call: false,
                 can_grant: rights.contains(Rights::GRANT),
+                reply_can_grant: false,
                 is_fault: false,
             };
             // SAFETY: the current thread sends through a cap to a live endpoint.

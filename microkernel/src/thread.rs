@@ -51,8 +51,10 @@ pub struct PendingSend {
     pub badge: u64,
     /// It is a Call (wants a reply).
     pub is_call: bool,
-    /// Its capability allows granting caps.
+    /// Its capability allows sending caps (the GRANT right).
     pub can_grant: bool,
+    /// The reply to this call may carry caps (the GRANT_REPLY right).
+    pub reply_can_grant: bool,
     /// It is a fault message (the words come from the fault, not the registers).
     pub is_fault: bool,
 }

@@ -58,6 +58,7 @@ fn user_fault(frame: &TrapFrame) {
                 badge,
                 is_call: true,
                 can_grant: false,
+                reply_can_grant: false,
                 is_fault: true,
             };
             // SAFETY: the TCB's fault slot keeps the endpoint alive; the thread is current.
