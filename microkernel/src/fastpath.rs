@@ -16,6 +16,10 @@ use kerncore::Cap;
 use libsys::abi::{MessageInfo, Syscall};
 use libsys::object::Rights;
 
+/// How many calls took the fast path (Call, ReplyRecv), for the idle report.
+pub static HITS: [core::sync::atomic::AtomicU64; 2] =
+    [core::sync::atomic::AtomicU64::new(0), core::sync::atomic::AtomicU64::new(0)];
+
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
 pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
@@ -51,6 +55,7 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     } else {
         fast_reply_recv(me, ep, ep_phys, rights, info)?
     };
+    HITS[usize::from(!call)].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `next` is live (checked by the helpers) and becomes current.
     let n = unsafe { &mut *next };
     SCHEDULER.lock().switch_current(next);

@@ -15,6 +15,12 @@ pub extern "C" fn idle_loop() -> ! {
 
 /// Called when the CPU is about to go idle: ends the run when `exit` is set.
 pub fn enter() {
+    let hits = &crate::fastpath::HITS;
+    crate::debug!(
+        "fast path: {} calls, {} reply-receives",
+        hits[0].load(core::sync::atomic::Ordering::Relaxed),
+        hits[1].load(core::sync::atomic::Ordering::Relaxed)
+    );
     if crate::options().exit {
         crate::info!("hatchery: system idle (no runnable thread); powering off");
         crate::finish(true);
