@@ -31,13 +31,9 @@ pub fn find_limine() -> Result<LimineInstall, String> {
         Err(error @ DiscoveryError::IncompleteLimineDir { .. }) => return Err(error.to_string()),
         Err(DiscoveryError::NotFound(_)) => {}
     }
-    let searched = "LIMINE_DIR unset, nothing in /usr/share/limine or /usr/local/share/limine";
-    download_pinned(&pin, &cache, &unpacked).map_err(|why| {
-        format!(
-            "{searched}; pinned Limine {} not usable: {why}",
-            pin.version
-        )
-    })?;
+    let searched = "not in LIMINE_DIR, /usr/share/limine, /usr/local/share/limine";
+    download_pinned(&pin, &cache, &unpacked)
+        .map_err(|why| format!("{searched}; pinned {}: {why}", pin.version))?;
     let places = SearchPlaces::from_environment(verified(&unpacked));
     discover(&places).map_err(|e| e.to_string())
 }

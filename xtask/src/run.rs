@@ -174,7 +174,11 @@ fn cmdline(args: &RunArgs, terminal: bool) -> String {
 }
 
 fn print_hints(args: &RunArgs, terminal: bool, cmdline: &str) {
-    println!("xtask: kernel command line: `{cmdline}`");
+    if cmdline.is_empty() {
+        println!("xtask: kernel command line: (empty)");
+    } else {
+        println!("xtask: kernel command line: `{cmdline}`");
+    }
     if !terminal {
         println!("xtask: stdin is not a terminal: `exit` added, the VM powers off when idle");
     } else if args.bochs {
