@@ -162,3 +162,42 @@ fn is_root() -> bool {
         .map(|out| out.stdout.trim_ascii() == b"0")
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ABSENT: Tool = Tool {
+        command: "hatchery-no-such-tool",
+        files: &[],
+        packages: &["pkg-one", "pkg-two"],
+    };
+    const PRESENT_COMMAND_MISSING_FILE: Tool = Tool {
+        command: "sh",
+        files: &["/hatchery/no/such/file"],
+        packages: &["pkg-three"],
+    };
+
+    #[test]
+    fn no_install_names_the_command_and_its_packages() {
+        let error = Installer::new(false)
+            .ensure(&[&ABSENT, &PRESENT_COMMAND_MISSING_FILE])
+            .unwrap_err();
+        assert_eq!(
+            error,
+            "missing hatchery-no-such-tool, sh (Debian packages: pkg-one pkg-two pkg-three); \
+             --no-install given"
+        );
+    }
+
+    #[test]
+    fn present_tools_need_no_installer() {
+        let sh = Tool {
+            command: "sh",
+            files: &[],
+            packages: &[],
+        };
+        assert!(present(&sh));
+        assert_eq!(Installer::new(false).ensure(&[&sh]), Ok(()));
+    }
+}
