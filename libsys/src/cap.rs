@@ -91,11 +91,7 @@ impl<T> Cap<T> {
     /// # Errors
     /// [`Error::FailedLookup`] if the slot is empty or the cptr does not resolve.
     pub fn identify(self) -> InvocationResult<Identity> {
-        let (code, out) = crate::syscall::raw_syscall(
-            crate::abi::Syscall::Identify as u64,
-            crate::syscall::Registers { cptr: self.cptr, info: crate::abi::MessageInfo(0), words: [0; 4] },
-        );
-        let reply = crate::syscall::decode(code, out)?;
+        let reply = syscall::identify(self.cptr)?;
         Ok(Identity {
             kind: reply.words[0],
             rights: reply.words[1],
@@ -541,7 +537,8 @@ impl Cap<Tcb> {
 }
 
 impl Cap<Frame> {
-    /// `FrameMap`: maps the frame at `vaddr` in `vspace` with `rights` (READ, READ|WRITE).
+    /// `FrameMap`: maps the frame at `vaddr` in `vspace` with `rights` (READ, READ|WRITE),
+    /// not executable.
     ///
     /// # Errors
     /// `AlignmentError` (vaddr), `InvalidArgument` (kernel half, bad rights), `FailedLookup`
@@ -551,7 +548,20 @@ impl Cap<Frame> {
         self.map_raw(vspace, vaddr, rights.bits())
     }
 
-    /// [`Self::map`] with rights as a raw word.
+    /// [`Self::map`], executable (for code): rights plus [`crate::abi::MAP_EXECUTABLE`].
+    ///
+    /// # Errors
+    /// As for [`Self::map`].
+    pub fn map_executable(
+        self,
+        vspace: Cap<VSpace>,
+        vaddr: u64,
+        rights: Rights,
+    ) -> InvocationResult {
+        self.map_raw(vspace, vaddr, rights.bits() | crate::abi::MAP_EXECUTABLE)
+    }
+
+    /// [`Self::map`] with the rights word raw (rights bits, [`crate::abi::MAP_EXECUTABLE`]).
     ///
     /// # Errors
     /// As for [`Self::map`].

@@ -57,6 +57,8 @@ pub struct SegmentPlan {
     pub pages: u64,
     /// Map writable.
     pub writable: bool,
+    /// Map executable.
+    pub executable: bool,
     /// Virtual address where the file bytes start.
     pub vaddr: u64,
     /// Offset of the file bytes in the ELF.
@@ -148,6 +150,7 @@ fn plan_one(segment: &ProgramHeader) -> Result<SegmentPlan, LoadError> {
         first_page,
         pages,
         writable: segment.is_writable(),
+        executable: segment.is_executable(),
         vaddr: segment.vaddr,
         file_offset: segment.offset,
         file_size: segment.filesz,
@@ -210,6 +213,7 @@ mod tests {
             first_page: 0,
             pages: 0,
             writable: false,
+            executable: false,
             vaddr: 0,
             file_offset: 0,
             file_size: 0,

@@ -113,7 +113,7 @@ pub type RegsResult = Result<Registers, InvocationError>;
 
 /// Turns `rax` and the returned registers into a result. An unknown code (a kernel/ABI
 /// mismatch) is reported as [`Error::InvalidSyscall`] with the code as detail.
-pub(crate) fn decode(code: u64, out: Registers) -> RegsResult {
+fn decode(code: u64, out: Registers) -> RegsResult {
     if code == 0 {
         return Ok(out);
     }
@@ -145,6 +145,20 @@ pub fn debug_write(bytes: &[u8]) -> SysResult {
     };
     let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
     decode(code, out).map(|_| ()).map_err(|e| e.error)
+}
+
+/// `Identify`: describes the capability at `cptr`; the result's words 0..2 are its kind
+/// ([`crate::object::CapKind`]), rights and badge. A system call rather than an invocation
+/// because a `Call` on an endpoint or notification is IPC.
+///
+/// # Errors
+/// [`Error::FailedLookup`] if the cptr names no capability.
+pub fn identify(cptr: u64) -> RegsResult {
+    let (code, out) = raw_syscall(
+        Syscall::Identify as u64,
+        message(cptr, MessageInfo(0), [0; 4]),
+    );
+    decode(code, out)
 }
 
 /// Gives up the rest of this timeslice.

@@ -4,7 +4,7 @@ use super::{
     page_file_bytes, plan_segments, LoadError, SegmentPlan, FIRST_FREE_CHILD_SLOT, MAX_SEGMENTS,
     PAGE_SIZE, SCRATCH_ADDR, STACK_TOP,
 };
-use crate::abi::Error;
+use crate::abi::{Error, MAP_EXECUTABLE};
 use crate::alloc::{AllocError, Allocator, SlotAllocator, UntypedPool};
 use crate::bootinfo::{
     ARCHIVE_ADDR, IPC_BUFFER_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER, SLOT_TCB, SLOT_VSPACE,
@@ -16,6 +16,9 @@ use crate::cap::{
 use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
 use bootfmt::elf::ElfFile;
+
+/// The `FrameMap` rights word for data: read and write, no execute.
+const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
 
 /// Which step of building a process the kernel refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,14 +153,6 @@ impl TableCache {
     }
 }
 
-/// Whose memory a page table comes from: the process's (its own address space) or the
-/// parent's (the parent's scratch window, which outlives every process).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tables {
-    Process,
-    Parent,
-}
-
 /// Where the objects of one process come from: its own untyped, and the parent's slots.
 struct Objects<'a> {
     parent: &'a mut Allocator,
@@ -238,10 +233,20 @@ impl Loader {
         };
         root.mint_guard(SlotPath::at(slot), SlotPath::at(SLOT_CNODE), unguarded)
             .map_err(kernel(LoadStep::UnguardedRoot))?;
+        // Make the scratch window's page tables now, from the parent's own memory, so that
+        // they outlive every process (whose memory is revoked when it goes).
+        let mut scratch_tables = TableCache::new(Cap::from_cptr(SLOT_VSPACE));
+        let probe: Cap<Frame> = parent.make().map_err(LoadError::Alloc)?;
+        let mut make = |t| parent.retype(t, 0, 1).map_err(LoadError::Alloc);
+        map_frame(&mut scratch_tables, probe, SCRATCH_ADDR, RW, &mut make)?;
+        probe.unmap().map_err(kernel(LoadStep::UnmapScratch))?;
+        parent
+            .free_slot(probe.cptr())
+            .map_err(kernel(LoadStep::UnmapScratch))?;
         Ok(Loader {
             root_unguarded: Cap::from_cptr(slot),
             root_radix,
-            scratch_tables: TableCache::new(Cap::from_cptr(SLOT_VSPACE)),
+            scratch_tables,
         })
     }
 
@@ -279,6 +284,7 @@ impl Loader {
             first_page: 0,
             pages: 0,
             writable: false,
+            executable: false,
             vaddr: 0,
             file_offset: 0,
             file_size: 0,
@@ -349,19 +355,15 @@ impl Loader {
         for i in 0..config.stack_pages {
             let vaddr = STACK_TOP - (config.stack_pages - i) * PAGE_SIZE;
             let frame = Cap::from_cptr(stack_first + i);
-            let rw = Rights::READ.union(Rights::WRITE);
-            self.map_frame(objects, &mut tables, frame, vaddr, rw, Tables::Process)?;
+
+            map_frame(&mut tables, frame, vaddr, RW, &mut |t| {
+                objects.retype(t, 0, 1)
+            })?;
         }
         let ipc_buffer: Cap<Frame> = objects.make()?;
-        let rw = Rights::READ.union(Rights::WRITE);
-        self.map_frame(
-            objects,
-            &mut tables,
-            ipc_buffer,
-            IPC_BUFFER_ADDR,
-            rw,
-            Tables::Process,
-        )?;
+
+        let mut make = |t| objects.retype(t, 0, 1);
+        map_frame(&mut tables, ipc_buffer, IPC_BUFFER_ADDR, RW, &mut make)?;
         process.ipc_buffer = ipc_buffer;
 
         process.give(self, tcb, SLOT_TCB, Rights::ALL)?;
@@ -392,11 +394,14 @@ impl Loader {
         elf: &ElfFile<'_>,
         plan: &SegmentPlan,
     ) -> Result<(), LoadError> {
-        let rights = if plan.writable {
-            Rights::READ.union(Rights::WRITE)
+        let mut rights = if plan.writable {
+            RW
         } else {
-            Rights::READ
+            Rights::READ.bits()
         };
+        if plan.executable {
+            rights |= MAP_EXECUTABLE;
+        }
         let mut done = 0;
         while done < plan.pages {
             let batch = (plan.pages - done).min(crate::object::MAX_RETYPE_COUNT);
@@ -411,7 +416,9 @@ impl Loader {
                         .ok_or(LoadError::SegmentOutOfRange(0))?;
                     self.fill(objects, frame, offset, bytes)?;
                 }
-                self.map_frame(objects, tables, frame, page, rights, Tables::Process)?;
+                map_frame(tables, frame, page, rights, &mut |t| {
+                    objects.retype(t, 0, 1)
+                })?;
             }
             done += batch;
         }
@@ -426,19 +433,9 @@ impl Loader {
         offset: u64,
         bytes: &[u8],
     ) -> Result<(), LoadError> {
-        let mut scratch =
-            core::mem::replace(&mut self.scratch_tables, TableCache::new(Cap::null()));
-        let rw = Rights::READ.union(Rights::WRITE);
-        let mapped = self.map_frame(
-            objects,
-            &mut scratch,
-            frame,
-            SCRATCH_ADDR,
-            rw,
-            Tables::Parent,
-        );
-        self.scratch_tables = scratch;
-        mapped?;
+        let parent = &mut *objects.parent;
+        let mut make = |t| parent.retype(t, 0, 1).map_err(LoadError::Alloc);
+        map_frame(&mut self.scratch_tables, frame, SCRATCH_ADDR, RW, &mut make)?;
         let len = bytes.len().min((PAGE_SIZE - offset) as usize);
         // SAFETY: `frame` is mapped read-write at SCRATCH_ADDR in this address space (just
         // above), nothing else refers to that page, and `offset + len <= PAGE_SIZE`.
@@ -447,46 +444,38 @@ impl Loader {
         }
         frame.unmap().map_err(kernel(LoadStep::UnmapScratch))
     }
+}
 
-    /// Maps `frame` at `vaddr` in `tables.vspace`, first making and mapping whichever page
-    /// tables are missing, top-down, from the process's memory or the parent's. A table the
-    /// kernel says is already present (`DeleteFirst`) is remembered; the spare object stays
-    /// unused.
-    fn map_frame(
-        &mut self,
-        objects: &mut Objects<'_>,
-        tables: &mut TableCache,
-        frame: Cap<Frame>,
-        vaddr: u64,
-        rights: Rights,
-        source: Tables,
-    ) -> Result<(), LoadError> {
-        for level in Level::ALL {
-            if tables.contains(level, vaddr) {
-                continue;
-            }
-            let table = match source {
-                Tables::Process => objects.retype(level.object_type(), 0, 1)?,
-                Tables::Parent => objects
-                    .parent
-                    .retype(level.object_type(), 0, 1)
-                    .map_err(LoadError::Alloc)?,
-            };
-            let mapped = match level {
-                Level::Pdpt => Cap::<Pdpt>::from_cptr(table).map(tables.vspace, vaddr),
-                Level::Pd => Cap::<PageDirectory>::from_cptr(table).map(tables.vspace, vaddr),
-                Level::Pt => Cap::<PageTable>::from_cptr(table).map(tables.vspace, vaddr),
-            };
-            match mapped {
-                Ok(()) => tables.insert(level, vaddr),
-                Err(e) if e.error == Error::DeleteFirst => tables.insert(level, vaddr),
-                Err(e) => return Err(LoadError::Kernel(LoadStep::MapTable, e)),
-            }
+/// Maps `frame` at `vaddr` in `tables.vspace` with the `FrameMap` rights word `rights`, first
+/// making (with `make_table`) and mapping
+/// whichever page tables are missing, top-down. A table the kernel says is already present
+/// (`DeleteFirst`) is remembered; the spare object stays unused.
+fn map_frame(
+    tables: &mut TableCache,
+    frame: Cap<Frame>,
+    vaddr: u64,
+    rights: u64,
+    make_table: &mut dyn FnMut(ObjectType) -> Result<u64, LoadError>,
+) -> Result<(), LoadError> {
+    for level in Level::ALL {
+        if tables.contains(level, vaddr) {
+            continue;
         }
-        frame
-            .map(tables.vspace, vaddr, rights)
-            .map_err(kernel(LoadStep::MapFrame))
+        let table = make_table(level.object_type())?;
+        let mapped = match level {
+            Level::Pdpt => Cap::<Pdpt>::from_cptr(table).map(tables.vspace, vaddr),
+            Level::Pd => Cap::<PageDirectory>::from_cptr(table).map(tables.vspace, vaddr),
+            Level::Pt => Cap::<PageTable>::from_cptr(table).map(tables.vspace, vaddr),
+        };
+        match mapped {
+            Ok(()) => tables.insert(level, vaddr),
+            Err(e) if e.error == Error::DeleteFirst => tables.insert(level, vaddr),
+            Err(e) => return Err(LoadError::Kernel(LoadStep::MapTable, e)),
+        }
     }
+    frame
+        .map_raw(tables.vspace, vaddr, rights)
+        .map_err(kernel(LoadStep::MapFrame))
 }
 
 impl Process {

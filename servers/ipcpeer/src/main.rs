@@ -122,11 +122,18 @@ fn handle(received: &Received, last: &Last) -> (MessageInfo, [u64; 4], After) {
     let info = received.info;
     let w = received.words;
     match info.label() {
-        label::ECHO => (
-            MessageInfo::new(label::ECHO, info.length(), 0),
-            w,
-            After::Nothing,
-        ),
+        label::ECHO => {
+            let length = info.length().min(MessageInfo::MAX_LENGTH);
+            for i in 4..length as usize {
+                syscall::set_word(i, syscall::word(i).wrapping_add(1));
+            }
+            let words = w.map(|x| x.wrapping_add(1));
+            (
+                MessageInfo::new(label::ECHO, length, 0),
+                words,
+                After::Nothing,
+            )
+        }
         label::INSPECT => {
             let caps = info.caps() | (info.caps_unwrapped() << 8);
             let unwrapped = syscall::unwrapped_badge(0);
@@ -137,9 +144,11 @@ fn handle(received: &Received, last: &Last) -> (MessageInfo, [u64; 4], After) {
             let _ = OWN_CNODE.delete(SlotPath::at(SLOT_RECEIVE));
             syscall::set_word(4, badge);
             syscall::set_word(5, rights);
+            syscall::set_word(6, syscall::unwrapped_badge(1));
+            syscall::set_word(7, syscall::unwrapped_badge(2));
             let words = [received.badge, caps, unwrapped, kind];
             (
-                MessageInfo::new(label::INSPECT, 6, 0),
+                MessageInfo::new(label::INSPECT, 8, 0),
                 words,
                 After::Nothing,
             )

@@ -29,11 +29,12 @@ mod untyped;
 mod vspace;
 
 use check::{Fail, TestResult};
+use libsys::abi::Error;
 use libsys::alloc::{Allocator, UntypedPool};
 use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC, SLOT_CNODE};
-use libsys::cap::{CNode, Cap, Endpoint, ObjectKind, SlotPath, Untyped};
+use libsys::cap::{CNode, Cap, Endpoint, Identity, ObjectKind, SlotPath, Untyped};
 use libsys::loader::{Loader, Process, ProcessConfig};
-use libsys::object::{ObjectType, Rights};
+use libsys::object::{CapKind, ObjectType, Rights};
 use libsys::println;
 
 libsys::entry!(main);
@@ -75,6 +76,36 @@ pub struct Ctx {
 pub const ROOT: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
 
 impl Ctx {
+    /// What `Identify` says of `slot`, or `None` if it is empty.
+    pub fn identity(&mut self, slot: u64) -> Result<Option<Identity>, Fail> {
+        match Cap::<Untyped>::from_cptr(slot).identify() {
+            Ok(id) => Ok(Some(id)),
+            Err(e) if e.error == Error::FailedLookup => Ok(None),
+            Err(e) => Err(fail!("identify slot {slot}: {e}")),
+        }
+    }
+
+    /// Whether `slot` is empty.
+    pub fn is_empty(&mut self, slot: u64) -> Result<bool, Fail> {
+        Ok(self.identity(slot)?.is_none())
+    }
+
+    /// The kind of cap in `slot` ([`CapKind::Null`] when empty).
+    pub fn kind(&mut self, slot: u64) -> Result<CapKind, Fail> {
+        match self.identity(slot)? {
+            None => Ok(CapKind::Null),
+            Some(id) => id.cap_kind().ok_or(fail!("unknown kind {}", id.kind)),
+        }
+    }
+
+    /// Fails unless `slot` is empty.
+    pub fn expect_empty(&mut self, slot: u64) -> TestResult {
+        match self.identity(slot)? {
+            None => Ok(()),
+            Some(id) => Err(fail!("slot {slot} holds {id:?}")),
+        }
+    }
+
     /// A free slot of the root CNode.
     pub fn slot(&mut self) -> Result<u64, Fail> {
         self.alloc.slot().map_err(|e| fail!("no slot: {e}"))

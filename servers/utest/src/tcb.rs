@@ -55,13 +55,22 @@ fn stack_top(index: usize) -> u64 {
 /// A new TCB in our CSpace and VSpace at our priority, with registers set to run the
 /// counter `index` but not resumed.
 pub fn helper(ctx: &mut Ctx, index: usize) -> Result<Cap<Tcb>, Fail> {
+    helper_with_fault_endpoint(ctx, index, Cap::null())
+}
+
+/// [`helper`] with a fault endpoint.
+pub fn helper_with_fault_endpoint(
+    ctx: &mut Ctx,
+    index: usize,
+    fault_endpoint: Cap<Endpoint>,
+) -> Result<Cap<Tcb>, Fail> {
     let tcb: Cap<Tcb> = ctx.make()?;
     let config = TcbConfig {
         cspace: Cap::from_cptr(SLOT_CNODE),
         vspace: Cap::from_cptr(SLOT_VSPACE),
         ipc_buffer_addr: 0,
         ipc_buffer_frame: Cap::null(),
-        fault_endpoint: Cap::null(),
+        fault_endpoint,
     };
     ok!(tcb.configure(&config));
     ok!(tcb.set_priority(ctx.info.priority));
@@ -178,9 +187,18 @@ fn set_priority_allows_at_most_our_own(ctx: &mut Ctx) -> TestResult {
     ok!(tcb.set_priority(own));
     ok!(tcb.set_priority(0));
     ok!(tcb.set_priority(own / 2));
-    for priority in [own + 1, 255, 256, u64::MAX] {
-        expect_any!(tcb.set_priority(priority), OUT_OF_RANGE, 0);
+    for priority in [own + 1, 255, 256, 1 << 32, u64::MAX] {
+        if priority <= own {
+            continue;
+        }
+        let result = tcb.set_priority(priority);
+        ensure!(
+            result.is_err(),
+            "priority {priority} above our own {own} was accepted"
+        );
+        expect_any!(result, OUT_OF_RANGE, 0);
     }
+
     ok!(Cap::<Tcb>::from_cptr(SLOT_TCB).set_priority(own));
     Ok(())
 }

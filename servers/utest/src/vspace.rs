@@ -16,6 +16,7 @@ pub const TESTS: &[Test] = crate::tests![
     mapped_frames_show_the_same_memory,
     frame_map_names_each_bad_argument,
     frame_rights_limit_the_mapping,
+    executable_mappings_run_and_others_do_not,
     frame_addresses_are_aligned_physical_addresses,
     large_frames_map_at_2mib_boundaries,
     page_table_map_names_each_bad_argument,
@@ -29,6 +30,8 @@ pub const TESTS: &[Test] = crate::tests![
 pub const TEST_BASE: u64 = 0x5000_0000_0000;
 const OWN: Cap<VSpace> = Cap::from_cptr(SLOT_VSPACE);
 const RW: Rights = Rights::READ.union(Rights::WRITE);
+/// The bytes `b8 2a 00 00 00 c3` (`mov eax, 42; ret`) as a little-endian word.
+const MOV_EAX_42_RET: u64 = 0xc3_00_00_00_2a_b8;
 
 /// The page tables [`map_tables`] made.
 pub struct Tables {
@@ -114,7 +117,7 @@ fn frame_map_names_each_bad_argument(ctx: &mut Ctx) -> TestResult {
         MISSING_CAP,
         0
     );
-    for rights in [0x10, 0x100, u64::MAX] {
+    for rights in [0x20, 0x100, u64::MAX] {
         expect_any!(frame.map_raw(OWN, TEST_BASE, rights), OUT_OF_RANGE, 2);
     }
     // No page table there.
@@ -168,6 +171,43 @@ fn frame_rights_limit_the_mapping(ctx: &mut Ctx) -> TestResult {
     let nothing = ctx.mint(frame, Rights::NONE, 0)?;
     let result = nothing.map(OWN, TEST_BASE + 0x2000, Rights::READ);
     expect_err!(result, Error::InsufficientRights, 2);
+    Ok(())
+}
+
+fn executable_mappings_run_and_others_do_not(ctx: &mut Ctx) -> TestResult {
+    map_tables(ctx, OWN, TEST_BASE)?;
+    let code: Cap<Frame> = ctx.make()?;
+    ok!(code.map(OWN, TEST_BASE, RW));
+    // mov eax, 0x2a; ret
+    write(TEST_BASE, MOV_EAX_42_RET);
+    ok!(code.unmap());
+    ok!(code.map_executable(OWN, TEST_BASE + 0x1000, Rights::READ));
+    // SAFETY: the page at TEST_BASE + 0x1000 is mapped executable and holds exactly the
+    // five bytes `mov eax, 42; ret`, a complete function with the C ABI.
+    let function: extern "C" fn() -> u32 = unsafe { core::mem::transmute(TEST_BASE + 0x1000) };
+    ensure!(function() == 42, "the code did not run");
+    // A thread jumping into a mapping without MAP_EXECUTABLE faults on the fetch.
+    let data: Cap<Frame> = ctx.make()?;
+    ok!(data.map(OWN, TEST_BASE + 0x2000, RW));
+    write(TEST_BASE + 0x2000, MOV_EAX_42_RET);
+    let faults: Cap<Endpoint> = ctx.make()?;
+    let thread = crate::tcb::helper_with_fault_endpoint(ctx, 0, faults)?;
+    let mut registers = ok!(thread.read_registers());
+    registers.rip = TEST_BASE + 0x2000;
+    ok!(thread.write_registers(true, &registers));
+    let fault = crate::fault::await_message(faults, 1000)?;
+    ensure!(fault.words[0] == 14, "vector {}", fault.words[0]);
+    ensure!(
+        fault.words[1] & 0x10 != 0,
+        "not an instruction fetch: error {:#x}",
+        fault.words[1]
+    );
+    ensure!(
+        fault.words[2] == TEST_BASE + 0x2000,
+        "fault address {:#x}",
+        fault.words[2]
+    );
+    ok!(thread.suspend());
     Ok(())
 }
 
