@@ -272,6 +272,10 @@ impl SerialLog {
     /// The whole log (lossy UTF-8) and the time READY appeared.
     pub fn finish(mut self) -> (String, Option<Duration>) {
         if self.echo {
+            if self.bytes.last().is_some_and(|&byte| byte != b'\n') {
+                // The emulator stopped mid-line: end it so our next line starts clean.
+                println!();
+            }
             self.announce();
         }
         let log = String::from_utf8_lossy(&self.bytes).into_owned();

@@ -209,7 +209,8 @@ fn verdict(ending: &Ending, ready: bool, bochs: bool) -> String {
     match ending {
         Ending::Exited(Some(EXIT_SUCCESS)) => format!("the system powered off: success{ready}"),
         Ending::Exited(Some(EXIT_FAILURE)) => format!("the system powered off: failure{ready}"),
-        Ending::Exited(Some(status)) if bochs => format!("Bochs exited ({status}){ready}"),
+        // Bochs exits with status 1 however the simulation ended.
+        Ending::Exited(Some(_)) if bochs => format!("Bochs stopped{ready}"),
         Ending::Exited(Some(status)) => format!("QEMU exited with status {status}{ready}"),
         Ending::Exited(None) => format!("the emulator was killed by a signal{ready}"),
         Ending::TimedOut(_) => format!("timed out{ready}"),
