@@ -181,15 +181,18 @@ pub fn collect() -> Result<BootFacts, BootError> {
     let address = EXECUTABLE_ADDRESS
         .get_response()
         .ok_or(BootError::MissingResponse("executable address"))?;
-    let archive = MODULES.get_response().and_then(|r| {
-        r.modules()
-            .iter()
-            .find(|m| m.string().to_bytes() == b"archive" || r.modules().len() == 1)
-            .map(|m| Module {
-                phys: (m.addr() as u64).wrapping_sub(hhdm_offset),
-                length: m.size(),
-            })
-    });
+    let archive = MODULES
+        .get_response()
+        .filter(|r| module_list_is_valid(r))
+        .and_then(|r| {
+            r.modules()
+                .iter()
+                .find(|m| m.string().to_bytes() == b"archive" || r.modules().len() == 1)
+                .map(|m| Module {
+                    phys: (m.addr() as u64).wrapping_sub(hhdm_offset),
+                    length: m.size(),
+                })
+        });
     // Base revision 3 passes the RSDP as a physical address; older ones as an HHDM pointer.
     let rsdp_phys = RSDP.get_response().map(|r| {
         let a = r.address() as u64;
@@ -213,6 +216,18 @@ pub fn collect() -> Result<BootFacts, BootError> {
         cmdline: cmdline(),
         bootloader,
     })
+}
+
+/// Whether a module response can be turned into a slice: a bootloader may answer with no
+/// modules and a null list pointer, which `ModuleResponse::modules` must not see.
+fn module_list_is_valid(r: &limine::response::ModuleResponse) -> bool {
+    // The response is `revision: u64, module_count: u64, modules: *const *const File`
+    // (Limine protocol); the crate does not expose the raw fields.
+    let raw = r as *const limine::response::ModuleResponse as *const u64;
+    // SAFETY: the response is at least three words long (per the protocol), and we only
+    // read it.
+    let (count, list) = unsafe { (raw.add(1).read(), raw.add(2).read()) };
+    count > 0 && list != 0
 }
 
 /// Options from the kernel command line (space-separated tokens).

@@ -264,7 +264,9 @@ pub fn build_responses(
                 let file = arena.file(archive, ARCHIVE_STRING.as_bytes())?;
                 (1, arena.words(&[file])?)
             }
-            None => (0, 0),
+            // An empty list still gets a valid (non-null) pointer, as Limine gives: a kernel
+            // may build a slice from it.
+            None => (0, arena.words(&[0])?),
         };
         // Response revision 0: internal modules are not honoured.
         respond(
