@@ -17,8 +17,10 @@ use libsys::abi::{MessageInfo, Syscall};
 use libsys::object::Rights;
 
 /// How many calls took the fast path (Call, ReplyRecv), for the idle report.
-pub static HITS: [core::sync::atomic::AtomicU64; 2] =
-    [core::sync::atomic::AtomicU64::new(0), core::sync::atomic::AtomicU64::new(0)];
+pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
+    core::sync::atomic::AtomicU64::new(0),
+    core::sync::atomic::AtomicU64::new(0),
+];
 
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
@@ -98,7 +100,8 @@ fn fast_call(
     let peek = ep.peek_receiver()?;
     // SAFETY: queued TCBs are live.
     let r = unsafe { &mut *peek };
-    if r.priority < me.priority || r.vspace().pml4 == 0 {
+    // The receiver must not hold an unanswered call (the slow path drops it properly).
+    if r.priority < me.priority || r.vspace().pml4 == 0 || !r.caller.is_null() {
         return None;
     }
     ep.take_receiver();

@@ -199,10 +199,22 @@ impl Endpoint {
 /// `t` must be a live TCB.
 pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        (*t).context.rax = error as u64;
-        SCHEDULER.lock().make_runnable(t);
+    let tcb = unsafe { &mut *t };
+    if tcb.pending.is_fault {
+        // A fault message that can no longer be delivered: the thread stays stopped, as
+        // it would with no fault handler.
+        tcb.pending.is_fault = false;
+        tcb.fault = [0; 3];
+        tcb.state = ThreadState::Inactive;
+        crate::warn!(
+            "thread {}: its fault handler went away; suspended",
+            tcb.name()
+        );
+        return;
     }
+    tcb.context.rax = error as u64;
+    // SAFETY: forwarded from the caller.
+    unsafe { SCHEDULER.lock().make_runnable(t) };
 }
 
 /// The IPC buffer of a thread, if it has one.
@@ -308,12 +320,14 @@ pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocki
 
 /// Delivers `s`'s message to `r` and sets up the reply link for calls.
 fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
+    s.pending = pending;
     if pending.is_fault {
         transfer_fault(s, r, pending.badge);
     } else {
         transfer(s, r, pending.badge, pending.can_grant, endpoint);
     }
     if pending.is_call {
+        drop_caller(r);
         // SAFETY: `s` is live; taking it off the run queue while it waits for the reply.
         unsafe { SCHEDULER.lock().remove(s) };
         s.state = ThreadState::BlockedOnReply;
@@ -338,8 +352,8 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
     if r.bound_notification != 0 {
         // SAFETY: a bound notification is live while bound.
         let n = unsafe { Notification::at(r.bound_notification) };
-        if n.word != 0 {
-            r.context.rdi = core::mem::take(&mut n.word);
+        if let Some(bits) = n.take_pending() {
+            r.context.rdi = bits;
             r.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
             r.context.rax = 0;
             return Ok(());
@@ -375,6 +389,21 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
     Ok(())
 }
 
+/// A server that takes a new call without replying to the previous one drops it: the
+/// previous caller is woken with `Cancelled` (it would otherwise wait forever).
+pub fn drop_caller(r: &mut Tcb) {
+    let old = core::mem::replace(&mut r.caller, null_mut());
+    if !old.is_null() {
+        // SAFETY: reply links are symmetric, so the old caller is live.
+        unsafe {
+            (*old).replier = null_mut();
+            if (*old).state == ThreadState::BlockedOnReply {
+                wake_with_error(old, Error::Cancelled);
+            }
+        }
+    }
+}
+
 /// Replies from `replier` to its caller, if any. A caller whose thread is gone or no
 /// longer waiting makes this a no-op (seL4 semantics).
 pub fn reply(replier: &mut Tcb) {
@@ -407,8 +436,9 @@ pub struct Notification {
     pub word: u64,
     head: u64,
     tail: u64,
-    /// The TCB bound to this notification (physical TCB pointer; 0 = none).
-    pub bound: u64,
+    /// The TCB bound to this notification (TCB pointer; 0 = none). Bit 0 is the "active"
+    /// flag: a signal is pending even if the bits are 0 (a signal through an unbadged cap).
+    bound: u64,
 }
 
 const _: () =
@@ -436,6 +466,29 @@ impl Notification {
         self.tail = q.tail as u64;
     }
 
+    /// The bound TCB (0 = none).
+    pub fn bound(&self) -> u64 {
+        self.bound & !1
+    }
+
+    /// Binds or unbinds (0) a TCB, keeping the active flag.
+    pub fn set_bound(&mut self, tcb: u64) {
+        self.bound = tcb | (self.bound & 1);
+    }
+
+    fn active(&self) -> bool {
+        self.bound & 1 != 0
+    }
+
+    /// Takes the pending signal: the bits, if a signal is pending.
+    pub fn take_pending(&mut self) -> Option<u64> {
+        if !self.active() {
+            return None;
+        }
+        self.bound &= !1;
+        Some(core::mem::take(&mut self.word))
+    }
+
     /// Signals: wakes the first waiter with the bits, or the bound thread if it waits on
     /// its endpoint, or accumulates them.
     pub fn signal(&mut self, badge: u64) {
@@ -453,10 +506,11 @@ impl Notification {
                 SCHEDULER.lock().make_runnable(t);
             }
             self.word = 0;
+            self.bound &= !1;
             return;
         }
-        if self.bound != 0 {
-            let t = self.bound as *mut Tcb;
+        if self.bound() != 0 {
+            let t = self.bound() as *mut Tcb;
             // SAFETY: a bound TCB is live while bound.
             let tcb = unsafe { &mut *t };
             if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
@@ -466,12 +520,14 @@ impl Notification {
                 tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
                 tcb.context.rax = 0;
                 self.word = 0;
+                self.bound &= !1;
                 // SAFETY: `t` is live.
                 unsafe { SCHEDULER.lock().make_runnable(t) };
                 return;
             }
         }
         self.word |= badge;
+        self.bound |= 1;
     }
 
     /// Waits (or polls when not `blocking`) on this notification at `phys`.
@@ -481,8 +537,8 @@ impl Notification {
     pub unsafe fn wait(&mut self, t: *mut Tcb, phys: u64, blocking: bool) -> Result<(), Error> {
         // SAFETY: forwarded from the caller.
         let tcb = unsafe { &mut *t };
-        if self.word != 0 {
-            tcb.context.rdi = core::mem::take(&mut self.word);
+        if let Some(bits) = self.take_pending() {
+            tcb.context.rdi = bits;
             tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
             tcb.context.rax = 0;
             return Ok(());
@@ -529,9 +585,9 @@ impl Notification {
             }
         }
         self.set_queue(q);
-        if self.bound != 0 {
+        if self.bound() != 0 {
             // SAFETY: a bound TCB is live while bound.
-            unsafe { (*(self.bound as *mut Tcb)).bound_notification = 0 };
+            unsafe { (*(self.bound() as *mut Tcb)).bound_notification = 0 };
             self.bound = 0;
         }
     }

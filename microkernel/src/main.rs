@@ -121,6 +121,7 @@ extern "C" fn kernel_main() -> ! {
     );
     arch::gdt::init();
     arch::trap::init();
+    arch::cpu_init();
     if let Err(e) = kmem::init(&facts) {
         fatal(format_args!("memory setup failed: {e:?}"));
     }

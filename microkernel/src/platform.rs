@@ -33,7 +33,6 @@ pub struct IrqOverride {
     /// Global system interrupt.
     pub gsi: u32,
     /// MPS INTI flags (polarity, trigger mode).
-    #[allow(dead_code)]
     pub flags: u16,
 }
 
@@ -116,6 +115,16 @@ pub fn isa_irq_to_gsi(irq: u8) -> u32 {
         .find(|o| o.irq == irq)
         .map(|o| o.gsi)
         .unwrap_or(u32::from(irq))
+}
+
+/// The MPS INTI flags of an ISA IRQ's override (0 if none).
+pub fn isa_irq_flags(irq: u8) -> u16 {
+    OVERRIDES
+        .lock()
+        .iter()
+        .find(|o| o.irq == irq)
+        .map(|o| o.flags)
+        .unwrap_or(0)
 }
 
 /// Reads the MADT through the RSDP; falls back to the PC defaults with a warning.

@@ -8,6 +8,15 @@ use crate::sched;
 /// then returns the frame of the thread the scheduler chooses to resume.
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
     let vector = frame.vector;
+    // NMIs and machine checks arrive on their own stacks (IST), not in the thread's save
+    // area: resume exactly the interrupted context, whoever it was.
+    if vector == 2 {
+        crate::warn!("NMI at rip {:#x}; ignored", frame.rip);
+        return frame;
+    }
+    if vector == 18 {
+        kernel_exception(frame);
+    }
     if vector < 32 && !frame.came_from_user() {
         kernel_exception(frame);
     }

@@ -143,11 +143,13 @@ pub fn init(platform: &Platform) -> Result<(), crate::kmem::MemoryError> {
     Ok(())
 }
 
-/// Routes GSI `gsi` to vector `IRQ_VECTOR_BASE + gsi` on this CPU, unmasked
-/// (edge-triggered, active high unless `level_low`).
-pub fn route_irq(gsi: u8, level_low: bool) {
+/// Routes GSI `gsi` to vector `IRQ_VECTOR_BASE + gsi` on this CPU, unmasked. `inti` are
+/// the MADT override's MPS INTI flags (0 = the bus default: ISA is edge, active high).
+pub fn route_irq(gsi: u8, inti: u16) {
     let vector = u32::from(IRQ_VECTOR_BASE + gsi);
-    let flags = if level_low { (1 << 13) | (1 << 15) } else { 0 };
+    let active_low = inti & 0b11 == 0b11;
+    let level = (inti >> 2) & 0b11 == 0b11;
+    let flags = (u32::from(active_low) << 13) | (u32::from(level) << 15);
     ioapic_write(0x11 + 2 * u32::from(gsi), 0);
     ioapic_write(0x10 + 2 * u32::from(gsi), vector | flags);
 }

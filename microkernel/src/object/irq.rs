@@ -138,13 +138,13 @@ pub fn invoke(
             irqs[irq as usize].notification = object;
             irqs[irq as usize].badge = badge;
             drop(irqs);
-            apic::route_irq(gsi(irq), false);
+            apic::route_irq(gsi(irq), crate::platform::isa_irq_flags(irq as u8));
             Ok(Reply::empty())
         }
         (Label::IrqHandlerAck, Cap::IrqHandler { irq }) => {
             // Unmask only while a notification is there to receive the next interrupt.
             if IRQS.lock()[irq as usize].notification != 0 {
-                apic::route_irq(gsi(irq), false);
+                apic::route_irq(gsi(irq), crate::platform::isa_irq_flags(irq as u8));
             }
             Ok(Reply::empty())
         }

@@ -59,6 +59,9 @@ pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> Invoc
                 // Writing our own registers would be undone by the syscall's return values.
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
+            if resume != 0 && target.vspace().pml4 == 0 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
             write_registers(target, &values);
             if resume != 0 {
                 resume_thread(target)?;
@@ -90,11 +93,11 @@ pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> Invoc
             if target.bound_notification != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            if notification.bound != 0 {
+            if notification.bound() != 0 {
                 return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
             target.bound_notification = n;
-            notification.bound = target as *mut Tcb as u64;
+            notification.set_bound(target as *mut Tcb as u64);
             Ok(Reply::empty())
         }
         Label::TcbUnbindNotification => {
@@ -111,7 +114,7 @@ pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> Invoc
 fn unbind(t: &mut Tcb) {
     if t.bound_notification != 0 {
         // SAFETY: a bound notification is live while bound.
-        unsafe { Notification::at(t.bound_notification) }.bound = 0;
+        unsafe { Notification::at(t.bound_notification) }.set_bound(0);
         t.bound_notification = 0;
     }
 }
@@ -160,7 +163,10 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
         if !rights.contains(Rights::WRITE) {
             return Err(InvocationError::new(Error::InsufficientRights, 3));
         }
-        if buffer_addr % 4096 != 0 || buffer_addr >= USER_END {
+        if buffer_addr >= USER_END {
+            return Err(InvocationError::new(Error::InvalidArgument, 2));
+        }
+        if !buffer_addr.is_multiple_of(4096) {
             return Err(InvocationError::new(Error::AlignmentError, 2));
         }
         let _ = object;
@@ -256,7 +262,19 @@ pub fn resume_thread(t: &mut Tcb) -> Result<(), InvocationError> {
 
 /// Stops a thread: out of every queue and reply relation, not scheduled until resumed.
 pub fn suspend(t: &mut Tcb) {
+    let was_blocked = matches!(
+        t.state,
+        ThreadState::BlockedOnSend
+            | ThreadState::BlockedOnRecv
+            | ThreadState::BlockedOnReply
+            | ThreadState::BlockedOnNotification
+    );
     ipc::cancel_ipc(t);
+    if was_blocked {
+        // Its system call did not complete: when resumed it returns `Cancelled`.
+        t.context.rax = Error::Cancelled as u64;
+        t.context.vector = 0;
+    }
     // SAFETY: `t` is live.
     unsafe { SCHEDULER.lock().remove(t) };
     t.state = ThreadState::Inactive;

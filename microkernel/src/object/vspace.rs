@@ -179,12 +179,19 @@ pub fn invoke(
 ) -> InvocationResult {
     match (label, cap) {
         (Label::FrameGetAddress, Cap::Frame { object, .. }) => Ok(Reply::words(&[object])),
-        (Label::FrameMap, Cap::Frame { .. })
-        | (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+        (Label::FrameMap, Cap::Frame { .. }) => map(caller, slot, cap, label, args),
+        (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+            only_cap(slot)?;
             map(caller, slot, cap, label, args)
         }
-        (Label::FrameUnmap, Cap::Frame { .. })
-        | (Label::PageTableUnmap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+        (Label::PageTableUnmap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
+            only_cap(slot)?;
+            unmap_deleted(&cap);
+            // Cannot fail: the cap is a table cap.
+            let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
+            Ok(Reply::empty())
+        }
+        (Label::FrameUnmap, Cap::Frame { .. }) => {
             unmap_deleted(&cap);
             // Cannot fail: the cap is a frame or table cap.
             let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
@@ -192,6 +199,21 @@ pub fn invoke(
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+}
+
+/// A table has one mapping, recorded in every cap to it: it may change only while exactly
+/// one cap exists, so that the last cap's record is always the table's real mapping.
+fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
+    if kerncore::is_final(&KernelSlots, slot) {
+        Ok(())
+    } else {
+        Err(InvocationError::cap(Error::RevokeFirst))
+    }
+}
+
+/// How many more address spaces can be tracked.
+pub fn free_vspace_slots() -> usize {
+    LIVE.lock().iter().filter(|p| **p == 0).count()
 }
 
 /// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
