@@ -26,11 +26,18 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let program = eggs::all().into_iter().nth(index).map(|(_, program)| program).unwrap_or_default();
+    let program = eggs::all()
+        .into_iter()
+        .nth(index)
+        .map(|(_, program)| program)
+        .unwrap_or_default();
     let mut ops = 0;
     for _ in 0..runs {
         ops += eggs::validate_and_decode(std::hint::black_box(&program));
     }
     let bytes = program.len() * runs;
-    println!("{which}: {} bytes x {runs} runs = {bytes} bytes, {ops} ops", program.len());
+    println!(
+        "{which}: {} bytes x {runs} runs = {bytes} bytes, {ops} ops",
+        program.len()
+    );
 }

@@ -93,9 +93,7 @@ impl fmt::Display for AsmErrorKind {
             }
             AsmErrorKind::NumberOverflow => f.write_str("number does not fit in 64 bits"),
             AsmErrorKind::UnterminatedString => f.write_str("string has no closing quote"),
-            AsmErrorKind::BadEscape => {
-                f.write_str("bad escape (use \\\" \\\\ \\n \\t or \\xNN)")
-            }
+            AsmErrorKind::BadEscape => f.write_str("bad escape (use \\\" \\\\ \\n \\t or \\xNN)"),
             AsmErrorKind::NulInString => f.write_str("NUL byte in string"),
             AsmErrorKind::JunkAfterString => f.write_str("expected a space after the string"),
             AsmErrorKind::Invalid(kind) => write!(f, "{kind}"),
@@ -105,7 +103,11 @@ impl fmt::Display for AsmErrorKind {
 
 impl fmt::Display for AsmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.kind)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.kind
+        )
     }
 }
 
@@ -266,8 +268,12 @@ fn assemble_op(
     let TokenKind::Word(mnemonic) = first.kind else {
         return Err((first.column, AsmErrorKind::ExpectedMnemonic));
     };
-    let opcode = Opcode::from_mnemonic(mnemonic)
-        .ok_or_else(|| (first.column, AsmErrorKind::UnknownMnemonic(mnemonic.to_string())))?;
+    let opcode = Opcode::from_mnemonic(mnemonic).ok_or_else(|| {
+        (
+            first.column,
+            AsmErrorKind::UnknownMnemonic(mnemonic.to_string()),
+        )
+    })?;
     let start = out.len();
     leb128::write(out, opcode.number());
     let end_column = operands.last().unwrap_or(first).end;
@@ -311,9 +317,14 @@ fn assemble_op(
     // Check the op exactly as the validator will, and point at the operand at fault.
     decode_at(out, start, index).map_err(|error| {
         let operand = error.operand.and_then(|operand| {
-            opcode.operands().iter().position(|info| info.name == operand.name)
+            opcode
+                .operands()
+                .iter()
+                .position(|info| info.name == operand.name)
         });
-        let column = operand.and_then(|i| columns.get(i).copied()).unwrap_or(first.column);
+        let column = operand
+            .and_then(|i| columns.get(i).copied())
+            .unwrap_or(first.column);
         (column, AsmErrorKind::Invalid(error.kind))
     })?;
     Ok(())
@@ -342,7 +353,10 @@ fn parse_number(word: &str) -> Result<u64, AsmErrorKind> {
 fn parse_value(kind: OperandKind, word: &str) -> Result<u64, AsmErrorKind> {
     let bad = || AsmErrorKind::BadNumber(word.to_string());
     let named = |names: &[(&str, u64)], part: &str| {
-        names.iter().find(|(name, _)| *name == part).map(|&(_, value)| value)
+        names
+            .iter()
+            .find(|(name, _)| *name == part)
+            .map(|&(_, value)| value)
     };
     match kind {
         OperandKind::OpenFlags | OperandKind::Rights | OperandKind::SignalSet => {
@@ -362,7 +376,9 @@ fn parse_value(kind: OperandKind, word: &str) -> Result<u64, AsmErrorKind> {
             }
             Ok(value)
         }
-        OperandKind::Resource => named(Resource::NAMES, word).map_or_else(|| parse_number(word), Ok),
+        OperandKind::Resource => {
+            named(Resource::NAMES, word).map_or_else(|| parse_number(word), Ok)
+        }
         OperandKind::Limit if word == "RLIM_INFINITY" => Ok(RLIM_INFINITY),
         _ => parse_number(word),
     }

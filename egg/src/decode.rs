@@ -9,9 +9,9 @@ use core::iter::FusedIterator;
 
 use crate::error::{Constraint, DecodeError, ErrorKind};
 use crate::kinds::{IdList, OperandKind, Shape, Str, MAX_GROUPS};
-use crate::values::{OpenFlags, Resource, Rights, SignalSet};
 use crate::leb128::{self, NumberError};
 use crate::opcodes::{decode_operands, Op, Opcode};
+use crate::values::{OpenFlags, Resource, Rights, SignalSet};
 
 /// A fault inside one op's operands: where and what. Which operand it is in is worked
 /// out only when the error is reported (`describe`), to keep the hot path lean.
@@ -61,20 +61,10 @@ impl<'a> Cursor<'a> {
         Cursor { bytes, pos }
     }
 
-    /// Starts the next operand: returns where it begins; fails if the program ends here.
-    #[inline(always)]
-    fn begin(&mut self) -> Result<usize, Fault> {
-        let start = self.pos;
-        if start >= self.bytes.len() {
-            return Err(Fault::new(start, ErrorKind::MissingOperands));
-        }
-        Ok(start)
-    }
-
     /// Reads a number operand of kind `kind` and checks it.
     #[inline(always)]
     fn number_operand(&mut self, kind: OperandKind) -> Result<u64, Fault> {
-        let start = self.begin()?;
+        let start = self.pos;
         let value = self
             .number(kind.max())
             .map_err(|error| Fault::new(start, error))?;
@@ -86,11 +76,13 @@ impl<'a> Cursor<'a> {
     /// Reads a string operand of kind `kind` and checks it.
     #[inline(always)]
     fn string_operand(&mut self, kind: OperandKind) -> Result<Str<'a>, Fault> {
-        let start = self.begin()?;
+        let start = self.pos;
         let fault = Fault::new;
         let length = self.number(u64::MAX).map_err(|kind| fault(start, kind))?;
         let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let body = usize::try_from(length).ok().and_then(|length| rest.get(..length));
+        let body = usize::try_from(length)
+            .ok()
+            .and_then(|length| rest.get(..length));
         let Some(body) = body else {
             let remaining = rest.len();
             return Err(fault(start, ErrorKind::StringTooLong { length, remaining }));
@@ -106,15 +98,12 @@ impl<'a> Cursor<'a> {
 
     /// Reads an id list operand and checks it.
     fn id_list_operand(&mut self) -> Result<IdList<'a>, Fault> {
-        let start = self.begin()?;
+        let start = self.pos;
         let fault = Fault::new;
         let count = self.number(MAX_GROUPS).map_err(|kind| fault(start, kind))?;
         let ids_start = self.pos;
         for _ in 0..count {
             let id_start = self.pos;
-            if id_start >= self.bytes.len() {
-                return Err(fault(id_start, ErrorKind::MissingOperands));
-            }
             self.number(u64::from(u32::MAX))
                 .map_err(|kind| fault(id_start, kind))?;
         }
@@ -124,11 +113,17 @@ impl<'a> Cursor<'a> {
         Ok(IdList::from_checked(count, ids))
     }
 
-    /// Reads a number of at most `max` at the cursor.
+    /// Reads a number of at most `max` at the cursor. At the end of the program that is
+    /// [`ErrorKind::MissingOperands`]: every number starts an operand or an id of a list.
     #[inline(always)]
     fn number(&mut self, max: u64) -> Result<u64, ErrorKind> {
-        let (value, len) =
-            leb128::read(self.bytes, self.pos).map_err(|error| number_error(error, max))?;
+        let (value, len) = leb128::read(self.bytes, self.pos).map_err(|error| {
+            if self.pos >= self.bytes.len() {
+                ErrorKind::MissingOperands
+            } else {
+                number_error(error, max)
+            }
+        })?;
         if value > max {
             return Err(ErrorKind::NumberTooLarge { max });
         }
@@ -150,12 +145,17 @@ fn find_nul(bytes: &[u8]) -> Option<usize> {
         let word = u64::from_le_bytes(word);
         // Sets the high bit of a byte if that byte is zero (and maybe of later bytes).
         if word.wrapping_sub(LOW) & !word & HIGH != 0 {
-            return chunk.iter().position(|&byte| byte == 0).map(|at| index * 8 + at);
+            return chunk
+                .iter()
+                .position(|&byte| byte == 0)
+                .map(|at| index * 8 + at);
         }
     }
     let tail = chunks.remainder();
     let tail_start = bytes.len() - tail.len();
-    tail.iter().position(|&byte| byte == 0).map(|at| tail_start + at)
+    tail.iter()
+        .position(|&byte| byte == 0)
+        .map(|at| tail_start + at)
 }
 
 /// A typed [`Op`] field read straight from the program: numbers, strings, id lists.
@@ -237,9 +237,11 @@ fn describe(
             let offset = operand_offset(bytes, pos + len, opcode, operand);
             (operand, offset, ErrorKind::ValueNotAllowed(rule))
         }
-        Fault::At { offset, kind } => {
-            (operand_index(bytes, pos + len, opcode, offset), offset, kind)
-        }
+        Fault::At { offset, kind } => (
+            operand_index(bytes, pos + len, opcode, offset),
+            offset,
+            kind,
+        ),
     };
     DecodeError {
         op_index: index,

@@ -70,7 +70,9 @@ impl fmt::Display for Constraint {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ErrorKind::TruncatedNumber => f.write_str("truncated number (the program ends inside it)"),
+            ErrorKind::TruncatedNumber => {
+                f.write_str("truncated number (the program ends inside it)")
+            }
             ErrorKind::OverlongNumber => f.write_str("over-long number (not in its shortest form)"),
             ErrorKind::NumberTooLarge { max } => write!(f, "number too large (at most {max})"),
             ErrorKind::StringTooLong { length, remaining } => write!(

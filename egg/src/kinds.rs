@@ -351,10 +351,22 @@ macro_rules! arg_ty {
 /// Appends a builder argument of each kind to the program.
 #[cfg(feature = "alloc")]
 macro_rules! encode_arg {
-    ($out:expr, Path, $value:expr) => { $crate::builder::write_string($out, $value.as_ref()) };
-    ($out:expr, Name, $value:expr) => { $crate::builder::write_string($out, $value.as_ref()) };
-    ($out:expr, EnvName, $value:expr) => { $crate::builder::write_string($out, $value.as_ref()) };
-    ($out:expr, EnvValue, $value:expr) => { $crate::builder::write_string($out, $value.as_ref()) };
-    ($out:expr, IdList, $value:expr) => { $crate::builder::write_ids($out, $value) };
-    ($out:expr, $kind:ident, $value:expr) => { $crate::leb128::write($out, u64::from($value)) };
+    ($out:expr, Path, $value:expr) => {
+        $crate::builder::write_string($out, $value.as_ref())
+    };
+    ($out:expr, Name, $value:expr) => {
+        $crate::builder::write_string($out, $value.as_ref())
+    };
+    ($out:expr, EnvName, $value:expr) => {
+        $crate::builder::write_string($out, $value.as_ref())
+    };
+    ($out:expr, EnvValue, $value:expr) => {
+        $crate::builder::write_string($out, $value.as_ref())
+    };
+    ($out:expr, IdList, $value:expr) => {
+        $crate::builder::write_ids($out, $value)
+    };
+    ($out:expr, $kind:ident, $value:expr) => {
+        $crate::leb128::write($out, u64::from($value))
+    };
 }

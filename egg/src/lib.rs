@@ -62,14 +62,12 @@ pub use decode::{decode, validate, Decoder};
 pub use error::{Constraint, DecodeError, ErrorKind};
 pub use kinds::{IdList, IdListIter, OperandKind, OperandValue, Shape, Str, MAX_GROUPS};
 pub use opcodes::{
-    is_supported, supported, Hatch, Op, Opcode, OperandInfo, Operands, UnknownOpcode,
-    MAX_OPERANDS,
+    is_supported, supported, Hatch, Op, Opcode, OperandInfo, Operands, UnknownOpcode, MAX_OPERANDS,
 };
 pub use run::{run, RunError, RunErrorCause};
 pub use values::{
     OpenFlags, Resource, Rights, SignalSet, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_DSYNC,
-    O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-    RLIM_INFINITY,
+    O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, RLIM_INFINITY,
 };
 
 #[cfg(feature = "alloc")]

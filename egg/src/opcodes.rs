@@ -79,9 +79,7 @@ define_ops! {
 #[inline]
 pub(crate) fn check_op(op: &Op<'_>) -> Result<(), (usize, Constraint)> {
     match *op {
-        Op::Setrlimit { soft, hard, .. } if soft > hard => {
-            Err((1, Constraint::SoftLimitAboveHard))
-        }
+        Op::Setrlimit { soft, hard, .. } if soft > hard => Err((1, Constraint::SoftLimitAboveHard)),
         Op::Sigignore { signals }
             if signals.contains(SignalSet::SIGKILL) || signals.contains(SignalSet::SIGSTOP) =>
         {
@@ -215,7 +213,10 @@ mod tests {
         for &opcode in Opcode::ALL {
             let operands = opcode.operands();
             for (i, a) in operands.iter().enumerate() {
-                assert!(operands[i + 1..].iter().all(|b| b.name != a.name), "{opcode:?}");
+                assert!(
+                    operands[i + 1..].iter().all(|b| b.name != a.name),
+                    "{opcode:?}"
+                );
             }
         }
     }

@@ -147,11 +147,9 @@ fn write_number(f: &mut fmt::Formatter<'_>, kind: OperandKind, value: u64) -> fm
 pub fn disassemble(program: &[u8]) -> Result<alloc::string::String, crate::DecodeError> {
     crate::validate(program)?;
     let mut text = alloc::string::String::new();
-    for op in crate::decode(program) {
-        // Cannot fail: the program validated, and writing to a String does not fail.
-        if let Ok(op) = op {
-            let _ = writeln!(text, "{op}");
-        }
+    // Cannot fail: the program validated, and writing to a String does not fail.
+    for op in crate::decode(program).flatten() {
+        let _ = writeln!(text, "{op}");
     }
     Ok(text)
 }

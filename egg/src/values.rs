@@ -151,10 +151,37 @@ impl SignalSet {
     /// Names of signals 1..=31 (Linux x86_64 numbers); signal `n` is `NAMES[n - 1]`.
     /// Signals 32..=64 have no name and are written `SIG32` .. `SIG64`.
     pub const NAMES: [&'static str; 31] = [
-        "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-        "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
 
     /// The set holding only `signal`; empty if `signal` is not in 1..=64.
@@ -278,7 +305,9 @@ mod tests {
 
     #[test]
     fn open_flag_names_cover_exactly_the_defined_bits() {
-        let named = OpenFlags::BIT_NAMES.iter().fold(0, |all, &(_, bit)| all | bit);
+        let named = OpenFlags::BIT_NAMES
+            .iter()
+            .fold(0, |all, &(_, bit)| all | bit);
         assert_eq!(named | 3, u64::from(OpenFlags::DEFINED));
         for &(_, bit) in OpenFlags::BIT_NAMES {
             assert_eq!(bit.count_ones(), 1);

@@ -2,7 +2,7 @@
 //! arbitrary bytes and text never panic, and the decoder, validator and disassembler agree.
 
 use egg::{
-    assemble, decode, disassemble, validate, Egg, OpenFlags, Opcode, OperandKind, OperandValue,
+    assemble, decode, disassemble, validate, Egg, Opcode, OpenFlags, OperandKind, OperandValue,
     Shape, SignalSet, MAX_GROUPS,
 };
 use proptest::prelude::*;
@@ -67,13 +67,19 @@ fn value(kind: OperandKind) -> BoxedStrategy<Value> {
     match kind {
         OperandKind::OpenFlags => {
             let named = u64::from(OpenFlags::DEFINED & !OpenFlags::ACCESS_MODE);
-            (0u64..3, any::<u64>()).prop_map(move |(access, bits)| Value::Number(access | (bits & named))).boxed()
+            (0u64..3, any::<u64>())
+                .prop_map(move |(access, bits)| Value::Number(access | (bits & named)))
+                .boxed()
         }
-        OperandKind::CpuMask => prop_oneof![1u64..=8, 1..=u64::MAX].prop_map(Value::Number).boxed(),
+        OperandKind::CpuMask => prop_oneof![1u64..=8, 1..=u64::MAX]
+            .prop_map(Value::Number)
+            .boxed(),
         OperandKind::Path => bytes(1, true).prop_map(Value::Bytes).boxed(),
         OperandKind::EnvName => bytes(1, false).prop_map(Value::Bytes).boxed(),
         OperandKind::Name | OperandKind::EnvValue => bytes(0, true).prop_map(Value::Bytes).boxed(),
-        OperandKind::IdList => proptest::collection::vec(any::<u32>(), 0..8).prop_map(Value::Ids).boxed(),
+        OperandKind::IdList => proptest::collection::vec(any::<u32>(), 0..8)
+            .prop_map(Value::Ids)
+            .boxed(),
         kind => match kind.shape() {
             Shape::Number { max } => number_in(max).prop_map(Value::Number).boxed(),
             Shape::String | Shape::IdList => unreachable!("handled above"),
@@ -92,7 +98,8 @@ fn op() -> impl Strategy<Value = (Opcode, Vec<Value>)> {
                     (*soft, *hard) = (low, high);
                 }
                 (Opcode::Sigignore, [Value::Number(set)]) => {
-                    *set &= !(SignalSet::of(SignalSet::SIGKILL).0 | SignalSet::of(SignalSet::SIGSTOP).0)
+                    *set &=
+                        !(SignalSet::of(SignalSet::SIGKILL).0 | SignalSet::of(SignalSet::SIGSTOP).0)
                 }
                 _ => {}
             }

@@ -88,9 +88,16 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Hex digits to bytes; whitespace between digits is ignored.
 fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<(usize, char)> = hex.chars().enumerate().filter(|(_, c)| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(format!("hex has an odd number of digits ({})", digits.len()));
+    let digits: Vec<(usize, char)> = hex
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| !c.is_whitespace())
+        .collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!(
+            "hex has an odd number of digits ({})",
+            digits.len()
+        ));
     }
     digits
         .chunks(2)

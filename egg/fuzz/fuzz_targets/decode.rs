@@ -7,8 +7,8 @@
 #![no_main]
 
 use egg::{
-    assemble, decode, disassemble, run, validate, Egg, Hatch, IdList, OpenFlags, Resource,
-    Rights, SignalSet, Str,
+    assemble, decode, disassemble, run, validate, Egg, Hatch, IdList, OpenFlags, Resource, Rights,
+    SignalSet, Str,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,33 +24,87 @@ impl Counter {
 
 impl Hatch for Counter {
     type Error = ();
-    fn open(&mut self, _: u32, _: Str<'_>, _: OpenFlags, _: u32) -> Result<(), ()> { self.call() }
-    fn dup2(&mut self, _: u32, _: u32) -> Result<(), ()> { self.call() }
-    fn close(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn closefrom(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn setpgid(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn setsid(&mut self) -> Result<(), ()> { self.call() }
-    fn setctty(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn tcsetpgrp(&mut self, _: u32, _: u32) -> Result<(), ()> { self.call() }
-    fn chdir(&mut self, _: Str<'_>) -> Result<(), ()> { self.call() }
-    fn fchdir(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn cap(&mut self, _: u32, _: u32, _: Rights, _: u64) -> Result<(), ()> { self.call() }
-    fn bind(&mut self, _: Str<'_>, _: u32) -> Result<(), ()> { self.call() }
-    fn sigsetmask(&mut self, _: SignalSet) -> Result<(), ()> { self.call() }
-    fn sigdefault(&mut self, _: SignalSet) -> Result<(), ()> { self.call() }
-    fn sigignore(&mut self, _: SignalSet) -> Result<(), ()> { self.call() }
-    fn setuid(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn setgid(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn setgroups(&mut self, _: IdList<'_>) -> Result<(), ()> { self.call() }
-    fn umask(&mut self, _: u32) -> Result<(), ()> { self.call() }
-    fn setrlimit(&mut self, _: Resource, _: u64, _: u64) -> Result<(), ()> { self.call() }
-    fn setpriority(&mut self, _: u8) -> Result<(), ()> { self.call() }
-    fn setaffinity(&mut self, _: u64) -> Result<(), ()> { self.call() }
-    fn setname(&mut self, _: Str<'_>) -> Result<(), ()> { self.call() }
-    fn setenv(&mut self, _: Str<'_>, _: Str<'_>) -> Result<(), ()> { self.call() }
-    fn unsetenv(&mut self, _: Str<'_>) -> Result<(), ()> { self.call() }
-    fn clearenv(&mut self) -> Result<(), ()> { self.call() }
-    fn start_suspended(&mut self) -> Result<(), ()> { self.call() }
+    fn open(&mut self, _: u32, _: Str<'_>, _: OpenFlags, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn dup2(&mut self, _: u32, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn close(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn closefrom(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn setpgid(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn setsid(&mut self) -> Result<(), ()> {
+        self.call()
+    }
+    fn setctty(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn tcsetpgrp(&mut self, _: u32, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn chdir(&mut self, _: Str<'_>) -> Result<(), ()> {
+        self.call()
+    }
+    fn fchdir(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn cap(&mut self, _: u32, _: u32, _: Rights, _: u64) -> Result<(), ()> {
+        self.call()
+    }
+    fn bind(&mut self, _: Str<'_>, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn sigsetmask(&mut self, _: SignalSet) -> Result<(), ()> {
+        self.call()
+    }
+    fn sigdefault(&mut self, _: SignalSet) -> Result<(), ()> {
+        self.call()
+    }
+    fn sigignore(&mut self, _: SignalSet) -> Result<(), ()> {
+        self.call()
+    }
+    fn setuid(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn setgid(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn setgroups(&mut self, _: IdList<'_>) -> Result<(), ()> {
+        self.call()
+    }
+    fn umask(&mut self, _: u32) -> Result<(), ()> {
+        self.call()
+    }
+    fn setrlimit(&mut self, _: Resource, _: u64, _: u64) -> Result<(), ()> {
+        self.call()
+    }
+    fn setpriority(&mut self, _: u8) -> Result<(), ()> {
+        self.call()
+    }
+    fn setaffinity(&mut self, _: u64) -> Result<(), ()> {
+        self.call()
+    }
+    fn setname(&mut self, _: Str<'_>) -> Result<(), ()> {
+        self.call()
+    }
+    fn setenv(&mut self, _: Str<'_>, _: Str<'_>) -> Result<(), ()> {
+        self.call()
+    }
+    fn unsetenv(&mut self, _: Str<'_>) -> Result<(), ()> {
+        self.call()
+    }
+    fn clearenv(&mut self) -> Result<(), ()> {
+        self.call()
+    }
+    fn start_suspended(&mut self) -> Result<(), ()> {
+        self.call()
+    }
 }
 
 fuzz_target!(|bytes: &[u8]| {

@@ -19,7 +19,11 @@ fn opcode_row(opcode: Opcode) -> String {
         "| {} | `{}` | {} | {} |",
         opcode.number(),
         opcode.mnemonic(),
-        if operands.is_empty() { "—".into() } else { operands.join(", ") },
+        if operands.is_empty() {
+            "—".into()
+        } else {
+            operands.join(", ")
+        },
         opcode.summary()
     )
 }
@@ -45,7 +49,11 @@ fn docs_specify_every_opcode_and_kind() {
         .chain(OperandKind::ALL.iter().map(|&kind| kind_row(kind)))
         .filter(|row| !DOC.lines().any(|line| line == row))
         .collect();
-    assert!(missing.is_empty(), "docs/egg.md lacks these rows:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/egg.md lacks these rows:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -53,6 +61,9 @@ fn docs_mention_every_mnemonic_and_number() {
     for &opcode in Opcode::ALL {
         let number = format!("| {} |", opcode.number());
         let mnemonic = format!("`{}`", opcode.mnemonic());
-        assert!(DOC.contains(&number) && DOC.contains(&mnemonic), "{opcode:?}");
+        assert!(
+            DOC.contains(&number) && DOC.contains(&mnemonic),
+            "{opcode:?}"
+        );
     }
 }

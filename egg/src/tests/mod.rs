@@ -52,7 +52,12 @@ impl Recorder {
 impl Hatch for Recorder {
     type Error = Refused;
     fn open(&mut self, fd: u32, path: Str<'_>, flags: OpenFlags, mode: u32) -> Result<(), Refused> {
-        self.record(Op::Open { fd, path, flags, mode })
+        self.record(Op::Open {
+            fd,
+            path,
+            flags,
+            mode,
+        })
     }
     fn dup2(&mut self, from: u32, to: u32) -> Result<(), Refused> {
         self.record(Op::Dup2 { from, to })
@@ -82,7 +87,12 @@ impl Hatch for Recorder {
         self.record(Op::Fchdir { fd })
     }
     fn cap(&mut self, slot: u32, source: u32, rights: Rights, badge: u64) -> Result<(), Refused> {
-        self.record(Op::Cap { slot, source, rights, badge })
+        self.record(Op::Cap {
+            slot,
+            source,
+            rights,
+            badge,
+        })
     }
     fn bind(&mut self, path: Str<'_>, source: u32) -> Result<(), Refused> {
         self.record(Op::Bind { path, source })
@@ -109,7 +119,11 @@ impl Hatch for Recorder {
         self.record(Op::Umask { mask })
     }
     fn setrlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> Result<(), Refused> {
-        self.record(Op::Setrlimit { resource, soft, hard })
+        self.record(Op::Setrlimit {
+            resource,
+            soft,
+            hard,
+        })
     }
     fn setpriority(&mut self, priority: u8) -> Result<(), Refused> {
         self.record(Op::Setpriority { priority })

@@ -34,7 +34,11 @@ fn the_first_failing_op_stops_the_run_and_is_named() {
         fail_at: Some(2),
     };
     let error = run(&program, &mut recorder).unwrap_err();
-    assert_eq!(recorder.calls.len(), 2, "ops after the failure must not run");
+    assert_eq!(
+        recorder.calls.len(),
+        2,
+        "ops after the failure must not run"
+    );
     assert_eq!(
         error,
         RunError {
