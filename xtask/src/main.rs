@@ -15,6 +15,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod bochs;
 mod build;
 mod clippy;
@@ -51,6 +52,8 @@ enum Command {
     Clippy(clippy::ClippyArgs),
     /// rustfmt over the workspace (`--check` to only check).
     Fmt(fmt::FmtArgs),
+    /// Benchmarks (`ipc`): instruction counts under QEMU `-icount shift=0`.
+    Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),
 }
@@ -64,6 +67,7 @@ fn main() {
         Command::Test(args) => test::run(args),
         Command::Clippy(args) => clippy::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Egg(args) => egg_cmd::run(args),
     };
     if let Err(message) = result {
