@@ -259,7 +259,10 @@ mod tests {
     #[test]
     fn message_info_round_trips_each_field() {
         let m = MessageInfo::new(0x1234, 512, 3).with_unwrapped(0b101);
-        assert_eq!((m.label(), m.length(), m.caps(), m.caps_unwrapped()), (0x1234, 512, 3, 0b101));
+        assert_eq!(
+            (m.label(), m.length(), m.caps(), m.caps_unwrapped()),
+            (0x1234, 512, 3, 0b101)
+        );
     }
 
     #[test]
