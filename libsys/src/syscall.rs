@@ -113,19 +113,27 @@ pub type RegsResult = Result<Registers, InvocationError>;
 
 /// Turns `rax` and the returned registers into a result. An unknown code (a kernel/ABI
 /// mismatch) is reported as [`Error::InvalidSyscall`] with the code as detail.
+#[inline(always)]
 fn decode(code: u64, out: Registers) -> RegsResult {
     if code == 0 {
-        return Ok(out);
+        Ok(out)
+    } else {
+        Err(error(code, out.words[0]))
     }
+}
+
+/// The error for a non-zero `rax` (kept out of line: the fast paths never need it).
+#[cold]
+fn error(code: u64, detail: u64) -> InvocationError {
     match Error::try_from(code) {
-        Ok(error) => Err(InvocationError {
+        Ok(error) => InvocationError {
             error,
-            argument: out.words[0],
-        }),
-        Err(code) => Err(InvocationError {
+            argument: detail,
+        },
+        Err(code) => InvocationError {
             error: Error::InvalidSyscall,
             argument: code,
-        }),
+        },
     }
 }
 
@@ -153,6 +161,7 @@ pub fn debug_write(bytes: &[u8]) -> SysResult {
 ///
 /// # Errors
 /// [`Error::FailedLookup`] if the cptr names no capability.
+#[inline]
 pub fn identify(cptr: u64) -> RegsResult {
     let (code, out) = raw_syscall(
         Syscall::Identify as u64,
@@ -171,6 +180,7 @@ pub fn yield_now() {
 ///
 /// # Errors
 /// The kernel's error code and detail word.
+#[inline]
 pub fn call(cptr: u64, info: MessageInfo, words: [u64; 4]) -> RegsResult {
     let (code, out) = raw_syscall(Syscall::Call as u64, message(cptr, info, words));
     decode(code, out)
@@ -181,6 +191,7 @@ pub fn call(cptr: u64, info: MessageInfo, words: [u64; 4]) -> RegsResult {
 ///
 /// # Errors
 /// The kernel's error code and detail word.
+#[inline]
 pub fn send(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Result<(), InvocationError> {
     let (code, out) = raw_syscall(Syscall::Send as u64, message(cptr, info, words));
     decode(code, out).map(|_| ())
@@ -190,6 +201,7 @@ pub fn send(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Result<(), Invocat
 ///
 /// # Errors
 /// The kernel's error code and detail word.
+#[inline]
 pub fn nb_send(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Result<(), InvocationError> {
     let (code, out) = raw_syscall(Syscall::NBSend as u64, message(cptr, info, words));
     decode(code, out).map(|_| ())
@@ -201,6 +213,7 @@ pub fn nb_send(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Result<(), Invo
 /// # Errors
 /// The kernel's error code and detail word ([`Error::Cancelled`] if the object is deleted
 /// while waiting).
+#[inline]
 pub fn recv(cptr: u64) -> RegsResult {
     let (code, out) = raw_syscall(Syscall::Recv as u64, message(cptr, MessageInfo(0), [0; 4]));
     decode(code, out)
@@ -210,6 +223,7 @@ pub fn recv(cptr: u64) -> RegsResult {
 ///
 /// # Errors
 /// [`Error::WouldBlock`] when nothing is pending; other codes as for [`recv`].
+#[inline]
 pub fn nb_recv(cptr: u64) -> RegsResult {
     let (code, out) = raw_syscall(
         Syscall::NBRecv as u64,
@@ -222,6 +236,7 @@ pub fn nb_recv(cptr: u64) -> RegsResult {
 ///
 /// # Errors
 /// The kernel's error code and detail word.
+#[inline]
 pub fn reply(info: MessageInfo, words: [u64; 4]) -> Result<(), InvocationError> {
     let (code, out) = raw_syscall(Syscall::Reply as u64, message(0, info, words));
     decode(code, out).map(|_| ())
@@ -231,6 +246,7 @@ pub fn reply(info: MessageInfo, words: [u64; 4]) -> Result<(), InvocationError> 
 ///
 /// # Errors
 /// The kernel's error code and detail word.
+#[inline]
 pub fn reply_recv(cptr: u64, info: MessageInfo, words: [u64; 4]) -> RegsResult {
     let (code, out) = raw_syscall(Syscall::ReplyRecv as u64, message(cptr, info, words));
     decode(code, out)
