@@ -6,7 +6,7 @@
 //! IPC buffer (both physical, through the HHDM), extra caps through the CSpaces. A `Call`
 //! leaves the caller blocked on reply with the receiver's `caller` pointing at it.
 //!
-//! A [`Notification`] is a word of signal bits and a queue of waiters.
+//! Notifications (signal words with a queue of waiters) are in `object/notification.rs`.
 //!
 //! Nothing here checks rights or decodes arguments: the syscall layer has done that.
 
@@ -16,6 +16,8 @@ use crate::thread::{PendingSend, Tcb, ThreadState};
 use core::ptr::null_mut;
 use libsys::abi::{Error, MessageInfo};
 use libsys::ipc::IpcBuffer;
+
+pub use crate::object::notification::Notification;
 
 /// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
 #[repr(C)]
@@ -38,15 +40,19 @@ pub enum EndpointState {
 }
 
 /// A thread queue threaded through `Tcb::ipc_next/ipc_prev`.
-struct Queue {
-    head: *mut Tcb,
-    tail: *mut Tcb,
+pub(crate) struct Queue {
+    /// First thread.
+    pub(crate) head: *mut Tcb,
+    /// Last thread.
+    pub(crate) tail: *mut Tcb,
 }
 
 impl Queue {
+    /// Appends `t`.
+    ///
     /// # Safety
     /// `t` must be a live TCB not in any queue.
-    unsafe fn push(&mut self, t: *mut Tcb) {
+    pub(crate) unsafe fn push(&mut self, t: *mut Tcb) {
         // SAFETY: forwarded from the caller; queued TCBs are live.
         unsafe {
             (*t).ipc_next = null_mut();
@@ -62,7 +68,7 @@ impl Queue {
 
     /// # Safety
     /// `t` must be a live TCB in this queue.
-    unsafe fn remove(&mut self, t: *mut Tcb) {
+    pub(crate) unsafe fn remove(&mut self, t: *mut Tcb) {
         // SAFETY: forwarded from the caller; its neighbours are live queue members.
         unsafe {
             let (prev, next) = ((*t).ipc_prev, (*t).ipc_next);
@@ -427,170 +433,6 @@ pub fn reply(replier: &mut Tcb) {
     }
     // SAFETY: `c` is live.
     unsafe { SCHEDULER.lock().make_runnable(c) };
-}
-
-/// A notification object (32 bytes).
-#[repr(C)]
-pub struct Notification {
-    /// Pending signal bits.
-    pub word: u64,
-    head: u64,
-    tail: u64,
-    /// The TCB bound to this notification (TCB pointer; 0 = none). Bit 0 is the "active"
-    /// flag: a signal is pending even if the bits are 0 (a signal through an unbadged cap).
-    bound: u64,
-}
-
-const _: () =
-    assert!(core::mem::size_of::<Notification>() == 1 << libsys::object::NOTIFICATION_SIZE_BITS);
-
-impl Notification {
-    /// The notification object at a physical address.
-    ///
-    /// # Safety
-    /// `phys` must be a live notification object.
-    pub unsafe fn at<'a>(phys: u64) -> &'a mut Notification {
-        // SAFETY: forwarded from the caller.
-        unsafe { &mut *(phys_to_virt(phys) as *mut Notification) }
-    }
-
-    fn queue(&self) -> Queue {
-        Queue {
-            head: self.head as *mut Tcb,
-            tail: self.tail as *mut Tcb,
-        }
-    }
-
-    fn set_queue(&mut self, q: Queue) {
-        self.head = q.head as u64;
-        self.tail = q.tail as u64;
-    }
-
-    /// The bound TCB (0 = none).
-    pub fn bound(&self) -> u64 {
-        self.bound & !1
-    }
-
-    /// Binds or unbinds (0) a TCB, keeping the active flag.
-    pub fn set_bound(&mut self, tcb: u64) {
-        self.bound = tcb | (self.bound & 1);
-    }
-
-    fn active(&self) -> bool {
-        self.bound & 1 != 0
-    }
-
-    /// Takes the pending signal: the bits, if a signal is pending.
-    pub fn take_pending(&mut self) -> Option<u64> {
-        if !self.active() {
-            return None;
-        }
-        self.bound &= !1;
-        Some(core::mem::take(&mut self.word))
-    }
-
-    /// Signals: wakes the first waiter with the bits, or the bound thread if it waits on
-    /// its endpoint, or accumulates them.
-    pub fn signal(&mut self, badge: u64) {
-        let mut q = self.queue();
-        if !q.head.is_null() {
-            let t = q.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                q.remove(t);
-                self.set_queue(q);
-                (*t).blocked_on = 0;
-                (*t).context.rdi = self.word | badge;
-                (*t).context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-                (*t).context.rax = 0;
-                SCHEDULER.lock().make_runnable(t);
-            }
-            self.word = 0;
-            self.bound &= !1;
-            return;
-        }
-        if self.bound() != 0 {
-            let t = self.bound() as *mut Tcb;
-            // SAFETY: a bound TCB is live while bound.
-            let tcb = unsafe { &mut *t };
-            if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
-                // SAFETY: the TCB is queued on that endpoint.
-                unsafe { Endpoint::at(tcb.blocked_on).dequeue(t) };
-                tcb.context.rdi = self.word | badge;
-                tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-                tcb.context.rax = 0;
-                self.word = 0;
-                self.bound &= !1;
-                // SAFETY: `t` is live.
-                unsafe { SCHEDULER.lock().make_runnable(t) };
-                return;
-            }
-        }
-        self.word |= badge;
-        self.bound |= 1;
-    }
-
-    /// Waits (or polls when not `blocking`) on this notification at `phys`.
-    ///
-    /// # Safety
-    /// `t` must be the live current thread; `phys` must be this object's address.
-    pub unsafe fn wait(&mut self, t: *mut Tcb, phys: u64, blocking: bool) -> Result<(), Error> {
-        // SAFETY: forwarded from the caller.
-        let tcb = unsafe { &mut *t };
-        if let Some(bits) = self.take_pending() {
-            tcb.context.rdi = bits;
-            tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-            tcb.context.rax = 0;
-            return Ok(());
-        }
-        if !blocking {
-            return Err(Error::WouldBlock);
-        }
-        tcb.state = ThreadState::BlockedOnNotification;
-        tcb.blocked_on = phys;
-        let mut q = self.queue();
-        // SAFETY: `t` is live and in no queue.
-        unsafe {
-            SCHEDULER.lock().remove(t);
-            q.push(t);
-        }
-        self.set_queue(q);
-        Ok(())
-    }
-
-    /// Removes a waiter.
-    ///
-    /// # Safety
-    /// `t` must be queued on this notification.
-    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
-        let mut q = self.queue();
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            q.remove(t);
-            (*t).blocked_on = 0;
-        }
-        self.set_queue(q);
-    }
-
-    /// Wakes every waiter with `Cancelled` and unbinds (the notification is being destroyed).
-    pub fn cancel_all(&mut self) {
-        let mut q = self.queue();
-        while !q.head.is_null() {
-            let t = q.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                q.remove(t);
-                (*t).blocked_on = 0;
-                wake_with_error(t, Error::Cancelled);
-            }
-        }
-        self.set_queue(q);
-        if self.bound() != 0 {
-            // SAFETY: a bound TCB is live while bound.
-            unsafe { (*(self.bound() as *mut Tcb)).bound_notification = 0 };
-            self.bound = 0;
-        }
-    }
 }
 
 /// Takes a thread out of whatever IPC queue or reply relation it is in (before it is

@@ -10,6 +10,7 @@
 
 pub mod cnode;
 pub mod irq;
+pub mod notification;
 pub mod tcb;
 pub mod untyped;
 pub mod vspace;

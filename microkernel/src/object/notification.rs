@@ -1,0 +1,176 @@
+//! Notification objects: a word of signal bits and a queue of waiters.
+//!
+//! `Send` (or `Call`) through a notification cap ORs the cap's badge into the word and
+//! wakes the first waiter (or the bound thread, if it waits on its endpoint); `Recv` takes
+//! the word or waits; `NBRecv` polls. A signal through an unbadged cap still counts (the
+//! "active" flag), as in seL4.
+
+use crate::ipc::{wake_with_error, Endpoint, Queue};
+use crate::mem::phys_to_virt;
+use crate::sched::SCHEDULER;
+use crate::thread::{Tcb, ThreadState};
+use libsys::abi::{Error, MessageInfo};
+
+/// A notification object (32 bytes).
+#[repr(C)]
+pub struct Notification {
+    /// Pending signal bits.
+    pub word: u64,
+    head: u64,
+    tail: u64,
+    /// The TCB bound to this notification (TCB pointer; 0 = none). Bit 0 is the "active"
+    /// flag: a signal is pending even if the bits are 0 (a signal through an unbadged cap).
+    bound: u64,
+}
+
+const _: () =
+    assert!(core::mem::size_of::<Notification>() == 1 << libsys::object::NOTIFICATION_SIZE_BITS);
+
+impl Notification {
+    /// The notification object at a physical address.
+    ///
+    /// # Safety
+    /// `phys` must be a live notification object.
+    pub unsafe fn at<'a>(phys: u64) -> &'a mut Notification {
+        // SAFETY: forwarded from the caller.
+        unsafe { &mut *(phys_to_virt(phys) as *mut Notification) }
+    }
+
+    fn queue(&self) -> Queue {
+        Queue {
+            head: self.head as *mut Tcb,
+            tail: self.tail as *mut Tcb,
+        }
+    }
+
+    fn set_queue(&mut self, q: Queue) {
+        self.head = q.head as u64;
+        self.tail = q.tail as u64;
+    }
+
+    /// The bound TCB (0 = none).
+    pub fn bound(&self) -> u64 {
+        self.bound & !1
+    }
+
+    /// Binds or unbinds (0) a TCB, keeping the active flag.
+    pub fn set_bound(&mut self, tcb: u64) {
+        self.bound = tcb | (self.bound & 1);
+    }
+
+    fn active(&self) -> bool {
+        self.bound & 1 != 0
+    }
+
+    /// Takes the pending signal: the bits, if a signal is pending.
+    pub fn take_pending(&mut self) -> Option<u64> {
+        if !self.active() {
+            return None;
+        }
+        self.bound &= !1;
+        Some(core::mem::take(&mut self.word))
+    }
+
+    /// Signals: wakes the first waiter with the bits, or the bound thread if it waits on
+    /// its endpoint, or accumulates them.
+    pub fn signal(&mut self, badge: u64) {
+        let mut q = self.queue();
+        if !q.head.is_null() {
+            let t = q.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                q.remove(t);
+                self.set_queue(q);
+                (*t).blocked_on = 0;
+                (*t).context.rdi = self.word | badge;
+                (*t).context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+                (*t).context.rax = 0;
+                SCHEDULER.lock().make_runnable(t);
+            }
+            self.word = 0;
+            self.bound &= !1;
+            return;
+        }
+        if self.bound() != 0 {
+            let t = self.bound() as *mut Tcb;
+            // SAFETY: a bound TCB is live while bound.
+            let tcb = unsafe { &mut *t };
+            if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
+                // SAFETY: the TCB is queued on that endpoint.
+                unsafe { Endpoint::at(tcb.blocked_on).dequeue(t) };
+                tcb.context.rdi = self.word | badge;
+                tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+                tcb.context.rax = 0;
+                self.word = 0;
+                self.bound &= !1;
+                // SAFETY: `t` is live.
+                unsafe { SCHEDULER.lock().make_runnable(t) };
+                return;
+            }
+        }
+        self.word |= badge;
+        self.bound |= 1;
+    }
+
+    /// Waits (or polls when not `blocking`) on this notification at `phys`.
+    ///
+    /// # Safety
+    /// `t` must be the live current thread; `phys` must be this object's address.
+    pub unsafe fn wait(&mut self, t: *mut Tcb, phys: u64, blocking: bool) -> Result<(), Error> {
+        // SAFETY: forwarded from the caller.
+        let tcb = unsafe { &mut *t };
+        if let Some(bits) = self.take_pending() {
+            tcb.context.rdi = bits;
+            tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+            tcb.context.rax = 0;
+            return Ok(());
+        }
+        if !blocking {
+            return Err(Error::WouldBlock);
+        }
+        tcb.state = ThreadState::BlockedOnNotification;
+        tcb.blocked_on = phys;
+        let mut q = self.queue();
+        // SAFETY: `t` is live and in no queue.
+        unsafe {
+            SCHEDULER.lock().remove(t);
+            q.push(t);
+        }
+        self.set_queue(q);
+        Ok(())
+    }
+
+    /// Removes a waiter.
+    ///
+    /// # Safety
+    /// `t` must be queued on this notification.
+    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
+        let mut q = self.queue();
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            q.remove(t);
+            (*t).blocked_on = 0;
+        }
+        self.set_queue(q);
+    }
+
+    /// Wakes every waiter with `Cancelled` and unbinds (the notification is being destroyed).
+    pub fn cancel_all(&mut self) {
+        let mut q = self.queue();
+        while !q.head.is_null() {
+            let t = q.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                q.remove(t);
+                (*t).blocked_on = 0;
+                wake_with_error(t, Error::Cancelled);
+            }
+        }
+        self.set_queue(q);
+        if self.bound() != 0 {
+            // SAFETY: a bound TCB is live while bound.
+            unsafe { (*(self.bound() as *mut Tcb)).bound_notification = 0 };
+            self.bound = 0;
+        }
+    }
+}
