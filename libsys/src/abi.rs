@@ -166,6 +166,11 @@ abi_enum! {
         IrqHandlerAck = 0x62,
         /// IRQ handler: `clear()`: stop delivering to the notification.
         IrqHandlerClear = 0x63,
+        /// Reply: `save()`: move the reply this thread owes (to the thread whose Call it
+        /// received last) into the Reply object, to answer later with `Send` on the Reply cap.
+        /// Errors: `IllegalOperation` if no reply is owed; `DeleteFirst` if the object already
+        /// holds one.
+        ReplySave = 0x68,
         /// I/O port control: `issue(first, last, dest_index, dest_depth)`: an I/O port
         /// cap for the range in the slot named relative to the caller's CSpace root.
         IoPortControlIssue = 0x70,

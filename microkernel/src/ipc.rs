@@ -417,14 +417,25 @@ pub fn reply(replier: &mut Tcb) {
     if c.is_null() {
         return;
     }
+    let grant = replier.caller_can_grant;
     // SAFETY: `caller` links are cleared when either thread is destroyed, so `c` is live.
+    unsafe { reply_to(replier, c, grant) };
+}
+
+/// Delivers `replier`'s message as the reply `c` waits for (or resumes `c` after a fault)
+/// and makes it runnable. Does nothing if `c` no longer waits for a reply.
+///
+/// # Safety
+/// `c` must be a live TCB.
+pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
+    // SAFETY: forwarded from the caller.
     let caller = unsafe { &mut *c };
     if caller.state != ThreadState::BlockedOnReply {
         return;
     }
     caller.replier = null_mut();
-    let grant = replier.caller_can_grant;
-    if caller.fault[0] != 0 || caller.pending.is_fault {
+    caller.saved_in = 0;
+    if caller.pending.is_fault {
         // Reply to a fault: the thread resumes with its (possibly rewritten) registers.
         caller.pending.is_fault = false;
         caller.fault = [0; 3];
@@ -448,10 +459,18 @@ pub fn cancel_ipc(t: &mut Tcb) {
             // SAFETY: the thread is queued on that live notification.
             unsafe { Notification::at(t.blocked_on).dequeue(tp) };
         }
-        ThreadState::BlockedOnReply if !t.replier.is_null() => {
-            // SAFETY: reply links are kept symmetric, so the replier is live.
-            unsafe { (*t.replier).caller = null_mut() };
-            t.replier = null_mut();
+        ThreadState::BlockedOnReply => {
+            if !t.replier.is_null() {
+                // SAFETY: reply links are kept symmetric, so the replier is live.
+                unsafe { (*t.replier).caller = null_mut() };
+                t.replier = null_mut();
+            }
+            if t.saved_in != 0 {
+                // SAFETY: a reply object holding a caller is live (deleting it wakes the
+                // caller and clears `saved_in`).
+                unsafe { crate::object::reply::ReplyObject::at(t.saved_in) }.forget();
+                t.saved_in = 0;
+            }
         }
         _ => {}
     }

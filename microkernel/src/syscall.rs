@@ -176,6 +176,11 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             Ok(())
         }
         Cap::Notification { .. } => signal(cap),
+        Cap::Reply { object, .. } => {
+            // SAFETY: the cap names a live reply object.
+            unsafe { object::reply::ReplyObject::at(object) }.send(tcb);
+            Ok(())
+        }
         _ => Err(InvocationError::cap(Error::InvalidCapability)),
     }
 }

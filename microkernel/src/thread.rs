@@ -90,6 +90,8 @@ pub struct Tcb {
     pub caller_can_grant: bool,
     /// The thread holding this one's reply (set while blocked on reply).
     pub replier: *mut Tcb,
+    /// The reply object holding this one's reply, once the server saved it (0 = none).
+    pub saved_in: u64,
     /// Bound notification (physical address; 0 = none).
     pub bound_notification: u64,
     /// Fault message waiting to be sent: vector, error code, address.

@@ -11,6 +11,7 @@
 pub mod cnode;
 pub mod irq;
 pub mod notification;
+pub mod reply;
 pub mod tcb;
 pub mod untyped;
 pub mod vspace;
@@ -226,6 +227,7 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } => {
             vspace::invoke(tcb, slot, cap, label, &args)
         }
+        Cap::Reply { object, .. } => reply::invoke(tcb, object, label),
         Cap::IrqControl | Cap::IrqHandler { .. } | Cap::IoPortControl | Cap::IoPort { .. } => {
             irq::invoke(tcb, slot, cap, label, &args)
         }
@@ -269,6 +271,8 @@ pub fn finalise(f: Finalise) {
             unsafe { Notification::at(object) }.cancel_all();
         }
         Cap::Tcb { object } => tcb::destroy(object),
+        // SAFETY: as above.
+        Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
         Cap::Pml4 { object } => vspace::destroy_vspace(object),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
         Cap::IoPort { first, last } => irq::release_ports(first, last),

@@ -1,0 +1,90 @@
+//! Reply objects: where a server parks a caller to answer later.
+//!
+//! A `Call` leaves its caller waiting for the reply, and the receiving thread holds that
+//! reply (answered by `Reply`/`ReplyRecv`) until it receives the next call. A server that
+//! must answer later (a process server answering `wait` when a child exits, a file server
+//! waiting for a disk) *saves* the reply into a Reply object with `ReplySave`, then goes on
+//! receiving. `Send` (or `NBSend`) on the Reply cap delivers the message as the reply and
+//! empties the object. Deleting the Reply object's last cap while a caller is saved wakes
+//! that caller with `Cancelled`; a caller that goes away first just leaves the object empty.
+
+use super::{InvocationError, InvocationResult, Reply};
+use crate::ipc::{reply_to, wake_with_error};
+use crate::mem::phys_to_virt;
+use crate::thread::Tcb;
+use core::ptr::null_mut;
+use libsys::abi::{Error, Label};
+
+/// A reply object (32 bytes).
+#[repr(C)]
+pub struct ReplyObject {
+    /// The saved caller (TCB pointer; 0 = empty).
+    caller: u64,
+    /// Whether the reply may carry caps.
+    can_grant: u64,
+    reserved: [u64; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<ReplyObject>() == 1 << libsys::object::REPLY_SIZE_BITS);
+
+impl ReplyObject {
+    /// The reply object at a physical address.
+    ///
+    /// # Safety
+    /// `phys` must be a live reply object.
+    pub unsafe fn at<'a>(phys: u64) -> &'a mut ReplyObject {
+        // SAFETY: forwarded from the caller.
+        unsafe { &mut *(phys_to_virt(phys) as *mut ReplyObject) }
+    }
+
+    /// The saved caller went away.
+    pub fn forget(&mut self) {
+        self.caller = 0;
+    }
+
+    /// The object is being destroyed: a saved caller will never get its reply.
+    pub fn cancel(&mut self) {
+        let c = core::mem::replace(&mut self.caller, 0) as *mut Tcb;
+        if !c.is_null() {
+            // SAFETY: a saved caller is live (its destruction clears this object).
+            unsafe {
+                (*c).saved_in = 0;
+                wake_with_error(c, Error::Cancelled);
+            }
+        }
+    }
+
+    /// `Send` on the Reply cap: `sender`'s message becomes the saved caller's reply.
+    pub fn send(&mut self, sender: &mut Tcb) {
+        let c = core::mem::replace(&mut self.caller, 0) as *mut Tcb;
+        if !c.is_null() {
+            // SAFETY: a saved caller is live.
+            unsafe { reply_to(sender, c, self.can_grant != 0) };
+        }
+    }
+}
+
+/// Dispatches an invocation on the Reply object at `object`.
+pub fn invoke(caller: &mut Tcb, object: u64, label: Label) -> InvocationResult {
+    if label != Label::ReplySave {
+        return Err(InvocationError::cap(Error::IllegalOperation));
+    }
+    // SAFETY: the cap names a live reply object.
+    let reply = unsafe { ReplyObject::at(object) };
+    if caller.caller.is_null() {
+        // Nothing to save: this thread holds no unanswered call.
+        return Err(InvocationError::cap(Error::IllegalOperation));
+    }
+    if reply.caller != 0 {
+        return Err(InvocationError::cap(Error::DeleteFirst));
+    }
+    let c = core::mem::replace(&mut caller.caller, null_mut());
+    reply.caller = c as u64;
+    reply.can_grant = u64::from(caller.caller_can_grant);
+    // SAFETY: reply links are symmetric, so the saved caller is live.
+    unsafe {
+        (*c).replier = null_mut();
+        (*c).saved_in = object;
+    }
+    Ok(Reply::empty())
+}
