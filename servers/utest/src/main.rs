@@ -21,6 +21,7 @@ mod cnode;
 mod fault;
 mod ipc;
 mod irq;
+mod loader;
 mod misc;
 mod notification;
 mod revoke;
@@ -264,6 +265,7 @@ const GROUPS: &[&[Test]] = &[
     notification::TESTS,
     fault::TESTS,
     revoke::TESTS,
+    loader::TESTS,
 ];
 
 /// Runs one test, then cleans up after it and checks that it leaked nothing.

@@ -20,6 +20,7 @@ pub const TESTS: &[Test] = crate::tests![
     unknown_labels_are_illegal_operations,
     invocations_on_an_empty_slot_fail,
     invocations_on_a_reply_cap_are_illegal,
+    truncated_messages_name_the_missing_argument,
 ];
 
 fn boot_info_describes_the_root_task(ctx: &mut Ctx) -> TestResult {
@@ -240,4 +241,85 @@ fn invocations_on_a_reply_cap_are_illegal(ctx: &mut Ctx) -> TestResult {
     ok!(ROOT.delete(SlotPath::at(reply.cptr())));
     ensure!(reply.identify().is_err(), "deleted reply cap still there");
     Ok(())
+}
+
+/// Each label with arguments, a cap it applies to, and valid arguments; cut short by one
+/// word, the invocation must name the missing word.
+fn truncated_messages_name_the_missing_argument(ctx: &mut Ctx) -> TestResult {
+    let untyped = ctx.untyped(12)?;
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let notification: Cap<libsys::cap::Notification> = ctx.make()?;
+    let tcb: Cap<libsys::cap::Tcb> = ctx.make()?;
+    let frame: Cap<Frame> = ctx.make()?;
+    let table: Cap<libsys::cap::PageTable> = ctx.make()?;
+    let free = ctx.slot()?;
+    let handler_slot = ctx.slot()?;
+    let ports_slot = ctx.slot()?;
+    let handler = ok!(Cap::<libsys::cap::IrqControl>::from_cptr(SLOT_IRQ_CONTROL)
+        .get(10, SlotPath::at(handler_slot)));
+    let ports = ok!(
+        Cap::<libsys::cap::IoPortControl>::from_cptr(SLOT_IO_PORT_CONTROL).issue(
+            0x80,
+            0x80,
+            SlotPath::at(ports_slot)
+        )
+    );
+    let e = endpoint.cptr();
+    let registers = [0u64; 19];
+    let cases: [(u64, Label, &[u64]); 17] = [
+        (
+            untyped.cptr(),
+            Label::UntypedRetype,
+            &[3, 0, SLOT_CNODE, free, 1],
+        ),
+        (SLOT_CNODE, Label::CNodeCopy, &[free, 64, e, 64, 0xf]),
+        (SLOT_CNODE, Label::CNodeMint, &[free, 64, e, 64, 0xf, 0]),
+        (SLOT_CNODE, Label::CNodeMove, &[free, 64, e, 64]),
+        (SLOT_CNODE, Label::CNodeMutate, &[free, 64, e, 64, 0]),
+        (SLOT_CNODE, Label::CNodeDelete, &[free, 64]),
+        (SLOT_CNODE, Label::CNodeRevoke, &[free, 64]),
+        (tcb.cptr(), Label::TcbConfigure, &[0, 0, 0, 0, 0]),
+        (tcb.cptr(), Label::TcbSetPriority, &[0]),
+        (tcb.cptr(), Label::TcbWriteRegisters, &registers),
+        (
+            tcb.cptr(),
+            Label::TcbBindNotification,
+            &[notification.cptr()],
+        ),
+        (
+            frame.cptr(),
+            Label::FrameMap,
+            &[SLOT_VSPACE, 0x5000_0000_0000, 3],
+        ),
+        (
+            table.cptr(),
+            Label::PageTableMap,
+            &[SLOT_VSPACE, 0x5000_0000_0000],
+        ),
+        (SLOT_IRQ_CONTROL, Label::IrqControlGet, &[11, free, 64]),
+        (
+            handler.cptr(),
+            Label::IrqHandlerSetNotification,
+            &[notification.cptr()],
+        ),
+        (
+            SLOT_IO_PORT_CONTROL,
+            Label::IoPortControlIssue,
+            &[0x81, 0x81, free, 64],
+        ),
+        (ports.cptr(), Label::IoPortOut, &[0x80, 1, 0]),
+    ];
+    for (cptr, label, args) in cases {
+        let missing = args.len() - 1;
+        let result = invoke(cptr, label, &args[..missing]);
+        if !matches!(result, Err(e) if e.is(Error::InvalidArgument, missing as u64)) {
+            return Err(crate::fail!(
+                "{} without word {missing}: {result:?}",
+                label.name()
+            ));
+        }
+    }
+    let result = invoke(ports.cptr(), Label::IoPortIn, &[0x80]);
+    expect_err!(result, Error::InvalidArgument, 1);
+    ctx.expect_empty(free)
 }
