@@ -786,6 +786,26 @@ impl Cap<Notification> {
     }
 }
 
+impl Cap<Reply> {
+    /// `ReplySave`: moves the reply this thread owes (to the thread whose `Call` it received
+    /// last) into this Reply object, to answer later with [`Self::send`].
+    ///
+    /// # Errors
+    /// `IllegalOperation` if no reply is owed, `DeleteFirst` if the object holds one.
+    pub fn save(self) -> InvocationResult {
+        invoke(self.cptr, Label::ReplySave, &[]).map(drop)
+    }
+
+    /// `Send` on the Reply cap: the message becomes the saved caller's reply, and the
+    /// object is empty again (sending on an empty one does nothing).
+    ///
+    /// # Errors
+    /// `InvalidCapability` if this is not a Reply cap.
+    pub fn send(self, info: MessageInfo, words: [u64; 4]) -> InvocationResult {
+        syscall::send(self.cptr, info, words)
+    }
+}
+
 /// Replies to the last caller (`Reply`).
 ///
 /// # Errors

@@ -6,7 +6,7 @@ use crate::check::{Fail, TestResult, ANY_ARG, MISSING_CAP};
 use crate::{ensure, expect_any, expect_err, fail, ok, Ctx, Test};
 use ipcpeer::{label, mode};
 use libsys::abi::{Error, MessageInfo};
-use libsys::cap::{Cap, Endpoint, Frame, Received};
+use libsys::cap::{Cap, Endpoint, Frame, Received, Reply, INVOKED_CAP};
 use libsys::loader::Process;
 use libsys::object::{CapKind, Rights};
 use libsys::syscall::{set_send_cap, set_word, word, yield_now};
@@ -33,6 +33,9 @@ pub const TESTS: &[Test] = crate::tests![
     the_receivers_own_endpoint_is_unwrapped_to_its_badge,
     three_caps_in_one_message,
     sending_a_missing_cap_fails,
+    saved_replies_answer_later,
+    reply_save_needs_an_owed_reply,
+    deleting_a_reply_object_cancels_its_caller,
 ];
 
 /// A server peer on a new endpoint, reporting on a second one (badge `0x99` on the peer's
@@ -512,5 +515,98 @@ fn sending_a_missing_cap_fails(ctx: &mut Ctx) -> TestResult {
     // The server is still there.
     let reply = ok!(server.endpoint.call(info(label::ECHO, 1), [1, 0, 0, 0]));
     ensure!(reply.words[0] == 2, "echo {}", reply.words[0]);
+    Ok(())
+}
+
+/// A server peer that has just called our report endpoint (its `Call` waits for our reply,
+/// which we now owe).
+fn owed_call(ctx: &mut Ctx, word: u64) -> Result<Server, Fail> {
+    let server = start(ctx, mode::SERVER)?;
+    ok!(server
+        .endpoint
+        .call(info(label::REPLY_THEN_SEND, 4), [2, word, 0, 0]));
+    let call = ok!(server.report.recv());
+    ensure!(
+        call.words[0] == word,
+        "the peer's call carried {:x?}",
+        call.words
+    );
+    Ok(server)
+}
+
+fn saved_replies_answer_later(ctx: &mut Ctx) -> TestResult {
+    let first = owed_call(ctx, 1)?;
+    let reply_a: Cap<Reply> = ctx.make()?;
+    ok!(reply_a.save());
+    // The reply is parked: we can take another call meanwhile.
+    let second = owed_call(ctx, 2)?;
+    expect_err!(reply_a.save(), Error::DeleteFirst, INVOKED_CAP);
+    let reply_b: Cap<Reply> = ctx.make()?;
+    ok!(reply_b.save());
+    expect_err!(reply_b.save(), Error::IllegalOperation, INVOKED_CAP);
+    // Answer in the other order.
+    ok!(reply_b.send(info(0x62, 1), [22, 0, 0, 0]));
+    ok!(reply_a.send(info(0x61, 1), [11, 0, 0, 0]));
+    let a = last(&first)?;
+    let b = last(&second)?;
+    ensure!(
+        a.words[0] == 0x61 && a.words[1] == 11,
+        "first caller got {:x?}",
+        a.words
+    );
+    ensure!(
+        b.words[0] == 0x62 && b.words[1] == 22,
+        "second caller got {:x?}",
+        b.words
+    );
+    // Empty again: saving works once more, sending on an empty object does nothing.
+    ok!(reply_a.send(info(0x63, 1), [33, 0, 0, 0]));
+    Ok(())
+}
+
+fn reply_save_needs_an_owed_reply(ctx: &mut Ctx) -> TestResult {
+    let reply: Cap<Reply> = ctx.make()?;
+    expect_err!(reply.save(), Error::IllegalOperation, INVOKED_CAP);
+    let not_reply: Cap<Reply> = ctx.make::<Frame>()?.cast();
+    expect_any!(not_reply.save(), crate::check::WRONG_INVOKED, INVOKED_CAP);
+    Ok(())
+}
+
+fn deleting_a_reply_object_cancels_its_caller(ctx: &mut Ctx) -> TestResult {
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let report: Cap<Endpoint> = ctx.make()?;
+    let config = ctx.peer_config();
+    let process = ctx.peer(&config)?;
+    crate::give(&process, &ctx.loader, endpoint, ipcpeer::SLOT_ENDPOINT)?;
+    crate::give(&process, &ctx.loader, report, ipcpeer::SLOT_REPORT)?;
+    process
+        .start(mode::BLOCK_CALL)
+        .map_err(|e| fail!("start: {e}"))?;
+    let ready = ok!(report.recv());
+    ensure!(
+        ready.info.label() == label::READY,
+        "label {:#x}",
+        ready.info.label()
+    );
+    let call = ok!(endpoint.recv());
+    ensure!(
+        call.info.label() == label::ECHO,
+        "call label {:#x}",
+        call.info.label()
+    );
+    let reply: Cap<Reply> = ctx.make()?;
+    ok!(reply.save());
+    ok!(crate::ROOT.delete(reply.slot()));
+    let cancelled = ok!(report.recv());
+    ensure!(
+        cancelled.info.label() == label::CANCELLED,
+        "label {:#x}",
+        cancelled.info.label()
+    );
+    ensure!(
+        cancelled.words[0] == Error::Cancelled as u64,
+        "the caller woke with code {}",
+        cancelled.words[0]
+    );
     Ok(())
 }
