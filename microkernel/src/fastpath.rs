@@ -9,12 +9,13 @@
 use crate::arch::syscall::set_save_area;
 use crate::arch::trap::TrapFrame;
 use crate::ipc::Endpoint;
-use crate::object;
-use crate::sched::SCHEDULER;
-use crate::thread::{PendingSend, Tcb, ThreadState};
+use crate::sched::{Scheduler, SCHEDULER};
+use crate::thread::{PendingSend, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
+use kerncore::Slot;
 use libsys::abi::{MessageInfo, Syscall};
 use libsys::object::Rights;
+use libsys::object::SLOT_SIZE_BITS;
 
 /// How many calls took the fast path (Call, ReplyRecv), for the idle report.
 pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
@@ -24,6 +25,7 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
 
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
+#[inline(always)]
 pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     let info = MessageInfo(frame.rsi);
     // Short message in registers, no caps.
@@ -34,45 +36,69 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     if !call && frame.rax != Syscall::ReplyRecv as u64 {
         return None;
     }
-    let current = SCHEDULER.lock().current();
+    let mut s = SCHEDULER.lock();
+    let current = s.current();
     if current.is_null() {
         return None;
     }
     // SAFETY: the current thread is live; `frame` is its own context.
     let me = unsafe { &mut *current };
-    // The cap must be an endpoint with the right the operation needs.
-    let (_, cap) = object::lookup(me, frame.rdi).ok()?;
-    let Cap::Endpoint {
-        object: ep_phys,
-        badge,
-        rights,
-    } = cap
-    else {
-        return None;
-    };
+    // The cap must be an endpoint (found in one step: anything else takes the slow path).
+    let (ep_phys, badge, rights) = lookup_endpoint(me, frame.rdi)?;
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
     let next = if call {
         fast_call(me, ep, badge, rights, info)?
     } else {
-        fast_reply_recv(me, ep, ep_phys, rights, info)?
+        fast_reply_recv(&s, me, ep, ep_phys, rights, info)?
     };
+    s.switch_current(next);
+    drop(s);
     HITS[usize::from(!call)].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    // SAFETY: `next` is live (checked by the helpers) and becomes current.
+    // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
-    SCHEDULER.lock().switch_current(next);
-    if x86_64::registers::control::Cr3::read_raw()
-        .0
-        .start_address()
-        .as_u64()
-        != n.vspace().pml4
-    {
+    let vspace = n.vspace();
+    if crate::mem::paging::PageTable::current_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
-        unsafe { n.vspace().activate() };
+        unsafe { vspace.activate() };
     }
     let f = &mut n.context as *mut TrapFrame;
     set_save_area(f);
     Some(f)
+}
+
+/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
+/// cover all 64 bits (the usual layout: the root task's, and every process the loader
+/// makes), so that the lookup is one slot read. Returns `None` for every other case, which
+/// the general path (kerncore's full lookup) then handles: the two always agree, because
+/// a one-level CNode resolves `cptr` to exactly this slot.
+#[inline(always)]
+fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
+    let Cap::CNode {
+        object,
+        guard,
+        radix_bits,
+        guard_bits,
+    } = *tcb.slots[TCB_SLOT_CSPACE].cap()
+    else {
+        return None;
+    };
+    let radix = u32::from(radix_bits);
+    if radix == 0 || radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
+        return None;
+    }
+    let index = cptr & ((1u64 << radix) - 1);
+    let slot = crate::mem::phys_to_virt(object + (index << SLOT_SIZE_BITS)) as *const Slot;
+    // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix),
+    // which stays allocated while that cap exists.
+    match unsafe { (*slot).cap() } {
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        } => Some((*object, *badge, *rights)),
+        _ => None,
+    }
 }
 
 /// Copies the four register words and sets the receiver's return registers.
@@ -122,6 +148,7 @@ fn fast_call(
 }
 
 fn fast_reply_recv(
+    sched: &Scheduler,
     me: &mut Tcb,
     ep: &mut Endpoint,
     ep_phys: u64,
@@ -147,7 +174,7 @@ fn fast_reply_recv(
         return None;
     }
     // The caller must be the thread that should run next.
-    if caller.priority < me.priority || SCHEDULER.lock().has_ready_above(caller.priority) {
+    if caller.priority < me.priority || sched.has_ready_above(caller.priority) {
         return None;
     }
     copy_words(&me.context, &mut caller.context, info, 0);

@@ -171,6 +171,7 @@ impl Scheduler {
     }
 
     /// Whether a ready thread has a priority above `priority`.
+    #[inline]
     pub fn has_ready_above(&self, priority: u8) -> bool {
         self.highest_ready().is_some_and(|p| p > priority as usize)
     }
@@ -270,10 +271,7 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     }
     // SAFETY: `next` is a live TCB, now current.
     let t = unsafe { &mut *next };
-    let loaded = x86_64::registers::control::Cr3::read_raw()
-        .0
-        .start_address()
-        .as_u64();
+    let loaded = crate::mem::paging::PageTable::current_pml4();
     let vspace = t.vspace();
     if loaded != vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.

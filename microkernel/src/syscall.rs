@@ -19,10 +19,18 @@ pub const DEBUG_WRITE_MAX: u64 = 4096;
 
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
 /// its TCB); returns the frame to resume.
+#[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
-    if let Some(next) = crate::fastpath::try_fastpath(frame) {
-        return next;
+    match crate::fastpath::try_fastpath(frame) {
+        Some(next) => next,
+        None => handle_slow(frame),
     }
+}
+
+/// Everything the fast path does not take (kept out of line so that the fast path's
+/// function stays small: no big stack frame, few saved registers).
+#[inline(never)]
+fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
     let current = sched::current();
     if current.is_null() {
         // A SYSCALL can only come from user mode, so there is always a current thread.

@@ -157,6 +157,17 @@ impl PageTable {
         dst[256..].copy_from_slice(&src[256..]);
     }
 
+    /// The physical address of the PML4 the CPU is using now (CR3 without flag bits).
+    #[inline(always)]
+    pub fn current_pml4() -> u64 {
+        let cr3: u64;
+        // SAFETY: reading CR3 has no side effects.
+        unsafe {
+            core::arch::asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags))
+        };
+        cr3 & ADDRESS_MASK
+    }
+
     /// Makes this hierarchy the current one.
     ///
     /// # Safety

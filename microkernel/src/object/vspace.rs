@@ -63,10 +63,7 @@ pub fn destroy_vspace(pml4: u64) {
         *e4 = 0;
     }
     // If it is the current address space, stop using it before its memory can be reused.
-    let current = x86_64::registers::control::Cr3::read_raw()
-        .0
-        .start_address()
-        .as_u64();
+    let current = crate::mem::paging::PageTable::current_pml4();
     if current == pml4 {
         // SAFETY: the kernel table maps the kernel like every address space does.
         unsafe { crate::kmem::kernel_table().activate() };
@@ -97,10 +94,7 @@ fn table_at(pml4: u64, vaddr: u64, level: u32) -> Option<u64> {
 }
 
 fn flush(pml4: u64, vaddr: u64) {
-    let current = x86_64::registers::control::Cr3::read_raw()
-        .0
-        .start_address()
-        .as_u64();
+    let current = crate::mem::paging::PageTable::current_pml4();
     if current == pml4 {
         x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(vaddr));
     }
@@ -128,10 +122,7 @@ fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
 }
 
 fn flush_all(pml4: u64) {
-    let current = x86_64::registers::control::Cr3::read_raw()
-        .0
-        .start_address()
-        .as_u64();
+    let current = crate::mem::paging::PageTable::current_pml4();
     if current == pml4 {
         x86_64::instructions::tlb::flush_all();
     }
