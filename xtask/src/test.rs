@@ -86,6 +86,8 @@ const READY_LINE: &[&[&str]] = &[&[READY]];
 const BOOT_TIMEOUT: u64 = 30;
 const ERROR_TIMEOUT: u64 = 20;
 const BOCHS_TIMEOUT: u64 = 120;
+/// The randomized system call test makes 1,000,000 calls (about 3 s of QEMU time here).
+const CHAOS_TIMEOUT: u64 = 180;
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -134,6 +136,15 @@ pub const SCENARIOS: &[Scenario] = &[
             &["utest:", " passed, ", " failed"],
         ],
         ..boot("tests", "test", &[])
+    },
+    Scenario {
+        root: Some("chaos"),
+        lines: &[
+            &["chaos:", "calls, baseline restored"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        timeout_secs: CHAOS_TIMEOUT,
+        ..boot("chaos", "exit", &[])
     },
     boot("memory-64m", "exit", &["-m", "64M"]),
     boot("iretq", "exit syscall=iretq", &[]),
