@@ -239,6 +239,9 @@ pub struct Options {
     pub exit: bool,
     /// `syscall=iretq`: return to user mode with iretq instead of sysretq.
     pub iretq: bool,
+    /// `crash=pagefault`: a test hook; the kernel reads an unmapped address once boot is
+    /// done, to exercise the kernel exception report.
+    pub crash: bool,
 }
 
 impl Options {
@@ -254,6 +257,7 @@ impl Options {
                 "exit" => o.exit = true,
                 "syscall=iretq" => o.iretq = true,
                 "syscall=sysret" => o.iretq = false,
+                "crash=pagefault" => o.crash = true,
                 t if t.starts_with("log=") => match crate::log::Level::parse(&t[4..]) {
                     Some(level) => crate::log::set_level(level),
                     None => crate::warn!("unknown log level in `{t}`; using info"),

@@ -164,6 +164,14 @@ extern "C" fn kernel_main() -> ! {
     if options.test {
         ktest::run_all();
     }
+    if options.crash {
+        warn!("crash=pagefault: reading an unmapped address on purpose");
+        // SAFETY: page 0 is never mapped in the kernel's tables, so this read observes no
+        // memory: it faults, and the exception handler reports it and stops the kernel,
+        // which is what this test hook is for.
+        let value = unsafe { core::ptr::read_volatile(0x10 as *const u64) };
+        error!("crash=pagefault: the read returned {value:#x} instead of faulting");
+    }
 
     let Some(archive) = facts.archive else {
         fatal(format_args!(

@@ -34,6 +34,8 @@ pub struct Expect<'a> {
     pub lines: &'a [&'a [&'a str]],
     /// Whether `fatal` lines are part of the expected outcome.
     pub fatal_expected: bool,
+    /// Whether a kernel `PANIC` is the expected outcome (the exception-report test).
+    pub panic_expected: bool,
 }
 
 /// Removes ANSI escape sequences (GRUB writes them to COM1) and carriage returns.
@@ -97,7 +99,7 @@ pub fn judge(log: &str, ending: Ending, expect: &Expect<'_>) -> Vec<String> {
     }
     for line in log.lines() {
         let trimmed = line.trim();
-        if trimmed.contains("PANIC") {
+        if trimmed.contains("PANIC") && !expect.panic_expected {
             failures.push(format!("panic: {trimmed}"));
         } else if trimmed.contains("fatal") && !expect.fatal_expected {
             failures.push(format!("unexpected: {trimmed}"));
@@ -137,6 +139,7 @@ mod tests {
             status: Some(status),
             lines: READY_LINES,
             fatal_expected: false,
+            panic_expected: false,
         }
     }
 
@@ -186,6 +189,7 @@ mod tests {
             status: Some(35),
             lines: &[&["hatchery-loader: fatal:", "magic"]],
             fatal_expected: true,
+            panic_expected: false,
         };
         assert!(judge(log, Ending::Exited(Some(35)), &expect).is_empty());
     }
@@ -197,9 +201,25 @@ mod tests {
             status: None,
             lines: &[&["hatchery: fatal:", "archive"]],
             fatal_expected: true,
+            panic_expected: false,
         };
         let failures = judge(log, Ending::Exited(Some(1)), &expect);
         assert_eq!(failures, ["no line with `hatchery: fatal:` and `archive`"]);
+    }
+
+    #[test]
+    fn an_expected_panic_passes_and_an_unexpected_one_fails() {
+        let log = "hatchery: PANIC: kernel exception page fault (#PF) at rip 0x1\n";
+        let ending = Ending::Exited(Some(EXIT_FAILURE));
+        let mut expect = boot(EXIT_FAILURE);
+        expect.lines = &[&["PANIC: kernel exception"]];
+        assert_eq!(
+            judge(log, ending, &expect).len(),
+            1,
+            "unexpected panic must fail"
+        );
+        expect.panic_expected = true;
+        assert!(judge(log, ending, &expect).is_empty());
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Scenario {
     pub lines: &'static [&'static [&'static str]],
     /// Whether a `fatal` line is the expected outcome.
     pub fatal_expected: bool,
+    /// Whether a kernel `PANIC` is the expected outcome.
+    pub panic_expected: bool,
     /// Kill QEMU after this many seconds.
     pub timeout_secs: u64,
 }
@@ -104,6 +106,7 @@ const fn boot(
         status: EXIT_SUCCESS,
         lines: READY_LINE,
         fatal_expected: false,
+        panic_expected: false,
         timeout_secs: BOOT_TIMEOUT,
     }
 }
@@ -122,6 +125,7 @@ const fn refused(
         status: EXIT_FAILURE,
         lines,
         fatal_expected: true,
+        panic_expected: false,
         timeout_secs: ERROR_TIMEOUT,
     }
 }
@@ -173,6 +177,20 @@ pub const SCENARIOS: &[Scenario] = &[
         Bundle::NoKernel,
         &[&["hatchery-loader: fatal:", "kernel"]],
     ),
+    // A deliberate kernel page fault (`crash=pagefault`): the exception report must name
+    // the vector, error code, rip and cr2 and show the registers, then power off failing.
+    Scenario {
+        status: EXIT_FAILURE,
+        lines: &[
+            &["hatchery: PANIC: kernel exception page fault (#PF)"],
+            &["vector 14", "error code 0x0", "cr2 0x0000000000000010"],
+            &["rax 0x", "rbx 0x", "rcx 0x", "rdx 0x"],
+            &["r12 0x", "r13 0x", "r14 0x", "r15 0x"],
+        ],
+        panic_expected: true,
+        timeout_secs: ERROR_TIMEOUT,
+        ..boot("kernel-exception", "exit crash=pagefault", &[])
+    },
     refused(
         "base-revision-99",
         Bundle::BaseRevision(99),
@@ -340,6 +358,7 @@ fn run_scenario(scenario: &Scenario, artifacts: &Artifacts) -> bool {
         status: Some(scenario.status),
         lines: scenario.lines,
         fatal_expected: scenario.fatal_expected,
+        panic_expected: scenario.panic_expected,
     };
     report(&format!("qemu {}", scenario.name), outcome, &expect)
 }
@@ -432,6 +451,7 @@ fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -
         status: None,
         lines: READY_LINE,
         fatal_expected: false,
+        panic_expected: false,
     };
     report("bochs-grub", outcome, &expect)
 }
