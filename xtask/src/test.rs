@@ -510,8 +510,21 @@ mod tests {
     }
 
     #[test]
+    fn an_expected_panic_is_a_failing_power_off_with_the_exception_report() {
+        let crash: Vec<&Scenario> = SCENARIOS.iter().filter(|s| s.panic_expected).collect();
+        assert_eq!(crash.len(), 1);
+        assert_eq!(crash[0].status, EXIT_FAILURE);
+        assert!(crash[0].cmdline.contains("crash=pagefault"));
+        assert!(crash[0]
+            .lines
+            .iter()
+            .any(|parts| parts.iter().any(|p| p.contains("cr2"))));
+    }
+
+    #[test]
     fn good_boots_power_off_with_success_and_never_expect_fatal() {
-        for scenario in SCENARIOS.iter().filter(|s| s.bundle == Bundle::Real) {
+        let good = |s: &&Scenario| s.bundle == Bundle::Real && !s.panic_expected;
+        for scenario in SCENARIOS.iter().filter(good) {
             assert!(!scenario.fatal_expected, "{}", scenario.name);
             assert_eq!(scenario.status, EXIT_SUCCESS, "{}", scenario.name);
             let words: Vec<&str> = scenario.cmdline.split(' ').collect();
