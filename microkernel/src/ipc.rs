@@ -48,6 +48,19 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
+    /// Empties the queue, waking every thread with `Cancelled` (its object is going away).
+    pub(crate) fn cancel_all(&mut self) {
+        while !self.head.is_null() {
+            let t = self.head;
+            // SAFETY: queued TCBs are live.
+            unsafe {
+                self.remove(t);
+                (*t).blocked_on = 0;
+                wake_with_error(t, Error::Cancelled);
+            }
+        }
+    }
+
     /// Appends `t`.
     ///
     /// # Safety
@@ -186,15 +199,7 @@ impl Endpoint {
     /// Wakes every queued thread with `Cancelled` (the endpoint is being destroyed).
     pub fn cancel_all(&mut self) {
         let mut q = self.queue();
-        while !q.head.is_null() {
-            let t = q.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                q.remove(t);
-                (*t).blocked_on = 0;
-                wake_with_error(t, Error::Cancelled);
-            }
-        }
+        q.cancel_all();
         self.set_queue(q, EndpointState::Idle);
     }
 }

@@ -100,22 +100,7 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => {
-            if !rights.contains(Rights::WRITE) {
-                return Err(InvocationError::cap(Error::InsufficientRights));
-            }
-            check_extra_caps(tcb)?;
-            let pending = PendingSend {
-                badge,
-                is_call: true,
-                can_grant: rights.contains(Rights::GRANT),
-                reply_can_grant: rights.contains(Rights::GRANT_REPLY),
-                is_fault: false,
-            };
-            // SAFETY: the current thread calls through a cap to a live endpoint.
-            unsafe { ipc::send(tcb, object, pending, true) };
-            Ok(())
-        }
+        } => send_on_endpoint(tcb, object, badge, rights, true, true),
         Cap::Notification { .. } => signal(cap),
         _ => {
             let reply = object::invoke(tcb, slot, cap)?;
@@ -123,6 +108,32 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             Ok(())
         }
     }
+}
+
+/// Send or Call through an endpoint cap: needs WRITE; GRANT lets the message carry caps,
+/// GRANT_REPLY lets the reply to a Call carry them.
+fn send_on_endpoint(
+    tcb: &mut Tcb,
+    object: u64,
+    badge: u64,
+    rights: Rights,
+    is_call: bool,
+    blocking: bool,
+) -> Result<(), InvocationError> {
+    if !rights.contains(Rights::WRITE) {
+        return Err(InvocationError::cap(Error::InsufficientRights));
+    }
+    check_extra_caps(tcb)?;
+    let pending = PendingSend {
+        badge,
+        is_call,
+        can_grant: rights.contains(Rights::GRANT),
+        reply_can_grant: is_call && rights.contains(Rights::GRANT_REPLY),
+        is_fault: false,
+    };
+    // SAFETY: the current thread sends through a cap to a live endpoint.
+    unsafe { ipc::send(tcb, object, pending, blocking) };
+    Ok(())
 }
 
 /// Decode before sending: every extra cap the message names must exist, else the send
@@ -167,22 +178,7 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => {
-            if !rights.contains(Rights::WRITE) {
-                return Err(InvocationError::cap(Error::InsufficientRights));
-            }
-            check_extra_caps(tcb)?;
-            let pending = PendingSend {
-                badge,
-                is_call: false,
-                can_grant: rights.contains(Rights::GRANT),
-                reply_can_grant: false,
-                is_fault: false,
-            };
-            // SAFETY: the current thread sends through a cap to a live endpoint.
-            unsafe { ipc::send(tcb, object, pending, blocking) };
-            Ok(())
-        }
+        } => send_on_endpoint(tcb, object, badge, rights, false, blocking),
         Cap::Notification { .. } => signal(cap),
         Cap::Reply { object, .. } => {
             // SAFETY: the cap names a live reply object.

@@ -1,7 +1,8 @@
-//! x86_64 specifics behind a fixed set of names: `serial`, `gdt`, `trap`, `syscall`,
-//! `apic`, `power`.
+//! x86_64 specifics behind a fixed set of names: `serial`, `gdt`, `entry`, `trap`,
+//! `syscall`, `apic`, `power`.
 
 pub mod apic;
+pub mod entry;
 pub mod gdt;
 pub mod power;
 pub mod serial;

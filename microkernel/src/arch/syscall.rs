@@ -1,14 +1,12 @@
-//! SYSCALL entry and the SYSRET/IRETQ return paths.
+//! SYSCALL: the MSRs, and the Rust side of the stub in [`super::entry`].
 //!
-//! The entry stub switches to the kernel stack, builds the same [`TrapFrame`] that the
-//! interrupt stubs build (vector [`SYSCALL_VECTOR`]), and calls [`syscall_entry`]. On the
-//! way out it uses `sysretq` when the frame being resumed came from a SYSCALL, its return
-//! address is canonical, and `syscall=iretq` is not set; else `iretq` (which restores every
-//! register exactly).
+//! The stub builds the same [`TrapFrame`] that the interrupt stubs build (vector
+//! [`SYSCALL_VECTOR`]) and calls [`syscall_entry`]. On the way out it uses `sysretq` when
+//! the frame being resumed came from a SYSCALL, its return address is canonical, and
+//! `syscall=iretq` is not set; else `iretq` (which restores every register exactly).
 
 use super::gdt;
 use super::trap::{TrapFrame, SYSCALL_VECTOR};
-use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
@@ -22,78 +20,11 @@ const FMASK: u64 = (1 << 8) | (1 << 9) | (1 << 10) | (1 << 18) | (1 << 14);
 
 /// Where the SYSCALL stub saves the user's registers: the end of the current thread's
 /// saved-register area (kept equal to `TSS.rsp0` by [`set_save_area`]).
-static SAVE_AREA_END: AtomicU64 = AtomicU64::new(0);
+pub(super) static SAVE_AREA_END: AtomicU64 = AtomicU64::new(0);
 /// Scratch slot for the user stack pointer during entry.
-static USER_RSP: AtomicU64 = AtomicU64::new(0);
+pub(super) static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
 static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
-
-global_asm!(
-    r#"
-    .section .text.syscall, "ax"
-    .global syscall_stub
-    .p2align 4
-syscall_stub:
-    movq %rsp, {user_rsp}(%rip)
-    movq {save_area}(%rip), %rsp
-    pushq ${user_ds}
-    pushq {user_rsp}(%rip)
-    pushq %r11
-    pushq ${user_cs}
-    pushq %rcx
-    pushq $0
-    pushq ${vector}
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    cld
-    movq %rsp, %rdi
-    movq {kernel_stack}(%rip), %rsp
-    call {entry}
-    movq %rax, %rsp
-    testq %rdx, %rdx
-    jz trap_return
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    movq 16(%rsp), %rcx
-    movq 32(%rsp), %r11
-    movq 40(%rsp), %rsp
-    sysretq
-"#,
-    user_rsp = sym USER_RSP,
-    save_area = sym SAVE_AREA_END,
-    kernel_stack = sym gdt::KERNEL_STACK_TOP,
-    user_ds = const gdt::USER_DS,
-    user_cs = const gdt::USER_CS,
-    vector = const SYSCALL_VECTOR,
-    entry = sym syscall_entry,
-    options(att_syntax)
-);
 
 unsafe extern "C" {
     fn syscall_stub();
@@ -146,7 +77,7 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 /// Rust side of SYSCALL.
-extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
+pub(super) extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
     let next = crate::syscall::handle(frame);
     // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
     let sysret = u64::from(sysret_allowed(unsafe { &*next }));

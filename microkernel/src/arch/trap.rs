@@ -1,17 +1,7 @@
-//! Interrupt and exception entry: the IDT, 256 assembly stubs, and the trap frame.
-//!
-//! Every stub pushes an error code (a zero where the CPU pushes none) and its vector, then
-//! jumps to `trap_common`, which saves the general registers so that the stack holds one
-//! [`TrapFrame`], and calls [`trap_entry`] with it.
-//!
-//! The frame of a user thread is built *inside its TCB*: `TSS.rsp0` (and the SYSCALL
-//! stub's stack pointer) point at the end of the current thread's saved-register area, so
-//! entering the kernel saves the thread and nothing is copied. The handler then runs on the
-//! kernel stack and returns the frame to resume (the next thread's, or the idle frame);
-//! `trap_return` pops it. A thread switch is a pointer switch.
+//! Interrupts and exceptions: the trap frame, the IDT that points every vector at its stub
+//! (the stubs are in [`super::entry`]), and exception reports.
 
 use super::gdt;
-use core::arch::global_asm;
 use core::ptr::addr_of;
 
 /// The registers of an interrupted context, in the order the entry code pushes them.
@@ -54,74 +44,6 @@ impl TrapFrame {
         self.cs & 3 == 3
     }
 }
-
-// The 256 stubs, 16 bytes apart starting at `trap_stubs`.
-global_asm!(
-    r#"
-    .section .text.trap, "ax"
-    .global trap_stubs
-    .p2align 4
-trap_stubs:
-    .set vec, 0
-    .rept 256
-    .p2align 4
-    .if vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14 || vec == 17 || vec == 21 || vec == 29 || vec == 30
-    .else
-    pushq $0
-    .endif
-    pushq $vec
-    jmp trap_common
-    .set vec, vec + 1
-    .endr
-
-trap_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    cld
-    movq %rsp, %rdi
-    testb $3, 144(%rsp)
-    jz 1f
-    movq {kernel_stack}(%rip), %rsp
-1:
-    call {entry}
-    movq %rax, %rsp
-    .global trap_return
-trap_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    addq $16, %rsp
-    iretq
-"#,
-    entry = sym trap_entry,
-    kernel_stack = sym super::gdt::KERNEL_STACK_TOP,
-    options(att_syntax)
-);
 
 unsafe extern "C" {
     static trap_stubs: u8;
@@ -278,7 +200,7 @@ pub fn dump(frame: &TrapFrame) {
 }
 
 /// Rust side of every interrupt and exception; returns the frame to resume.
-extern "C" fn trap_entry(frame: &mut TrapFrame) -> *mut TrapFrame {
+pub(super) extern "C" fn trap_entry(frame: &mut TrapFrame) -> *mut TrapFrame {
     crate::trap::handle(frame)
 }
 

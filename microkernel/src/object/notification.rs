@@ -5,7 +5,7 @@
 //! the word or waits; `NBRecv` polls. A signal through an unbadged cap still counts (the
 //! "active" flag), as in seL4.
 
-use crate::ipc::{wake_with_error, Endpoint, Queue};
+use crate::ipc::{Endpoint, Queue};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{Tcb, ThreadState};
@@ -157,15 +157,7 @@ impl Notification {
     /// Wakes every waiter with `Cancelled` and unbinds (the notification is being destroyed).
     pub fn cancel_all(&mut self) {
         let mut q = self.queue();
-        while !q.head.is_null() {
-            let t = q.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                q.remove(t);
-                (*t).blocked_on = 0;
-                wake_with_error(t, Error::Cancelled);
-            }
-        }
+        q.cancel_all();
         self.set_queue(q);
         if self.bound() != 0 {
             // SAFETY: a bound TCB is live while bound.
