@@ -130,7 +130,8 @@ fn fast_call(
     if r.priority < me.priority || r.vspace().pml4 == 0 || !r.caller.is_null() {
         return None;
     }
-    ep.take_receiver();
+    // SAFETY: `peek` is the head of the receive queue (just checked).
+    unsafe { ep.pop_head_receiver(r) };
     copy_words(&me.context, &mut r.context, info, badge);
     r.state = ThreadState::Running;
     me.pending = PendingSend {

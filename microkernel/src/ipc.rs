@@ -145,20 +145,23 @@ impl Endpoint {
         (self.state() == EndpointState::Recv).then(|| self.queue().head)
     }
 
-    /// Takes the first waiting receiver, if receivers wait (fast path).
-    pub fn take_receiver(&mut self) -> Option<*mut Tcb> {
-        if self.state() != EndpointState::Recv {
-            return None;
+    /// Takes `r`, which [`Self::peek_receiver`] returned, off the head of the queue (fast
+    /// path: the head has no predecessor, so only its successor changes).
+    ///
+    /// # Safety
+    /// `r` must be the head of this endpoint's receive queue.
+    pub unsafe fn pop_head_receiver(&mut self, r: &mut Tcb) {
+        let next = r.ipc_next;
+        if next.is_null() {
+            self.head_and_state = 0;
+            self.tail = 0;
+        } else {
+            // SAFETY: queue members are live TCBs.
+            unsafe { (*next).ipc_prev = null_mut() };
+            self.head_and_state = next as u64 | 2;
         }
-        let mut q = self.queue();
-        let r = q.head;
-        // SAFETY: the queue head is a live TCB.
-        unsafe {
-            q.remove(r);
-            (*r).blocked_on = 0;
-        }
-        self.set_queue(q, EndpointState::Recv);
-        Some(r)
+        r.ipc_next = null_mut();
+        r.blocked_on = 0;
     }
 
     /// Whether senders are waiting.

@@ -62,27 +62,32 @@ static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 pub static IDLE_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 /// Top of [`KERNEL_STACK`], read by the entry stubs.
 pub static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
-/// Address of `TSS.rsp0` (the TSS is packed, so it is written unaligned).
-static TSS_RSP0: AtomicU64 = AtomicU64::new(0);
+/// The TSS: written at boot, then only its `rsp0` (on every thread switch).
+struct TssCell(UnsafeCell<TaskStateSegment>);
 
-static TSS: Once<TaskStateSegment> = Once::new();
+// SAFETY: one CPU; the kernel writes the TSS with interrupts off, and the CPU reads `rsp0`
+// only on a ring 3 -> 0 transition, never while the kernel runs.
+unsafe impl Sync for TssCell {}
+
+static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
 static GDT: Once<GlobalDescriptorTable> = Once::new();
 
 /// Sets `TSS.rsp0`: where the CPU saves a user context on an interrupt.
+#[inline(always)]
 pub fn set_rsp0(value: u64) {
-    let at = TSS_RSP0.load(Ordering::Relaxed);
-    if at != 0 {
-        // SAFETY: `at` is the address of the rsp0 field of the static TSS, which lives
-        // forever; the CPU reads it only on a ring 3 -> 0 transition, never concurrently.
-        unsafe { (at as *mut u64).write_unaligned(value) };
-    }
+    // rsp0 is at byte 4 of the (packed) 64-bit TSS, so it is written unaligned.
+    let rsp0 = TSS.0.get().cast::<u8>().wrapping_add(4).cast::<u64>();
+    // SAFETY: `rsp0` points into the static TSS (see `TssCell` for why nothing else
+    // touches it concurrently).
+    unsafe { rsp0.write_unaligned(value) };
 }
 
 /// Builds and loads the GDT and TSS, and reloads every segment register.
 pub fn init() {
     KERNEL_STACK_TOP.store(KERNEL_STACK.top(), Ordering::Relaxed);
-    let tss = TSS.call_once(|| {
-        let mut tss = TaskStateSegment::new();
+    // SAFETY: boot runs once, on one CPU, before the TSS is loaded: nothing else refers to it.
+    let tss: &'static TaskStateSegment = unsafe {
+        let tss = &mut *TSS.0.get();
         tss.privilege_stack_table[0] = VirtAddr::new(KERNEL_STACK.top());
         tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] =
             VirtAddr::new(DOUBLE_FAULT_STACK.top());
@@ -90,9 +95,7 @@ pub fn init() {
         tss.interrupt_stack_table[(MACHINE_CHECK_IST - 1) as usize] =
             VirtAddr::new(MACHINE_CHECK_STACK.top());
         tss
-    });
-    // rsp0 is at byte 4 of the 64-bit TSS.
-    TSS_RSP0.store(tss as *const TaskStateSegment as u64 + 4, Ordering::Relaxed);
+    };
     let gdt = GDT.call_once(|| {
         let mut gdt = GlobalDescriptorTable::new();
         let kcs = gdt.append(Descriptor::kernel_code_segment());
