@@ -52,6 +52,10 @@ const TESTS: &[Test] = &[
         scheduler_picks_highest_priority_first,
     ),
     ("message_info_packs_fields", message_info_packs_fields),
+    (
+        "scheduler_sees_ready_threads_above_a_priority",
+        scheduler_sees_ready_threads_above_a_priority,
+    ),
 ];
 
 /// Runs every test and prints the summary.
@@ -225,4 +229,35 @@ fn message_info_packs_fields() -> Outcome {
         m.label() == 0x42 && m.length() == 3 && m.caps() == 1,
         "field mismatch",
     )
+}
+
+fn scheduler_sees_ready_threads_above_a_priority() -> Outcome {
+    // SAFETY: an all-zero TCB is valid (see thread.rs); `init` then names it.
+    let mut threads: [thread::Tcb; 4] = unsafe { core::mem::zeroed() };
+    let priorities = [0u8, 63, 64, 200];
+    let mut s = sched::SCHEDULER.lock();
+    check(
+        !s.has_ready_above(0),
+        "an empty scheduler has ready threads",
+    )?;
+    let mut result = Ok(());
+    for (t, &p) in threads.iter_mut().zip(&priorities) {
+        t.init("p", p);
+        // SAFETY: the TCBs live on this stack frame until they are removed below.
+        unsafe { s.make_runnable(t) };
+        for probe in [0u8, 1, 62, 63, 64, 65, 127, 199, 200, 201, 255] {
+            let expected = priorities
+                .iter()
+                .take_while(|&&q| q <= p)
+                .any(|&q| q > probe);
+            if s.has_ready_above(probe) != expected {
+                result = Err("has_ready_above disagrees with the queued priorities");
+            }
+        }
+    }
+    for t in threads.iter_mut() {
+        // SAFETY: as above.
+        unsafe { s.remove(t) };
+    }
+    result
 }

@@ -171,9 +171,12 @@ impl Scheduler {
     }
 
     /// Whether a ready thread has a priority above `priority`.
-    #[inline]
+    #[inline(always)]
     pub fn has_ready_above(&self, priority: u8) -> bool {
-        self.highest_ready().is_some_and(|p| p > priority as usize)
+        let (word, bit) = (usize::from(priority) / 64, u32::from(priority) % 64);
+        // Bits above `bit` in its own word, then any higher word.
+        let above = self.bitmap[word].checked_shr(bit + 1).unwrap_or(0);
+        above != 0 || self.bitmap[word + 1..].iter().any(|&w| w != 0)
     }
 
     /// Makes `next` the running thread directly (IPC fast path): `next` must be live, not
