@@ -28,8 +28,9 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
 #[inline(always)]
 pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     let info = MessageInfo(frame.rsi);
-    // Short message in registers, no caps.
-    if info.caps() != 0 || info.length() > MessageInfo::REGISTER_WORDS {
+    // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
+    // caps field (bits 10..12) zero, in one comparison.
+    if frame.rsi & 0xfff > MessageInfo::REGISTER_WORDS {
         return None;
     }
     let call = frame.rax == Syscall::Call as u64;
@@ -48,13 +49,17 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
     let next = if call {
-        fast_call(me, ep, badge, rights, info)?
+        let next = fast_call(me, ep, badge, rights, info)?;
+        HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        next
     } else {
-        fast_reply_recv(&s, me, ep, ep_phys, rights, info)?
+        let next = fast_reply_recv(&s, me, ep, ep_phys, rights, info)?;
+        HITS[1].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        next
     };
     s.switch_current(next);
     drop(s);
-    HITS[usize::from(!call)].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+
     // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
     let vspace = n.vspace();
