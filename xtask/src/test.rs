@@ -132,7 +132,18 @@ const fn refused(
 
 /// The QEMU boot scenarios, in the order they run.
 pub const SCENARIOS: &[Scenario] = &[
-    boot("boot", "exit", &[]),
+    // The default root task's tour: a second process called through an endpoint, destroyed
+    // by a revoke, and an egg decoded.
+    Scenario {
+        lines: &[
+            &[READY],
+            &["hello:", "it answered (42, 100)"],
+            &["hello:", "destroyed it with one revoke"],
+            &["hello:   open 0 \"/dev/console\" O_RDWR 0"],
+            &["hello: that is the tour"],
+        ],
+        ..boot("boot", "exit", &[])
+    },
     Scenario {
         root: Some("utest"),
         lines: &[
