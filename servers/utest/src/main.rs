@@ -24,6 +24,7 @@ mod irq;
 mod loader;
 mod misc;
 mod notification;
+mod review;
 mod revoke;
 mod tcb;
 mod untyped;
@@ -266,6 +267,7 @@ const GROUPS: &[&[Test]] = &[
     fault::TESTS,
     revoke::TESTS,
     loader::TESTS,
+    review::TESTS,
 ];
 
 /// Runs one test, then cleans up after it and checks that it leaked nothing.
