@@ -22,6 +22,7 @@ pub const TESTS: &[Test] = crate::tests![
     a_suspended_fault_victim_is_cancelled_like_any_thread,
     suspending_a_faulted_thread_keeps_its_registers,
     a_thread_destroyed_by_its_own_configure_keeps_no_caps,
+    a_syscall_at_the_top_of_the_user_half_does_not_stop_the_kernel,
 ];
 
 const STACK_SIZE: usize = 16384;
@@ -442,5 +443,47 @@ fn a_thread_destroyed_by_its_own_configure_keeps_no_caps(ctx: &mut Ctx) -> TestR
         code == Error::Cancelled as u64,
         "the waiter woke with code {code}"
     );
+    Ok(())
+}
+
+/// The last user page: a `syscall` in its last two bytes returns to `rip` = 2^47, which is
+/// not canonical. `sysretq` cannot take it, and `iretq` to it faults *in the kernel* (the
+/// CPU checks the target before it leaves ring 0). The thread, not the kernel, must pay:
+/// it should get a fault (or be stopped), and the system must run on.
+fn a_syscall_at_the_top_of_the_user_half_does_not_stop_the_kernel(ctx: &mut Ctx) -> TestResult {
+    reset_records();
+    const PAGE: u64 = 0x7fff_ffff_f000;
+    let frame: Cap<libsys::cap::Frame> = ctx.make()?;
+    ok!(frame.map_executable(
+        Cap::from_cptr(SLOT_VSPACE),
+        PAGE,
+        Rights::READ.union(Rights::WRITE)
+    ));
+    // SAFETY: the page was just mapped writable in our address space; nothing else uses it.
+    unsafe {
+        core::ptr::write_volatile((PAGE + 0xffe) as *mut u8, 0x0f);
+        core::ptr::write_volatile((PAGE + 0xfff) as *mut u8, 0x05);
+    }
+    let faults: Cap<Endpoint> = ctx.make()?;
+    let helper = spawn(ctx, ud2_body, 0, 0, faults)?;
+    let registers = UserRegisters {
+        rip: PAGE + 0xffe,
+        rsp: stack_top(0),
+        rflags: 0x202,
+        rax: Syscall::Yield as u64,
+        ..UserRegisters::default()
+    };
+    ok!(helper.write_registers(true, &registers));
+    // Whatever happens to the helper (a fault message, or nothing), we must get here.
+    for _ in 0..50 {
+        yield_now();
+    }
+    let message = crate::fault::await_message(faults, 100)?;
+    ensure!(
+        message.info.label() == libsys::abi::FAULT_LABEL,
+        "label {:#x}",
+        message.info.label()
+    );
+    ok!(helper.suspend());
     Ok(())
 }
