@@ -106,12 +106,24 @@ fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     }
 }
 
-/// Copies the four register words and sets the receiver's return registers.
+/// Copies the words the message carries (and no more: the receiver's other message
+/// registers keep their values, as on the general path) and sets the receiver's return
+/// registers.
+#[inline(always)]
 fn copy_words(from: &TrapFrame, to: &mut TrapFrame, info: MessageInfo, badge: u64) {
-    to.rdx = from.rdx;
-    to.r8 = from.r8;
-    to.r9 = from.r9;
-    to.r10 = from.r10;
+    let length = info.length();
+    if length > 0 {
+        to.rdx = from.rdx;
+    }
+    if length > 1 {
+        to.r8 = from.r8;
+    }
+    if length > 2 {
+        to.r9 = from.r9;
+    }
+    if length > 3 {
+        to.r10 = from.r10;
+    }
     to.rsi = MessageInfo::new(info.label(), info.length(), 0).0;
     to.rdi = badge;
     to.rax = 0;

@@ -21,10 +21,27 @@ pub const DEBUG_WRITE_MAX: u64 = 4096;
 /// its TCB); returns the frame to resume.
 #[inline(always)]
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
+    // A `syscall` in the last two bytes of the user half returns to 2^47, which is not
+    // canonical: `sysretq`/`iretq` there would fault in ring 0. Such a thread takes a
+    // general protection fault instead, as if it had jumped there. (No other frame can
+    // hold a non-canonical user rip: exceptions report where the CPU was executing, and
+    // `TcbWriteRegisters` checks the address.)
+    if frame.rip >= crate::uaccess::USER_END {
+        return bad_return_address(frame);
+    }
     match crate::fastpath::try_fastpath(frame) {
         Some(next) => next,
         None => handle_slow(frame),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_return_address(frame: &mut TrapFrame) -> *mut TrapFrame {
+    frame.vector = 13;
+    frame.error_code = 0;
+    crate::trap::user_fault(frame);
+    sched::schedule(false)
 }
 
 /// Everything the fast path does not take (kept out of line so that the fast path's
@@ -180,9 +197,9 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             rights,
         } => send_on_endpoint(tcb, object, badge, rights, false, blocking),
         Cap::Notification { .. } => signal(cap),
-        Cap::Reply { object, .. } => {
+        Cap::Reply { object, can_grant } => {
             // SAFETY: the cap names a live reply object.
-            unsafe { object::reply::ReplyObject::at(object) }.send(tcb);
+            unsafe { object::reply::ReplyObject::at(object) }.send(tcb, can_grant);
             Ok(())
         }
         _ => Err(InvocationError::cap(Error::InvalidCapability)),

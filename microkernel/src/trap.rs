@@ -43,7 +43,7 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
 /// A fault in user mode becomes a message to the thread's fault endpoint (a Call made on
 /// its behalf: the handler's reply resumes it). With no fault handler the thread is
 /// suspended and logged.
-fn user_fault(frame: &TrapFrame) {
+pub fn user_fault(frame: &TrapFrame) {
     let current = sched::current();
     if current.is_null() {
         return;

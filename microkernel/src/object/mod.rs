@@ -223,7 +223,7 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
     match cap {
         Cap::Untyped { .. } => untyped::invoke(tcb, slot, label, &args),
         Cap::CNode { .. } => cnode::invoke(tcb, &cap, label, &args),
-        Cap::Tcb { object } => tcb::invoke(tcb, object, label, &args),
+        Cap::Tcb { object } => tcb::invoke(tcb, slot, object, label, &args),
         Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. } => {
             vspace::invoke(tcb, slot, cap, label, &args)
         }

@@ -54,12 +54,14 @@ impl ReplyObject {
         }
     }
 
-    /// `Send` on the Reply cap: `sender`'s message becomes the saved caller's reply.
-    pub fn send(&mut self, sender: &mut Tcb) {
+    /// `Send` on the Reply cap: `sender`'s message becomes the saved caller's reply. It may
+    /// carry caps if the original call allowed it (GRANT_REPLY) and the Reply cap used keeps
+    /// its grant right.
+    pub fn send(&mut self, sender: &mut Tcb, cap_can_grant: bool) {
         let c = core::mem::replace(&mut self.caller, 0) as *mut Tcb;
         if !c.is_null() {
             // SAFETY: a saved caller is live.
-            unsafe { reply_to(sender, c, self.can_grant != 0) };
+            unsafe { reply_to(sender, c, self.can_grant != 0 && cap_can_grant) };
         }
     }
 }

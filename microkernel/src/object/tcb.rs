@@ -9,7 +9,7 @@ use crate::thread::{
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
-use kerncore::{Cap, FrameSize, SlotAddr};
+use kerncore::{Cap, FrameSize, SlotAddr, SlotStore};
 use libsys::abi::{Error, Label, REGISTER_COUNT};
 use libsys::object::Rights;
 
@@ -26,14 +26,20 @@ pub unsafe fn at<'a>(phys: u64) -> &'a mut Tcb {
 }
 
 /// Dispatches an invocation on the TCB at `object`.
-pub fn invoke(caller: &mut Tcb, object: u64, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(
+    caller: &mut Tcb,
+    invoked: SlotAddr,
+    object: u64,
+    label: Label,
+    args: &Args,
+) -> InvocationResult {
     let caller_ptr = caller as *mut Tcb;
     // SAFETY: the cap names a live TCB. It may be the caller itself; the code below goes
     // through raw pointers only where both are used.
     let target = unsafe { at(object) };
     let is_self = core::ptr::eq(caller_ptr, target);
     match label {
-        Label::TcbConfigure => configure(caller, object, args),
+        Label::TcbConfigure => configure(caller, invoked, object, args),
         Label::TcbSetPriority => {
             let priority = args.get(0)?;
             if priority > u64::from(caller.priority) {
@@ -120,7 +126,7 @@ fn unbind(t: &mut Tcb) {
 }
 
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
-fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
+fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -181,19 +187,34 @@ fn configure(caller: &Tcb, object: u64, args: &Args) -> InvocationResult {
         }
     }
     // Then act: replace each named binding with a copy of the given cap.
-    let bind = |index: usize, source: Option<(SlotAddr, Cap)>| {
-        if let Some((src, _)) = source {
-            let dest = SlotAddr(object + (index as u64) * 64);
-            super::delete_slot(dest);
-            // Cannot fail: the source was checked, the destination was just emptied, and
-            // CNode, PML4, frame and endpoint caps are always derivable.
-            let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
-        }
+    //
+    // Deleting the old binding can destroy objects, and with them more caps: if the CSpace
+    // being replaced held the last cap to this TCB (or to a source cap), the TCB may be
+    // gone after the deletion. So each step re-checks, as seL4 does, that the invoked cap
+    // still names this TCB and the source slot still holds the cap decoded above; if not,
+    // the configure stops there with `Cancelled`.
+    let still_valid = |src: SlotAddr, decoded: &Cap| {
+        matches!(*KernelSlots.slot(invoked).cap(), Cap::Tcb { object: o } if o == object)
+            && KernelSlots.slot(src).cap() == decoded
     };
-    bind(TCB_SLOT_CSPACE, cspace);
-    bind(TCB_SLOT_VSPACE, vspace);
-    bind(TCB_SLOT_IPC_BUFFER, frame);
-    bind(TCB_SLOT_FAULT, fault);
+    for (index, source) in [
+        (TCB_SLOT_CSPACE, cspace),
+        (TCB_SLOT_VSPACE, vspace),
+        (TCB_SLOT_IPC_BUFFER, frame),
+        (TCB_SLOT_FAULT, fault),
+    ] {
+        let Some((src, decoded)) = source else {
+            continue;
+        };
+        let dest = SlotAddr(object + (index as u64) * 64);
+        super::delete_slot(dest);
+        if !still_valid(src, &decoded) {
+            return Err(InvocationError::cap(Error::Cancelled));
+        }
+        // Cannot fail: the source holds the checked cap, the destination was just emptied,
+        // and CNode, PML4, frame and endpoint caps are always derivable.
+        let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
+    }
     // SAFETY: the TCB is live (its cap was looked up by the caller).
     let t = unsafe { at(object) };
     if frame.is_some() {
@@ -269,8 +290,13 @@ pub fn suspend(t: &mut Tcb) {
             | ThreadState::BlockedOnReply
             | ThreadState::BlockedOnNotification
     );
+    // A thread stopped by a fault made no system call: its registers stay as they were
+    // (resumed, it runs the faulting instruction again), and the fault is forgotten.
+    let faulted = t.pending.is_fault;
     ipc::cancel_ipc(t);
-    if was_blocked {
+    t.pending.is_fault = false;
+    t.fault = [0; 3];
+    if was_blocked && !faulted {
         // Its system call did not complete: when resumed it returns `Cancelled`.
         t.context.rax = Error::Cancelled as u64;
         t.context.vector = 0;
