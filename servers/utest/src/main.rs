@@ -25,6 +25,7 @@ mod loader;
 mod misc;
 mod notification;
 mod review;
+mod review2;
 mod revoke;
 mod tcb;
 mod untyped;
@@ -268,6 +269,7 @@ const GROUPS: &[&[Test]] = &[
     revoke::TESTS,
     loader::TESTS,
     review::TESTS,
+    review2::TESTS,
 ];
 
 /// Runs one test, then cleans up after it and checks that it leaked nothing.
