@@ -108,8 +108,19 @@ pub fn invoke(
         (Label::IrqControlGet, Cap::IrqControl) => {
             let irq = args.get(0)?;
             let dest = resolve_slot(&root, args.get(1)?, args.get(2)?, 1)?;
-            if irq < u64::from(IRQ_LINES) && IRQS.lock()[irq as usize].issued {
-                return Err(InvocationError::new(Error::RevokeFirst, 0));
+            if irq < u64::from(IRQ_LINES) {
+                // One handler per interrupt line (GSI): an ISA IRQ whose line another IRQ's
+                // MADT override claims (on PCs, IRQ 2: the PIT's IRQ 0 arrives on GSI 2) is
+                // not a line of its own.
+                let line = gsi(irq as u32);
+                let shared = (0..IRQ_LINES).any(|other| other != irq as u32 && gsi(other) == line);
+                if shared && crate::platform::isa_irq_to_gsi(irq as u8) == u32::from(irq as u8) {
+                    return Err(InvocationError::new(Error::RangeError, 0));
+                }
+                let irqs = IRQS.lock();
+                if (0..IRQ_LINES).any(|other| irqs[other as usize].issued && gsi(other) == line) {
+                    return Err(InvocationError::new(Error::RevokeFirst, 0));
+                }
             }
             let position = |a: Argument| match a {
                 Argument::Irq => Some(0),

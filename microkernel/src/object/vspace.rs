@@ -100,10 +100,14 @@ fn flush(pml4: u64, vaddr: u64) {
     }
 }
 
-/// Removes the entry at `level` for `vaddr` if it still points at `object`; for a table,
-/// also clears the table's own entries (as seL4 does), so a later mapping of it starts
-/// empty.
+/// Removes the entry at `level` for `vaddr` if it still points at `object`. A table is also
+/// emptied (as seL4 does) — always, even when it is no longer reachable from the address
+/// space (its parent was unmapped, or the address space is gone): its entries may name
+/// frames that are deleted meanwhile, and must never be reachable again.
 fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
+    if is_table {
+        entries(object).fill(0);
+    }
     if !is_live(pml4) {
         return;
     }
@@ -111,13 +115,12 @@ fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
         let e = &mut entries(table)[index(vaddr, level)];
         if *e & PRESENT != 0 && *e & ADDRESS_MASK == object {
             *e = 0;
-            if is_table {
-                entries(object).fill(0);
-                flush_all(pml4);
-            } else {
-                flush(pml4, vaddr);
-            }
         }
+    }
+    if is_table {
+        flush_all(pml4);
+    } else {
+        flush(pml4, vaddr);
     }
 }
 
@@ -270,6 +273,10 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
         return Err(InvocationError::new(Error::DeleteFirst, 1));
     }
     let object = cap.region().map(|(o, _)| o).unwrap_or(0);
+    if label == Label::PageTableMap {
+        // A table goes in empty, whatever it held while it was detached.
+        entries(object).fill(0);
+    }
     *entry = object | flags;
     // Cannot fail: the cap is a frame or table cap.
     let _ = kerncore::set_mapping(

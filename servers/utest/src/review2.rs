@@ -22,7 +22,7 @@ use libsys::syscall::{raw_syscall, yield_now, Registers};
 /// The tests of this file.
 pub const TESTS: &[Test] = crate::tests![
     a_detached_page_table_keeps_no_mapping_of_a_deleted_frame,
-    irq_2_does_not_receive_the_interrupts_of_irq_0,
+    irq_2_is_refused_when_irq_0_owns_its_line,
     deleting_a_cnode_of_linked_objects_dependencies_first,
     deleting_a_cnode_of_linked_objects_dependents_first,
 ];
@@ -261,7 +261,7 @@ fn count_interrupts(
 /// On a PC the MADT overrides ISA IRQ 0 (the PIT) to GSI 2; ISA IRQ 2 (the cascade, no
 /// device) has no override and is taken as GSI 2 as well. A handler for IRQ 2 must not
 /// receive (or mask) the PIT's interrupts.
-fn irq_2_does_not_receive_the_interrupts_of_irq_0(ctx: &mut Ctx) -> TestResult {
+fn irq_2_is_refused_when_irq_0_owns_its_line(ctx: &mut Ctx) -> TestResult {
     let (p0, p1, h0, h2) = (ctx.slot()?, ctx.slot()?, ctx.slot()?, ctx.slot()?);
     let ch0 = ok!(PORT_CONTROL.issue(PIT_CHANNEL0, PIT_CHANNEL0, SlotPath::at(p0)));
     let cmd = ok!(PORT_CONTROL.issue(PIT_COMMAND, PIT_COMMAND, SlotPath::at(p1)));
@@ -276,12 +276,13 @@ fn irq_2_does_not_receive_the_interrupts_of_irq_0(ctx: &mut Ctx) -> TestResult {
     ok!(irq0.clear());
     ok!(ROOT.delete(irq0.slot()));
     let _ = notification.poll();
-    // Now only a handler for IRQ 2.
-    let irq2 = ok!(IRQ_CONTROL.get(2, SlotPath::at(h2)));
-    ok!(irq2.set_notification(notification));
-    ok!(irq2.ack());
-    let on_irq2 = count_interrupts(irq2, notification, 50_000)?;
-    ok!(irq2.clear());
+    // IRQ 2 has no line of its own here: the firmware routes IRQ 0 to GSI 2 (QEMU's and
+    // most PCs' MADT). A handler for it would hear the PIT, so the kernel refuses it.
+    let irq2 = IRQ_CONTROL.get(2, SlotPath::at(h2));
+    let refused = matches!(&irq2, Err(e) if e.error == Error::RangeError && e.argument == 0);
+    if irq2.is_ok() {
+        ok!(ROOT.delete(SlotPath::at(h2)));
+    }
     // Back to the firmware's setting (mode 3, 65536).
     pit_rate(ch0, cmd, 3, 0)?;
     ensure!(
@@ -289,9 +290,8 @@ fn irq_2_does_not_receive_the_interrupts_of_irq_0(ctx: &mut Ctx) -> TestResult {
         "inconclusive: no PIT interrupt arrived on IRQ 0"
     );
     ensure!(
-        on_irq2 == 0,
-        "the IRQ 2 handler received {on_irq2} PIT interrupts (IRQ 0 had {on_irq0}): both \
-         lines are taken as GSI 2"
+        refused,
+        "IRQ 2 was issued although its line (GSI 2) carries IRQ 0: {irq2:?}"
     );
     Ok(())
 }
