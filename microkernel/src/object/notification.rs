@@ -48,6 +48,11 @@ impl Notification {
         self.tail = q.tail as u64;
     }
 
+    /// Whether threads wait on it.
+    pub fn has_waiters(&self) -> bool {
+        self.head != 0
+    }
+
     /// The bound TCB (0 = none).
     pub fn bound(&self) -> u64 {
         self.bound & !1

@@ -99,7 +99,9 @@ pub fn invoke(
             if target.bound_notification != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            if notification.bound() != 0 {
+            // As in seL4: a notification that is bound, or that threads wait on, cannot be
+            // bound (its signals would have two places to go).
+            if notification.bound() != 0 || notification.has_waiters() {
                 return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
             target.bound_notification = n;

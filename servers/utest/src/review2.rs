@@ -23,6 +23,7 @@ use libsys::syscall::{raw_syscall, yield_now, Registers};
 pub const TESTS: &[Test] = crate::tests![
     a_detached_page_table_keeps_no_mapping_of_a_deleted_frame,
     irq_2_is_refused_when_irq_0_owns_its_line,
+    a_notification_with_waiters_cannot_be_bound,
     deleting_a_cnode_of_linked_objects_dependencies_first,
     deleting_a_cnode_of_linked_objects_dependents_first,
 ];
@@ -536,4 +537,30 @@ fn deleting_a_cnode_of_linked_objects_dependents_first(ctx: &mut Ctx) -> TestRes
             Waiter,
         ],
     )
+}
+
+/// As in seL4, a notification that threads wait on cannot also be bound to a TCB (its
+/// signals would have two places to go); once the waiter is gone it can.
+fn a_notification_with_waiters_cannot_be_bound(ctx: &mut Ctx) -> TestResult {
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let notification: Cap<Notification> = ctx.make()?;
+    let tcb: Cap<Tcb> = ctx.make()?;
+    let (process, _report) =
+        crate::revoke::blocked_peer(ctx, ipcpeer::mode::BLOCK_WAIT, endpoint, notification)?;
+    let refused = tcb.bind_notification(notification);
+    ensure!(
+        matches!(&refused, Err(e) if e.error == Error::IllegalOperation && e.argument == 0),
+        "binding a waited-on notification: {refused:?}"
+    );
+    // Wake the waiter, then binding works.
+    ok!(notification.signal());
+    for _ in 0..20 {
+        yield_now();
+    }
+    ok!(tcb.bind_notification(notification));
+    ok!(tcb.unbind_notification());
+    process
+        .destroy(&mut ctx.alloc)
+        .map_err(|e| crate::fail!("destroy peer: {e}"))?;
+    Ok(())
 }

@@ -24,7 +24,7 @@ pub const TESTS: &[Test] = crate::tests![
 
 /// Starts a peer in a `BLOCK_*` mode with `endpoint` and `notification`, and waits for it
 /// to say it is about to block.
-fn blocked_peer(
+pub fn blocked_peer(
     ctx: &mut Ctx,
     peer_mode: u64,
     endpoint: Cap<Endpoint>,
