@@ -26,6 +26,7 @@ mod misc;
 mod notification;
 mod review;
 mod review2;
+mod review3;
 mod revoke;
 mod tcb;
 mod untyped;
@@ -270,6 +271,7 @@ const GROUPS: &[&[Test]] = &[
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
+    review3::TESTS,
 ];
 
 /// Runs one test, then cleans up after it and checks that it leaked nothing.
