@@ -247,14 +247,25 @@ pub fn transfer(
 ) -> MessageInfo {
     let info = MessageInfo(sender.context.rsi);
     let mut length = info.length().min(MessageInfo::MAX_LENGTH);
-    let (sbuf, rbuf) = (buffer(sender), buffer(receiver));
     if length > MessageInfo::REGISTER_WORDS {
-        match (sbuf, rbuf) {
-            (Some(s), Some(r)) => {
-                let n = (length - MessageInfo::REGISTER_WORDS) as usize;
-                r.msg[..n].copy_from_slice(&s.msg[..n]);
+        let (s, r) = (
+            crate::object::ipc_buffer_ptr(sender),
+            crate::object::ipc_buffer_ptr(receiver),
+        );
+        if s.is_null() || r.is_null() {
+            length = MessageInfo::REGISTER_WORDS;
+        } else {
+            let n = (length - MessageInfo::REGISTER_WORDS) as usize;
+            // SAFETY: both are live IPC buffer frames with at least `n` message words
+            // (n <= BUFFER_WORDS); they may be the same frame, so this is a memmove through
+            // raw pointers.
+            unsafe {
+                core::ptr::copy(
+                    core::ptr::addr_of!((*s).msg).cast::<u64>(),
+                    core::ptr::addr_of_mut!((*r).msg).cast::<u64>(),
+                    n,
+                );
             }
-            _ => length = MessageInfo::REGISTER_WORDS,
         }
     }
     for i in 0..(length.min(MessageInfo::REGISTER_WORDS) as usize) {

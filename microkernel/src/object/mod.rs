@@ -167,6 +167,15 @@ pub fn ipc_buffer(tcb: &Tcb) -> Option<&'static mut IpcBuffer> {
     Some(unsafe { &mut *(phys_to_virt(frame) as *mut IpcBuffer) })
 }
 
+/// A thread's IPC buffer as a raw pointer (null if it has none), for code that touches two
+/// threads' buffers at once: two threads may share one frame, so no references are made.
+pub fn ipc_buffer_ptr(tcb: &Tcb) -> *mut IpcBuffer {
+    match tcb.ipc_buffer_frame() {
+        0 => core::ptr::null_mut(),
+        frame => phys_to_virt(frame) as *mut IpcBuffer,
+    }
+}
+
 /// The thread's CSpace root cap (null if unconfigured).
 pub fn cspace_root(tcb: &Tcb) -> Cap {
     *tcb.slots[crate::thread::TCB_SLOT_CSPACE].cap()
@@ -296,19 +305,29 @@ pub fn transfer_caps(
     can_grant: bool,
     endpoint: u64,
 ) -> (u64, u64) {
-    let (Some(sbuf), Some(rbuf)) = (ipc_buffer(sender), ipc_buffer(receiver)) else {
+    let (sbuf, rbuf) = (ipc_buffer_ptr(sender), ipc_buffer_ptr(receiver));
+    if sbuf.is_null() || rbuf.is_null() {
         return (0, 0);
+    }
+    // SAFETY: both point at live IPC buffer frames (held by the TCBs' buffer slots); they
+    // may be the same frame, so only raw reads and writes are used.
+    let (send_caps, mut receive_slot) = unsafe {
+        (
+            core::ptr::read(core::ptr::addr_of!((*sbuf).caps)),
+            core::ptr::read(core::ptr::addr_of!((*rbuf).receive_slot)),
+        )
     };
-    let mut receive_slot = rbuf.receive_slot;
     let mut unwrapped = 0;
     let mut done = 0;
-    for i in 0..(count.min(MessageInfo::MAX_CAPS) as usize) {
-        let Ok((src, cap)) = lookup(sender, sbuf.caps[i]) else {
+    let count = count.min(MessageInfo::MAX_CAPS) as usize;
+    for (i, &cptr) in send_caps.iter().enumerate().take(count) {
+        let Ok((src, cap)) = lookup(sender, cptr) else {
             break;
         };
         if let Cap::Endpoint { object, badge, .. } = cap {
             if object == endpoint && endpoint != 0 && badge != 0 {
-                rbuf.caps[i] = badge;
+                // SAFETY: as above.
+                unsafe { core::ptr::write(core::ptr::addr_of_mut!((*rbuf).caps[i]), badge) };
                 unwrapped |= 1 << i;
                 done += 1;
                 continue;
