@@ -67,6 +67,19 @@ pub struct SegmentPlan {
     pub file_size: u64,
 }
 
+impl SegmentPlan {
+    /// No pages: the filler of an unused plan entry.
+    pub const EMPTY: SegmentPlan = SegmentPlan {
+        first_page: 0,
+        pages: 0,
+        writable: false,
+        executable: false,
+        vaddr: 0,
+        file_offset: 0,
+        file_size: 0,
+    };
+}
+
 /// Why a program cannot be loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadError {
@@ -209,15 +222,7 @@ mod tests {
 
     fn plans(bytes: &[u8]) -> Result<([SegmentPlan; MAX_SEGMENTS], usize), LoadError> {
         let elf = ElfFile::parse(bytes).map_err(LoadError::Elf)?;
-        let mut plans = [SegmentPlan {
-            first_page: 0,
-            pages: 0,
-            writable: false,
-            executable: false,
-            vaddr: 0,
-            file_offset: 0,
-            file_size: 0,
-        }; MAX_SEGMENTS];
+        let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
         let n = plan_segments(&elf, &mut plans)?;
         Ok((plans, n))
     }

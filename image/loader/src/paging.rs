@@ -273,24 +273,24 @@ pub(crate) mod tests {
 
     const KERNEL: u64 = 0xffff_ffff_8000_0000;
     const HHDM: u64 = 0xffff_8000_0000_0000;
+    const RX: Permissions = Permissions {
+        write: false,
+        execute: true,
+    };
+    const RW: Permissions = Permissions {
+        write: true,
+        execute: false,
+    };
 
     #[test]
     fn maps_4k_pages_with_permissions() {
         let mut frames = HostFrames::new(64);
         let mut space = AddressSpace::new(&mut frames, true).unwrap();
-        let rx = Permissions {
-            write: false,
-            execute: true,
-        };
-        let rw = Permissions {
-            write: true,
-            execute: false,
-        };
         space
-            .map_range(KERNEL, 0x20_0000, 0x1800, rx, false)
+            .map_range(KERNEL, 0x20_0000, 0x1800, RX, false)
             .unwrap();
         space
-            .map_range(KERNEL + 0x2000, 0x20_2000, 0x1000, rw, false)
+            .map_range(KERNEL + 0x2000, 0x20_2000, 0x1000, RW, false)
             .unwrap();
         let (phys, entry) = space.translate(KERNEL + 0x1234).unwrap();
         assert_eq!(phys, 0x20_1234);
@@ -320,16 +320,8 @@ pub(crate) mod tests {
     fn shared_page_merges_permissions() {
         let mut frames = HostFrames::new(64);
         let mut space = AddressSpace::new(&mut frames, true).unwrap();
-        let rx = Permissions {
-            write: false,
-            execute: true,
-        };
-        let rw = Permissions {
-            write: true,
-            execute: false,
-        };
-        space.map_page(KERNEL, 0x5000, SIZE_4K, rx).unwrap();
-        space.map_page(KERNEL, 0x5000, SIZE_4K, rw).unwrap();
+        space.map_page(KERNEL, 0x5000, SIZE_4K, RX).unwrap();
+        space.map_page(KERNEL, 0x5000, SIZE_4K, RW).unwrap();
         let entry = space.translate(KERNEL).unwrap().1;
         assert_eq!(entry & WRITABLE, WRITABLE);
         assert_eq!(entry & NO_EXECUTE, 0);

@@ -280,15 +280,7 @@ impl Loader {
         config: &ProcessConfig,
     ) -> Result<Process, LoadError> {
         let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
-        let mut plans = [SegmentPlan {
-            first_page: 0,
-            pages: 0,
-            writable: false,
-            executable: false,
-            vaddr: 0,
-            file_offset: 0,
-            file_size: 0,
-        }; MAX_SEGMENTS];
+        let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
         let segments = plan_segments(&elf, &mut plans)?;
         let untyped = parent
             .make_untyped(config.untyped_bits)
