@@ -16,6 +16,7 @@ pub mod bootinfo;
 pub mod ipc;
 pub mod loader;
 pub mod object;
+pub mod process;
 
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod cap;
