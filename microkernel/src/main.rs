@@ -152,6 +152,7 @@ extern "C" fn kernel_main() -> ! {
         fatal(format_args!("APIC setup failed: {e:?}"));
     }
     arch::syscall::init(options.iretq);
+    info!("cpu: protections {}", arch::protections());
     info!(
         "syscalls: SYSCALL entry, return by {}",
         if options.iretq {

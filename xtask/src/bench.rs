@@ -57,7 +57,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     }
     let bundle_path = steps.run("image benchmark bundle", || {
         let programs = read_programs(&artifacts)?;
-        let archive = archive_bytes(&programs, root)?;
+        let archive = archive_bytes(&programs, root, "")?;
         let kernel = read(&artifacts.kernel)?;
         let dir = artifacts.profile.build_dir()?.join("bench");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

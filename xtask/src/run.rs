@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 
 use crate::build::{build_all, relative};
-use crate::image_cmd::{archive_and_bundle, grub_iso, limine_iso};
+use crate::image_cmd::{archive_and_bundle_in, grub_iso, limine_iso, Root};
 use crate::limine_fetch::find_limine;
 use crate::qemu::{run_watched, Boot, Qemu, Serial, Watch};
 use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS};
@@ -49,6 +49,13 @@ pub struct RunArgs {
     /// Do not install missing tools; name their packages instead.
     #[arg(long)]
     no_install: bool,
+    /// Boot this archive program as the root task (e.g. `utest`) instead of the default.
+    #[arg(long, value_name = "NAME")]
+    root: Option<String>,
+    /// Words for the root task, in the archive manifest's `root-args` line (`utest` runs
+    /// only the tests whose names contain one of them).
+    #[arg(long, value_name = "WORDS", default_value = "")]
+    root_args: String,
     /// Extra QEMU arguments, after `--`.
     #[arg(last = true, value_name = "QEMU_ARGS")]
     qemu_args: Vec<String>,
@@ -68,7 +75,12 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     };
     steps.run("check tools", || installer.ensure(emulator))?;
     let artifacts = build_all(Profile::from_release_flag(args.release), &mut steps)?;
-    let images = archive_and_bundle(&artifacts, &mut steps)?;
+    let root = Root {
+        program: args.root.clone(),
+        args: args.root_args.clone(),
+    };
+    let build_dir = artifacts.profile.build_dir()?;
+    let images = archive_and_bundle_in(&artifacts, &mut steps, &root, &build_dir)?;
 
     let limine = if args.direct {
         None
@@ -115,7 +127,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             ..Watch::default()
         };
-        crate::bochs::run(&iso, &work_dir, watch)?
+        crate::bochs::run(&iso, &work_dir, watch, None)?
     } else {
         let boot = match iso {
             Some(iso) => Boot::Iso(iso),
@@ -250,6 +262,14 @@ mod tests {
     #[test]
     fn bochs_always_powers_off() {
         assert_eq!(cmdline(&parse(&["--bochs"]), true), "exit");
+    }
+
+    #[test]
+    fn root_and_its_words_are_options() {
+        let args = parse(&["--root", "utest", "--root-args", "cpu ports"]);
+        assert_eq!(args.root.as_deref(), Some("utest"));
+        assert_eq!(args.root_args, "cpu ports");
+        assert_eq!(parse(&[]).root, None);
     }
 
     #[test]

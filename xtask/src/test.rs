@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::build::{build_all, Artifacts};
 use crate::image_cmd::{
-    archive_and_bundle, archive_bytes, default_root, grub_iso, read, read_programs, write,
+    archive_and_bundle_in, archive_bytes, default_root, grub_iso_in, read, read_programs, write,
+    Root,
 };
 use crate::qemu::{run_watched, Boot, Qemu, Watch, Watched};
 use crate::serial::{judge, tail, Expect, EXIT_FAILURE, EXIT_SUCCESS, READY};
@@ -36,6 +37,10 @@ pub struct TestArgs {
     /// Skip the Bochs boot.
     #[arg(long)]
     no_bochs: bool,
+    /// Run only the userspace tests (`servers/utest`, in QEMU and Bochs) whose names
+    /// contain one of these words (comma or space separated); no other boot runs.
+    #[arg(long, value_name = "NAMES")]
+    utest: Option<String>,
     /// Run only the boot scenarios whose name contains this.
     filter: Option<String>,
 }
@@ -269,9 +274,17 @@ pub fn run(args: TestArgs) -> Result<(), String> {
 
     let start = Instant::now();
     let filter = args.filter.as_deref().unwrap_or("");
+    let utest_words = args
+        .utest
+        .as_deref()
+        .map(|names| names.replace(',', " "))
+        .unwrap_or_default();
+    let selected = |s: &&Scenario| {
+        s.name.contains(filter) && (args.utest.is_none() || s.root == Some("utest"))
+    };
     let mut boots = Tally::default();
-    for scenario in SCENARIOS.iter().filter(|s| s.name.contains(filter)) {
-        boots.count(run_scenario(scenario, &artifacts));
+    for scenario in SCENARIOS.iter().filter(selected) {
+        boots.count(run_scenario(scenario, &artifacts, &utest_words));
     }
     steps.record("qemu boots", start.elapsed());
     println!(
@@ -280,10 +293,15 @@ pub fn run(args: TestArgs) -> Result<(), String> {
     );
     total.add(boots);
 
-    if !args.no_bochs && "bochs-grub".contains(filter) {
-        let ok = bochs_boot(&artifacts, &installer, &mut steps);
+    for bochs in BOCHS_BOOTS {
+        let wanted = bochs.name.contains(filter) && (args.utest.is_none() || bochs.utest);
+        if args.no_bochs || !wanted {
+            continue;
+        }
+        let ok = bochs_boot(bochs, &artifacts, &installer, &mut steps, &utest_words);
         println!(
-            "xtask: Bochs boot: {}",
+            "xtask: Bochs {}: {}",
+            bochs.name,
             if ok { "passed" } else { "FAILED" }
         );
         total.count(ok);
@@ -344,8 +362,8 @@ fn parse_test_result(line: &str) -> Option<Tally> {
 
 /// Builds the scenario's bundle, boots it, judges it; prints one line (plus reasons and
 /// the log tail on failure). Returns whether it passed.
-fn run_scenario(scenario: &Scenario, artifacts: &Artifacts) -> bool {
-    let outcome = make_bundle(scenario, artifacts).and_then(|bundle| {
+fn run_scenario(scenario: &Scenario, artifacts: &Artifacts, utest_words: &str) -> bool {
+    let outcome = make_bundle(scenario, artifacts, utest_words).and_then(|bundle| {
         let dir = artifacts.profile.build_dir()?.join("test");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let bundle_path = dir.join(format!("{}.bundle.cpio", scenario.name));
@@ -413,12 +431,17 @@ fn report(
     false
 }
 
-/// The bundle bytes of a scenario, mutated as it says.
-fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, String> {
+/// The bundle bytes of a scenario, mutated as it says (`utest_words` go to `utest`).
+fn make_bundle(
+    scenario: &Scenario,
+    artifacts: &Artifacts,
+    utest_words: &str,
+) -> Result<Vec<u8>, String> {
     use image::mutate;
     let programs = read_programs(artifacts)?;
     let root = scenario.root.unwrap_or_else(|| default_root(artifacts));
-    let archive = archive_bytes(&programs, root)?;
+    let root_args = if root == "utest" { utest_words } else { "" };
+    let archive = archive_bytes(&programs, root, root_args)?;
     let kernel = read(&artifacts.kernel)?;
     let mutation_error = |e: mutate::MutateError| e.to_string();
     let (kernel, archive) = match scenario.bundle {
@@ -442,29 +465,91 @@ fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, St
     Ok(image::bundle::build_partial(kernel, archive))
 }
 
-/// Boots the GRUB ISO (cmdline `exit`) in Bochs; it must reach READY and power off.
-fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -> bool {
-    let outcome = archive_and_bundle(artifacts, steps)
-        .and_then(|images| grub_iso(artifacts, &images, "exit", installer, steps))
-        .and_then(|iso| {
+/// One Bochs boot of the GRUB ISO and what it must show.
+pub struct BochsBoot {
+    /// Name (also its work directory under `build/<profile>/test/`).
+    pub name: &'static str,
+    /// Whether the root task is `utest` (else the default).
+    pub utest: bool,
+    /// Kernel command line.
+    pub cmdline: &'static str,
+    /// Bochs CPU model (`None`: Bochs's default).
+    pub cpu_model: Option<&'static str>,
+    /// Lines that must appear.
+    pub lines: &'static [&'static [&'static str]],
+}
+
+/// The Bochs boots, in order: the plain boot, then the test suites on a CPU with SMEP,
+/// SMAP, UMIP and AVX.
+pub const BOCHS_BOOTS: &[BochsBoot] = &[
+    BochsBoot {
+        name: "bochs-grub",
+        utest: false,
+        cmdline: "exit",
+        cpu_model: None,
+        lines: READY_LINE,
+    },
+    BochsBoot {
+        name: "bochs-tests",
+        utest: true,
+        cmdline: "test",
+        cpu_model: Some(crate::bochs::TEST_CPU_MODEL),
+        lines: &[
+            &[READY],
+            &["cpu: protections SMEP, SMAP, UMIP"],
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+    },
+];
+
+/// Boots the GRUB ISO of `bochs` in Bochs; it must show its lines and power off.
+fn bochs_boot(
+    bochs: &BochsBoot,
+    artifacts: &Artifacts,
+    installer: &Installer,
+    steps: &mut Steps,
+    utest_words: &str,
+) -> bool {
+    let root = Root {
+        program: bochs.utest.then(|| "utest".to_string()),
+        args: if bochs.utest {
+            utest_words.to_string()
+        } else {
+            String::new()
+        },
+    };
+    let outcome = artifacts
+        .profile
+        .build_dir()
+        .map(|dir| dir.join("test").join(bochs.name))
+        .and_then(|work_dir| {
+            let images = archive_and_bundle_in(artifacts, steps, &root, &work_dir)?;
+            let iso = grub_iso_in(
+                artifacts,
+                &images,
+                bochs.cmdline,
+                installer,
+                steps,
+                &work_dir,
+            )?;
             let start = Instant::now();
             println!("xtask: bochs boot of {} ...", crate::build::relative(&iso));
-            let work_dir = artifacts.profile.build_dir()?.join("test/bochs");
             let watch = Watch {
                 timeout: Some(Duration::from_secs(BOCHS_TIMEOUT)),
                 ..Watch::default()
             };
-            let watched = crate::bochs::run(&iso, &work_dir, watch)?;
-            steps.record("bochs boot", start.elapsed());
+            let watched = crate::bochs::run(&iso, &work_dir, watch, bochs.cpu_model)?;
+            steps.record(bochs.name, start.elapsed());
             Ok((watched, work_dir.join("com1.log")))
         });
     let expect = Expect {
         status: None,
-        lines: READY_LINE,
+        lines: bochs.lines,
         fatal_expected: false,
         panic_expected: false,
     };
-    report("bochs-grub", outcome, &expect)
+    report(bochs.name, outcome, &expect)
 }
 
 #[cfg(test)]

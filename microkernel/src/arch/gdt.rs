@@ -1,5 +1,5 @@
 //! The GDT and TSS: kernel and user segments laid out for SYSCALL/SYSRET, and the
-//! interrupt stacks (IST) for double fault and NMI.
+//! interrupt stacks (IST) for double fault, NMI, machine check and debug traps.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,9 @@ pub const DOUBLE_FAULT_IST: u16 = 1;
 pub const NMI_IST: u16 = 2;
 /// IST slot for machine checks.
 pub const MACHINE_CHECK_IST: u16 = 3;
+/// IST slot for debug traps (#DB): one can arrive in ring 0 on the first instruction of
+/// an entry, before the stub has switched away from the user's stack.
+pub const DEBUG_IST: u16 = 4;
 
 const STACK_SIZE: usize = 64 * 1024;
 const IST_STACK_SIZE: usize = 16 * 1024;
@@ -57,6 +60,7 @@ pub static KERNEL_STACK: Stack<STACK_SIZE> = Stack::new();
 static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static NMI_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+static DEBUG_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 
 /// The idle loop's stack (interrupts taken while idle are handled on it).
 pub static IDLE_STACK: Stack<IST_STACK_SIZE> = Stack::new();
@@ -94,6 +98,7 @@ pub fn init() {
         tss.interrupt_stack_table[(NMI_IST - 1) as usize] = VirtAddr::new(NMI_STACK.top());
         tss.interrupt_stack_table[(MACHINE_CHECK_IST - 1) as usize] =
             VirtAddr::new(MACHINE_CHECK_STACK.top());
+        tss.interrupt_stack_table[(DEBUG_IST - 1) as usize] = VirtAddr::new(DEBUG_STACK.top());
         tss
     };
     let gdt = GDT.call_once(|| {

@@ -60,6 +60,15 @@ pub fn set_save_area(frame: *mut TrapFrame) {
     gdt::set_rsp0(end);
 }
 
+/// The current thread's saved-register area (null before the first thread runs).
+pub fn current_save_area() -> *mut TrapFrame {
+    let end = SAVE_AREA_END.load(Ordering::Relaxed);
+    if end == 0 {
+        return core::ptr::null_mut();
+    }
+    (end - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame
+}
+
 /// What the SYSCALL stub resumes: the frame, and whether `sysretq` may be used.
 #[repr(C)]
 pub struct Resume {
