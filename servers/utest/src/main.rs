@@ -23,15 +23,15 @@
 mod check;
 mod cnode;
 mod cpu;
+mod cspace_and_message_edges;
+mod fast_path_and_suspend;
 mod fault;
 mod ipc;
 mod irq;
 mod loader;
 mod misc;
 mod notification;
-mod review;
-mod review2;
-mod review3;
+mod object_lifetimes;
 mod revoke;
 mod tcb;
 mod untyped;
@@ -304,9 +304,9 @@ const GROUPS: &[&[Test]] = &[
     fault::TESTS,
     revoke::TESTS,
     loader::TESTS,
-    review::TESTS,
-    review2::TESTS,
-    review3::TESTS,
+    fast_path_and_suspend::TESTS,
+    object_lifetimes::TESTS,
+    cspace_and_message_edges::TESTS,
     cpu::TESTS,
 ];
 
