@@ -124,3 +124,44 @@ pub fn init() {
         load_tss(SegmentSelector::new(5, PrivilegeLevel::Ring0));
     }
 }
+
+/// A user thread's FS and GS bases (thread-local storage). The kernel itself never uses FS
+/// or GS (no `swapgs`), so the user's values stay loaded while the kernel runs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentBases {
+    /// FS base.
+    pub fs: u64,
+    /// GS base.
+    pub gs: u64,
+}
+
+const IA32_FS_BASE: u32 = 0xc000_0100;
+const IA32_GS_BASE: u32 = 0xc000_0101;
+
+/// Loads a thread's FS and GS bases, after nulling the FS and GS selectors (which the
+/// previous thread may have loaded: a selector is thread state too). Used on every switch
+/// in the scheduler; bases must be canonical (`TcbSetTlsBase` checks them).
+pub fn load_segment_bases(bases: &SegmentBases) {
+    // SAFETY: a null selector is always valid in FS and GS in 64-bit mode; the MSR writes
+    // take canonical values (the only values a TCB can hold), and the kernel never uses
+    // FS or GS itself, so changing them affects only user mode.
+    unsafe {
+        core::arch::asm!(
+            "mov fs, {0:x}",
+            "mov gs, {0:x}",
+            in(reg) 0u64,
+            options(nostack, preserves_flags)
+        );
+        x86_64::registers::model_specific::Msr::new(IA32_FS_BASE).write(bases.fs);
+        x86_64::registers::model_specific::Msr::new(IA32_GS_BASE).write(bases.gs);
+    }
+}
+
+/// The IPC fast path's switch: loads `next`'s bases only if they differ from `previous`'s.
+#[inline(always)]
+pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
+    if previous != next {
+        load_segment_bases(next);
+    }
+}

@@ -27,6 +27,7 @@ pub const TESTS: &[Test] = crate::tests![
     avx_and_sse_instructions_fault_in_user_mode,
     the_kernels_io_ports_are_never_issued,
     issuing_com1_hands_the_console_over_until_its_cap_is_gone,
+    each_thread_has_its_own_fs_and_gs_base,
 ];
 
 /// The last page of the user half.
@@ -433,5 +434,75 @@ fn issuing_com1_hands_the_console_over_until_its_cap_is_gone(ctx: &mut Ctx) -> T
         ok!(com1.port_out(COM1, 1, u64::from(byte)));
     }
     ok!(crate::ROOT.delete(com1.slot()));
+    Ok(())
+}
+
+/// Values the TLS test's threads find through their FS and GS bases.
+static TLS_WORDS: [u64; 4] = [0x1111, 0x2222, 0x3333, 0x4444];
+
+/// Two threads with their own FS and GS bases (`TcbSetTlsBase`) read `%fs:0` and `%gs:0`
+/// and stop on a `ud2`; they must find their own words although the other thread (and we,
+/// with bases 0) ran in between. A third thread with bases 0 faults on `%fs:0` at
+/// address 0: nobody's base leaked into it. Bases at or above 2^47 are refused.
+fn each_thread_has_its_own_fs_and_gs_base(ctx: &mut Ctx) -> TestResult {
+    install(
+        ctx,
+        0,
+        &[
+            0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, // mov %fs:0, %rax
+            0x65, 0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x00, 0x00, // mov %gs:0, %rbx
+            0x0f, 0x0b, // ud2
+        ],
+    )?;
+    let word = |i: usize| core::ptr::addr_of!(TLS_WORDS[i]) as u64;
+    let mut helpers = [None, None, None];
+    for (i, bases) in [(word(0), word(1)), (word(2), word(3)), (0, 0)]
+        .iter()
+        .enumerate()
+    {
+        let faults: Cap<Endpoint> = ctx.make()?;
+        let tcb: Cap<Tcb> = ctx.make()?;
+        let config = TcbConfig {
+            cspace: Cap::from_cptr(SLOT_CNODE),
+            vspace: Cap::from_cptr(SLOT_VSPACE),
+            ipc_buffer_addr: 0,
+            ipc_buffer_frame: Cap::null(),
+            fault_endpoint: faults,
+        };
+        ok!(tcb.configure(&config));
+        ok!(tcb.set_priority(ctx.info.priority));
+        ok!(tcb.set_tls_base(bases.0, bases.1));
+        helpers[i] = Some(Helper { tcb, faults });
+    }
+    let [Some(a), Some(b), Some(c)] = helpers else {
+        return Err(crate::fail!("a helper was not made"));
+    };
+    expect_err!(a.tcb.set_tls_base(USER_END, 0), Error::InvalidArgument, 0);
+    expect_err!(a.tcb.set_tls_base(0, u64::MAX), Error::InvalidArgument, 1);
+    for helper in [&a, &b, &c] {
+        let registers = UserRegisters {
+            rip: PAGE,
+            rsp: stack_top(),
+            rflags: RFLAGS,
+            ..UserRegisters::default()
+        };
+        ok!(helper.tcb.write_registers(true, &registers));
+    }
+    for (helper, expected) in [(&a, [0x1111, 0x2222]), (&b, [0x3333, 0x4444])] {
+        let (vector, _, _) = next_fault(helper)?;
+        ensure!(vector == VECTOR_INVALID_OPCODE, "vector {vector}");
+        let registers = ok!(helper.tcb.read_registers());
+        ensure!(
+            [registers.rax, registers.rbx] == expected,
+            "read {:#x}, {:#x}; expected {expected:x?}",
+            registers.rax,
+            registers.rbx
+        );
+        ok!(helper.tcb.suspend());
+    }
+    let (vector, _, message) = next_fault(&c)?;
+    ensure!(vector == 14, "thread with bases 0: vector {vector}");
+    ensure!(message.words[2] == 0, "it read {:#x}", message.words[2]);
+    ok!(c.tcb.suspend());
     Ok(())
 }
