@@ -242,6 +242,10 @@ pub struct Options {
     /// `crash=pagefault`: a test hook; the kernel reads an unmapped address once boot is
     /// done, to exercise the kernel exception report.
     pub crash: bool,
+    /// `crash=stack`: a test hook; the kernel recurses until its stack runs into the guard
+    /// page, to show the overflow is caught (a double fault report) instead of corrupting
+    /// the statics below the stack.
+    pub crash_stack: bool,
 }
 
 impl Options {
@@ -258,6 +262,7 @@ impl Options {
                 "syscall=iretq" => o.iretq = true,
                 "syscall=sysret" => o.iretq = false,
                 "crash=pagefault" => o.crash = true,
+                "crash=stack" => o.crash_stack = true,
                 t if t.starts_with("log=") => match crate::log::Level::parse(&t[4..]) {
                     Some(level) => crate::log::set_level(level),
                     None => crate::warn!("unknown log level in `{t}`; using info"),

@@ -207,6 +207,19 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: ERROR_TIMEOUT,
         ..boot("kernel-exception", "exit crash=pagefault", &[])
     },
+    // A kernel stack overflow (`crash=stack`) runs into the guard page below the stack:
+    // the page fault cannot be pushed there, so it becomes a double fault, reported from
+    // its own stack.
+    Scenario {
+        status: EXIT_FAILURE,
+        lines: &[
+            &["hatchery: PANIC: kernel exception double fault (#DF)"],
+            &["vector 8", "rip 0x"],
+        ],
+        panic_expected: true,
+        timeout_secs: ERROR_TIMEOUT,
+        ..boot("kernel-stack-overflow", "exit crash=stack", &[])
+    },
     refused(
         "base-revision-99",
         Bundle::BaseRevision(99),
@@ -608,8 +621,15 @@ mod tests {
     #[test]
     fn an_expected_panic_is_a_failing_power_off_with_the_exception_report() {
         let crash: Vec<&Scenario> = SCENARIOS.iter().filter(|s| s.panic_expected).collect();
-        assert_eq!(crash.len(), 1);
-        assert_eq!(crash[0].status, EXIT_FAILURE);
+        assert_eq!(crash.len(), 2);
+        for scenario in &crash {
+            assert_eq!(scenario.status, EXIT_FAILURE);
+            assert!(scenario.cmdline.contains("crash="));
+            assert!(scenario
+                .lines
+                .iter()
+                .any(|parts| parts.iter().any(|p| p.contains("PANIC: kernel exception"))));
+        }
         assert!(crash[0].cmdline.contains("crash=pagefault"));
         assert!(crash[0]
             .lines

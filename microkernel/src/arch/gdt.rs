@@ -31,26 +31,48 @@ pub const MACHINE_CHECK_IST: u16 = 3;
 pub const DEBUG_IST: u16 = 4;
 
 const STACK_SIZE: usize = 64 * 1024;
+/// Offset of the top of [`BOOT_STACK`] from its start (for the entry code).
+pub const STACK_TOP_OFFSET: usize = Stack::<STACK_SIZE>::TOP_OFFSET;
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-/// A stack: 16-byte aligned, writable storage (the `UnsafeCell` keeps it out of
-/// `.rodata`; only the CPU writes it, through the stack pointer).
-#[repr(C, align(16))]
-pub struct Stack<const N: usize>(UnsafeCell<[u8; N]>);
+/// Size of the guard page below every kernel stack.
+pub const GUARD_SIZE: usize = 4096;
+
+/// A kernel stack with a guard page below it: page-aligned, writable storage (the
+/// `UnsafeCell` keeps it out of `.rodata`; only the CPU writes it, through the stack
+/// pointer). `kmem::init` leaves the guard page unmapped in the kernel image's mapping, so
+/// running off the bottom faults (a #PF, then a #DF on its own stack, reported) instead
+/// of overwriting the statics below.
+#[repr(C, align(4096))]
+pub struct Stack<const N: usize> {
+    guard: UnsafeCell<[u8; GUARD_SIZE]>,
+    stack: UnsafeCell<[u8; N]>,
+}
 
 // SAFETY: a stack is used by exactly one context at a time (one CPU); Rust code never
 // reads or writes it through this value.
 unsafe impl<const N: usize> Sync for Stack<N> {}
 
 impl<const N: usize> Stack<N> {
+    /// Bytes from the start of the value to the top of the stack.
+    pub const TOP_OFFSET: usize = GUARD_SIZE + N;
+
     /// A zeroed stack.
     pub const fn new() -> Self {
-        Stack(UnsafeCell::new([0; N]))
+        Stack {
+            guard: UnsafeCell::new([0; GUARD_SIZE]),
+            stack: UnsafeCell::new([0; N]),
+        }
     }
 
     /// The address one past the top (stacks grow down).
     pub fn top(&'static self) -> u64 {
-        self.0.get() as u64 + N as u64
+        self.stack.get() as u64 + N as u64
+    }
+
+    /// The address of the guard page.
+    pub fn guard(&'static self) -> u64 {
+        self.guard.get() as u64
     }
 }
 
@@ -64,6 +86,21 @@ static DEBUG_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 
 /// The idle loop's stack (interrupts taken while idle are handled on it).
 pub static IDLE_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+/// The boot stack (`kmain` runs on it until the first thread starts).
+pub static BOOT_STACK: Stack<STACK_SIZE> = Stack::new();
+
+/// The guard page of every kernel stack, for `kmem::init` to leave unmapped.
+pub fn stack_guards() -> [u64; 7] {
+    [
+        KERNEL_STACK.guard(),
+        DOUBLE_FAULT_STACK.guard(),
+        NMI_STACK.guard(),
+        MACHINE_CHECK_STACK.guard(),
+        DEBUG_STACK.guard(),
+        IDLE_STACK.guard(),
+        BOOT_STACK.guard(),
+    ]
+}
 /// Top of [`KERNEL_STACK`], read by the entry stubs.
 pub static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
 /// The TSS: written at boot, then only its `rsp0` (on every thread switch).
