@@ -22,6 +22,7 @@ pub struct KernelMemory {
 /// Set by [`init`].
 pub static KERNEL_MEMORY: Mutex<Option<KernelMemory>> = Mutex::new(None);
 
+// SAFETY: the linker script defines these symbols; only their addresses are used.
 unsafe extern "C" {
     static __kernel_start: u8;
     static __text_end: u8;

@@ -101,6 +101,8 @@ kmain:
     options(att_syntax)
 );
 
+// SAFETY: `trap_return` is the label in `arch/entry.rs` that pops a `TrapFrame` and
+// `iretq`s; it is only jumped to (with rsp at a frame), never called.
 unsafe extern "C" {
     fn trap_return() -> !;
 }

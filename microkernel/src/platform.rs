@@ -74,6 +74,9 @@ impl Platform {
 struct HhdmAcpiHandler;
 
 impl AcpiHandler for HhdmAcpiHandler {
+    /// # Safety
+    /// As the trait requires: `phys..phys + size` must hold a `T` (the acpi crate passes
+    /// table addresses it read from the firmware's tables).
     unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> PhysicalMapping<Self, T> {
         let start = mem::align_down(phys as u64, mem::PAGE_SIZE);
         let end = phys as u64 + size as u64;

@@ -26,6 +26,8 @@ pub(super) static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
 static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
 
+// SAFETY: `syscall_stub` is defined in `entry.rs` with exactly this name; it is never
+// called from Rust, only its address is written to LSTAR.
 unsafe extern "C" {
     fn syscall_stub();
 }

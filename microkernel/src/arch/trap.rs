@@ -45,6 +45,8 @@ impl TrapFrame {
     }
 }
 
+// SAFETY: `trap_stubs` is the label in `entry.rs` where the 256 stubs start, 16 bytes
+// apart; only its address is used.
 unsafe extern "C" {
     static trap_stubs: u8;
 }
@@ -203,6 +205,7 @@ pub fn dump(frame: &TrapFrame) {
 /// RFLAGS.TF, the single-step flag.
 const RFLAGS_TF: u64 = 1 << 8;
 
+// SAFETY: `syscall_stub` is defined in `entry.rs`; only its address is used.
 unsafe extern "C" {
     fn syscall_stub();
 }
