@@ -23,6 +23,8 @@ pub const TESTS: &[Test] = crate::tests![
     a_single_step_past_the_last_user_byte_faults_the_thread,
     a_debug_trap_deferred_into_syscall_entry_does_not_use_the_user_stack,
     a_debug_trap_deferred_into_an_interrupt_gate_does_not_use_the_tcb,
+    int1_in_user_mode_is_a_debug_fault_of_the_thread,
+    a_thread_running_with_a_non_canonical_rsp_survives_interrupts,
     descriptor_table_instructions_fault_where_the_cpu_has_umip,
     avx_and_sse_instructions_fault_in_user_mode,
     the_kernels_io_ports_are_never_issued,
@@ -286,6 +288,81 @@ fn a_debug_trap_deferred_into_an_interrupt_gate_does_not_use_the_tcb(ctx: &mut C
         vector == VECTOR_GENERAL_PROTECTION,
         "again: vector {vector}"
     );
+    ok!(helper.tcb.suspend());
+    Ok(())
+}
+
+/// `int1` (`icebp`) raises #DB from user mode whatever the gates' privilege: it arrives on
+/// the #DB IST stack, and must reach the fault handler with the thread's registers (copied
+/// into its TCB), rip after the instruction. (QEMU TCG raises #UD instead; Bochs and real
+/// CPUs #DB.)
+fn int1_in_user_mode_is_a_debug_fault_of_the_thread(ctx: &mut Ctx) -> TestResult {
+    install(ctx, 0, &[0xf1, 0x0f, 0x0b])?;
+    let helper = start(
+        ctx,
+        UserRegisters {
+            rip: PAGE,
+            r14: 0x1414,
+            ..UserRegisters::default()
+        },
+    )?;
+    let (vector, rip, _) = next_fault(&helper)?;
+    if vector == VECTOR_INVALID_OPCODE {
+        // QEMU TCG does not raise #DB for `icebp`; its #UD is an ordinary fault.
+        ensure!(rip == PAGE, "#UD at rip {rip:#x}");
+        ok!(helper.tcb.suspend());
+        return Ok(());
+    }
+    ensure!(vector == VECTOR_DEBUG, "vector {vector}");
+    ensure!(rip == PAGE + 1, "rip {rip:#x}");
+    let registers = ok!(helper.tcb.read_registers());
+    ensure!(registers.r14 == 0x1414, "r14 {:#x}", registers.r14);
+    // Resumed, it goes on to the ud2.
+    resume_unchanged()?;
+    let (vector, rip, _) = next_fault(&helper)?;
+    ensure!(
+        vector == VECTOR_INVALID_OPCODE,
+        "then: vector {vector} at {rip:#x}"
+    );
+    ok!(helper.tcb.suspend());
+    Ok(())
+}
+
+/// A thread may keep a non-canonical value in rsp while it uses no stack: timer
+/// interrupts save it and `iretq` restores it (the CPU checks rip, not rsp, on the way
+/// back). The thread loops about 20 million instructions with rsp = 2^47 (several timer
+/// ticks), restores rsp and stops on a `ud2`.
+fn a_thread_running_with_a_non_canonical_rsp_survives_interrupts(ctx: &mut Ctx) -> TestResult {
+    install(
+        ctx,
+        0,
+        &[
+            0x48, 0x89, 0xd4, // mov %rdx, %rsp
+            0x48, 0xff, 0xc9, // 1: dec %rcx
+            0x75, 0xfb, // jnz 1b
+            0x48, 0x89, 0xdc, // mov %rbx, %rsp
+            0x0f, 0x0b, // ud2
+        ],
+    )?;
+    let helper = start(
+        ctx,
+        UserRegisters {
+            rip: PAGE,
+            rbx: stack_top(),
+            rcx: 10_000_000,
+            rdx: USER_END,
+            ..UserRegisters::default()
+        },
+    )?;
+    let message = await_message(helper.faults, 200_000)?;
+    ensure!(
+        message.words[0] == VECTOR_INVALID_OPCODE,
+        "vector {}",
+        message.words[0]
+    );
+    let registers = ok!(helper.tcb.read_registers());
+    ensure!(registers.rcx == 0, "rcx {}", registers.rcx);
+    ensure!(registers.rsp == stack_top(), "rsp {:#x}", registers.rsp);
     ok!(helper.tcb.suspend());
     Ok(())
 }
