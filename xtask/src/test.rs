@@ -157,6 +157,25 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         ..boot("tests", "test", &[])
     },
+    // The same tests returning to user mode by iretq only (the one exit that checks
+    // every user frame), and on QEMU's `max` CPU (SMEP, SMAP, UMIP on).
+    Scenario {
+        root: Some("utest"),
+        lines: &[
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        ..boot("tests-iretq", "test syscall=iretq", &[])
+    },
+    Scenario {
+        root: Some("utest"),
+        lines: &[
+            &["cpu: protections SMEP, SMAP, UMIP"],
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        ..boot("tests-cpu-max", "test", &["-cpu", "max"])
+    },
     Scenario {
         root: Some("chaos"),
         lines: &[
