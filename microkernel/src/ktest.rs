@@ -56,6 +56,10 @@ const TESTS: &[Test] = &[
         "scheduler_sees_ready_threads_above_a_priority",
         scheduler_sees_ready_threads_above_a_priority,
     ),
+    (
+        "an_nmi_while_the_console_is_locked_does_not_wait_for_it",
+        an_nmi_while_the_console_is_locked_does_not_wait_for_it,
+    ),
 ];
 
 /// Runs every test and prints the summary.
@@ -260,4 +264,23 @@ fn scheduler_sees_ready_threads_above_a_priority() -> Outcome {
         unsafe { s.remove(t) };
     }
     result
+}
+
+/// An NMI can arrive in the middle of a log line. Holding the console lock, send one to
+/// ourselves: the handler must count it and come back (if it waited for the lock, this
+/// test would never end: the boot times out).
+fn an_nmi_while_the_console_is_locked_does_not_wait_for_it() -> Outcome {
+    let before = crate::trap::nmi_count();
+    let console = crate::log::CONSOLE.lock();
+    crate::arch::apic::send_self_nmi();
+    let mut arrived = false;
+    for _ in 0..1_000_000 {
+        if crate::trap::nmi_count() != before {
+            arrived = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    drop(console);
+    check(arrived, "the NMI never arrived")
 }

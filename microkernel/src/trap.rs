@@ -8,6 +8,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// NMIs seen (they are counted, and logged only when the console is free).
 static NMIS: AtomicU64 = AtomicU64::new(0);
 
+/// How many NMIs have arrived.
+pub fn nmi_count() -> u64 {
+    NMIS.load(Ordering::Relaxed)
+}
+
 /// Handles a trap (`frame` is the current thread's saved registers, or the idle loop's),
 /// then returns the frame of the thread the scheduler chooses to resume.
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {

@@ -20,6 +20,12 @@ pub const TICK_HZ: u64 = 100;
 
 const LAPIC_EOI: usize = 0xb0;
 const LAPIC_ISR: usize = 0x100;
+const LAPIC_ID: usize = 0x20;
+const LAPIC_ICR_LOW: usize = 0x300;
+const LAPIC_ICR_HIGH: usize = 0x310;
+const ICR_NMI: u32 = 0b100 << 8;
+const ICR_ASSERT: u32 = 1 << 14;
+const ICR_PENDING: u32 = 1 << 12;
 const LAPIC_SVR: usize = 0xf0;
 const LAPIC_LVT_TIMER: usize = 0x320;
 const LAPIC_TIMER_INITIAL: usize = 0x380;
@@ -63,6 +69,21 @@ fn lapic_reg(offset: usize) -> VolatilePtr<'static, u32> {
 /// Signals end of interrupt to the local APIC.
 pub fn eoi() {
     lapic_reg(LAPIC_EOI).write(0);
+}
+
+/// Sends a non-maskable interrupt to this CPU (for the in-kernel test of the NMI path)
+/// and waits until the local APIC has sent it.
+pub fn send_self_nmi() {
+    let id = lapic_reg(LAPIC_ID).read() >> 24;
+    lapic_reg(LAPIC_ICR_HIGH).write(id << 24);
+    // Delivery mode NMI, level assert, physical destination, no shorthand.
+    lapic_reg(LAPIC_ICR_LOW).write(ICR_NMI | ICR_ASSERT);
+    for _ in 0..1_000_000 {
+        if lapic_reg(LAPIC_ICR_LOW).read() & ICR_PENDING == 0 {
+            break;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// Whether the local APIC has `vector` in service (its ISR bit is set): an interrupt the
