@@ -210,6 +210,13 @@ extern "C" fn kernel_main() -> ! {
         root.untyped.1 >> 10
     );
     info!("{READY_LINE}");
+    if options.stray_interrupt {
+        warn!(
+            "stray-interrupt: sending vector {} to this CPU on purpose",
+            arch::apic::STRAY_TEST_VECTOR
+        );
+        arch::apic::send_self_interrupt(arch::apic::STRAY_TEST_VECTOR);
+    }
     start_scheduling()
 }
 

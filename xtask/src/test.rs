@@ -73,6 +73,8 @@ pub struct Scenario {
     pub bundle: Bundle,
     /// Root program of the archive; `None` for the default (`procsrv`, else `hello`).
     pub root: Option<&'static str>,
+    /// Words for the root task (the manifest's `root-args`); `--utest` words replace them.
+    pub root_args: &'static str,
     /// Kernel command line.
     pub cmdline: &'static str,
     /// Extra QEMU arguments.
@@ -106,6 +108,7 @@ const fn boot(
         name,
         bundle: Bundle::Real,
         root: None,
+        root_args: "",
         cmdline,
         qemu_args,
         status: EXIT_SUCCESS,
@@ -125,6 +128,7 @@ const fn refused(
         name,
         bundle,
         root: None,
+        root_args: "",
         cmdline: "exit",
         qemu_args: &[],
         status: EXIT_FAILURE,
@@ -175,6 +179,18 @@ pub const SCENARIOS: &[Scenario] = &[
             &["utest:", " passed, ", " failed"],
         ],
         ..boot("tests-cpu-max", "test", &["-cpu", "max"])
+    },
+    // An interrupt on a vector nothing routes, pending when the root task starts: the
+    // kernel must acknowledge it, or the RTC's interrupts (and the timer's) never arrive.
+    Scenario {
+        root: Some("utest"),
+        root_args: "irq",
+        lines: &[
+            &["unexpected interrupt on vector 144; acknowledged"],
+            &["utest: rtc_interrupt_is_delivered_to_a_notification ... ok"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        ..boot("stray-interrupt", "exit stray-interrupt", &[])
     },
     Scenario {
         root: Some("chaos"),
@@ -472,7 +488,11 @@ fn make_bundle(
     use image::mutate;
     let programs = read_programs(artifacts)?;
     let root = scenario.root.unwrap_or_else(|| default_root(artifacts));
-    let root_args = if root == "utest" { utest_words } else { "" };
+    let root_args = if root == "utest" && !utest_words.is_empty() {
+        utest_words
+    } else {
+        scenario.root_args
+    };
     let archive = archive_bytes(&programs, root, root_args)?;
     let kernel = read(&artifacts.kernel)?;
     let mutation_error = |e: mutate::MutateError| e.to_string();

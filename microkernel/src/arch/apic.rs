@@ -26,6 +26,7 @@ const LAPIC_ICR_HIGH: usize = 0x310;
 const ICR_NMI: u32 = 0b100 << 8;
 const ICR_ASSERT: u32 = 1 << 14;
 const ICR_PENDING: u32 = 1 << 12;
+const ICR_SELF: u32 = 0b01 << 18;
 const LAPIC_SVR: usize = 0xf0;
 const LAPIC_LVT_TIMER: usize = 0x320;
 const LAPIC_TIMER_INITIAL: usize = 0x380;
@@ -69,6 +70,23 @@ fn lapic_reg(offset: usize) -> VolatilePtr<'static, u32> {
 /// Signals end of interrupt to the local APIC.
 pub fn eoi() {
     lapic_reg(LAPIC_EOI).write(0);
+}
+
+/// A vector nothing routes, for the `stray-interrupt` test hook (priority class 9: while
+/// in service it would hold back every device interrupt and the timer).
+pub const STRAY_TEST_VECTOR: u8 = 0x90;
+
+/// Sends a fixed interrupt on `vector` to this CPU (it stays pending while interrupts are
+/// off).
+pub fn send_self_interrupt(vector: u8) {
+    lapic_reg(LAPIC_ICR_HIGH).write(0);
+    lapic_reg(LAPIC_ICR_LOW).write(ICR_SELF | ICR_ASSERT | u32::from(vector));
+    for _ in 0..1_000_000 {
+        if lapic_reg(LAPIC_ICR_LOW).read() & ICR_PENDING == 0 {
+            break;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// Sends a non-maskable interrupt to this CPU (for the in-kernel test of the NMI path)
