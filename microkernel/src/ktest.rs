@@ -57,6 +57,10 @@ const TESTS: &[Test] = &[
         scheduler_sees_ready_threads_above_a_priority,
     ),
     (
+        "ioapic_pins_serve_only_their_gsi_range",
+        ioapic_pins_serve_only_their_gsi_range,
+    ),
+    (
         "an_nmi_while_the_console_is_locked_does_not_wait_for_it",
         an_nmi_while_the_console_is_locked_does_not_wait_for_it,
     ),
@@ -283,4 +287,24 @@ fn an_nmi_while_the_console_is_locked_does_not_wait_for_it() -> Outcome {
     }
     drop(console);
     check(arrived, "the NMI never arrived")
+}
+
+/// A second I/O APIC (GSI base 24, 24 pins) serves GSIs 24..48 only, as pins 0..24; GSIs
+/// without a vector (24 and up), or past every I/O APIC, are not routable: no truncation,
+/// no vector overflow.
+fn ioapic_pins_serve_only_their_gsi_range() -> Outcome {
+    use crate::arch::apic::{pin_of, routable, IRQ_COUNT};
+    check(pin_of(24, 24, 23).is_none(), "GSI 23 is below the base")?;
+    check(pin_of(24, 24, 24) == Some(0), "GSI 24 is pin 0")?;
+    check(pin_of(24, 24, 47) == Some(23), "GSI 47 is pin 23")?;
+    check(pin_of(24, 24, 48).is_none(), "GSI 48 is past the pins")?;
+    check(pin_of(0, 24, u32::MAX).is_none(), "GSI u32::MAX")?;
+    check(
+        routable(0),
+        "GSI 0 (this machine's first I/O APIC) is routable",
+    )?;
+    for gsi in [u32::from(IRQ_COUNT), 255, 256, 4096, u32::MAX] {
+        check(!routable(gsi), "a GSI without a vector is routable")?;
+    }
+    Ok(())
 }

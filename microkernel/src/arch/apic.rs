@@ -134,9 +134,17 @@ impl IoApic {
 
     /// The pin serving `gsi`, if this I/O APIC serves it.
     fn pin(&self, gsi: u32) -> Option<u32> {
-        let pin = gsi.checked_sub(self.gsi_base)?;
-        (self.virt != 0 && pin < self.pins).then_some(pin)
+        if self.virt == 0 {
+            return None;
+        }
+        pin_of(self.gsi_base, self.pins, gsi)
     }
+}
+
+/// The pin of an I/O APIC with `pins` pins from GSI `gsi_base` that serves `gsi`, if any.
+pub fn pin_of(gsi_base: u32, pins: u32, gsi: u32) -> Option<u32> {
+    let pin = gsi.checked_sub(gsi_base)?;
+    (pin < pins).then_some(pin)
 }
 
 /// The I/O APIC and pin serving `gsi`.
