@@ -57,6 +57,10 @@ const TESTS: &[Test] = &[
         scheduler_sees_ready_threads_above_a_priority,
     ),
     (
+        "cpu_init_turns_off_xsave_and_avx_the_firmware_left_on",
+        cpu_init_turns_off_xsave_and_avx_the_firmware_left_on,
+    ),
+    (
         "ioapic_pins_serve_only_their_gsi_range",
         ioapic_pins_serve_only_their_gsi_range,
     ),
@@ -307,4 +311,40 @@ fn ioapic_pins_serve_only_their_gsi_range() -> Outcome {
         check(!routable(gsi), "a GSI without a vector is routable")?;
     }
     Ok(())
+}
+
+/// Firmware may leave CR4.OSXSAVE on with AVX enabled in XCR0; then VEX-encoded (AVX)
+/// instructions run in user mode whatever CR0.EM says, and their registers leak between
+/// threads. Where the CPU has XSAVE, turn it on as such firmware would, run the kernel's
+/// CPU setup again, and check that it turned OSXSAVE off and CR0.TS on.
+fn cpu_init_turns_off_xsave_and_avx_the_firmware_left_on() -> Outcome {
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    let features = core::arch::x86_64::__cpuid(1).ecx;
+    let (xsave, avx) = (features & (1 << 26) != 0, features & (1 << 28) != 0);
+    if xsave {
+        // x87 | SSE, plus AVX where the CPU has it: what an OS that uses AVX enables.
+        let xcr0: u64 = if avx { 0b111 } else { 0b11 };
+        // SAFETY: OSXSAVE may be set when CPUID reports XSAVE; XCR0 then takes any subset
+        // of the supported state components that includes x87 (and SSE with AVX). Neither
+        // the kernel nor userspace uses these registers; `cpu_init` runs again below.
+        unsafe {
+            Cr4::update(|f| f.insert(Cr4Flags::OSXSAVE));
+            core::arch::asm!(
+                "xsetbv",
+                in("ecx") 0u32,
+                in("eax") xcr0 as u32,
+                in("edx") (xcr0 >> 32) as u32,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    }
+    crate::arch::cpu_init();
+    check(
+        !Cr4::read().contains(Cr4Flags::OSXSAVE),
+        "CR4.OSXSAVE is still on",
+    )?;
+    check(
+        Cr0::read().contains(Cr0Flags::TASK_SWITCHED | Cr0Flags::EMULATE_COPROCESSOR),
+        "CR0.TS or CR0.EM is off",
+    )
 }

@@ -327,8 +327,10 @@ pub fn run(args: TestArgs) -> Result<(), String> {
         .as_deref()
         .map(|names| names.replace(',', " "))
         .unwrap_or_default();
+    // With `--utest`, the boots of `utest` that run a selection of their own are left out.
     let selected = |s: &&Scenario| {
-        s.name.contains(filter) && (args.utest.is_none() || s.root == Some("utest"))
+        let utest_boot = s.root == Some("utest") && s.root_args.is_empty();
+        s.name.contains(filter) && (args.utest.is_none() || utest_boot)
     };
     let mut boots = Tally::default();
     for scenario in SCENARIOS.iter().filter(selected) {
