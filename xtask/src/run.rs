@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// Boot in Bochs instead of QEMU (an ISO; the serial console is shown, not interactive).
     #[arg(long)]
     bochs: bool,
+    /// Bochs CPU model (`cpu: model=`), e.g. `tigerlake` (SMEP, SMAP, UMIP, AVX); with
+    /// `--bochs`.
+    #[arg(long, value_name = "MODEL", requires = "bochs")]
+    bochs_cpu: Option<String>,
     /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG.
     #[arg(long)]
     kvm: bool,
@@ -127,7 +131,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             ..Watch::default()
         };
-        crate::bochs::run(&iso, &work_dir, watch, None)?
+        crate::bochs::run(&iso, &work_dir, watch, args.bochs_cpu.as_deref())?
     } else {
         let boot = match iso {
             Some(iso) => Boot::Iso(iso),
@@ -262,6 +266,13 @@ mod tests {
     #[test]
     fn bochs_always_powers_off() {
         assert_eq!(cmdline(&parse(&["--bochs"]), true), "exit");
+    }
+
+    #[test]
+    fn a_bochs_cpu_model_needs_bochs() {
+        let args = parse(&["--bochs", "--bochs-cpu", "tigerlake"]);
+        assert_eq!(args.bochs_cpu.as_deref(), Some("tigerlake"));
+        assert!(Wrapper::try_parse_from(["run", "--bochs-cpu", "tigerlake"]).is_err());
     }
 
     #[test]
