@@ -267,4 +267,6 @@ pub(super) extern "C" fn bad_user_rip(frame: *mut TrapFrame) -> *mut TrapFrame {
     crate::sched::schedule(false)
 }
 
+// The entry assembly reads the saved cs and rip at these offsets.
 const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == 144);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == 136);
