@@ -151,6 +151,17 @@ fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<Str
             },
         )
     })?;
+    // A failed hatch or a wrong exit status: refuse, naming the run.
+    if let Some(why) = watched
+        .log
+        .lines()
+        .find_map(|l| l.strip_prefix(crate::bench_report::ERROR_PREFIX))
+    {
+        return Err(format!(
+            "{root}: a run failed, no figures reported:{}",
+            why.trim_end()
+        ));
+    }
     let reported = watched
         .log
         .lines()
