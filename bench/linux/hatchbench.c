@@ -10,6 +10,10 @@
  * untimed ones) in the format xtask's bench_report.rs parses, or one `bench-error:` line
  * naming the run that went wrong, and powers the machine off.
  *
+ * Kernel entries of a hatch (system calls plus page faults, the parent's and the
+ * child's) are counted with perf events in a separate, untimed pass, so that counting
+ * costs nothing in the timed one.
+ *
  * Built by xtask with `gcc -static -O2`; see docs/benchmarks.md.
  */
 #define _GNU_SOURCE
@@ -20,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -30,11 +36,15 @@
 /* Timed runs per figure (the median is reported) and untimed runs before them. */
 #define RUNS 201
 #define WARMUP 20
+/* Runs of the counted pass (the median is reported). */
+#define COUNTED_RUNS 21
 /* The calibration figures are cheap: more runs. */
 #define CALIBRATION_RUNS 2001
 #define CALIBRATION_WARMUP 200
 
 #define CHILD_PATH "/child"
+#define TRACEFS "/sys/kernel/tracing"
+#define SYS_ENTER_ID TRACEFS "/events/raw_syscalls/sys_enter/id"
 #define NULL_PATH "/dev/null"
 
 extern char **environ;
@@ -192,6 +202,91 @@ static void hatch_once(enum method method, int actions, int run,
 	reap(pid, name, actions, run);
 }
 
+/*
+ * Kernel entries, counted by perf events that children inherit (their counts are added to
+ * the parent's when they exit): a group of the raw_syscalls:sys_enter tracepoint and the
+ * page-fault software event, read together with one read(). The events exist only
+ * during a counted pass: while a syscall tracepoint event exists, every system call takes
+ * the kernel's slow tracing path, which the timed passes must not pay.
+ */
+static int counter_fds[2] = { -1, -1 };
+/* Whether counting works here (no tracefs or no perf events: rows carry no counts). */
+static int counting = 1;
+static char sys_enter_id[32];
+
+static int perf_open(uint32_t type, uint64_t config, int group)
+{
+	struct perf_event_attr attr;
+	memset(&attr, 0, sizeof attr);
+	attr.size = sizeof attr;
+	attr.type = type;
+	attr.config = config;
+	attr.inherit = 1;
+	attr.disabled = group < 0;
+	attr.read_format = PERF_FORMAT_GROUP;
+	return syscall(SYS_perf_event_open, &attr, 0, -1, group, 0);
+}
+
+/* The two counters summed (system calls + page faults so far). */
+static uint64_t kernel_entries(void)
+{
+	uint64_t values[3] = { 0, 0, 0 }; /* number of counters, then each value */
+	if (read(counter_fds[0], values, sizeof values) != sizeof values)
+		return 0;
+	return values[1] + values[2];
+}
+
+static void stop_counting(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (counter_fds[i] >= 0)
+			close(counter_fds[i]);
+		counter_fds[i] = -1;
+	}
+}
+
+/* Mounts sysfs and tracefs and reads the tracepoint's id, once. */
+static void find_tracepoint(void)
+{
+	mkdir("/sys", 0755);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	int fd = open(SYS_ENTER_ID, O_RDONLY);
+	if (fd < 0 || read(fd, sys_enter_id, sizeof sys_enter_id - 1) <= 0) {
+		printf("bench-linux: no kernel-entry counts: cannot read %s\n", SYS_ENTER_ID);
+		counting = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Creates and enables the counters; returns what one empty bracket counts (the read()
+ * that ends it is a system call), or -1 when counting does not work here.
+ */
+static int64_t start_counting(void)
+{
+	if (!counting)
+		return -1;
+	counter_fds[0] = perf_open(PERF_TYPE_TRACEPOINT, strtoull(sys_enter_id, NULL, 10), -1);
+	if (counter_fds[0] >= 0)
+		counter_fds[1] = perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS,
+					   counter_fds[0]);
+	if (counter_fds[1] < 0 ||
+	    ioctl(counter_fds[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0) {
+		printf("bench-linux: no kernel-entry counts: perf_event_open: %s\n",
+		       strerror(errno));
+		stop_counting();
+		counting = 0;
+		return -1;
+	}
+	for (int run = 0; run < COUNTED_RUNS; run++) {
+		uint64_t start = kernel_entries();
+		samples[run] = kernel_entries() - start;
+	}
+	return median(samples, COUNTED_RUNS);
+}
+
 static void measure_hatch(enum method method, int actions)
 {
 	posix_spawn_file_actions_t file_actions;
@@ -215,8 +310,20 @@ static void measure_hatch(enum method method, int actions)
 		hatch_once(method, actions, WARMUP + run, fa, attr);
 		samples[run] = rdtsc() - start;
 	}
-	printf("bench-row: method=%s ops=%d runs=%d instructions=%llu\n", name, actions, RUNS,
-	       (unsigned long long)median(samples, RUNS));
+	uint64_t instructions = median(samples, RUNS);
+	printf("bench-row: method=%s ops=%d runs=%d instructions=%llu", name, actions, RUNS,
+	       (unsigned long long)instructions);
+	int64_t overhead = start_counting();
+	if (overhead >= 0) {
+		for (int run = 0; run < COUNTED_RUNS; run++) {
+			uint64_t start = kernel_entries();
+			hatch_once(method, actions, WARMUP + RUNS + run, fa, attr);
+			samples[run] = kernel_entries() - start - overhead;
+		}
+		stop_counting();
+		printf(" kernel_entries=%llu", (unsigned long long)median(samples, COUNTED_RUNS));
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -291,6 +398,7 @@ int main(void)
 	open_console();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("bench-linux: ready\n");
+	find_tracepoint();
 	measure_getppid();
 	measure_pipe_ping_pong();
 	for (int actions = 0; actions <= 10; actions += 10)

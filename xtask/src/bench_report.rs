@@ -6,13 +6,13 @@
 //!
 //! ```text
 //! bench-row: method=egg ops=10 runs=200 instructions=16000 kernel_entries=4 ipc_messages=2 bytes_copied=312 pages_cleared=5
-//! bench-row: method=posix_spawn ops=10 runs=201 instructions=321274
+//! bench-row: method=posix_spawn ops=10 runs=201 instructions=322275 kernel_entries=148
 //! bench-error: method=egg ops=10 run=17: <why>
 //! ```
 //!
 //! `method`, `runs` and `instructions` are required; `ops` is absent for the calibration
 //! figures (getppid, pipe ping-pong); each counter is absent when that side cannot count
-//! it (Linux reports instructions only). A `bench-error:` line means a hatch failed or a
+//! it (Linux counts kernel entries only). A `bench-error:` line means a hatch failed or a
 //! child's exit status was wrong: the report is refused.
 
 use std::fmt;
