@@ -1,4 +1,6 @@
-//! `cargo xtask bench ipc`: boots the IPC benchmark and prints its figures.
+//! `cargo xtask bench ipc`: boots the IPC benchmark, prints its figures and puts them
+//! through the regression gate (bench_gate.rs). `cargo xtask bench hatch` is in
+//! bench_hatch.rs; this file boots its Hatchery side the same way.
 //!
 //! The benchmark (`servers/ipcbench`) is the root task: it starts a second thread in
 //! another address space and times Call/ReplyRecv round trips with `rdtsc`. Under QEMU TCG
@@ -37,7 +39,7 @@ pub struct BenchArgs {
     linux: bool,
     /// `hatch --linux`: the Debian kernel package, `NAME` or `NAME=VERSION` (default: the
     /// pinned one, see docs/benchmarks.md).
-    #[arg(long, value_name = "PACKAGE")]
+    #[arg(long, value_name = "PACKAGE", requires = "linux")]
     linux_package: Option<String>,
     /// Rewrite the committed baseline (bench/baseline/) from this run instead of
     /// comparing with it.
@@ -57,6 +59,15 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     steps.run("check tools", || installer.ensure(&[&QEMU]))?;
     // The baselines hold release-build instruction counts under TCG.
     let gated = !args.debug && !args.kvm;
+    if args.linux && args.which != "hatch" {
+        return Err("--linux belongs to `cargo xtask bench hatch`".into());
+    }
+    if args.linux && args.kvm {
+        return Err(
+            "--linux measures instructions under TCG; with --kvm the Hatchery figures would be cycles"
+                .into(),
+        );
+    }
     if args.which == "hatch" {
         let kernel = match &args.linux_package {
             Some(text) => crate::bench_linux::KernelSpec::parse(text)?,
