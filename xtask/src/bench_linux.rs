@@ -205,7 +205,7 @@ fn fetch_kernel(spec: &KernelSpec) -> Result<(PathBuf, String), LinuxError> {
             .unwrap_or("no message")
             .to_string();
         return Err(LinuxError::Unavailable(format!(
-            "`{}` failed: {why} (pick another with --linux-package)",
+            "`{}` failed: {why} (an old package list: `apt-get update`; a package no longer in the archive: another with --linux-package)",
             describe(&apt)
         )));
     }
