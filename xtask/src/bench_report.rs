@@ -266,11 +266,15 @@ pub fn parse_row(fields: &str) -> Result<Row, RowError> {
     })
 }
 
+/// The fewest timed runs a median may be taken over.
+pub const MIN_RUNS: u32 = 200;
+
 /// Reads every row of a serial log.
 ///
 /// # Errors
 /// The first `bench-error:` line (a failed hatch or a wrong exit status: the benchmark
-/// refuses to report), or a malformed `bench-row:` line.
+/// refuses to report), a malformed `bench-row:` line, or a row whose median is over fewer
+/// than [`MIN_RUNS`] runs.
 pub fn rows_from_log(log: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for line in log.lines().map(|line| line.trim_end_matches('\r')) {
@@ -278,7 +282,14 @@ pub fn rows_from_log(log: &str) -> Result<Vec<Row>, String> {
             return Err(format!("a run failed, no figures reported:{why}"));
         }
         if let Some(fields) = line.strip_prefix(ROW_PREFIX) {
-            rows.push(parse_row(fields).map_err(|e| format!("bad line `{line}`: {e}"))?);
+            let row = parse_row(fields).map_err(|e| format!("bad line `{line}`: {e}"))?;
+            if row.runs < MIN_RUNS {
+                return Err(format!(
+                    "`{line}`: a median of {} runs, fewer than {MIN_RUNS}",
+                    row.runs
+                ));
+            }
+            rows.push(row);
         }
     }
     Ok(rows)
@@ -553,20 +564,30 @@ mod tests {
     #[test]
     fn rows_from_log_skips_other_lines_and_refuses_after_an_error() {
         let log =
-            "[    0.5] kernel noise\r\nbench-row: method=getppid runs=3 instructions=340\r\nok\n";
+            "[    0.5] kernel noise\r\nbench-row: method=getppid runs=200 instructions=340\r\nok\n";
         assert_eq!(
             rows_from_log(log).unwrap(),
-            [Row::instructions(Method::Getppid, None, 3, 340)]
+            [Row::instructions(Method::Getppid, None, 200, 340)]
         );
         let failed = format!(
             "{log}bench-error: method=egg ops=10 run=17: the child exited with status 3, not 0\n"
         );
         let error = rows_from_log(&failed).unwrap_err();
         assert!(error.contains("method=egg ops=10 run=17: the child exited with status 3"));
-        let malformed = "bench-row: method=egg runs=3 instructions=340\n";
+        let malformed = "bench-row: method=egg runs=300 instructions=340\n";
         assert!(rows_from_log(malformed)
             .unwrap_err()
             .contains("needs `ops`"));
+    }
+
+    #[test]
+    fn rows_from_log_refuses_a_median_of_fewer_than_200_runs() {
+        let log = "bench-row: method=egg ops=10 runs=199 instructions=16000\n";
+        let error = rows_from_log(log).unwrap_err();
+        assert!(
+            error.contains("a median of 199 runs, fewer than 200"),
+            "{error}"
+        );
     }
 
     #[test]
