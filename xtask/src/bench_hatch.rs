@@ -45,10 +45,19 @@ pub fn run(
         .join("servers")
         .join(HATCH_PROGRAM)
         .join("Cargo.toml");
+    let mut unformatted: Vec<String> = Vec::new();
     if source.is_file() {
         let log = boot_hatchery(steps)?;
-        rows.extend(crate::bench_report::rows_from_log(&log)?);
-        measured_on.push("Hatchery release build".to_string());
+        let hatchery = crate::bench_report::rows_from_log(&log)?;
+        if hatchery.is_empty() {
+            unformatted = free_form_lines(&log)?
+                .into_iter()
+                .map(String::from)
+                .collect();
+        } else {
+            measured_on.push("Hatchery release build".to_string());
+        }
+        rows.extend(hatchery);
     } else {
         println!(
             "xtask: no servers/{HATCH_PROGRAM} in this tree: no Hatchery rows (they come with procsrv's hatch benchmark)"
@@ -67,6 +76,14 @@ pub fn run(
         }
     }
     steps.summary();
+    if !unformatted.is_empty() {
+        println!(
+            "xtask: servers/{HATCH_PROGRAM} printed no `bench-row:` lines (their format is in docs/benchmarks.md); what it printed, not in the table:"
+        );
+        for line in &unformatted {
+            println!("  {line}");
+        }
+    }
     if rows.is_empty() {
         return Err(
             "nothing was measured (no Hatchery hatch benchmark yet; `--linux` measures Linux)"
@@ -79,6 +96,22 @@ pub fn run(
     let gate = gate(&report, options);
     print!("{}", report.terminal());
     gate
+}
+
+/// The `bench:` lines of a hatch benchmark that does not print `bench-row:` lines yet.
+///
+/// # Errors
+/// A `bench: failed` line: the benchmark says a hatch went wrong.
+fn free_form_lines(log: &str) -> Result<Vec<&str>, String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| line.starts_with("bench:"))
+        .collect();
+    match lines.iter().find(|line| line.starts_with("bench: failed")) {
+        Some(failed) => Err(format!("{HATCH_PROGRAM}: {failed}")),
+        None => Ok(lines),
+    }
 }
 
 /// Hatchery's figures through the regression gate.
@@ -199,6 +232,20 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29");
         assert_eq!(at(1_709_251_199), "2024-02-29");
         assert_eq!(at(1_796_083_200), "2026-12-01");
+    }
+
+    #[test]
+    fn free_form_lines_are_kept_and_a_failure_refuses() {
+        let log = "procsrv: hatched\r\nbench: hatch + exit + wait, 10-op egg: 9 instructions\r\n";
+        assert_eq!(
+            free_form_lines(log).unwrap(),
+            ["bench: hatch + exit + wait, 10-op egg: 9 instructions"]
+        );
+        let failed = format!("{log}bench: failed: hatch refused\n");
+        assert_eq!(
+            free_form_lines(&failed).unwrap_err(),
+            "hatchbench: bench: failed: hatch refused"
+        );
     }
 
     #[test]
