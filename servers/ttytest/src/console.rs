@@ -1,0 +1,182 @@
+//! Our side of the console link: the terminal, the shared rings, the notifications.
+
+use console_api::SharedPage;
+use core::fmt::Write;
+use libsys::cap::{Cap, Notification};
+use ttycore::{Caller, Event, Signal, Target, Terminal, TtyError};
+
+/// Formats and writes through the console terminal.
+#[macro_export]
+macro_rules! say {
+    ($console:expr, $($t:tt)*) => {
+        $console.say(format_args!($($t)*))
+    };
+}
+
+/// Most signals remembered between two looks.
+const SIGNALS: usize = 8;
+/// Bytes moved between the rings and the terminal per step.
+const CHUNK: usize = 256;
+
+/// The console terminal and its link to the driver.
+pub struct Console {
+    page: &'static SharedPage,
+    work: Cap<Notification>,
+    wake: Cap<Notification>,
+    terminal: Terminal,
+    /// Received bytes the terminal has not taken yet.
+    held: [u8; CHUNK],
+    held_at: usize,
+    held_len: usize,
+    signals: [Option<(Target, Signal)>; SIGNALS],
+    /// Bytes moved from the terminal to the transmit ring, ever.
+    moved: usize,
+}
+
+fn record(signals: &mut [Option<(Target, Signal)>; SIGNALS], event: Event) {
+    if let Event::Signal { target, signal } = event {
+        if let Some(free) = signals.iter_mut().find(|s| s.is_none()) {
+            *free = Some((target, signal));
+        }
+    }
+}
+
+impl Console {
+    pub fn new(
+        page: &'static SharedPage,
+        work: Cap<Notification>,
+        wake: Cap<Notification>,
+    ) -> Self {
+        Console {
+            page,
+            work,
+            wake,
+            terminal: Terminal::new(),
+            held: [0; CHUNK],
+            held_at: 0,
+            held_len: 0,
+            signals: [None; SIGNALS],
+            moved: 0,
+        }
+    }
+
+    pub fn page(&self) -> &'static SharedPage {
+        self.page
+    }
+
+    pub fn terminal(&mut self) -> &mut Terminal {
+        &mut self.terminal
+    }
+
+    pub fn moved(&self) -> usize {
+        self.moved
+    }
+
+    /// Moves received bytes into the terminal and the terminal's output to the driver.
+    pub fn pump(&mut self) {
+        let mut kick = false;
+        loop {
+            if self.held_at == self.held_len {
+                self.held_len = self.page.rx.pop(&mut self.held);
+                self.held_at = 0;
+                if self.held_len == 0 {
+                    break;
+                }
+                kick = true; // room in the receive ring for the driver
+            }
+            let signals = &mut self.signals;
+            let taken = self
+                .terminal
+                .input(&self.held[self.held_at..self.held_len], &mut |e| {
+                    record(signals, e)
+                });
+            self.held_at += taken;
+            if taken == 0 {
+                break;
+            }
+        }
+        let mut chunk = [0u8; CHUNK];
+        loop {
+            let room = self.page.tx.room().min(CHUNK);
+            let count = self.terminal.take_output(&mut chunk[..room], &mut |_| {});
+            if count == 0 {
+                break;
+            }
+            self.page.tx.push(&chunk[..count]);
+            self.moved += count;
+            kick = true;
+        }
+        if kick {
+            // Signalling never blocks.
+            let _ = self.work.signal();
+        }
+    }
+
+    /// Lets the driver run (see the crate doc for why this yields instead of blocking).
+    fn wait(&mut self) {
+        self.pump();
+        let _ = self.wake.poll();
+        libsys::syscall::yield_now();
+        self.pump();
+    }
+
+    /// Reads as `caller`, waiting while the terminal says "would block".
+    pub fn read(&mut self, caller: &Caller, buffer: &mut [u8]) -> Result<usize, TtyError> {
+        loop {
+            self.pump();
+            let signals = &mut self.signals;
+            match self
+                .terminal
+                .read(caller, buffer, &mut |e| record(signals, e))
+            {
+                Err(TtyError::WouldBlock) => self.wait(),
+                other => return other,
+            }
+        }
+    }
+
+    /// The oldest signal the terminal asked for, if any.
+    pub fn take_signal(&mut self) -> Option<(Target, Signal)> {
+        let first = self.signals[0].take();
+        self.signals.rotate_left(1);
+        first
+    }
+
+    /// Waits until the terminal asks for a signal.
+    pub fn wait_for_signal(&mut self) -> (Target, Signal) {
+        loop {
+            self.pump();
+            if let Some(signal) = self.take_signal() {
+                return signal;
+            }
+            self.wait();
+        }
+    }
+
+    /// Waits until everything written has reached the UART.
+    pub fn drain(&mut self) {
+        while self.terminal.pending_output() > 0 || !self.page.tx.is_empty() {
+            self.wait();
+        }
+    }
+
+    /// Writes formatted text through the terminal (output processing on).
+    pub fn say(&mut self, args: core::fmt::Arguments) {
+        let _ = self.write_fmt(args);
+        self.pump();
+    }
+}
+
+impl Write for Console {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        let mut bytes = text.as_bytes();
+        while !bytes.is_empty() {
+            match self.terminal.write(&super::SELF, bytes, &mut |_| {}) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(TtyError::WouldBlock) => self.wait(),
+                Err(_) => return Err(core::fmt::Error),
+            }
+        }
+        Ok(())
+    }
+}
