@@ -191,6 +191,14 @@ pub const SCENARIOS: &[Scenario] = &[
             &["ttytest: a background read sends SIGTTIN to process group 1"],
             &["needs SIGTTOU ignored, then gives the terminal back ... ok"],
             &["ttytest: raw read 1b 5b 41 03, echoed 0 bytes"],
+            &["ttytest: flow control: the receive ring filled: true; received 4096 bytes, 0 differ, 0 overruns"],
+            &["pty: setsid then open makes the slave the shell's controlling terminal ... ok"],
+            &["pty$ cat fiel\u{8} \u{8}\u{8} \u{8}le"],
+            &["ttytest: pty: the shell read \"cat file\\n\""],
+            &["pty interrupt: ^C"],
+            &["ttytest: pty: SIGINT for Group(GroupId(5))"],
+            &["ttytest: pty: raw read 78 03 04"],
+            &["ttytest: pty: master closed: SIGHUP sent: true; the shell's read returns Ok(0)"],
             &["ttytest: the driver handled", "interrupts"],
             &["ttytest: ", " passed, 0 failed"],
         ],
@@ -253,7 +261,14 @@ const CONSOLE_TYPING: &[Typing] = &[
     ("end of file: ", b"\x04"),
     ("interrupt: ", b"sleep 100\x03"),
     ("type 4 bytes: ", b"\x1b[A\x03"),
+    ("bytes: ", &PASTE),
+    ("pty$ ", b"cat fiel\x7f\x7fle\r"),
+    ("pty interrupt: ", b"\x03"),
+    ("pty raw: ", b"x\x03\x04"),
 ];
+
+/// The paste of the flow-control check (shared with `ttytest` through `console-api`).
+const PASTE: [u8; console_api::paste::LENGTH] = console_api::paste::bytes();
 
 /// Counts of one stage or of the whole run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

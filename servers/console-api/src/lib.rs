@@ -200,9 +200,43 @@ pub mod uart {
     }
 }
 
+/// The bytes the `console` test scenario pastes into the serial port to check flow
+/// control: the harness (`xtask`) types them, `ttytest` checks each one, so both take them
+/// from here.
+pub mod paste {
+    /// How many bytes are pasted: more than the receive ring and the UART's FIFO hold
+    /// together, so the driver must hold the UART back and lose nothing.
+    pub const LENGTH: usize = 4096;
+
+    /// Byte `index` of the paste: printable, with no short period (a lost or doubled byte
+    /// shows at once).
+    pub const fn byte(index: usize) -> u8 {
+        ((index * 7 + index / 251) % 94 + 33) as u8
+    }
+
+    /// The whole paste.
+    pub const fn bytes() -> [u8; LENGTH] {
+        let mut all = [0u8; LENGTH];
+        let mut i = 0;
+        while i < LENGTH {
+            all[i] = byte(i);
+            i += 1;
+        }
+        all
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paste_is_printable_and_longer_than_the_receive_path() {
+        const { assert!(paste::LENGTH > RX_CAPACITY + uart::TRANSMIT_FIFO) };
+        let all = paste::bytes();
+        assert!(all.iter().all(|b| (33..127).contains(b)));
+        assert!(all.windows(2).all(|w| w[0] != w[1]));
+    }
 
     #[test]
     fn the_shared_page_fits_a_page_and_starts_not_running() {

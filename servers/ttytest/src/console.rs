@@ -135,6 +135,42 @@ impl Console {
         }
     }
 
+    /// One read as `caller` without waiting.
+    pub fn try_read(&mut self, caller: &Caller, buffer: &mut [u8]) -> Result<usize, TtyError> {
+        self.pump();
+        let signals = &mut self.signals;
+        self.terminal
+            .read(caller, buffer, &mut |e| record(signals, e))
+    }
+
+    /// Writes bytes through the terminal (as a program's `write`), waiting for room.
+    pub fn write_all(&mut self, bytes: &[u8]) {
+        let _ = self.write_str_bytes(bytes);
+        self.pump();
+    }
+
+    fn write_str_bytes(&mut self, mut bytes: &[u8]) -> core::fmt::Result {
+        while !bytes.is_empty() {
+            match self.terminal.write(&super::SELF, bytes, &mut |_| {}) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(TtyError::WouldBlock) => self.wait(),
+                Err(_) => return Err(core::fmt::Error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets the driver run without taking its received bytes (to let the receive ring
+    /// fill); `yield`s once.
+    pub fn idle_without_input(&mut self) {
+        libsys::syscall::yield_now();
+    }
+
+    /// Yields once after moving bytes both ways (for callers with their own wait loop).
+    pub fn step(&mut self) {
+        self.wait();
+    }
+
     /// The oldest signal the terminal asked for, if any.
     pub fn take_signal(&mut self) -> Option<(Target, Signal)> {
         let first = self.signals[0].take();
@@ -169,14 +205,6 @@ impl Console {
 
 impl Write for Console {
     fn write_str(&mut self, text: &str) -> core::fmt::Result {
-        let mut bytes = text.as_bytes();
-        while !bytes.is_empty() {
-            match self.terminal.write(&super::SELF, bytes, &mut |_| {}) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(TtyError::WouldBlock) => self.wait(),
-                Err(_) => return Err(core::fmt::Error),
-            }
-        }
-        Ok(())
+        self.write_str_bytes(text.as_bytes())
     }
 }

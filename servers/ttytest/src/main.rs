@@ -10,7 +10,9 @@
 //! The test harness (`cargo xtask test`, scenario `console`) types into QEMU's serial port
 //! when it sees each prompt, and checks the echo and the lines read: canonical editing
 //! (erase, word erase, kill), end of file, ^C as SIGINT for the foreground group, SIGTTIN
-//! for a background read, and raw mode.
+//! for a background read, raw mode, a paste longer than every buffer (flow control), and a
+//! pty driven from the console as a terminal emulator drives one (canonical, ^C, raw,
+//! hangup).
 //!
 //! While it waits for keys this program yields in a loop rather than blocking on its
 //! notification: with `exit` on the kernel command line the kernel powers the machine off
@@ -21,6 +23,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod console;
+mod paste;
+mod pty;
 
 use console::Console;
 use console_api::{slot, SharedPage, BADGE_WORK, COM1_BASE, COM1_IRQ, SHARED_PAGE_ADDR};
@@ -45,7 +49,7 @@ const START_YIELDS: u32 = 100_000;
 const CLIENT_BADGE: u64 = 1;
 
 /// The test program is the leader of session 1, in process group 1.
-const SELF: Caller = Caller::new(1, 1, 1);
+pub(crate) const SELF: Caller = Caller::new(1, 1, 1);
 
 fn main(boot_info: u64) {
     // SAFETY: the kernel maps the boot info page read-only at this address for the root
@@ -67,6 +71,8 @@ fn main(boot_info: u64) {
     canonical(&mut console, &mut results);
     signals(&mut console, &mut results);
     raw(&mut console, &mut results);
+    paste::paste(&mut console, &mut results);
+    pty::pty(&mut console, &mut results);
     let page = console.page();
     say!(
         console,
@@ -181,13 +187,13 @@ fn start_driver(info: &BootInfo) -> Result<Console, &'static str> {
 
 /// Counts of checks.
 #[derive(Default)]
-struct Results {
+pub(crate) struct Results {
     passed: u32,
     failed: u32,
 }
 
 /// Records one check and prints it (through the console).
-fn check(console: &mut Console, results: &mut Results, ok: bool, what: &str) {
+pub(crate) fn check(console: &mut Console, results: &mut Results, ok: bool, what: &str) {
     if ok {
         results.passed += 1;
         say!(console, "ttytest: {what} ... ok\n");
