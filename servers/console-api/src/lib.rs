@@ -26,6 +26,9 @@
 //! The parent that starts the driver (procsrv, or a test root task) puts the caps below in
 //! its CSpace; the driver maps the shared frame itself at [`SHARED_PAGE_ADDR`].
 //!
+//! The server's half of the protocol is [`TerminalLink`]: it moves bytes between the
+//! rings and a [`ttycore::Terminal`] and says when to signal the driver.
+//!
 //! Everything in the shared page is an atomic: each side treats the other's indices as
 //! untrusted numbers (reduced modulo the ring size, lengths clamped), so a confused peer
 //! can garble bytes but never make the other side fault or loop.
@@ -33,8 +36,10 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod link;
 mod ring;
 
+pub use link::{Pumped, TerminalLink, LINK_CHUNK};
 pub use ring::Ring;
 
 use core::sync::atomic::{AtomicU32, Ordering};

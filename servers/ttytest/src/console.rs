@@ -1,6 +1,6 @@
 //! Our side of the console link: the terminal, the shared rings, the notifications.
 
-use console_api::SharedPage;
+use console_api::{SharedPage, TerminalLink};
 use core::fmt::Write;
 use libsys::cap::{Cap, Notification};
 use ttycore::{Caller, Event, Signal, Target, Terminal, TtyError};
@@ -15,8 +15,6 @@ macro_rules! say {
 
 /// Most signals remembered between two looks.
 const SIGNALS: usize = 8;
-/// Bytes moved between the rings and the terminal per step.
-const CHUNK: usize = 256;
 
 /// The console terminal and its link to the driver.
 pub struct Console {
@@ -24,10 +22,7 @@ pub struct Console {
     work: Cap<Notification>,
     wake: Cap<Notification>,
     terminal: Terminal,
-    /// Received bytes the terminal has not taken yet.
-    held: [u8; CHUNK],
-    held_at: usize,
-    held_len: usize,
+    link: TerminalLink,
     signals: [Option<(Target, Signal)>; SIGNALS],
     /// Bytes moved from the terminal to the transmit ring, ever.
     moved: usize,
@@ -52,9 +47,7 @@ impl Console {
             work,
             wake,
             terminal: Terminal::new(),
-            held: [0; CHUNK],
-            held_at: 0,
-            held_len: 0,
+            link: TerminalLink::new(),
             signals: [None; SIGNALS],
             moved: 0,
         }
@@ -72,41 +65,15 @@ impl Console {
         self.moved
     }
 
-    /// Moves received bytes into the terminal and the terminal's output to the driver.
+    /// Moves received bytes into the terminal and the terminal's output to the driver
+    /// (`console_api::TerminalLink`, as the file server does it).
     pub fn pump(&mut self) {
-        let mut kick = false;
-        loop {
-            if self.held_at == self.held_len {
-                self.held_len = self.page.rx.pop(&mut self.held);
-                self.held_at = 0;
-                if self.held_len == 0 {
-                    break;
-                }
-                kick = true; // room in the receive ring for the driver
-            }
-            let signals = &mut self.signals;
-            let taken = self
-                .terminal
-                .input(&self.held[self.held_at..self.held_len], &mut |e| {
-                    record(signals, e)
-                });
-            self.held_at += taken;
-            if taken == 0 {
-                break;
-            }
-        }
-        let mut chunk = [0u8; CHUNK];
-        loop {
-            let room = self.page.tx.room().min(CHUNK);
-            let count = self.terminal.take_output(&mut chunk[..room], &mut |_| {});
-            if count == 0 {
-                break;
-            }
-            self.page.tx.push(&chunk[..count]);
-            self.moved += count;
-            kick = true;
-        }
-        if kick {
+        let signals = &mut self.signals;
+        let pumped = self
+            .link
+            .pump(self.page, &mut self.terminal, &mut |e| record(signals, e));
+        self.moved += pumped.output;
+        if pumped.signal_driver {
             // Signalling never blocks.
             let _ = self.work.signal();
         }
