@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod driver;
 mod link;
 mod ring;
 
@@ -182,6 +183,10 @@ pub mod uart {
     pub const FCR_ENABLE_CLEAR_1: u8 = 0x07;
     /// Line control: 8 data bits, no parity, 1 stop bit.
     pub const LCR_8N1: u8 = 0x03;
+    /// Line control: the divisor latch (DATA and INTERRUPT_ENABLE become the divisor).
+    pub const LCR_DIVISOR_LATCH: u8 = 0x80;
+    /// The divisor of 115200 baud (the UART's clock is 1.8432 MHz / 16).
+    pub const DIVISOR_115200: u8 = 1;
     /// Modem control: DTR, RTS and OUT2 (which gates the interrupt line on PCs).
     pub const MCR_DTR_RTS_OUT2: u8 = 0x0b;
 
