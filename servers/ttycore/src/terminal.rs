@@ -20,6 +20,9 @@ pub enum Flush {
 }
 
 /// The state of one terminal. See the crate documentation for how a server drives it.
+///
+/// It holds its queues inline (about 9 KiB): keep terminals in a static or on the heap,
+/// not on a process's small default stack.
 pub struct Terminal {
     pub(crate) termios: Termios,
     window: WindowSize,

@@ -208,3 +208,11 @@ fn flush_discards_the_chosen_queues() {
         .unwrap();
     assert_eq!(t.readable(), 0);
 }
+
+#[test]
+fn a_terminal_is_about_nine_kib() {
+    // docs/terminals.md tells embedders to keep terminals in statics or on the heap, not
+    // on a small stack; keep the figure there true.
+    let size = std::mem::size_of::<ttycore::Terminal>();
+    assert!((9 * 1024..10 * 1024).contains(&size), "{size}");
+}
