@@ -35,10 +35,13 @@
 #![no_std]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod driver;
 mod link;
 mod ring;
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod start;
 
 pub use link::{Pumped, TerminalLink, LINK_CHUNK};
 pub use ring::Ring;
