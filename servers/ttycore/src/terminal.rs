@@ -52,8 +52,9 @@ fn is_continuation(byte: u8) -> bool {
     byte & 0xc0 == 0x80
 }
 
-fn is_blank(byte: u8) -> bool {
-    byte == b' ' || byte == b'\t'
+/// Whether `byte` belongs to a word for `VWERASE`.
+fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
 }
 
 /// What one erase removes.
@@ -360,9 +361,11 @@ impl Terminal {
     fn erase(&mut self, kind: Erase, noticed: &mut Noticed) {
         let t = self.termios;
         let echo = t.local(lflag::ECHO);
-        if kind == Erase::Line && echo && !(t.local(lflag::ECHOKE) && t.local(lflag::ECHOE)) {
-            // Kill without visual erase: the line goes, the kill character is echoed and
-            // (ECHOK) a newline starts a fresh line.
+        let visual_kill = t.local(lflag::ECHOK) && t.local(lflag::ECHOKE) && t.local(lflag::ECHOE);
+        if kind == Erase::Line && echo && !visual_kill {
+            // Kill without visual erase (as Linux: unless ECHOK, ECHOKE and ECHOE are all
+            // on): the line goes, the kill character is echoed and (ECHOK) a newline
+            // starts a fresh line.
             while self.input.pop_edit().is_some() {}
             noticed.output |= self.echo(t.cc[cc::VKILL]);
             if t.local(lflag::ECHOK) {
@@ -371,13 +374,16 @@ impl Terminal {
             self.line_start_column = self.column;
             return;
         }
+        // A word, as Linux has it: letters, digits, '_' (and here any byte of a UTF-8
+        // character); word erase takes the characters after the word, then the word.
         let mut seen_word = false;
         while let Some(last) = self.input.last_edit() {
             if kind == Erase::Word {
-                if is_blank(last) && seen_word {
+                let word = is_word(last);
+                if !word && seen_word {
                     break;
                 }
-                seen_word |= !is_blank(last);
+                seen_word |= word;
             }
             self.erase_one_character(noticed);
             if kind == Erase::Character {
