@@ -1,7 +1,9 @@
-//! `cargo xtask bench ipc`: boots the IPC benchmark and prints its figures.
+//! `cargo xtask bench ipc|console`: boots a benchmark and prints its figures.
 //!
-//! The benchmark (`servers/ipcbench`) is the root task: it starts a second thread in
-//! another address space and times Call/ReplyRecv round trips with `rdtsc`. Under QEMU TCG
+//! The benchmark is the root task. `ipc` (`servers/ipcbench`) starts a second thread in
+//! another address space and times Call/ReplyRecv round trips with `rdtsc`; `console`
+//! (`servers/consolebench`) times a program's write through the terminal and the serial
+//! console driver to the UART. Under QEMU TCG
 //! with `-icount shift=0` one tick of the time-stamp counter is one executed instruction,
 //! so the figures are instruction counts: deterministic, and comparable with seL4 and
 //! Linux measured the same way (docs/benchmarks.md). Note that under `-icount` each
@@ -20,8 +22,9 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc`.
-    #[arg(value_parser = ["ipc"])]
+    /// Which benchmark: `ipc`, or `console` (a program's write through the terminal and
+    /// the serial console driver).
+    #[arg(value_parser = ["ipc", "console"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -50,8 +53,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Profile::Release
     };
     let artifacts = build_all(profile, &mut steps)?;
-    // Only `ipc` exists so far (clap rejects anything else).
-    let root = "ipcbench";
+    // clap accepts only the names below.
+    let root = match args.which.as_str() {
+        "console" => "consolebench",
+        _ => "ipcbench",
+    };
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));
     }
