@@ -40,6 +40,7 @@
 mod error;
 mod event;
 mod identity;
+mod input;
 mod pty;
 mod queue;
 mod session;
