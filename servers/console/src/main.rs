@@ -144,6 +144,7 @@ fn run(page: &SharedPage) -> Result<(), Failure> {
         // cause that arrived while it was masked is seen.
         serve(&mut driver, page)?;
         let bits = NOTIFICATION.wait().map_err(Failure::Wait)?;
+        page.wakeups.fetch_add(1, Ordering::Relaxed);
         if bits & BADGE_IRQ != 0 {
             page.interrupts.fetch_add(1, Ordering::Relaxed);
             serve(&mut driver, page)?;

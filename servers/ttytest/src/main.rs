@@ -60,6 +60,7 @@ fn main(boot_info: u64) {
         }
     };
     let mut results = Results::default();
+    idle(&mut console, &mut results);
     session(&mut console, &mut results);
     canonical(&mut console, &mut results);
     signals(&mut console, &mut results);
@@ -115,6 +116,36 @@ pub(crate) fn check(console: &mut Console, results: &mut Results, ok: bool, what
         results.failed += 1;
         say!(console, "ttytest: {what} ... FAILED\n");
     }
+}
+
+/// Yields this many times to see the driver stay asleep.
+const IDLE_YIELDS: u32 = 100_000;
+
+/// With nothing to send or receive the driver sleeps on its notification: it does not
+/// wake while we yield many times without signalling it.
+fn idle(console: &mut Console, results: &mut Results) {
+    console.drain();
+    // Let the driver finish with what is in flight (the last transmit-empty interrupt, a
+    // signal already pending) before watching it.
+    for _ in 0..IDLE_YIELDS / 10 {
+        console.idle_without_input();
+    }
+    let page = console.page();
+    let before = page.wakeups.load(Ordering::Relaxed);
+    for _ in 0..IDLE_YIELDS {
+        console.idle_without_input();
+    }
+    let woken = page.wakeups.load(Ordering::Relaxed) - before;
+    say!(
+        console,
+        "ttytest: the driver woke {woken} times while we yielded {IDLE_YIELDS} times\n"
+    );
+    check(
+        console,
+        results,
+        woken == 0,
+        "the idle driver sleeps on its notification (no polling)",
+    );
 }
 
 /// The session rule: as a session leader without a terminal, opening the console makes it
