@@ -200,6 +200,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["ttytest: pty: SIGINT for Group(GroupId(5))"],
             &["ttytest: pty: raw read 78 03 04"],
             &["ttytest: pty: master closed: SIGHUP sent: true; the shell's read returns Ok(0)"],
+            &["ttytest: session 1's leader exited: SIGHUP to its foreground group: true; the console is free: true"],
+            &["ttytest: open then setsid acquires: false; setsid then open acquires: true"],
             &["ttytest: the driver handled", "interrupts"],
             &["ttytest: ", " passed, 0 failed"],
         ],

@@ -67,6 +67,7 @@ fn main(boot_info: u64) {
     raw(&mut console, &mut results);
     paste::paste(&mut console, &mut results);
     pty::pty(&mut console, &mut results);
+    leader_exit(&mut console, &mut results);
     let page = console.page();
     say!(
         console,
@@ -317,6 +318,60 @@ fn raw(console: &mut Console, results: &mut Results) {
         results,
         restored.is_ok() && canonical,
         "the cooked settings come back",
+    );
+}
+
+/// The session leader exits: the foreground group is hung up and the console is free; then
+/// the controlling-terminal rule both ways round (`open` then `setsid` does not acquire it,
+/// `setsid` then `open` does).
+fn leader_exit(console: &mut Console, results: &mut Results) {
+    let mut sent = [None; 4];
+    let mut count = 0;
+    console
+        .terminal()
+        .session_leader_exited(SELF.session, &mut |event| {
+            if let ttycore::Event::Signal { target, signal } = event {
+                if let Some(slot) = sent.get_mut(count) {
+                    *slot = Some((target, signal));
+                    count += 1;
+                }
+            }
+        });
+    let hangup = sent.contains(&Some((Target::Group(GroupId(1)), Signal::Hangup)));
+    let free = console.terminal().controlling_session().is_none();
+    say!(
+        console,
+        "ttytest: session 1's leader exited: SIGHUP to its foreground group: {hangup}; the console is free: {free}\n"
+    );
+    check(
+        console,
+        results,
+        hangup && free,
+        "the session leader's exit hangs up the foreground group and frees the terminal",
+    );
+    // Process 8 of session 1 opens the console, then calls setsid: no terminal.
+    let before_setsid = Caller::new(8, 1, 1);
+    let opened_first = console
+        .terminal()
+        .open(&before_setsid, false, false)
+        .acquired;
+    let after_setsid = Caller::new(8, 8, 8);
+    let still_none = console.terminal().controlling_session().is_none();
+    // Then it opens the console again as the leader of its new session: acquired.
+    let opened_after = console
+        .terminal()
+        .open(&after_setsid, false, false)
+        .acquired;
+    say!(
+        console,
+        "ttytest: open then setsid acquires: {}; setsid then open acquires: {opened_after}\n",
+        opened_first || !still_none
+    );
+    check(
+        console,
+        results,
+        !opened_first && still_none && opened_after,
+        "open then setsid does not acquire the terminal; setsid then open does",
     );
 }
 
