@@ -389,6 +389,7 @@ impl ErrnoName for TtyError {
             TtyError::NotControlling => "read: ENOTTY",
             TtyError::NotPermitted => "read: EPERM",
             TtyError::Invalid => "read: EINVAL",
+            TtyError::UnknownRequest => "read: ENOTTY (unknown request)",
         }
     }
 }
