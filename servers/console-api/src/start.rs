@@ -53,10 +53,15 @@ impl core::fmt::Display for StartError {
     }
 }
 
-/// The terminal server's end of a running driver.
+/// The terminal server's end of a running driver. A parent that is not itself the
+/// terminal server (procsrv, starting the driver for the file server) hands on copies of
+/// `frame` (the server maps its own copy), `work` and `wake`.
 pub struct ServerEnd {
     /// The shared page (mapped in the parent at the address given to [`start`]).
     pub page: &'static SharedPage,
+    /// The parent's cap to the shared frame (mapped at that address; copy it to map the
+    /// page elsewhere).
+    pub frame: Cap<Frame>,
     /// Signal this (it carries [`BADGE_WORK`]) after putting output in the transmit ring
     /// or taking input from the receive ring.
     pub work: Cap<Notification>,
@@ -145,7 +150,12 @@ pub fn start(
     let page: &'static SharedPage = unsafe { &*(page_addr as *const SharedPage) };
     for _ in 0..START_YIELDS {
         if page.running() {
-            return Ok(ServerEnd { page, work, wake });
+            return Ok(ServerEnd {
+                page,
+                frame: own_frame,
+                work,
+                wake,
+            });
         }
         if page.state.load(Ordering::Acquire) == STATE_FAILED {
             return Err(StartError::DriverFailed);
