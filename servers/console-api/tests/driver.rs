@@ -2,7 +2,7 @@
 //! in FIFO bursts, holding the UART back while the receive ring is full, overruns, and a
 //! stuck UART that cannot hold the driver.
 
-use console_api::driver::{Driver, Uart, MAX_CAUSES, RECEIVE_BATCH};
+use console_api::driver::{Driver, Uart, ANNOUNCE_POLLS, MAX_CAUSES, RECEIVE_BATCH};
 use console_api::uart::*;
 use console_api::{SharedPage, TerminalLink, RX_CAPACITY};
 use proptest::prelude::*;
@@ -27,6 +27,8 @@ struct Simulated {
     reads: usize,
     /// Reports received data forever (a broken device).
     stuck: bool,
+    /// The transmitter never empties (a broken device).
+    transmit_busy: bool,
 }
 
 impl Simulated {
@@ -88,8 +90,11 @@ impl Uart for Simulated {
             LINE_STATUS => {
                 let status = u8::from(!self.fifo.is_empty())
                     | if self.overrun { LSR_OVERRUN } else { 0 }
-                    | LSR_TRANSMIT_EMPTY
-                    | 0x40;
+                    | if self.transmit_busy {
+                        0
+                    } else {
+                        LSR_TRANSMIT_EMPTY | 0x40
+                    };
                 self.overrun = false;
                 status
             }
@@ -145,6 +150,24 @@ fn run_interrupts(driver: &mut Driver<Simulated>, page: &SharedPage, limit: usiz
         passes += 1;
     }
     passes
+}
+
+#[test]
+fn the_start_up_line_goes_out_whole_and_in_order() {
+    let mut driver = ready(Simulated::default());
+    let line = b"console: COM1 driver running (ports 0x3f8-0x3ff, IRQ 4)\n";
+    assert_eq!(driver.announce(line).unwrap(), line.len());
+    assert_eq!(driver.uart().sent, line);
+}
+
+#[test]
+fn a_transmitter_that_never_empties_cannot_hold_the_start_up_line() {
+    let mut driver = ready(Simulated::default());
+    driver.uart().transmit_busy = true;
+    let before = driver.uart().reads;
+    assert_eq!(driver.announce(b"hello").unwrap(), 0);
+    assert!(driver.uart().sent.is_empty());
+    assert_eq!(driver.uart().reads - before, ANNOUNCE_POLLS as usize);
 }
 
 #[test]
