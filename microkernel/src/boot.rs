@@ -242,6 +242,9 @@ pub struct Options {
     /// `crash=pagefault`: a test hook; the kernel reads an unmapped address once boot is
     /// done, to exercise the kernel exception report.
     pub crash: bool,
+    /// `crash=roottask`: a test hook; the root task starts at address 0, so its first
+    /// instruction faults, to exercise the report of a root task that faults.
+    pub crash_root_task: bool,
 }
 
 impl Options {
@@ -258,6 +261,7 @@ impl Options {
                 "syscall=iretq" => o.iretq = true,
                 "syscall=sysret" => o.iretq = false,
                 "crash=pagefault" => o.crash = true,
+                "crash=roottask" => o.crash_root_task = true,
                 t if t.starts_with("log=") => match crate::log::Level::parse(&t[4..]) {
                     Some(level) => crate::log::set_level(level),
                     None => crate::warn!("unknown log level in `{t}`; using info"),

@@ -19,17 +19,59 @@ use crate::serial::Ending;
 pub const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
 /// The VGA BIOS (package vgabios).
 pub const VGA_BIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
-/// Guest memory in MiB.
-const MEMORY_MIB: u32 = 128;
+/// Most guest memory Bochs is given, in MiB: Debian's Bochs 2.7 refuses more
+/// (`megs` above 2048: "number of megabytes out of range").
+pub const MAX_MEMORY_MIB: u64 = 2048;
+
+/// Most CPUs Bochs simulates: "only 254 threads supported by xAPIC", it says past that.
+pub const MAX_CPUS: u32 = 254;
+
+/// The simulated machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// Guest memory in MiB (at most [`MAX_MEMORY_MIB`]).
+    pub memory_mib: u64,
+    /// Number of CPUs (at most [`MAX_CPUS`]).
+    pub cpus: u32,
+}
+
+impl Default for Machine {
+    /// 128 MiB and one CPU, as QEMU's defaults.
+    fn default() -> Self {
+        Self {
+            memory_mib: 128,
+            cpus: 1,
+        }
+    }
+}
+
+impl Machine {
+    /// Refuses what Bochs cannot simulate, in one line.
+    pub fn check(self) -> Result<(), String> {
+        if self.memory_mib > MAX_MEMORY_MIB {
+            return Err(format!(
+                "--memory {}M: Bochs simulates at most {MAX_MEMORY_MIB}M",
+                self.memory_mib
+            ));
+        }
+        if self.cpus > MAX_CPUS {
+            return Err(format!(
+                "--smp {}: Bochs simulates at most {MAX_CPUS} CPUs",
+                self.cpus
+            ));
+        }
+        Ok(())
+    }
+}
 /// Lock file serialising Bochs runs on this machine.
 const LOCK_PATH: &str = "/tmp/hatchery-bochs.lock";
 
-/// The bochsrc booting `iso` from CD with COM1 written to `com1`.
-pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
+/// The bochsrc booting `iso` from CD on `machine` with COM1 written to `com1`.
+pub fn config(iso: &Path, com1: &Path, log: &Path, machine: Machine) -> String {
     format!(
         "# Written by cargo xtask.\n\
          display_library: rfb, options=\"timeout=0\"\n\
-         megs: {MEMORY_MIB}\n\
+         megs: {}\n\
          romimage: file={BIOS}\n\
          vgaromimage: file={VGA_BIOS}\n\
          ata0-master: type=cdrom, path={}, status=inserted\n\
@@ -37,23 +79,26 @@ pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
          com1: enabled=1, mode=file, dev={}\n\
          port_e9_hack: enabled=1\n\
          clock: sync=none, time0=local\n\
-         cpu: count=1, ips=100000000, reset_on_triple_fault=0\n\
+         cpu: count={}, ips=100000000, reset_on_triple_fault=0\n\
          log: {}\n\
          panic: action=fatal\n\
          # Debian's Bochs aborts (\"buffer overflow detected\") loading its ALSA driver\n\
          # where there is no sound device: use the dummy drivers.\n\
          sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy\n",
+        machine.memory_mib,
         iso.display(),
         com1.display(),
+        machine.cpus,
         log.display()
     )
 }
 
-/// Boots `iso` in Bochs, files in `work_dir`, watching COM1 under `watch`.
+/// Boots `iso` in Bochs on `machine`, files in `work_dir`, watching COM1 under `watch`.
+/// What is echoed is plain text (GRUB's screen-clearing escapes removed).
 ///
 /// # Errors
 /// When files cannot be written or Bochs cannot be started.
-pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String> {
+pub fn run(iso: &Path, work_dir: &Path, machine: Machine, watch: Watch) -> Result<Watched, String> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |e: std::io::Error| format!("{path}: {e}")
@@ -65,7 +110,7 @@ pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String>
         work_dir.join("bochs.log"),
         work_dir.join("bochs.out"),
     );
-    std::fs::write(&rc, config(iso, &com1, &log)).map_err(io(&rc))?;
+    std::fs::write(&rc, config(iso, &com1, &log, machine)).map_err(io(&rc))?;
     std::fs::write(&cmds, "c\nquit\n").map_err(io(&cmds))?;
     std::fs::write(&com1, "").map_err(io(&com1))?;
 
@@ -90,7 +135,7 @@ pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String>
         .map_err(|e| format!("cannot start bochs: {e}"))?;
 
     let mut serial_file = File::open(&com1).map_err(io(&com1))?;
-    let mut serial = SerialLog::new(start, watch.echo);
+    let mut serial = SerialLog::new(start, watch.echo).plain_text();
     let mut read_so_far = 0u64;
     let ending = loop {
         let exited = child.try_wait().map_err(|e| e.to_string())?;
@@ -130,6 +175,10 @@ mod tests {
             Path::new("/b/hatchery-grub.iso"),
             Path::new("/b/com1.log"),
             Path::new("/b/bochs.log"),
+            Machine {
+                memory_mib: 256,
+                cpus: 2,
+            },
         );
         for line in [
             "display_library: rfb, options=\"timeout=0\"",
@@ -137,10 +186,33 @@ mod tests {
             "boot: cdrom",
             "com1: enabled=1, mode=file, dev=/b/com1.log",
             "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
-            "cpu: count=1, ips=100000000, reset_on_triple_fault=0",
+            "megs: 256",
+            "cpu: count=2, ips=100000000, reset_on_triple_fault=0",
             "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+    }
+
+    #[test]
+    fn memory_and_cpus_beyond_what_bochs_simulates_are_refused() {
+        let most = Machine {
+            memory_mib: MAX_MEMORY_MIB,
+            cpus: MAX_CPUS,
+        };
+        assert!(most.check().is_ok());
+        let memory = Machine {
+            memory_mib: 4096,
+            ..most
+        };
+        assert_eq!(
+            memory.check().unwrap_err(),
+            "--memory 4096M: Bochs simulates at most 2048M"
+        );
+        let cpus = Machine { cpus: 255, ..most };
+        assert_eq!(
+            cpus.check().unwrap_err(),
+            "--smp 255: Bochs simulates at most 254 CPUs"
+        );
     }
 }

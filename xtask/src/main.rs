@@ -23,6 +23,7 @@ mod egg_cmd;
 mod fmt;
 mod image_cmd;
 mod limine_fetch;
+mod options;
 mod qemu;
 mod run;
 mod serial;

@@ -36,7 +36,8 @@ pub struct TestArgs {
     /// Skip the Bochs boot.
     #[arg(long)]
     no_bochs: bool,
-    /// Run only the boot scenarios whose name contains this.
+    /// Run only the boot scenarios whose name contains this (`bochs-grub` is the Bochs
+    /// boot); one that matches none is an error.
     filter: Option<String>,
 }
 
@@ -202,6 +203,19 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: ERROR_TIMEOUT,
         ..boot("kernel-exception", "exit crash=pagefault", &[])
     },
+    // A root task whose first instruction faults (`crash=roottask`): the kernel says so
+    // and the run fails, though the system still goes idle and powers off.
+    Scenario {
+        status: EXIT_FAILURE,
+        lines: &[
+            &[READY],
+            &["thread hello faulted: page fault (#PF) at rip 0x0"],
+            &["hatchery: root task hello faulted; the run fails"],
+        ],
+        timeout_secs: ERROR_TIMEOUT,
+        root: Some("hello"),
+        ..boot("root-task-fault", "exit crash=roottask", &[])
+    },
     refused(
         "base-revision-99",
         Bundle::BaseRevision(99),
@@ -235,6 +249,9 @@ impl Tally {
 
 /// Runs `cargo xtask test`.
 pub fn run(args: TestArgs) -> Result<(), String> {
+    if let Some(filter) = &args.filter {
+        check_filter(filter, !args.no_bochs)?;
+    }
     let installer = Installer::new(!args.no_install);
     let mut steps = Steps::new();
     let mut total = Tally::default();
@@ -280,7 +297,7 @@ pub fn run(args: TestArgs) -> Result<(), String> {
     );
     total.add(boots);
 
-    if !args.no_bochs && "bochs-grub".contains(filter) {
+    if !args.no_bochs && BOCHS_NAME.contains(filter) {
         let ok = bochs_boot(&artifacts, &installer, &mut steps);
         println!(
             "xtask: Bochs boot: {}",
@@ -289,6 +306,24 @@ pub fn run(args: TestArgs) -> Result<(), String> {
         total.count(ok);
     }
     finish(&steps, total)
+}
+
+/// Name of the Bochs boot, for the filter.
+const BOCHS_NAME: &str = "bochs-grub";
+
+/// Refuses a filter that selects no boot, listing the names there are.
+fn check_filter(filter: &str, bochs: bool) -> Result<(), String> {
+    let mut names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    if bochs {
+        names.push(BOCHS_NAME);
+    }
+    if names.iter().any(|name| name.contains(filter)) {
+        return Ok(());
+    }
+    Err(format!(
+        "no boot matches `{filter}`; the boots are: {}",
+        names.join(", ")
+    ))
 }
 
 fn finish(steps: &Steps, total: Tally) -> Result<(), String> {
@@ -454,7 +489,8 @@ fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -
                 timeout: Some(Duration::from_secs(BOCHS_TIMEOUT)),
                 ..Watch::default()
             };
-            let watched = crate::bochs::run(&iso, &work_dir, watch)?;
+            let machine = crate::bochs::Machine::default();
+            let watched = crate::bochs::run(&iso, &work_dir, machine, watch)?;
             steps.record("bochs boot", start.elapsed());
             Ok((watched, work_dir.join("com1.log")))
         });
@@ -490,6 +526,16 @@ mod tests {
             })
         );
         assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn a_filter_that_selects_no_boot_is_an_error() {
+        assert!(check_filter("memory", true).is_ok());
+        assert!(check_filter("bochs", true).is_ok());
+        let error = check_filter("bochs", false).unwrap_err();
+        assert!(error.starts_with("no boot matches `bochs`; the boots are: boot, tests"));
+        let error = check_filter("nosuchtest", true).unwrap_err();
+        assert!(error.ends_with(", bochs-grub"), "{error}");
     }
 
     #[test]
@@ -534,7 +580,9 @@ mod tests {
 
     #[test]
     fn good_boots_power_off_with_success_and_never_expect_fatal() {
-        let good = |s: &&Scenario| s.bundle == Bundle::Real && !s.panic_expected;
+        let good = |s: &&Scenario| {
+            s.bundle == Bundle::Real && !s.panic_expected && !s.cmdline.contains("crash=")
+        };
         for scenario in SCENARIOS.iter().filter(good) {
             assert!(!scenario.fatal_expected, "{}", scenario.name);
             assert_eq!(scenario.status, EXIT_SUCCESS, "{}", scenario.name);
@@ -561,6 +609,8 @@ mod tests {
             "no-archive",
             "no-kernel",
             "base-revision-99",
+            "kernel-exception",
+            "root-task-fault",
         ] {
             assert!(has(name), "{name}");
         }
