@@ -393,8 +393,8 @@ mod tests {
                 "Bochs simulates at most 2048M",
             ),
             (
-                &["--bochs", "--smp", "255"],
-                "Bochs simulates at most 254 CPUs",
+                &["--bochs", "--smp", "16"],
+                "Bochs simulates at most 12 CPUs",
             ),
         ] {
             let error = check_combination(&parse(argv)).unwrap_err();
