@@ -1,4 +1,5 @@
 //! `cargo xtask bench ipc`: boots the IPC benchmark and prints its figures.
+//! (`cargo xtask bench egg` is in `bench_egg.rs`.)
 //!
 //! The benchmark (`servers/ipcbench`) is the root task: it starts a second thread in
 //! another address space and times Call/ReplyRecv round trips with `rdtsc`. Under QEMU TCG
@@ -20,8 +21,9 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc`.
-    #[arg(value_parser = ["ipc"])]
+    /// Which benchmark: `ipc` (IPC round trips in QEMU) or `egg` (egg validate + decode on
+    /// the host: instructions per byte under callgrind, and throughput).
+    #[arg(value_parser = ["ipc", "egg"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -43,6 +45,12 @@ const PREFIX: &str = "bench:";
 pub fn run(args: BenchArgs) -> Result<(), String> {
     let mut steps = Steps::new();
     let installer = Installer::new(!args.no_install);
+    if args.which == "egg" {
+        if args.debug || args.kvm {
+            return Err("bench egg runs on the host, release build: no --debug or --kvm".into());
+        }
+        return crate::bench_egg::run(&installer, &mut steps);
+    }
     steps.run("check tools", || installer.ensure(&[&QEMU]))?;
     let profile = if args.debug {
         Profile::Debug
@@ -50,7 +58,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Profile::Release
     };
     let artifacts = build_all(profile, &mut steps)?;
-    // Only `ipc` exists so far (clap rejects anything else).
+    // `ipc` (clap rejects anything but `ipc` and `egg`).
     let root = "ipcbench";
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));

@@ -16,6 +16,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_egg;
 mod bochs;
 mod build;
 mod clippy;
@@ -53,7 +54,7 @@ enum Command {
     Clippy(clippy::ClippyArgs),
     /// rustfmt over the workspace (`--check` to only check).
     Fmt(fmt::FmtArgs),
-    /// Benchmarks (`ipc`): instruction counts under QEMU `-icount shift=0`.
+    /// Benchmarks: `ipc` (instructions under QEMU `-icount shift=0`), `egg` (callgrind).
     Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),
