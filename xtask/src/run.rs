@@ -83,7 +83,10 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     } else {
         match find_limine() {
             Ok(limine) => Some(limine),
-            Err(why) if args.limine => return Err(format!("no Limine: {why}")),
+            Err(why) if args.limine => {
+                let help = crate::limine_fetch::help();
+                return Err(format!("no Limine: {why}\nxtask: {help}"));
+            }
             Err(why) => {
                 let fallback = if args.bochs {
                     "the GRUB ISO"
@@ -91,6 +94,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
                     "the direct loader"
                 };
                 println!("xtask: no Limine ({why}): booting {fallback}");
+                println!("xtask: {}", crate::limine_fetch::help());
                 None
             }
         }
