@@ -89,46 +89,6 @@ fn recent_failure(marker: &Path, now: SystemTime) -> Option<String> {
     Some(why.trim().to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_download_is_not_retried_within_a_day() {
-        let dir = std::env::temp_dir().join(format!("xtask-limine-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let marker = dir.join(FAILED_MARKER);
-        assert_eq!(recent_failure(&marker, SystemTime::now()), None);
-        std::fs::write(
-            &marker,
-            "download failed (curl: (6) Could not resolve host)\n",
-        )
-        .unwrap();
-        let now = SystemTime::now();
-        assert_eq!(
-            recent_failure(&marker, now).as_deref(),
-            Some("download failed (curl: (6) Could not resolve host)")
-        );
-        assert_eq!(recent_failure(&marker, now + RETRY_AFTER), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn help_names_the_files_the_pinned_source_and_the_alternatives() {
-        let help = help();
-        assert!(
-            help.contains("limine-bios.sys, limine-bios-cd.bin"),
-            "{help}"
-        );
-        assert!(
-            help.contains("https://github.com/limine-bootloader/limine/"),
-            "{help}"
-        );
-        assert!(help.contains("(sha256 ceefe626"), "{help}");
-        assert!(help.contains("`--iso grub` need no Limine"), "{help}");
-    }
-}
-
 fn is_verified(dir: &Path, pin: &Pin) -> bool {
     let Some(sha256) = pin.sha256 else {
         return false;
@@ -198,4 +158,44 @@ fn build_tool(dir: &Path) -> Result<PathBuf, String> {
             .arg(&tool),
     )?;
     Ok(tool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_download_is_not_retried_within_a_day() {
+        let dir = std::env::temp_dir().join(format!("xtask-limine-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join(FAILED_MARKER);
+        assert_eq!(recent_failure(&marker, SystemTime::now()), None);
+        std::fs::write(
+            &marker,
+            "download failed (curl: (6) Could not resolve host)\n",
+        )
+        .unwrap();
+        let now = SystemTime::now();
+        assert_eq!(
+            recent_failure(&marker, now).as_deref(),
+            Some("download failed (curl: (6) Could not resolve host)")
+        );
+        assert_eq!(recent_failure(&marker, now + RETRY_AFTER), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn help_names_the_files_the_pinned_source_and_the_alternatives() {
+        let help = help();
+        assert!(
+            help.contains("limine-bios.sys, limine-bios-cd.bin"),
+            "{help}"
+        );
+        assert!(
+            help.contains("https://github.com/limine-bootloader/limine/"),
+            "{help}"
+        );
+        assert!(help.contains("(sha256 ceefe626"), "{help}");
+        assert!(help.contains("`--iso grub` need no Limine"), "{help}");
+    }
 }
