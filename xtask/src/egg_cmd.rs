@@ -79,7 +79,7 @@ fn read_input(path: &str) -> Result<(String, String), String> {
     }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut hex, byte| {
         let _ = write!(hex, "{byte:02x}");
         hex
@@ -88,7 +88,7 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Hex digits to bytes; whitespace between digits is ignored. A bad digit is reported
 /// before an odd count, with a hint for a `0x` prefix or a file name.
-fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
     let trimmed = hex.trim();
     if let Some(rest) = trimmed
         .strip_prefix("0x")

@@ -43,8 +43,7 @@ pub fn find_limine() -> Result<LimineInstall, String> {
     let failed_marker = cache.join(FAILED_MARKER);
     if let Some(why) = recent_failure(&failed_marker, SystemTime::now()) {
         return Err(format!(
-            "{searched}; the pinned {} download failed within the last day ({why}; delete {} \
-             to retry now)",
+            "{searched}; pinned {}: {why} less than a day ago (delete {} to retry now)",
             pin.version,
             crate::build::relative(&failed_marker)
         ));

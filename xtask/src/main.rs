@@ -20,6 +20,8 @@ mod bench_egg;
 mod bochs;
 mod build;
 mod clippy;
+#[cfg(test)]
+mod docs_match;
 mod egg_cmd;
 mod fmt;
 mod image_cmd;

@@ -93,8 +93,10 @@ pub fn run(args: RunArgs) -> Result<(), String> {
                 } else {
                     "the direct loader"
                 };
-                println!("xtask: no Limine ({why}): booting {fallback}");
-                println!("xtask: {}", crate::limine_fetch::help());
+                println!(
+                    "xtask: no Limine ({why}): booting {fallback} (`--limine` says what \
+                     Limine needs)"
+                );
                 None
             }
         }
