@@ -51,6 +51,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         }
         return crate::bench_egg::run(&installer, &mut steps);
     }
+    if args.kvm {
+        crate::run::check_kvm_device()?;
+    }
     steps.run("check tools", || installer.ensure(&[&QEMU]))?;
     let profile = if args.debug {
         Profile::Debug

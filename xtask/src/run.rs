@@ -221,13 +221,17 @@ fn bochs_machine(args: &RunArgs) -> crate::bochs::Machine {
 }
 
 /// Refuses `--kvm` when `/dev/kvm` cannot be opened, naming why.
-fn check_kvm_device() -> Result<(), String> {
+pub(crate) fn check_kvm_device() -> Result<(), String> {
+    check_device(KVM_DEVICE)
+}
+
+fn check_device(device: &str) -> Result<(), String> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(KVM_DEVICE)
+        .open(device)
         .map(drop)
-        .map_err(|e| format!("--kvm: cannot open {KVM_DEVICE}: {e}; run without --kvm (TCG)"))
+        .map_err(|e| format!("--kvm: cannot open {device}: {e}; run without --kvm (TCG)"))
 }
 
 /// The KVM device QEMU's `-enable-kvm` opens.
@@ -427,6 +431,16 @@ mod tests {
             "the system reported a failure: hatchery-loader: fatal: no kernel in the bundle"
         );
         assert_eq!(failure_message("boot\n"), "the system reported a failure");
+    }
+
+    #[test]
+    fn kvm_without_a_usable_device_is_refused_naming_it() {
+        let error = check_device("/nonexistent/kvm").unwrap_err();
+        assert!(
+            error.starts_with("--kvm: cannot open /nonexistent/kvm: No such file"),
+            "{error}"
+        );
+        assert!(error.ends_with("run without --kvm (TCG)"));
     }
 
     #[test]
