@@ -492,6 +492,10 @@ fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -
             let machine = crate::bochs::Machine::default();
             let watched = crate::bochs::run(&iso, &work_dir, machine, watch)?;
             steps.record("bochs boot", start.elapsed());
+            if let Some(at) = watched.log.find('\0') {
+                // Once the kernel reset the UART under the loader's last bytes.
+                return Err(format!("a NUL byte at offset {at} of the serial output"));
+            }
             Ok((watched, work_dir.join("com1.log")))
         });
     let expect = Expect {
