@@ -97,6 +97,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an id list operand and checks it.
+    #[inline(always)]
     fn id_list_operand(&mut self) -> Result<IdList<'a>, Fault> {
         let start = self.pos;
         let fault = Fault::new;
@@ -194,6 +195,7 @@ impl<'a> DecodeField<'a> for Str<'a> {
 }
 
 impl<'a> DecodeField<'a> for IdList<'a> {
+    #[inline(always)]
     fn decode_field(cursor: &mut Cursor<'a>, _kind: OperandKind) -> Result<Self, Fault> {
         cursor.id_list_operand()
     }

@@ -4,8 +4,9 @@
 //! Both come from `egg/examples/validate_loop.rs`, built with the release profile (the one
 //! procsrv is built with). Instructions are counted by callgrind around
 //! `validate_and_decode` only: they do not depend on the machine's speed or load, so they
-//! are the figures to compare. Throughput is the median of timed batches on this machine:
-//! it moves with the load (printed with it).
+//! are the figures to compare. Throughput is the median of timed batches on this machine,
+//! per second of the thread's CPU time (steady under load) and per wall-clock second
+//! (which moves with the load, printed with it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,7 +42,7 @@ pub fn run(installer: &Installer, steps: &mut Steps) -> Result<(), String> {
     }
     steps.summary();
     if let Some(load) = load_average() {
-        println!("xtask: load average while timing: {load} (time figures move with it)");
+        println!("xtask: load average while timing: {load} (wall-clock figures move with it)");
     }
     for line in lines {
         println!("{line}");
@@ -132,7 +133,8 @@ pub fn parse_callgrind(stdout: &str, stderr: &str) -> Option<Counted> {
     })
 }
 
-/// The example's `--time` figures: `median 623 MiB/s (min 447, max 747) over 11 batches`.
+/// The example's `--time` figures: `median 495 MiB/s per CPU second (min 480, max 506),
+/// wall clock 160 MiB/s over 11 batches`.
 fn time(example: &Path, arg: &str) -> Result<String, String> {
     let mut command = Command::new(example);
     command.arg(arg).arg("--time");
