@@ -329,11 +329,18 @@ fn check_filter(filter: &str, bochs: bool) -> Result<(), String> {
 fn finish(steps: &Steps, total: Tally) -> Result<(), String> {
     steps.summary();
     println!("{} passed, {} failed", total.passed, total.failed);
-    if total.failed == 0 {
-        Ok(())
-    } else {
+    if total.failed > 0 {
         std::process::exit(1);
     }
+    nothing_tested(total)
+}
+
+/// A run that tested nothing is a failure, not a pass.
+fn nothing_tested(total: Tally) -> Result<(), String> {
+    if total.passed == 0 && total.failed == 0 {
+        return Err("nothing was tested".into());
+    }
+    Ok(())
 }
 
 /// Runs `cargo test` (default members), passing its output through, and adds up its
@@ -530,6 +537,19 @@ mod tests {
             })
         );
         assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn a_run_that_tested_nothing_fails() {
+        assert_eq!(
+            nothing_tested(Tally::default()),
+            Err("nothing was tested".into())
+        );
+        let one = Tally {
+            passed: 1,
+            failed: 0,
+        };
+        assert_eq!(nothing_tested(one), Ok(()));
     }
 
     #[test]
