@@ -165,8 +165,18 @@ mod tests {
 
     #[test]
     fn log_levels_are_the_kernels_five() {
+        let kernel =
+            std::fs::read_to_string(crate::steps::workspace_root().join("microkernel/src/log.rs"))
+                .unwrap();
+        let parse = &kernel[kernel.find("pub fn parse").unwrap()..];
+        let parse = &parse[..parse.find("_ => return None").unwrap()];
+        assert_eq!(parse.matches("=> Level::").count(), LOG_LEVELS.len());
         for level in LOG_LEVELS {
             assert_eq!(parse_log_level(level).as_deref(), Ok(level));
+            assert!(
+                parse.contains(&format!("\"{level}\" => Level::")),
+                "{level}"
+            );
         }
         assert_eq!(
             parse_log_level("verbose"),

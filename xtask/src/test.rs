@@ -563,6 +563,21 @@ mod tests {
     }
 
     #[test]
+    fn scenario_command_lines_use_only_tokens_the_kernel_parses() {
+        let boot =
+            std::fs::read_to_string(workspace_root().join("microkernel/src/boot.rs")).unwrap();
+        for scenario in SCENARIOS {
+            for token in scenario.cmdline.split_whitespace() {
+                assert!(
+                    boot.contains(&format!("\"{token}\" =>")),
+                    "{}: the kernel does not parse `{token}`",
+                    scenario.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn scenario_names_are_unique_and_file_safe() {
         for (index, scenario) in SCENARIOS.iter().enumerate() {
             assert!(scenario
