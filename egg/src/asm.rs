@@ -62,6 +62,14 @@ pub enum AsmErrorKind {
     ExpectedString,
     /// Not a number (decimal, `0x` hex, `0o` octal) nor a name this operand takes.
     BadNumber(String),
+    /// One name of a flag-like operand (`O_BOGUS` in `O_RDWR|O_BOGUS`) is not one of the
+    /// names its kind takes; the error's column is that name's.
+    UnknownName {
+        /// The bad name.
+        name: String,
+        /// The operand's kind (open flags, rights or a signal set).
+        kind: OperandKind,
+    },
     /// A number that does not fit in 64 bits.
     NumberOverflow,
     /// A string with no closing quote.
@@ -80,7 +88,14 @@ pub enum AsmErrorKind {
 impl fmt::Display for AsmErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AsmErrorKind::UnknownMnemonic(word) => write!(f, "unknown mnemonic `{word}`"),
+            AsmErrorKind::UnknownMnemonic(word) => {
+                write!(f, "unknown mnemonic `{word}`")?;
+                let mnemonics = crate::supported().map(|opcode| opcode.mnemonic());
+                match nearest(word, mnemonics) {
+                    Some(near) => write!(f, " (did you mean `{near}`?)"),
+                    None => f.write_str(" (`cargo xtask egg ops` lists them)"),
+                }
+            }
             AsmErrorKind::ExpectedMnemonic => f.write_str("expected a mnemonic"),
             AsmErrorKind::MissingOperand { name, kind } => {
                 write!(f, "missing operand `{name}` ({})", kind.name())
@@ -90,6 +105,22 @@ impl fmt::Display for AsmErrorKind {
             AsmErrorKind::ExpectedString => f.write_str("expected a double-quoted string"),
             AsmErrorKind::BadNumber(word) => {
                 write!(f, "`{word}` is not a number or a name this operand takes")
+            }
+            AsmErrorKind::UnknownName { name, kind } => {
+                let article = if kind.name().starts_with('o') {
+                    "an"
+                } else {
+                    "a"
+                };
+                write!(f, "`{name}` is not {article} {} name", kind.name())?;
+                let names = flag_names(*kind);
+                match nearest(name, names.iter().copied()) {
+                    Some(near) => write!(f, " (did you mean `{near}`?)"),
+                    None if *kind == OperandKind::SignalSet => {
+                        f.write_str(" (SIGHUP .. SIGSYS, or SIG1 .. SIG64)")
+                    }
+                    None => write!(f, " ({})", names.join(", ")),
+                }
             }
             AsmErrorKind::NumberOverflow => f.write_str("number does not fit in 64 bits"),
             AsmErrorKind::UnterminatedString => f.write_str("string has no closing quote"),
@@ -304,7 +335,8 @@ fn assemble_op(
         match (&token.kind, info.kind.shape()) {
             (TokenKind::String(bytes), Shape::String) => write_string(out, bytes),
             (TokenKind::Word(word), Shape::Number { .. }) => {
-                let value = parse_value(info.kind, word).map_err(|kind| (token.column, kind))?;
+                let value = parse_value(info.kind, word)
+                    .map_err(|(offset, kind)| (token.column + offset, kind))?;
                 leb128::write(out, value);
             }
             (TokenKind::String(_), _) => return Err((token.column, AsmErrorKind::ExpectedNumber)),
@@ -349,9 +381,10 @@ fn parse_number(word: &str) -> Result<u64, AsmErrorKind> {
     u64::from_str_radix(digits, radix).map_err(|_| AsmErrorKind::NumberOverflow)
 }
 
-/// A number operand of kind `kind`: a number, or the names the kind takes.
-fn parse_value(kind: OperandKind, word: &str) -> Result<u64, AsmErrorKind> {
-    let bad = || AsmErrorKind::BadNumber(word.to_string());
+/// A number operand of kind `kind`: a number, or the names the kind takes. An error comes
+/// with the offset (in characters) of the bad part of `word`.
+fn parse_value(kind: OperandKind, word: &str) -> Result<u64, (usize, AsmErrorKind)> {
+    let bad = || (0, AsmErrorKind::BadNumber(word.to_string()));
     let named = |names: &[(&str, u64)], part: &str| {
         names
             .iter()
@@ -361,7 +394,13 @@ fn parse_value(kind: OperandKind, word: &str) -> Result<u64, AsmErrorKind> {
     match kind {
         OperandKind::OpenFlags | OperandKind::Rights | OperandKind::SignalSet => {
             let mut value = 0;
+            let mut offset = 0;
             for part in word.split('|') {
+                let part_offset = offset;
+                offset += part.chars().count() + 1;
+                if part.is_empty() {
+                    return Err(bad());
+                }
                 let bits = match kind {
                     OperandKind::OpenFlags => named(OpenFlags::ACCESS_NAMES, part)
                         .or_else(|| named(OpenFlags::BIT_NAMES, part)),
@@ -370,18 +409,87 @@ fn parse_value(kind: OperandKind, word: &str) -> Result<u64, AsmErrorKind> {
                 };
                 value |= match bits {
                     Some(bits) => bits,
-                    None if part.starts_with(|c: char| c.is_ascii_digit()) => parse_number(part)?,
-                    None => return Err(bad()),
+                    None if part.starts_with(|c: char| c.is_ascii_digit()) => {
+                        parse_number(part).map_err(|kind| (part_offset, kind))?
+                    }
+                    None => {
+                        let name = part.to_string();
+                        return Err((part_offset, AsmErrorKind::UnknownName { name, kind }));
+                    }
                 };
             }
             Ok(value)
         }
-        OperandKind::Resource => {
-            named(Resource::NAMES, word).map_or_else(|| parse_number(word), Ok)
-        }
+        OperandKind::Resource => named(Resource::NAMES, word)
+            .map_or_else(|| parse_number(word), Ok)
+            .map_err(|kind| (0, kind)),
         OperandKind::Limit if word == "RLIM_INFINITY" => Ok(RLIM_INFINITY),
-        _ => parse_number(word),
+        _ => parse_number(word).map_err(|kind| (0, kind)),
     }
+}
+
+/// The names a flag-like operand of `kind` takes, for messages.
+fn flag_names(kind: OperandKind) -> Vec<&'static str> {
+    let names: Vec<&'static str> = match kind {
+        OperandKind::OpenFlags => OpenFlags::ACCESS_NAMES
+            .iter()
+            .chain(OpenFlags::BIT_NAMES)
+            .map(|&(name, _)| name)
+            .collect(),
+        OperandKind::Rights => Rights::NAMES.iter().map(|&(name, _)| name).collect(),
+        OperandKind::SignalSet => SignalSet::NAMES.to_vec(),
+        _ => Vec::new(),
+    };
+    names
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely
+/// typo: at most a third of the word's length (and at least 1) away, case ignored.
+fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .map(|candidate| {
+            (
+                edit_distance(&word, &candidate.to_ascii_lowercase()),
+                candidate,
+            )
+        })
+        .filter(|&(distance, _)| distance <= limit)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Edit distance between `a` and `b` in characters: insertions, deletions, substitutions
+/// and swaps of two neighbours (`opne` is one from `open`) each count one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let width = b.len() + 1;
+    // d[i * width + j]: distance between the first i of `a` and the first j of `b`.
+    let mut d: Vec<usize> = (0..(a.len() + 1) * width)
+        .map(|at| {
+            if at < width {
+                at
+            } else if at % width == 0 {
+                at / width
+            } else {
+                0
+            }
+        })
+        .collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let substitute = d[(i - 1) * width + j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = substitute
+                .min(d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
 }
 
 /// The bit of a signal named `SIGINT` (a name) or `SIG2` (a number 1..=64).

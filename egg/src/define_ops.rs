@@ -132,6 +132,24 @@ macro_rules! define_ops {
             }
         }
 
+        /// What [`validate`](crate::validate) needs of one op: its operands read and
+        /// checked as [`decode_operands`] does, the op itself dropped. Checking inside each
+        /// arm, where the variant is known, lets the compiler keep the op out of memory;
+        /// through `decode_operands` the op was built, copied and matched again (with one
+        /// codegen unit and fat LTO: docs/egg.md, "Performance").
+        #[inline(always)]
+        pub(crate) fn validate_operands(number: u64, cursor: &mut Cursor<'_>) -> Result<(), Fault> {
+            match number {
+                $($number => {
+                    let op = Op::$variant {
+                        $($field: DecodeField::decode_field(cursor, OperandKind::$kind)?,)*
+                    };
+                    check_op(&op).map_err(|(operand, rule)| Fault::rule(operand, rule))
+                },)*
+                _ => Err(Fault::unknown_opcode(number)),
+            }
+        }
+
         /// The interpreter's other half: one method per opcode, called by [`run`](crate::run)
         /// in program order after the whole program validated.
         ///

@@ -137,6 +137,8 @@ pub struct LimineInstall {
 /// Why no Limine install could be used.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DiscoveryError {
+    /// `LIMINE_DIR` names something that is not a directory (or nothing at all).
+    LimineDirNotADirectory(PathBuf),
     /// `LIMINE_DIR` is set but lacks files (named); a set variable is never skipped.
     IncompleteLimineDir {
         /// The directory `LIMINE_DIR` names.
@@ -151,6 +153,9 @@ pub enum DiscoveryError {
 impl fmt::Display for DiscoveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::LimineDirNotADirectory(dir) => {
+                write!(f, "LIMINE_DIR={} is not a directory", dir.display())
+            }
             Self::IncompleteLimineDir { dir, missing } => write!(
                 f,
                 "LIMINE_DIR={} lacks {}",
@@ -171,7 +176,7 @@ impl std::error::Error for DiscoveryError {}
 /// temporary directories.
 #[derive(Clone, Debug, Default)]
 pub struct SearchPlaces {
-    /// Value of `LIMINE_DIR`, if set.
+    /// Value of `LIMINE_DIR`, if set and not empty.
     pub limine_dir: Option<PathBuf>,
     /// System directories, searched in order (normally [`SYSTEM_DIRS`]).
     pub system_dirs: Vec<PathBuf>,
@@ -182,10 +187,11 @@ pub struct SearchPlaces {
 }
 
 impl SearchPlaces {
-    /// The usual places: `LIMINE_DIR`, [`SYSTEM_DIRS`], `PATH`, and `pinned_dir`.
+    /// The usual places: `LIMINE_DIR` (an empty value counts as unset), [`SYSTEM_DIRS`],
+    /// `PATH`, and `pinned_dir`.
     pub fn from_environment(pinned_dir: Option<PathBuf>) -> Self {
         Self {
-            limine_dir: std::env::var_os("LIMINE_DIR").map(PathBuf::from),
+            limine_dir: limine_dir_from(std::env::var_os("LIMINE_DIR")),
             system_dirs: SYSTEM_DIRS.iter().map(PathBuf::from).collect(),
             path: std::env::var_os("PATH"),
             pinned_dir,
@@ -193,14 +199,23 @@ impl SearchPlaces {
     }
 }
 
+/// The directory a `LIMINE_DIR` value names: none when unset or empty.
+pub fn limine_dir_from(value: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    value.filter(|dir| !dir.is_empty()).map(PathBuf::from)
+}
+
 /// Finds a usable Limine, first match wins: `LIMINE_DIR`, the system directories (tool on
 /// `PATH` or in the directory), then the pinned download.
 ///
 /// # Errors
-/// [`DiscoveryError::IncompleteLimineDir`] when `LIMINE_DIR` is set but unusable;
+/// [`DiscoveryError::LimineDirNotADirectory`] or [`DiscoveryError::IncompleteLimineDir`]
+/// when `LIMINE_DIR` is set but unusable;
 /// [`DiscoveryError::NotFound`] when no place has Limine.
 pub fn discover(places: &SearchPlaces) -> Result<LimineInstall, DiscoveryError> {
     if let Some(dir) = &places.limine_dir {
+        if !dir.is_dir() {
+            return Err(DiscoveryError::LimineDirNotADirectory(dir.clone()));
+        }
         return match missing_files(dir, None) {
             (missing, Some(tool)) if missing.is_empty() => Ok(LimineInstall {
                 dir: dir.clone(),
@@ -246,6 +261,13 @@ pub fn discover(places: &SearchPlaces) -> Result<LimineInstall, DiscoveryError> 
         }
     }
     Err(DiscoveryError::NotFound(searched))
+}
+
+/// What a Limine directory must hold, for messages: the [`BINARIES`] and the tool.
+pub fn needed_files() -> String {
+    let mut names: Vec<&str> = BINARIES.iter().map(|(name, _)| *name).collect();
+    names.push(TOOL_NAME);
+    names.join(", ")
 }
 
 /// The binaries `dir` lacks, and the tool: `dir/limine`, else `limine` on `path`.

@@ -250,6 +250,9 @@ pub struct Options {
     /// nothing routes ([`crate::arch::apic::STRAY_TEST_VECTOR`]) just before the root task
     /// starts, which must be acknowledged so that later interrupts still arrive.
     pub stray_interrupt: bool,
+    /// `crash=roottask`: a test hook; the root task starts at address 0, so its first
+    /// instruction faults, to exercise the report of a root task that faults.
+    pub crash_root_task: bool,
 }
 
 impl Options {
@@ -268,6 +271,7 @@ impl Options {
                 "crash=pagefault" => o.crash = true,
                 "crash=stack" => o.crash_stack = true,
                 "stray-interrupt" => o.stray_interrupt = true,
+                "crash=roottask" => o.crash_root_task = true,
                 t if t.starts_with("log=") => match crate::log::Level::parse(&t[4..]) {
                     Some(level) => crate::log::set_level(level),
                     None => crate::warn!("unknown log level in `{t}`; using info"),

@@ -201,6 +201,12 @@ extern "C" fn kernel_main() -> ! {
         Ok(r) => r,
         Err(e) => fatal(format_args!("{e}")),
     };
+    if options.crash_root_task {
+        warn!("crash=roottask: the root task starts at address 0 on purpose");
+        // SAFETY: `root.tcb` is the freshly made root TCB; nothing runs it yet.
+        unsafe { (*root.tcb).context.rip = 0 };
+    }
+    rootask::remember(root.tcb);
     // SAFETY: `root.tcb` is a freshly made TCB.
     unsafe { sched::SCHEDULER.lock().make_runnable(root.tcb) };
     info!(

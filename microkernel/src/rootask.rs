@@ -9,6 +9,8 @@
 //! boot archive's frames (mapped read-only at `ARCHIVE_ADDR`). After that the
 //! kernel's boot allocator is sealed: the kernel never allocates memory again.
 
+use core::sync::atomic::{AtomicPtr, Ordering};
+
 use crate::kmem;
 use crate::mem::paging::{MapError, PageTable, NO_EXECUTE, USER, WRITABLE};
 use crate::mem::{self, phys_to_virt, PAGE_SIZE};
@@ -28,6 +30,20 @@ use libsys::object::{Rights, SLOT_SIZE_BITS};
 
 /// Priority of the root task: the highest, so it may give any priority.
 pub const ROOT_PRIORITY: u8 = 255;
+
+/// The root task's TCB once it is made. Its frame comes from the boot allocator, not from
+/// untyped memory, so it is never reused for another object.
+static ROOT_TCB: AtomicPtr<Tcb> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Records the root task's TCB, so a fault in it can fail the run ([`is_root_task`]).
+pub fn remember(tcb: *mut Tcb) {
+    ROOT_TCB.store(tcb, Ordering::Relaxed);
+}
+
+/// Whether `tcb` is the root task's.
+pub fn is_root_task(tcb: *const Tcb) -> bool {
+    core::ptr::eq(ROOT_TCB.load(Ordering::Relaxed), tcb)
+}
 /// Largest untyped block handed out (bits).
 const MAX_UNTYPED_BITS: u32 = 47;
 

@@ -66,7 +66,7 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
 
 /// A fault in user mode becomes a message to the thread's fault endpoint (a Call made on
 /// its behalf: the handler's reply resumes it). With no fault handler the thread is
-/// suspended and logged.
+/// suspended and logged; if it is the root task, the run is marked failed.
 pub fn user_fault(frame: &TrapFrame) {
     let current = sched::current();
     if current.is_null() {
@@ -107,6 +107,11 @@ pub fn user_fault(frame: &TrapFrame) {
         frame.error_code,
         cr2
     );
+    if crate::rootask::is_root_task(current) {
+        // Nothing can restart the root task: the system has failed (xtask looks for this).
+        crate::error!("hatchery: root task {} faulted; the run fails", tcb.name());
+        crate::mark_failed();
+    }
     crate::object::tcb::suspend(tcb);
 }
 

@@ -1,6 +1,6 @@
-//! `cargo xtask bench ipc|console|hatch`: boots a benchmark and prints its figures; `ipc`'s
-//! go through the regression gate (bench_gate.rs). `hatch` is in bench_hatch.rs; this file
-//! boots its Hatchery side the same way.
+//! `cargo xtask bench ipc|console|hatch|egg`: boots a benchmark and prints its figures;
+//! `ipc`'s go through the regression gate (bench_gate.rs). `hatch` is in bench_hatch.rs;
+//! this file boots its Hatchery side the same way. `egg` runs on the host (bench_egg.rs).
 //!
 //! The benchmark is the root task. `ipc` (`servers/ipcbench`) starts a second thread in
 //! another address space and times Call/ReplyRecv round trips with `rdtsc`; `console`
@@ -24,9 +24,10 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc`, `console` (a program's write through the terminal and the
-    /// serial console driver) or `hatch`.
-    #[arg(value_parser = ["ipc", "console", "hatch"])]
+    /// Which benchmark: `ipc` (IPC round trips in QEMU), `console` (a program's write
+    /// through the terminal and the serial console driver), `hatch` or `egg` (egg validate
+    /// + decode on the host: instructions per byte under callgrind, and throughput).
+    #[arg(value_parser = ["ipc", "console", "hatch", "egg"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -59,12 +60,25 @@ const PREFIX: &str = "bench:";
 pub fn run(args: BenchArgs) -> Result<(), String> {
     let mut steps = Steps::new();
     let installer = Installer::new(!args.no_install);
-    steps.run("check tools", || installer.ensure(&[&QEMU]))?;
-    // The baselines hold release-build instruction counts under TCG.
-    let gated = !args.debug && !args.kvm;
     if args.linux && args.which != "hatch" {
         return Err("--linux belongs to `cargo xtask bench hatch`".into());
     }
+    if args.which == "egg" {
+        if args.debug || args.kvm || args.update_baseline {
+            return Err(
+                "bench egg runs on the host, release build, with no baseline: no --debug, \
+                 --kvm or --update-baseline"
+                    .into(),
+            );
+        }
+        return crate::bench_egg::run(&installer, &mut steps);
+    }
+    if args.kvm {
+        crate::run::check_kvm_device()?;
+    }
+    steps.run("check tools", || installer.ensure(&[&QEMU]))?;
+    // The baselines hold release-build instruction counts under TCG.
+    let gated = !args.debug && !args.kvm;
     if args.linux && args.kvm {
         return Err(
             "--linux measures instructions under TCG; with --kvm the Hatchery figures would be cycles"

@@ -19,25 +19,114 @@ use crate::serial::Ending;
 pub const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
 /// The VGA BIOS (package vgabios).
 pub const VGA_BIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
-/// Guest memory in MiB.
-const MEMORY_MIB: u32 = 128;
-/// Lock file serialising Bochs runs on this machine.
-const LOCK_PATH: &str = "/tmp/hatchery-bochs.lock";
+/// Most guest memory Bochs is given, in MiB: Debian's Bochs 2.7 refuses more
+/// (`megs` above 2048: "number of megabytes out of range").
+pub const MAX_MEMORY_MIB: u64 = 2048;
+
+/// Most CPUs `--smp` gives Bochs: measured here, 8 boot and power off in seconds and 12
+/// reach READY after more than a minute; at 16 Debian's Bochs 2.7 stops before the BIOS
+/// ("register_timer: too many registered timers").
+pub const MAX_CPUS: u32 = 12;
+
+/// The CPU models Debian's Bochs 2.7 simulates (`cpu: model=`), as `bochs --help cpu`
+/// lists them.
+pub const CPU_MODELS: [&str; 28] = [
+    "bx_generic",
+    "pentium",
+    "pentium_mmx",
+    "amd_k6_2_chomper",
+    "p2_klamath",
+    "p3_katmai",
+    "p4_willamette",
+    "core_duo_t2400_yonah",
+    "atom_n270",
+    "p4_prescott_celeron_336",
+    "athlon64_clawhammer",
+    "athlon64_venice",
+    "turion64_tyler",
+    "phenom_8650_toliman",
+    "core2_penryn_t9600",
+    "corei5_lynnfield_750",
+    "corei5_arrandale_m520",
+    "corei7_sandy_bridge_2600k",
+    "zambezi",
+    "trinity_apu",
+    "ryzen",
+    "corei7_ivy_bridge_3770k",
+    "corei7_haswell_4770",
+    "broadwell_ult",
+    "corei7_skylake_x",
+    "corei3_cnl",
+    "corei7_icelake_u",
+    "tigerlake",
+];
 
 /// The CPU model of the test run of `utest` under Bochs: one with SMEP, SMAP, UMIP, AVX
 /// and FSGSBASE, so the tests of the kernel's defences meet the CPU checks they are about.
 pub const TEST_CPU_MODEL: &str = "tigerlake";
 
-/// The bochsrc booting `iso` from CD with COM1 written to `com1`, on Bochs's default CPU
-/// or on `cpu_model` (one of Bochs's `cpu: model=` names).
-pub fn config(iso: &Path, com1: &Path, log: &Path, cpu_model: Option<&str>) -> String {
-    let model = cpu_model
+/// Parses `--bochs-cpu`: one of [`CPU_MODELS`].
+pub fn parse_cpu_model(text: &str) -> Result<&'static str, String> {
+    CPU_MODELS
+        .iter()
+        .find(|&&model| model == text)
+        .copied()
+        .ok_or_else(|| format!("one of Bochs's CPU models: {}", CPU_MODELS.join(", ")))
+}
+
+/// The simulated machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// Guest memory in MiB (at most [`MAX_MEMORY_MIB`]).
+    pub memory_mib: u64,
+    /// Number of CPUs (at most [`MAX_CPUS`]).
+    pub cpus: u32,
+    /// The CPU model (one of [`CPU_MODELS`]); `None`: Bochs's default.
+    pub cpu_model: Option<&'static str>,
+}
+
+impl Default for Machine {
+    /// 128 MiB and one CPU, as QEMU's defaults, of Bochs's default model.
+    fn default() -> Self {
+        Self {
+            memory_mib: 128,
+            cpus: 1,
+            cpu_model: None,
+        }
+    }
+}
+
+impl Machine {
+    /// Refuses what Bochs cannot simulate, in one line.
+    pub fn check(self) -> Result<(), String> {
+        if self.memory_mib > MAX_MEMORY_MIB {
+            return Err(format!(
+                "--memory {}M: Bochs simulates at most {MAX_MEMORY_MIB}M",
+                self.memory_mib
+            ));
+        }
+        if self.cpus > MAX_CPUS {
+            return Err(format!(
+                "--smp {}: Bochs simulates at most {MAX_CPUS} CPUs",
+                self.cpus
+            ));
+        }
+        Ok(())
+    }
+}
+/// Lock file serialising Bochs runs on this machine.
+const LOCK_PATH: &str = "/tmp/hatchery-bochs.lock";
+
+/// The bochsrc booting `iso` from CD on `machine` with COM1 written to `com1`.
+pub fn config(iso: &Path, com1: &Path, log: &Path, machine: Machine) -> String {
+    let model = machine
+        .cpu_model
         .map(|m| format!("model={m}, "))
         .unwrap_or_default();
     format!(
         "# Written by cargo xtask.\n\
          display_library: rfb, options=\"timeout=0\"\n\
-         megs: {MEMORY_MIB}\n\
+         megs: {}\n\
          romimage: file={BIOS}\n\
          vgaromimage: file={VGA_BIOS}\n\
          ata0-master: type=cdrom, path={}, status=inserted\n\
@@ -45,28 +134,26 @@ pub fn config(iso: &Path, com1: &Path, log: &Path, cpu_model: Option<&str>) -> S
          com1: enabled=1, mode=file, dev={}\n\
          port_e9_hack: enabled=1\n\
          clock: sync=none, time0=local\n\
-         cpu: {model}count=1, ips=100000000, reset_on_triple_fault=0\n\
+         cpu: {model}count={}, ips=100000000, reset_on_triple_fault=0\n\
          log: {}\n\
          panic: action=fatal\n\
          # Debian's Bochs aborts (\"buffer overflow detected\") loading its ALSA driver\n\
          # where there is no sound device: use the dummy drivers.\n\
          sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy\n",
+        machine.memory_mib,
         iso.display(),
         com1.display(),
+        machine.cpus,
         log.display()
     )
 }
 
-/// Boots `iso` in Bochs, files in `work_dir`, watching COM1 under `watch`.
+/// Boots `iso` in Bochs on `machine`, files in `work_dir`, watching COM1 under `watch`.
+/// What is echoed is plain text (GRUB's screen-clearing escapes removed).
 ///
 /// # Errors
 /// When files cannot be written or Bochs cannot be started.
-pub fn run(
-    iso: &Path,
-    work_dir: &Path,
-    watch: Watch,
-    cpu_model: Option<&str>,
-) -> Result<Watched, String> {
+pub fn run(iso: &Path, work_dir: &Path, machine: Machine, watch: Watch) -> Result<Watched, String> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |e: std::io::Error| format!("{path}: {e}")
@@ -78,7 +165,7 @@ pub fn run(
         work_dir.join("bochs.log"),
         work_dir.join("bochs.out"),
     );
-    std::fs::write(&rc, config(iso, &com1, &log, cpu_model)).map_err(io(&rc))?;
+    std::fs::write(&rc, config(iso, &com1, &log, machine)).map_err(io(&rc))?;
     std::fs::write(&cmds, "c\nquit\n").map_err(io(&cmds))?;
     std::fs::write(&com1, "").map_err(io(&com1))?;
 
@@ -103,7 +190,7 @@ pub fn run(
         .map_err(|e| format!("cannot start bochs: {e}"))?;
 
     let mut serial_file = File::open(&com1).map_err(io(&com1))?;
-    let mut serial = SerialLog::new(start, watch.echo);
+    let mut serial = SerialLog::new(start, watch.echo).plain_text();
     let mut read_so_far = 0u64;
     let ending = loop {
         let exited = child.try_wait().map_err(|e| e.to_string())?;
@@ -143,7 +230,11 @@ mod tests {
             Path::new("/b/hatchery-grub.iso"),
             Path::new("/b/com1.log"),
             Path::new("/b/bochs.log"),
-            None,
+            Machine {
+                memory_mib: 256,
+                cpus: 2,
+                cpu_model: None,
+            },
         );
         for line in [
             "display_library: rfb, options=\"timeout=0\"",
@@ -151,7 +242,8 @@ mod tests {
             "boot: cdrom",
             "com1: enabled=1, mode=file, dev=/b/com1.log",
             "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
-            "cpu: count=1, ips=100000000, reset_on_triple_fault=0",
+            "megs: 256",
+            "cpu: count=2, ips=100000000, reset_on_triple_fault=0",
             "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
@@ -161,8 +253,49 @@ mod tests {
     #[test]
     fn a_cpu_model_goes_on_the_cpu_line() {
         let (iso, com1, log) = (Path::new("/i"), Path::new("/c"), Path::new("/l"));
-        let text = config(iso, com1, log, Some(TEST_CPU_MODEL));
+        let machine = Machine {
+            cpu_model: Some(TEST_CPU_MODEL),
+            ..Machine::default()
+        };
+        let text = config(iso, com1, log, machine);
         let line = "cpu: model=tigerlake, count=1, ips=100000000, reset_on_triple_fault=0";
         assert!(text.lines().any(|l| l == line), "{text}");
+    }
+
+    #[test]
+    fn cpu_models_are_bochs_names_and_others_are_refused_listing_them() {
+        assert_eq!(parse_cpu_model("tigerlake"), Ok(TEST_CPU_MODEL));
+        assert_eq!(parse_cpu_model("bx_generic"), Ok("bx_generic"));
+        for bad in ["", "TigerLake", "skylake", "tigerlake "] {
+            let error = parse_cpu_model(bad).unwrap_err();
+            assert!(
+                error.starts_with("one of Bochs's CPU models: bx_generic,"),
+                "{error}"
+            );
+            assert!(error.ends_with("corei7_icelake_u, tigerlake"), "{error}");
+        }
+    }
+
+    #[test]
+    fn memory_and_cpus_beyond_what_bochs_simulates_are_refused() {
+        let most = Machine {
+            memory_mib: MAX_MEMORY_MIB,
+            cpus: MAX_CPUS,
+            cpu_model: Some(TEST_CPU_MODEL),
+        };
+        assert!(most.check().is_ok());
+        let memory = Machine {
+            memory_mib: 4096,
+            ..most
+        };
+        assert_eq!(
+            memory.check().unwrap_err(),
+            "--memory 4096M: Bochs simulates at most 2048M"
+        );
+        let cpus = Machine { cpus: 16, ..most };
+        assert_eq!(
+            cpus.check().unwrap_err(),
+            "--smp 16: Bochs simulates at most 12 CPUs"
+        );
     }
 }

@@ -83,17 +83,25 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
     let kernel_dir = root.join("target/kernel");
     let user_dir = root.join("target/user");
 
+    let quiet = quiet_build(&kernel_dir, profile, KERNEL_BIN);
     steps.run("build kernel", || {
-        cargo_build(&kernel_dir, KERNEL_RUSTFLAGS, &[KERNEL_PACKAGE], profile)
+        cargo_build(
+            &kernel_dir,
+            KERNEL_RUSTFLAGS,
+            &[KERNEL_PACKAGE],
+            profile,
+            quiet,
+        )
     })?;
     let mut user_packages = vec![LOADER_PACKAGE];
     user_packages.extend(servers.iter().map(|(package, _)| package.as_str()));
+    let quiet = quiet_build(&user_dir, profile, LOADER_BIN);
     steps.run("build loader and servers", || {
-        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile)
+        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile, quiet)
     })?;
 
     let out = |dir: &Path, bin: &str| -> Result<PathBuf, String> {
-        let path = dir.join(TARGET).join(profile.dir_name()).join(bin);
+        let path = output_path(dir, profile, bin);
         if path.is_file() {
             Ok(path)
         } else {
@@ -116,11 +124,23 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
     })
 }
 
+/// Whether to build quietly: yes once `bin` was built before. A first build takes
+/// minutes, and cargo's progress then shows that it is not hung.
+fn quiet_build(target_dir: &Path, profile: Profile, bin: &str) -> bool {
+    output_path(target_dir, profile, bin).is_file()
+}
+
+/// Where cargo puts binary `bin` of `profile` under `target_dir`.
+fn output_path(target_dir: &Path, profile: Profile, bin: &str) -> PathBuf {
+    target_dir.join(TARGET).join(profile.dir_name()).join(bin)
+}
+
 fn cargo_build(
     target_dir: &Path,
     rustflags: &str,
     packages: &[&str],
     profile: Profile,
+    quiet: bool,
 ) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -128,7 +148,12 @@ fn cargo_build(
         .current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", rustflags)
-        .args(["build", "--quiet", "--target", TARGET]);
+        .args(["build", "--target", TARGET]);
+    if quiet {
+        command.arg("--quiet");
+    } else {
+        println!("xtask: (a first build: cargo's progress follows)");
+    }
     for package in packages {
         command.args(["-p", package]);
     }
@@ -208,6 +233,19 @@ pub fn relative(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_build_shows_cargo_progress_and_later_ones_are_quiet() {
+        let dir = std::env::temp_dir().join(format!("xtask-build-{}", std::process::id()));
+        assert!(!quiet_build(&dir, Profile::Debug, "hatchery"));
+        let binary = output_path(&dir, Profile::Debug, "hatchery");
+        assert!(binary.ends_with("x86_64-unknown-none/debug/hatchery"));
+        std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
+        std::fs::write(&binary, b"").unwrap();
+        assert!(quiet_build(&dir, Profile::Debug, "hatchery"));
+        assert!(!quiet_build(&dir, Profile::Release, "hatchery"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn bin_name_comes_from_the_bin_section() {

@@ -79,36 +79,54 @@ fn read_input(path: &str) -> Result<(String, String), String> {
     }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut hex, byte| {
         let _ = write!(hex, "{byte:02x}");
         hex
     })
 }
 
-/// Hex digits to bytes; whitespace between digits is ignored.
-fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
+/// Hex digits to bytes; whitespace between digits is ignored. A bad digit is reported
+/// before an odd count, with a hint for a `0x` prefix or a file name.
+pub(crate) fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let trimmed = hex.trim();
+    if let Some(rest) = trimmed
+        .strip_prefix("0x")
+        .or_else(|| trimmed.strip_prefix("0X"))
+    {
+        return Err(format!(
+            "`{trimmed}`: disasm takes bare hex digits, without 0x (try `{rest}`)"
+        ));
+    }
     let digits: Vec<(usize, char)> = hex
         .chars()
         .enumerate()
         .filter(|(_, c)| !c.is_whitespace())
         .collect();
+    if let Some(&(at, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        let looks_like_a_file =
+            trimmed.contains(['/', '.']) || std::path::Path::new(trimmed).is_file();
+        if looks_like_a_file && !trimmed.contains(char::is_whitespace) {
+            return Err(format!(
+                "`{trimmed}` is not hex: disasm takes the program's hex digits, or - to read \
+                 them from stdin (`cargo xtask egg disasm - < FILE`)"
+            ));
+        }
+        return Err(format!("`{c}` at character {} is not a hex digit", at + 1));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(format!(
-            "hex has an odd number of digits ({})",
+            "hex has an odd number of digits ({}): each byte is two",
             digits.len()
         ));
     }
-    digits
+    Ok(digits
         .chunks(2)
         .map(|pair| {
-            let digit = |(at, c): (usize, char)| {
-                c.to_digit(16)
-                    .ok_or_else(|| format!("`{c}` at character {} is not a hex digit", at + 1))
-            };
-            Ok((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+            let digit = |c: char| c.to_digit(16).unwrap_or(0);
+            (digit(pair[0].1) * 16 + digit(pair[1].1)) as u8
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -121,5 +139,25 @@ mod tests {
         assert_eq!(to_hex(&[5, 0, 0x2f]), "05002f");
         assert!(from_hex("050").unwrap_err().contains("odd"));
         assert!(from_hex("0g").unwrap_err().contains("character 2"));
+    }
+
+    #[test]
+    fn not_hex_is_said_before_an_odd_count_with_hints() {
+        assert_eq!(
+            from_hex("xyz").unwrap_err(),
+            "`x` at character 1 is not a hex digit"
+        );
+        assert_eq!(
+            from_hex("0x0600").unwrap_err(),
+            "`0x0600`: disasm takes bare hex digits, without 0x (try `0600`)"
+        );
+        for file in ["login.egg", "/tmp/egg", "eggs/a"] {
+            let error = from_hex(file).unwrap_err();
+            assert!(
+                error.starts_with(&format!("`{file}` is not hex")),
+                "{error}"
+            );
+            assert!(error.contains("disasm - < FILE"), "{error}");
+        }
     }
 }

@@ -63,7 +63,9 @@ pub fn run(args: ImageArgs) -> Result<(), String> {
             println!("xtask: iso     {}", relative(&iso));
         }
         Some(IsoKind::Limine) => {
-            let limine = steps.run("find Limine", crate::limine_fetch::find_limine)?;
+            let limine = steps
+                .run("find Limine", crate::limine_fetch::find_limine)
+                .map_err(|why| format!("{why}\nxtask: {}", crate::limine_fetch::help()))?;
             let iso = limine_iso(
                 &limine,
                 &artifacts,

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_chart;
+mod bench_egg;
 mod bench_gate;
 mod bench_hatch;
 mod bench_linux;
@@ -24,10 +25,13 @@ mod bench_report;
 mod bochs;
 mod build;
 mod clippy;
+#[cfg(test)]
+mod docs_match;
 mod egg_cmd;
 mod fmt;
 mod image_cmd;
 mod limine_fetch;
+mod options;
 mod qemu;
 mod run;
 mod serial;
@@ -57,7 +61,8 @@ enum Command {
     Clippy(clippy::ClippyArgs),
     /// rustfmt over the workspace (`--check` to only check).
     Fmt(fmt::FmtArgs),
-    /// Benchmarks (`ipc`, `hatch [--linux]`): instruction counts under QEMU `-icount shift=0`.
+    /// Benchmarks: `ipc`, `console`, `hatch [--linux]` (instructions under QEMU
+    /// `-icount shift=0`), `egg` (callgrind).
     Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),

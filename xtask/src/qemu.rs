@@ -14,6 +14,8 @@ use crate::serial::{Ending, READY};
 pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 /// The isa-debug-exit device the kernel powers off through (port 0xf4).
 pub const EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+/// Where `--gdb` makes QEMU's GDB stub listen: this machine only.
+pub const GDB_ADDRESS: &str = "127.0.0.1:1234";
 /// Memory when none is asked for.
 pub const DEFAULT_MEMORY: &str = "128M";
 
@@ -53,7 +55,7 @@ pub struct Qemu {
     pub smp: u32,
     /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG.
     pub kvm: bool,
-    /// Wait for GDB on port 1234 (`-s -S`).
+    /// Wait for GDB on [`GDB_ADDRESS`] (`-gdb tcp:ADDRESS -S`).
     pub gdb: bool,
     /// Serial port wiring.
     pub serial: Serial,
@@ -103,7 +105,8 @@ impl Qemu {
             push(&["-enable-kvm", "-cpu", "host,-arch-capabilities"]);
         }
         if self.gdb {
-            push(&["-s", "-S"]);
+            // Not `-s`: that listens on every interface.
+            push(&["-gdb", &format!("tcp:{GDB_ADDRESS}"), "-S"]);
         }
         args.extend(self.extra.iter().cloned());
         args
@@ -264,6 +267,8 @@ impl Keyboard {
 pub struct SerialLog {
     start: Instant,
     echo: bool,
+    /// Echo plain text only (see [`SerialLog::plain_text`]).
+    plain: Option<PlainText>,
     bytes: Vec<u8>,
     ready_after: Option<Duration>,
     /// Offset just past READY, until the announcement is printed.
@@ -276,10 +281,18 @@ impl SerialLog {
         Self {
             start,
             echo,
+            plain: None,
             bytes: Vec::new(),
             ready_after: None,
             announce_from: None,
         }
+    }
+
+    /// Echoes plain text: without terminal escapes (GRUB clears the screen and moves the
+    /// cursor on COM1), carriage returns and NUL bytes. For consoles nobody types into.
+    pub fn plain_text(mut self) -> Self {
+        self.plain = Some(PlainText::default());
+        self
     }
 
     /// Adds output that just arrived.
@@ -305,13 +318,18 @@ impl SerialLog {
             }
         }
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&chunk[..split]);
-        let _ = out.flush();
+        let mut write = |bytes: &[u8], plain: &mut Option<PlainText>| {
+            let _ = match plain {
+                Some(plain) => out.write_all(&plain.filter(bytes)),
+                None => out.write_all(bytes),
+            };
+            let _ = out.flush();
+        };
+        write(&chunk[..split], &mut self.plain);
         if announce {
             self.announce();
         }
-        let _ = out.write_all(&chunk[split..]);
-        let _ = out.flush();
+        write(&chunk[split..], &mut self.plain);
     }
 
     /// The offset just past the first `needle` at or after `from` (an empty needle is
@@ -345,6 +363,42 @@ impl SerialLog {
                 after.as_secs_f64()
             );
         }
+    }
+}
+
+/// A streaming filter to plain text: drops ANSI escape sequences (CSI `ESC [ ... final`,
+/// and two-byte `ESC x`), carriage returns and NUL bytes, even when a sequence is split
+/// between two chunks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlainText {
+    /// Copying text.
+    #[default]
+    Text,
+    /// After ESC.
+    Escape,
+    /// Inside `ESC [`, until a final byte in `@..=~`.
+    Csi,
+}
+
+impl PlainText {
+    /// The plain text of `bytes`, continuing from the previous chunk.
+    pub fn filter(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        for &byte in bytes {
+            *self = match (*self, byte) {
+                (Self::Text, 0x1b) => Self::Escape,
+                (Self::Text, b'\r' | 0) => Self::Text,
+                (Self::Text, _) => {
+                    out.push(byte);
+                    Self::Text
+                }
+                (Self::Escape, b'[') => Self::Csi,
+                (Self::Escape, _) => Self::Text,
+                (Self::Csi, b'@'..=b'~') => Self::Text,
+                (Self::Csi, _) => Self::Csi,
+            };
+        }
+        out
     }
 }
 
@@ -402,7 +456,11 @@ mod tests {
             Some("host,-arch-capabilities")
         );
         assert!(args.contains(&"-enable-kvm".to_string()));
-        assert!(args.contains(&"-s".to_string()) && args.contains(&"-S".to_string()));
+        assert_eq!(
+            value_after(&args, "-gdb").as_deref(),
+            Some("tcp:127.0.0.1:1234")
+        );
+        assert!(args.contains(&"-S".to_string()) && !args.contains(&"-s".to_string()));
         assert_eq!(value_after(&args, "-smp").as_deref(), Some("4"));
         assert_eq!(value_after(&args, "-serial").as_deref(), Some("mon:stdio"));
         assert_eq!(&args[args.len() - 2..], ["-d", "int"]);
@@ -465,6 +523,16 @@ mod tests {
         assert_eq!(serial.find_after(8, "a?"), None);
         assert_eq!(serial.find_after(3, ""), Some(3));
         assert_eq!(serial.find_after(100, "a?"), None);
+    }
+
+    #[test]
+    fn plain_text_drops_escapes_carriage_returns_and_nuls_across_chunks() {
+        let mut plain = PlainText::default();
+        let first = plain.filter(b"\x1b[H\x1b[J\x1b[1;1Hhatchery-loader: booting\r\n\x1b[0");
+        let second = plain.filter(b"1;01mHatchery\0 0.1.0\r\n\x1b7x");
+        assert_eq!(first, b"hatchery-loader: booting\n");
+        assert_eq!(second, b"Hatchery 0.1.0\nx");
+        assert_eq!(plain, PlainText::Text);
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::io::IsTerminal;
 use crate::build::{build_all, relative};
 use crate::image_cmd::{archive_and_bundle_in, grub_iso, limine_iso, Root};
 use crate::limine_fetch::find_limine;
+use crate::options::{self, Memory};
 use crate::qemu::{run_watched, Boot, Qemu, Serial, Watch};
-use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS};
+use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS, ROOT_TASK_FAULTED};
 use crate::steps::{Profile, Steps};
 use crate::tools::{Installer, BOCHS, GRUB, MTOOLS, QEMU, XORRISO};
 
@@ -21,25 +22,28 @@ pub struct RunArgs {
     bochs: bool,
     /// Bochs CPU model (`cpu: model=`), e.g. `tigerlake` (SMEP, SMAP, UMIP, AVX); with
     /// `--bochs`.
-    #[arg(long, value_name = "MODEL", requires = "bochs")]
-    bochs_cpu: Option<String>,
-    /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG.
+    #[arg(long, value_name = "MODEL", requires = "bochs",
+          value_parser = crate::bochs::parse_cpu_model)]
+    bochs_cpu: Option<&'static str>,
+    /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG; QEMU only.
     #[arg(long)]
     kvm: bool,
     /// Return to user mode with iretq instead of sysretq (kernel cmdline `syscall=iretq`).
     #[arg(long)]
     iretq: bool,
-    /// Make QEMU wait for GDB on localhost:1234 (`-s -S`).
+    /// Make QEMU wait for GDB on 127.0.0.1:1234; QEMU only.
     #[arg(long)]
     gdb: bool,
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Number of CPUs, 1 to 255 (the kernel uses one for now).
+    #[arg(long, default_value = "1", value_name = "N", allow_hyphen_values = true,
+          value_parser = options::parse_smp)]
     smp: u32,
-    /// Guest memory (QEMU's `-m`).
-    #[arg(long, default_value = crate::qemu::DEFAULT_MEMORY, value_name = "SIZE")]
-    memory: String,
+    /// Guest memory: 64M, 1G, ... (M when no suffix), at least 32M.
+    #[arg(long, default_value = crate::qemu::DEFAULT_MEMORY, value_name = "SIZE",
+          allow_hyphen_values = true, value_parser = options::parse_memory)]
+    memory: Memory,
     /// Kernel log level (kernel cmdline `log=LEVEL`): error, warn, info, debug or trace.
-    #[arg(long, value_name = "LEVEL")]
+    #[arg(long, value_name = "LEVEL", value_parser = options::parse_log_level)]
     log: Option<String>,
     /// Build with the release profile.
     #[arg(long)]
@@ -54,11 +58,12 @@ pub struct RunArgs {
     #[arg(long)]
     no_install: bool,
     /// Boot this archive program as the root task (e.g. `utest`) instead of the default.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = options::parse_program_name)]
     root: Option<String>,
     /// Words for the root task, in the archive manifest's `root-args` line (`utest` runs
-    /// only the tests whose names contain one of them).
-    #[arg(long, value_name = "WORDS", default_value = "")]
+    /// only the tests whose names contain one of them); with `--root`.
+    #[arg(long, value_name = "WORDS", default_value = "", requires = "root",
+          allow_hyphen_values = true, value_parser = options::parse_root_args)]
     root_args: String,
     /// Extra QEMU arguments, after `--`.
     #[arg(last = true, value_name = "QEMU_ARGS")]
@@ -67,6 +72,16 @@ pub struct RunArgs {
 
 /// Runs `cargo xtask run`.
 pub fn run(args: RunArgs) -> Result<(), String> {
+    check_combination(&args)?;
+    options::check_memory_fits(args.memory, options::host_memory_mib())?;
+    if let Some(root) = &args.root {
+        let servers = crate::steps::workspace_root().join("servers");
+        let servers = crate::build::discover_servers(&servers)?;
+        options::check_program(root, servers.iter().map(|(_, bin)| bin.as_str()))?;
+    }
+    if args.kvm {
+        check_kvm_device()?;
+    }
     let terminal = std::io::stdin().is_terminal();
     let cmdline = cmdline(&args, terminal);
     image::check_cmdline(&cmdline).map_err(|e| e.to_string())?;
@@ -91,14 +106,20 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     } else {
         match find_limine() {
             Ok(limine) => Some(limine),
-            Err(why) if args.limine => return Err(format!("no Limine: {why}")),
+            Err(why) if args.limine => {
+                let help = crate::limine_fetch::help();
+                return Err(format!("no Limine: {why}\nxtask: {help}"));
+            }
             Err(why) => {
                 let fallback = if args.bochs {
                     "the GRUB ISO"
                 } else {
                     "the direct loader"
                 };
-                println!("xtask: no Limine ({why}): booting {fallback}");
+                println!(
+                    "xtask: no Limine ({why}): booting {fallback} (`--limine` says what \
+                     Limine needs)"
+                );
                 None
             }
         }
@@ -131,7 +152,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             ..Watch::default()
         };
-        crate::bochs::run(&iso, &work_dir, watch, args.bochs_cpu.as_deref())?
+        crate::bochs::run(&iso, &work_dir, bochs_machine(&args), watch)?
     } else {
         let boot = match iso {
             Some(iso) => Boot::Iso(iso),
@@ -142,7 +163,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             },
         };
         let mut qemu = Qemu::new(boot);
-        qemu.memory = args.memory.clone();
+        qemu.memory = args.memory.to_string();
         qemu.smp = args.smp;
         qemu.kvm = args.kvm;
         qemu.gdb = args.gdb;
@@ -166,11 +187,99 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     }
     let verdict = verdict(&watched.ending, watched.ready_after.is_some(), args.bochs);
     println!("xtask: {verdict}");
+    let root_fault = root_task_fault(&watched.log);
+    if args.kvm && root_fault.is_some() {
+        println!("xtask: {KVM_FAULT_HINT}");
+    }
     steps.summary();
-    match watched.ending {
-        Ending::Exited(Some(EXIT_FAILURE)) => Err("the system reported a failure".into()),
+    match (watched.ending, root_fault) {
+        (_, Some(why)) => Err(why),
+        (Ending::Exited(Some(EXIT_FAILURE)), None) => Err(failure_message(&watched.log)),
         _ if watched.ready_after.is_none() => Err("HATCHERY READY never appeared".into()),
         _ => Ok(()),
+    }
+}
+
+/// What helps when the root task faults under `--kvm`: on this kind of host the fault is
+/// at the kernel's `syscall` entry, still in user mode (README, `--kvm`).
+const KVM_FAULT_HINT: &str = "hint: under --kvm the root task faulted; where /dev/kvm is a \
+     software virtualizer (such as PVM) user-mode `syscall` never reaches the kernel, so the \
+     first system call faults: run without --kvm (QEMU TCG)";
+
+/// Refuses option combinations the chosen emulator cannot honour, in one line each.
+fn check_combination(args: &RunArgs) -> Result<(), String> {
+    if !args.bochs {
+        return Ok(());
+    }
+    if args.gdb {
+        return Err(
+            "--gdb needs QEMU: Debian's Bochs is built with its own debugger, \
+                    not a GDB stub"
+                .into(),
+        );
+    }
+    if args.kvm {
+        return Err("--kvm needs QEMU: Bochs only emulates".into());
+    }
+    if let Some(first) = args.qemu_args.first() {
+        return Err(format!(
+            "arguments after -- go to QEMU (`{first}` ...); Bochs takes none"
+        ));
+    }
+    bochs_machine(args).check()
+}
+
+/// The Bochs machine `--memory`, `--smp` and `--bochs-cpu` ask for.
+fn bochs_machine(args: &RunArgs) -> crate::bochs::Machine {
+    crate::bochs::Machine {
+        memory_mib: args.memory.mib,
+        cpus: args.smp,
+        cpu_model: args.bochs_cpu,
+    }
+}
+
+/// Refuses `--kvm` when `/dev/kvm` cannot be opened, naming why.
+pub(crate) fn check_kvm_device() -> Result<(), String> {
+    check_device(KVM_DEVICE)
+}
+
+fn check_device(device: &str) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(device)
+        .map(drop)
+        .map_err(|e| format!("--kvm: cannot open {device}: {e}; run without --kvm (TCG)"))
+}
+
+/// The KVM device QEMU's `-enable-kvm` opens.
+const KVM_DEVICE: &str = "/dev/kvm";
+
+/// The kernel's line saying the root task faulted, if the log has one.
+fn root_task_fault(log: &str) -> Option<String> {
+    crate::serial::clean(log)
+        .lines()
+        .find(|line| line.contains(ROOT_TASK_FAULTED))
+        .map(|line| {
+            let line = line.trim();
+            // From the kernel's own words on: `root task hello faulted; the run fails`.
+            line.split_once("hatchery: ")
+                .map_or(line, |(_, why)| why)
+                .to_string()
+        })
+}
+
+/// Why a run that powered off with the failure status failed: its first `fatal`, `PANIC`
+/// or failed-test line.
+fn failure_message(log: &str) -> String {
+    let log = crate::serial::clean(log);
+    let why = log
+        .lines()
+        .map(str::trim)
+        .find(|line| line.contains("fatal:") || line.contains("PANIC") || line.ends_with("FAILED"));
+    match why {
+        Some(line) => format!("the system reported a failure: {line}"),
+        None => "the system reported a failure".into(),
     }
 }
 
@@ -203,16 +312,12 @@ fn print_hints(args: &RunArgs, terminal: bool, cmdline: &str) {
     } else {
         println!("xtask: the console is this terminal: Ctrl-A X quits QEMU, Ctrl-A C the monitor");
     }
-    if args.kvm && !args.iretq {
-        println!(
-            "xtask: hint: this machine's KVM faults on sysretq; add --iretq if user mode dies"
-        );
-    }
     if args.gdb {
         println!(
             "xtask: QEMU waits for GDB: gdb target/kernel/x86_64-unknown-none/{}/hatchery \
-             -ex 'target remote localhost:1234'",
-            Profile::from_release_flag(args.release).dir_name()
+             -ex 'target remote {}'",
+            Profile::from_release_flag(args.release).dir_name(),
+            crate::qemu::GDB_ADDRESS
         );
     }
 }
@@ -269,11 +374,103 @@ mod tests {
         assert_eq!(cmdline(&parse(&["--bochs"]), true), "exit");
     }
 
+    fn parse_error(argv: &[&str]) -> String {
+        let mut full = vec!["run"];
+        full.extend(argv);
+        match Wrapper::try_parse_from(full) {
+            Ok(_) => panic!("{argv:?} was accepted"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_smp_memory_and_log_values_are_refused_saying_what_is_allowed() {
+        for (argv, allowed) in [
+            (&["--smp", "0"][..], "a number of CPUs from 1 to 255"),
+            (&["--smp", "999"], "a number of CPUs from 1 to 255"),
+            (&["--smp", "-1"], "a number of CPUs from 1 to 255"),
+            (&["--memory", "abc"], "a size such as 64M"),
+            (&["--memory", "0"], "does not boot in less than 32M"),
+            (&["--memory", "1M"], "does not boot in less than 32M"),
+            (
+                &["--log", "verbose"],
+                "one of error, warn, info, debug, trace",
+            ),
+        ] {
+            let error = parse_error(argv);
+            assert!(error.contains(allowed), "{argv:?}: {error}");
+            assert!(error.contains(argv[1]), "{argv:?} not named: {error}");
+        }
+        let args = parse(&["--smp", "4", "--memory", "1G", "--log", "debug"]);
+        assert_eq!((args.smp, args.memory.mib), (4, 1024));
+        assert_eq!(parse(&[]).memory.to_string(), crate::qemu::DEFAULT_MEMORY);
+    }
+
+    #[test]
+    fn bochs_refuses_what_only_qemu_does_and_takes_memory_and_cpus() {
+        for (argv, message) in [
+            (&["--bochs", "--gdb"][..], "--gdb needs QEMU"),
+            (&["--bochs", "--kvm"], "--kvm needs QEMU"),
+            (
+                &["--bochs", "--", "-d", "int"],
+                "arguments after -- go to QEMU",
+            ),
+            (
+                &["--bochs", "--memory", "4G"],
+                "Bochs simulates at most 2048M",
+            ),
+            (
+                &["--bochs", "--smp", "16"],
+                "Bochs simulates at most 12 CPUs",
+            ),
+        ] {
+            let error = check_combination(&parse(argv)).unwrap_err();
+            assert!(error.contains(message), "{argv:?}: {error}");
+        }
+        let args = parse(&["--bochs", "--smp", "2", "--memory", "256M", "--iretq"]);
+        assert!(check_combination(&args).is_ok());
+        let machine = bochs_machine(&args);
+        assert_eq!((machine.memory_mib, machine.cpus), (256, 2));
+        assert!(check_combination(&parse(&["--gdb", "--kvm", "--", "-d", "int"])).is_ok());
+    }
+
+    #[test]
+    fn a_root_task_fault_is_found_and_a_failure_names_its_line() {
+        let log = "HATCHERY READY\r\nwarn: thread hello faulted: page fault (#PF) at rip 0x0\r\n\
+                   error: hatchery: root task hello faulted; the run fails\r\n";
+        assert_eq!(
+            root_task_fault(log).as_deref(),
+            Some("root task hello faulted; the run fails")
+        );
+        assert_eq!(root_task_fault("HATCHERY READY\nhello: exiting\n"), None);
+        assert_eq!(
+            failure_message("boot\nhatchery-loader: fatal: no kernel in the bundle\n"),
+            "the system reported a failure: hatchery-loader: fatal: no kernel in the bundle"
+        );
+        assert_eq!(failure_message("boot\n"), "the system reported a failure");
+    }
+
+    #[test]
+    fn kvm_without_a_usable_device_is_refused_naming_it() {
+        let error = check_device("/nonexistent/kvm").unwrap_err();
+        assert!(
+            error.starts_with("--kvm: cannot open /nonexistent/kvm: No such file"),
+            "{error}"
+        );
+        assert!(error.ends_with("run without --kvm (TCG)"));
+    }
+
     #[test]
     fn a_bochs_cpu_model_needs_bochs() {
         let args = parse(&["--bochs", "--bochs-cpu", "tigerlake"]);
-        assert_eq!(args.bochs_cpu.as_deref(), Some("tigerlake"));
+        assert_eq!(args.bochs_cpu, Some("tigerlake"));
+        assert_eq!(bochs_machine(&args).cpu_model, Some("tigerlake"));
         assert!(Wrapper::try_parse_from(["run", "--bochs-cpu", "tigerlake"]).is_err());
+        let error = parse_error(&["--bochs", "--bochs-cpu", "skylake"]);
+        assert!(
+            error.contains("one of Bochs's CPU models: bx_generic"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -282,6 +479,11 @@ mod tests {
         assert_eq!(args.root.as_deref(), Some("utest"));
         assert_eq!(args.root_args, "cpu ports");
         assert_eq!(parse(&[]).root, None);
+        let error = parse_error(&["--root", "bin/utest"]);
+        assert!(error.contains("a program name"), "{error}");
+        assert!(Wrapper::try_parse_from(["run", "--root-args", "cpu"]).is_err());
+        let error = parse_error(&["--root", "utest", "--root-args", "cpu\u{1b}"]);
+        assert!(error.contains("words of printable text"), "{error}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The kernel's serial contract: `HATCHERY READY` when boot is complete;
 //! `ktest: <name> ... ok|FAILED` and `ktest: N passed, M failed` for in-kernel tests, the
 //! same with `utest:` for userspace tests; `hatchery: fatal: <why>`,
-//! `hatchery-loader: fatal: <why>` and `hatchery: PANIC: <message> at <file>:<line>`.
+//! `hatchery-loader: fatal: <why>` and `hatchery: PANIC: <message> at <file>:<line>`;
+//! `hatchery: root task <name> faulted; the run fails` when the root task faults.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub const READY: &str = "HATCHERY READY";
 pub const EXIT_SUCCESS: i32 = 33;
 /// QEMU's exit status after the kernel or loader writes 0x11 (failure).
 pub const EXIT_FAILURE: i32 = 35;
+/// Part of the kernel's line when the root task faults with no fault handler
+/// (`hatchery: root task hello faulted; the run fails`): the run has failed.
+pub const ROOT_TASK_FAULTED: &str = "faulted; the run fails";
 /// Test-result prefixes of in-kernel and userspace tests.
 const TEST_PREFIXES: [&str; 2] = ["ktest:", "utest:"];
 

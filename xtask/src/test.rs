@@ -41,7 +41,8 @@ pub struct TestArgs {
     /// contain one of these words (comma or space separated); no other boot runs.
     #[arg(long, value_name = "NAMES")]
     utest: Option<String>,
-    /// Run only the boot scenarios whose name contains this.
+    /// Run only the boot scenarios whose name contains this (`bochs-grub` and
+    /// `bochs-tests` are the Bochs boots); one that matches none is an error.
     filter: Option<String>,
 }
 
@@ -315,6 +316,19 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: ERROR_TIMEOUT,
         ..boot("kernel-stack-overflow", "exit crash=stack", &[])
     },
+    // A root task whose first instruction faults (`crash=roottask`): the kernel says so
+    // and the run fails, though the system still goes idle and powers off.
+    Scenario {
+        status: EXIT_FAILURE,
+        lines: &[
+            &[READY],
+            &["thread hello faulted: page fault (#PF) at rip 0x0"],
+            &["hatchery: root task hello faulted; the run fails"],
+        ],
+        timeout_secs: ERROR_TIMEOUT,
+        root: Some("hello"),
+        ..boot("root-task-fault", "exit crash=roottask", &[])
+    },
     refused(
         "base-revision-99",
         Bundle::BaseRevision(99),
@@ -366,6 +380,9 @@ impl Tally {
 
 /// Runs `cargo xtask test`.
 pub fn run(args: TestArgs) -> Result<(), String> {
+    if let Some(filter) = &args.filter {
+        check_filter(filter, !args.no_bochs, args.utest.is_some())?;
+    }
     let installer = Installer::new(!args.no_install);
     let mut steps = Steps::new();
     let mut total = Tally::default();
@@ -437,14 +454,46 @@ pub fn run(args: TestArgs) -> Result<(), String> {
     finish(&steps, total)
 }
 
+/// Refuses a filter that selects no boot, listing the names there are (with Bochs when
+/// `bochs`; only the boots of the whole `utest` suite when `utest`, as `--utest` runs).
+fn check_filter(filter: &str, bochs: bool, utest: bool) -> Result<(), String> {
+    let mut names: Vec<&str> = SCENARIOS
+        .iter()
+        .filter(|s| !utest || (s.root == Some("utest") && s.root_args.is_empty()))
+        .map(|s| s.name)
+        .collect();
+    if bochs {
+        names.extend(
+            BOCHS_BOOTS
+                .iter()
+                .filter(|b| !utest || b.utest)
+                .map(|b| b.name),
+        );
+    }
+    if names.iter().any(|name| name.contains(filter)) {
+        return Ok(());
+    }
+    Err(format!(
+        "no boot matches `{filter}`; the boots are: {}",
+        names.join(", ")
+    ))
+}
+
 fn finish(steps: &Steps, total: Tally) -> Result<(), String> {
     steps.summary();
     println!("{} passed, {} failed", total.passed, total.failed);
-    if total.failed == 0 {
-        Ok(())
-    } else {
+    if total.failed > 0 {
         std::process::exit(1);
     }
+    nothing_tested(total)
+}
+
+/// A run that tested nothing is a failure, not a pass.
+fn nothing_tested(total: Tally) -> Result<(), String> {
+    if total.passed == 0 && total.failed == 0 {
+        return Err("nothing was tested".into());
+    }
+    Ok(())
 }
 
 /// Runs `cargo test` (default members), passing its output through, and adds up its
@@ -673,8 +722,16 @@ fn bochs_boot(
                 timeout: Some(Duration::from_secs(BOCHS_TIMEOUT)),
                 ..Watch::default()
             };
-            let watched = crate::bochs::run(&iso, &work_dir, watch, bochs.cpu_model)?;
+            let machine = crate::bochs::Machine {
+                cpu_model: bochs.cpu_model,
+                ..crate::bochs::Machine::default()
+            };
+            let watched = crate::bochs::run(&iso, &work_dir, machine, watch)?;
             steps.record(bochs.name, start.elapsed());
+            if let Some(at) = watched.log.find('\0') {
+                // Once the kernel reset the UART under the loader's last bytes.
+                return Err(format!("a NUL byte at offset {at} of the serial output"));
+            }
             Ok((watched, work_dir.join("com1.log")))
         });
     let expect = Expect {
@@ -710,6 +767,48 @@ mod tests {
             })
         );
         assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn a_run_that_tested_nothing_fails() {
+        assert_eq!(
+            nothing_tested(Tally::default()),
+            Err("nothing was tested".into())
+        );
+        let one = Tally {
+            passed: 1,
+            failed: 0,
+        };
+        assert_eq!(nothing_tested(one), Ok(()));
+    }
+
+    #[test]
+    fn a_filter_that_selects_no_boot_is_an_error() {
+        assert!(check_filter("memory", true, false).is_ok());
+        assert!(check_filter("bochs", true, false).is_ok());
+        let error = check_filter("bochs", false, false).unwrap_err();
+        assert!(error.starts_with("no boot matches `bochs`; the boots are: boot, tests"));
+        let error = check_filter("nosuchtest", true, false).unwrap_err();
+        assert!(error.ends_with(", bochs-grub, bochs-tests"), "{error}");
+        // `--utest` runs only the boots of the whole utest suite.
+        assert!(check_filter("bochs-tests", true, true).is_ok());
+        let error = check_filter("bochs-grub", true, true).unwrap_err();
+        assert!(error.starts_with("no boot matches `bochs-grub`; the boots are: "));
+    }
+
+    #[test]
+    fn scenario_command_lines_use_only_tokens_the_kernel_parses() {
+        let boot =
+            std::fs::read_to_string(workspace_root().join("microkernel/src/boot.rs")).unwrap();
+        for scenario in SCENARIOS {
+            for token in scenario.cmdline.split_whitespace() {
+                assert!(
+                    boot.contains(&format!("\"{token}\" =>")),
+                    "{}: the kernel does not parse `{token}`",
+                    scenario.name
+                );
+            }
+        }
     }
 
     #[test]
@@ -761,7 +860,9 @@ mod tests {
 
     #[test]
     fn good_boots_power_off_with_success_and_never_expect_fatal() {
-        let good = |s: &&Scenario| s.bundle == Bundle::Real && !s.panic_expected;
+        let good = |s: &&Scenario| {
+            s.bundle == Bundle::Real && !s.panic_expected && !s.cmdline.contains("crash=")
+        };
         for scenario in SCENARIOS.iter().filter(good) {
             assert!(!scenario.fatal_expected, "{}", scenario.name);
             assert_eq!(scenario.status, EXIT_SUCCESS, "{}", scenario.name);
@@ -789,6 +890,8 @@ mod tests {
             "no-archive",
             "no-kernel",
             "base-revision-99",
+            "kernel-exception",
+            "root-task-fault",
         ] {
             assert!(has(name), "{name}");
         }

@@ -47,6 +47,12 @@ pub const BOCHS: Tool = Tool {
     files: &[crate::bochs::BIOS, crate::bochs::VGA_BIOS],
     packages: &["bochs", "bochsbios", "vgabios"],
 };
+/// Valgrind, whose callgrind counts the egg benchmark's instructions.
+pub const VALGRIND: Tool = Tool {
+    command: "valgrind",
+    files: &[],
+    packages: &["valgrind"],
+};
 
 /// The rust target everything but the host tools is built for.
 pub const TARGET: &str = "x86_64-unknown-none";

@@ -54,15 +54,26 @@ fn bad_numbers_and_names() {
         fault("close +1"),
         (1, 7, AsmErrorKind::BadNumber("+1".into()))
     );
-    let flags = AsmErrorKind::BadNumber("O_RDWR|O_BOGUS".into());
-    assert_eq!(fault("open 0 \"f\" O_RDWR|O_BOGUS 0"), (1, 12, flags));
+    let unknown = |name: &str, kind| AsmErrorKind::UnknownName {
+        name: name.into(),
+        kind,
+    };
+    // The bad part of a flag word, at its own column.
+    assert_eq!(
+        fault("open 0 \"f\" O_RDWR|O_BOGUS 0"),
+        (1, 19, unknown("O_BOGUS", OperandKind::OpenFlags))
+    );
+    assert_eq!(
+        fault("open 0 \"f\" O_RDWR|1x 0"),
+        (1, 19, AsmErrorKind::BadNumber("1x".into()))
+    );
     assert_eq!(
         fault("sigignore SIG0").2,
-        AsmErrorKind::BadNumber("SIG0".into())
+        unknown("SIG0", OperandKind::SignalSet)
     );
     assert_eq!(
         fault("sigignore SIG65").2,
-        AsmErrorKind::BadNumber("SIG65".into())
+        unknown("SIG65", OperandKind::SignalSet)
     );
     assert_eq!(
         fault("cap 0 0 READ| 0").2,
@@ -72,6 +83,25 @@ fn bad_numbers_and_names() {
         fault("close 18446744073709551616"),
         (1, 7, AsmErrorKind::NumberOverflow)
     );
+}
+
+#[test]
+fn messages_suggest_the_nearest_mnemonic_or_name() {
+    let message = |text: &str| assemble(text).unwrap_err().to_string();
+    assert_eq!(
+        message("opne 0 \"f\" O_RDWR 0"),
+        "line 1, column 1: unknown mnemonic `opne` (did you mean `open`?)"
+    );
+    assert_eq!(
+        message("fork"),
+        "line 1, column 1: unknown mnemonic `fork` (`cargo xtask egg ops` lists them)"
+    );
+    assert!(message("open 0 \"f\" O_RDWR|O_CREATE 0")
+        .ends_with("column 19: `O_CREATE` is not an open_flags name (did you mean `O_CREAT`?)"));
+    assert!(message("cap 0 0 READ|BOGUS 0")
+        .ends_with("`BOGUS` is not a rights name (READ, WRITE, GRANT, GRANT_REPLY)"));
+    assert!(message("sigignore SIGXYZZY")
+        .ends_with("`SIGXYZZY` is not a signal_set name (SIGHUP .. SIGSYS, or SIG1 .. SIG64)"));
 }
 
 #[test]

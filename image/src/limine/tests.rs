@@ -106,6 +106,46 @@ fn limine_dir_wins_over_system_dirs() {
 }
 
 #[test]
+fn a_limine_dir_that_is_not_a_directory_says_so() {
+    let root = TestDir::new("limine-not-a-dir");
+    let missing = root.path().join("nonexistent");
+    let system_dir = root.path().join("system");
+    fake_limine(&system_dir, true);
+    let places = SearchPlaces {
+        limine_dir: Some(missing.clone()),
+        system_dirs: vec![system_dir],
+        ..SearchPlaces::default()
+    };
+    let error = discover(&places).unwrap_err();
+    assert_eq!(
+        error,
+        DiscoveryError::LimineDirNotADirectory(missing.clone())
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("LIMINE_DIR={} is not a directory", missing.display())
+    );
+}
+
+#[test]
+fn an_empty_limine_dir_counts_as_unset() {
+    assert_eq!(limine_dir_from(Some("".into())), None);
+    assert_eq!(limine_dir_from(None), None);
+    assert_eq!(
+        limine_dir_from(Some("/opt/limine".into())),
+        Some(PathBuf::from("/opt/limine"))
+    );
+}
+
+#[test]
+fn needed_files_name_the_binaries_and_the_tool() {
+    assert_eq!(
+        needed_files(),
+        "limine-bios.sys, limine-bios-cd.bin, limine-uefi-cd.bin, BOOTX64.EFI, limine"
+    );
+}
+
+#[test]
 fn incomplete_limine_dir_is_an_error_not_skipped() {
     let root = TestDir::new("limine-incomplete");
     let env_dir = root.path().join("env");

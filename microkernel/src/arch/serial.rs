@@ -16,11 +16,21 @@ impl Serial {
     }
 
     /// Programs 115200 baud, 8N1, FIFOs on, interrupts off.
+    ///
+    /// First waits (bounded) until the bootloader's last bytes have left the UART:
+    /// clearing the FIFO under them lost the loader's line end (Bochs wrote a NUL).
     pub fn init(&mut self) {
         let b = self.base;
-        // SAFETY: COM1's registers are I/O ports owned by the kernel console; writing
-        // them has no memory-safety effect.
+        // SAFETY: COM1's registers are I/O ports owned by the kernel console; reading the
+        // line status and writing the registers has no memory-safety effect.
         unsafe {
+            let mut status = Port::<u8>::new(b + 5);
+            for _ in 0..100_000 {
+                if status.read() & 0x40 != 0 {
+                    break; // transmitter empty
+                }
+                core::hint::spin_loop();
+            }
             Port::<u8>::new(b + 1).write(0x00); // no interrupts
             Port::<u8>::new(b + 3).write(0x80); // DLAB on
             Port::<u8>::new(b).write(0x01); // divisor 1 = 115200 baud

@@ -165,7 +165,8 @@ fn yield_times(n: u32) {
 }
 
 /// Whether `vaddr` is mapped readable for us: asks the kernel (`DebugWrite` of one byte),
-/// which checks the page tables instead of faulting.
+/// which checks the page tables instead of faulting. When it is mapped, that byte is
+/// printed on the console: use it where the answer should be no.
 fn mapped(vaddr: u64) -> bool {
     raw_syscall(Syscall::DebugWrite as u64, regs(vaddr, MessageInfo(1))).0 == 0
 }
@@ -200,7 +201,13 @@ fn a_detached_page_table_keeps_no_mapping_of_a_deleted_frame(ctx: &mut Ctx) -> T
     let untyped = ctx.untyped(12)?;
     let frame: Cap<Frame> = make_from(ctx, untyped, ObjectType::Frame4K, 0)?;
     ok!(frame.map(OWN, BASE, RW));
-    ensure!(mapped(BASE), "the frame is not mapped");
+    // Mapped: a value written through it reads back (`mapped` would print the fresh
+    // frame's first byte, a NUL, on the console).
+    write(BASE, 0x5a5a);
+    // SAFETY: the frame was just mapped writable for us at BASE (the map succeeded);
+    // nothing else in this program refers to that memory.
+    let value = unsafe { (BASE as *const u64).read_volatile() };
+    ensure!(value == 0x5a5a, "the frame is not mapped: read {value:#x}");
     ok!(tables.pd.unmap());
     ensure!(
         !mapped(BASE),
