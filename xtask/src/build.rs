@@ -151,12 +151,22 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
+        if !has_binary(&text, &entry.path()) {
+            // A library shared by servers (a protocol `-api` crate, a host-tested core).
+            continue;
+        }
         let (package, bin) = package_and_bin(&text)
             .ok_or_else(|| format!("{}: no [package] name", manifest.display()))?;
         servers.push((package, bin));
     }
     servers.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(servers)
+}
+
+/// Whether the crate in `dir` (manifest text `manifest`) builds a program: it has a
+/// `[[bin]]` section or a `src/main.rs`.
+fn has_binary(manifest: &str, dir: &Path) -> bool {
+    manifest.lines().any(|l| l.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
 }
 
 /// The package name and the first `[[bin]]` name (else the package name) of a manifest.
@@ -217,6 +227,20 @@ mod tests {
             package_and_bin(manifest),
             Some(("procsrv".into(), "procsrv".into()))
         );
+    }
+
+    #[test]
+    fn library_crates_under_servers_are_not_programs() {
+        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
+        assert!(
+            servers.iter().all(|(_, bin)| bin != "fs-api"),
+            "{servers:?}"
+        );
+        assert!(has_binary(
+            "[[bin]]\nname = \"x\"\n",
+            Path::new("/nonexistent")
+        ));
+        assert!(!has_binary("[lib]\n", Path::new("/nonexistent")));
     }
 
     #[test]
