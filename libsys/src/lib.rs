@@ -24,3 +24,7 @@ pub mod cap;
 pub mod rt;
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod syscall;
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod vspace;
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod fs;

@@ -11,6 +11,8 @@ crate::wire_enum! {
         ESRCH = 3,
         /// I/O error.
         EIO = 5,
+        /// No such device (`/dev/tty` without a controlling terminal).
+        ENXIO = 6,
         /// Not an open file of the right kind for this request (or an unknown fd badge).
         EBADF = 9,
         /// Would block (`O_NONBLOCK`), or try again.
