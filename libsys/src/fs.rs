@@ -24,14 +24,23 @@ use crate::syscall;
 use core::sync::atomic::{AtomicU64, Ordering};
 pub use fs_api::flags::*;
 pub use fs_api::{
-    Errno, FileKind, Label, ServerStats, Stat, PIPE_BUF, SEEK_CUR, SEEK_END, SEEK_SET,
-    WINDOW_ADDR, WINDOW_PAGES, WINDOW_SIZE,
+    Errno, FileKind, Label, ServerStats, Stat, PIPE_BUF, SEEK_CUR, SEEK_END, SEEK_SET, WINDOW_ADDR,
+    WINDOW_PAGES, WINDOW_SIZE,
 };
 
 /// Result of a file operation.
 pub type Result<T> = core::result::Result<T, Errno>;
 
 static FD_BASE: AtomicU64 = AtomicU64::new(FD_SLOT_BASE);
+static PRINT_TO_DEBUG_CONSOLE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// With `true`, `print!` goes to the kernel's debug console whatever fd 1 holds: for
+/// servers (the file server must never call its own endpoint to print) and tests whose
+/// fd 1 is a pipe of their own. `false` restores the default.
+pub fn set_print_to_debug_console(always: bool) {
+    PRINT_TO_DEBUG_CONSOLE.store(always, Ordering::Relaxed);
+}
 static NAMESPACE: AtomicU64 = AtomicU64::new(SLOT_FS);
 
 /// Puts this process's descriptors at slots `base..base + MAX_FDS` (root tasks, whose
@@ -224,11 +233,10 @@ impl Namespace {
     /// # Errors
     /// The server's errno.
     pub fn rename(self, from: &[u8], to: &[u8]) -> Result<()> {
-        // The second path starts on a word boundary after the first.
+        // Each path is packed from a word boundary: the second starts after the first's
+        // last (zero-padded) word.
         let regs = [from.len() as u64, to.len() as u64, 0, 0];
-        let pad = [0u8; 8];
-        let padding = &pad[..(8 - from.len() % 8) % 8];
-        request(self.0, Label::NsRename, regs, 2, &[from, padding, to]).map(drop)
+        request(self.0, Label::NsRename, regs, 2, &[from, to]).map(drop)
     }
 
     /// Sets the size of the file `path`.
@@ -285,7 +293,10 @@ impl Namespace {
     pub fn attach_window(self, page: u64, frame: Cap<Frame>) -> Result<()> {
         syscall::set_send_cap(0, frame.cptr());
         let info = MessageInfo::new(Label::NsAttachWindow as u64, 1, 1);
-        let reply = self.0.call(info, [page, 0, 0, 0]).map_err(|_| Errno::EBADF)?;
+        let reply = self
+            .0
+            .call(info, [page, 0, 0, 0])
+            .map_err(|_| Errno::EBADF)?;
         Errno::check(reply.info.label())
     }
 
@@ -437,7 +448,13 @@ pub fn write(fd: Fd, buf: &[u8]) -> Result<usize> {
 /// # Errors
 /// `ESPIPE` (pipes, terminals), `EINVAL` (bad whence or a negative result).
 pub fn lseek(fd: Fd, offset: i64, whence: u64) -> Result<u64> {
-    let reply = request(fd.cap()?, Label::FdSeek, [offset as u64, whence, 0, 0], 2, &[])?;
+    let reply = request(
+        fd.cap()?,
+        Label::FdSeek,
+        [offset as u64, whence, 0, 0],
+        2,
+        &[],
+    )?;
     Ok(reply.words[0])
 }
 
@@ -762,7 +779,8 @@ output_stream!(Stderr, Fd::STDERR);
 
 /// Whether fd 1 holds an endpoint cap (an open file), so that `print!` goes there.
 pub fn stdout_is_open() -> bool {
-    fd_slot(Fd::STDOUT).is_some_and(|slot| {
+    !PRINT_TO_DEBUG_CONSOLE.load(Ordering::Relaxed)
+        && fd_slot(Fd::STDOUT).is_some_and(|slot| {
         matches!(Cap::<Endpoint>::from_cptr(slot).identify(), Ok(id) if id.kind == CapKind::Endpoint as u64)
     })
 }

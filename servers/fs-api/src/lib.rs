@@ -162,7 +162,7 @@ pub const MAX_HANDLES: usize = 1024;
 pub const MAX_PROCESSES: usize = 256;
 
 /// Pages of a process's I/O window.
-pub const WINDOW_PAGES: usize = 16;
+pub const WINDOW_PAGES: usize = 8;
 /// Bytes of a process's I/O window: the most one read or write moves.
 pub const WINDOW_SIZE: usize = WINDOW_PAGES * 4096;
 /// Where a process maps its I/O window (libsys reads and writes it there).

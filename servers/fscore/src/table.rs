@@ -101,6 +101,27 @@ impl Table {
         Table::default()
     }
 
+    /// A table with room for [`MAX_HANDLES`] handles and descriptions, so that it never
+    /// grows while serving.
+    ///
+    /// # Errors
+    /// `ENOMEM`.
+    pub fn with_full_capacity() -> Result<Self, Errno> {
+        let mut table = Table::new();
+        let oom = |_| Errno::ENOMEM;
+        table
+            .descriptions
+            .try_reserve_exact(MAX_HANDLES)
+            .map_err(oom)?;
+        table.handles.try_reserve_exact(MAX_HANDLES).map_err(oom)?;
+        table
+            .generations
+            .try_reserve_exact(MAX_HANDLES)
+            .map_err(oom)?;
+        table.pipes.try_reserve_exact(MAX_HANDLES).map_err(oom)?;
+        Ok(table)
+    }
+
     /// Live handles.
     pub fn handle_count(&self) -> usize {
         self.handles.iter().filter(|h| h.is_some()).count()

@@ -23,7 +23,12 @@ impl Server {
         }
     }
 
-    fn fd_simple(&mut self, handle: HandleId, label: Label, request: &Request) -> Result<Reply, Errno> {
+    fn fd_simple(
+        &mut self,
+        handle: HandleId,
+        label: Label,
+        request: &Request,
+    ) -> Result<Reply, Errno> {
         let process = self.table.handle(handle)?.process;
         let description = self.table.description(handle)?;
         let (object, flags, offset) = (description.object, description.flags, description.offset);
@@ -99,7 +104,10 @@ impl Server {
                 }
                 Ok(Reply::ok(&[]))
             }
-            Label::FdIsatty => Ok(Reply::ok(&[u64::from(matches!(object, Object::Terminal(..)))])),
+            Label::FdIsatty => Ok(Reply::ok(&[u64::from(matches!(
+                object,
+                Object::Terminal(..)
+            ))])),
             Label::FdIoctl => match object {
                 Object::Terminal(terminal, _) => crate::terminal::ioctl(terminal, request),
                 _ => Err(Errno::ENOTTY),
@@ -112,7 +120,9 @@ impl Server {
                 if p.write_end_taken {
                     return Err(Errno::EINVAL);
                 }
-                let id = self.table.open(Object::PipeWrite(pipe), O_WRONLY, process)?;
+                let id = self
+                    .table
+                    .open(Object::PipeWrite(pipe), O_WRONLY, process)?;
                 if let Some(p) = self.table.pipe(pipe) {
                     p.write_end_taken = true;
                     p.writers = 1;
@@ -182,7 +192,13 @@ impl Server {
             if !may_write(description.flags) {
                 return Err(Errno::EBADF);
             }
-            Ok((process, description.object, description.offset, description.flags, length))
+            Ok((
+                process,
+                description.object,
+                description.offset,
+                description.flags,
+                length,
+            ))
         })();
         let (process, object, offset, flags, length) = match result {
             Ok(found) => found,

@@ -11,6 +11,7 @@
 #![no_main]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
@@ -36,9 +37,12 @@ const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/hsh\n\
 alice:x:1000:1000:Alice:/home/alice:/bin/hsh\n\
 bob:x:1001:1001:Bob:/home/bob:/bin/hsh\n\
 carol:x:1002:1002:Carol:/home/carol:/bin/hsh\n";
-const GROUP: &[u8] = b"root:x:0:\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\nusers:x:100:alice,bob\n";
+const GROUP: &[u8] =
+    b"root:x:0:\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\nusers:x:100:alice,bob\n";
 
 fn main(argument: u64) {
+    // Slot 65 (fd 1 elsewhere) may hold one of our own fd caps: never print through it.
+    libsys::fs::set_print_to_debug_console(true);
     let (archive_length, untyped_bits) = parse_start_argument(argument);
     memory::init(untyped_bits);
     let archive = map_archive(archive_length);

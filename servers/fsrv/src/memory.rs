@@ -78,7 +78,10 @@ pub fn free_slot_keep(slot: u64) {
 pub fn keep(from: u64) -> Option<u64> {
     let slot = take_slot()?;
     let root: Cap<libsys::cap::CNode> = Cap::from_cptr(SLOT_CNODE);
-    if root.move_cap(SlotPath::at(slot), SlotPath::at(from)).is_err() {
+    if root
+        .move_cap(SlotPath::at(slot), SlotPath::at(from))
+        .is_err()
+    {
         free_slot(slot);
         return None;
     }
@@ -130,7 +133,16 @@ fn grow(heap: &mut Heap, at_least: u64) -> bool {
             let frame = objects.retype(ObjectType::Frame2M, 0, 1).ok()?;
             let rights = Rights::READ.union(Rights::WRITE).bits();
             let vspace = Cap::from_cptr(SLOT_VSPACE);
-            if map_frame(objects, vspace, Cap::from_cptr(frame), top + mapped, rights, true).is_err() {
+            if map_frame(
+                objects,
+                vspace,
+                Cap::from_cptr(frame),
+                top + mapped,
+                rights,
+                true,
+            )
+            .is_err()
+            {
                 let _ = objects.free_slot(frame);
                 return None;
             }

@@ -10,7 +10,7 @@ use fscore::table::HandleId;
 use libsys::cap::{Cap, Reply as ReplyObject};
 
 /// Most requests waiting at once (more: `EAGAIN`).
-const MAX_PENDING: usize = 128;
+pub const MAX_PENDING: usize = 128;
 
 /// What a waiting request wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,9 @@ impl Server {
             let handle_slot = self.table.slot(handle)?;
             let reply = match self.replies.pop() {
                 Some(reply) => reply,
-                None => memory::with_objects(|o| o.make::<ReplyObject>().ok()).ok_or(Errno::EAGAIN)?,
+                None => {
+                    memory::with_objects(|o| o.make::<ReplyObject>().ok()).ok_or(Errno::EAGAIN)?
+                }
             };
             self.pending.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
             if reply.save().is_err() {
@@ -144,9 +146,10 @@ impl Server {
             Ok(w) => w,
             Err(e) => return Outcome::Reply(Reply::error(e)),
         };
-        let queued = self.pending.iter().any(|p| {
-            p.pipe == pipe && matches!(p.waiting, Waiting::Write { .. })
-        });
+        let queued = self
+            .pending
+            .iter()
+            .any(|p| p.pipe == pipe && matches!(p.waiting, Waiting::Write { .. }));
         let Some(p) = self.table.pipe(pipe) else {
             return Outcome::Reply(Reply::error(Errno::EBADF));
         };
@@ -178,9 +181,10 @@ impl Server {
     pub fn pump(&mut self, pipe: usize) {
         loop {
             let mut progress = false;
-            let reader = self.pending.iter().position(|p| {
-                p.pipe == pipe && matches!(p.waiting, Waiting::Read { .. })
-            });
+            let reader = self
+                .pending
+                .iter()
+                .position(|p| p.pipe == pipe && matches!(p.waiting, Waiting::Read { .. }));
             if let Some(index) = reader {
                 let (process, Waiting::Read { length }) =
                     (self.pending[index].process, self.pending[index].waiting)
@@ -202,9 +206,10 @@ impl Server {
                     progress = true;
                 }
             }
-            let writer = self.pending.iter().position(|p| {
-                p.pipe == pipe && matches!(p.waiting, Waiting::Write { .. })
-            });
+            let writer = self
+                .pending
+                .iter()
+                .position(|p| p.pipe == pipe && matches!(p.waiting, Waiting::Write { .. }));
             if let Some(index) = writer {
                 let (process, Waiting::Write { length, done }) =
                     (self.pending[index].process, self.pending[index].waiting)

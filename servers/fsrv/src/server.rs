@@ -136,7 +136,12 @@ impl Request {
     ///
     /// # Errors
     /// `ENAMETOOLONG` past `PATH_MAX`, `EINVAL` when the message is shorter.
-    pub fn bytes<'a>(&self, first: usize, len: u64, out: &'a mut [u8; PATH_MAX]) -> Result<&'a [u8], Errno> {
+    pub fn bytes<'a>(
+        &self,
+        first: usize,
+        len: u64,
+        out: &'a mut [u8; PATH_MAX],
+    ) -> Result<&'a [u8], Errno> {
         let len = usize::try_from(len).map_err(|_| Errno::ENAMETOOLONG)?;
         if len > PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
@@ -212,15 +217,32 @@ impl Server {
     pub fn new(archive: &'static [u8]) -> Result<Server, Errno> {
         let programs = archive_programs(archive);
         let fs = Fs::standard(FILE_SPACE, &programs, crate::PASSWD, crate::GROUP)?;
+        // Every table that grows with use gets its full size now: serving never grows the
+        // heap but for files, pipe rings and processes, all given back when they go.
+        let oom = |_| Errno::ENOMEM;
+        let mut masters = Vec::new();
+        masters
+            .try_reserve_exact(fs_api::MAX_HANDLES)
+            .map_err(oom)?;
+        let mut pending = Vec::new();
+        pending
+            .try_reserve_exact(crate::pipes::MAX_PENDING)
+            .map_err(oom)?;
+        let mut replies = Vec::new();
+        replies
+            .try_reserve_exact(crate::pipes::MAX_PENDING)
+            .map_err(oom)?;
+        let mut events = VecDeque::new();
+        events.try_reserve_exact(MAX_EVENTS).map_err(oom)?;
         Ok(Server {
             fs,
-            table: Table::new(),
+            table: Table::with_full_capacity()?,
             processes: BTreeMap::new(),
             windows_used: alloc::vec![false; MAX_PROCESSES],
-            masters: Vec::new(),
-            pending: Vec::new(),
-            replies: Vec::new(),
-            events: VecDeque::new(),
+            masters,
+            pending,
+            replies,
+            events,
             requests: 0,
         })
     }
@@ -277,20 +299,30 @@ impl Server {
                 request.need(2)?;
                 let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
                 let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller { who: &p.credentials, cwd: p.cwd };
-                self.fs.mkdir(caller, path, request.word(0)).map(|_| Reply::ok(&[]))
+                let caller = Caller {
+                    who: &p.credentials,
+                    cwd: p.cwd,
+                };
+                self.fs
+                    .mkdir(caller, path, request.word(0))
+                    .map(|_| Reply::ok(&[]))
             }
             Label::NsUnlink | Label::NsRmdir => {
                 request.need(1)?;
                 let path = request.bytes(PATH_WORD, request.word(0), &mut path)?;
                 let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller { who: &p.credentials, cwd: p.cwd };
+                let caller = Caller {
+                    who: &p.credentials,
+                    cwd: p.cwd,
+                };
                 if label == Label::NsUnlink {
                     self.fs.unlink(caller, path)?;
                 } else {
-                    if self.processes.values().any(|q| {
-                        self.fs.lookup(caller, path).is_ok_and(|id| id == q.cwd)
-                    }) {
+                    if self
+                        .processes
+                        .values()
+                        .any(|q| self.fs.lookup(caller, path).is_ok_and(|id| id == q.cwd))
+                    {
                         return Err(Errno::EBUSY);
                     }
                     self.fs.rmdir(caller, path)?;
@@ -304,15 +336,23 @@ impl Server {
                 let mut to = [0u8; PATH_MAX];
                 let to = request.bytes(second, request.word(1), &mut to)?;
                 let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller { who: &p.credentials, cwd: p.cwd };
+                let caller = Caller {
+                    who: &p.credentials,
+                    cwd: p.cwd,
+                };
                 self.fs.rename(caller, from, to).map(|_| Reply::ok(&[]))
             }
             Label::NsTruncate => {
                 request.need(2)?;
                 let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
                 let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller { who: &p.credentials, cwd: p.cwd };
-                self.fs.truncate(caller, path, request.word(0)).map(|_| Reply::ok(&[]))
+                let caller = Caller {
+                    who: &p.credentials,
+                    cwd: p.cwd,
+                };
+                self.fs
+                    .truncate(caller, path, request.word(0))
+                    .map(|_| Reply::ok(&[]))
             }
             Label::NsChdir => {
                 request.need(1)?;
@@ -465,7 +505,10 @@ impl Server {
             }
             _ => Object::Node(node),
         };
-        let id = match self.table.open(object, flags & !fs_api::flags::O_TRUNC, process) {
+        let id = match self
+            .table
+            .open(object, flags & !fs_api::flags::O_TRUNC, process)
+        {
             Ok(id) => id,
             Err(e) => {
                 self.fs.close(node);
@@ -495,14 +538,23 @@ impl Server {
         let rights = Rights::WRITE.union(Rights::GRANT_REPLY);
         let badge = Badge::Fd(id).to_word();
         if root
-            .mint(SlotPath::at(slot), SlotPath::at(SLOT_ENDPOINT), rights, badge)
+            .mint(
+                SlotPath::at(slot),
+                SlotPath::at(SLOT_ENDPOINT),
+                rights,
+                badge,
+            )
             .is_err()
         {
             memory::free_slot(slot);
             return Err(Errno::ENFILE);
         }
         if self.masters.len() <= index {
-            if self.masters.try_reserve(index + 1 - self.masters.len()).is_err() {
+            if self
+                .masters
+                .try_reserve(index + 1 - self.masters.len())
+                .is_err()
+            {
                 memory::free_slot(slot);
                 return Err(Errno::ENOMEM);
             }
@@ -603,7 +655,10 @@ impl Server {
         if len > p.pages * 4096 {
             return Err(Errno::EFAULT);
         }
-        Ok(core::ptr::slice_from_raw_parts_mut(window_base(p.window) as *mut u8, len))
+        Ok(core::ptr::slice_from_raw_parts_mut(
+            window_base(p.window) as *mut u8,
+            len,
+        ))
     }
 
     fn statistics(&self) -> ServerStats {
