@@ -128,8 +128,8 @@ wire_enum! {
         /// `set_flags(flags)`: only `O_APPEND` and `O_NONBLOCK` change.
         FdSetFlags = 0x20d,
 
-        /// `set_credentials(process, uid, gid, umask, group_count)` + the supplementary
-        /// groups from word [`PATH_WORD`]: registers or updates a process.
+        /// `set_credentials(process, uid, gid, umask)`, word 4 the number of supplementary
+        /// groups (at most 64), the groups from word 5: registers or updates a process.
         CtlSetCredentials = 0x301,
         /// `open_on_behalf(process, flags, mode, path_len)` + path -> an fd cap held by
         /// `process` (procsrv moves it into the child's fd slot).

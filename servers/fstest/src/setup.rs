@@ -241,6 +241,7 @@ impl World {
             .map_err(fail("bin/fstest"))?;
         let config = ProcessConfig {
             untyped_bits: CHILD_BITS,
+            stack_pages: 16,
             priority: self.info.priority,
             ..ProcessConfig::default()
         };
