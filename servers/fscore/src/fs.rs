@@ -34,6 +34,10 @@ pub enum Device {
     Console,
     /// The caller's controlling terminal (resolved by the server at open).
     Tty,
+    /// Opening it makes a new pseudo-terminal and gives its master.
+    Ptmx,
+    /// The slave side of pseudo-terminal `n` (`/dev/pts/n`).
+    PtySlave(u32),
 }
 
 impl Device {
@@ -45,11 +49,16 @@ impl Device {
             Device::Full => 0x107,
             Device::Console => 0x501,
             Device::Tty => 0x500,
+            Device::Ptmx => 0x502,
+            Device::PtySlave(n) => (136 << 8) | n as u64,
         }
     }
     /// Whether it is a terminal (handled by the terminal code, not by [`Fs`]).
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Device::Console | Device::Tty)
+        matches!(
+            self,
+            Device::Console | Device::Tty | Device::Ptmx | Device::PtySlave(_)
+        )
     }
 }
 
@@ -198,9 +207,11 @@ impl Fs {
             (b"full", Device::Full),
             (b"console", Device::Console),
             (b"tty", Device::Tty),
+            (b"ptmx", Device::Ptmx),
         ] {
             fs.make_node(dev, name, Content::Device(device), 0o666, &root)?;
         }
+        fs.make_dir(dev, b"pts", 0o755, &root)?;
         fs.make_dir(ROOT, b"tmp", 0o1777, &root)?;
         let etc = fs.make_dir(ROOT, b"etc", 0o755, &root)?;
         fs.make_node(etc, b"passwd", Content::Static(passwd), 0o644, &root)?;
@@ -851,6 +862,37 @@ impl Fs {
                 Some((name, &child)) => entry(name, child).map(Some),
                 None => Ok(None),
             },
+        }
+    }
+
+    /// Makes device node `name` in directory `dir` owned by `owner` (the server's own
+    /// bookkeeping, such as `/dev/pts/N`: no permission checks).
+    ///
+    /// # Errors
+    /// `EEXIST`, `ENOTDIR`, `ENOMEM`.
+    pub fn add_device(
+        &mut self,
+        dir: NodeId,
+        name: &[u8],
+        device: Device,
+        mode: u16,
+        owner: &Credentials,
+    ) -> Result<NodeId, Errno> {
+        self.make_node(dir, name, Content::Device(device), mode, owner)
+    }
+
+    /// Removes entry `name` of directory `dir` (no permission checks); the node goes when
+    /// it is not open.
+    pub fn remove_entry(&mut self, dir: NodeId, name: &[u8]) {
+        let Ok(entries) = self.entries_mut(dir) else {
+            return;
+        };
+        if let Some(id) = entries.remove(name) {
+            self.bump(dir);
+            if let Ok(node) = self.node_mut(id) {
+                node.links = 0;
+            }
+            self.collect(id);
         }
     }
 

@@ -31,8 +31,11 @@ pub enum Object {
     PipeRead(usize),
     /// The write end of pipe `n`.
     PipeWrite(usize),
-    /// Terminal `n` (0 is the console) through node `NodeId`.
+    /// Terminal `n` (0 is the console, `n + 1` the slave of pty `n`) through node
+    /// `NodeId`.
     Terminal(usize, NodeId),
+    /// The master side of pty `n`.
+    PtyMaster(usize),
 }
 
 /// An open file description.

@@ -6,9 +6,9 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use bootfmt::archive::BootArchive;
 use fs_api::server::{SLOT_ENDPOINT, SLOT_EVENTS, SLOT_RECEIVE, WINDOWS_ADDR};
+use fs_api::{job, WINDOW_PAGES, WINDOW_SIZE};
 use fs_api::{words_for, Badge, Errno, Label, ServerStats, MAX_PROCESSES, PATH_MAX, PATH_WORD};
-use fs_api::{WINDOW_PAGES, WINDOW_SIZE};
-use fscore::fs::{Caller, Device, Fs, NodeId, ROOT};
+use fscore::fs::{Caller, Fs, NodeId, ROOT};
 use fscore::perm::Credentials;
 use fscore::table::{HandleId, Object, Released, Table};
 use libsys::abi::MessageInfo;
@@ -172,6 +172,8 @@ pub struct Process {
     pub pages: usize,
     /// The slots of the attached frames.
     frames: [u64; WINDOW_PAGES],
+    /// Its pid, group and session for the terminal rules (procsrv's `CtlSetJob`).
+    pub job: ttycore::Caller,
 }
 
 /// Everything the server holds.
@@ -189,6 +191,8 @@ pub struct Server {
     pub pending: Vec<Pending>,
     /// Reply objects not in use.
     pub replies: Vec<Cap<libsys::cap::Reply>>,
+    /// The console and the ptys.
+    pub terminals: crate::terminal::Terminals,
     /// Events for procsrv: `(process, signal)`.
     events: VecDeque<(u64, u64)>,
     requests: u64,
@@ -242,6 +246,7 @@ impl Server {
             masters,
             pending,
             replies,
+            terminals: crate::terminal::Terminals::new()?,
             events,
             requests: 0,
         })
@@ -425,6 +430,28 @@ impl Server {
                 let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
                 self.chdir(request.word(0), path)
             }
+            Label::CtlSetJob => {
+                request.need(5)?;
+                let id = |w: u64| u32::try_from(w).map_err(|_| Errno::EINVAL);
+                let flags = request.word(4);
+                if flags & !(job::IGNORES_TTIN | job::IGNORES_TTOU | job::ORPHANED) != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut caller = ttycore::Caller::new(
+                    id(request.word(1))?,
+                    id(request.word(2))?,
+                    id(request.word(3))?,
+                );
+                caller.ignores_ttin = flags & job::IGNORES_TTIN != 0;
+                caller.ignores_ttou = flags & job::IGNORES_TTOU != 0;
+                caller.orphaned = flags & job::ORPHANED != 0;
+                let p = self
+                    .processes
+                    .get_mut(&request.word(0))
+                    .ok_or(Errno::ESRCH)?;
+                p.job = caller;
+                Ok(Reply::ok(&[]))
+            }
             Label::CtlEvents => {
                 let mut words = [0u64; 8];
                 let mut count = 0;
@@ -469,6 +496,7 @@ impl Server {
                 window,
                 pages: 0,
                 frames: [0; WINDOW_PAGES],
+                job: ttycore::Caller::new(process as u32, process as u32, 0),
             },
         );
         self.windows_used[window] = true;
@@ -497,11 +525,13 @@ impl Server {
         };
         let (node, _) = self.fs.open(caller, path, flags, mode)?;
         let object = match self.fs.device(node) {
-            Some(Device::Console) => Object::Terminal(crate::terminal::CONSOLE, node),
-            Some(Device::Tty) => {
-                // The caller's controlling terminal: procsrv has not told us of any.
-                self.fs.close(node);
-                return Err(Errno::ENXIO);
+            Some(device) if device.is_terminal() => {
+                let object = self.open_terminal(process, device, node, flags);
+                if !matches!(object, Ok(Object::Terminal(..))) {
+                    // A master (or a failure) holds no node.
+                    self.fs.close(node);
+                }
+                object?
             }
             _ => Object::Node(node),
         };
@@ -511,7 +541,7 @@ impl Server {
         {
             Ok(id) => id,
             Err(e) => {
-                self.fs.close(node);
+                self.close_object(object);
                 return Err(e);
             }
         };
@@ -576,12 +606,23 @@ impl Server {
             }
         }
         self.cancel_pending(|p| p.handle_slot == released.slot);
+        self.cancel_terminal_waits(|w| w.handle_slot == released.slot);
         if let Some(description) = released.description {
-            match description.object {
-                Object::Node(node) | Object::Terminal(_, node) => self.fs.close(node),
-                Object::PipeRead(pipe) => self.pipe_end_closed(pipe, true),
-                Object::PipeWrite(pipe) => self.pipe_end_closed(pipe, false),
+            self.close_object(description.object);
+        }
+    }
+
+    /// The last description on `object` is gone.
+    fn close_object(&mut self, object: Object) {
+        match object {
+            Object::Node(node) => self.fs.close(node),
+            Object::Terminal(_, node) => {
+                self.terminal_closed(object);
+                self.fs.close(node);
             }
+            Object::PtyMaster(_) => self.terminal_closed(object),
+            Object::PipeRead(pipe) => self.pipe_end_closed(pipe, true),
+            Object::PipeWrite(pipe) => self.pipe_end_closed(pipe, false),
         }
     }
 
@@ -630,6 +671,8 @@ impl Server {
             return Err(Errno::ESRCH);
         }
         self.cancel_pending(|p| p.process == process);
+        self.cancel_terminal_waits(|w| w.process() == process);
+        self.session_leader_gone(process);
         for released in self.table.process_exit(process) {
             self.release(released);
         }

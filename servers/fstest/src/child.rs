@@ -14,6 +14,11 @@ pub const WRITE_RECORDS: u64 = 2;
 /// Write 4 KiB at a time to fd 1 until a write fails; report the error and the total.
 pub const WRITE_UNTIL_ERROR: u64 = 3;
 
+/// Write [`LINE`] to fd 1 (a pty master: a typed line), close it.
+pub const WRITE_LINE: u64 = 4;
+/// What [`WRITE_LINE`] types.
+pub const LINE: &[u8] = b"typed by another process\n";
+
 /// Bytes the stream carries: 10 MiB.
 pub const STREAM_BYTES: usize = 10 << 20;
 /// One atomic record.
@@ -41,6 +46,13 @@ pub fn run(argument: u64) {
         WRITE_STREAM => stream(),
         WRITE_RECORDS => records((argument >> 8) as u8),
         WRITE_UNTIL_ERROR => until_error(),
+        WRITE_LINE => match write(Fd::STDOUT, LINE) {
+            Ok(n) => (
+                close(Fd::STDOUT).map_or_else(|e| e as u64, |()| 0),
+                n as u64,
+            ),
+            Err(e) => (e as u64, 0),
+        },
         _ => (Errno::EINVAL as u64, 0),
     };
     let report: Cap<Endpoint> = Cap::from_cptr(CHILD_SLOT_REPORT);

@@ -344,7 +344,9 @@ fn print_to_fd1(c: &mut Checks) {
     c.eq("console is fd 0", console, Ok(Fd(0)));
     c.eq("console on fd 1", dup2(Fd(0), Fd(1)), Ok(Fd(1)));
     c.eq("isatty console", isatty(Fd(1)), true);
-    c.eq("console ioctl", ioctl(Fd(1), 0x5401, 0), Err(Errno::EINVAL));
+    c.eq("console ioctl", ioctl(Fd(1), 0x1234, 0), Err(Errno::EINVAL));
+    let cooked = terminal::get_attributes(Fd(1)).map(|t| t[1] >> 32 & 0o2 != 0);
+    c.eq("console is canonical", cooked, Ok(true));
     c.eq("fd 1 open", stdout_is_open(), true);
     println!("fstest: this line went through fd 1, the file server and /dev/console");
     let n = core::fmt::Write::write_str(&mut stdout(), "fstest: and this one through Stdout\n");

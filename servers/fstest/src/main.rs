@@ -5,7 +5,8 @@
 //! part (credentials of four users, fds shared with children, process exit), and checks
 //! through `libsys::fs` and raw `fs-api` messages: every file operation and its errors
 //! ([`files`]), permissions for three users ([`permissions`]), pipes between processes
-//! ([`pipes`]: end of file, EPIPE, 10 MiB streamed, atomic 4 KiB writes), bad and random
+//! ([`pipes`]: end of file, EPIPE, 10 MiB streamed, atomic 4 KiB writes), a pty
+//! ([`terminals`]: canonical and raw mode, the controlling terminal, signals, hangup), bad and random
 //! messages ([`flood`]), and the 1 MiB read benchmark ([`bench`]). Started with a small
 //! number instead of the boot info address, the same program is a child that writes into a
 //! pipe ([`child`]). The last line is `fstest: N passed, M failed`.
@@ -22,6 +23,7 @@ mod flood;
 mod permissions;
 mod pipes;
 mod setup;
+mod terminals;
 
 use libsys::bootinfo::{BootInfo, BOOT_INFO_ADDR, BOOT_INFO_MAGIC};
 use libsys::println;
@@ -54,6 +56,7 @@ fn main(argument: u64) {
     files::run(&mut world, &mut checks);
     permissions::run(&mut world, &mut checks);
     pipes::run(&mut world, &mut checks);
+    terminals::run(&mut world, &mut checks);
     flood::run(&mut world, &mut checks);
     bench::run(&mut world, &mut checks);
     checks.summary();

@@ -171,6 +171,33 @@ fn devices_behave_as_on_linux() {
 }
 
 #[test]
+fn pty_nodes_come_and_go_under_dev_pts() {
+    let mut fs = tree();
+    let root = Credentials::root();
+    let pts = fs.lookup(at(&root), b"/dev/pts").unwrap();
+    let nodes = fs.node_count();
+    let id = fs
+        .add_device(
+            pts,
+            b"0",
+            Device::PtySlave(0),
+            0o620,
+            &Credentials::user(7, 5),
+        )
+        .unwrap();
+    assert_eq!(fs.lookup(at(&root), b"/dev/pts/0"), Ok(id));
+    assert_eq!(fs.device(id), Some(Device::PtySlave(0)));
+    assert_eq!(fs.stat(id).unwrap().uid, 7);
+    let (open, _) = fs.open(at(&root), b"/dev/pts/0", O_RDWR, 0).unwrap();
+    fs.remove_entry(pts, b"0");
+    assert_eq!(fs.lookup(at(&root), b"/dev/pts/0"), Err(Errno::ENOENT));
+    assert!(fs.node(open).is_ok(), "open: still there");
+    fs.close(open);
+    assert_eq!(fs.node_count(), nodes);
+    assert!(Device::Ptmx.is_terminal() && !Device::Null.is_terminal());
+}
+
+#[test]
 fn permissions_for_three_users() {
     let mut fs = tree();
     let root = Credentials::root();
