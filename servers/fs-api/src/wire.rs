@@ -232,6 +232,16 @@ pub mod server {
     pub const SLOT_EVENTS: u64 = 10;
     /// The empty slot where caps sent to fsrv arrive.
     pub const SLOT_RECEIVE: u64 = 11;
+    /// The frame of the serial console driver's shared page (`console_api::SharedPage`);
+    /// empty when no driver runs (the console then writes to the kernel's debug console).
+    pub const SLOT_CONSOLE_PAGE: u64 = 12;
+    /// The driver's notification, minted with `console_api::BADGE_WORK` (write).
+    pub const SLOT_CONSOLE_DRIVER: u64 = 13;
+    /// The notification the driver signals (`console_api::slot::CLIENT`); fsrv binds it to
+    /// its thread, so a signal arrives as a message on its endpoint.
+    pub const SLOT_CONSOLE_WAKE: u64 = 14;
+    /// Where fsrv maps the console's shared page: the page after its IPC buffer.
+    pub const CONSOLE_PAGE_ADDR: u64 = 0x7ffe_0000_1000;
     /// First slot fsrv allocates from.
     pub const FIRST_FREE_SLOT: u64 = 16;
     /// log2 of the slots fsrv's CNode must have.

@@ -87,6 +87,11 @@ fn serve(server: &mut Server) -> ! {
             Outcome::Deferred => endpoint.recv(),
         };
         outcome = match received {
+            Ok(message) if message.info.label() == libsys::abi::NOTIFICATION_LABEL => {
+                // The console driver's notification (bound to this thread) was signalled.
+                server.console_interrupt();
+                Outcome::Deferred
+            }
             Ok(message) => {
                 let result = server.handle(&message);
                 let info: MessageInfo = message.info;

@@ -9,19 +9,26 @@
 //! known here, where every terminal lives. Signals and changes of controlling terminal go
 //! to procsrv as events (`fs_api::event`).
 //!
-//! The console's output goes to the kernel's debug console, which owns COM1 until the
-//! serial console driver (`servers/console`) is wired in; its input is not connected yet,
-//! so a console read waits (or, with `O_NONBLOCK`, fails with `EAGAIN`).
+//! The console is the serial console driver's (`servers/console`) when the starter gave
+//! fsrv the driver's shared page (`fs_api::server::SLOT_CONSOLE_PAGE`): received bytes
+//! are its input and its output goes to the transmit ring, through a
+//! `console_api::TerminalLink`; the driver's signals arrive as notification messages on
+//! fsrv's endpoint. Without a driver the console's output goes to the kernel's debug console
+//! and it has no input (a read waits, or with `O_NONBLOCK` fails with `EAGAIN`).
 
 use crate::memory;
 use crate::server::{Outcome, Reply, Request, Server};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use console_api::{SharedPage, TerminalLink};
+use fs_api::server;
 use fs_api::{event, tty, Errno};
 use fscore::fs::{Device, NodeId};
 use fscore::perm::Credentials;
 use fscore::table::{HandleId, Object};
-use libsys::cap::{Cap, Reply as ReplyObject};
+use libsys::bootinfo::{SLOT_TCB, SLOT_VSPACE};
+use libsys::cap::{Cap, Frame, Notification, Reply as ReplyObject, Tcb};
+use libsys::object::Rights;
 use ttycore::{
     Caller, Event, Flush, GroupId, Pty, SetWhen, Target, Terminal, Termios, TtyError, WindowSize,
     TERMIOS_WORDS,
@@ -65,9 +72,17 @@ impl TtyWait {
     }
 }
 
+/// The serial console driver, when one runs.
+struct ConsoleDevice {
+    page: &'static SharedPage,
+    link: TerminalLink,
+    driver: Cap<Notification>,
+}
+
 /// Every terminal.
 pub struct Terminals {
     console: Box<Terminal>,
+    device: Option<ConsoleDevice>,
     ptys: Vec<Option<Box<Pty>>>,
     /// Requests waiting on terminals.
     pub waiting: Vec<TtyWait>,
@@ -88,6 +103,7 @@ impl Terminals {
             .map_err(|_| Errno::ENOMEM)?;
         Ok(Terminals {
             console: Box::new(Terminal::new()),
+            device: connect_console(),
             ptys,
             waiting,
         })
@@ -173,9 +189,35 @@ impl Server {
         }
     }
 
-    /// Moves the console's output to the kernel's debug console.
+    /// The console driver signalled (bytes arrived, or room to send): moves input into
+    /// the console and output out of it, and retries what waits.
+    pub fn console_interrupt(&mut self) {
+        self.drain_console(CONSOLE);
+        self.retry_terminals();
+    }
+
+    /// Moves the console's output to the driver's transmit ring (and received bytes in),
+    /// or without a driver to the kernel's debug console.
     fn drain_console(&mut self, terminal: usize) {
         if terminal != CONSOLE {
+            return;
+        }
+        if let Some(device) = self.terminals.device.as_mut() {
+            let mut events = Vec::new();
+            let pumped = device
+                .link
+                .pump(device.page, &mut self.terminals.console, &mut |e| {
+                    events.push(e)
+                });
+            if pumped.signal_driver {
+                // Signalling never blocks.
+                let _ = device.driver.signal();
+            }
+            for e in events {
+                if !matches!(e, Event::OutputReady) {
+                    self.tty_event(CONSOLE, e);
+                }
+            }
             return;
         }
         let mut buffer = [0u8; 512];
@@ -587,6 +629,35 @@ impl Server {
         }
         self.tty_events(index, events);
     }
+}
+
+/// Maps the driver's shared page and binds the driver's notification to this thread, if
+/// the starter gave them; `None` otherwise.
+fn connect_console() -> Option<ConsoleDevice> {
+    let frame: Cap<Frame> = Cap::from_cptr(server::SLOT_CONSOLE_PAGE);
+    let is_frame = frame
+        .identify()
+        .is_ok_and(|id| id.kind == libsys::object::CapKind::Frame as u64);
+    if !is_frame {
+        return None;
+    }
+    let rw = Rights::READ.union(Rights::WRITE);
+    frame
+        .map(Cap::from_cptr(SLOT_VSPACE), server::CONSOLE_PAGE_ADDR, rw)
+        .ok()?;
+    let tcb: Cap<Tcb> = Cap::from_cptr(SLOT_TCB);
+    tcb.bind_notification(Cap::from_cptr(server::SLOT_CONSOLE_WAKE))
+        .ok()?;
+    // SAFETY: the frame was just mapped read-write at CONSOLE_PAGE_ADDR and is never
+    // unmapped; SharedPage is a repr(C) struct of atomics no larger than a page, valid for
+    // any bit pattern and meant to be shared through `&` with the driver, which maps the
+    // same frame.
+    let page: &'static SharedPage = unsafe { &*(server::CONSOLE_PAGE_ADDR as *const SharedPage) };
+    Some(ConsoleDevice {
+        page,
+        link: TerminalLink::new(),
+        driver: Cap::from_cptr(server::SLOT_CONSOLE_DRIVER),
+    })
 }
 
 /// `n` in decimal (at most 4 digits) in `buffer`.

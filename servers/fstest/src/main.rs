@@ -18,6 +18,7 @@
 mod bench;
 mod check;
 mod child;
+mod console;
 mod files;
 mod flood;
 mod permissions;
@@ -59,5 +60,6 @@ fn main(argument: u64) {
     terminals::run(&mut world, &mut checks);
     flood::run(&mut world, &mut checks);
     bench::run(&mut world, &mut checks);
+    console::run(&mut checks);
     checks.summary();
 }

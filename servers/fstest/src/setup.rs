@@ -1,6 +1,6 @@
 //! Starting fsrv and playing procsrv's part: identities, windows, sharing fds, children.
 
-use fs_api::server::{start_argument, SLOT_ENDPOINT, SLOT_EVENTS, SLOT_UNTYPED};
+use fs_api::server::{self, start_argument, SLOT_ENDPOINT, SLOT_EVENTS, SLOT_UNTYPED};
 use fs_api::{Badge, Errno, Label, PATH_WORD, WINDOW_ADDR, WINDOW_PAGES};
 use libsys::abi::MessageInfo;
 use libsys::alloc::Allocator;
@@ -70,9 +70,26 @@ impl World {
             priority: info.priority,
             ..ProcessConfig::default()
         };
+        let console = crate::console::start_driver(&mut alloc, &mut loader, info);
         let fsrv = loader
             .load(&mut alloc, image, &config)
             .map_err(fail("load fsrv"))?;
+        match console {
+            Ok(caps) => {
+                fsrv.give(&loader, caps.page, server::SLOT_CONSOLE_PAGE, Rights::ALL)
+                    .map_err(fail("give the console page"))?;
+                fsrv.give(
+                    &loader,
+                    caps.work,
+                    server::SLOT_CONSOLE_DRIVER,
+                    Rights::WRITE,
+                )
+                .map_err(fail("give the driver's notification"))?;
+                fsrv.give(&loader, caps.wake, server::SLOT_CONSOLE_WAKE, Rights::ALL)
+                    .map_err(fail("give the wake notification"))?;
+            }
+            Err(why) => libsys::println!("fstest: no console driver: {why}"),
+        }
         fsrv.give(&loader, endpoint, SLOT_ENDPOINT, Rights::ALL)
             .map_err(fail("give endpoint"))?;
         fsrv.give(&loader, heap, SLOT_UNTYPED, Rights::ALL)
