@@ -1,5 +1,6 @@
 //! Pipes: end of file, EPIPE (and the SIGPIPE event), 10 MiB streamed from a child, atomic
-//! 4 KiB writes from two children at once, a blocked writer woken by EPIPE.
+//! 4 KiB writes from two children at once, a blocked writer woken by EPIPE, a blocked
+//! writer destroyed mid-write.
 
 use crate::check::Checks;
 use crate::child::{
@@ -26,6 +27,7 @@ pub fn run(world: &mut World, c: &mut Checks) {
             stream(world, c, report);
             atomic(world, c, report);
             epipe_wakes_a_writer(world, c, report);
+            a_writer_dies_while_blocked(world, c, report);
         }
         Err(_) => c.check("report endpoint", false, format_args!("no memory")),
     }
@@ -220,6 +222,49 @@ fn atomic(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     }
 }
 
+/// Waits (yielding) until `r`'s pipe holds `bytes`.
+fn wait_for_size(r: Fd, bytes: usize) {
+    for _ in 0..1_000_000 {
+        if fstat(r).is_ok_and(|s| s.size as usize == bytes) {
+            return;
+        }
+        libsys::syscall::yield_now();
+    }
+}
+
+fn a_writer_dies_while_blocked(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
+    let Ok((r, w)) = pipe() else { return };
+    let id = 15;
+    let Some(slot) = hand_over(world, c, w, id) else {
+        return;
+    };
+    let child = world.spawn(WRITE_UNTIL_ERROR, id, &[(slot, 1)], reporter);
+    world.drop_slot(slot);
+    let _ = close(w);
+    // The writer fills the pipe and waits in the server; then it is destroyed, as procsrv
+    // destroys a killed process, and procsrv says so.
+    wait_for_size(r, fs_api::PIPE_CAPACITY);
+    if let Ok(child) = child {
+        let _ = child.destroy(&mut world.alloc);
+    }
+    c.eq("the dead writer's exit", world.process_exit(id), Ok(()));
+    let buf = buffer();
+    let mut total = 0;
+    loop {
+        match read(r, buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    c.eq("what it wrote, then EOF", total, fs_api::PIPE_CAPACITY);
+    let _ = close(r);
+    c.eq(
+        "nothing waits any more",
+        namespace().statistics().map(|s| s.handles),
+        Ok(0),
+    );
+}
+
 fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     // Forget earlier events (the EPIPE of `in_one_process` posted one).
     while world
@@ -236,12 +281,7 @@ fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoin
     let _ = close(w);
     let buf = buffer();
     // Let the writer fill the pipe and block, take a little, then close the read end.
-    for _ in 0..1_000_000 {
-        if fstat(r).is_ok_and(|s| s.size as usize == fs_api::PIPE_CAPACITY) {
-            break;
-        }
-        libsys::syscall::yield_now();
-    }
+    wait_for_size(r, fs_api::PIPE_CAPACITY);
     let got = read(r, &mut buf[..1000]);
     c.eq("a first read", got, Ok(1000));
     let _ = close(r);
