@@ -2,7 +2,7 @@
 //!
 //! A file descriptor is a cap in slot [`fd_slot`]`(n)` (see docs/userspace.md): an fd cap
 //! of the file server. [`open`] asks the namespace (the cap in [`namespace`], normally
-//! `SLOT_FS`) for one; [`read`] and [`write`] move bytes through the process's **I/O
+//! `SLOT_FS`) for one; [`read()`] and [`write()`] move bytes through the process's **I/O
 //! window**, the frames mapped at [`WINDOW_ADDR`] that the file server also maps; [`dup2`]
 //! is a CNode copy and [`close`] a delete, each paired with a message that keeps the
 //! server's count of this process's copies right (the server knows when every write end of
@@ -27,6 +27,10 @@ pub use fs_api::{
     Errno, FileKind, Label, ServerStats, Stat, PIPE_BUF, SEEK_CUR, SEEK_END, SEEK_SET, WINDOW_ADDR,
     WINDOW_PAGES, WINDOW_SIZE,
 };
+pub use io::{stderr, stdin, stdout, File, Read, Stderr, Stdin, Stdout, Write};
+
+mod io;
+pub mod terminal;
 
 /// Result of a file operation.
 pub type Result<T> = core::result::Result<T, Errno>;
@@ -602,267 +606,10 @@ pub fn set_flags(fd: Fd, flags: u64) -> Result<()> {
     request(fd.cap()?, Label::FdSetFlags, [flags, 0, 0, 0], 1, &[]).map(drop)
 }
 
-/// Reading bytes, shaped like `std::io::Read`.
-pub trait Read {
-    /// Reads up to `buf.len()` bytes; 0 is the end.
-    ///
-    /// # Errors
-    /// The server's errno.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
-
-    /// Fills `buf` or fails (`EIO` when the end comes first).
-    ///
-    /// # Errors
-    /// The server's errno, or `EIO` at a premature end.
-    fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf)? {
-                0 => return Err(Errno::EIO),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Writing bytes, shaped like `std::io::Write`.
-pub trait Write {
-    /// Writes some of `buf`; returns how much.
-    ///
-    /// # Errors
-    /// The server's errno.
-    fn write(&mut self, buf: &[u8]) -> Result<usize>;
-
-    /// Writes all of `buf`.
-    ///
-    /// # Errors
-    /// The server's errno; `EIO` if the server takes nothing.
-    fn write_all(&mut self, mut buf: &[u8]) -> Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf)? {
-                0 => return Err(Errno::EIO),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends what is buffered (nothing is, here).
-    ///
-    /// # Errors
-    /// None here.
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// An open file that closes itself when dropped.
-#[derive(Debug)]
-pub struct File {
-    fd: Fd,
-}
-
-impl File {
-    /// Opens `path` read-only.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn open(path: &str) -> Result<File> {
-        open(path, O_RDONLY, 0).map(|fd| File { fd })
-    }
-
-    /// Creates (or truncates) `path` for writing, mode 0666 less the umask.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn create(path: &str) -> Result<File> {
-        open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o666).map(|fd| File { fd })
-    }
-
-    /// Takes ownership of `fd`.
-    pub fn from_fd(fd: Fd) -> File {
-        File { fd }
-    }
-
-    /// The descriptor, no longer closed on drop.
-    pub fn into_fd(self) -> Fd {
-        let fd = self.fd;
-        core::mem::forget(self);
-        fd
-    }
-
-    /// The descriptor.
-    pub fn fd(&self) -> Fd {
-        self.fd
-    }
-
-    /// The file's stat.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn metadata(&self) -> Result<Stat> {
-        fstat(self.fd)
-    }
-
-    /// Moves the offset.
-    ///
-    /// # Errors
-    /// As for [`lseek`].
-    pub fn seek(&mut self, offset: i64, whence: u64) -> Result<u64> {
-        lseek(self.fd, offset, whence)
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        let _ = close(self.fd);
-    }
-}
-
-impl Read for File {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        read(self.fd, buf)
-    }
-}
-
-impl Write for File {
-    fn write(&mut self, buf: &[u8]) -> Result<usize> {
-        write(self.fd, buf)
-    }
-}
-
-/// Standard input (fd 0).
-#[derive(Clone, Copy, Debug)]
-pub struct Stdin;
-/// Standard output (fd 1).
-#[derive(Clone, Copy, Debug)]
-pub struct Stdout;
-/// Standard error (fd 2).
-#[derive(Clone, Copy, Debug)]
-pub struct Stderr;
-
-/// Standard input.
-pub fn stdin() -> Stdin {
-    Stdin
-}
-/// Standard output.
-pub fn stdout() -> Stdout {
-    Stdout
-}
-/// Standard error.
-pub fn stderr() -> Stderr {
-    Stderr
-}
-
-impl Read for Stdin {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        read(Fd::STDIN, buf)
-    }
-}
-
-macro_rules! output_stream {
-    ($name:ident, $fd:expr) => {
-        impl Write for $name {
-            fn write(&mut self, buf: &[u8]) -> Result<usize> {
-                write($fd, buf)
-            }
-        }
-        impl core::fmt::Write for $name {
-            fn write_str(&mut self, s: &str) -> core::fmt::Result {
-                Write::write_all(self, s.as_bytes()).map_err(|_| core::fmt::Error)
-            }
-        }
-    };
-}
-output_stream!(Stdout, Fd::STDOUT);
-output_stream!(Stderr, Fd::STDERR);
-
 /// Whether fd 1 holds an endpoint cap (an open file), so that `print!` goes there.
 pub fn stdout_is_open() -> bool {
     !PRINT_TO_DEBUG_CONSOLE.load(Ordering::Relaxed)
         && fd_slot(Fd::STDOUT).is_some_and(|slot| {
         matches!(Cap::<Endpoint>::from_cptr(slot).identify(), Ok(id) if id.kind == CapKind::Endpoint as u64)
     })
-}
-
-/// Terminal calls: thin wrappers over [`ioctl`] with the Linux request numbers of
-/// `fs_api::tty`. Termios settings travel as the five words of `ttycore::Termios::to_words`
-/// (`iflag | oflag << 32`, `cflag | lflag << 32`, then the control characters).
-pub mod terminal {
-    use super::{fd_slot, request, Errno, Fd, Label, Result};
-    use crate::cap::{Cap, Endpoint};
-    pub use fs_api::tty::*;
-
-    /// Words of a termios.
-    pub const TERMIOS_WORDS: usize = 5;
-
-    fn cap(fd: Fd) -> Result<Cap<Endpoint>> {
-        fd_slot(fd).map(Cap::from_cptr).ok_or(Errno::EBADF)
-    }
-
-    /// `tcgetattr`.
-    ///
-    /// # Errors
-    /// `ENOTTY`, `EBADF`.
-    pub fn get_attributes(fd: Fd) -> Result<[u64; TERMIOS_WORDS]> {
-        let reply = request(cap(fd)?, Label::FdIoctl, [TCGETS, 0, 0, 0], 1, &[])?;
-        let mut words = [0u64; TERMIOS_WORDS];
-        for (i, w) in words.iter_mut().enumerate() {
-            *w = super::reply_word(&reply, i);
-        }
-        Ok(words)
-    }
-
-    /// `tcsetattr` with `when` one of `TCSETS` (now), `TCSETSW` (drain), `TCSETSF` (flush).
-    ///
-    /// # Errors
-    /// `ENOTTY`, `EINVAL`, `EINTR`/`EIO` (a background caller).
-    pub fn set_attributes(fd: Fd, when: u64, termios: &[u64; TERMIOS_WORDS]) -> Result<()> {
-        crate::syscall::set_word(4, termios[3]);
-        crate::syscall::set_word(5, termios[4]);
-        let regs = [when, termios[0], termios[1], termios[2]];
-        let info = crate::abi::MessageInfo::new(Label::FdIoctl as u64, 6, 0);
-        let reply = cap(fd)?.call(info, regs).map_err(|_| Errno::EBADF)?;
-        Errno::check(reply.info.label())
-    }
-
-    /// `tcgetpgrp`.
-    ///
-    /// # Errors
-    /// `ENOTTY` unless `fd` is the caller's controlling terminal.
-    pub fn foreground_group(fd: Fd) -> Result<u64> {
-        super::ioctl(fd, TIOCGPGRP, 0)
-    }
-
-    /// `tcsetpgrp`.
-    ///
-    /// # Errors
-    /// `ENOTTY`, `EPERM`, `EINTR`/`EIO`.
-    pub fn set_foreground_group(fd: Fd, group: u64) -> Result<()> {
-        super::ioctl(fd, TIOCSPGRP, group).map(drop)
-    }
-
-    /// The window size as `rows | columns << 16 | x << 32 | y << 48`.
-    ///
-    /// # Errors
-    /// `ENOTTY`.
-    pub fn window_size(fd: Fd) -> Result<u64> {
-        super::ioctl(fd, TIOCGWINSZ, 0)
-    }
-
-    /// Sets the window size (the foreground group gets SIGWINCH).
-    ///
-    /// # Errors
-    /// `ENOTTY`.
-    pub fn set_window_size(fd: Fd, size: u64) -> Result<()> {
-        super::ioctl(fd, TIOCSWINSZ, size).map(drop)
-    }
-
-    /// The number N of the pty whose master is `fd` (its slave is `/dev/pts/N`).
-    ///
-    /// # Errors
-    /// `ENOTTY` for anything but a master.
-    pub fn pty_number(fd: Fd) -> Result<u64> {
-        super::ioctl(fd, TIOCGPTN, 0)
-    }
 }

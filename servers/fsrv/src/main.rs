@@ -15,11 +15,14 @@
 
 extern crate alloc;
 
+mod control;
 mod fd;
 mod memory;
+mod namespace;
 mod pipes;
 mod server;
 mod terminal;
+mod tty_ioctl;
 
 use fs_api::server::{parse_start_argument, ARCHIVE_ADDR, SLOT_ENDPOINT, SLOT_RECEIVE};
 use libsys::abi::MessageInfo;

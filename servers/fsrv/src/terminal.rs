@@ -17,22 +17,19 @@
 //! and it has no input (a read waits, or with `O_NONBLOCK` fails with `EAGAIN`).
 
 use crate::memory;
-use crate::server::{Outcome, Reply, Request, Server};
+use crate::server::{Outcome, Reply, Server};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use console_api::{SharedPage, TerminalLink};
 use fs_api::server;
-use fs_api::{event, tty, Errno};
+use fs_api::{event, Errno};
 use fscore::fs::{Device, NodeId};
 use fscore::perm::Credentials;
 use fscore::table::{HandleId, Object};
 use libsys::bootinfo::{SLOT_TCB, SLOT_VSPACE};
 use libsys::cap::{Cap, Frame, Notification, Reply as ReplyObject, Tcb};
 use libsys::object::Rights;
-use ttycore::{
-    Caller, Event, Flush, GroupId, Pty, SetWhen, Target, Terminal, Termios, TtyError, WindowSize,
-    TERMIOS_WORDS,
-};
+use ttycore::{Caller, Event, Pty, Target, Terminal, TtyError};
 
 /// The console's terminal index.
 pub const CONSOLE: usize = 0;
@@ -109,7 +106,7 @@ impl Terminals {
         })
     }
 
-    fn terminal(&mut self, index: usize) -> Option<&mut Terminal> {
+    pub(crate) fn terminal(&mut self, index: usize) -> Option<&mut Terminal> {
         match index {
             CONSOLE => Some(&mut self.console),
             n => self
@@ -128,7 +125,7 @@ impl Terminals {
     }
 
     /// Whether `session` already has a controlling terminal here.
-    fn session_has_terminal(&self, session: ttycore::SessionId) -> bool {
+    pub(crate) fn session_has_terminal(&self, session: ttycore::SessionId) -> bool {
         self.console.controlling_session() == Some(session)
             || self
                 .ptys
@@ -150,13 +147,13 @@ impl Terminals {
     }
 }
 
-fn errno(error: TtyError) -> Errno {
+pub(crate) fn errno(error: TtyError) -> Errno {
     Errno::try_from(u64::from(error.errno())).unwrap_or(Errno::EIO)
 }
 
 impl Server {
     /// The caller's identity for the terminal rules (from `CtlSetJob`).
-    fn tty_caller(&self, process: u64) -> Caller {
+    pub(crate) fn tty_caller(&self, process: u64) -> Caller {
         match self.processes.get(&process) {
             Some(p) => p.job,
             None => Caller::new(0, 0, 0),
@@ -164,7 +161,7 @@ impl Server {
     }
 
     /// Hands terminal events to procsrv and retries what they may unblock.
-    fn tty_events(&mut self, terminal: usize, events: Vec<Event>) {
+    pub(crate) fn tty_events(&mut self, terminal: usize, events: Vec<Event>) {
         for e in events {
             self.tty_event(terminal, e);
         }
@@ -506,106 +503,6 @@ impl Server {
                 i += 1;
             }
         }
-    }
-
-    /// A terminal request (`FdIoctl`) on terminal `index` or pty master `master`.
-    ///
-    /// # Errors
-    /// `ENOTTY` (not a terminal, not the controlling terminal), `EINVAL` (unknown request,
-    /// bad termios), `EPERM`, `EINTR`, `EIO`.
-    pub fn tty_ioctl(
-        &mut self,
-        process: u64,
-        object: Object,
-        request: &Request,
-    ) -> Result<Reply, Errno> {
-        let code = request.word(0);
-        let argument = request.word(1);
-        let (index, master) = match object {
-            Object::Terminal(index, _) => (index, None),
-            Object::PtyMaster(n) => (n + 1, Some(n)),
-            _ => return Err(Errno::ENOTTY),
-        };
-        if code == tty::TIOCGPTN {
-            return master.map(|n| Reply::ok(&[n as u64])).ok_or(Errno::ENOTTY);
-        }
-        let caller = self.tty_caller(process);
-        let privileged = self
-            .processes
-            .get(&process)
-            .is_some_and(|p| p.credentials.uid == 0);
-        let has = self.terminals.session_has_terminal(caller.session);
-        let group_in_session = self
-            .processes
-            .values()
-            .any(|p| p.job.group == GroupId(argument as u32) && p.job.session == caller.session);
-        let mut events = Vec::new();
-        let mut push = |e| events.push(e);
-        let terminal = self.terminals.terminal(index).ok_or(Errno::EIO)?;
-        let result: Result<Reply, TtyError> = match code {
-            tty::TCGETS => Ok(Reply::ok(&terminal.termios().to_words())),
-            tty::TCSETS | tty::TCSETSW | tty::TCSETSF => {
-                request.need(1 + TERMIOS_WORDS)?;
-                let mut words = [0u64; TERMIOS_WORDS];
-                for (i, w) in words.iter_mut().enumerate() {
-                    *w = request.word(1 + i);
-                }
-                let when = match code {
-                    tty::TCSETS => SetWhen::Now,
-                    tty::TCSETSW => SetWhen::Drain,
-                    _ => SetWhen::Flush,
-                };
-                Termios::from_words(&words)
-                    .and_then(|t| terminal.set_termios(&caller, &t, when, &mut push))
-                    .map(|()| Reply::ok(&[]))
-            }
-            tty::TCFLSH => {
-                let which = match argument {
-                    0 => Ok(Flush::Input),
-                    1 => Ok(Flush::Output),
-                    2 => Ok(Flush::Both),
-                    _ => Err(TtyError::Invalid),
-                };
-                which
-                    .and_then(|w| terminal.flush(&caller, w, &mut push))
-                    .map(|()| Reply::ok(&[]))
-            }
-            tty::TIOCGWINSZ => Ok(Reply::ok(&[terminal.window_size().to_word()])),
-            tty::TIOCSWINSZ => {
-                terminal.set_window_size(WindowSize::from_word(argument), &mut push);
-                Ok(Reply::ok(&[]))
-            }
-            tty::FIONREAD => Ok(Reply::ok(&[terminal.readable() as u64])),
-            tty::TIOCSCTTY => terminal
-                .make_controlling(&caller, has, argument != 0, privileged, &mut push)
-                .map(|()| Reply::ok(&[])),
-            tty::TIOCNOTTY => terminal
-                .give_up_controlling(&caller, &mut push)
-                .map(|()| Reply::ok(&[])),
-            tty::TIOCGPGRP => terminal
-                .foreground(&caller)
-                .map(|g| Reply::ok(&[u64::from(g.0)])),
-            tty::TIOCSPGRP => terminal
-                .set_foreground(
-                    &caller,
-                    GroupId(argument as u32),
-                    group_in_session,
-                    &mut push,
-                )
-                .map(|()| Reply::ok(&[])),
-            tty::TIOCGSID => terminal
-                .session(&caller)
-                .map(|s| Reply::ok(&[u64::from(s.0)])),
-            _ => Err(TtyError::Invalid),
-        };
-        if code == tty::TIOCSCTTY && result.is_ok() {
-            self.post_event(
-                event::CONTROL_ACQUIRED | u64::from(caller.session.0),
-                index as u64,
-            );
-        }
-        self.tty_events(index, events);
-        result.map_err(errno)
     }
 }
 
