@@ -139,8 +139,13 @@ fn request(
         length = word as u64;
     }
     let info = MessageInfo::new(label as u64, length, 0);
-    let reply = cap.call(info, regs).map_err(|_| Errno::EBADF)?;
+    let mut reply = cap.call(info, regs).map_err(|_| Errno::EBADF)?;
     Errno::check(reply.info.label())?;
+    // Registers past the reply's length hold whatever they held: read them as 0.
+    let sent = reply.info.length() as usize;
+    for word in reply.words.iter_mut().skip(sent) {
+        *word = 0;
+    }
     Ok(reply)
 }
 

@@ -8,6 +8,7 @@ use console_api::{slot, BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
 use libsys::alloc::Allocator;
 use libsys::bootinfo::{BootInfo, SLOT_IO_PORT_CONTROL, SLOT_IRQ_CONTROL};
 use libsys::cap::{Cap, Frame, IoPortControl, IrqControl, Notification, SlotPath};
+use libsys::fs::terminal::{self, TCSETS};
 use libsys::fs::*;
 use libsys::loader::{Loader, ProcessConfig};
 use libsys::object::Rights;
@@ -19,6 +20,10 @@ const WAKE_BADGE: u64 = 1;
 /// The prompt the harness waits for (it then types "typed at the serial port" and a
 /// carriage return, as a terminal sends: see the `fs` scenario in xtask/src/test.rs).
 pub const PROMPT: &str = "fstest: console: type a line:";
+/// The prompt for one key in raw mode (the harness types `k`).
+pub const RAW_PROMPT: &str = "fstest: console: raw mode: press a key:";
+const ICANON: u64 = 0o2;
+const ECHO: u64 = 0o10;
 /// How many times to poll the console before giving up.
 const POLLS: u32 = 2_000_000;
 
@@ -115,6 +120,30 @@ pub fn run(c: &mut Checks) {
         text,
         Ok(&b"typed at the serial port\n"[..]),
     );
+    // Raw mode: one key, no line, no echo.
+    let cooked = terminal::get_attributes(console);
+    let raw = cooked.map(|mut t| {
+        t[1] &= !((ICANON | ECHO) << 32);
+        t
+    });
+    c.eq(
+        "raw mode",
+        raw.and_then(|t| terminal::set_attributes(console, TCSETS, &t)),
+        Ok(()),
+    );
+    libsys::println!("{RAW_PROMPT}");
+    let mut got = Err(Errno::EAGAIN);
+    for _ in 0..POLLS {
+        got = read(console, &mut line);
+        if got != Err(Errno::EAGAIN) {
+            break;
+        }
+        libsys::syscall::yield_now();
+    }
+    c.eq("one key, as typed", got.map(|n| &line[..n]), Ok(&b"k"[..]));
+    if let Ok(cooked) = cooked {
+        let _ = terminal::set_attributes(console, TCSETS, &cooked);
+    }
     let _ = close(console);
     c.section("console", before);
 }

@@ -142,6 +142,46 @@ pub fn run(world: &mut World, c: &mut Checks) {
     );
     let _ = read(master, &mut buf);
 
+    // ^C reaches only the foreground group: make another group of the session the
+    // foreground (procsrv registered its process), type ^C, and take the terminal back
+    // (as a background process that ignores SIGTTOU).
+    let other = 16;
+    let registered = world
+        .set_credentials(other, 0, 0, 0o022, &[])
+        .and_then(|()| {
+            world
+                .control(Label::CtlSetJob, [other, 101, 101, LEADER], 4, &[0])
+                .map(drop)
+        });
+    c.eq("a second group in the session", registered, Ok(()));
+    c.eq(
+        "tcsetpgrp to it",
+        terminal::set_foreground_group(slave, 101),
+        Ok(()),
+    );
+    drain_events(world);
+    c.eq("^C again", write(master, b"\x03"), Ok(1));
+    c.eq(
+        "SIGINT only for the new foreground group",
+        events(world),
+        [(event::GROUP | 101, 2), (0, 0), (0, 0)],
+    );
+    let _ = read(master, &mut buf);
+    let ignores = world.control(
+        Label::CtlSetJob,
+        [ROOT, LEADER, LEADER, LEADER],
+        4,
+        &[fs_api::job::IGNORES_TTOU],
+    );
+    c.eq("the leader ignores SIGTTOU", ignores.map(drop), Ok(()));
+    c.eq(
+        "and takes the terminal back",
+        terminal::set_foreground_group(slave, LEADER),
+        Ok(()),
+    );
+    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, LEADER], 4, &[0]);
+    let _ = world.process_exit(other);
+
     // Window size.
     c.eq(
         "set the window size",
@@ -221,8 +261,53 @@ pub fn run(world: &mut World, c: &mut Checks) {
         namespace().statistics().map(|s| s.handles),
         Ok(0),
     );
+    open_then_setsid(world, c);
     let _ = world.control(Label::CtlSetJob, [ROOT, 1, 1, 0], 4, &[0]);
     c.section("terminals", before);
+}
+
+/// The other way round: a process that opens a terminal and then leads a new session does
+/// not get it (only an explicit TIOCSCTTY gives it).
+fn open_then_setsid(world: &mut World, c: &mut Checks) {
+    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, 7], 4, &[0]);
+    let Ok(master) = open("/dev/ptmx", O_RDWR, 0) else {
+        c.check("a second pty", false, format_args!("refused"));
+        return;
+    };
+    let n = terminal::pty_number(master).unwrap_or(99);
+    let mut path = *b"/dev/pts/0";
+    path[9] = b'0' + n as u8;
+    let slave = open(
+        core::str::from_utf8(&path).unwrap_or("/dev/pts/0"),
+        O_RDWR,
+        0,
+    );
+    c.check(
+        "open before setsid",
+        slave.is_ok(),
+        format_args!("{slave:?}"),
+    );
+    let slave = slave.unwrap_or(Fd(99));
+    // setsid: procsrv makes the process the leader of a new session.
+    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, LEADER], 4, &[0]);
+    c.eq(
+        "open then setsid: no controlling terminal",
+        terminal::foreground_group(slave),
+        Err(Errno::ENOTTY),
+    );
+    c.eq(
+        "/dev/tty",
+        open("/dev/tty", O_RDWR, 0).map(drop),
+        Err(Errno::ENXIO),
+    );
+    c.eq(
+        "TIOCSCTTY takes it explicitly",
+        ioctl(slave, TIOCSCTTY, 0),
+        Ok(0),
+    );
+    c.eq("now it is", terminal::foreground_group(slave), Ok(LEADER));
+    let _ = close(master);
+    let _ = close(slave);
 }
 
 fn parked_reader(world: &mut World, c: &mut Checks, master: Fd, slave: Fd) {
