@@ -167,6 +167,17 @@ pub fn run(world: &mut World, c: &mut Checks) {
         [(event::GROUP | 101, 2), (0, 0), (0, 0)],
     );
     let _ = read(master, &mut buf);
+    drain_events(world);
+    c.eq(
+        "a background read",
+        read(slave, &mut buf),
+        Err(Errno::EINTR),
+    );
+    c.eq(
+        "SIGTTIN for the background group",
+        events(world)[0],
+        (event::GROUP | LEADER, 21),
+    );
     let ignores = world.control(
         Label::CtlSetJob,
         [ROOT, LEADER, LEADER, LEADER],
