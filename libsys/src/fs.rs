@@ -618,3 +618,38 @@ pub fn stdout_is_open() -> bool {
         matches!(Cap::<Endpoint>::from_cptr(slot).identify(), Ok(id) if id.kind == CapKind::Endpoint as u64)
     })
 }
+
+/// Makes this process's I/O window itself: [`WINDOW_PAGES`] frames (and the page tables
+/// they need) retyped from the untyped `memory` (of `2^memory_bits` bytes) into slots
+/// from `first_slot` up ([`WINDOW_PAGES`] + 3 of them), mapped at [`WINDOW_ADDR`] and
+/// attached through the namespace cap. For a process that holds memory of its own (procsrv
+/// gives each one an untyped), so that nobody pays for a window the process never uses:
+/// call it before the first read or write.
+///
+/// # Errors
+/// `ENOMEM` when the memory or the slots do not suffice, `EFAULT` when a mapping is
+/// refused, the server's errno for the attach.
+pub fn attach_window_from(
+    memory: Cap<crate::cap::Untyped>,
+    memory_bits: u32,
+    first_slot: u64,
+) -> Result<()> {
+    use crate::alloc::{Allocator, SlotAllocator, UntypedPool};
+    let mut untyped = UntypedPool::new();
+    untyped.add(memory.cptr(), memory_bits, false);
+    let mut alloc = Allocator {
+        cnode: own_cnode(),
+        slots: SlotAllocator::new(first_slot, first_slot + WINDOW_PAGES as u64 + 3),
+        untyped,
+    };
+    let rw = Rights::READ.union(Rights::WRITE).bits();
+    let vspace = Cap::from_cptr(crate::bootinfo::SLOT_VSPACE);
+    for page in 0..WINDOW_PAGES as u64 {
+        let frame: Cap<Frame> = alloc.make().map_err(|_| Errno::ENOMEM)?;
+        let vaddr = WINDOW_ADDR + page * 4096;
+        crate::vspace::map_frame(&mut alloc, vspace, frame, vaddr, rw, false)
+            .map_err(|_| Errno::EFAULT)?;
+        namespace().attach_window(page, frame)?;
+    }
+    Ok(())
+}

@@ -1,10 +1,12 @@
 //! The child side: started by the test with a mode, it writes into its fd 1 (a pipe) and
 //! reports on the endpoint in `CHILD_SLOT_REPORT`.
 
-use crate::setup::CHILD_SLOT_REPORT;
+use crate::setup::{
+    CHILD_FIRST_FREE_SLOT, CHILD_MEMORY_BITS, CHILD_SLOT_MEMORY, CHILD_SLOT_REPORT,
+};
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Endpoint};
-use libsys::fs::{close, write, Errno, Fd};
+use libsys::fs::{attach_window_from, close, write, Errno, Fd};
 
 /// Write [`STREAM_BYTES`] of [`stream_byte`] to fd 1 in window-sized writes, close it.
 pub const WRITE_STREAM: u64 = 1;
@@ -42,6 +44,12 @@ fn chunk() -> &'static mut [u8; 32 * 1024] {
 /// Runs the child in `argument`'s mode, reports `(mode, errno or 0, value)`.
 pub fn run(argument: u64) {
     let mode = argument & 0xff;
+    let memory = Cap::from_cptr(CHILD_SLOT_MEMORY);
+    if let Err(e) = attach_window_from(memory, CHILD_MEMORY_BITS, CHILD_FIRST_FREE_SLOT) {
+        let report: Cap<Endpoint> = Cap::from_cptr(CHILD_SLOT_REPORT);
+        let _ = report.call(MessageInfo::new(0, 3, 0), [mode, e as u64, 0, 0]);
+        return;
+    }
     let (error, value) = match mode {
         WRITE_STREAM => stream(),
         WRITE_RECORDS => records((argument >> 8) as u8),

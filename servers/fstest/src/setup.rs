@@ -31,6 +31,12 @@ pub const CAROL: u64 = 4;
 
 /// The slot in a child where its report endpoint goes.
 pub const CHILD_SLOT_REPORT: u64 = 8;
+/// The slot in a child holding memory of its own (as procsrv's `SLOT_MEMORY`).
+pub const CHILD_SLOT_MEMORY: u64 = 11;
+/// log2 of that memory.
+pub const CHILD_MEMORY_BITS: u32 = 17;
+/// The first slot a child allocates from (after its descriptors).
+pub const CHILD_FIRST_FREE_SLOT: u64 = libsys::process::FIRST_FREE_SLOT;
 
 /// Everything the tests use.
 pub struct World {
@@ -269,21 +275,16 @@ impl World {
         self.set_credentials(id, 0, 0, 0o022, &[])
             .map_err(|_| "child credentials")?;
         let ns = self.namespace_cap(id).map_err(|_| "child namespace")?;
-        for page in 0..WINDOW_PAGES as u64 {
-            let frame: Cap<Frame> = self.alloc.make().map_err(|_| "child window")?;
-            let rw = Rights::READ.union(Rights::WRITE).bits();
-            map_frame(
-                &mut self.alloc,
-                child.vspace,
-                frame,
-                WINDOW_ADDR + page * 4096,
-                rw,
-                false,
-            )
-            .map_err(|_| "map child window")?;
-            ns.attach_window(page, frame)
-                .map_err(|_| "attach child window")?;
-        }
+        // Memory of its own, from which the child makes its I/O window (libsys
+        // `attach_window_from`), as a process hatched by procsrv does.
+        let memory = self
+            .alloc
+            .make_untyped(CHILD_MEMORY_BITS)
+            .map_err(|_| "child memory")?;
+        child
+            .give(&self.loader, memory, CHILD_SLOT_MEMORY, Rights::ALL)
+            .map_err(fail("give memory"))?;
+        self.drop_slot(memory.cptr());
         for &(slot, fd) in fds {
             let child_slot = libsys::process::fd_slot(fd).ok_or("fd")?;
             child
