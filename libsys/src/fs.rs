@@ -29,6 +29,7 @@ pub use fs_api::{
 };
 pub use io::{stderr, stdin, stdout, File, Read, Stderr, Stdin, Stdout, Write};
 
+pub mod control;
 mod io;
 pub mod terminal;
 

@@ -7,7 +7,7 @@ use crate::child::{
     stream_byte, RECORD, RECORDS, STREAM_BYTES, WRITE_RECORDS, WRITE_STREAM, WRITE_UNTIL_ERROR,
 };
 use crate::setup::World;
-use fs_api::{mode, Label};
+use fs_api::mode;
 use libsys::cap::{Cap, Endpoint};
 use libsys::fs::*;
 
@@ -267,10 +267,7 @@ fn a_writer_dies_while_blocked(world: &mut World, c: &mut Checks, reporter: Cap<
 
 fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     // Forget earlier events (the EPIPE of `in_one_process` posted one).
-    while world
-        .control(Label::CtlEvents, [0; 4], 0, &[])
-        .is_ok_and(|m| m.words[0] > 0)
-    {}
+    while world.ctl().events().is_ok_and(|(_, count)| count > 0) {}
     let Ok((r, w)) = pipe() else { return };
     let id = 13;
     let Some(slot) = hand_over(world, c, w, id) else {
@@ -296,8 +293,10 @@ fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoin
         total as usize,
         fs_api::PIPE_CAPACITY,
     );
-    let events = world.control(Label::CtlEvents, [0; 4], 0, &[]);
-    let first = events.map(|m| (m.words[0], m.words[1], m.words[2]));
+    let first = world
+        .ctl()
+        .events()
+        .map(|(e, count)| (count, e[0].target, e[0].what));
     c.eq("SIGPIPE event for procsrv", first, Ok((1, id, 13)));
     if let Ok(child) = child {
         let _ = child.destroy(&mut world.alloc);

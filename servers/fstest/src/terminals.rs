@@ -6,7 +6,7 @@
 use crate::check::Checks;
 use crate::child::{LINE, WRITE_LINE};
 use crate::setup::{World, ROOT};
-use fs_api::{event, mode, Label};
+use fs_api::{event, mode};
 use libsys::cap::Endpoint;
 use libsys::fs::terminal::{self, *};
 use libsys::fs::*;
@@ -19,26 +19,16 @@ const LEADER: u64 = 100;
 
 fn events(world: &mut World) -> [(u64, u64); 3] {
     let mut out = [(0, 0); 3];
-    if let Ok(m) = world.control(Label::CtlEvents, [0; 4], 0, &[]) {
-        for (i, pair) in out.iter_mut().enumerate().take(m.words[0].min(3) as usize) {
-            let word = |k: usize| {
-                if k < 4 {
-                    m.words[k]
-                } else {
-                    libsys::syscall::word(k)
-                }
-            };
-            *pair = (word(1 + 2 * i), word(2 + 2 * i));
+    if let Ok((events, count)) = world.ctl().events() {
+        for (pair, e) in out.iter_mut().zip(&events[..count]) {
+            *pair = (e.target, e.what);
         }
     }
     out
 }
 
 fn drain_events(world: &mut World) {
-    while world
-        .control(Label::CtlEvents, [0; 4], 0, &[])
-        .is_ok_and(|m| m.words[0] > 0)
-    {}
+    while world.ctl().events().is_ok_and(|(_, count)| count > 0) {}
 }
 
 fn read_text(fd: Fd, buf: &mut [u8]) -> &[u8] {
@@ -51,7 +41,9 @@ fn read_text(fd: Fd, buf: &mut [u8]) -> &[u8] {
 pub fn run(world: &mut World, c: &mut Checks) {
     let before = c.counts();
     drain_events(world);
-    let job = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, LEADER], 4, &[0]);
+    let job = world
+        .ctl()
+        .set_job(ROOT, LEADER as u32, LEADER as u32, LEADER as u32, 0);
     c.eq("procsrv sets the job ids", job.map(drop), Ok(()));
     c.eq(
         "no controlling terminal yet",
@@ -150,7 +142,8 @@ pub fn run(world: &mut World, c: &mut Checks) {
         .set_credentials(other, 0, 0, 0o022, &[])
         .and_then(|()| {
             world
-                .control(Label::CtlSetJob, [other, 101, 101, LEADER], 4, &[0])
+                .ctl()
+                .set_job(other, 101, 101, LEADER as u32, 0)
                 .map(drop)
         });
     c.eq("a second group in the session", registered, Ok(()));
@@ -178,11 +171,12 @@ pub fn run(world: &mut World, c: &mut Checks) {
         events(world)[0],
         (event::GROUP | LEADER, 21),
     );
-    let ignores = world.control(
-        Label::CtlSetJob,
-        [ROOT, LEADER, LEADER, LEADER],
-        4,
-        &[fs_api::job::IGNORES_TTOU],
+    let ignores = world.ctl().set_job(
+        ROOT,
+        LEADER as u32,
+        LEADER as u32,
+        LEADER as u32,
+        fs_api::job::IGNORES_TTOU,
     );
     c.eq("the leader ignores SIGTTOU", ignores.map(drop), Ok(()));
     c.eq(
@@ -190,7 +184,9 @@ pub fn run(world: &mut World, c: &mut Checks) {
         terminal::set_foreground_group(slave, LEADER),
         Ok(()),
     );
-    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, LEADER], 4, &[0]);
+    let _ = world
+        .ctl()
+        .set_job(ROOT, LEADER as u32, LEADER as u32, LEADER as u32, 0);
     let _ = world.process_exit(other);
 
     // Window size.
@@ -273,14 +269,16 @@ pub fn run(world: &mut World, c: &mut Checks) {
         Ok(0),
     );
     open_then_setsid(world, c);
-    let _ = world.control(Label::CtlSetJob, [ROOT, 1, 1, 0], 4, &[0]);
+    let _ = world.ctl().set_job(ROOT, 1, 1, 0, 0);
     c.section("terminals", before);
 }
 
 /// The other way round: a process that opens a terminal and then leads a new session does
 /// not get it (only an explicit TIOCSCTTY gives it).
 fn open_then_setsid(world: &mut World, c: &mut Checks) {
-    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, 7], 4, &[0]);
+    let _ = world
+        .ctl()
+        .set_job(ROOT, LEADER as u32, LEADER as u32, 7, 0);
     let Ok(master) = open("/dev/ptmx", O_RDWR, 0) else {
         c.check("a second pty", false, format_args!("refused"));
         return;
@@ -300,7 +298,9 @@ fn open_then_setsid(world: &mut World, c: &mut Checks) {
     );
     let slave = slave.unwrap_or(Fd(99));
     // setsid: procsrv makes the process the leader of a new session.
-    let _ = world.control(Label::CtlSetJob, [ROOT, LEADER, LEADER, LEADER], 4, &[0]);
+    let _ = world
+        .ctl()
+        .set_job(ROOT, LEADER as u32, LEADER as u32, LEADER as u32, 0);
     c.eq(
         "open then setsid: no controlling terminal",
         terminal::foreground_group(slave),
