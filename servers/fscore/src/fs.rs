@@ -17,6 +17,9 @@ pub type NodeId = usize;
 pub const ROOT: NodeId = 0;
 /// Largest file: 64 MiB.
 pub const MAX_FILE_SIZE: u64 = 64 << 20;
+/// Most nodes (files, directories, devices) at once: more is `ENOSPC` (the inodes are
+/// used up), which bounds the heap names and entries can take.
+pub const MAX_NODES: usize = 16384;
 /// The sticky bit: in a directory, only a file's owner (or the directory's, or root) may
 /// remove or rename it.
 pub const STICKY: u16 = 0o1000;
@@ -258,6 +261,9 @@ impl Fs {
     }
 
     fn alloc(&mut self, node: Node) -> Result<NodeId, Errno> {
+        if self.node_count() >= MAX_NODES {
+            return Err(Errno::ENOSPC);
+        }
         if let Some(id) = self.free.pop() {
             self.nodes[id] = Some(node);
             return Ok(id);

@@ -17,8 +17,10 @@ use libsys::cap::{CNode, Cap, Notification, Received, SlotPath};
 use libsys::object::Rights;
 use libsys::syscall;
 
-/// Most bytes all RAM files hold together.
-const FILE_SPACE: u64 = 24 << 20;
+/// Most bytes all RAM files hold together. With at most 64 pipe rings (4 MiB) this leaves
+/// the heap (a 32 MiB untyped in the test's start) room for nodes, tables and processes:
+/// an allocation that fails outside the checked paths would stop the server.
+const FILE_SPACE: u64 = 16 << 20;
 /// Most programs `/bin` lists.
 const MAX_PROGRAMS: usize = 64;
 /// Signal number of SIGPIPE (an event for procsrv).
@@ -234,9 +236,8 @@ impl Server {
             .try_reserve_exact(crate::pipes::MAX_PENDING)
             .map_err(oom)?;
         let mut replies = Vec::new();
-        replies
-            .try_reserve_exact(crate::pipes::MAX_PENDING)
-            .map_err(oom)?;
+        let waiting = crate::pipes::MAX_PENDING + crate::terminal::MAX_WAITING;
+        replies.try_reserve_exact(waiting).map_err(oom)?;
         let mut events = VecDeque::new();
         events.try_reserve_exact(MAX_EVENTS).map_err(oom)?;
         Ok(Server {

@@ -36,7 +36,7 @@ pub const CONSOLE: usize = 0;
 /// Most ptys at once.
 pub const MAX_PTYS: usize = 16;
 /// Most terminal requests waiting at once.
-const MAX_WAITING: usize = 64;
+pub const MAX_WAITING: usize = 64;
 
 /// What a waiting terminal request wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -354,6 +354,20 @@ fn readdir_lists_dot_dotdot_then_names_in_order() {
 }
 
 #[test]
+fn running_out_of_nodes_answers_enospc() {
+    let mut fs = Fs::new(1 << 20);
+    let root = Credentials::root();
+    let mut made = 1;
+    let result = loop {
+        match fs.mkdir(at(&root), alloc::format!("/{made}").as_bytes(), 0o755) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!((result, fs.node_count()), (Errno::ENOSPC, MAX_NODES));
+}
+
+#[test]
 fn the_space_limit_answers_enospc_and_file_size_efbig() {
     let mut fs = Fs::new(100);
     let root = Credentials::root();
