@@ -43,6 +43,7 @@ impl Server {
         let mut events = Vec::new();
         let mut push = |e| events.push(e);
         let terminal = self.terminals.terminal(index).ok_or(Errno::EIO)?;
+        let controlled_before = terminal.controlling_session() == Some(caller.session);
         let result: Result<Reply, TtyError> = match code {
             tty::TCGETS => Ok(Reply::ok(&terminal.termios().to_words())),
             tty::TCSETS | tty::TCSETSW | tty::TCSETSF => {
@@ -99,7 +100,7 @@ impl Server {
                 .map(|s| Reply::ok(&[u64::from(s.0)])),
             _ => Err(TtyError::Invalid),
         };
-        if code == tty::TIOCSCTTY && result.is_ok() {
+        if code == tty::TIOCSCTTY && result.is_ok() && !controlled_before {
             self.post_event(
                 event::CONTROL_ACQUIRED | u64::from(caller.session.0),
                 index as u64,

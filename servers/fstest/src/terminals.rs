@@ -311,11 +311,23 @@ fn open_then_setsid(world: &mut World, c: &mut Checks) {
         open("/dev/tty", O_RDWR, 0).map(drop),
         Err(Errno::ENXIO),
     );
+    drain_events(world);
     c.eq(
         "TIOCSCTTY takes it explicitly",
         ioctl(slave, TIOCSCTTY, 0),
         Ok(0),
     );
+    c.eq(
+        "procsrv hears of it",
+        events(world)[0],
+        (event::CONTROL_ACQUIRED | LEADER, n + 1),
+    );
+    c.eq(
+        "asking again changes nothing",
+        ioctl(slave, TIOCSCTTY, 0),
+        Ok(0),
+    );
+    c.eq("and tells nobody", events(world)[0], (0, 0));
     c.eq("now it is", terminal::foreground_group(slave), Ok(LEADER));
     let _ = close(master);
     let _ = close(slave);
