@@ -102,7 +102,7 @@ pub fn run(c: &mut Checks) {
     };
     let text = b"fstest: console: output through the driver\n";
     c.eq("through the driver", write(console, text), Ok(text.len()));
-    libsys::println!("{PROMPT}");
+    crate::say!("{PROMPT}");
     let mut line = [0u8; 64];
     let mut got = Err(Errno::EAGAIN);
     for _ in 0..POLLS {
@@ -131,7 +131,7 @@ pub fn run(c: &mut Checks) {
         raw.and_then(|t| terminal::set_attributes(console, TCSETS, &t)),
         Ok(()),
     );
-    libsys::println!("{RAW_PROMPT}");
+    crate::say!("{RAW_PROMPT}");
     let mut got = Err(Errno::EAGAIN);
     for _ in 0..POLLS {
         got = read(console, &mut line);

@@ -34,7 +34,7 @@ pub fn run(world: &mut World, c: &mut Checks) {
     c.eq(
         "no handles left",
         namespace().statistics().map(|s| s.handles),
-        Ok(0),
+        Ok(crate::out::handles()),
     );
     c.section("pipes", before);
 }
@@ -158,7 +158,7 @@ fn stream(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     let _ = close(r);
     let _ = child.destroy(&mut world.alloc);
     c.eq("writer's exit", world.process_exit(id), Ok(()));
-    libsys::println!(
+    crate::say!(
         "fstest: a child streamed 10 MiB through a pipe; every byte arrived in order, then EOF"
     );
 }
@@ -261,7 +261,7 @@ fn a_writer_dies_while_blocked(world: &mut World, c: &mut Checks, reporter: Cap<
     c.eq(
         "nothing waits any more",
         namespace().statistics().map(|s| s.handles),
-        Ok(0),
+        Ok(crate::out::handles()),
     );
 }
 

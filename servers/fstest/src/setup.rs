@@ -93,7 +93,7 @@ impl World {
                 fsrv.give(&loader, caps.wake, server::SLOT_CONSOLE_WAKE, Rights::ALL)
                     .map_err(fail("give the wake notification"))?;
             }
-            Err(why) => libsys::println!("fstest: no console driver: {why}"),
+            Err(why) => crate::say!("fstest: no console driver: {why}"),
         }
         fsrv.give(&loader, endpoint, SLOT_ENDPOINT, Rights::ALL)
             .map_err(fail("give endpoint"))?;

@@ -266,7 +266,7 @@ pub fn run(world: &mut World, c: &mut Checks) {
     c.eq(
         "no handles left",
         namespace().statistics().map(|s| s.handles),
-        Ok(0),
+        Ok(crate::out::handles()),
     );
     open_then_setsid(world, c);
     let _ = world.ctl().set_job(ROOT, 1, 1, 0, 0);
