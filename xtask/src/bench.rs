@@ -25,9 +25,11 @@ use crate::tools::{Installer, QEMU};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// Which benchmark: `ipc` (IPC round trips in QEMU), `console` (a program's write
-    /// through the terminal and the serial console driver), `hatch` or `egg` (egg validate
-    /// + decode on the host: instructions per byte under callgrind, and throughput).
-    #[arg(value_parser = ["ipc", "console", "hatch", "egg"])]
+    /// through the terminal and the serial console driver), `fs` (the file server: 1 MiB
+    /// read and write of a /tmp file, from `servers/fstest`), `hatch` or `egg` (egg
+    /// validate + decode on the host: instructions per byte under callgrind, and
+    /// throughput).
+    #[arg(value_parser = ["ipc", "console", "fs", "hatch", "egg"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -103,6 +105,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     // clap accepts only the names handled here.
     let root = match args.which.as_str() {
         "console" => "consolebench",
+        "fs" => "fstest",
         _ => "ipcbench",
     };
     let log = boot_benchmark(&args, root, &mut steps)?;

@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn library_crates_under_servers_are_not_programs() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
-        for library in ["ttycore", "console-api"] {
+        for library in ["ttycore", "console-api", "fs-api", "fscore"] {
             assert!(
                 servers.iter().all(|(package, _)| package != library),
                 "{servers:?}"

@@ -102,6 +102,8 @@ const ERROR_TIMEOUT: u64 = 20;
 const BOCHS_TIMEOUT: u64 = 120;
 /// The randomized system call test makes 1,000,000 calls (about 3 s of QEMU time here).
 const CHAOS_TIMEOUT: u64 = 180;
+/// The file server's test streams 10 MiB and sends 100,000 messages under `-icount`.
+const FS_TIMEOUT: u64 = 180;
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -219,6 +221,25 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         timeout_secs: CHAOS_TIMEOUT,
         ..boot("chaos", "exit", &[])
+    },
+    // The file server driven by its test root task (servers/fstest): every file operation
+    // and its errors, three users' permissions, pipes between processes, 100,000 random
+    // messages, and the 1 MiB read bound, counted in instructions (`-icount`).
+    Scenario {
+        root: Some("fstest"),
+        qemu_args: &["-icount", "shift=0"],
+        input: &[
+            ("fstest: console: type a line:", b"typed at the serial port\r"),
+            ("fstest: console: raw mode: press a key:", b"k"),
+        ],
+        lines: &[
+            &["fstest: done:", " passed, 0 failed"],
+            &["bench: read of a 1 MiB /tmp file"],
+            &["fstest: console: output through the driver"],
+            &["fstest: console: 4 passed, 0 failed"],
+        ],
+        timeout_secs: FS_TIMEOUT,
+        ..boot("fs", "exit", &[])
     },
     // The serial console driver and the line discipline: `ttytest` starts `console` and
     // drives the console terminal; the harness types through the real serial port at each
