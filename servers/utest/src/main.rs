@@ -18,6 +18,7 @@
 
 mod check;
 mod cnode;
+mod cnode_revoke;
 mod fault;
 mod ipc;
 mod irq;
@@ -268,6 +269,7 @@ const GROUPS: &[&[Test]] = &[
     notification::TESTS,
     fault::TESTS,
     revoke::TESTS,
+    cnode_revoke::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
