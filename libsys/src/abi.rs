@@ -69,6 +69,15 @@ abi_enum! {
         /// and badge in message words 0..3. A system call rather than an invocation, because
         /// a `Call` on an endpoint or notification cap is IPC.
         Identify = 10,
+        /// `Call` on an endpoint with a deadline in `r12` (a time-stamp counter value): if
+        /// the reply has not arrived by then, the call ends with [`Error::TimedOut`] (the
+        /// message is withdrawn if nobody took it; a later reply finds nobody waiting).
+        CallTimeout = 11,
+        /// `Recv` on an endpoint or notification with a deadline in `r12`: ends with
+        /// [`Error::TimedOut`] if nothing arrived by then.
+        RecvTimeout = 12,
+        /// Wait until the time-stamp counter reaches `rdi`.
+        Sleep = 13,
     }
 }
 
@@ -103,6 +112,8 @@ abi_enum! {
         WouldBlock = 13,
         /// The object the thread was waiting on was deleted.
         Cancelled = 14,
+        /// The deadline of a `CallTimeout` or `RecvTimeout` passed first.
+        TimedOut = 15,
     }
 }
 

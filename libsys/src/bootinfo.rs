@@ -89,6 +89,9 @@ pub struct BootInfo {
     pub priority: u64,
     /// Descriptions of the untyped caps.
     pub untyped: [UntypedDesc; MAX_UNTYPED],
+    /// Time-stamp counter ticks per second, as the kernel measured it at boot (against the
+    /// PIT); the unit of every deadline ([`crate::time`]).
+    pub tsc_hz: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<BootInfo>() <= 4096);

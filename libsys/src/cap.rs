@@ -719,6 +719,21 @@ impl Cap<Endpoint> {
         syscall::call(self.cptr, info, words).map(Received::from)
     }
 
+    /// `CallTimeout`: [`Self::call`] that gives up at `deadline` (a time-stamp counter
+    /// value: [`crate::time`]).
+    ///
+    /// # Errors
+    /// `TimedOut` when no reply came by the deadline (a server that never answers cannot
+    /// hold the caller); otherwise as for [`Self::call`].
+    pub fn call_timeout(
+        self,
+        info: MessageInfo,
+        words: [u64; 4],
+        deadline: u64,
+    ) -> InvocationResult<Received> {
+        syscall::call_timeout(self.cptr, info, words, deadline).map(Received::from)
+    }
+
     /// `Send`: blocks until a receiver takes the message.
     ///
     /// # Errors
@@ -741,6 +756,14 @@ impl Cap<Endpoint> {
     /// `InvalidCapability`, `InsufficientRights` (no READ), `Cancelled`.
     pub fn recv(self) -> InvocationResult<Received> {
         syscall::recv(self.cptr).map(Received::from)
+    }
+
+    /// `RecvTimeout`: [`Self::recv`] that gives up at `deadline`.
+    ///
+    /// # Errors
+    /// `TimedOut` when no message came by the deadline; otherwise as for [`Self::recv`].
+    pub fn recv_timeout(self, deadline: u64) -> InvocationResult<Received> {
+        syscall::recv_timeout(self.cptr, deadline).map(Received::from)
     }
 
     /// `NBRecv`: receives only if a sender is waiting.
@@ -775,6 +798,14 @@ impl Cap<Notification> {
     /// `InvalidCapability`, `InsufficientRights` (no READ), `Cancelled`.
     pub fn wait(self) -> InvocationResult<u64> {
         syscall::recv(self.cptr).map(|r| r.cptr)
+    }
+
+    /// [`Self::wait`] that gives up at `deadline` (a `RecvTimeout`).
+    ///
+    /// # Errors
+    /// `TimedOut` when no signal came by the deadline; otherwise as for [`Self::wait`].
+    pub fn wait_timeout(self, deadline: u64) -> InvocationResult<u64> {
+        syscall::recv_timeout(self.cptr, deadline).map(|r| r.cptr)
     }
 
     /// Takes the word if non-zero (an `NBRecv`).

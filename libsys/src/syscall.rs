@@ -252,6 +252,74 @@ pub fn reply_recv(cptr: u64, info: MessageInfo, words: [u64; 4]) -> RegsResult {
     decode(code, out)
 }
 
+/// [`raw_syscall`] with a deadline in `r12` (the timed calls).
+#[inline(always)]
+fn raw_timed_syscall(number: u64, regs: Registers, deadline: u64) -> (u64, Registers) {
+    let (code, cptr, info, w0, w1, w2, w3): (u64, u64, u64, u64, u64, u64, u64);
+    // SAFETY: as for `raw_syscall`; the kernel only reads `r12`.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => code,
+            inlateout("rdi") regs.cptr => cptr,
+            inlateout("rsi") regs.info.0 => info,
+            inlateout("rdx") regs.words[0] => w0,
+            inlateout("r8") regs.words[1] => w1,
+            inlateout("r9") regs.words[2] => w2,
+            inlateout("r10") regs.words[3] => w3,
+            in("r12") deadline,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    let out = Registers {
+        cptr,
+        info: MessageInfo(info),
+        words: [w0, w1, w2, w3],
+    };
+    (code, out)
+}
+
+/// `CallTimeout`: [`call`] on an endpoint that gives up at `deadline` (a time-stamp
+/// counter value, see [`crate::time`]).
+///
+/// # Errors
+/// [`Error::TimedOut`] when the reply had not come by the deadline (the message was
+/// withdrawn if no receiver had taken it; a later reply is dropped); otherwise as [`call`].
+#[inline]
+pub fn call_timeout(cptr: u64, info: MessageInfo, words: [u64; 4], deadline: u64) -> RegsResult {
+    let (code, out) = raw_timed_syscall(
+        Syscall::CallTimeout as u64,
+        message(cptr, info, words),
+        deadline,
+    );
+    decode(code, out)
+}
+
+/// `RecvTimeout`: [`recv`] that gives up at `deadline`.
+///
+/// # Errors
+/// [`Error::TimedOut`] when nothing arrived by the deadline; otherwise as [`recv`].
+#[inline]
+pub fn recv_timeout(cptr: u64, deadline: u64) -> RegsResult {
+    let (code, out) = raw_timed_syscall(
+        Syscall::RecvTimeout as u64,
+        message(cptr, MessageInfo(0), [0; 4]),
+        deadline,
+    );
+    decode(code, out)
+}
+
+/// `Sleep`: waits until the time-stamp counter reaches `deadline` (returns at once if it
+/// has). The kernel wakes sleepers at its timer tick, so the wake-up is up to one tick late.
+pub fn sleep_until(deadline: u64) {
+    let _ = raw_syscall(
+        Syscall::Sleep as u64,
+        message(deadline, MessageInfo(0), [0; 4]),
+    );
+}
+
 /// The calling thread's IPC buffer.
 ///
 /// # Safety

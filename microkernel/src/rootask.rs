@@ -281,6 +281,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     info.magic = BOOT_INFO_MAGIC;
     info.size = core::mem::size_of::<BootInfo>() as u64;
     info.cnode_radix = ROOT_CNODE_RADIX;
+    info.tsc_hz = crate::time::frequency();
     info.untyped_slots = SlotRange {
         start: first_untyped,
         end: first_untyped + count as u64,

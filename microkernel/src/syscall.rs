@@ -8,7 +8,7 @@ use crate::arch::trap::TrapFrame;
 use crate::ipc::{self, Notification};
 use crate::object::{self, InvocationError};
 use crate::sched;
-use crate::thread::{PendingSend, Tcb};
+use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
 use crate::uaccess::UserSlice;
 use kerncore::Cap;
 use libsys::abi::{Error, Syscall};
@@ -77,6 +77,12 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
             ipc::reply(tcb);
             receive(tcb, true)
         }
+        Ok(Syscall::CallTimeout) => call_timeout(tcb),
+        Ok(Syscall::RecvTimeout) => receive_timeout(tcb),
+        Ok(Syscall::Sleep) => {
+            sleep(tcb);
+            Ok(())
+        }
         Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
     if let Err(e) = result {
@@ -117,13 +123,69 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => send_on_endpoint(tcb, object, badge, rights, true, true),
+        } => send_on_endpoint(tcb, object, badge, rights, true, SendKind::Message, true),
         Cap::Notification { .. } => signal(cap),
         _ => {
             let reply = object::invoke(tcb, slot, cap)?;
             reply.deliver(tcb);
             Ok(())
         }
+    }
+}
+
+/// CallTimeout: a Call on an endpoint that ends with `TimedOut` at the deadline in `r12`.
+fn call_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    let Cap::Endpoint {
+        object,
+        badge,
+        rights,
+    } = cap
+    else {
+        return Err(InvocationError::cap(Error::InvalidCapability));
+    };
+    let deadline = tcb.context.r12;
+    send_on_endpoint(tcb, object, badge, rights, true, SendKind::TimedCall, true)?;
+    if matches!(
+        tcb.state,
+        ThreadState::BlockedOnSend | ThreadState::BlockedOnReply
+    ) {
+        // SAFETY: `tcb` is the live current thread, now blocked.
+        unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+    }
+    Ok(())
+}
+
+/// RecvTimeout: a Recv on an endpoint or notification that ends with `TimedOut` at the
+/// deadline in `r12`.
+fn receive_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let deadline = tcb.context.r12;
+    receive(tcb, true)?;
+    match tcb.state {
+        ThreadState::BlockedOnRecv => {
+            // SAFETY: the thread is queued on that live endpoint.
+            unsafe { ipc::Endpoint::at(tcb.blocked_on) }.mark_timed_receiver();
+        }
+        ThreadState::BlockedOnNotification => {}
+        _ => return Ok(()),
+    }
+    // SAFETY: `tcb` is the live current thread, now blocked.
+    unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+    Ok(())
+}
+
+/// Sleep: blocks until the time-stamp counter reaches `rdi` (at once if it has).
+fn sleep(tcb: &mut Tcb) {
+    let deadline = tcb.context.rdi;
+    if crate::time::now() >= deadline {
+        return;
+    }
+    tcb.state = ThreadState::Sleeping;
+    let mut s = sched::SCHEDULER.lock();
+    // SAFETY: `tcb` is the live current thread.
+    unsafe {
+        s.remove(tcb);
+        s.add_timeout(tcb, deadline);
     }
 }
 
@@ -135,6 +197,7 @@ fn send_on_endpoint(
     badge: u64,
     rights: Rights,
     is_call: bool,
+    kind: SendKind,
     blocking: bool,
 ) -> Result<(), InvocationError> {
     if !rights.contains(Rights::WRITE) {
@@ -146,7 +209,7 @@ fn send_on_endpoint(
         is_call,
         can_grant: rights.contains(Rights::GRANT),
         reply_can_grant: is_call && rights.contains(Rights::GRANT_REPLY),
-        is_fault: false,
+        kind,
     };
     // SAFETY: the current thread sends through a cap to a live endpoint.
     unsafe { ipc::send(tcb, object, pending, blocking) };
@@ -195,7 +258,15 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => send_on_endpoint(tcb, object, badge, rights, false, blocking),
+        } => send_on_endpoint(
+            tcb,
+            object,
+            badge,
+            rights,
+            false,
+            SendKind::Message,
+            blocking,
+        ),
         Cap::Notification { .. } => signal(cap),
         Cap::Reply { object, can_grant } => {
             // SAFETY: the cap names a live reply object.

@@ -5,7 +5,7 @@ use crate::ipc::{self, Notification};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{
-    Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    SendKind, Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
@@ -291,12 +291,13 @@ pub fn suspend(t: &mut Tcb) {
             | ThreadState::BlockedOnRecv
             | ThreadState::BlockedOnReply
             | ThreadState::BlockedOnNotification
+            | ThreadState::Sleeping
     );
     // A thread stopped by a fault made no system call: its registers stay as they were
     // (resumed, it runs the faulting instruction again), and the fault is forgotten.
-    let faulted = t.pending.is_fault;
+    let faulted = t.pending.is_fault();
     ipc::cancel_ipc(t);
-    t.pending.is_fault = false;
+    t.pending.kind = SendKind::Message;
     t.fault = [0; 3];
     if was_blocked && !faulted {
         // Its system call did not complete: when resumed it returns `Cancelled`.

@@ -30,6 +30,7 @@ mod review2;
 mod review3;
 mod revoke;
 mod tcb;
+mod timer;
 mod untyped;
 mod vspace;
 
@@ -270,6 +271,7 @@ const GROUPS: &[&[Test]] = &[
     fault::TESTS,
     revoke::TESTS,
     cnode_revoke::TESTS,
+    timer::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
