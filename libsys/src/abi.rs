@@ -189,6 +189,12 @@ abi_enum! {
         IoPortIn = 0x71,
         /// I/O port: `out(port, width, value)`.
         IoPortOut = 0x72,
+        /// ASID control: `make_pool(untyped cptr, dest_index, dest_depth)`: turns an unused
+        /// 4 KiB untyped into an ASID pool.
+        AsidControlMakePool = 0x80,
+        /// ASID pool: `assign(vspace cptr)`: gives an address space an ASID from this pool,
+        /// which it needs before anything is mapped in it or a thread runs in it.
+        AsidPoolAssign = 0x81,
     }
 }
 

@@ -31,8 +31,13 @@ pub const SLOT_IRQ_CONTROL: u64 = 5;
 pub const SLOT_IO_PORT_CONTROL: u64 = 6;
 /// The frame holding this boot info page.
 pub const SLOT_BOOT_INFO_FRAME: u64 = 7;
-/// First slot of the variable part (untyped, then archive frames, then free).
-pub const SLOT_FIRST_VARIABLE: u64 = 8;
+/// ASID control: makes ASID pools from 4 KiB untyped objects.
+pub const SLOT_ASID_CONTROL: u64 = 8;
+/// The ASID pool holding the root task's own address space, with room for more.
+pub const SLOT_ASID_POOL: u64 = 9;
+/// First slot of the variable part (untyped, then archive frames, then free); slots
+/// 10..16 are reserved for more boot caps.
+pub const SLOT_FIRST_VARIABLE: u64 = 16;
 
 /// Virtual address of the root task's IPC buffer.
 pub const IPC_BUFFER_ADDR: u64 = 0x7ffe_0000_0000;

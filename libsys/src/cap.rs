@@ -202,6 +202,10 @@ cap_types! {
     IoPortControl => IoPortControl;
     /// A range of I/O ports.
     IoPort => IoPort;
+    /// ASID control: makes ASID pools.
+    AsidControl => AsidControl;
+    /// An ASID pool: the address spaces its holder may create.
+    AsidPool => AsidPool;
 }
 
 /// An address space is named by its PML4.
@@ -684,6 +688,43 @@ impl Cap<IoPort> {
     /// As for [`Self::port_in`].
     pub fn port_out(self, port: u64, width: u64, value: u64) -> InvocationResult {
         invoke(self.cptr, Label::IoPortOut, &[port, width, value]).map(drop)
+    }
+}
+
+impl Cap<AsidControl> {
+    /// `AsidControlMakePool`: turns the unused 4 KiB untyped `untyped` into an ASID pool in
+    /// slot `dest` (relative to the caller's CSpace root).
+    ///
+    /// # Errors
+    /// `FailedLookup`/`InvalidCapability` (0) (not an untyped), `InvalidArgument` (0) (not
+    /// 4 KiB, or device memory), `RevokeFirst` (0) (the untyped has children),
+    /// `DeleteFirst` (1) (destination occupied), `NotEnoughMemory` (MAX) (the kernel's
+    /// table of pools is full).
+    pub fn make_pool(
+        self,
+        untyped: Cap<Untyped>,
+        dest: SlotPath,
+    ) -> InvocationResult<Cap<AsidPool>> {
+        invoke(
+            self.cptr,
+            Label::AsidControlMakePool,
+            &[untyped.cptr(), dest.index, dest.depth],
+        )?;
+        Ok(Cap::from_cptr(dest.index))
+    }
+}
+
+impl Cap<AsidPool> {
+    /// `AsidPoolAssign`: gives the address space `vspace` an ASID from this pool. A PML4
+    /// needs one before frames or tables are mapped in it, a thread is configured with it,
+    /// or its cap is copied.
+    ///
+    /// # Errors
+    /// `FailedLookup`/`InvalidCapability` (0) (not a PML4 cap), `IllegalOperation` (0)
+    /// (it already has an ASID), `NotEnoughMemory` (MAX) (the pool is full: its holder's
+    /// quota of address spaces is used up).
+    pub fn assign(self, vspace: Cap<VSpace>) -> InvocationResult {
+        invoke(self.cptr, Label::AsidPoolAssign, &[vspace.cptr()]).map(drop)
     }
 }
 

@@ -42,7 +42,7 @@ pub const LOAD_LIMIT: u64 = SCRATCH_ADDR;
 /// One past the top of a loaded program's stack (the same as the root task's).
 pub const STACK_TOP: u64 = ROOT_STACK_TOP;
 /// First slot of a child CSpace that the loader leaves empty for the parent.
-pub const FIRST_FREE_CHILD_SLOT: u64 = crate::bootinfo::SLOT_FIRST_VARIABLE;
+pub const FIRST_FREE_CHILD_SLOT: u64 = crate::bootinfo::SLOT_BOOT_INFO_FRAME + 1;
 /// Most `PT_LOAD` segments a program may have.
 pub const MAX_SEGMENTS: usize = 8;
 

@@ -21,8 +21,8 @@ use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::bootinfo::{
     BootInfo, SlotRange, UntypedDesc, ARCHIVE_ADDR, BOOT_INFO_ADDR, BOOT_INFO_MAGIC,
     IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP,
-    SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER,
-    SLOT_IRQ_CONTROL, SLOT_TCB, SLOT_VSPACE,
+    SLOT_ASID_CONTROL, SLOT_ASID_POOL, SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_FIRST_VARIABLE,
+    SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL, SLOT_TCB, SLOT_VSPACE,
 };
 use libsys::object::{Rights, SLOT_SIZE_BITS};
 
@@ -149,6 +149,8 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     // The address space.
     let pml4 = frame()?;
     crate::object::vspace::init_vspace(pml4);
+    // Its ASID, from the boot pool (which the root task gets, with room for more).
+    let (pool_cap, asid) = crate::object::asid::boot_pool(frame()?, pml4);
     let table = PageTable { pml4 };
     load_elf(&table, &elf)?;
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
@@ -185,7 +187,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     };
     let frame_cap = |object: u64, vaddr: u64, rights: Rights| Cap::Frame {
         object,
-        mapped_vspace: pml4,
+        mapped_vspace: asid,
         mapped_vaddr: vaddr,
         size: FrameSize::Small,
         rights,
@@ -193,7 +195,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     };
     insert(cnode, SLOT_TCB, Cap::Tcb { object: tcb_phys });
     insert(cnode, SLOT_CNODE, cnode_cap);
-    insert(cnode, SLOT_VSPACE, Cap::Pml4 { object: pml4 });
+    insert(cnode, SLOT_VSPACE, Cap::Pml4 { object: pml4, asid });
     insert(
         cnode,
         SLOT_IPC_BUFFER,
@@ -201,6 +203,8 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     );
     insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
+    insert(cnode, SLOT_ASID_CONTROL, Cap::AsidControl);
+    insert(cnode, SLOT_ASID_POOL, pool_cap);
     insert(
         cnode,
         SLOT_BOOT_INFO_FRAME,

@@ -185,7 +185,7 @@ impl Tcb {
     /// Read from the slot each time, so no cached pointer can outlive the object.
     pub fn vspace(&self) -> PageTable {
         match *self.slots[TCB_SLOT_VSPACE].cap() {
-            kerncore::Cap::Pml4 { object } => PageTable { pml4: object },
+            kerncore::Cap::Pml4 { object, .. } => PageTable { pml4: object },
             _ => PageTable { pml4: 0 },
         }
     }

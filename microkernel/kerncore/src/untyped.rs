@@ -269,7 +269,7 @@ fn new_cap(object_type: ObjectType, object: PhysAddr, size: u64, device: bool) -
         },
         ObjectType::Frame4K => frame(FrameSize::Small),
         ObjectType::Frame2M => frame(FrameSize::Large),
-        ObjectType::Pml4 => Cap::Pml4 { object },
+        ObjectType::Pml4 => Cap::Pml4 { object, asid: 0 },
         ObjectType::Pdpt => Cap::Pdpt {
             object,
             mapped_vspace: 0,

@@ -8,6 +8,7 @@
 //! Capability slots live in physical memory (CNodes and TCBs carved from untyped memory);
 //! [`KernelSlots`] lets the pure capability logic in `kerncore` reach them through the HHDM.
 
+pub mod asid;
 pub mod cnode;
 pub mod irq;
 pub mod notification;
@@ -240,6 +241,7 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::IrqControl | Cap::IrqHandler { .. } | Cap::IoPortControl | Cap::IoPort { .. } => {
             irq::invoke(tcb, slot, cap, label, &args)
         }
+        Cap::AsidControl | Cap::AsidPool { .. } => asid::invoke(tcb, cap, label, &args),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
@@ -282,7 +284,8 @@ pub fn finalise(f: Finalise) {
         Cap::Tcb { object } => tcb::destroy(object),
         // SAFETY: as above.
         Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
-        Cap::Pml4 { object } => vspace::destroy_vspace(object),
+        Cap::Pml4 { object, asid } => vspace::destroy_vspace(object, asid),
+        Cap::AsidPool { object, first_asid } => asid::destroy_pool(object, first_asid),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
         Cap::IoPort { first, last } => irq::release_ports(first, last),
         _ => {}

@@ -153,7 +153,8 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
     }
     let vspace = find(vspace, 1)?;
     if let Some((_, c)) = vspace {
-        if !matches!(c, Cap::Pml4 { .. }) {
+        // A PML4 without an ASID cannot be copied (nor used): assign one first.
+        if !matches!(c, Cap::Pml4 { asid, .. } if asid != 0) {
             return Err(InvocationError::new(Error::InvalidCapability, 1));
         }
     }
@@ -214,7 +215,7 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
             return Err(InvocationError::cap(Error::Cancelled));
         }
         // Cannot fail: the source holds the checked cap, the destination was just emptied,
-        // and CNode, PML4, frame and endpoint caps are always derivable.
+        // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
     // SAFETY: the TCB is live (its cap was looked up by the caller).

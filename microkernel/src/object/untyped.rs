@@ -24,10 +24,6 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
         args.get(4)?,
     );
     let (_, dest_cnode) = lookup(caller, cnode).map_err(|e| super::lookup_error(e, 2))?;
-    if object_type == ObjectType::Pml4 as u64 && count > super::vspace::free_vspace_slots() as u64 {
-        // The kernel tracks every live address space; past its table, refuse up front.
-        return Err(InvocationError::new(Error::NotEnoughMemory, 4));
-    }
     let retype = RetypeArgs {
         object_type,
         size,

@@ -101,7 +101,12 @@ fn start_pong(
 
 fn run(info: &BootInfo) -> Result<(), Failure> {
     let mut alloc = Allocator::from_boot_info(info);
-    let mut loader = Loader::new(&mut alloc, info.cnode_radix).map_err(Failure::Load)?;
+    let mut loader = Loader::new(
+        &mut alloc,
+        info.cnode_radix,
+        Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+    )
+    .map_err(Failure::Load)?;
     let (pong, _p1) = start_pong(&mut alloc, &mut loader, info, mode::PONG)?;
     let (pong_cap, _p2) = start_pong(&mut alloc, &mut loader, info, mode::PONG_CAP)?;
     let gift: Cap<Notification> = alloc.make().map_err(Failure::Alloc)?;

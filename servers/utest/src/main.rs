@@ -33,6 +33,7 @@ mod tcb;
 mod timer;
 mod untyped;
 mod vspace;
+mod vspace_quota;
 
 use check::{Fail, TestResult};
 use libsys::abi::Error;
@@ -222,8 +223,12 @@ fn main(boot_info: u64) {
         .make_untyped(TEST_UNTYPED_BITS)
         .map_err(|e| fail!("carve the test untyped: {e}"))
         .and_then(|untyped| {
-            let loader = Loader::new(&mut alloc, info.cnode_radix)
-                .map_err(|e| fail!("prepare the loader: {e}"))?;
+            let loader = Loader::new(
+                &mut alloc,
+                info.cnode_radix,
+                Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+            )
+            .map_err(|e| fail!("prepare the loader: {e}"))?;
             Ok((untyped, loader))
         });
     let (test_untyped, loader) = match setup {
@@ -272,6 +277,7 @@ const GROUPS: &[&[Test]] = &[
     revoke::TESTS,
     cnode_revoke::TESTS,
     timer::TESTS,
+    vspace_quota::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
