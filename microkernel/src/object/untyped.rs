@@ -41,7 +41,10 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
     let made = kerncore::untyped_retype(&mut KernelSlots, slot, &dest_cnode, retype)
         .map_err(|e| retype_error(e, position))?;
     for object in made.objects() {
-        if !made.device {
+        // Objects are zero-filled, except untyped children: their memory is zeroed when
+        // objects are made from them (filling them now would be work done twice, and one
+        // call may ask for gigabytes of it).
+        if !made.device && made.object_type != ObjectType::Untyped {
             // SAFETY: the object's memory was just carved from the untyped: no cap refers to
             // it except the new one, and the HHDM maps it.
             unsafe {

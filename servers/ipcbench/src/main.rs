@@ -73,7 +73,7 @@ fn main(boot_info: u64) {
         return;
     }
     if let Err(e) = run(info) {
-        println!("ipcbench: failed: {e}");
+        println!("bench: failed: {e}");
     }
 }
 
@@ -128,6 +128,70 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     println!("bench: ipc-1cap: {with_cap} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: note: ipc-4KiB carries 512 words each way; ipc-1cap includes the receiver's CNodeDelete of the cap");
     println!("bench: ipc round trip (1 word, fast path): {fast} instructions");
+    long_operations(&mut alloc)
+}
+
+/// Times one system call: the kernel runs it to the end with interrupts off, so its length
+/// is one interrupts-off stretch (plus at most one timer interrupt taken on the way out).
+fn timed(
+    what: &'static str,
+    call: impl FnOnce() -> libsys::cap::InvocationResult,
+) -> Result<u64, Failure> {
+    let start = ticks();
+    call().map_err(|e| Failure::Ipc(what, e))?;
+    Ok(ticks() - start)
+}
+
+/// The long kernel operations of issue 14: each is one system call, timed.
+fn long_operations(alloc: &mut Allocator) -> Result<(), Failure> {
+    use libsys::cap::{CNode, SlotPath, Untyped};
+    use libsys::object::ObjectType;
+    const ROOT: Cap<CNode> = Cap::from_cptr(libsys::bootinfo::SLOT_CNODE);
+    let big = alloc.make_untyped(26).map_err(Failure::Alloc)?;
+    let dest = alloc
+        .slots
+        .alloc_range(32)
+        .ok_or(Failure::Setup("no 32 free slots"))?;
+    // 64 MiB as one untyped child (not zero-filled: its objects are, when made).
+    let child = timed("retype 64 MiB untyped", || {
+        big.retype(ObjectType::Untyped, 26, ROOT, dest, 1)
+    })?;
+    timed("revoke", || ROOT.revoke(big.slot()))?;
+    // 64 MiB as 32 frames of 2 MiB, each zero-filled.
+    let frames = timed("retype 64 MiB of frames", || {
+        big.retype(ObjectType::Frame2M, 0, ROOT, dest, 32)
+    })?;
+    let revoke = timed("revoke 64 MiB of frames", || ROOT.revoke(big.slot()))?;
+    // A CNode of 4096 slots, every one holding a copy of an endpoint cap.
+    let cnode_slot = alloc.slot().map_err(Failure::Alloc)?;
+    big.retype(ObjectType::CNode, 12, ROOT, cnode_slot, 1)
+        .map_err(|e| Failure::Ipc("retype CNode", e))?;
+    let endpoint: Cap<Endpoint> = alloc.make().map_err(Failure::Alloc)?;
+    let unguarded: Cap<CNode> = Cap::from_cptr(alloc.slot().map_err(Failure::Alloc)?);
+    ROOT.mint(unguarded.slot(), ROOT.slot(), Rights::ALL, 0)
+        .map_err(|e| Failure::Ipc("mint", e))?;
+    for i in 0..4096u64 {
+        // Root slot `cnode_slot` (12 bits), then slot i of the CNode (12 bits).
+        let to = SlotPath {
+            index: (cnode_slot << 12) | i,
+            depth: 24,
+        };
+        let from = SlotPath {
+            index: endpoint.cptr(),
+            depth: 12,
+        };
+        unguarded
+            .copy(to, from, Rights::ALL)
+            .map_err(|e| Failure::Ipc("fill the CNode", e))?;
+    }
+    let delete = timed("delete a full CNode", || {
+        ROOT.delete(SlotPath::at(cnode_slot))
+    })?;
+    let _: Cap<Untyped> = big;
+    println!("bench: longop-retype-64MiB-untyped: {child} instructions in one system call");
+    println!("bench: longop-retype-64MiB-frames: {frames} instructions in one system call (32 frames of 2 MiB, zero-filled)");
+    println!("bench: longop-revoke-64MiB-frames: {revoke} instructions in one system call");
+    println!("bench: longop-delete-cnode-4096: {delete} instructions in one system call (4096 endpoint caps)");
     Ok(())
 }
 
