@@ -293,7 +293,15 @@ fn receive(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
             // SAFETY: the cap names a live notification; `tcb` is the current thread.
-            unsafe { Notification::at(object).wait(tcb, object, blocking) }
+            let n = unsafe { Notification::at(object) };
+            // A notification bound to another thread delivers to that thread only (as in
+            // seL4): anyone else waiting on it would steal its signals.
+            let bound = n.bound();
+            if bound != 0 && bound != tcb as *mut Tcb as u64 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            // SAFETY: as above.
+            unsafe { n.wait(tcb, object, blocking) }
         }
         _ => return Err(InvocationError::cap(Error::InvalidCapability)),
     };

@@ -25,6 +25,7 @@ mod irq;
 mod loader;
 mod misc;
 mod notification;
+mod notification_binding;
 mod review;
 mod review2;
 mod review3;
@@ -278,6 +279,7 @@ const GROUPS: &[&[Test]] = &[
     cnode_revoke::TESTS,
     timer::TESTS,
     vspace_quota::TESTS,
+    notification_binding::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
