@@ -63,7 +63,9 @@ abi_enum! {
         Reply = 7,
         /// Give up the rest of the timeslice.
         Yield = 8,
-        /// Debug: write bytes (`rdi` = address, `rsi` = length) to the kernel console.
+        /// Debug: write bytes to the kernel console through the debug console cap at `rdi`
+        /// (`rdx` = address, `r8` = length); returns in `rdx` how many bytes were taken
+        /// (as many as the UART accepts now: the kernel never waits for it).
         DebugWrite = 9,
         /// Describe the capability at cptr `rdi`: replies with its kind (`CapKind`), rights
         /// and badge in message words 0..3. A system call rather than an invocation, because

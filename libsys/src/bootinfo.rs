@@ -35,8 +35,11 @@ pub const SLOT_BOOT_INFO_FRAME: u64 = 7;
 pub const SLOT_ASID_CONTROL: u64 = 8;
 /// The ASID pool holding the root task's own address space, with room for more.
 pub const SLOT_ASID_POOL: u64 = 9;
+/// The kernel's debug console (`DebugWrite`); the same slot as
+/// [`crate::process::SLOT_DEBUG_CONSOLE`], so one runtime serves both.
+pub const SLOT_DEBUG_CONSOLE: u64 = 10;
 /// First slot of the variable part (untyped, then archive frames, then free); slots
-/// 10..16 are reserved for more boot caps.
+/// 11..16 are reserved for more boot caps.
 pub const SLOT_FIRST_VARIABLE: u64 = 16;
 
 /// Virtual address of the root task's IPC buffer.

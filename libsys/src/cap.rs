@@ -206,6 +206,8 @@ cap_types! {
     AsidControl => AsidControl;
     /// An ASID pool: the address spaces its holder may create.
     AsidPool => AsidPool;
+    /// The kernel's debug console (`DebugWrite`).
+    DebugConsole => DebugConsole;
 }
 
 /// An address space is named by its PML4.

@@ -164,6 +164,8 @@ abi_enum! {
         AsidControl = 16,
         /// An ASID pool: room for [`ASIDS_PER_POOL`] address spaces.
         AsidPool = 17,
+        /// The right to print on the kernel's debug console (`DebugWrite`).
+        DebugConsole = 18,
     }
 }
 

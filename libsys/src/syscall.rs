@@ -141,19 +141,43 @@ fn message(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Registers {
     Registers { cptr, info, words }
 }
 
-/// Prints bytes on the kernel console (a debugging aid, not a console driver).
+/// Prints bytes on the kernel console (a debugging aid, not a console driver) through the
+/// debug console cap in [`crate::process::SLOT_DEBUG_CONSOLE`]. The kernel takes only what
+/// the UART accepts without waiting; this yields and retries until every byte is taken.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when longer than the kernel's limit (4096 bytes).
+/// [`Error::FailedLookup`] / [`Error::InvalidCapability`] without a debug console cap;
+/// [`Error::BadAddress`] for unreadable bytes.
 pub fn debug_write(bytes: &[u8]) -> SysResult {
-    let regs = Registers {
-        cptr: bytes.as_ptr() as u64,
-        info: MessageInfo(bytes.len() as u64),
-        words: [0; 4],
-    };
-    let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
-    decode(code, out).map(|_| ()).map_err(|e| e.error)
+    debug_write_through(crate::process::SLOT_DEBUG_CONSOLE, bytes)
 }
+
+/// [`debug_write`] through the debug console cap at `console`.
+///
+/// # Errors
+/// As for [`debug_write`].
+pub fn debug_write_through(console: u64, bytes: &[u8]) -> SysResult {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(DEBUG_WRITE_MAX)];
+        let regs = message(
+            console,
+            MessageInfo(0),
+            [chunk.as_ptr() as u64, chunk.len() as u64, 0, 0],
+        );
+        let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
+        let taken = decode(code, out).map_err(|e| e.error)?.words[0] as usize;
+        if taken == 0 {
+            // The UART is busy: let others run meanwhile.
+            yield_now();
+        }
+        rest = &rest[taken.min(rest.len())..];
+    }
+    Ok(())
+}
+
+/// Most bytes one `DebugWrite` may name.
+pub const DEBUG_WRITE_MAX: usize = 4096;
 
 /// `Identify`: describes the capability at `cptr`; the result's words 0..2 are its kind
 /// ([`crate::object::CapKind`]), rights and badge. A system call rather than an invocation

@@ -74,9 +74,10 @@ pub fn write_line(level: Level, args: core::fmt::Arguments) {
     let _ = writeln!(console, "{prefix}{args}");
 }
 
-/// Writes raw bytes to the console (the debug syscall).
-pub fn write_raw(bytes: &[u8]) {
-    CONSOLE.lock().write_bytes(bytes);
+/// Writes as many raw bytes as the console takes without waiting (the debug syscall);
+/// returns how many it took.
+pub fn write_raw_now(bytes: &[u8]) -> usize {
+    CONSOLE.lock().write_bytes_now(bytes)
 }
 
 /// Breaks the console lock: only for the panic path, which never returns.

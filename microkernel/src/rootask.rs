@@ -21,8 +21,9 @@ use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::bootinfo::{
     BootInfo, SlotRange, UntypedDesc, ARCHIVE_ADDR, BOOT_INFO_ADDR, BOOT_INFO_MAGIC,
     IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP,
-    SLOT_ASID_CONTROL, SLOT_ASID_POOL, SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_FIRST_VARIABLE,
-    SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL, SLOT_TCB, SLOT_VSPACE,
+    SLOT_ASID_CONTROL, SLOT_ASID_POOL, SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_DEBUG_CONSOLE,
+    SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL, SLOT_TCB,
+    SLOT_VSPACE,
 };
 use libsys::object::{Rights, SLOT_SIZE_BITS};
 
@@ -205,6 +206,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
     insert(cnode, SLOT_ASID_CONTROL, Cap::AsidControl);
     insert(cnode, SLOT_ASID_POOL, pool_cap);
+    insert(cnode, SLOT_DEBUG_CONSOLE, Cap::DebugConsole);
     insert(
         cnode,
         SLOT_BOOT_INFO_FRAME,

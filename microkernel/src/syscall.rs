@@ -58,7 +58,7 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
     let mut yielding = false;
     let number = core::mem::take(&mut tcb.context.rax);
     let result = match Syscall::try_from(number) {
-        Ok(Syscall::DebugWrite) => debug_write(tcb.vspace(), tcb.context.rdi, tcb.context.rsi),
+        Ok(Syscall::DebugWrite) => debug_write(tcb),
         Ok(Syscall::Yield) => {
             yielding = true;
             Ok(())
@@ -92,21 +92,26 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
     sched::schedule(yielding)
 }
 
-/// DebugWrite(address, length): prints user bytes on the kernel console.
-fn debug_write(
-    vspace: crate::mem::paging::PageTable,
-    address: u64,
-    length: u64,
-) -> Result<(), InvocationError> {
+/// DebugWrite(console cap; address, length): prints user bytes on the kernel console, as
+/// many as the UART takes without waiting (at most its FIFO), and returns that count in
+/// word 0. Only those bytes are read; the machine never waits for the UART on a user's
+/// behalf.
+fn debug_write(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    if cap != Cap::DebugConsole {
+        return Err(InvocationError::cap(Error::InvalidCapability));
+    }
+    let (address, length) = (tcb.context.rdx, tcb.context.r8);
     if length > DEBUG_WRITE_MAX {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
-    let mut buffer = [0u8; DEBUG_WRITE_MAX as usize];
-    let bytes = &mut buffer[..length as usize];
-    UserSlice::new(vspace, address, length)
+    let mut buffer = [0u8; crate::arch::serial::FIFO_BYTES];
+    let bytes = &mut buffer[..(length as usize).min(crate::arch::serial::FIFO_BYTES)];
+    UserSlice::new(tcb.vspace(), address, bytes.len() as u64)
         .read(bytes)
         .map_err(|e| InvocationError::new(e, 0))?;
-    crate::log::write_raw(bytes);
+    let taken = crate::log::write_raw_now(bytes);
+    object::Reply::words(&[taken as u64]).deliver(tcb);
     Ok(())
 }
 

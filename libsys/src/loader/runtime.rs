@@ -376,6 +376,13 @@ impl Loader {
         process.give(self, cspace, SLOT_CNODE, Rights::ALL)?;
         process.give(self, vspace, SLOT_VSPACE, Rights::ALL)?;
         process.give(self, ipc_buffer, SLOT_IPC_BUFFER, Rights::ALL)?;
+        // The parent's debug console, if it has one, so that the child can print.
+        let console = crate::process::SLOT_DEBUG_CONSOLE;
+        let has_console = crate::syscall::identify(console)
+            .is_ok_and(|id| id.words[0] == crate::object::CapKind::DebugConsole as u64);
+        if has_console {
+            process.give(self, Cap::<Frame>::from_cptr(console), console, Rights::ALL)?;
+        }
 
         let tcb_config = TcbConfig {
             cspace,

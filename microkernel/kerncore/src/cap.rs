@@ -199,6 +199,8 @@ pub enum Cap {
         /// Its first ASID (its index in the kernel's table of pools times the pool size).
         first_asid: u64,
     } = CapKind::AsidPool as u8,
+    /// The power to print on the kernel's debug console (`DebugWrite`).
+    DebugConsole = CapKind::DebugConsole as u8,
     /// Kernel-internal: an object whose last cap was deleted and whose slots are being
     /// emptied (see [`crate::delete`]). It lives in the object's own slot 0 and is never
     /// visible to userspace, which sees an empty slot.
@@ -234,6 +236,7 @@ impl Cap {
             Cap::IoPort { .. } => CapKind::IoPort,
             Cap::AsidControl => CapKind::AsidControl,
             Cap::AsidPool { .. } => CapKind::AsidPool,
+            Cap::DebugConsole => CapKind::DebugConsole,
         }
     }
 
@@ -269,7 +272,8 @@ impl Cap {
             | Cap::IrqHandler { .. }
             | Cap::IoPortControl
             | Cap::IoPort { .. }
-            | Cap::AsidControl => None,
+            | Cap::AsidControl
+            | Cap::DebugConsole => None,
         }
     }
 
@@ -397,7 +401,8 @@ impl Cap {
             ) => a == b && sa == sb,
             (Cap::IrqControl, Cap::IrqControl)
             | (Cap::IoPortControl, Cap::IoPortControl)
-            | (Cap::AsidControl, Cap::AsidControl) => true,
+            | (Cap::AsidControl, Cap::AsidControl)
+            | (Cap::DebugConsole, Cap::DebugConsole) => true,
             (Cap::IrqHandler { irq: a }, Cap::IrqHandler { irq: b }) => a == b,
             (
                 Cap::IoPort {

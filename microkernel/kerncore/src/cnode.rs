@@ -388,7 +388,8 @@ fn check_derivation<S: SlotStore + ?Sized>(
         | Cap::Pt { .. }
         | Cap::IrqHandler { .. }
         | Cap::IoPort { .. }
-        | Cap::AsidPool { .. } => no_data(cap),
+        | Cap::AsidPool { .. }
+        | Cap::DebugConsole => no_data(cap),
     }
 }
 

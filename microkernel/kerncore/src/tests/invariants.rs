@@ -39,7 +39,7 @@ pub(super) fn object_key(cap: &Cap) -> Option<ObjectKey> {
         | Cap::Pd { object, .. }
         | Cap::Pt { object, .. }
         | Cap::AsidPool { object, .. } => (kind, object, 0),
-        Cap::IrqControl | Cap::IoPortControl | Cap::AsidControl => (kind, 0, 0),
+        Cap::IrqControl | Cap::IoPortControl | Cap::AsidControl | Cap::DebugConsole => (kind, 0, 0),
         Cap::IrqHandler { irq } => (kind, irq as u64, 0),
         Cap::IoPort { first, last } => (kind, first as u64, last as u64),
     })
