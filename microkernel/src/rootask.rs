@@ -257,9 +257,11 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
             insert(
                 cnode,
                 index,
+                // Whatever boot left in this memory is zeroed when it is first used (the
+                // watermark is full: the first retype starts over, zeroing it in steps).
                 Cap::Untyped {
                     base,
-                    free_index: 0,
+                    free_index: 1 << bits,
                     size_bits: bits as u8,
                     device: false,
                 },

@@ -17,6 +17,22 @@ use libsys::object::Rights;
 /// Most bytes one DebugWrite prints.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 
+/// Set by an operation that did a bounded part of its work and wants its system call run
+/// again (see [`restart`]).
+static RESTART: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Asks for the current system call to be restarted: the thread returns to user mode
+/// with `rip` back on its `syscall` instruction and its registers as they were, so it
+/// re-executes the call (taking pending interrupts on the way). Operations that do long
+/// work in bounded steps keep their progress in kernel objects and return this error.
+pub fn restart() -> InvocationError {
+    RESTART.store(true, core::sync::atomic::Ordering::Relaxed);
+    InvocationError::cap(Error::Cancelled)
+}
+
+/// Length of the `syscall` instruction.
+const SYSCALL_LENGTH: u64 = 2;
+
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
 /// its TCB); returns the frame to resume.
 #[inline(always)]
@@ -85,6 +101,12 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
         }
         Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
+    if RESTART.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        // Run the same call again: nothing of this entry's result is delivered.
+        tcb.context.rax = number;
+        tcb.context.rip -= SYSCALL_LENGTH;
+        return sched::schedule(false);
+    }
     if let Err(e) = result {
         tcb.context.rax = e.error as u64;
         tcb.context.rdx = e.argument;

@@ -71,4 +71,6 @@ pub use cspace::{lookup_cap, resolve, MAX_DEPTH};
 pub use delete::{cnode_delete, cnode_revoke, Deletion, Finalise, Revocation, Step};
 pub use error::{Argument, CapError, LookupError, RetypeError};
 pub use slot::{Slot, SlotAddr, SlotStore};
-pub use untyped::{untyped_retype, RetypeArgs, Retyped};
+pub use untyped::{
+    untyped_lower_watermark, untyped_reset_needed, untyped_retype, RetypeArgs, Retyped,
+};

@@ -33,6 +33,7 @@ mod revoke;
 mod tcb;
 mod timer;
 mod untyped;
+mod untyped_reset;
 mod vspace;
 mod vspace_quota;
 
@@ -280,6 +281,7 @@ const GROUPS: &[&[Test]] = &[
     timer::TESTS,
     vspace_quota::TESTS,
     notification_binding::TESTS,
+    untyped_reset::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
