@@ -197,6 +197,10 @@ abi_enum! {
         /// ASID pool: `assign(vspace cptr)`: gives an address space an ASID from this pool,
         /// which it needs before anything is mapped in it or a thread runs in it.
         AsidPoolAssign = 0x81,
+        /// Debug console: `longest_entry()`: replies with the longest system call the
+        /// kernel handled off its fast path since the last query (time-stamp counter ticks,
+        /// interrupts off throughout), and starts a new measurement.
+        DebugConsoleLongestEntry = 0x90,
     }
 }
 

@@ -730,6 +730,18 @@ impl Cap<AsidPool> {
     }
 }
 
+impl Cap<DebugConsole> {
+    /// `DebugConsoleLongestEntry`: the longest system call (off the IPC fast path) since the
+    /// last query, in time-stamp counter ticks (instructions under `-icount`); starts a new
+    /// measurement.
+    ///
+    /// # Errors
+    /// `IllegalOperation` if this is not a debug console cap.
+    pub fn longest_entry(self) -> InvocationResult<u64> {
+        invoke(self.cptr, Label::DebugConsoleLongestEntry, &[]).map(|reply| reply.words[0])
+    }
+}
+
 /// A message received by `Recv`, `NBRecv`, `Call` or `ReplyRecv`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Received {

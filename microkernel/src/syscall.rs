@@ -30,6 +30,15 @@ pub fn restart() -> InvocationError {
     InvocationError::cap(Error::Cancelled)
 }
 
+/// The longest [`handle_slow`] since the last `DebugConsoleLongestEntry`, in time-stamp
+/// counter ticks: the kernel runs with interrupts off throughout.
+static LONGEST_ENTRY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Returns the longest slow system call measured since the last call, and starts anew.
+pub fn take_longest_entry() -> u64 {
+    LONGEST_ENTRY.swap(0, core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Length of the `syscall` instruction.
 const SYSCALL_LENGTH: u64 = 2;
 
@@ -64,6 +73,16 @@ fn bad_return_address(frame: &mut TrapFrame) -> *mut TrapFrame {
 /// function stays small: no big stack frame, few saved registers).
 #[inline(never)]
 fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
+    let start = crate::time::now();
+    let next = handle_slow_measured(frame);
+    let length = crate::time::now().wrapping_sub(start);
+    LONGEST_ENTRY.fetch_max(length, core::sync::atomic::Ordering::Relaxed);
+    next
+}
+
+/// [`handle_slow`] itself.
+#[inline(always)]
+fn handle_slow_measured(frame: &mut TrapFrame) -> *mut TrapFrame {
     let current = sched::current();
     if current.is_null() {
         // A SYSCALL can only come from user mode, so there is always a current thread.

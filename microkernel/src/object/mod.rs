@@ -242,6 +242,9 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
             irq::invoke(tcb, slot, cap, label, &args)
         }
         Cap::AsidControl | Cap::AsidPool { .. } => asid::invoke(tcb, cap, label, &args),
+        Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
+            Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
+        }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
