@@ -278,6 +278,7 @@ impl Scheduler {
 /// The timer interrupt: ends every timed wait whose deadline has passed, then counts the
 /// tick; true when the current timeslice is used up.
 pub fn timer_tick() -> bool {
+    crate::object::pending::continue_from_timer();
     let now = crate::time::now();
     loop {
         let expired = SCHEDULER.lock().pop_expired(now);

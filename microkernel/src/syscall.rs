@@ -90,6 +90,19 @@ fn handle_slow_measured(frame: &mut TrapFrame) -> *mut TrapFrame {
     }
     // SAFETY: the current thread is a live TCB; interrupts are off.
     let tcb = unsafe { &mut *current };
+    // A parked delete or revoke goes first (no other capability work may run meanwhile).
+    match object::pending::before_syscall(tcb) {
+        object::pending::Before::Proceed => {}
+        object::pending::Before::Restart => {
+            tcb.context.rip -= SYSCALL_LENGTH;
+            return sched::schedule(false);
+        }
+        object::pending::Before::OwnCallDone => {
+            tcb.context.rax = 0;
+            object::pending::done_reply().deliver(tcb);
+            return sched::schedule(false);
+        }
+    }
     let mut yielding = false;
     let number = core::mem::take(&mut tcb.context.rax);
     let result = match Syscall::try_from(number) {

@@ -134,6 +134,9 @@ pub struct Tcb {
     pub sched_next: *mut Tcb,
     /// Ready-queue links (owned by the scheduler).
     pub sched_prev: *mut Tcb,
+    /// A delete or revoke this thread started was finished while it waited to run again:
+    /// its restarted call returns success (`object::pending`).
+    pub long_op_done: bool,
     /// Deadline of a timed wait (time-stamp counter); 0 = not in the timeout list.
     pub deadline: u64,
     /// Timeout-list links (owned by the scheduler).

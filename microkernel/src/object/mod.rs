@@ -12,6 +12,7 @@ pub mod asid;
 pub mod cnode;
 pub mod irq;
 pub mod notification;
+pub mod pending;
 pub mod reply;
 pub mod tcb;
 pub mod untyped;

@@ -315,6 +315,7 @@ pub fn suspend(t: &mut Tcb) {
 pub fn destroy(object: u64) {
     // SAFETY: the object was a live TCB until its last cap went.
     let t = unsafe { at(object) };
+    super::pending::forget_owner(t);
     suspend(t);
     unbind(t);
     if !t.caller.is_null() {

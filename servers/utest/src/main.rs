@@ -26,6 +26,7 @@ mod loader;
 mod misc;
 mod notification;
 mod notification_binding;
+mod preemption;
 mod review;
 mod review2;
 mod review3;
@@ -282,6 +283,7 @@ const GROUPS: &[&[Test]] = &[
     vspace_quota::TESTS,
     notification_binding::TESTS,
     untyped_reset::TESTS,
+    preemption::TESTS,
     loader::TESTS,
     review::TESTS,
     review2::TESTS,
