@@ -10,7 +10,7 @@ use crate::arch::syscall::set_save_area;
 use crate::arch::trap::TrapFrame;
 use crate::ipc::Endpoint;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{PendingSend, Tcb, ThreadState, TCB_SLOT_CSPACE};
+use crate::thread::{PendingSend, SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
 use libsys::abi::{MessageInfo, Syscall};
@@ -157,7 +157,7 @@ fn fast_call(
         is_call: true,
         can_grant: rights.contains(Rights::GRANT),
         reply_can_grant: rights.contains(Rights::GRANT_REPLY),
-        is_fault: false,
+        kind: SendKind::Message,
     };
     me.state = ThreadState::BlockedOnReply;
     me.replier = peek;
@@ -186,8 +186,10 @@ fn fast_reply_recv(
     }
     // SAFETY: reply links are symmetric, so the caller is live.
     let caller = unsafe { &mut *c };
+    // A fault reply resumes the thread differently; a timed call's caller is in the
+    // timeout list: both take the general path (one comparison).
     if caller.state != ThreadState::BlockedOnReply
-        || caller.pending.is_fault
+        || caller.pending.kind != SendKind::Message
         || caller.vspace().pml4 == 0
     {
         return None;

@@ -12,7 +12,7 @@
 
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
-use crate::thread::{PendingSend, Tcb, ThreadState};
+use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
 use core::ptr::null_mut;
 use libsys::abi::{Error, MessageInfo};
 use libsys::ipc::IpcBuffer;
@@ -20,6 +20,11 @@ use libsys::ipc::IpcBuffer;
 pub use crate::object::notification::Notification;
 
 /// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
+///
+/// State bits: 0 idle, 1 senders wait, 2 receivers wait, 3 receivers wait and at least one
+/// of them has a deadline (`RecvTimeout`). The fast path takes a receiver only in state 2:
+/// a timed receiver is in the scheduler's timeout list, which only the general path
+/// updates. State 3 lasts until the queue is empty.
 #[repr(C)]
 pub struct Endpoint {
     head_and_state: u64,
@@ -105,8 +110,22 @@ impl Endpoint {
     fn state(&self) -> EndpointState {
         match self.head_and_state & 3 {
             1 => EndpointState::Send,
-            2 => EndpointState::Recv,
+            2 | 3 => EndpointState::Recv,
             _ => EndpointState::Idle,
+        }
+    }
+
+    /// Raw state bits (see the type's doc).
+    #[inline(always)]
+    fn state_bits(&self) -> u64 {
+        self.head_and_state & 3
+    }
+
+    /// Records that a receiver with a deadline waits (state 3), so that the fast path
+    /// leaves this queue alone until it empties.
+    pub fn mark_timed_receiver(&mut self) {
+        if self.state() == EndpointState::Recv {
+            self.head_and_state |= 3;
         }
     }
 
@@ -124,6 +143,8 @@ impl Endpoint {
             match state {
                 EndpointState::Idle => 0,
                 EndpointState::Send => 1,
+                // A timed receiver may still be in the queue: keep state 3.
+                EndpointState::Recv if self.state_bits() == 3 => 3,
                 EndpointState::Recv => 2,
             }
         };
@@ -140,9 +161,10 @@ impl Endpoint {
         unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
     }
 
-    /// The first waiting receiver, if receivers wait (fast path).
+    /// The first waiting receiver, if receivers wait and none has a deadline (fast path).
+    #[inline(always)]
     pub fn peek_receiver(&self) -> Option<*mut Tcb> {
-        (self.state() == EndpointState::Recv).then(|| self.queue().head)
+        (self.state_bits() == 2).then(|| self.queue().head)
     }
 
     /// Takes `r`, which [`Self::peek_receiver`] returned, off the head of the queue (fast
@@ -165,23 +187,31 @@ impl Endpoint {
     }
 
     /// Whether senders are waiting.
+    #[inline(always)]
     pub fn has_senders(&self) -> bool {
-        self.state() == EndpointState::Send
+        self.state_bits() == 1
     }
 
-    /// Queues a receiver (fast path; the caller checked no sender waits).
+    /// Queues a receiver (fast path; the caller checked no sender waits). A queue that
+    /// already has receivers keeps its head and state bits (2 or 3); only the tail moves.
     ///
     /// # Safety
     /// `t` must be a live TCB in no queue; `phys` this endpoint's address.
     pub unsafe fn enqueue_receiver(&mut self, t: *mut Tcb, phys: u64) {
-        let mut q = self.queue();
-        // SAFETY: forwarded from the caller.
+        let tail = self.tail as *mut Tcb;
+        // SAFETY: forwarded from the caller; the tail is a live queued TCB.
         unsafe {
             (*t).state = ThreadState::BlockedOnRecv;
             (*t).blocked_on = phys;
-            q.push(t);
+            (*t).ipc_next = null_mut();
+            (*t).ipc_prev = tail;
+            if tail.is_null() {
+                self.head_and_state = t as u64 | 2;
+            } else {
+                (*tail).ipc_next = t;
+            }
         }
-        self.set_queue(q, EndpointState::Recv);
+        self.tail = t as u64;
     }
 
     /// Removes a thread from this endpoint's queue.
@@ -214,10 +244,10 @@ impl Endpoint {
 pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     // SAFETY: forwarded from the caller.
     let tcb = unsafe { &mut *t };
-    if tcb.pending.is_fault {
+    if tcb.pending.is_fault() {
         // A fault message that can no longer be delivered: the thread stays stopped, as
         // it would with no fault handler.
-        tcb.pending.is_fault = false;
+        tcb.pending.kind = SendKind::Message;
         tcb.fault = [0; 3];
         tcb.state = ThreadState::Inactive;
         crate::warn!(
@@ -346,7 +376,7 @@ pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocki
 /// Delivers `s`'s message to `r` and sets up the reply link for calls.
 fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
     s.pending = pending;
-    if pending.is_fault {
+    if pending.is_fault() {
         transfer_fault(s, r, pending.badge);
     } else {
         transfer(s, r, pending.badge, pending.can_grant, endpoint);
@@ -454,9 +484,9 @@ pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
     }
     caller.replier = null_mut();
     caller.saved_in = 0;
-    if caller.pending.is_fault {
+    if caller.pending.is_fault() {
         // Reply to a fault: the thread resumes with its (possibly rewritten) registers.
-        caller.pending.is_fault = false;
+        caller.pending.kind = SendKind::Message;
         caller.fault = [0; 3];
     } else {
         transfer(replier, caller, 0, grant, 0);
@@ -469,6 +499,10 @@ pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
 /// suspended, reconfigured or destroyed).
 pub fn cancel_ipc(t: &mut Tcb) {
     let tp = t as *mut Tcb;
+    if t.deadline != 0 {
+        // SAFETY: `t` is live.
+        unsafe { SCHEDULER.lock().cancel_timeout(tp) };
+    }
     match t.state {
         ThreadState::BlockedOnSend | ThreadState::BlockedOnRecv if t.blocked_on != 0 => {
             // SAFETY: the thread is queued on that live endpoint.

@@ -38,6 +38,7 @@ mod rootask;
 mod sched;
 mod syscall;
 mod thread;
+mod time;
 mod trap;
 mod uaccess;
 
@@ -151,6 +152,10 @@ extern "C" fn kernel_main() -> ! {
     if let Err(e) = arch::apic::init(&platform) {
         fatal(format_args!("APIC setup failed: {e:?}"));
     }
+    info!(
+        "time: time-stamp counter {} kHz (measured against the PIT; the unit of deadlines)",
+        time::frequency() / 1000
+    );
     arch::syscall::init(options.iretq);
     info!("cpu: protections {}", arch::protections());
     info!(

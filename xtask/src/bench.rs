@@ -70,6 +70,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         bundle: bundle_path,
         cmdline: "exit".into(),
     });
+    // The long-operation figures need a free, aligned 64 MiB block of untyped memory.
+    qemu.memory = "256M".into();
     if args.kvm {
         qemu.kvm = true;
         println!("xtask: --kvm: the figures are cycles of this CPU (meaningless under a software virtualizer)");

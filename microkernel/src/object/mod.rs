@@ -8,10 +8,12 @@
 //! Capability slots live in physical memory (CNodes and TCBs carved from untyped memory);
 //! [`KernelSlots`] lets the pure capability logic in `kerncore` reach them through the HHDM.
 
+pub mod asid;
 pub mod cnode;
 pub mod ioport;
 pub mod irq;
 pub mod notification;
+pub mod pending;
 pub mod reply;
 pub mod tcb;
 pub mod untyped;
@@ -240,6 +242,10 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::Reply { object, .. } => reply::invoke(tcb, object, label),
         Cap::IrqControl | Cap::IrqHandler { .. } => irq::invoke(tcb, slot, cap, label, &args),
         Cap::IoPortControl | Cap::IoPort { .. } => ioport::invoke(tcb, slot, cap, label, &args),
+        Cap::AsidControl | Cap::AsidPool { .. } => asid::invoke(tcb, cap, label, &args),
+        Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
+            Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
+        }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
@@ -282,7 +288,8 @@ pub fn finalise(f: Finalise) {
         Cap::Tcb { object } => tcb::destroy(object),
         // SAFETY: as above.
         Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
-        Cap::Pml4 { object } => vspace::destroy_vspace(object),
+        Cap::Pml4 { object, asid } => vspace::destroy_vspace(object, asid),
+        Cap::AsidPool { object, first_asid } => asid::destroy_pool(object, first_asid),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
         Cap::IoPort { first, last } => ioport::release_ports(first, last),
         _ => {}

@@ -5,7 +5,7 @@ use crate::ipc::{self, Notification};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{
-    Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    SendKind, Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
@@ -154,7 +154,8 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
     }
     let vspace = find(vspace, 1)?;
     if let Some((_, c)) = vspace {
-        if !matches!(c, Cap::Pml4 { .. }) {
+        // A PML4 without an ASID cannot be copied (nor used): assign one first.
+        if !matches!(c, Cap::Pml4 { asid, .. } if asid != 0) {
             return Err(InvocationError::new(Error::InvalidCapability, 1));
         }
     }
@@ -215,7 +216,7 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
             return Err(InvocationError::cap(Error::Cancelled));
         }
         // Cannot fail: the source holds the checked cap, the destination was just emptied,
-        // and CNode, PML4, frame and endpoint caps are always derivable.
+        // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
     // SAFETY: the TCB is live (its cap was looked up by the caller).
@@ -309,12 +310,13 @@ pub fn suspend(t: &mut Tcb) {
             | ThreadState::BlockedOnRecv
             | ThreadState::BlockedOnReply
             | ThreadState::BlockedOnNotification
+            | ThreadState::Sleeping
     );
     // A thread stopped by a fault made no system call: its registers stay as they were
     // (resumed, it runs the faulting instruction again), and the fault is forgotten.
-    let faulted = t.pending.is_fault;
+    let faulted = t.pending.is_fault();
     ipc::cancel_ipc(t);
-    t.pending.is_fault = false;
+    t.pending.kind = SendKind::Message;
     t.fault = [0; 3];
     if was_blocked && !faulted {
         // Its system call did not complete: when resumed it returns `Cancelled`.
@@ -331,6 +333,7 @@ pub fn suspend(t: &mut Tcb) {
 pub fn destroy(object: u64) {
     // SAFETY: the object was a live TCB until its last cap went.
     let t = unsafe { at(object) };
+    super::pending::forget_owner(t);
     suspend(t);
     unbind(t);
     if !t.caller.is_null() {

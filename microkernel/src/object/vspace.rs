@@ -4,8 +4,10 @@
 //! half itself: `PageTableMap` installs a PDPT, PD or PT object at the level its type
 //! implies, and `FrameMap` installs a frame (a 4 KiB frame in a PT, a 2 MiB frame in a PD).
 //! Each frame or table cap records its one mapping, so unmapping (or deleting the cap)
-//! removes exactly that entry. The kernel keeps a table of live VSpaces so that a cap whose
-//! VSpace is gone never makes it touch freed memory.
+//! removes exactly that entry. A mapping names its address space by ASID (`asid.rs`), which
+//! stops naming anything when the address space is destroyed, so a cap whose VSpace is gone
+//! never makes the kernel touch freed memory. A PML4 needs an ASID before anything is mapped
+//! in it.
 
 use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::paging::{PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
@@ -15,35 +17,25 @@ use crate::uaccess::USER_END;
 use kerncore::{Cap, FrameSize, Mapping, SlotAddr};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
-use spin::Mutex;
 
-/// Most address spaces alive at once.
-pub const MAX_VSPACES: usize = 1024;
-
-static LIVE: Mutex<[u64; MAX_VSPACES]> = Mutex::new([0; MAX_VSPACES]);
-
-fn is_live(pml4: u64) -> bool {
-    pml4 != 0 && LIVE.lock().contains(&pml4)
-}
-
-/// Prepares a fresh PML4 object: shares the kernel half and records it as live.
+/// Prepares a fresh PML4 object: shares the kernel half.
 pub fn init_vspace(pml4: u64) {
     PageTable { pml4 }.share_kernel_half(&crate::kmem::kernel_table());
-    let mut live = LIVE.lock();
-    if let Some(free) = live.iter_mut().find(|p| **p == 0) {
-        *free = pml4;
-    } else {
-        crate::warn!("more than {MAX_VSPACES} address spaces; {pml4:#x} is not tracked");
-    }
 }
 
-/// A VSpace's last cap is gone: forget it, and empty every table that was mapped in it
-/// (the tables are separate objects whose caps may map them elsewhere later; their old
-/// entries must not come along). The work is bounded by the tables userspace made.
-pub fn destroy_vspace(pml4: u64) {
-    if let Some(p) = LIVE.lock().iter_mut().find(|p| **p == pml4) {
-        *p = 0;
+/// A VSpace's last cap is gone: its ASID names nothing from now on, and every table that
+/// was mapped in it is emptied.
+pub fn destroy_vspace(pml4: u64, asid: u64) {
+    if asid != 0 {
+        super::asid::release(asid, pml4);
     }
+    empty_vspace(pml4);
+}
+
+/// Empties every table that was mapped in the address space and unhooks it (the tables
+/// are separate objects whose caps may map them elsewhere later; their old entries must
+/// not come along). The work is bounded by the tables userspace made.
+pub fn empty_vspace(pml4: u64) {
     for e4 in entries(pml4)[..256].iter_mut() {
         if *e4 & PRESENT != 0 {
             let pdpt = *e4 & ADDRESS_MASK;
@@ -104,11 +96,12 @@ fn flush(pml4: u64, vaddr: u64) {
 /// emptied (as seL4 does) — always, even when it is no longer reachable from the address
 /// space (its parent was unmapped, or the address space is gone): its entries may name
 /// frames that are deleted meanwhile, and must never be reachable again.
-fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
+fn clear_entry(asid: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
     if is_table {
         entries(object).fill(0);
     }
-    if !is_live(pml4) {
+    let pml4 = super::asid::pml4_of(asid);
+    if pml4 == 0 {
         return;
     }
     if let Some(table) = table_at(pml4, vaddr, level) {
@@ -205,20 +198,22 @@ fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
     }
 }
 
-/// How many more address spaces can be tracked.
-pub fn free_vspace_slots() -> usize {
-    LIVE.lock().iter().filter(|p| **p == 0).count()
-}
-
 /// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
 fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
     let (vspace, vaddr) = (args.get(0)?, args.get(1)?);
     let (_, vcap) = lookup(caller, vspace).map_err(|e| super::lookup_error(e, 0))?;
-    let Cap::Pml4 { object: pml4 } = vcap else {
+    // The address space needs its ASID (assigned, and its pool still there).
+    let Cap::Pml4 { object: pml4, asid } = vcap else {
         return Err(InvocationError::new(Error::InvalidCapability, 0));
     };
+    if asid == 0 || super::asid::pml4_of(asid) != pml4 {
+        return Err(InvocationError::new(Error::InvalidCapability, 0));
+    }
     // A cap mapped in an address space that is gone counts as unmapped.
-    if cap.mapping().is_some_and(|m| is_live(m.vspace)) {
+    if cap
+        .mapping()
+        .is_some_and(|m| super::asid::pml4_of(m.vspace) != 0)
+    {
         return Err(InvocationError::cap(Error::RevokeFirst));
     }
     let Some((level, align)) = placement(&cap) else {
@@ -283,7 +278,7 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
         &mut KernelSlots,
         slot,
         Some(Mapping {
-            vspace: pml4,
+            vspace: asid,
             vaddr,
         }),
     );

@@ -167,7 +167,12 @@ fn yield_times(n: u32) {
 /// Whether `vaddr` is mapped readable for us: asks the kernel (`DebugWrite` of one byte),
 /// which checks the page tables instead of faulting.
 fn mapped(vaddr: u64) -> bool {
-    raw_syscall(Syscall::DebugWrite as u64, regs(vaddr, MessageInfo(1))).0 == 0
+    let probe = Registers {
+        cptr: libsys::bootinfo::SLOT_DEBUG_CONSOLE,
+        info: MessageInfo(0),
+        words: [vaddr, 1, 0, 0],
+    };
+    raw_syscall(Syscall::DebugWrite as u64, probe).0 == 0
 }
 
 fn write(vaddr: u64, value: u64) {

@@ -1,0 +1,152 @@
+//! Long capability operations in bounded steps: `CNodeDelete` and `CNodeRevoke`.
+//!
+//! Deleting the last cap to a big CNode, or revoking an untyped that holds a process, can
+//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do one slot per
+//! step and are plain data between steps, so the kernel runs them for at most [`BUDGET`]
+//! time-stamp counter ticks per kernel entry, then parks the paused operation here and
+//! restarts the caller's system call (`rip` back on its `syscall`; interrupts are taken on
+//! the way), as seL4 does with its preemption points.
+//!
+//! While an operation is parked no other capability operation may run (zombies exist only
+//! during one), so every system call off the IPC fast path first continues the parked
+//! operation: if that does not finish within the budget, the call is restarted too. The
+//! timer tick also continues it, so it finishes even if its owner was destroyed by it. The
+//! IPC fast path and interrupt delivery make no capability operations. When the operation
+//! finishes, its owner's restarted call returns success (at once if the owner finished it
+//! itself, else the next time the owner enters the kernel).
+
+use super::{finalise, KernelSlots, Reply};
+use crate::thread::Tcb;
+use kerncore::{Cap, Deletion, Revocation, Step};
+use spin::Mutex;
+
+/// Time-stamp counter ticks of capability work per kernel entry (instructions under
+/// `-icount`).
+pub const BUDGET: u64 = 50_000;
+
+/// A long operation.
+#[derive(Clone, Copy)]
+pub enum Work {
+    /// `CNodeDelete`.
+    Delete(Deletion),
+    /// `CNodeRevoke`.
+    Revoke(Revocation),
+}
+
+impl Work {
+    fn step(&mut self) -> Step {
+        match self {
+            Work::Delete(d) => d.step(&mut KernelSlots),
+            Work::Revoke(r) => r.step(&mut KernelSlots),
+        }
+    }
+}
+
+/// The parked operation and the thread whose call it is (null once that thread is gone).
+struct Parked {
+    owner: *mut Tcb,
+    work: Work,
+}
+
+/// At most one parked operation.
+struct Slot(Option<Parked>);
+
+// SAFETY: touched only on the single CPU with interrupts off, through the mutex; `owner`
+// is a live TCB or null (cleared when the TCB is destroyed, see `run`).
+unsafe impl Send for Slot {}
+
+static PARKED: Mutex<Slot> = Mutex::new(Slot(None));
+
+/// Runs `work` until it finishes (true) or `deadline` passes (false). A TCB destroyed on
+/// the way that is `*owner` clears it.
+fn run(work: &mut Work, owner: &mut *mut Tcb, deadline: u64) -> bool {
+    loop {
+        match work.step() {
+            Step::Finished => return true,
+            Step::Removed(f) => {
+                if let (true, Cap::Tcb { object }) = (f.is_final, f.cap) {
+                    if crate::mem::phys_to_virt(object) == *owner as u64 {
+                        *owner = core::ptr::null_mut();
+                    }
+                }
+                finalise(f);
+            }
+            Step::Working => {}
+        }
+        if crate::time::now() >= deadline {
+            return false;
+        }
+    }
+}
+
+/// Performs `work` for `owner` (the current thread): `Ok` when it finished within this
+/// entry's budget, else it is parked and the call must be restarted (`Err`).
+pub fn perform(owner: *mut Tcb, mut work: Work) -> Result<(), ()> {
+    let mut owner = owner;
+    if run(&mut work, &mut owner, crate::time::now() + BUDGET) {
+        return Ok(());
+    }
+    PARKED.lock().0 = Some(Parked { owner, work });
+    Err(())
+}
+
+/// What a system call must do about a parked operation before it runs.
+pub enum Before {
+    /// Nothing is parked: go ahead.
+    Proceed,
+    /// The thread's own restarted call has finished: return success.
+    OwnCallDone,
+    /// The parked operation is still not finished: restart this call.
+    Restart,
+}
+
+/// Continues the parked operation, if any, for a system call of `current`.
+pub fn before_syscall(current: &mut Tcb) -> Before {
+    let me = current as *mut Tcb;
+    let parked = PARKED.lock().0.take();
+    if let Some(mut p) = parked {
+        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
+            PARKED.lock().0 = Some(p);
+            return Before::Restart;
+        }
+        if p.owner == me {
+            return Before::OwnCallDone;
+        }
+        if !p.owner.is_null() {
+            // SAFETY: a non-null owner is a live TCB (cleared when destroyed).
+            unsafe { (*p.owner).long_op_done = true };
+        }
+    }
+    if core::mem::take(&mut current.long_op_done) {
+        return Before::OwnCallDone;
+    }
+    Before::Proceed
+}
+
+/// The timer tick continues the parked operation (the interrupted context is user mode or
+/// idle, never the kernel, so no other operation is in progress).
+pub fn continue_from_timer() {
+    let parked = PARKED.lock().0.take();
+    if let Some(mut p) = parked {
+        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
+            PARKED.lock().0 = Some(p);
+        } else if !p.owner.is_null() {
+            // SAFETY: a non-null owner is a live TCB.
+            unsafe { (*p.owner).long_op_done = true };
+        }
+    }
+}
+
+/// A TCB is being destroyed: it owns no parked operation any more.
+pub fn forget_owner(tcb: *mut Tcb) {
+    if let Some(p) = PARKED.lock().0.as_mut() {
+        if p.owner == tcb {
+            p.owner = core::ptr::null_mut();
+        }
+    }
+}
+
+/// The reply of a finished delete or revoke.
+pub fn done_reply() -> Reply {
+    Reply::empty()
+}

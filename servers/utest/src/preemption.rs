@@ -1,0 +1,60 @@
+//! Long capability operations run in bounded steps: a delete or revoke that empties
+//! thousands of slots is parked and its system call restarted until it is done (the
+//! caller sees one call). Done means done: the memory is free for a retype from offset 0.
+
+use crate::check::TestResult;
+use crate::{ensure, ok, Ctx, Test, ROOT};
+use libsys::cap::{CNode, Cap, Endpoint, SlotPath};
+use libsys::object::{ObjectType, Rights};
+
+/// The tests of this file.
+pub const TESTS: &[Test] = crate::tests![
+    deleting_a_full_cnode_of_4096_caps_finishes_in_one_call,
+    revoking_an_untyped_of_256_frames_finishes_in_one_call,
+];
+
+/// A CNode of 4096 slots fills its 256 KiB untyped exactly; every slot gets a copy of an
+/// endpoint. Deleting its cap empties 4096 slots (many kernel entries); afterwards the
+/// untyped has no children, so the same CNode can be made again at the same place.
+fn deleting_a_full_cnode_of_4096_caps_finishes_in_one_call(ctx: &mut Ctx) -> TestResult {
+    let untyped = ctx.untyped(18)?;
+    let slot = ctx.slot()?;
+    ok!(untyped.retype(ObjectType::CNode, 12, ROOT, slot, 1));
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let radix = ctx.info.cnode_radix;
+    let unguarded: Cap<CNode> = ctx.mint(ROOT, Rights::ALL, 0)?;
+    for i in 0..4096u64 {
+        let to = SlotPath {
+            index: (slot << 12) | i,
+            depth: radix + 12,
+        };
+        let from = SlotPath {
+            index: endpoint.cptr(),
+            depth: radix,
+        };
+        ok!(unguarded.copy(to, from, Rights::ALL));
+    }
+    ok!(ROOT.delete(SlotPath::at(slot)));
+    ctx.expect_empty(slot)?;
+    let again = untyped.retype(ObjectType::CNode, 12, ROOT, slot, 1);
+    ensure!(
+        again.is_ok(),
+        "the untyped still has children: {}",
+        again.unwrap_err()
+    );
+    Ok(())
+}
+
+/// 256 frames of 4 KiB from a 1 MiB untyped, revoked in one call: then all of it is free.
+fn revoking_an_untyped_of_256_frames_finishes_in_one_call(ctx: &mut Ctx) -> TestResult {
+    let untyped = ctx.untyped(20)?;
+    let first = ctx.slots(256)?;
+    ok!(untyped.retype(ObjectType::Frame4K, 0, ROOT, first, 256));
+    ok!(ROOT.revoke(untyped.slot()));
+    for i in [0, 128, 255] {
+        ctx.expect_empty(first + i)?;
+    }
+    let slot = ctx.slot()?;
+    ok!(untyped.retype(ObjectType::Untyped, 20, ROOT, slot, 1));
+    Ok(())
+}
