@@ -204,6 +204,11 @@ abi_enum! {
         /// kernel handled off its fast path since the last query (time-stamp counter ticks,
         /// interrupts off throughout), and starts a new measurement.
         DebugConsoleLongestEntry = 0x90,
+        /// Debug console: `fast_path(enable)`: turns the kernel's IPC fast path on (1) or
+        /// off (0) for every thread (off: every call takes the general path, for tests that
+        /// compare the two); replies with how many `Call`s and `ReplyRecv`s the fast path
+        /// has taken since boot.
+        DebugConsoleFastPath = 0x91,
     }
 }
 

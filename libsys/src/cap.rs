@@ -749,6 +749,21 @@ impl Cap<DebugConsole> {
     pub fn longest_entry(self) -> InvocationResult<u64> {
         invoke(self.cptr, Label::DebugConsoleLongestEntry, &[]).map(|reply| reply.words[0])
     }
+
+    /// `DebugConsoleFastPath`: turns the kernel's IPC fast path on or off (off, every
+    /// `Call` and `ReplyRecv` takes the general path, which must give the same results);
+    /// returns how many `Call`s and `ReplyRecv`s the fast path has taken since boot.
+    ///
+    /// # Errors
+    /// `IllegalOperation` if this is not a debug console cap.
+    pub fn set_fast_path(self, enabled: bool) -> InvocationResult<[u64; 2]> {
+        invoke(
+            self.cptr,
+            Label::DebugConsoleFastPath,
+            &[u64::from(enabled)],
+        )
+        .map(|reply| [reply.words[0], reply.words[1]])
+    }
 }
 
 /// A message received by `Recv`, `NBRecv`, `Call` or `ReplyRecv`.

@@ -23,14 +23,35 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
     core::sync::atomic::AtomicU64::new(0),
 ];
 
+/// One more than the longest message (in the low 12 bits of the message info: length, and
+/// the caps field above it, which must be zero) the fast path takes: `REGISTER_WORDS + 1`
+/// when it is on, 0 when it is off (then no call qualifies). Folding the switch into the
+/// length test costs the fast path nothing.
+static FAST_BOUND: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(MessageInfo::REGISTER_WORDS + 1);
+
+/// Turns the fast path on or off (`DebugConsoleFastPath`, for tests that run the same calls
+/// both ways); returns how many Calls and ReplyRecvs it has taken since boot.
+pub fn set_enabled(enabled: bool) -> [u64; 2] {
+    let bound = if enabled {
+        MessageInfo::REGISTER_WORDS + 1
+    } else {
+        0
+    };
+    FAST_BOUND.store(bound, core::sync::atomic::Ordering::Relaxed);
+    HITS.each_ref()
+        .map(|hits| hits.load(core::sync::atomic::Ordering::Relaxed))
+}
+
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
 #[inline(always)]
 pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     let info = MessageInfo(frame.rsi);
     // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
-    // caps field (bits 10..12) zero, in one comparison.
-    if frame.rsi & 0xfff > MessageInfo::REGISTER_WORDS {
+    // caps field (bits 10..12) zero, in one comparison (with a bound of 0 when the fast
+    // path is switched off).
+    if frame.rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
         return None;
     }
     let call = frame.rax == Syscall::Call as u64;

@@ -246,6 +246,9 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
             Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
         }
+        Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Reply::words(
+            &crate::fastpath::set_enabled(args.get(0)? != 0),
+        )),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }

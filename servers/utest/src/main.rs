@@ -25,6 +25,7 @@ mod cnode;
 mod cnode_revoke;
 mod cpu;
 mod cspace_and_message_edges;
+mod fast_path_agreement;
 mod fast_path_and_suspend;
 mod fault;
 mod ipc;
@@ -321,6 +322,7 @@ const GROUPS: &[&[Test]] = &[
     preemption::TESTS,
     loader::TESTS,
     fast_path_and_suspend::TESTS,
+    fast_path_agreement::TESTS,
     object_lifetimes::TESTS,
     cspace_and_message_edges::TESTS,
     cpu::TESTS,
