@@ -7,8 +7,9 @@
 //! early exit; none changes any state.
 
 use crate::arch::syscall::set_save_area;
-use crate::arch::trap::TrapFrame;
+use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
+use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
 use crate::thread::{PendingSend, SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
@@ -69,7 +70,7 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     let (ep_phys, badge, rights) = lookup_endpoint(me, frame.rdi)?;
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
-    let next = if call {
+    let (next, vspace) = if call {
         let next = fast_call(me, ep, badge, rights, info)?;
         HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         next
@@ -83,8 +84,7 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
 
     // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
-    let vspace = n.vspace();
-    if crate::mem::paging::PageTable::current_pml4() != vspace.pml4 {
+    if PageTable::current_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
@@ -157,7 +157,7 @@ fn fast_call(
     badge: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<*mut Tcb> {
+) -> Option<(*mut Tcb, PageTable)> {
     // Need the send right; a receiver must be waiting, configured, and not of lower priority.
     if !rights.contains(Rights::WRITE) {
         return None;
@@ -165,8 +165,10 @@ fn fast_call(
     let peek = ep.peek_receiver()?;
     // SAFETY: queued TCBs are live.
     let r = unsafe { &mut *peek };
-    // The receiver must not hold an unanswered call (the slow path drops it properly).
-    if r.priority < me.priority || r.vspace().pml4 == 0 || !r.caller.is_null() {
+    // The receiver must not hold an unanswered call (the slow path drops it properly), and
+    // its frame must be the one its `Recv` saved (see `resumable`).
+    let vspace = r.vspace();
+    if r.priority < me.priority || vspace.pml4 == 0 || !r.caller.is_null() || !resumable(r) {
         return None;
     }
     // SAFETY: `peek` is the head of the receive queue (just checked).
@@ -184,7 +186,16 @@ fn fast_call(
     me.replier = peek;
     r.caller = me;
     r.caller_can_grant = me.pending.reply_can_grant;
-    Some(peek)
+    Some((peek, vspace))
+}
+
+/// Whether `t`'s frame is still the one the SYSCALL stub saved when it blocked
+/// (`TcbWriteRegisters` and a suspension set `vector` to 0, and a fault frame holds its
+/// exception's vector): only such a frame may be resumed with `sysretq`, which the fast
+/// path's return uses without checking again (`arch::syscall::syscall_entry`).
+#[inline(always)]
+fn resumable(t: &Tcb) -> bool {
+    t.context.vector == SYSCALL_VECTOR
 }
 
 fn fast_reply_recv(
@@ -194,7 +205,7 @@ fn fast_reply_recv(
     ep_phys: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<*mut Tcb> {
+) -> Option<(*mut Tcb, PageTable)> {
     // Need the receive right; no sender may be waiting (we would take its message); no
     // bound notification (it might have bits pending).
     if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification != 0 {
@@ -209,9 +220,11 @@ fn fast_reply_recv(
     let caller = unsafe { &mut *c };
     // A fault reply resumes the thread differently; a timed call's caller is in the
     // timeout list: both take the general path (one comparison).
+    let vspace = caller.vspace();
     if caller.state != ThreadState::BlockedOnReply
         || caller.pending.kind != SendKind::Message
-        || caller.vspace().pml4 == 0
+        || vspace.pml4 == 0
+        || !resumable(caller)
     {
         return None;
     }
@@ -225,5 +238,5 @@ fn fast_reply_recv(
     me.caller = core::ptr::null_mut();
     // SAFETY: `me` is the live current thread, in no queue.
     unsafe { ep.enqueue_receiver(me, ep_phys) };
-    Some(c)
+    Some((c, vspace))
 }

@@ -43,20 +43,21 @@ pub fn take_longest_entry() -> u64 {
 const SYSCALL_LENGTH: u64 = 2;
 
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
-/// its TCB); returns the frame to resume.
+/// its TCB); returns the frame to resume, and whether the IPC fast path handled the call
+/// (then the frame is known to be one `sysretq` may resume: see `fastpath`).
 #[inline(always)]
-pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
+pub fn handle(frame: &mut TrapFrame) -> (*mut TrapFrame, bool) {
     // A `syscall` in the last two bytes of the user half returns to 2^47, which is not
     // canonical: `sysretq`/`iretq` there would fault in ring 0. Such a thread takes a
     // general protection fault instead, as if it had jumped there. (No other frame can
     // hold a non-canonical user rip: exceptions report where the CPU was executing, and
     // `TcbWriteRegisters` checks the address.)
     if frame.rip >= crate::uaccess::USER_END {
-        return bad_return_address(frame);
+        return (bad_return_address(frame), false);
     }
     match crate::fastpath::try_fastpath(frame) {
-        Some(next) => next,
-        None => handle_slow(frame),
+        Some(next) => (next, true),
+        None => (handle_slow(frame), false),
     }
 }
 

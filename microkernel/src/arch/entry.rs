@@ -129,10 +129,26 @@ syscall_stub:
     movq %rax, %rsp
     testq %rdx, %rdx
     jz trap_return
-    RESTORE_GPRS
-    movq 16(%rsp), %rcx
-    movq 32(%rsp), %r11
-    movq 40(%rsp), %rsp
+    // `sysretq` takes rip from rcx and RFLAGS from r11, so the user sees rcx = rip and
+    // r11 = rflags: load those two from the frame's rip and rflags (the saved rcx and r11
+    // are not needed), every other register from its place in the frame (offsets asserted
+    // in trap.rs), and rsp last.
+    movq 0(%rsp), %r15
+    movq 8(%rsp), %r14
+    movq 16(%rsp), %r13
+    movq 24(%rsp), %r12
+    movq 40(%rsp), %r10
+    movq 48(%rsp), %r9
+    movq 56(%rsp), %r8
+    movq 64(%rsp), %rbp
+    movq 72(%rsp), %rdi
+    movq 80(%rsp), %rsi
+    movq 88(%rsp), %rdx
+    movq 104(%rsp), %rbx
+    movq 112(%rsp), %rax
+    movq 136(%rsp), %rcx
+    movq 152(%rsp), %r11
+    movq 160(%rsp), %rsp
     sysretq
 "#,
     trap_entry = sym trap_entry,

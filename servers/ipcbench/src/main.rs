@@ -4,8 +4,9 @@
 //! priority: one in `mode::PONG` (echo every message, same length) and one in
 //! `mode::PONG_CAP` (also accept one cap per message and delete it before replying). Then it
 //! times [`ROUND_TRIPS`] `Call`/`ReplyRecv` round trips with `rdtsc`, after [`WARM_UP`]
-//! untimed ones, for: a one-word message (the kernel's fast path), a 4 KiB (512-word)
-//! message each way, and a one-word message carrying one cap.
+//! untimed ones, for: a one-word message (the kernel's fast path), a 10-word message and a
+//! 4 KiB (512-word) message each way (the general path), and a one-word message carrying
+//! one cap.
 //!
 //! Under QEMU TCG with `-icount shift=0` one `rdtsc` tick is one executed instruction (each
 //! iteration of a `rep` string instruction counts as one), so the figures are instructions
@@ -116,6 +117,7 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     for i in 4..LONG_WORDS as usize {
         syscall::set_word(i, i as u64);
     }
+    let ten = measure(pong, MessageInfo::new(0, 10, 0), "10-word round trip")?;
     let long = measure(pong, MessageInfo::new(0, LONG_WORDS, 0), "4 KiB round trip")?;
     syscall::set_send_cap(0, gift.cptr());
     let with_cap = measure(pong_cap, MessageInfo::new(0, 1, 1), "1-cap round trip")?;
@@ -124,9 +126,10 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     }
 
     println!("bench: ipc-1word: {fast} instructions per round trip ({ROUND_TRIPS} round trips)");
+    println!("bench: ipc-10word: {ten} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-4KiB: {long} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-1cap: {with_cap} instructions per round trip ({ROUND_TRIPS} round trips)");
-    println!("bench: note: ipc-4KiB carries 512 words each way; ipc-1cap includes the receiver's CNodeDelete of the cap");
+    println!("bench: note: ipc-10word and ipc-4KiB carry 10 and 512 words each way (general path); ipc-1cap includes the receiver's CNodeDelete of the cap");
     println!("bench: ipc round trip (1 word, fast path): {fast} instructions");
     long_operations(&mut alloc)
 }
