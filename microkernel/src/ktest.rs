@@ -7,7 +7,6 @@ use crate::mem::paging::{PageTable, NO_EXECUTE, USER, WRITABLE};
 use crate::mem::{phys_to_virt, PAGE_SIZE};
 use crate::uaccess::UserSlice;
 use crate::{kmem, sched, thread};
-use alloc::vec::Vec;
 use libsys::abi::{Error, MessageInfo};
 
 /// Why a test failed.
@@ -46,7 +45,6 @@ const TESTS: &[Test] = &[
         "uaccess_refuses_writes_to_read_only_pages",
         uaccess_refuses_writes_to_read_only_pages,
     ),
-    ("heap_allocates_and_frees", heap_allocates_and_frees),
     (
         "scheduler_picks_highest_priority_first",
         scheduler_picks_highest_priority_first,
@@ -186,15 +184,6 @@ fn uaccess_refuses_writes_to_read_only_pages() -> Outcome {
         r == Err(Error::BadAddress),
         "write to read-only page accepted",
     )
-}
-
-fn heap_allocates_and_frees() -> Outcome {
-    let before = crate::mem::heap::used();
-    let v: Vec<u64> = (0..1000).collect();
-    check(v.iter().sum::<u64>() == 499_500, "vector contents wrong")?;
-    check(crate::mem::heap::used() > before, "heap use did not grow")?;
-    drop(v);
-    check(crate::mem::heap::used() == before, "heap leaked")
 }
 
 fn scheduler_picks_highest_priority_first() -> Outcome {

@@ -249,6 +249,8 @@ fn read_registers(t: &Tcb) -> [u64; REGISTER_COUNT] {
 }
 
 fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
+    // New registers: whatever call the thread was restarting is not the one it runs now.
+    t.long_op_done = false;
     let c = &mut t.context;
     c.rip = v[0];
     c.rsp = v[1];
