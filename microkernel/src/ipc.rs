@@ -15,7 +15,6 @@ use crate::sched::SCHEDULER;
 use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
 use core::ptr::null_mut;
 use libsys::abi::{Error, MessageInfo};
-use libsys::ipc::IpcBuffer;
 
 pub use crate::object::notification::Notification;
 
@@ -261,11 +260,6 @@ pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     unsafe { SCHEDULER.lock().make_runnable(t) };
 }
 
-/// The IPC buffer of a thread, if it has one.
-fn buffer(t: &Tcb) -> Option<&'static mut IpcBuffer> {
-    crate::object::ipc_buffer(t)
-}
-
 /// Copies a message from `sender` to `receiver` and sets the receiver's return registers.
 /// Returns the delivered message info.
 pub fn transfer(
@@ -324,11 +318,16 @@ fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
     for (i, w) in words.iter().enumerate() {
         receiver.set_register_word(i, *w);
     }
-    if let Some(r) = buffer(receiver) {
-        r.msg[0] = faulter.context.rsp;
-        r.msg[1] = faulter.context.rflags;
+    let buffer = crate::object::ipc_buffer_ptr(receiver);
+    if !buffer.is_null() {
+        // SAFETY: the receiver's buffer frame is allocated while its cap is in the TCB's
+        // slot; two words are written through the raw pointer (no reference).
+        unsafe {
+            core::ptr::addr_of_mut!((*buffer).msg[0]).write(faulter.context.rsp);
+            core::ptr::addr_of_mut!((*buffer).msg[1]).write(faulter.context.rflags);
+        }
     }
-    let length = if buffer(receiver).is_some() { 6 } else { 4 };
+    let length = if buffer.is_null() { 4 } else { 6 };
     receiver.context.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
     receiver.context.rdi = badge;
     receiver.context.rax = 0;

@@ -77,7 +77,7 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 /// Rust side of SYSCALL.
-pub(super) extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
+pub(super) extern "C" fn syscall_entry(frame: *mut TrapFrame) -> Resume {
     let next = crate::syscall::handle(frame);
     // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
     let sysret = u64::from(sysret_allowed(unsafe { &*next }));

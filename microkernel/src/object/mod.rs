@@ -97,9 +97,20 @@ impl Args {
             *w = tcb.register_word(i);
         }
         if length > 4 {
-            match ipc_buffer(tcb) {
-                Some(b) => words[4..length].copy_from_slice(&b.msg[..length - 4]),
-                None => length = 4,
+            let buffer = ipc_buffer_ptr(tcb);
+            if buffer.is_null() {
+                length = 4;
+            } else {
+                // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
+                // it is user-writable memory, so it is copied through a raw pointer (no
+                // reference) and any bytes are valid words.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
+                        words[4..length].as_mut_ptr(),
+                        length - 4,
+                    )
+                };
             }
         }
         Args {
@@ -148,9 +159,18 @@ impl Reply {
             tcb.set_register_word(i, self.words[i]);
         }
         if length > 4 {
-            match ipc_buffer(tcb) {
-                Some(b) => b.msg[..length - 4].copy_from_slice(&self.words[4..length]),
-                None => length = 4,
+            let buffer = ipc_buffer_ptr(tcb);
+            if buffer.is_null() {
+                length = 4;
+            } else {
+                // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        self.words[4..length].as_ptr(),
+                        core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
+                        length - 4,
+                    )
+                };
             }
         }
         tcb.context.rax = 0;
@@ -158,19 +178,9 @@ impl Reply {
     }
 }
 
-/// A thread's IPC buffer, when it has one.
-pub fn ipc_buffer(tcb: &Tcb) -> Option<&'static mut IpcBuffer> {
-    let frame = tcb.ipc_buffer_frame();
-    if frame == 0 {
-        return None;
-    }
-    // SAFETY: `frame` is the 4 KiB frame whose cap sits in the TCB's IPC buffer slot right
-    // now, so it is allocated; IpcBuffer is valid for any bytes.
-    Some(unsafe { &mut *(phys_to_virt(frame) as *mut IpcBuffer) })
-}
-
-/// A thread's IPC buffer as a raw pointer (null if it has none), for code that touches two
-/// threads' buffers at once: two threads may share one frame, so no references are made.
+/// A thread's IPC buffer as a raw pointer (null if it has none). The buffer is a frame the
+/// user maps and other threads may share, so the kernel never makes a reference to it: it
+/// reads and writes words through this pointer.
 pub fn ipc_buffer_ptr(tcb: &Tcb) -> *mut IpcBuffer {
     match tcb.ipc_buffer_frame() {
         0 => core::ptr::null_mut(),

@@ -17,6 +17,7 @@
 
 use super::{finalise, KernelSlots, Reply};
 use crate::thread::Tcb;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kerncore::{Cap, Deletion, Revocation, Step};
 use spin::Mutex;
 
@@ -56,6 +57,22 @@ struct Slot(Option<Parked>);
 unsafe impl Send for Slot {}
 
 static PARKED: Mutex<Slot> = Mutex::new(Slot(None));
+/// Whether [`PARKED`] holds an operation (read without the lock on every slow call).
+static ANY_PARKED: AtomicBool = AtomicBool::new(false);
+
+/// Parks `p`.
+fn park(p: Parked) {
+    PARKED.lock().0 = Some(p);
+    ANY_PARKED.store(true, Ordering::Relaxed);
+}
+
+/// Takes the parked operation, if any.
+fn unpark() -> Option<Parked> {
+    if !ANY_PARKED.swap(false, Ordering::Relaxed) {
+        return None;
+    }
+    PARKED.lock().0.take()
+}
 
 /// Runs `work` until it finishes (true) or `deadline` passes (false). A TCB destroyed on
 /// the way that is `*owner` clears it.
@@ -86,7 +103,7 @@ pub fn perform(owner: *mut Tcb, mut work: Work) -> Result<(), ()> {
     if run(&mut work, &mut owner, crate::time::now() + BUDGET) {
         return Ok(());
     }
-    PARKED.lock().0 = Some(Parked { owner, work });
+    park(Parked { owner, work });
     Err(())
 }
 
@@ -103,10 +120,9 @@ pub enum Before {
 /// Continues the parked operation, if any, for a system call of `current`.
 pub fn before_syscall(current: &mut Tcb) -> Before {
     let me = current as *mut Tcb;
-    let parked = PARKED.lock().0.take();
-    if let Some(mut p) = parked {
+    if let Some(mut p) = unpark() {
         if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
-            PARKED.lock().0 = Some(p);
+            park(p);
             return Before::Restart;
         }
         if p.owner == me {
@@ -126,10 +142,9 @@ pub fn before_syscall(current: &mut Tcb) -> Before {
 /// The timer tick continues the parked operation (the interrupted context is user mode or
 /// idle, never the kernel, so no other operation is in progress).
 pub fn continue_from_timer() {
-    let parked = PARKED.lock().0.take();
-    if let Some(mut p) = parked {
+    if let Some(mut p) = unpark() {
         if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
-            PARKED.lock().0 = Some(p);
+            park(p);
         } else if !p.owner.is_null() {
             // SAFETY: a non-null owner is a live TCB.
             unsafe { (*p.owner).long_op_done = true };
@@ -139,6 +154,9 @@ pub fn continue_from_timer() {
 
 /// A TCB is being destroyed: it owns no parked operation any more.
 pub fn forget_owner(tcb: *mut Tcb) {
+    if !ANY_PARKED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Some(p) = PARKED.lock().0.as_mut() {
         if p.owner == tcb {
             p.owner = core::ptr::null_mut();

@@ -33,16 +33,30 @@ pub fn invoke(
     label: Label,
     args: &Args,
 ) -> InvocationResult {
-    let caller_ptr = caller as *mut Tcb;
-    // SAFETY: the cap names a live TCB. It may be the caller itself; the code below goes
-    // through raw pointers only where both are used.
-    let target = unsafe { at(object) };
-    let is_self = core::ptr::eq(caller_ptr, target);
+    if label == Label::TcbConfigure {
+        return configure(caller, invoked, object, args);
+    }
+    // Decode what needs the caller first: from here on the target may be the caller itself,
+    // and there is one reference to it.
+    let caller_priority = caller.priority;
+    let notification = if label == Label::TcbBindNotification {
+        let (_, cap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
+        Some(cap)
+    } else {
+        None
+    };
+    let is_self = phys_to_virt(object) == caller as *mut Tcb as u64;
+    let target: &mut Tcb = if is_self {
+        caller
+    } else {
+        // SAFETY: the cap names a live TCB, not the caller's, and nothing else refers to
+        // it during this invocation.
+        unsafe { at(object) }
+    };
     match label {
-        Label::TcbConfigure => configure(caller, invoked, object, args),
         Label::TcbSetPriority => {
             let priority = args.get(0)?;
-            if priority > u64::from(caller.priority) {
+            if priority > u64::from(caller_priority) {
                 return Err(InvocationError::new(Error::RangeError, 0));
             }
             set_priority(target, priority as u8);
@@ -83,11 +97,9 @@ pub fn invoke(
             Ok(Reply::empty())
         }
         Label::TcbBindNotification => {
-            let cptr = args.get(0)?;
-            let (_, cap) = lookup(caller, cptr).map_err(|e| super::lookup_error(e, 0))?;
-            let Cap::Notification {
+            let Some(Cap::Notification {
                 object: n, rights, ..
-            } = cap
+            }) = notification
             else {
                 return Err(InvocationError::new(Error::InvalidCapability, 0));
             };
@@ -128,7 +140,7 @@ fn unbind(t: &mut Tcb) {
 }
 
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
-fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
+fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -218,10 +230,14 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
         // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
-    // SAFETY: the TCB is live (its cap was looked up by the caller).
-    let t = unsafe { at(object) };
     if frame.is_some() {
-        t.ipc_buffer = buffer_addr;
+        if phys_to_virt(object) == caller as *mut Tcb as u64 {
+            caller.ipc_buffer = buffer_addr;
+        } else {
+            // SAFETY: the TCB is live (`still_valid` checked it after the last deletion)
+            // and is not the caller's, so this is the only reference to it.
+            unsafe { at(object) }.ipc_buffer = buffer_addr;
+        }
     }
     Ok(Reply::empty())
 }
