@@ -366,7 +366,7 @@ pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocki
     let mut q = ep.queue();
     // SAFETY: `sender` is live and in no queue.
     unsafe {
-        SCHEDULER.lock().remove(sender);
+        SCHEDULER.lock().dequeue(sender);
         q.push(sender);
     }
     ep.set_queue(q, EndpointState::Send);
@@ -383,7 +383,7 @@ fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
     if pending.is_call {
         drop_caller(r);
         // SAFETY: `s` is live; taking it off the run queue while it waits for the reply.
-        unsafe { SCHEDULER.lock().remove(s) };
+        unsafe { SCHEDULER.lock().dequeue(s) };
         s.state = ThreadState::BlockedOnReply;
         s.replier = r;
         r.caller = s;
@@ -407,9 +407,7 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
         // SAFETY: a bound notification is live while bound.
         let n = unsafe { Notification::at(r.bound_notification) };
         if let Some(bits) = n.take_pending() {
-            r.context.rdi = bits;
-            r.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-            r.context.rax = 0;
+            r.set_signal_result(bits);
             return Ok(());
         }
     }
@@ -436,7 +434,7 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
     let mut q = ep.queue();
     // SAFETY: `receiver` is live and in no queue.
     unsafe {
-        SCHEDULER.lock().remove(receiver);
+        SCHEDULER.lock().dequeue(receiver);
         q.push(receiver);
     }
     ep.set_queue(q, EndpointState::Recv);

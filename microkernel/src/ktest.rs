@@ -202,8 +202,8 @@ fn scheduler_picks_highest_priority_first() -> Outcome {
     let first_high = high.queued && low.queued;
     // SAFETY: as above.
     unsafe {
-        s.remove(&mut high);
-        s.remove(&mut low);
+        s.dequeue(&mut high);
+        s.dequeue(&mut low);
     }
     check(first_high, "threads not queued")?;
     check(
@@ -246,7 +246,7 @@ fn scheduler_sees_ready_threads_above_a_priority() -> Outcome {
     }
     for t in threads.iter_mut() {
         // SAFETY: as above.
-        unsafe { s.remove(t) };
+        unsafe { s.dequeue(t) };
     }
     result
 }

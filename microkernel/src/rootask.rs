@@ -228,7 +228,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
         (TCB_SLOT_VSPACE, SLOT_VSPACE),
         (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER),
     ] {
-        let dest = SlotAddr(tcb_phys + ((tcb_slot as u64) << SLOT_SIZE_BITS));
+        let dest = Tcb::slot_addr(tcb_phys, tcb_slot);
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
         let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
     }

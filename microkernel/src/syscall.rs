@@ -252,7 +252,7 @@ fn sleep(tcb: &mut Tcb) {
     let mut s = sched::SCHEDULER.lock();
     // SAFETY: `tcb` is the live current thread.
     unsafe {
-        s.remove(tcb);
+        s.dequeue(tcb);
         s.add_timeout(tcb, deadline);
     }
 }

@@ -219,17 +219,35 @@ pub fn lookup_error(e: LookupError, arg: u64) -> InvocationError {
     InvocationError::new(e.code(), arg)
 }
 
-/// Maps a kerncore cap error to an invocation error, given the message word of each
-/// argument kind (`None` = the invoked cap).
-pub fn cap_error(e: CapError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
-    InvocationError {
-        error: e.code(),
-        argument: position(e.argument()).unwrap_or(INVOKED_CAP),
+/// A kerncore error: its ABI code and the argument it is about.
+pub trait CoreError {
+    /// The ABI error code.
+    fn code(&self) -> Error;
+    /// The argument at fault.
+    fn argument(&self) -> Argument;
+}
+
+impl CoreError for CapError {
+    fn code(&self) -> Error {
+        CapError::code(self)
+    }
+    fn argument(&self) -> Argument {
+        CapError::argument(self)
     }
 }
 
-/// Maps a kerncore retype error to an invocation error.
-pub fn retype_error(e: RetypeError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
+impl CoreError for RetypeError {
+    fn code(&self) -> Error {
+        RetypeError::code(self)
+    }
+    fn argument(&self) -> Argument {
+        RetypeError::argument(self)
+    }
+}
+
+/// Maps a kerncore error to an invocation error, given the message word of each argument
+/// kind (`None` = the invoked cap).
+pub fn cap_error(e: impl CoreError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
     InvocationError {
         error: e.code(),
         argument: position(e.argument()).unwrap_or(INVOKED_CAP),

@@ -5,7 +5,7 @@ use crate::ipc::{self, Notification};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{
-    SendKind, Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
@@ -173,7 +173,6 @@ fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> I
     let frame = find(buffer_frame, 3)?;
     if let Some((_, c)) = frame {
         let Cap::Frame {
-            object,
             size: FrameSize::Small,
             rights,
             ..
@@ -190,7 +189,6 @@ fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> I
         if !buffer_addr.is_multiple_of(4096) {
             return Err(InvocationError::new(Error::AlignmentError, 2));
         }
-        let _ = object;
     }
     let fault = find(fault, 4)?;
     if let Some((_, c)) = fault {
@@ -221,7 +219,7 @@ fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> I
         let Some((src, decoded)) = source else {
             continue;
         };
-        let dest = SlotAddr(object + (index as u64) * 64);
+        let dest = Tcb::slot_addr(object, index);
         super::delete_slot(dest);
         if !still_valid(src, &decoded) {
             return Err(InvocationError::cap(Error::Cancelled));
@@ -324,7 +322,7 @@ pub fn suspend(t: &mut Tcb) {
         t.context.vector = 0;
     }
     // SAFETY: `t` is live.
-    unsafe { SCHEDULER.lock().remove(t) };
+    unsafe { SCHEDULER.lock().dequeue(t) };
     t.state = ThreadState::Inactive;
     crate::debug!("thread {} suspended", t.name());
 }
@@ -349,5 +347,4 @@ pub fn destroy(object: u64) {
     if core::ptr::eq(s.current(), t) {
         s.clear_current();
     }
-    let _ = TCB_SLOTS;
 }
