@@ -200,6 +200,34 @@ fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
 
 /// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
 fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+    let plan = decode_map(caller, cap, label, args)?;
+    apply_map(slot, &plan);
+    Ok(Reply::empty())
+}
+
+/// A checked `FrameMap` or `PageTableMap`: everything `apply_map` needs, which cannot fail.
+struct MapPlan {
+    /// The page-table page that gets the entry, and the entry's index in it.
+    table: u64,
+    index: usize,
+    /// The entry: the object's address and the flags.
+    entry: u64,
+    /// The object is a page table (installed empty).
+    is_table: bool,
+    /// The object's address.
+    object: u64,
+    /// What the cap records.
+    mapping: Mapping,
+}
+
+/// Checks a `FrameMap(vspace, vaddr, rights)` or `PageTableMap(vspace, vaddr)` of `cap`
+/// without changing anything.
+fn decode_map(
+    caller: &Tcb,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> Result<MapPlan, InvocationError> {
     let (vspace, vaddr) = (args.get(0)?, args.get(1)?);
     let (_, vcap) = lookup(caller, vspace).map_err(|e| super::lookup_error(e, 0))?;
     // The address space needs its ASID (assigned, and its pool still there).
@@ -232,55 +260,64 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     if vaddr >= USER_END {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
-    let mut flags = PRESENT | USER;
-    if label == Label::FrameMap {
-        let Cap::Frame {
-            rights: cap_rights, ..
-        } = cap
-        else {
-            return Err(InvocationError::cap(Error::IllegalOperation));
-        };
-        let word = args.get(2)?;
-        let executable = word & libsys::abi::MAP_EXECUTABLE != 0;
-        let asked = Rights::from_bits(word & !libsys::abi::MAP_EXECUTABLE)
-            .ok_or(InvocationError::new(Error::InvalidArgument, 2))?;
-        if !asked.contains(Rights::READ) {
-            return Err(InvocationError::new(Error::InvalidArgument, 2));
+    let flags = match cap {
+        Cap::Frame { rights, .. } if label == Label::FrameMap => {
+            frame_flags(rights, args.get(2)?, level)?
         }
-        if !cap_rights.contains(asked) {
-            return Err(InvocationError::new(Error::InsufficientRights, 2));
-        }
-        if asked.contains(Rights::WRITE) {
-            flags |= WRITABLE;
-        }
-        if !executable {
-            flags |= NO_EXECUTE;
-        }
-        if level == 2 {
-            flags |= HUGE;
-        }
-    } else {
-        flags |= WRITABLE;
-    }
+        Cap::Frame { .. } => return Err(InvocationError::cap(Error::IllegalOperation)),
+        _ => PRESENT | USER | WRITABLE,
+    };
     let table = table_at(pml4, vaddr, level).ok_or(InvocationError::new(Error::FailedLookup, 1))?;
-    let entry = &mut entries(table)[index(vaddr, level)];
-    if *entry & PRESENT != 0 {
+    let index = index(vaddr, level);
+    if entries(table)[index] & PRESENT != 0 {
         return Err(InvocationError::new(Error::DeleteFirst, 1));
     }
     let object = cap.region().map(|(o, _)| o).unwrap_or(0);
-    if label == Label::PageTableMap {
-        // A table goes in empty, whatever it held while it was detached.
-        entries(object).fill(0);
-    }
-    *entry = object | flags;
-    // Cannot fail: the cap is a frame or table cap.
-    let _ = kerncore::set_mapping(
-        &mut KernelSlots,
-        slot,
-        Some(Mapping {
+    Ok(MapPlan {
+        table,
+        index,
+        entry: object | flags,
+        is_table: label == Label::PageTableMap,
+        object,
+        mapping: Mapping {
             vspace: asid,
             vaddr,
-        }),
-    );
-    Ok(Reply::empty())
+        },
+    })
+}
+
+/// The entry flags of a frame mapping asked for by the `rights` word (`READ` required,
+/// `WRITE`, `MAP_EXECUTABLE`), within what the cap allows.
+fn frame_flags(cap_rights: Rights, word: u64, level: u32) -> Result<u64, InvocationError> {
+    let executable = word & libsys::abi::MAP_EXECUTABLE != 0;
+    let asked = Rights::from_bits(word & !libsys::abi::MAP_EXECUTABLE)
+        .ok_or(InvocationError::new(Error::InvalidArgument, 2))?;
+    if !asked.contains(Rights::READ) {
+        return Err(InvocationError::new(Error::InvalidArgument, 2));
+    }
+    if !cap_rights.contains(asked) {
+        return Err(InvocationError::new(Error::InsufficientRights, 2));
+    }
+    let mut flags = PRESENT | USER;
+    if asked.contains(Rights::WRITE) {
+        flags |= WRITABLE;
+    }
+    if !executable {
+        flags |= NO_EXECUTE;
+    }
+    if level == 2 {
+        flags |= HUGE;
+    }
+    Ok(flags)
+}
+
+/// Performs a checked mapping; cannot fail.
+fn apply_map(slot: SlotAddr, plan: &MapPlan) {
+    if plan.is_table {
+        // A table goes in empty, whatever it held while it was detached.
+        entries(plan.object).fill(0);
+    }
+    entries(plan.table)[plan.index] = plan.entry;
+    // Cannot fail: the cap is a frame or table cap.
+    let _ = kerncore::set_mapping(&mut KernelSlots, slot, Some(plan.mapping));
 }
