@@ -15,6 +15,7 @@
 //! finishes, its owner's restarted call returns success (at once if the owner finished it
 //! itself, else the next time the owner enters the kernel).
 
+use super::vspace::Teardown;
 use super::{finalise, KernelSlots, Reply};
 use crate::thread::Tcb;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +48,8 @@ impl Work {
 struct Parked {
     owner: *mut Tcb,
     work: Work,
+    /// An address space being emptied (finished before the operation goes on).
+    teardown: Option<Teardown>,
 }
 
 /// At most one parked operation.
@@ -74,21 +77,32 @@ fn unpark() -> Option<Parked> {
     PARKED.lock().0.take()
 }
 
-/// Runs `work` until it finishes (true) or `deadline` passes (false). A TCB destroyed on
-/// the way that is `*owner` clears it.
-fn run(work: &mut Work, owner: &mut *mut Tcb, deadline: u64) -> bool {
+/// Runs the operation until it finishes (true) or `deadline` passes (false). A TCB
+/// destroyed on the way that is its owner clears the owner; an address space destroyed on
+/// the way is emptied in steps too, before the operation goes on.
+fn run(p: &mut Parked, deadline: u64) -> bool {
     loop {
-        match work.step() {
-            Step::Finished => return true,
-            Step::Removed(f) => {
-                if let (true, Cap::Tcb { object }) = (f.is_final, f.cap) {
-                    if crate::mem::phys_to_virt(object) == *owner as u64 {
-                        *owner = core::ptr::null_mut();
-                    }
-                }
-                finalise(f);
+        if let Some(teardown) = &mut p.teardown {
+            if teardown.step() {
+                p.teardown = None;
             }
-            Step::Working => {}
+        } else {
+            match p.work.step() {
+                Step::Finished => return true,
+                Step::Removed(f) => match (f.is_final, f.cap) {
+                    (true, Cap::Pml4 { object, asid }) => {
+                        p.teardown = Some(super::vspace::begin_destroy(object, asid));
+                    }
+                    (true, Cap::Tcb { object }) => {
+                        if crate::mem::phys_to_virt(object) == p.owner as u64 {
+                            p.owner = core::ptr::null_mut();
+                        }
+                        finalise(f);
+                    }
+                    _ => finalise(f),
+                },
+                Step::Working => {}
+            }
         }
         if crate::time::now() >= deadline {
             return false;
@@ -98,12 +112,16 @@ fn run(work: &mut Work, owner: &mut *mut Tcb, deadline: u64) -> bool {
 
 /// Performs `work` for `owner` (the current thread): `Ok` when it finished within this
 /// entry's budget, else it is parked and the call must be restarted (`Err`).
-pub fn perform(owner: *mut Tcb, mut work: Work) -> Result<(), ()> {
-    let mut owner = owner;
-    if run(&mut work, &mut owner, crate::time::now() + BUDGET) {
+pub fn perform(owner: *mut Tcb, work: Work) -> Result<(), ()> {
+    let mut p = Parked {
+        owner,
+        work,
+        teardown: None,
+    };
+    if run(&mut p, crate::time::now() + BUDGET) {
         return Ok(());
     }
-    park(Parked { owner, work });
+    park(p);
     Err(())
 }
 
@@ -121,7 +139,7 @@ pub enum Before {
 pub fn before_syscall(current: &mut Tcb) -> Before {
     let me = current as *mut Tcb;
     if let Some(mut p) = unpark() {
-        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
+        if !run(&mut p, crate::time::now() + BUDGET) {
             park(p);
             return Before::Restart;
         }
@@ -143,7 +161,7 @@ pub fn before_syscall(current: &mut Tcb) -> Before {
 /// idle, never the kernel, so no other operation is in progress).
 pub fn continue_from_timer() {
     if let Some(mut p) = unpark() {
-        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
+        if !run(&mut p, crate::time::now() + BUDGET) {
             park(p);
         } else if !p.owner.is_null() {
             // SAFETY: a non-null owner is a live TCB.

@@ -26,39 +26,90 @@ pub fn init_vspace(pml4: u64) {
 /// A VSpace's last cap is gone: its ASID names nothing from now on, and every table that
 /// was mapped in it is emptied.
 pub fn destroy_vspace(pml4: u64, asid: u64) {
+    let mut teardown = begin_destroy(pml4, asid);
+    while !teardown.step() {}
+}
+
+/// Starts destroying an address space whose last cap is gone: releases its ASID and stops
+/// using it; the returned [`Teardown`] then empties its tables in bounded steps.
+pub fn begin_destroy(pml4: u64, asid: u64) -> Teardown {
     if asid != 0 {
         super::asid::release(asid, pml4);
     }
-    empty_vspace(pml4);
+    Teardown::new(pml4)
 }
 
-/// Empties every table that was mapped in the address space and unhooks it (the tables
-/// are separate objects whose caps may map them elsewhere later; their old entries must
-/// not come along). The work is bounded by the tables userspace made.
+/// Empties every table that was mapped in the address space and unhooks it, in one go.
 pub fn empty_vspace(pml4: u64) {
-    for e4 in entries(pml4)[..256].iter_mut() {
-        if *e4 & PRESENT != 0 {
-            let pdpt = *e4 & ADDRESS_MASK;
-            for e3 in entries(pdpt).iter() {
-                if *e3 & PRESENT != 0 && *e3 & HUGE == 0 {
-                    let pd = *e3 & ADDRESS_MASK;
-                    for e2 in entries(pd).iter() {
-                        if *e2 & PRESENT != 0 && *e2 & HUGE == 0 {
-                            entries(*e2 & ADDRESS_MASK).fill(0);
-                        }
+    let mut teardown = Teardown::new(pml4);
+    while !teardown.step() {}
+}
+
+/// Emptying an address space's tables and unhooking them, in bounded steps (the tables are
+/// separate objects whose caps may map them elsewhere later; their old entries must not
+/// come along). A step empties one page table, or finishes one page directory or PDPT (at
+/// most about a thousand entries); the total is bounded by the tables userspace made. The
+/// address space is not loaded in any CPU from the start.
+#[derive(Clone, Copy)]
+pub struct Teardown {
+    pml4: u64,
+    /// Cursor: PML4, PDPT and page-directory entry next looked at.
+    i4: usize,
+    i3: usize,
+    i2: usize,
+}
+
+impl Teardown {
+    fn new(pml4: u64) -> Teardown {
+        // Stop using it before any of its tables change, let alone its memory is reused.
+        if crate::mem::paging::PageTable::current_pml4() == pml4 {
+            // SAFETY: the kernel table maps the kernel like every address space does.
+            unsafe { crate::kmem::kernel_table().activate() };
+        }
+        Teardown {
+            pml4,
+            i4: 0,
+            i3: 0,
+            i2: 0,
+        }
+    }
+
+    /// Does one bounded part of the work; true when all is done.
+    pub fn step(&mut self) -> bool {
+        let table = |entry: u64| {
+            (entry & PRESENT != 0 && entry & HUGE == 0).then_some(entry & ADDRESS_MASK)
+        };
+        while self.i4 < 256 {
+            let Some(pdpt) = table(entries(self.pml4)[self.i4]) else {
+                entries(self.pml4)[self.i4] = 0;
+                self.i4 += 1;
+                continue;
+            };
+            while self.i3 < 512 {
+                let Some(pd) = table(entries(pdpt)[self.i3]) else {
+                    self.i3 += 1;
+                    continue;
+                };
+                while self.i2 < 512 {
+                    let pt = table(entries(pd)[self.i2]);
+                    self.i2 += 1;
+                    if let Some(pt) = pt {
+                        entries(pt).fill(0);
+                        return false;
                     }
-                    entries(pd).fill(0);
                 }
+                entries(pd).fill(0);
+                self.i2 = 0;
+                self.i3 += 1;
+                return false;
             }
             entries(pdpt).fill(0);
+            entries(self.pml4)[self.i4] = 0;
+            self.i3 = 0;
+            self.i4 += 1;
+            return false;
         }
-        *e4 = 0;
-    }
-    // If it is the current address space, stop using it before its memory can be reused.
-    let current = crate::mem::paging::PageTable::current_pml4();
-    if current == pml4 {
-        // SAFETY: the kernel table maps the kernel like every address space does.
-        unsafe { crate::kmem::kernel_table().activate() };
+        true
     }
 }
 
