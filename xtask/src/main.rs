@@ -57,7 +57,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),
-    /// The host-tested crates (kerncore, libsys, egg) under Miri (needs nightly + miri).
+    /// The kernel's host-tested crates (kerncore, libsys) under Miri (needs nightly + miri).
     Miri(miri::MiriArgs),
 }
 

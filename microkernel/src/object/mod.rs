@@ -39,8 +39,13 @@ impl SlotStore for KernelSlots {
     }
 
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
-        // SAFETY: as above; the kernel is single-threaded with interrupts off, so no other
-        // reference to this slot is live.
+        // SAFETY: as above; one CPU with interrupts off, and kerncore drops each slot
+        // reference before it takes the next. Not yet true in one respect (docs/kernel.md,
+        // *Soundness*): a system call handler holds `&mut Tcb` of the current thread (and
+        // IPC holds `&mut Tcb` of the other side) while kerncore may rewrite a slot inside
+        // that TCB (its caps, or the derivation links of a neighbour's copy). No Rust code
+        // reads those slots through the `Tcb` reference meanwhile, but the aliasing rules
+        // are broken on paper until TCBs are reached through raw handles.
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
 }
