@@ -10,6 +10,7 @@
 
 pub mod asid;
 pub mod cnode;
+pub mod endpoint;
 pub mod irq;
 pub mod notification;
 pub mod pending;
