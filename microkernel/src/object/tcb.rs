@@ -53,18 +53,46 @@ pub fn invoke(
         // it during this invocation.
         unsafe { at(object) }
     };
+    let op = decode(target, is_self, caller_priority, notification, label, args)?;
+    Ok(apply(target, op))
+}
+
+/// A checked TCB invocation (other than `TcbConfigure`), ready to apply.
+enum TcbOp {
+    SetPriority(u8),
+    ReadRegisters,
+    WriteRegisters {
+        values: [u64; REGISTER_COUNT],
+        resume: bool,
+    },
+    Resume,
+    Suspend,
+    /// Bind the notification at this address.
+    Bind(u64),
+    Unbind,
+}
+
+/// Checks an invocation on `target` without changing anything. `notification` is the cap
+/// a `TcbBindNotification` names (looked up in the caller's CSpace).
+fn decode(
+    target: &Tcb,
+    is_self: bool,
+    caller_priority: u8,
+    notification: Option<Cap>,
+    label: Label,
+    args: &Args,
+) -> Result<TcbOp, InvocationError> {
     match label {
         Label::TcbSetPriority => {
             let priority = args.get(0)?;
             if priority > u64::from(caller_priority) {
                 return Err(InvocationError::new(Error::RangeError, 0));
             }
-            set_priority(target, priority as u8);
-            Ok(Reply::empty())
+            Ok(TcbOp::SetPriority(priority as u8))
         }
-        Label::TcbReadRegisters => Ok(Reply::words(&read_registers(target))),
+        Label::TcbReadRegisters => Ok(TcbOp::ReadRegisters),
         Label::TcbWriteRegisters => {
-            let resume = args.get(0)?;
+            let resume = args.get(0)? != 0;
             let mut values = [0u64; REGISTER_COUNT];
             for (i, v) in values.iter_mut().enumerate() {
                 *v = args.get(i + 1)?;
@@ -79,23 +107,18 @@ pub fn invoke(
                 // Writing our own registers would be undone by the syscall's return values.
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            if resume != 0 && target.vspace().pml4 == 0 {
+            if resume && target.vspace().pml4 == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            write_registers(target, &values);
-            if resume != 0 {
-                resume_thread(target)?;
-            }
-            Ok(Reply::empty())
+            Ok(TcbOp::WriteRegisters { values, resume })
         }
         Label::TcbResume => {
-            resume_thread(target)?;
-            Ok(Reply::empty())
+            if target.vspace().pml4 == 0 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            Ok(TcbOp::Resume)
         }
-        Label::TcbSuspend => {
-            suspend(target);
-            Ok(Reply::empty())
-        }
+        Label::TcbSuspend => Ok(TcbOp::Suspend),
         Label::TcbBindNotification => {
             let Some(Cap::Notification {
                 object: n, rights, ..
@@ -106,29 +129,49 @@ pub fn invoke(
             if !rights.contains(Rights::READ) {
                 return Err(InvocationError::new(Error::InsufficientRights, 0));
             }
-            // SAFETY: the cap names a live notification.
-            let notification = unsafe { Notification::at(n) };
             if target.bound_notification != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
+            // SAFETY: the cap names a live notification.
+            let notification = unsafe { Notification::at(n) };
             // As in seL4: a notification that is bound, or that threads wait on, cannot be
             // bound (its signals would have two places to go).
             if notification.bound() != 0 || notification.has_waiters() {
                 return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
-            target.bound_notification = n;
-            notification.set_bound(target as *mut Tcb as u64);
-            Ok(Reply::empty())
+            Ok(TcbOp::Bind(n))
         }
         Label::TcbUnbindNotification => {
             if target.bound_notification == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            unbind(target);
-            Ok(Reply::empty())
+            Ok(TcbOp::Unbind)
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+}
+
+/// Performs a checked invocation; cannot fail.
+fn apply(target: &mut Tcb, op: TcbOp) -> Reply {
+    match op {
+        TcbOp::SetPriority(priority) => set_priority(target, priority),
+        TcbOp::ReadRegisters => return Reply::words(&read_registers(target)),
+        TcbOp::WriteRegisters { values, resume } => {
+            write_registers(target, &values);
+            if resume {
+                make_runnable_if_inactive(target);
+            }
+        }
+        TcbOp::Resume => make_runnable_if_inactive(target),
+        TcbOp::Suspend => suspend(target),
+        TcbOp::Bind(n) => {
+            target.bound_notification = n;
+            // SAFETY: checked live in `decode`; nothing happened since.
+            unsafe { Notification::at(n) }.set_bound(target as *mut Tcb as u64);
+        }
+        TcbOp::Unbind => unbind(target),
+    }
+    Reply::empty()
 }
 
 fn unbind(t: &mut Tcb) {
@@ -288,16 +331,12 @@ fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
     c.vector = 0;
 }
 
-/// Makes an inactive thread runnable. It needs an address space to run in.
-pub fn resume_thread(t: &mut Tcb) -> Result<(), InvocationError> {
-    if t.vspace().pml4 == 0 {
-        return Err(InvocationError::cap(Error::IllegalOperation));
-    }
+/// Makes a new or suspended thread runnable (one in any other state is left alone).
+fn make_runnable_if_inactive(t: &mut Tcb) {
     if t.state == ThreadState::Inactive {
         // SAFETY: `t` is live.
         unsafe { SCHEDULER.lock().make_runnable(t) };
     }
-    Ok(())
 }
 
 /// Stops a thread: out of every queue and reply relation, not scheduled until resumed.
