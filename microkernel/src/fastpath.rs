@@ -46,17 +46,22 @@ pub fn set_enabled(enabled: bool) -> [u64; 2] {
 
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
+///
+/// `frame` is the current thread's `context`, the same memory as its TCB: it is only read
+/// by value here, before the TCB is borrowed, so no two references to it exist.
 #[inline(always)]
-pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
-    let info = MessageInfo(frame.rsi);
+pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
+    // SAFETY: `frame` is the current thread's saved registers; no reference to them is live.
+    let (rsi, rax, rdi) = unsafe { ((*frame).rsi, (*frame).rax, (*frame).rdi) };
+    let info = MessageInfo(rsi);
     // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
     // caps field (bits 10..12) zero, in one comparison (with a bound of 0 when the fast
     // path is switched off).
-    if frame.rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
+    if rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
         return None;
     }
-    let call = frame.rax == Syscall::Call as u64;
-    if !call && frame.rax != Syscall::ReplyRecv as u64 {
+    let call = rax == Syscall::Call as u64;
+    if !call && rax != Syscall::ReplyRecv as u64 {
         return None;
     }
     let mut s = SCHEDULER.lock();
@@ -64,10 +69,11 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
     if current.is_null() {
         return None;
     }
-    // SAFETY: the current thread is live; `frame` is its own context.
+    // SAFETY: the current thread is live, and the only reference to it from here on (the
+    // frame is not touched again).
     let me = unsafe { &mut *current };
     // The cap must be an endpoint (found in one step: anything else takes the slow path).
-    let (ep_phys, badge, rights) = lookup_endpoint(me, frame.rdi)?;
+    let (ep_phys, badge, rights) = lookup_endpoint(me, rdi)?;
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
     let (next, vspace) = if call {

@@ -314,7 +314,7 @@ fn init_thread(tcb_phys: u64, cnode: u64, name: &'static str, entry: u64) -> *mu
         (TCB_SLOT_VSPACE, SLOT_VSPACE),
         (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER),
     ] {
-        let dest = SlotAddr(tcb_phys + ((tcb_slot as u64) << SLOT_SIZE_BITS));
+        let dest = Tcb::slot_addr(tcb_phys, tcb_slot);
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
         let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
     }

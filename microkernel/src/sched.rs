@@ -137,15 +137,6 @@ impl Scheduler {
         }
     }
 
-    /// Takes a thread out of scheduling (blocked, suspended or deleted).
-    ///
-    /// # Safety
-    /// `tcb` must be a live TCB.
-    pub unsafe fn remove(&mut self, tcb: *mut Tcb) {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.dequeue(tcb) };
-    }
-
     /// Picks the thread to run next. `yielding` puts the current thread behind its equals.
     fn choose(&mut self, yielding: bool) -> *mut Tcb {
         let cur = self.current;

@@ -45,14 +45,18 @@ const SYSCALL_LENGTH: u64 = 2;
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
 /// its TCB); returns the frame to resume, and whether the IPC fast path handled the call
 /// (then the frame is known to be one `sysretq` may resume: see `fastpath`).
+///
+/// `frame` is a raw pointer because the same memory is the current TCB's `context`, which
+/// the handlers reach through the TCB: no reference to the frame is held while they run.
 #[inline(always)]
-pub fn handle(frame: &mut TrapFrame) -> (*mut TrapFrame, bool) {
+pub fn handle(frame: *mut TrapFrame) -> (*mut TrapFrame, bool) {
     // A `syscall` in the last two bytes of the user half returns to 2^47, which is not
     // canonical: `sysretq`/`iretq` there would fault in ring 0. Such a thread takes a
     // general protection fault instead, as if it had jumped there. (No other frame can
     // hold a non-canonical user rip: exceptions report where the CPU was executing, and
     // `TcbWriteRegisters` checks the address.)
-    if frame.rip >= crate::uaccess::USER_END {
+    // SAFETY: `frame` is the current thread's saved registers; read by value.
+    if unsafe { (*frame).rip } >= crate::uaccess::USER_END {
         return (bad_return_address(frame), false);
     }
     match crate::fastpath::try_fastpath(frame) {
@@ -63,17 +67,22 @@ pub fn handle(frame: &mut TrapFrame) -> (*mut TrapFrame, bool) {
 
 #[cold]
 #[inline(never)]
-fn bad_return_address(frame: &mut TrapFrame) -> *mut TrapFrame {
-    frame.vector = 13;
-    frame.error_code = 0;
-    crate::trap::user_fault(frame);
+fn bad_return_address(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: `frame` is the current thread's saved registers; no reference to them is
+    // live. The fault handler reaches the TCB itself, so it gets a copy.
+    let copy = unsafe {
+        (*frame).vector = 13;
+        (*frame).error_code = 0;
+        *frame
+    };
+    crate::trap::user_fault(&copy);
     sched::schedule(false)
 }
 
 /// Everything the fast path does not take (kept out of line so that the fast path's
 /// function stays small: no big stack frame, few saved registers).
 #[inline(never)]
-fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
+fn handle_slow(frame: *mut TrapFrame) -> *mut TrapFrame {
     let start = crate::time::now();
     let next = handle_slow_measured(frame);
     let length = crate::time::now().wrapping_sub(start);
@@ -83,7 +92,7 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
 
 /// [`handle_slow`] itself.
 #[inline(always)]
-fn handle_slow_measured(frame: &mut TrapFrame) -> *mut TrapFrame {
+fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
     let current = sched::current();
     if current.is_null() {
         // A SYSCALL can only come from user mode, so there is always a current thread.
@@ -244,7 +253,7 @@ fn sleep(tcb: &mut Tcb) {
     let mut s = sched::SCHEDULER.lock();
     // SAFETY: `tcb` is the live current thread.
     unsafe {
-        s.remove(tcb);
+        s.dequeue(tcb);
         s.add_timeout(tcb, deadline);
     }
 }
@@ -283,12 +292,15 @@ fn check_extra_caps(tcb: &Tcb) -> Result<(), InvocationError> {
     if count == 0 {
         return Ok(());
     }
-    let Some(buffer) = object::ipc_buffer(tcb) else {
+    let buffer = object::ipc_buffer_ptr(tcb);
+    if buffer.is_null() {
         return Err(InvocationError::cap(Error::InvalidArgument));
-    };
+    }
     for i in 0..count as usize {
-        object::lookup(tcb, buffer.caps[i])
-            .map_err(|e| InvocationError::new(e.code(), i as u64))?;
+        // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot; one
+        // word is read by value (no reference to user-shared memory).
+        let cptr = unsafe { core::ptr::addr_of!((*buffer).caps[i]).read() };
+        object::lookup(tcb, cptr).map_err(|e| InvocationError::new(e.code(), i as u64))?;
     }
     Ok(())
 }

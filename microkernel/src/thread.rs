@@ -106,8 +106,6 @@ pub struct Tcb {
     pub priority: u8,
     /// Whether the thread is in a ready queue.
     pub queued: bool,
-    /// Counted in the scheduler's live-thread total.
-    pub counted_live: bool,
     /// Virtual address of the IPC buffer (0 = none).
     pub ipc_buffer: u64,
     /// The endpoint or notification the thread is queued on (physical address; 0 = none).
@@ -223,6 +221,19 @@ impl Tcb {
             .position(|&b| b == 0)
             .unwrap_or(NAME_LENGTH);
         core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+
+    /// Address of capability slot `index` (one of `TCB_SLOT_*`) of the TCB object at `tcb`.
+    pub fn slot_addr(tcb: u64, index: usize) -> kerncore::SlotAddr {
+        kerncore::SlotAddr(tcb + ((index as u64) << libsys::object::SLOT_SIZE_BITS))
+    }
+
+    /// Sets the return registers of a wait that received notification bits: `rax` = 0,
+    /// `rdi` = the bits, `rsi` = `NOTIFICATION_LABEL` with no words.
+    pub fn set_signal_result(&mut self, bits: u64) {
+        self.context.rax = 0;
+        self.context.rdi = bits;
+        self.context.rsi = libsys::abi::MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
     }
 
     /// Message register `i` (0..4) in the saved context.

@@ -91,7 +91,7 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 /// Rust side of SYSCALL.
-pub(super) extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
+pub(super) extern "C" fn syscall_entry(frame: *mut TrapFrame) -> Resume {
     let (next, fast) = crate::syscall::handle(frame);
     // The fast path resumes only frames saved by this stub that nothing rewrote since
     // (`vector` is `SYSCALL_VECTOR`: `TcbWriteRegisters`, suspension and traps all change

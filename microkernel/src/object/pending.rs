@@ -15,8 +15,10 @@
 //! finishes, its owner's restarted call returns success (at once if the owner finished it
 //! itself, else the next time the owner enters the kernel).
 
+use super::vspace::Teardown;
 use super::{finalise, KernelSlots, Reply};
 use crate::thread::Tcb;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kerncore::{Cap, Deletion, Revocation, Step};
 use spin::Mutex;
 
@@ -46,6 +48,8 @@ impl Work {
 struct Parked {
     owner: *mut Tcb,
     work: Work,
+    /// An address space being emptied (finished before the operation goes on).
+    teardown: Option<Teardown>,
 }
 
 /// At most one parked operation.
@@ -56,22 +60,49 @@ struct Slot(Option<Parked>);
 unsafe impl Send for Slot {}
 
 static PARKED: Mutex<Slot> = Mutex::new(Slot(None));
+/// Whether [`PARKED`] holds an operation (read without the lock on every slow call).
+static ANY_PARKED: AtomicBool = AtomicBool::new(false);
 
-/// Runs `work` until it finishes (true) or `deadline` passes (false). A TCB destroyed on
-/// the way that is `*owner` clears it.
-fn run(work: &mut Work, owner: &mut *mut Tcb, deadline: u64) -> bool {
+/// Parks `p`.
+fn park(p: Parked) {
+    PARKED.lock().0 = Some(p);
+    ANY_PARKED.store(true, Ordering::Relaxed);
+}
+
+/// Takes the parked operation, if any.
+fn unpark() -> Option<Parked> {
+    if !ANY_PARKED.swap(false, Ordering::Relaxed) {
+        return None;
+    }
+    PARKED.lock().0.take()
+}
+
+/// Runs the operation until it finishes (true) or `deadline` passes (false). A TCB
+/// destroyed on the way that is its owner clears the owner; an address space destroyed on
+/// the way is emptied in steps too, before the operation goes on.
+fn run(p: &mut Parked, deadline: u64) -> bool {
     loop {
-        match work.step() {
-            Step::Finished => return true,
-            Step::Removed(f) => {
-                if let (true, Cap::Tcb { object }) = (f.is_final, f.cap) {
-                    if crate::mem::phys_to_virt(object) == *owner as u64 {
-                        *owner = core::ptr::null_mut();
-                    }
-                }
-                finalise(f);
+        if let Some(teardown) = &mut p.teardown {
+            if teardown.step() {
+                p.teardown = None;
             }
-            Step::Working => {}
+        } else {
+            match p.work.step() {
+                Step::Finished => return true,
+                Step::Removed(f) => match (f.is_final, f.cap) {
+                    (true, Cap::Pml4 { object, asid }) => {
+                        p.teardown = Some(super::vspace::begin_destroy(object, asid));
+                    }
+                    (true, Cap::Tcb { object }) => {
+                        if crate::mem::phys_to_virt(object) == p.owner as u64 {
+                            p.owner = core::ptr::null_mut();
+                        }
+                        finalise(f);
+                    }
+                    _ => finalise(f),
+                },
+                Step::Working => {}
+            }
         }
         if crate::time::now() >= deadline {
             return false;
@@ -81,12 +112,16 @@ fn run(work: &mut Work, owner: &mut *mut Tcb, deadline: u64) -> bool {
 
 /// Performs `work` for `owner` (the current thread): `Ok` when it finished within this
 /// entry's budget, else it is parked and the call must be restarted (`Err`).
-pub fn perform(owner: *mut Tcb, mut work: Work) -> Result<(), ()> {
-    let mut owner = owner;
-    if run(&mut work, &mut owner, crate::time::now() + BUDGET) {
+pub fn perform(owner: *mut Tcb, work: Work) -> Result<(), ()> {
+    let mut p = Parked {
+        owner,
+        work,
+        teardown: None,
+    };
+    if run(&mut p, crate::time::now() + BUDGET) {
         return Ok(());
     }
-    PARKED.lock().0 = Some(Parked { owner, work });
+    park(p);
     Err(())
 }
 
@@ -103,10 +138,9 @@ pub enum Before {
 /// Continues the parked operation, if any, for a system call of `current`.
 pub fn before_syscall(current: &mut Tcb) -> Before {
     let me = current as *mut Tcb;
-    let parked = PARKED.lock().0.take();
-    if let Some(mut p) = parked {
-        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
-            PARKED.lock().0 = Some(p);
+    if let Some(mut p) = unpark() {
+        if !run(&mut p, crate::time::now() + BUDGET) {
+            park(p);
             return Before::Restart;
         }
         if p.owner == me {
@@ -126,10 +160,9 @@ pub fn before_syscall(current: &mut Tcb) -> Before {
 /// The timer tick continues the parked operation (the interrupted context is user mode or
 /// idle, never the kernel, so no other operation is in progress).
 pub fn continue_from_timer() {
-    let parked = PARKED.lock().0.take();
-    if let Some(mut p) = parked {
-        if !run(&mut p.work, &mut p.owner, crate::time::now() + BUDGET) {
-            PARKED.lock().0 = Some(p);
+    if let Some(mut p) = unpark() {
+        if !run(&mut p, crate::time::now() + BUDGET) {
+            park(p);
         } else if !p.owner.is_null() {
             // SAFETY: a non-null owner is a live TCB.
             unsafe { (*p.owner).long_op_done = true };
@@ -139,6 +172,9 @@ pub fn continue_from_timer() {
 
 /// A TCB is being destroyed: it owns no parked operation any more.
 pub fn forget_owner(tcb: *mut Tcb) {
+    if !ANY_PARKED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Some(p) = PARKED.lock().0.as_mut() {
         if p.owner == tcb {
             p.owner = core::ptr::null_mut();

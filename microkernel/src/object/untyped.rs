@@ -4,7 +4,7 @@
 //! cptr (depth 64) in the caller's CSpace naming a CNode cap; the new caps go into its
 //! slots `dest_offset..dest_offset + count`, which must be empty.
 
-use super::{lookup, retype_error, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::phys_to_virt;
 use crate::thread::Tcb;
 use kerncore::{Argument, RetypeArgs, SlotAddr};
@@ -44,7 +44,7 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
         _ => None,
     };
     let made = kerncore::untyped_retype(&mut KernelSlots, slot, &dest_cnode, retype)
-        .map_err(|e| retype_error(e, position))?;
+        .map_err(|e| cap_error(e, position))?;
     // The memory above the watermark is zero (see `reset`): new objects need no filling.
     for object in made.objects() {
         initialise(made.object_type, object);

@@ -225,7 +225,51 @@ fn long_operations(alloc: &mut Allocator) -> Result<(), Failure> {
     let delete = stretch("delete a full CNode", || {
         ROOT.delete(SlotPath::at(cnode_slot))
     })?;
+    // An address space with 512 page tables (one full page directory), destroyed with its
+    // untyped before its tables: it empties all 512.
+    ROOT.revoke(big.slot())
+        .map_err(|e| Failure::Ipc("revoke", e))?;
+    let upper = alloc
+        .slots
+        .alloc_range(2)
+        .ok_or(Failure::Setup("no 2 free slots"))?;
+    big.retype(ObjectType::Pdpt, 0, ROOT, upper, 1)
+        .map_err(|e| Failure::Ipc("retype PDPT", e))?;
+    big.retype(ObjectType::Pd, 0, ROOT, upper + 1, 1)
+        .map_err(|e| Failure::Ipc("retype PD", e))?;
+    let tables = alloc
+        .slots
+        .alloc_range(512)
+        .ok_or(Failure::Setup("no 512 free slots"))?;
+    for batch in [0, 256] {
+        big.retype(ObjectType::Pt, 0, ROOT, tables + batch, 256)
+            .map_err(|e| Failure::Ipc("retype PTs", e))?;
+    }
+    // The address space last, so that revoking the untyped destroys it first, while
+    // its 512 tables are still mapped in it (each is emptied: 512 entries).
+    let vspace_slot = alloc.slot().map_err(Failure::Alloc)?;
+    big.retype(ObjectType::Pml4, 0, ROOT, vspace_slot, 1)
+        .map_err(|e| Failure::Ipc("retype PML4", e))?;
+    let vspace: Cap<libsys::cap::VSpace> = Cap::from_cptr(vspace_slot);
+    let pool: Cap<libsys::cap::AsidPool> = Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL);
+    pool.assign(vspace)
+        .map_err(|e| Failure::Ipc("assign ASID", e))?;
+    Cap::<libsys::cap::Pdpt>::from_cptr(upper)
+        .map(vspace, 0)
+        .map_err(|e| Failure::Ipc("map PDPT", e))?;
+    Cap::<libsys::cap::PageDirectory>::from_cptr(upper + 1)
+        .map(vspace, 0)
+        .map_err(|e| Failure::Ipc("map PD", e))?;
+    for i in 0..512 {
+        Cap::<libsys::cap::PageTable>::from_cptr(tables + i)
+            .map(vspace, i << 21)
+            .map_err(|e| Failure::Ipc("map PT", e))?;
+    }
+    let teardown = stretch("revoke an address space of 512 tables", || {
+        ROOT.revoke(big.slot())
+    })?;
     for (name, s) in [
+        ("revoke-vspace-512-tables", teardown),
         ("retype-64MiB-untyped", child),
         ("retype-64MiB-frames", frames),
         ("revoke-64MiB-4KiB-frames", revoke),

@@ -402,7 +402,12 @@ fn run(ops: &[(Op, bool)]) -> World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    // Under Miri (which checks every step for undefined behaviour, thousands of times
+    // slower) a few cases are enough; natively, many.
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 2048 },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..80)) {
@@ -466,6 +471,10 @@ proptest! {
 /// operation and make deletions cascade through containers, or the properties above would
 /// hold vacuously.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a guard of the generators, not of kerncore: too slow under Miri"
+)]
 fn generated_sequences_exercise_every_operation_and_cascading_deletes() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
