@@ -1,7 +1,8 @@
 //! SYSCALL: the MSRs, and the Rust side of the stub in [`super::entry`].
 //!
 //! The stub builds the same [`TrapFrame`] that the interrupt stubs build (vector
-//! [`SYSCALL_VECTOR`]) and calls [`syscall_entry`]. On the way out it uses `sysretq` when
+//! [`SYSCALL_VECTOR`]; the selectors and error code are left as they are, see `entry.rs`)
+//! and calls [`syscall_entry`]. On the way out it uses `sysretq` when
 //! the frame being resumed came from a SYSCALL, its return address is canonical, and
 //! `syscall=iretq` is not set; else `iretq` (which restores every register exactly).
 

@@ -280,5 +280,9 @@ const _: () = {
     assert!(offset_of!(TrapFrame, rdx) == 88 && offset_of!(TrapFrame, rbx) == 104);
     assert!(offset_of!(TrapFrame, rax) == 112 && offset_of!(TrapFrame, rflags) == 152);
     assert!(offset_of!(TrapFrame, rsp) == 160);
+    // ... and the SYSCALL stub's entry saves to these (from the frame's end).
+    assert!(offset_of!(TrapFrame, r11) == 32 && offset_of!(TrapFrame, rcx) == 96);
+    assert!(offset_of!(TrapFrame, vector) == 120 && offset_of!(TrapFrame, rip) == 136);
+    assert!(core::mem::size_of::<TrapFrame>() == 176);
 };
 const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == 136);
