@@ -11,7 +11,7 @@ use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
 use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{PendingSend, SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
+use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
 use libsys::abi::{MessageInfo, Syscall};
@@ -116,8 +116,10 @@ fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     else {
         return None;
     };
+    // A radix of 0 (one slot, a 64-bit guard) needs no test of its own: kerncore's walk
+    // then resolves a matching cptr to slot 0 too.
     let radix = u32::from(radix_bits);
-    if radix == 0 || radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
+    if radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
         return None;
     }
     let index = cptr & ((1u64 << radix) - 1);
@@ -181,17 +183,14 @@ fn fast_call(
     unsafe { ep.pop_head_receiver(r) };
     copy_words(&me.context, &mut r.context, info, badge);
     r.state = ThreadState::Running;
-    me.pending = PendingSend {
-        badge,
-        is_call: true,
-        can_grant: rights.contains(Rights::GRANT),
-        reply_can_grant: rights.contains(Rights::GRANT_REPLY),
-        kind: SendKind::Message,
-    };
+    // Of the pending send, a thread blocked on a reply uses only the kind (plain call, fault
+    // or timed call); the other fields matter while it is queued to send, and every way
+    // into that state writes them all (`ipc::send`).
+    me.pending.kind = SendKind::Message;
     me.state = ThreadState::BlockedOnReply;
     me.replier = peek;
     r.caller = me;
-    r.caller_can_grant = me.pending.reply_can_grant;
+    r.caller_can_grant = rights.contains(Rights::GRANT_REPLY);
     Some((peek, vspace))
 }
 
