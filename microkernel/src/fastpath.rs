@@ -64,7 +64,9 @@ pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
     if !call && rax != Syscall::ReplyRecv as u64 {
         return None;
     }
-    let mut s = SCHEDULER.lock();
+    // The lock is free here (one CPU, interrupts off): try it first, so that the code that
+    // takes it runs straight through.
+    let mut s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
     let current = s.current();
     if current.is_null() {
         return None;
