@@ -87,20 +87,57 @@ pub fn release(asid: u64, pml4: u64) {
 /// ASIDs name nothing. The address spaces' PML4s live on, unassigned and empty. The work
 /// is bounded by the tables userspace made.
 pub fn destroy_pool(pool: u64, first_asid: u64) {
+    let mut teardown = begin_destroy_pool(pool, first_asid);
+    while !teardown.step() {}
+}
+
+/// Starts destroying a pool whose last cap is gone: its ASIDs name nothing from now on;
+/// the returned [`PoolTeardown`] empties its address spaces in bounded steps.
+pub fn begin_destroy_pool(pool: u64, first_asid: u64) -> PoolTeardown {
     let index = (first_asid / ASIDS_PER_POOL) as usize;
     let mut pools = POOLS.lock();
-    if pools.get(index) != Some(&pool) {
-        return;
+    let listed = pools.get(index) == Some(&pool);
+    if listed {
+        pools[index] = 0;
     }
-    pools[index] = 0;
-    drop(pools);
-    for i in 0..ASIDS_PER_POOL as usize {
-        // SAFETY: the pool object is still allocated (its memory returns only when its
-        // untyped is retyped again) and is no longer listed, so nothing else reads it.
-        let pml4 = core::mem::take(unsafe { &mut entries(pool)[i] });
-        if pml4 != 0 {
-            super::vspace::empty_vspace(pml4);
+    PoolTeardown {
+        pool,
+        next: if listed { 0 } else { ASIDS_PER_POOL as usize },
+        current: None,
+    }
+}
+
+/// Emptying the address spaces of a destroyed pool, one table per step.
+#[derive(Clone, Copy)]
+pub struct PoolTeardown {
+    pool: u64,
+    /// Next pool entry to look at.
+    next: usize,
+    /// The address space being emptied.
+    current: Option<super::vspace::Teardown>,
+}
+
+impl PoolTeardown {
+    /// Does one bounded part of the work; true when all is done.
+    pub fn step(&mut self) -> bool {
+        if let Some(teardown) = &mut self.current {
+            if teardown.step() {
+                self.current = None;
+            }
+            return false;
         }
+        while self.next < ASIDS_PER_POOL as usize {
+            // SAFETY: the pool object is still allocated (its memory returns only when its
+            // untyped is retyped again, which no one can do before this finishes) and is no
+            // longer listed, so nothing else reads it.
+            let pml4 = core::mem::take(unsafe { &mut entries(self.pool)[self.next] });
+            self.next += 1;
+            if pml4 != 0 {
+                self.current = Some(super::vspace::Teardown::new(pml4));
+                return false;
+            }
+        }
+        true
     }
 }
 

@@ -15,6 +15,7 @@
 //! finishes, its owner's restarted call returns success (at once if the owner finished it
 //! itself, else the next time the owner enters the kernel).
 
+use super::asid::PoolTeardown;
 use super::vspace::Teardown;
 use super::{finalise, KernelSlots, Reply};
 use crate::thread::Tcb;
@@ -48,8 +49,26 @@ impl Work {
 struct Parked {
     owner: *mut Tcb,
     work: Work,
-    /// An address space being emptied (finished before the operation goes on).
-    teardown: Option<Teardown>,
+    /// An address space or pool being emptied (finished before the operation goes on).
+    teardown: Option<Cleanup>,
+}
+
+/// Work a destroyed object leaves, done in steps too.
+#[derive(Clone, Copy)]
+enum Cleanup {
+    /// An address space's tables.
+    VSpace(Teardown),
+    /// The address spaces of an ASID pool.
+    Pool(PoolTeardown),
+}
+
+impl Cleanup {
+    fn step(&mut self) -> bool {
+        match self {
+            Cleanup::VSpace(t) => t.step(),
+            Cleanup::Pool(t) => t.step(),
+        }
+    }
 }
 
 /// At most one parked operation.
@@ -91,7 +110,12 @@ fn run(p: &mut Parked, deadline: u64) -> bool {
                 Step::Finished => return true,
                 Step::Removed(f) => match (f.is_final, f.cap) {
                     (true, Cap::Pml4 { object, asid }) => {
-                        p.teardown = Some(super::vspace::begin_destroy(object, asid));
+                        let t = super::vspace::begin_destroy(object, asid);
+                        p.teardown = Some(Cleanup::VSpace(t));
+                    }
+                    (true, Cap::AsidPool { object, first_asid }) => {
+                        let t = super::asid::begin_destroy_pool(object, first_asid);
+                        p.teardown = Some(Cleanup::Pool(t));
                     }
                     (true, Cap::Tcb { object }) => {
                         if crate::mem::phys_to_virt(object) == p.owner as u64 {

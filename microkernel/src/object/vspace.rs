@@ -39,12 +39,6 @@ pub fn begin_destroy(pml4: u64, asid: u64) -> Teardown {
     Teardown::new(pml4)
 }
 
-/// Empties every table that was mapped in the address space and unhooks it, in one go.
-pub fn empty_vspace(pml4: u64) {
-    let mut teardown = Teardown::new(pml4);
-    while !teardown.step() {}
-}
-
 /// Emptying an address space's tables and unhooking them, in bounded steps (the tables are
 /// separate objects whose caps may map them elsewhere later; their old entries must not
 /// come along). A step empties one page table, or finishes one page directory or PDPT (at
@@ -60,7 +54,8 @@ pub struct Teardown {
 }
 
 impl Teardown {
-    fn new(pml4: u64) -> Teardown {
+    /// Starts emptying the address space at `pml4` (no longer loaded from here on).
+    pub fn new(pml4: u64) -> Teardown {
         // Stop using it before any of its tables change, let alone its memory is reused.
         if crate::mem::paging::PageTable::current_pml4() == pml4 {
             // SAFETY: the kernel table maps the kernel like every address space does.

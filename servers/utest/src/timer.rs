@@ -126,7 +126,11 @@ fn stack_top(index: usize) -> u64 {
 }
 
 /// A thread in our CSpace and VSpace at our priority, running `body` on stack `stack`.
-fn start(ctx: &mut Ctx, body: extern "C" fn(u64) -> !, stack: usize) -> Result<Cap<Tcb>, Fail> {
+pub(crate) fn start(
+    ctx: &mut Ctx,
+    body: extern "C" fn(u64) -> !,
+    stack: usize,
+) -> Result<Cap<Tcb>, Fail> {
     let tcb: Cap<Tcb> = ctx.make()?;
     let config = TcbConfig {
         cspace: Cap::from_cptr(SLOT_CNODE),

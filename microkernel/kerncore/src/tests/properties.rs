@@ -401,6 +401,10 @@ fn run(ops: &[(Op, bool)]) -> World {
     w
 }
 
+/// Longest generated operation sequence (short under Miri, which checks every step for
+/// undefined behaviour and is thousands of times slower).
+const MAX_OPS: usize = if cfg!(miri) { 12 } else { 80 };
+
 proptest! {
     // Under Miri (which checks every step for undefined behaviour, thousands of times
     // slower) a few cases are enough; natively, many.
@@ -410,13 +414,13 @@ proptest! {
     })]
 
     #[test]
-    fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..80)) {
+    fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..MAX_OPS)) {
         run(&ops);
     }
 
     #[test]
     fn revoking_the_untyped_frees_all_of_it_for_reuse_from_offset_zero(
-        ops in prop::collection::vec(step(), 1..60)
+        ops in prop::collection::vec(step(), 1..MAX_OPS * 3 / 4)
     ) {
         let mut w = run(&ops);
         w.revoke(at(UT));
