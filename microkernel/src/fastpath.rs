@@ -27,7 +27,7 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
 /// One more than the longest message (in the low 12 bits of the message info: length, and
 /// the caps field above it, which must be zero) the fast path takes: `REGISTER_WORDS + 1`
 /// when it is on, 0 when it is off (then no call qualifies). Folding the switch into the
-/// length test costs the fast path nothing.
+/// length test costs the fast path one load per call (the bound was an immediate).
 static FAST_BOUND: core::sync::atomic::AtomicU64 =
     core::sync::atomic::AtomicU64::new(MessageInfo::REGISTER_WORDS + 1);
 
