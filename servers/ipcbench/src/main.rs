@@ -4,7 +4,8 @@
 //! priority: one in `mode::PONG` (echo every message, same length) and one in
 //! `mode::PONG_CAP` (also accept one cap per message and delete it before replying). Then it
 //! times [`ROUND_TRIPS`] `Call`/`ReplyRecv` round trips with `rdtsc`, after [`WARM_UP`]
-//! untimed ones, for: a one-word message (the kernel's fast path), a 10-word message and a
+//! untimed ones, for: a one-word message (the kernel's fast path, then again with the fast
+//! path switched off through the debug console cap), a 10-word message and a
 //! 4 KiB (512-word) message each way (the general path), and a one-word message carrying
 //! one cap.
 //!
@@ -20,7 +21,7 @@ use ipcpeer::mode;
 use libsys::abi::MessageInfo;
 use libsys::alloc::Allocator;
 use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC};
-use libsys::cap::{Cap, Endpoint, Notification};
+use libsys::cap::{Cap, DebugConsole, Endpoint, Notification};
 use libsys::loader::{Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::println;
@@ -114,6 +115,16 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
 
     let one_word = MessageInfo::new(0, 1, 0);
     let fast = measure(pong, one_word, "1-word round trip")?;
+    // The same round trip through the general path: the fast path switched off meanwhile.
+    let console = Cap::<DebugConsole>::from_cptr(libsys::bootinfo::SLOT_DEBUG_CONSOLE);
+    console
+        .set_fast_path(false)
+        .map_err(|e| Failure::Ipc("fast path off", e))?;
+    let general = measure(pong, one_word, "1-word round trip, general path");
+    console
+        .set_fast_path(true)
+        .map_err(|e| Failure::Ipc("fast path on", e))?;
+    let general = general?;
     for i in 4..LONG_WORDS as usize {
         syscall::set_word(i, i as u64);
     }
@@ -126,6 +137,7 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     }
 
     println!("bench: ipc-1word: {fast} instructions per round trip ({ROUND_TRIPS} round trips)");
+    println!("bench: ipc-1word-general: {general} instructions per round trip ({ROUND_TRIPS} round trips, fast path off)");
     println!("bench: ipc-10word: {ten} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-4KiB: {long} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-1cap: {with_cap} instructions per round trip ({ROUND_TRIPS} round trips)");
