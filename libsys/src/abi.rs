@@ -63,12 +63,23 @@ abi_enum! {
         Reply = 7,
         /// Give up the rest of the timeslice.
         Yield = 8,
-        /// Debug: write bytes (`rdi` = address, `rsi` = length) to the kernel console.
+        /// Debug: write bytes to the kernel console through the debug console cap at `rdi`
+        /// (`rdx` = address, `r8` = length); returns in `rdx` how many bytes were taken
+        /// (as many as the UART accepts now: the kernel never waits for it).
         DebugWrite = 9,
         /// Describe the capability at cptr `rdi`: replies with its kind (`CapKind`), rights
         /// and badge in message words 0..3. A system call rather than an invocation, because
         /// a `Call` on an endpoint or notification cap is IPC.
         Identify = 10,
+        /// `Call` on an endpoint with a deadline in `r12` (a time-stamp counter value): if
+        /// the reply has not arrived by then, the call ends with [`Error::TimedOut`] (the
+        /// message is withdrawn if nobody took it; a later reply finds nobody waiting).
+        CallTimeout = 11,
+        /// `Recv` on an endpoint or notification with a deadline in `r12`: ends with
+        /// [`Error::TimedOut`] if nothing arrived by then.
+        RecvTimeout = 12,
+        /// Wait until the time-stamp counter reaches `rdi`.
+        Sleep = 13,
     }
 }
 
@@ -103,6 +114,8 @@ abi_enum! {
         WouldBlock = 13,
         /// The object the thread was waiting on was deleted.
         Cancelled = 14,
+        /// The deadline of a `CallTimeout` or `RecvTimeout` passed first.
+        TimedOut = 15,
     }
 }
 
@@ -181,6 +194,21 @@ abi_enum! {
         IoPortIn = 0x71,
         /// I/O port: `out(port, width, value)`.
         IoPortOut = 0x72,
+        /// ASID control: `make_pool(untyped cptr, dest_index, dest_depth)`: turns an unused
+        /// 4 KiB untyped into an ASID pool.
+        AsidControlMakePool = 0x80,
+        /// ASID pool: `assign(vspace cptr)`: gives an address space an ASID from this pool,
+        /// which it needs before anything is mapped in it or a thread runs in it.
+        AsidPoolAssign = 0x81,
+        /// Debug console: `longest_entry()`: replies with the longest system call the
+        /// kernel handled off its fast path since the last query (time-stamp counter ticks,
+        /// interrupts off throughout), and starts a new measurement.
+        DebugConsoleLongestEntry = 0x90,
+        /// Debug console: `fast_path(enable)`: turns the kernel's IPC fast path on (1) or
+        /// off (0) for every thread (off: every call takes the general path, for tests that
+        /// compare the two); replies with how many `Call`s and `ReplyRecv`s the fast path
+        /// has taken since boot.
+        DebugConsoleFastPath = 0x91,
     }
 }
 

@@ -31,8 +31,16 @@ pub const SLOT_IRQ_CONTROL: u64 = 5;
 pub const SLOT_IO_PORT_CONTROL: u64 = 6;
 /// The frame holding this boot info page.
 pub const SLOT_BOOT_INFO_FRAME: u64 = 7;
-/// First slot of the variable part (untyped, then archive frames, then free).
-pub const SLOT_FIRST_VARIABLE: u64 = 8;
+/// ASID control: makes ASID pools from 4 KiB untyped objects.
+pub const SLOT_ASID_CONTROL: u64 = 8;
+/// The ASID pool holding the root task's own address space, with room for more.
+pub const SLOT_ASID_POOL: u64 = 9;
+/// The kernel's debug console (`DebugWrite`); the same slot as
+/// [`crate::process::SLOT_DEBUG_CONSOLE`], so one runtime serves both.
+pub const SLOT_DEBUG_CONSOLE: u64 = 10;
+/// First slot of the variable part (untyped, then archive frames, then free); slots
+/// 11..16 are reserved for more boot caps.
+pub const SLOT_FIRST_VARIABLE: u64 = 16;
 
 /// Virtual address of the root task's IPC buffer.
 pub const IPC_BUFFER_ADDR: u64 = 0x7ffe_0000_0000;
@@ -89,6 +97,9 @@ pub struct BootInfo {
     pub priority: u64,
     /// Descriptions of the untyped caps.
     pub untyped: [UntypedDesc; MAX_UNTYPED],
+    /// Time-stamp counter ticks per second, as the kernel measured it at boot (against the
+    /// PIT); the unit of every deadline ([`crate::time`]).
+    pub tsc_hz: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<BootInfo>() <= 4096);

@@ -202,6 +202,12 @@ cap_types! {
     IoPortControl => IoPortControl;
     /// A range of I/O ports.
     IoPort => IoPort;
+    /// ASID control: makes ASID pools.
+    AsidControl => AsidControl;
+    /// An ASID pool: the address spaces its holder may create.
+    AsidPool => AsidPool;
+    /// The kernel's debug console (`DebugWrite`).
+    DebugConsole => DebugConsole;
 }
 
 /// An address space is named by its PML4.
@@ -696,6 +702,70 @@ impl Cap<IoPort> {
     }
 }
 
+impl Cap<AsidControl> {
+    /// `AsidControlMakePool`: turns the unused 4 KiB untyped `untyped` into an ASID pool in
+    /// slot `dest` (relative to the caller's CSpace root).
+    ///
+    /// # Errors
+    /// `FailedLookup`/`InvalidCapability` (0) (not an untyped), `InvalidArgument` (0) (not
+    /// 4 KiB, or device memory), `RevokeFirst` (0) (the untyped has children),
+    /// `DeleteFirst` (1) (destination occupied), `NotEnoughMemory` (MAX) (the kernel's
+    /// table of pools is full).
+    pub fn make_pool(
+        self,
+        untyped: Cap<Untyped>,
+        dest: SlotPath,
+    ) -> InvocationResult<Cap<AsidPool>> {
+        invoke(
+            self.cptr,
+            Label::AsidControlMakePool,
+            &[untyped.cptr(), dest.index, dest.depth],
+        )?;
+        Ok(Cap::from_cptr(dest.index))
+    }
+}
+
+impl Cap<AsidPool> {
+    /// `AsidPoolAssign`: gives the address space `vspace` an ASID from this pool. A PML4
+    /// needs one before frames or tables are mapped in it, a thread is configured with it,
+    /// or its cap is copied.
+    ///
+    /// # Errors
+    /// `FailedLookup`/`InvalidCapability` (0) (not a PML4 cap), `IllegalOperation` (0)
+    /// (it already has an ASID), `NotEnoughMemory` (MAX) (the pool is full: its holder's
+    /// quota of address spaces is used up).
+    pub fn assign(self, vspace: Cap<VSpace>) -> InvocationResult {
+        invoke(self.cptr, Label::AsidPoolAssign, &[vspace.cptr()]).map(drop)
+    }
+}
+
+impl Cap<DebugConsole> {
+    /// `DebugConsoleLongestEntry`: the longest system call (off the IPC fast path) since the
+    /// last query, in time-stamp counter ticks (instructions under `-icount`); starts a new
+    /// measurement.
+    ///
+    /// # Errors
+    /// `IllegalOperation` if this is not a debug console cap.
+    pub fn longest_entry(self) -> InvocationResult<u64> {
+        invoke(self.cptr, Label::DebugConsoleLongestEntry, &[]).map(|reply| reply.words[0])
+    }
+
+    /// `DebugConsoleFastPath`: turns the kernel's IPC fast path on or off (off, every
+    /// `Call` and `ReplyRecv` takes the general path, which must give the same results);
+    /// returns how many `Call`s and `ReplyRecv`s the fast path has taken since boot.
+    ///
+    /// # Errors
+    /// `IllegalOperation` if this is not a debug console cap.
+    pub fn set_fast_path(self, enabled: bool) -> InvocationResult<[u64; 2]> {
+        invoke(
+            self.cptr,
+            Label::DebugConsoleFastPath,
+            &[u64::from(enabled)],
+        )
+        .map(|reply| [reply.words[0], reply.words[1]])
+    }
+}
+
 /// A message received by `Recv`, `NBRecv`, `Call` or `ReplyRecv`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Received {
@@ -728,6 +798,21 @@ impl Cap<Endpoint> {
         syscall::call(self.cptr, info, words).map(Received::from)
     }
 
+    /// `CallTimeout`: [`Self::call`] that gives up at `deadline` (a time-stamp counter
+    /// value: [`crate::time`]).
+    ///
+    /// # Errors
+    /// `TimedOut` when no reply came by the deadline (a server that never answers cannot
+    /// hold the caller); otherwise as for [`Self::call`].
+    pub fn call_timeout(
+        self,
+        info: MessageInfo,
+        words: [u64; 4],
+        deadline: u64,
+    ) -> InvocationResult<Received> {
+        syscall::call_timeout(self.cptr, info, words, deadline).map(Received::from)
+    }
+
     /// `Send`: blocks until a receiver takes the message.
     ///
     /// # Errors
@@ -750,6 +835,14 @@ impl Cap<Endpoint> {
     /// `InvalidCapability`, `InsufficientRights` (no READ), `Cancelled`.
     pub fn recv(self) -> InvocationResult<Received> {
         syscall::recv(self.cptr).map(Received::from)
+    }
+
+    /// `RecvTimeout`: [`Self::recv`] that gives up at `deadline`.
+    ///
+    /// # Errors
+    /// `TimedOut` when no message came by the deadline; otherwise as for [`Self::recv`].
+    pub fn recv_timeout(self, deadline: u64) -> InvocationResult<Received> {
+        syscall::recv_timeout(self.cptr, deadline).map(Received::from)
     }
 
     /// `NBRecv`: receives only if a sender is waiting.
@@ -784,6 +877,14 @@ impl Cap<Notification> {
     /// `InvalidCapability`, `InsufficientRights` (no READ), `Cancelled`.
     pub fn wait(self) -> InvocationResult<u64> {
         syscall::recv(self.cptr).map(|r| r.cptr)
+    }
+
+    /// [`Self::wait`] that gives up at `deadline` (a `RecvTimeout`).
+    ///
+    /// # Errors
+    /// `TimedOut` when no signal came by the deadline; otherwise as for [`Self::wait`].
+    pub fn wait_timeout(self, deadline: u64) -> InvocationResult<u64> {
+        syscall::recv_timeout(self.cptr, deadline).map(|r| r.cptr)
     }
 
     /// Takes the word if non-zero (an `NBRecv`).

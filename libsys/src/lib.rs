@@ -17,6 +17,7 @@ pub mod ipc;
 pub mod loader;
 pub mod object;
 pub mod process;
+pub mod time;
 
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod cap;

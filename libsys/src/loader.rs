@@ -10,8 +10,9 @@
 //!    with a guard of `64 - radix` zero bits, which is the child's CSpace root so that the
 //!    child's cptrs equal its slot numbers (as in the root task). The child's fixed slots
 //!    mirror the root task's: [`SLOT_TCB`], [`SLOT_CNODE`], [`SLOT_VSPACE`],
-//!    [`SLOT_IPC_BUFFER`]; slots from [`FIRST_FREE_CHILD_SLOT`] up are the parent's to fill
-//!    ([`Process::give`]).
+//!    [`SLOT_IPC_BUFFER`], and [`crate::process::SLOT_DEBUG_CONSOLE`] when the parent has a
+//!    debug console cap there; the other slots from [`FIRST_FREE_CHILD_SLOT`] up are the
+//!    parent's to fill ([`Process::give`]).
 //! 3. **Address space.** A PML4 plus the page tables the mappings need (made on demand,
 //!    top-down, see [`Loader::map_frame`]); one frame per page of each `PT_LOAD` segment,
 //!    filled by mapping it for a moment at [`SCRATCH_ADDR`] in the parent's own address space,
@@ -42,7 +43,7 @@ pub const LOAD_LIMIT: u64 = SCRATCH_ADDR;
 /// One past the top of a loaded program's stack (the same as the root task's).
 pub const STACK_TOP: u64 = ROOT_STACK_TOP;
 /// First slot of a child CSpace that the loader leaves empty for the parent.
-pub const FIRST_FREE_CHILD_SLOT: u64 = crate::bootinfo::SLOT_FIRST_VARIABLE;
+pub const FIRST_FREE_CHILD_SLOT: u64 = crate::bootinfo::SLOT_BOOT_INFO_FRAME + 1;
 /// Most `PT_LOAD` segments a program may have.
 pub const MAX_SEGMENTS: usize = 8;
 

@@ -160,8 +160,22 @@ abi_enum! {
         IoPortControl = 14,
         /// The right to use a range of I/O ports.
         IoPort = 15,
+        /// The right to turn 4 KiB untyped objects into ASID pools.
+        AsidControl = 16,
+        /// An ASID pool: room for [`ASIDS_PER_POOL`] address spaces.
+        AsidPool = 17,
+        /// The right to print on the kernel's debug console (`DebugWrite`).
+        DebugConsole = 18,
     }
 }
+
+/// log2 of the size of an ASID pool (made from a 4 KiB untyped by `AsidControlMakePool`).
+pub const ASID_POOL_SIZE_BITS: u32 = 12;
+/// Address spaces one ASID pool can hold.
+pub const ASIDS_PER_POOL: u64 = 512;
+/// Most ASID pools the system can have (the kernel's table of pools; pools are made only
+/// through the ASID control cap the root task holds).
+pub const MAX_ASID_POOLS: u64 = 128;
 
 /// Access rights carried by a capability, as bit flags.
 ///

@@ -18,6 +18,9 @@ pub const SLOT_IPC_BUFFER: u64 = 4;
 pub const SLOT_PROCSRV: u64 = 8;
 /// Endpoint to the file server's namespace, badged with the process's identity.
 pub const SLOT_FS: u64 = 9;
+/// The kernel's debug console, if the process may print (`print!` writes through it); the
+/// first of the runtime's reserved slots 10..=15.
+pub const SLOT_DEBUG_CONSOLE: u64 = 10;
 /// First slot the egg's `cap` and `bind` ops may fill.
 pub const FIRST_USER_SLOT: u64 = 16;
 /// Slot of file descriptor 0.
@@ -47,5 +50,7 @@ mod tests {
         assert_eq!(fd_slot(MAX_FDS), None);
         const { assert!(FIRST_USER_SLOT < FD_SLOT_BASE) };
         const { assert!(SLOT_PROCSRV < FIRST_USER_SLOT && SLOT_FS < FIRST_USER_SLOT) };
+        const { assert!(SLOT_FS < SLOT_DEBUG_CONSOLE && SLOT_DEBUG_CONSOLE < FIRST_USER_SLOT) };
+        const { assert!(SLOT_DEBUG_CONSOLE == crate::bootinfo::SLOT_DEBUG_CONSOLE) };
     }
 }

@@ -141,19 +141,43 @@ fn message(cptr: u64, info: MessageInfo, words: [u64; 4]) -> Registers {
     Registers { cptr, info, words }
 }
 
-/// Prints bytes on the kernel console (a debugging aid, not a console driver).
+/// Prints bytes on the kernel console (a debugging aid, not a console driver) through the
+/// debug console cap in [`crate::process::SLOT_DEBUG_CONSOLE`]. The kernel takes only what
+/// the UART accepts without waiting; this yields and retries until every byte is taken.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when longer than the kernel's limit (4096 bytes).
+/// [`Error::FailedLookup`] / [`Error::InvalidCapability`] without a debug console cap;
+/// [`Error::BadAddress`] for unreadable bytes.
 pub fn debug_write(bytes: &[u8]) -> SysResult {
-    let regs = Registers {
-        cptr: bytes.as_ptr() as u64,
-        info: MessageInfo(bytes.len() as u64),
-        words: [0; 4],
-    };
-    let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
-    decode(code, out).map(|_| ()).map_err(|e| e.error)
+    debug_write_through(crate::process::SLOT_DEBUG_CONSOLE, bytes)
 }
+
+/// [`debug_write`] through the debug console cap at `console`.
+///
+/// # Errors
+/// As for [`debug_write`].
+pub fn debug_write_through(console: u64, bytes: &[u8]) -> SysResult {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(DEBUG_WRITE_MAX)];
+        let regs = message(
+            console,
+            MessageInfo(0),
+            [chunk.as_ptr() as u64, chunk.len() as u64, 0, 0],
+        );
+        let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
+        let taken = decode(code, out).map_err(|e| e.error)?.words[0] as usize;
+        if taken == 0 {
+            // The UART is busy: let others run meanwhile.
+            yield_now();
+        }
+        rest = &rest[taken.min(rest.len())..];
+    }
+    Ok(())
+}
+
+/// Most bytes one `DebugWrite` may name.
+pub const DEBUG_WRITE_MAX: usize = 4096;
 
 /// `Identify`: describes the capability at `cptr`; the result's words 0..2 are its kind
 /// ([`crate::object::CapKind`]), rights and badge. A system call rather than an invocation
@@ -250,6 +274,74 @@ pub fn reply(info: MessageInfo, words: [u64; 4]) -> Result<(), InvocationError> 
 pub fn reply_recv(cptr: u64, info: MessageInfo, words: [u64; 4]) -> RegsResult {
     let (code, out) = raw_syscall(Syscall::ReplyRecv as u64, message(cptr, info, words));
     decode(code, out)
+}
+
+/// [`raw_syscall`] with a deadline in `r12` (the timed calls).
+#[inline(always)]
+fn raw_timed_syscall(number: u64, regs: Registers, deadline: u64) -> (u64, Registers) {
+    let (code, cptr, info, w0, w1, w2, w3): (u64, u64, u64, u64, u64, u64, u64);
+    // SAFETY: as for `raw_syscall`; the kernel only reads `r12`.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => code,
+            inlateout("rdi") regs.cptr => cptr,
+            inlateout("rsi") regs.info.0 => info,
+            inlateout("rdx") regs.words[0] => w0,
+            inlateout("r8") regs.words[1] => w1,
+            inlateout("r9") regs.words[2] => w2,
+            inlateout("r10") regs.words[3] => w3,
+            in("r12") deadline,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    let out = Registers {
+        cptr,
+        info: MessageInfo(info),
+        words: [w0, w1, w2, w3],
+    };
+    (code, out)
+}
+
+/// `CallTimeout`: [`call`] on an endpoint that gives up at `deadline` (a time-stamp
+/// counter value, see [`crate::time`]).
+///
+/// # Errors
+/// [`Error::TimedOut`] when the reply had not come by the deadline (the message was
+/// withdrawn if no receiver had taken it; a later reply is dropped); otherwise as [`call`].
+#[inline]
+pub fn call_timeout(cptr: u64, info: MessageInfo, words: [u64; 4], deadline: u64) -> RegsResult {
+    let (code, out) = raw_timed_syscall(
+        Syscall::CallTimeout as u64,
+        message(cptr, info, words),
+        deadline,
+    );
+    decode(code, out)
+}
+
+/// `RecvTimeout`: [`recv`] that gives up at `deadline`.
+///
+/// # Errors
+/// [`Error::TimedOut`] when nothing arrived by the deadline; otherwise as [`recv`].
+#[inline]
+pub fn recv_timeout(cptr: u64, deadline: u64) -> RegsResult {
+    let (code, out) = raw_timed_syscall(
+        Syscall::RecvTimeout as u64,
+        message(cptr, MessageInfo(0), [0; 4]),
+        deadline,
+    );
+    decode(code, out)
+}
+
+/// `Sleep`: waits until the time-stamp counter reaches `deadline` (returns at once if it
+/// has). The kernel wakes sleepers at its timer tick, so the wake-up is up to one tick late.
+pub fn sleep_until(deadline: u64) {
+    let _ = raw_syscall(
+        Syscall::Sleep as u64,
+        message(deadline, MessageInfo(0), [0; 4]),
+    );
 }
 
 /// The calling thread's IPC buffer.

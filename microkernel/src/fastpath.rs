@@ -7,10 +7,11 @@
 //! early exit; none changes any state.
 
 use crate::arch::syscall::set_save_area;
-use crate::arch::trap::TrapFrame;
+use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
+use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{PendingSend, Tcb, ThreadState, TCB_SLOT_CSPACE};
+use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
 use libsys::abi::{MessageInfo, Syscall};
@@ -23,32 +24,61 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
     core::sync::atomic::AtomicU64::new(0),
 ];
 
+/// One more than the longest message (in the low 12 bits of the message info: length, and
+/// the caps field above it, which must be zero) the fast path takes: `REGISTER_WORDS + 1`
+/// when it is on, 0 when it is off (then no call qualifies). Folding the switch into the
+/// length test costs the fast path one load per call (the bound was an immediate).
+static FAST_BOUND: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(MessageInfo::REGISTER_WORDS + 1);
+
+/// Turns the fast path on or off (`DebugConsoleFastPath`, for tests that run the same calls
+/// both ways); returns how many Calls and ReplyRecvs it has taken since boot.
+pub fn set_enabled(enabled: bool) -> [u64; 2] {
+    let bound = if enabled {
+        MessageInfo::REGISTER_WORDS + 1
+    } else {
+        0
+    };
+    FAST_BOUND.store(bound, core::sync::atomic::Ordering::Relaxed);
+    HITS.each_ref()
+        .map(|hits| hits.load(core::sync::atomic::Ordering::Relaxed))
+}
+
 /// Handles the call entirely if it qualifies for the fast path; returns the frame to
 /// resume if it did.
+///
+/// `frame` is the current thread's `context`, the same memory as its TCB: it is only read
+/// by value here, before the TCB is borrowed, so no two references to it exist.
 #[inline(always)]
-pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
-    let info = MessageInfo(frame.rsi);
+pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
+    // SAFETY: `frame` is the current thread's saved registers; no reference to them is live.
+    let (rsi, rax, rdi) = unsafe { ((*frame).rsi, (*frame).rax, (*frame).rdi) };
+    let info = MessageInfo(rsi);
     // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
-    // caps field (bits 10..12) zero, in one comparison.
-    if frame.rsi & 0xfff > MessageInfo::REGISTER_WORDS {
+    // caps field (bits 10..12) zero, in one comparison (with a bound of 0 when the fast
+    // path is switched off).
+    if rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
         return None;
     }
-    let call = frame.rax == Syscall::Call as u64;
-    if !call && frame.rax != Syscall::ReplyRecv as u64 {
+    let call = rax == Syscall::Call as u64;
+    if !call && rax != Syscall::ReplyRecv as u64 {
         return None;
     }
-    let mut s = SCHEDULER.lock();
+    // The lock is free here (one CPU, interrupts off): try it first, so that the code that
+    // takes it runs straight through.
+    let mut s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
     let current = s.current();
     if current.is_null() {
         return None;
     }
-    // SAFETY: the current thread is live; `frame` is its own context.
+    // SAFETY: the current thread is live, and the only reference to it from here on (the
+    // frame is not touched again).
     let me = unsafe { &mut *current };
     // The cap must be an endpoint (found in one step: anything else takes the slow path).
-    let (ep_phys, badge, rights) = lookup_endpoint(me, frame.rdi)?;
+    let (ep_phys, badge, rights) = lookup_endpoint(me, rdi)?;
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
-    let next = if call {
+    let (next, vspace) = if call {
         let next = fast_call(me, ep, badge, rights, info)?;
         HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         next
@@ -62,8 +92,7 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
 
     // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
-    let vspace = n.vspace();
-    if crate::mem::paging::PageTable::current_pml4() != vspace.pml4 {
+    if PageTable::current_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
@@ -89,8 +118,10 @@ fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     else {
         return None;
     };
+    // A radix of 0 (one slot, a 64-bit guard) needs no test of its own: kerncore's walk
+    // then resolves a matching cptr to slot 0 too.
     let radix = u32::from(radix_bits);
-    if radix == 0 || radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
+    if radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
         return None;
     }
     let index = cptr & ((1u64 << radix) - 1);
@@ -136,7 +167,7 @@ fn fast_call(
     badge: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<*mut Tcb> {
+) -> Option<(*mut Tcb, PageTable)> {
     // Need the send right; a receiver must be waiting, configured, and not of lower priority.
     if !rights.contains(Rights::WRITE) {
         return None;
@@ -144,26 +175,34 @@ fn fast_call(
     let peek = ep.peek_receiver()?;
     // SAFETY: queued TCBs are live.
     let r = unsafe { &mut *peek };
-    // The receiver must not hold an unanswered call (the slow path drops it properly).
-    if r.priority < me.priority || r.vspace().pml4 == 0 || !r.caller.is_null() {
+    // The receiver must not hold an unanswered call (the slow path drops it properly), and
+    // its frame must be the one its `Recv` saved (see `resumable`).
+    let vspace = r.vspace();
+    if r.priority < me.priority || vspace.pml4 == 0 || !r.caller.is_null() || !resumable(r) {
         return None;
     }
     // SAFETY: `peek` is the head of the receive queue (just checked).
     unsafe { ep.pop_head_receiver(r) };
     copy_words(&me.context, &mut r.context, info, badge);
     r.state = ThreadState::Running;
-    me.pending = PendingSend {
-        badge,
-        is_call: true,
-        can_grant: rights.contains(Rights::GRANT),
-        reply_can_grant: rights.contains(Rights::GRANT_REPLY),
-        is_fault: false,
-    };
+    // Of the pending send, a thread blocked on a reply uses only the kind (plain call, fault
+    // or timed call); the other fields matter while it is queued to send, and every way
+    // into that state writes them all (`ipc::send`).
+    me.pending.kind = SendKind::Message;
     me.state = ThreadState::BlockedOnReply;
     me.replier = peek;
     r.caller = me;
-    r.caller_can_grant = me.pending.reply_can_grant;
-    Some(peek)
+    r.caller_can_grant = rights.contains(Rights::GRANT_REPLY);
+    Some((peek, vspace))
+}
+
+/// Whether `t`'s frame is still the one the SYSCALL stub saved when it blocked
+/// (`TcbWriteRegisters` and a suspension set `vector` to 0, and a fault frame holds its
+/// exception's vector): only such a frame may be resumed with `sysretq`, which the fast
+/// path's return uses without checking again (`arch::syscall::syscall_entry`).
+#[inline(always)]
+fn resumable(t: &Tcb) -> bool {
+    t.context.vector == SYSCALL_VECTOR
 }
 
 fn fast_reply_recv(
@@ -173,7 +212,7 @@ fn fast_reply_recv(
     ep_phys: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<*mut Tcb> {
+) -> Option<(*mut Tcb, PageTable)> {
     // Need the receive right; no sender may be waiting (we would take its message); no
     // bound notification (it might have bits pending).
     if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification != 0 {
@@ -186,9 +225,13 @@ fn fast_reply_recv(
     }
     // SAFETY: reply links are symmetric, so the caller is live.
     let caller = unsafe { &mut *c };
+    // A fault reply resumes the thread differently; a timed call's caller is in the
+    // timeout list: both take the general path (one comparison).
+    let vspace = caller.vspace();
     if caller.state != ThreadState::BlockedOnReply
-        || caller.pending.is_fault
-        || caller.vspace().pml4 == 0
+        || caller.pending.kind != SendKind::Message
+        || vspace.pml4 == 0
+        || !resumable(caller)
     {
         return None;
     }
@@ -202,5 +245,5 @@ fn fast_reply_recv(
     me.caller = core::ptr::null_mut();
     // SAFETY: `me` is the live current thread, in no queue.
     unsafe { ep.enqueue_receiver(me, ep_phys) };
-    Some(c)
+    Some((c, vspace))
 }

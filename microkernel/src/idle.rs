@@ -2,7 +2,8 @@
 //!
 //! Normally it halts until the next interrupt. With `exit` on the command line (tests,
 //! `cargo xtask run` without a terminal) a system with nothing left to run is finished,
-//! so the kernel reports it and powers the VM off.
+//! so the kernel reports it and powers the VM off (unless a thread waits with a deadline:
+//! the timer will wake it).
 
 /// Halts with interrupts on until something happens; runs in ring 0 on the kernel stack.
 pub extern "C" fn idle_loop() -> ! {
@@ -21,7 +22,7 @@ pub fn enter() {
         hits[0].load(core::sync::atomic::Ordering::Relaxed),
         hits[1].load(core::sync::atomic::Ordering::Relaxed)
     );
-    if crate::options().exit {
+    if crate::options().exit && !crate::sched::SCHEDULER.lock().has_timeouts() {
         crate::info!("hatchery: system idle (no runnable thread); powering off");
         crate::finish(true);
     }

@@ -1,7 +1,7 @@
 //! Synchronous IPC through endpoints and asynchronous signals through notifications.
 //!
-//! An [`Endpoint`] is a queue of threads that all wait for the same thing: either senders
-//! (state `Send`) or receivers (state `Recv`). A message moves from sender to receiver the
+//! Endpoints (`object/endpoint.rs`) queue the senders or receivers that wait. A message
+//! moves from sender to receiver the
 //! moment both are there: message words 0..4 register to register, words 4.. IPC buffer to
 //! IPC buffer (both physical, through the HHDM), extra caps through the CSpaces. A `Call`
 //! leaves the caller blocked on reply with the receiver's `caller` pointing at it.
@@ -10,34 +10,14 @@
 //!
 //! Nothing here checks rights or decodes arguments: the syscall layer has done that.
 
-use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
-use crate::thread::{PendingSend, Tcb, ThreadState};
+use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
 use core::ptr::null_mut;
 use libsys::abi::{Error, MessageInfo};
-use libsys::ipc::IpcBuffer;
 
+pub use crate::object::endpoint::Endpoint;
+use crate::object::endpoint::EndpointState;
 pub use crate::object::notification::Notification;
-
-/// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
-#[repr(C)]
-pub struct Endpoint {
-    head_and_state: u64,
-    tail: u64,
-}
-
-const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << libsys::object::ENDPOINT_SIZE_BITS);
-
-/// What an endpoint's queue holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointState {
-    /// Nobody waits.
-    Idle,
-    /// Senders wait.
-    Send,
-    /// Receivers wait.
-    Recv,
-}
 
 /// A thread queue threaded through `Tcb::ipc_next/ipc_prev`.
 pub(crate) struct Queue {
@@ -101,112 +81,6 @@ impl Queue {
     }
 }
 
-impl Endpoint {
-    fn state(&self) -> EndpointState {
-        match self.head_and_state & 3 {
-            1 => EndpointState::Send,
-            2 => EndpointState::Recv,
-            _ => EndpointState::Idle,
-        }
-    }
-
-    fn queue(&self) -> Queue {
-        Queue {
-            head: (self.head_and_state & !3) as *mut Tcb,
-            tail: self.tail as *mut Tcb,
-        }
-    }
-
-    fn set_queue(&mut self, q: Queue, state: EndpointState) {
-        let state = if q.head.is_null() {
-            0
-        } else {
-            match state {
-                EndpointState::Idle => 0,
-                EndpointState::Send => 1,
-                EndpointState::Recv => 2,
-            }
-        };
-        self.head_and_state = q.head as u64 | state;
-        self.tail = q.tail as u64;
-    }
-
-    /// The endpoint object at a physical address.
-    ///
-    /// # Safety
-    /// `phys` must be a live endpoint object.
-    pub unsafe fn at<'a>(phys: u64) -> &'a mut Endpoint {
-        // SAFETY: forwarded from the caller; the HHDM maps all RAM.
-        unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
-    }
-
-    /// The first waiting receiver, if receivers wait (fast path).
-    pub fn peek_receiver(&self) -> Option<*mut Tcb> {
-        (self.state() == EndpointState::Recv).then(|| self.queue().head)
-    }
-
-    /// Takes `r`, which [`Self::peek_receiver`] returned, off the head of the queue (fast
-    /// path: the head has no predecessor, so only its successor changes).
-    ///
-    /// # Safety
-    /// `r` must be the head of this endpoint's receive queue.
-    pub unsafe fn pop_head_receiver(&mut self, r: &mut Tcb) {
-        let next = r.ipc_next;
-        if next.is_null() {
-            self.head_and_state = 0;
-            self.tail = 0;
-        } else {
-            // SAFETY: queue members are live TCBs.
-            unsafe { (*next).ipc_prev = null_mut() };
-            self.head_and_state = next as u64 | 2;
-        }
-        r.ipc_next = null_mut();
-        r.blocked_on = 0;
-    }
-
-    /// Whether senders are waiting.
-    pub fn has_senders(&self) -> bool {
-        self.state() == EndpointState::Send
-    }
-
-    /// Queues a receiver (fast path; the caller checked no sender waits).
-    ///
-    /// # Safety
-    /// `t` must be a live TCB in no queue; `phys` this endpoint's address.
-    pub unsafe fn enqueue_receiver(&mut self, t: *mut Tcb, phys: u64) {
-        let mut q = self.queue();
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            (*t).state = ThreadState::BlockedOnRecv;
-            (*t).blocked_on = phys;
-            q.push(t);
-        }
-        self.set_queue(q, EndpointState::Recv);
-    }
-
-    /// Removes a thread from this endpoint's queue.
-    ///
-    /// # Safety
-    /// `t` must be a live TCB queued on this endpoint.
-    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
-        let state = self.state();
-        let mut q = self.queue();
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            q.remove(t);
-            (*t).blocked_on = 0;
-        }
-        self.set_queue(q, state);
-    }
-
-    /// Wakes every queued thread with `Cancelled` (the endpoint is being destroyed).
-    pub fn cancel_all(&mut self) {
-        let mut q = self.queue();
-        q.cancel_all();
-        self.set_queue(q, EndpointState::Idle);
-    }
-}
-
 /// Makes a blocked thread runnable with `rax` = `error`.
 ///
 /// # Safety
@@ -214,10 +88,10 @@ impl Endpoint {
 pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     // SAFETY: forwarded from the caller.
     let tcb = unsafe { &mut *t };
-    if tcb.pending.is_fault {
+    if tcb.pending.is_fault() {
         // A fault message that can no longer be delivered: the thread stays stopped, as
         // it would with no fault handler.
-        tcb.pending.is_fault = false;
+        tcb.pending.kind = SendKind::Message;
         tcb.fault = [0; 3];
         tcb.state = ThreadState::Inactive;
         crate::warn!(
@@ -229,11 +103,6 @@ pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     tcb.context.rax = error as u64;
     // SAFETY: forwarded from the caller.
     unsafe { SCHEDULER.lock().make_runnable(t) };
-}
-
-/// The IPC buffer of a thread, if it has one.
-fn buffer(t: &Tcb) -> Option<&'static mut IpcBuffer> {
-    crate::object::ipc_buffer(t)
 }
 
 /// Copies a message from `sender` to `receiver` and sets the receiver's return registers.
@@ -294,11 +163,16 @@ fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
     for (i, w) in words.iter().enumerate() {
         receiver.set_register_word(i, *w);
     }
-    if let Some(r) = buffer(receiver) {
-        r.msg[0] = faulter.context.rsp;
-        r.msg[1] = faulter.context.rflags;
+    let buffer = crate::object::ipc_buffer_ptr(receiver);
+    if !buffer.is_null() {
+        // SAFETY: the receiver's buffer frame is allocated while its cap is in the TCB's
+        // slot; two words are written through the raw pointer (no reference).
+        unsafe {
+            core::ptr::addr_of_mut!((*buffer).msg[0]).write(faulter.context.rsp);
+            core::ptr::addr_of_mut!((*buffer).msg[1]).write(faulter.context.rflags);
+        }
     }
-    let length = if buffer(receiver).is_some() { 6 } else { 4 };
+    let length = if buffer.is_null() { 4 } else { 6 };
     receiver.context.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
     receiver.context.rdi = badge;
     receiver.context.rax = 0;
@@ -337,7 +211,7 @@ pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocki
     let mut q = ep.queue();
     // SAFETY: `sender` is live and in no queue.
     unsafe {
-        SCHEDULER.lock().remove(sender);
+        SCHEDULER.lock().dequeue(sender);
         q.push(sender);
     }
     ep.set_queue(q, EndpointState::Send);
@@ -346,7 +220,7 @@ pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocki
 /// Delivers `s`'s message to `r` and sets up the reply link for calls.
 fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
     s.pending = pending;
-    if pending.is_fault {
+    if pending.is_fault() {
         transfer_fault(s, r, pending.badge);
     } else {
         transfer(s, r, pending.badge, pending.can_grant, endpoint);
@@ -354,7 +228,7 @@ fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
     if pending.is_call {
         drop_caller(r);
         // SAFETY: `s` is live; taking it off the run queue while it waits for the reply.
-        unsafe { SCHEDULER.lock().remove(s) };
+        unsafe { SCHEDULER.lock().dequeue(s) };
         s.state = ThreadState::BlockedOnReply;
         s.replier = r;
         r.caller = s;
@@ -378,9 +252,7 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
         // SAFETY: a bound notification is live while bound.
         let n = unsafe { Notification::at(r.bound_notification) };
         if let Some(bits) = n.take_pending() {
-            r.context.rdi = bits;
-            r.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-            r.context.rax = 0;
+            r.set_signal_result(bits);
             return Ok(());
         }
     }
@@ -407,7 +279,7 @@ pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Resu
     let mut q = ep.queue();
     // SAFETY: `receiver` is live and in no queue.
     unsafe {
-        SCHEDULER.lock().remove(receiver);
+        SCHEDULER.lock().dequeue(receiver);
         q.push(receiver);
     }
     ep.set_queue(q, EndpointState::Recv);
@@ -454,9 +326,9 @@ pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
     }
     caller.replier = null_mut();
     caller.saved_in = 0;
-    if caller.pending.is_fault {
+    if caller.pending.is_fault() {
         // Reply to a fault: the thread resumes with its (possibly rewritten) registers.
-        caller.pending.is_fault = false;
+        caller.pending.kind = SendKind::Message;
         caller.fault = [0; 3];
     } else {
         transfer(replier, caller, 0, grant, 0);
@@ -469,6 +341,10 @@ pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
 /// suspended, reconfigured or destroyed).
 pub fn cancel_ipc(t: &mut Tcb) {
     let tp = t as *mut Tcb;
+    if t.deadline != 0 {
+        // SAFETY: `t` is live.
+        unsafe { SCHEDULER.lock().cancel_timeout(tp) };
+    }
     match t.state {
         ThreadState::BlockedOnSend | ThreadState::BlockedOnRecv if t.blocked_on != 0 => {
             // SAFETY: the thread is queued on that live endpoint.

@@ -1,7 +1,7 @@
 //! The kernel's own address space and boot memory, set up once at boot.
 //!
 //! [`init`] builds fresh page tables (HHDM for RAM with NX, the kernel image with W^X per
-//! section), switches to them, and gives the kernel its heap. Afterwards the frame
+//! section) and switches to them. Afterwards the frame
 //! allocator is only used during boot (root task objects); what remains becomes untyped
 //! memory for the root task.
 
@@ -45,7 +45,7 @@ impl From<paging::MapError> for MemoryError {
     }
 }
 
-/// Builds and activates the kernel page tables and the heap.
+/// Builds and activates the kernel page tables.
 pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
     mem::set_hhdm_offset(facts.hhdm_offset);
     let mut frames = FrameAllocator::new(&facts.regions);
@@ -121,12 +121,6 @@ pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
     // SAFETY: the new tables map the kernel image, its stacks (in .bss) and the HHDM at the
     // same addresses as the bootloader's.
     unsafe { table.activate() };
-    let heap_pages = crate::mem::heap::HEAP_SIZE / PAGE_SIZE;
-    let heap = frames
-        .allocate_contiguous(heap_pages, PAGE_SIZE)
-        .ok_or(MemoryError::OutOfFrames)?;
-    // SAFETY: freshly allocated, HHDM-mapped, never freed.
-    unsafe { crate::mem::heap::init(mem::phys_to_virt(heap), crate::mem::heap::HEAP_SIZE) };
     *KERNEL_MEMORY.lock() = Some(KernelMemory { table, frames });
     Ok(())
 }

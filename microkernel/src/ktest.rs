@@ -7,7 +7,6 @@ use crate::mem::paging::{PageTable, NO_EXECUTE, USER, WRITABLE};
 use crate::mem::{phys_to_virt, PAGE_SIZE};
 use crate::uaccess::UserSlice;
 use crate::{kmem, sched, thread};
-use alloc::vec::Vec;
 use libsys::abi::{Error, MessageInfo};
 
 /// Why a test failed.
@@ -46,7 +45,6 @@ const TESTS: &[Test] = &[
         "uaccess_refuses_writes_to_read_only_pages",
         uaccess_refuses_writes_to_read_only_pages,
     ),
-    ("heap_allocates_and_frees", heap_allocates_and_frees),
     (
         "scheduler_picks_highest_priority_first",
         scheduler_picks_highest_priority_first,
@@ -200,15 +198,6 @@ fn uaccess_refuses_writes_to_read_only_pages() -> Outcome {
     )
 }
 
-fn heap_allocates_and_frees() -> Outcome {
-    let before = crate::mem::heap::used();
-    let v: Vec<u64> = (0..1000).collect();
-    check(v.iter().sum::<u64>() == 499_500, "vector contents wrong")?;
-    check(crate::mem::heap::used() > before, "heap use did not grow")?;
-    drop(v);
-    check(crate::mem::heap::used() == before, "heap leaked")
-}
-
 fn scheduler_picks_highest_priority_first() -> Outcome {
     // SAFETY: an all-zero TCB is valid (see thread.rs); `init` then names it.
     let mut low: thread::Tcb = unsafe { core::mem::zeroed() };
@@ -225,8 +214,8 @@ fn scheduler_picks_highest_priority_first() -> Outcome {
     let first_high = high.queued && low.queued;
     // SAFETY: as above.
     unsafe {
-        s.remove(&mut high);
-        s.remove(&mut low);
+        s.dequeue(&mut high);
+        s.dequeue(&mut low);
     }
     check(first_high, "threads not queued")?;
     check(
@@ -269,7 +258,7 @@ fn scheduler_sees_ready_threads_above_a_priority() -> Outcome {
     }
     for t in threads.iter_mut() {
         // SAFETY: as above.
-        unsafe { s.remove(t) };
+        unsafe { s.dequeue(t) };
     }
     result
 }

@@ -117,12 +117,14 @@ pub fn try_write_line(level: Level, args: core::fmt::Arguments) {
     }
 }
 
-/// Writes raw bytes to the console (the debug syscall).
-pub fn write_raw(bytes: &[u8]) {
+/// Writes as many raw bytes as the console takes without waiting (the debug syscall);
+/// returns how many it took. While COM1 is handed to a userspace driver the bytes are
+/// dropped and all of them count as taken (the caller must not retry forever).
+pub fn write_raw_now(bytes: &[u8]) -> usize {
     if HANDED_OFF.load(Ordering::Relaxed) {
-        return;
+        return bytes.len();
     }
-    CONSOLE.lock().write_bytes(bytes);
+    CONSOLE.lock().write_bytes_now(bytes)
 }
 
 /// Breaks the console lock: only for the panic path, which never returns.

@@ -11,7 +11,7 @@
 //!    changes; no value from userspace can panic the kernel.
 //! 4. **User memory is an allegation.** User pointers are checked and copied at one door
 //!    ([`uaccess`]); the kernel never dereferences a user address.
-//! 5. **No allocation on behalf of users.** The heap is for boot; user objects are made
+//! 5. **No allocation on behalf of users.** The kernel has no heap; user objects are made
 //!    from untyped memory that userspace holds.
 //!
 //! Boot output ends with the line `HATCHERY READY` once the root task is about to run.
@@ -20,8 +20,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
-
-extern crate alloc;
 
 mod arch;
 mod boot;
@@ -38,6 +36,7 @@ mod rootask;
 mod sched;
 mod syscall;
 mod thread;
+mod time;
 mod trap;
 mod uaccess;
 
@@ -151,6 +150,10 @@ extern "C" fn kernel_main() -> ! {
     if let Err(e) = arch::apic::init(&platform) {
         fatal(format_args!("APIC setup failed: {e:?}"));
     }
+    info!(
+        "time: time-stamp counter {} kHz (measured against the PIT; the unit of deadlines)",
+        time::frequency() / 1000
+    );
     arch::syscall::init(options.iretq);
     info!("cpu: protections {}", arch::protections());
     info!(

@@ -23,8 +23,9 @@ use kerncore::{Cap, FrameSize, SlotAddr};
 use libsys::bootinfo::{
     BootInfo, SlotRange, UntypedDesc, ARCHIVE_ADDR, BOOT_INFO_ADDR, BOOT_INFO_MAGIC,
     IPC_BUFFER_ADDR, MAX_UNTYPED, ROOT_CNODE_RADIX, ROOT_STACK_SIZE, ROOT_STACK_TOP,
-    SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER,
-    SLOT_IRQ_CONTROL, SLOT_TCB, SLOT_VSPACE,
+    SLOT_ASID_CONTROL, SLOT_ASID_POOL, SLOT_BOOT_INFO_FRAME, SLOT_CNODE, SLOT_DEBUG_CONSOLE,
+    SLOT_FIRST_VARIABLE, SLOT_IO_PORT_CONTROL, SLOT_IPC_BUFFER, SLOT_IRQ_CONTROL, SLOT_TCB,
+    SLOT_VSPACE,
 };
 use libsys::object::{Rights, SLOT_SIZE_BITS};
 
@@ -160,6 +161,10 @@ pub struct RootTask {
 struct Layout {
     /// The PML4.
     pml4: u64,
+    /// The PML4's ASID (from the boot pool).
+    asid: u64,
+    /// The boot ASID pool's cap.
+    pool_cap: Cap,
     /// The IPC buffer frame.
     ipc_phys: u64,
     /// The boot info frame.
@@ -193,7 +198,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     let first_archive = SLOT_FIRST_VARIABLE + count as u64;
     for i in 0..layout.archive_pages {
         let cap = frame_cap(
-            layout.pml4,
+            layout.asid,
             archive_phys + i * PAGE_SIZE,
             ARCHIVE_ADDR + i * PAGE_SIZE,
             Rights::READ,
@@ -203,6 +208,7 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     info.magic = BOOT_INFO_MAGIC;
     info.size = core::mem::size_of::<BootInfo>() as u64;
     info.cnode_radix = ROOT_CNODE_RADIX;
+    info.tsc_hz = crate::time::frequency();
     info.untyped_slots = SlotRange {
         start: SLOT_FIRST_VARIABLE,
         end: first_archive,
@@ -230,6 +236,8 @@ fn build_vspace(
 ) -> Result<Layout, RootTaskError> {
     let pml4 = frame()?;
     crate::object::vspace::init_vspace(pml4);
+    // Its ASID, from the boot pool (which the root task gets, with room for more).
+    let (pool_cap, asid) = crate::object::asid::boot_pool(frame()?, pml4);
     let table = PageTable { pml4 };
     load_elf(&table, elf)?;
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
@@ -249,17 +257,19 @@ fn build_vspace(
     }
     Ok(Layout {
         pml4,
+        asid,
+        pool_cap,
         ipc_phys,
         info_phys,
         archive_pages,
     })
 }
 
-/// A cap for a 4 KiB frame mapped at `vaddr` in `pml4`.
-fn frame_cap(pml4: u64, object: u64, vaddr: u64, rights: Rights) -> Cap {
+/// A cap for a 4 KiB frame mapped at `vaddr` in the address space with ASID `asid`.
+fn frame_cap(asid: u64, object: u64, vaddr: u64, rights: Rights) -> Cap {
     Cap::Frame {
         object,
-        mapped_vspace: pml4,
+        mapped_vspace: asid,
         mapped_vaddr: vaddr,
         size: FrameSize::Small,
         rights,
@@ -283,19 +293,23 @@ fn fill_fixed_slots(cnode: u64, tcb_phys: u64, layout: &Layout) {
         SLOT_VSPACE,
         Cap::Pml4 {
             object: layout.pml4,
+            asid: layout.asid,
         },
     );
     insert(
         cnode,
         SLOT_IPC_BUFFER,
-        frame_cap(layout.pml4, layout.ipc_phys, IPC_BUFFER_ADDR, read_write),
+        frame_cap(layout.asid, layout.ipc_phys, IPC_BUFFER_ADDR, read_write),
     );
     insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
+    insert(cnode, SLOT_ASID_CONTROL, Cap::AsidControl);
+    insert(cnode, SLOT_ASID_POOL, layout.pool_cap);
+    insert(cnode, SLOT_DEBUG_CONSOLE, Cap::DebugConsole);
     insert(
         cnode,
         SLOT_BOOT_INFO_FRAME,
-        frame_cap(layout.pml4, layout.info_phys, BOOT_INFO_ADDR, Rights::READ),
+        frame_cap(layout.asid, layout.info_phys, BOOT_INFO_ADDR, Rights::READ),
     );
 }
 
@@ -316,7 +330,7 @@ fn init_thread(tcb_phys: u64, cnode: u64, name: &'static str, entry: u64) -> *mu
         (TCB_SLOT_VSPACE, SLOT_VSPACE),
         (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER),
     ] {
-        let dest = SlotAddr(tcb_phys + ((tcb_slot as u64) << SLOT_SIZE_BITS));
+        let dest = Tcb::slot_addr(tcb_phys, tcb_slot);
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
         let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
     }
@@ -344,9 +358,11 @@ fn hand_over_untyped(cnode: u64, info: &mut BootInfo) -> (usize, u64) {
                 );
                 return (count, total);
             }
+            // Whatever boot left in this memory is zeroed when it is first used (the
+            // watermark is full: the first retype starts over, zeroing it in steps).
             let untyped = Cap::Untyped {
                 base,
-                free_index: 0,
+                free_index: 1 << bits,
                 size_bits: bits as u8,
                 device: false,
             };

@@ -28,6 +28,9 @@ pub struct Scheduler {
     current: *mut Tcb,
     /// Ticks left in the current thread's timeslice.
     slice_left: u32,
+    /// Threads in a timed wait, soonest deadline first (linked through
+    /// `Tcb::timeout_next/timeout_prev`).
+    timeouts: *mut Tcb,
 }
 
 // SAFETY: the scheduler is only touched with interrupts off on the single CPU, through the
@@ -44,6 +47,7 @@ pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     bitmap: [0; PRIORITIES / 64],
     current: null_mut(),
     slice_left: TIMESLICE_TICKS,
+    timeouts: null_mut(),
 });
 
 impl Scheduler {
@@ -124,20 +128,13 @@ impl Scheduler {
     pub unsafe fn make_runnable(&mut self, tcb: *mut Tcb) {
         // SAFETY: forwarded from the caller.
         unsafe {
+            // Whatever it waited for has come: its timed wait (if any) is over.
+            self.cancel_timeout(tcb);
             (*tcb).state = ThreadState::Running;
             if tcb != self.current && !(*tcb).queued {
                 self.enqueue(tcb);
             }
         }
-    }
-
-    /// Takes a thread out of scheduling (blocked, suspended or deleted).
-    ///
-    /// # Safety
-    /// `tcb` must be a live TCB.
-    pub unsafe fn remove(&mut self, tcb: *mut Tcb) {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.dequeue(tcb) };
     }
 
     /// Picks the thread to run next. `yielding` puts the current thread behind its equals.
@@ -185,11 +182,126 @@ impl Scheduler {
         self.current = next;
     }
 
+    /// Puts a blocked thread in the timeout list with `deadline` (a time-stamp counter
+    /// value), replacing any earlier deadline. The list is sorted, so this walks past the
+    /// threads with earlier deadlines: O(timed waiters), each a TCB paid for from untyped.
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB.
+    pub unsafe fn add_timeout(&mut self, tcb: *mut Tcb, deadline: u64) {
+        // SAFETY: forwarded from the caller; list members are live TCBs (a TCB leaves the
+        // list before it is destroyed: `ipc::cancel_ipc`).
+        unsafe {
+            self.cancel_timeout(tcb);
+            // 0 means "not in the list".
+            let deadline = deadline.max(1);
+            let mut prev: *mut Tcb = null_mut();
+            let mut next = self.timeouts;
+            while !next.is_null() && (*next).deadline <= deadline {
+                prev = next;
+                next = (*next).timeout_next;
+            }
+            let t = &mut *tcb;
+            t.deadline = deadline;
+            t.timeout_prev = prev;
+            t.timeout_next = next;
+            if prev.is_null() {
+                self.timeouts = tcb;
+            } else {
+                (*prev).timeout_next = tcb;
+            }
+            if !next.is_null() {
+                (*next).timeout_prev = tcb;
+            }
+        }
+    }
+
+    /// Takes a thread out of the timeout list if it is in it.
+    ///
+    /// # Safety
+    /// `tcb` must be a live TCB.
+    pub unsafe fn cancel_timeout(&mut self, tcb: *mut Tcb) {
+        // SAFETY: forwarded from the caller; its neighbours are live list members.
+        unsafe {
+            let t = &mut *tcb;
+            if t.deadline == 0 {
+                return;
+            }
+            if t.timeout_prev.is_null() {
+                self.timeouts = t.timeout_next;
+            } else {
+                (*t.timeout_prev).timeout_next = t.timeout_next;
+            }
+            if !t.timeout_next.is_null() {
+                (*t.timeout_next).timeout_prev = t.timeout_prev;
+            }
+            t.deadline = 0;
+            t.timeout_next = null_mut();
+            t.timeout_prev = null_mut();
+        }
+    }
+
+    /// Takes the first thread whose deadline is at or before `now` out of the list.
+    fn pop_expired(&mut self, now: u64) -> Option<*mut Tcb> {
+        let head = self.timeouts;
+        // SAFETY: list members are live TCBs.
+        if head.is_null() || unsafe { (*head).deadline } > now {
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { self.cancel_timeout(head) };
+        Some(head)
+    }
+
+    /// Whether any thread waits with a deadline (the system is not finished while one
+    /// does, even with nothing runnable).
+    pub fn has_timeouts(&self) -> bool {
+        !self.timeouts.is_null()
+    }
+
     /// Counts a timer tick; true when the current timeslice is used up.
     pub fn tick(&mut self) -> bool {
         self.slice_left = self.slice_left.saturating_sub(1);
         self.slice_left == 0
     }
+}
+
+/// The timer interrupt: ends every timed wait whose deadline has passed, then counts the
+/// tick; true when the current timeslice is used up.
+pub fn timer_tick() -> bool {
+    crate::object::pending::continue_from_timer();
+    let now = crate::time::now();
+    loop {
+        let expired = SCHEDULER.lock().pop_expired(now);
+        let Some(t) = expired else { break };
+        // SAFETY: threads in the timeout list are live.
+        unsafe { time_out(t) };
+    }
+    SCHEDULER.lock().tick()
+}
+
+/// Ends `t`'s timed wait: out of its queue or reply relation, and runnable with
+/// `TimedOut` (a `Sleep` returns 0).
+///
+/// # Safety
+/// `t` must be a live TCB.
+unsafe fn time_out(t: *mut Tcb) {
+    // SAFETY: forwarded from the caller.
+    let tcb = unsafe { &mut *t };
+    let code = match tcb.state {
+        ThreadState::Sleeping => 0,
+        ThreadState::BlockedOnSend
+        | ThreadState::BlockedOnRecv
+        | ThreadState::BlockedOnReply
+        | ThreadState::BlockedOnNotification => libsys::abi::Error::TimedOut as u64,
+        // Not waiting any more (cannot happen: every wake-up leaves the list).
+        ThreadState::Running | ThreadState::Inactive => return,
+    };
+    crate::ipc::cancel_ipc(tcb);
+    tcb.pending.kind = crate::thread::SendKind::Message;
+    tcb.context.rax = code;
+    // SAFETY: `t` is live.
+    unsafe { SCHEDULER.lock().make_runnable(t) };
 }
 
 /// The current thread, or null when idle.

@@ -8,7 +8,7 @@ use crate::arch::trap::TrapFrame;
 use crate::ipc::{self, Notification};
 use crate::object::{self, InvocationError};
 use crate::sched;
-use crate::thread::{PendingSend, Tcb};
+use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
 use crate::uaccess::UserSlice;
 use kerncore::Cap;
 use libsys::abi::{Error, Syscall};
@@ -17,37 +17,82 @@ use libsys::object::Rights;
 /// Most bytes one DebugWrite prints.
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 
+/// Set by an operation that did a bounded part of its work and wants its system call run
+/// again (see [`restart`]).
+static RESTART: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Asks for the current system call to be restarted: the thread returns to user mode
+/// with `rip` back on its `syscall` instruction and its registers as they were, so it
+/// re-executes the call (taking pending interrupts on the way). Operations that do long
+/// work in bounded steps keep their progress in kernel objects and return this error.
+pub fn restart() -> InvocationError {
+    RESTART.store(true, core::sync::atomic::Ordering::Relaxed);
+    InvocationError::cap(Error::Cancelled)
+}
+
+/// The longest [`handle_slow`] since the last `DebugConsoleLongestEntry`, in time-stamp
+/// counter ticks: the kernel runs with interrupts off throughout.
+static LONGEST_ENTRY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Returns the longest slow system call measured since the last call, and starts anew.
+pub fn take_longest_entry() -> u64 {
+    LONGEST_ENTRY.swap(0, core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Length of the `syscall` instruction.
+const SYSCALL_LENGTH: u64 = 2;
+
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
-/// its TCB); returns the frame to resume.
+/// its TCB); returns the frame to resume, and whether the IPC fast path handled the call
+/// (then the frame is known to be one `sysretq` may resume: see `fastpath`).
+///
+/// `frame` is a raw pointer because the same memory is the current TCB's `context`, which
+/// the handlers reach through the TCB: no reference to the frame is held while they run.
 #[inline(always)]
-pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
+pub fn handle(frame: *mut TrapFrame) -> (*mut TrapFrame, bool) {
     // A `syscall` in the last two bytes of the user half returns to 2^47, which is not
     // canonical: `sysretq`/`iretq` there would fault in ring 0. Such a thread takes a
     // general protection fault instead, as if it had jumped there. (No other frame can
     // hold a non-canonical user rip: exceptions report where the CPU was executing, and
     // `TcbWriteRegisters` checks the address.)
-    if frame.rip >= crate::uaccess::USER_END {
-        return bad_return_address(frame);
+    // SAFETY: `frame` is the current thread's saved registers; read by value.
+    if unsafe { (*frame).rip } >= crate::uaccess::USER_END {
+        return (bad_return_address(frame), false);
     }
     match crate::fastpath::try_fastpath(frame) {
-        Some(next) => next,
-        None => handle_slow(frame),
+        Some(next) => (next, true),
+        None => (handle_slow(frame), false),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn bad_return_address(frame: &mut TrapFrame) -> *mut TrapFrame {
-    frame.vector = 13;
-    frame.error_code = 0;
-    crate::trap::user_fault(frame);
+fn bad_return_address(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: `frame` is the current thread's saved registers; no reference to them is
+    // live. The fault handler reaches the TCB itself, so it gets a copy.
+    let copy = unsafe {
+        (*frame).vector = 13;
+        (*frame).error_code = 0;
+        *frame
+    };
+    crate::trap::user_fault(&copy);
     sched::schedule(false)
 }
 
 /// Everything the fast path does not take (kept out of line so that the fast path's
 /// function stays small: no big stack frame, few saved registers).
 #[inline(never)]
-fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
+fn handle_slow(frame: *mut TrapFrame) -> *mut TrapFrame {
+    let start = crate::time::now();
+    let next = handle_slow_measured(frame);
+    let length = crate::time::now().wrapping_sub(start);
+    LONGEST_ENTRY.fetch_max(length, core::sync::atomic::Ordering::Relaxed);
+    next
+}
+
+/// [`handle_slow`] itself.
+#[inline(always)]
+fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
     let current = sched::current();
     if current.is_null() {
         // A SYSCALL can only come from user mode, so there is always a current thread.
@@ -55,10 +100,23 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
     }
     // SAFETY: the current thread is a live TCB; interrupts are off.
     let tcb = unsafe { &mut *current };
+    // A parked delete or revoke goes first (no other capability work may run meanwhile).
+    match object::pending::before_syscall(tcb) {
+        object::pending::Before::Proceed => {}
+        object::pending::Before::Restart => {
+            tcb.context.rip -= SYSCALL_LENGTH;
+            return sched::schedule(false);
+        }
+        object::pending::Before::OwnCallDone => {
+            tcb.context.rax = 0;
+            object::pending::done_reply().deliver(tcb);
+            return sched::schedule(false);
+        }
+    }
     let mut yielding = false;
     let number = core::mem::take(&mut tcb.context.rax);
     let result = match Syscall::try_from(number) {
-        Ok(Syscall::DebugWrite) => debug_write(tcb.vspace(), tcb.context.rdi, tcb.context.rsi),
+        Ok(Syscall::DebugWrite) => debug_write(tcb),
         Ok(Syscall::Yield) => {
             yielding = true;
             Ok(())
@@ -77,8 +135,20 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
             ipc::reply(tcb);
             receive(tcb, true)
         }
+        Ok(Syscall::CallTimeout) => call_timeout(tcb),
+        Ok(Syscall::RecvTimeout) => receive_timeout(tcb),
+        Ok(Syscall::Sleep) => {
+            sleep(tcb);
+            Ok(())
+        }
         Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
+    if RESTART.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        // Run the same call again: nothing of this entry's result is delivered.
+        tcb.context.rax = number;
+        tcb.context.rip -= SYSCALL_LENGTH;
+        return sched::schedule(false);
+    }
     if let Err(e) = result {
         tcb.context.rax = e.error as u64;
         tcb.context.rdx = e.argument;
@@ -86,21 +156,26 @@ fn handle_slow(frame: &mut TrapFrame) -> *mut TrapFrame {
     sched::schedule(yielding)
 }
 
-/// DebugWrite(address, length): prints user bytes on the kernel console.
-fn debug_write(
-    vspace: crate::mem::paging::PageTable,
-    address: u64,
-    length: u64,
-) -> Result<(), InvocationError> {
+/// DebugWrite(console cap; address, length): prints user bytes on the kernel console, as
+/// many as the UART takes without waiting (at most its FIFO), and returns that count in
+/// word 0. Only those bytes are read; the machine never waits for the UART on a user's
+/// behalf.
+fn debug_write(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    if cap != Cap::DebugConsole {
+        return Err(InvocationError::cap(Error::InvalidCapability));
+    }
+    let (address, length) = (tcb.context.rdx, tcb.context.r8);
     if length > DEBUG_WRITE_MAX {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
-    let mut buffer = [0u8; DEBUG_WRITE_MAX as usize];
-    let bytes = &mut buffer[..length as usize];
-    UserSlice::new(vspace, address, length)
+    let mut buffer = [0u8; crate::arch::serial::FIFO_BYTES];
+    let bytes = &mut buffer[..(length as usize).min(crate::arch::serial::FIFO_BYTES)];
+    UserSlice::new(tcb.vspace(), address, bytes.len() as u64)
         .read(bytes)
         .map_err(|e| InvocationError::new(e, 0))?;
-    crate::log::write_raw(bytes);
+    let taken = crate::log::write_raw_now(bytes);
+    object::Reply::words(&[taken as u64]).deliver(tcb);
     Ok(())
 }
 
@@ -117,13 +192,69 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => send_on_endpoint(tcb, object, badge, rights, true, true),
+        } => send_on_endpoint(tcb, object, badge, rights, true, SendKind::Message, true),
         Cap::Notification { .. } => signal(cap),
         _ => {
             let reply = object::invoke(tcb, slot, cap)?;
             reply.deliver(tcb);
             Ok(())
         }
+    }
+}
+
+/// CallTimeout: a Call on an endpoint that ends with `TimedOut` at the deadline in `r12`.
+fn call_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let (_, cap) = lookup(tcb)?;
+    let Cap::Endpoint {
+        object,
+        badge,
+        rights,
+    } = cap
+    else {
+        return Err(InvocationError::cap(Error::InvalidCapability));
+    };
+    let deadline = tcb.context.r12;
+    send_on_endpoint(tcb, object, badge, rights, true, SendKind::TimedCall, true)?;
+    if matches!(
+        tcb.state,
+        ThreadState::BlockedOnSend | ThreadState::BlockedOnReply
+    ) {
+        // SAFETY: `tcb` is the live current thread, now blocked.
+        unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+    }
+    Ok(())
+}
+
+/// RecvTimeout: a Recv on an endpoint or notification that ends with `TimedOut` at the
+/// deadline in `r12`.
+fn receive_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
+    let deadline = tcb.context.r12;
+    receive(tcb, true)?;
+    match tcb.state {
+        ThreadState::BlockedOnRecv => {
+            // SAFETY: the thread is queued on that live endpoint.
+            unsafe { ipc::Endpoint::at(tcb.blocked_on) }.mark_timed_receiver();
+        }
+        ThreadState::BlockedOnNotification => {}
+        _ => return Ok(()),
+    }
+    // SAFETY: `tcb` is the live current thread, now blocked.
+    unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+    Ok(())
+}
+
+/// Sleep: blocks until the time-stamp counter reaches `rdi` (at once if it has).
+fn sleep(tcb: &mut Tcb) {
+    let deadline = tcb.context.rdi;
+    if crate::time::now() >= deadline {
+        return;
+    }
+    tcb.state = ThreadState::Sleeping;
+    let mut s = sched::SCHEDULER.lock();
+    // SAFETY: `tcb` is the live current thread.
+    unsafe {
+        s.dequeue(tcb);
+        s.add_timeout(tcb, deadline);
     }
 }
 
@@ -135,6 +266,7 @@ fn send_on_endpoint(
     badge: u64,
     rights: Rights,
     is_call: bool,
+    kind: SendKind,
     blocking: bool,
 ) -> Result<(), InvocationError> {
     if !rights.contains(Rights::WRITE) {
@@ -146,7 +278,7 @@ fn send_on_endpoint(
         is_call,
         can_grant: rights.contains(Rights::GRANT),
         reply_can_grant: is_call && rights.contains(Rights::GRANT_REPLY),
-        is_fault: false,
+        kind,
     };
     // SAFETY: the current thread sends through a cap to a live endpoint.
     unsafe { ipc::send(tcb, object, pending, blocking) };
@@ -160,12 +292,15 @@ fn check_extra_caps(tcb: &Tcb) -> Result<(), InvocationError> {
     if count == 0 {
         return Ok(());
     }
-    let Some(buffer) = object::ipc_buffer(tcb) else {
+    let buffer = object::ipc_buffer_ptr(tcb);
+    if buffer.is_null() {
         return Err(InvocationError::cap(Error::InvalidArgument));
-    };
+    }
     for i in 0..count as usize {
-        object::lookup(tcb, buffer.caps[i])
-            .map_err(|e| InvocationError::new(e.code(), i as u64))?;
+        // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot; one
+        // word is read by value (no reference to user-shared memory).
+        let cptr = unsafe { core::ptr::addr_of!((*buffer).caps[i]).read() };
+        object::lookup(tcb, cptr).map_err(|e| InvocationError::new(e.code(), i as u64))?;
     }
     Ok(())
 }
@@ -195,7 +330,15 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             object,
             badge,
             rights,
-        } => send_on_endpoint(tcb, object, badge, rights, false, blocking),
+        } => send_on_endpoint(
+            tcb,
+            object,
+            badge,
+            rights,
+            false,
+            SendKind::Message,
+            blocking,
+        ),
         Cap::Notification { .. } => signal(cap),
         Cap::Reply { object, can_grant } => {
             // SAFETY: the cap names a live reply object.
@@ -222,7 +365,15 @@ fn receive(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
             // SAFETY: the cap names a live notification; `tcb` is the current thread.
-            unsafe { Notification::at(object).wait(tcb, object, blocking) }
+            let n = unsafe { Notification::at(object) };
+            // A notification bound to another thread delivers to that thread only (as in
+            // seL4): anyone else waiting on it would steal its signals.
+            let bound = n.bound();
+            if bound != 0 && bound != tcb as *mut Tcb as u64 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            // SAFETY: as above.
+            unsafe { n.wait(tcb, object, blocking) }
         }
         _ => return Err(InvocationError::cap(Error::InvalidCapability)),
     };

@@ -29,6 +29,8 @@ pub enum ThreadState {
     BlockedOnReply,
     /// Waiting on a notification.
     BlockedOnNotification,
+    /// Waiting for its deadline (`Sleep`).
+    Sleeping,
 }
 
 /// Longest thread name kept (for logs).
@@ -44,6 +46,20 @@ pub const TCB_SLOT_IPC_BUFFER: usize = 2;
 /// TCB slot: fault endpoint.
 pub const TCB_SLOT_FAULT: usize = 3;
 
+/// What kind of message a blocked sender is sending.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SendKind {
+    /// A message from the thread's registers and IPC buffer.
+    #[default]
+    Message = 0,
+    /// A `CallTimeout`: the thread is in the timeout list until the reply comes (so the
+    /// fast path, which never touches that list, must not reply to it).
+    TimedCall,
+    /// A fault message (the words come from the fault, not the registers).
+    Fault,
+}
+
 /// What a blocked sender is sending (kept while it waits in an endpoint queue).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PendingSend {
@@ -55,8 +71,26 @@ pub struct PendingSend {
     pub can_grant: bool,
     /// The reply to this call may carry caps (the GRANT_REPLY right).
     pub reply_can_grant: bool,
-    /// It is a fault message (the words come from the fault, not the registers).
-    pub is_fault: bool,
+    /// Message, timed call or fault.
+    pub kind: SendKind,
+}
+
+impl PendingSend {
+    /// The fault message a thread sends through a fault endpoint cap with `badge`.
+    pub const fn fault(badge: u64) -> PendingSend {
+        PendingSend {
+            badge,
+            is_call: true,
+            can_grant: false,
+            reply_can_grant: false,
+            kind: SendKind::Fault,
+        }
+    }
+
+    /// Whether this is a fault message.
+    pub fn is_fault(&self) -> bool {
+        self.kind == SendKind::Fault
+    }
 }
 
 /// A thread. All-zero memory is a valid, inactive TCB with empty slots.
@@ -72,8 +106,6 @@ pub struct Tcb {
     pub priority: u8,
     /// Whether the thread is in a ready queue.
     pub queued: bool,
-    /// Counted in the scheduler's live-thread total.
-    pub counted_live: bool,
     /// Virtual address of the IPC buffer (0 = none).
     pub ipc_buffer: u64,
     /// The endpoint or notification the thread is queued on (physical address; 0 = none).
@@ -100,6 +132,15 @@ pub struct Tcb {
     pub sched_next: *mut Tcb,
     /// Ready-queue links (owned by the scheduler).
     pub sched_prev: *mut Tcb,
+    /// A delete or revoke this thread started was finished while it waited to run again:
+    /// its restarted call returns success (`object::pending`).
+    pub long_op_done: bool,
+    /// Deadline of a timed wait (time-stamp counter); 0 = not in the timeout list.
+    pub deadline: u64,
+    /// Timeout-list links (owned by the scheduler).
+    pub timeout_next: *mut Tcb,
+    /// Timeout-list links (owned by the scheduler).
+    pub timeout_prev: *mut Tcb,
     /// Name for the log.
     pub name: [u8; NAME_LENGTH],
     /// FS and GS bases (`TcbSetTlsBase`), loaded when the thread is switched to.
@@ -136,6 +177,9 @@ impl Tcb {
         self.replier = null_mut();
         self.sched_next = null_mut();
         self.sched_prev = null_mut();
+        self.deadline = 0;
+        self.timeout_next = null_mut();
+        self.timeout_prev = null_mut();
     }
 
     /// The address space the thread runs in: the PML4 cap in its VSpace slot (a null
@@ -144,7 +188,7 @@ impl Tcb {
     /// Read from the slot each time, so no cached pointer can outlive the object.
     pub fn vspace(&self) -> PageTable {
         match *self.slots[TCB_SLOT_VSPACE].cap() {
-            kerncore::Cap::Pml4 { object } => PageTable { pml4: object },
+            kerncore::Cap::Pml4 { object, .. } => PageTable { pml4: object },
             _ => PageTable { pml4: 0 },
         }
     }
@@ -177,6 +221,19 @@ impl Tcb {
             .position(|&b| b == 0)
             .unwrap_or(NAME_LENGTH);
         core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+
+    /// Address of capability slot `index` (one of `TCB_SLOT_*`) of the TCB object at `tcb`.
+    pub fn slot_addr(tcb: u64, index: usize) -> kerncore::SlotAddr {
+        kerncore::SlotAddr(tcb + ((index as u64) << libsys::object::SLOT_SIZE_BITS))
+    }
+
+    /// Sets the return registers of a wait that received notification bits: `rax` = 0,
+    /// `rdi` = the bits, `rsi` = `NOTIFICATION_LABEL` with no words.
+    pub fn set_signal_result(&mut self, bits: u64) {
+        self.context.rax = 0;
+        self.context.rdi = bits;
+        self.context.rsi = libsys::abi::MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
     }
 
     /// Message register `i` (0..4) in the saved context.

@@ -39,7 +39,7 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
         0..=31 => user_fault(frame),
         v if v == u64::from(apic::TIMER_VECTOR) => {
             apic::eoi();
-            let expired = sched::SCHEDULER.lock().tick();
+            let expired = sched::timer_tick();
             return sched::schedule(expired);
         }
         // The spurious vector is never in service: no EOI (as the APIC specifies).
@@ -87,13 +87,7 @@ pub fn user_fault(frame: &TrapFrame) {
                 frame.error_code,
                 if frame.vector == 14 { cr2 } else { 0 },
             ];
-            let pending = crate::thread::PendingSend {
-                badge,
-                is_call: true,
-                can_grant: false,
-                reply_can_grant: false,
-                is_fault: true,
-            };
+            let pending = crate::thread::PendingSend::fault(badge);
             // SAFETY: the TCB's fault slot keeps the endpoint alive; the thread is current.
             unsafe { crate::ipc::send(current, object, pending, true) };
             return;

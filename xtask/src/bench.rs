@@ -173,6 +173,8 @@ fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<Str
         bundle: bundle_path,
         cmdline: "exit".into(),
     });
+    // The long-operation figures need a free, aligned 64 MiB block of untyped memory.
+    qemu.memory = "256M".into();
     if args.kvm {
         qemu.kvm = true;
         println!("xtask: --kvm: the figures are cycles of this CPU (meaningless under a software virtualizer)");

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, image, run and test Hatchery.
 //!
 //! One file per subcommand (`build.rs`, `image_cmd.rs`, `run.rs`, `test.rs`, `clippy.rs`,
-//! `fmt.rs`, `egg_cmd.rs`), plus the pieces they share:
+//! `fmt.rs`, `egg_cmd.rs`, `bench.rs`, `miri.rs`), plus the pieces they share:
 //! - `steps.rs`: progress lines (`xtask: build kernel ...`) and the wall time of each step.
 //! - `tools.rs`: finds the host tools and installs missing ones with apt-get.
 //! - `serial.rs`: reads a serial log and judges a boot against what it must show.
@@ -31,6 +31,7 @@ mod egg_cmd;
 mod fmt;
 mod image_cmd;
 mod limine_fetch;
+mod miri;
 mod options;
 mod qemu;
 mod run;
@@ -66,6 +67,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),
+    /// The kernel's host-tested crates (kerncore, libsys) under Miri (needs nightly + miri).
+    Miri(miri::MiriArgs),
 }
 
 fn main() {
@@ -79,6 +82,7 @@ fn main() {
         Command::Fmt(args) => fmt::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Egg(args) => egg_cmd::run(args),
+        Command::Miri(args) => miri::run(args),
     };
     if let Err(message) = result {
         eprintln!("xtask: error: {message}");

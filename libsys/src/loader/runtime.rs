@@ -10,8 +10,8 @@ use crate::bootinfo::{
     ARCHIVE_ADDR, IPC_BUFFER_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER, SLOT_TCB, SLOT_VSPACE,
 };
 use crate::cap::{
-    CNode, Cap, Endpoint, Frame, InvocationError, ObjectKind, PageDirectory, PageTable, Pdpt,
-    SlotPath, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+    AsidPool, CNode, Cap, Endpoint, Frame, InvocationError, ObjectKind, PageDirectory, PageTable,
+    Pdpt, SlotPath, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
 };
 use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
@@ -27,6 +27,8 @@ pub enum LoadStep {
     UnguardedRoot,
     /// Minting the child's guarded CSpace root.
     GuardCNode,
+    /// `AsidPoolAssign` of the child's address space (the pool may be full).
+    AssignAsid,
     /// Mapping a page table.
     MapTable,
     /// Mapping a frame.
@@ -212,6 +214,8 @@ pub struct Loader {
     pub root_unguarded: Cap<CNode>,
     root_radix: u64,
     scratch_tables: TableCache,
+    /// The pool the children's address spaces get their ASIDs from.
+    asid_pool: Cap<AsidPool>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -220,11 +224,17 @@ fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
 
 impl Loader {
     /// Prepares the parent (its CSpace root is [`SLOT_CNODE`] of `2^root_radix` slots,
-    /// guarded so that cptr = slot, in VSpace [`SLOT_VSPACE`]).
+    /// guarded so that cptr = slot, in VSpace [`SLOT_VSPACE`]). Every child's address
+    /// space gets its ASID from `asid_pool` (the root task's is
+    /// [`crate::bootinfo::SLOT_ASID_POOL`]).
     ///
     /// # Errors
     /// No free slot, or the kernel refused the mint.
-    pub fn new(parent: &mut Allocator, root_radix: u64) -> Result<Self, LoadError> {
+    pub fn new(
+        parent: &mut Allocator,
+        root_radix: u64,
+        asid_pool: Cap<AsidPool>,
+    ) -> Result<Self, LoadError> {
         let slot = parent.slot().map_err(LoadError::Alloc)?;
         let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
         let unguarded = CNodeGuard {
@@ -247,6 +257,7 @@ impl Loader {
             root_unguarded: Cap::from_cptr(slot),
             root_radix,
             scratch_tables,
+            asid_pool,
         })
     }
 
@@ -316,6 +327,9 @@ impl Loader {
     ) -> Result<Process, LoadError> {
         let radix = config.cnode_radix;
         let vspace: Cap<VSpace> = objects.make()?;
+        self.asid_pool
+            .assign(vspace)
+            .map_err(kernel(LoadStep::AssignAsid))?;
         let tcb: Cap<Tcb> = objects.make()?;
         let cnode: Cap<CNode> = objects
             .retype(ObjectType::CNode, radix, 1)
@@ -362,6 +376,13 @@ impl Loader {
         process.give(self, cspace, SLOT_CNODE, Rights::ALL)?;
         process.give(self, vspace, SLOT_VSPACE, Rights::ALL)?;
         process.give(self, ipc_buffer, SLOT_IPC_BUFFER, Rights::ALL)?;
+        // The parent's debug console, if it has one, so that the child can print.
+        let console = crate::process::SLOT_DEBUG_CONSOLE;
+        let has_console = crate::syscall::identify(console)
+            .is_ok_and(|id| id.words[0] == crate::object::CapKind::DebugConsole as u64);
+        if has_console {
+            process.give(self, Cap::<Frame>::from_cptr(console), console, Rights::ALL)?;
+        }
 
         let tcb_config = TcbConfig {
             cspace,

@@ -6,8 +6,9 @@
 //! may do; kerncore looks at it to keep the derivation tree (see [`crate::cdt`]).
 
 use libsys::object::{
-    CapKind, Rights, ENDPOINT_SIZE_BITS, FRAME_2M_SIZE_BITS, FRAME_4K_SIZE_BITS,
-    NOTIFICATION_SIZE_BITS, PAGE_TABLE_SIZE_BITS, REPLY_SIZE_BITS, SLOT_SIZE_BITS, TCB_SIZE_BITS,
+    CapKind, Rights, ASID_POOL_SIZE_BITS, ENDPOINT_SIZE_BITS, FRAME_2M_SIZE_BITS,
+    FRAME_4K_SIZE_BITS, NOTIFICATION_SIZE_BITS, PAGE_TABLE_SIZE_BITS, REPLY_SIZE_BITS,
+    SLOT_SIZE_BITS, TCB_SIZE_BITS,
 };
 
 use crate::slot::SlotAddr;
@@ -45,11 +46,15 @@ impl FrameSize {
     }
 }
 
-/// Where a frame or page table is mapped: the address space (its PML4) and virtual address.
+/// Where a frame or page table is mapped: the address space (its ASID) and virtual address.
+///
+/// The address space is named by its ASID, not by its PML4's address: when the address
+/// space is destroyed its ASID stops naming anything (its pool entry is cleared), while its
+/// memory may become any other object. So a stale mapping can always be recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Mapping {
-    /// Physical address of the PML4 of the address space.
-    pub vspace: PhysAddr,
+    /// ASID of the address space (never 0).
+    pub vspace: u64,
     /// Virtual address of the mapping.
     pub vaddr: u64,
 }
@@ -123,8 +128,8 @@ pub enum Cap {
     Frame {
         /// The frame's physical address.
         object: PhysAddr,
-        /// PML4 of the address space this cap is mapped in, or 0.
-        mapped_vspace: PhysAddr,
+        /// ASID of the address space this cap is mapped in, or 0.
+        mapped_vspace: u64,
         /// Virtual address this cap is mapped at (meaningful when `mapped_vspace != 0`).
         mapped_vaddr: u64,
         /// 4 KiB or 2 MiB.
@@ -138,13 +143,16 @@ pub enum Cap {
     Pml4 {
         /// The PML4 page.
         object: PhysAddr,
+        /// Its ASID, from an ASID pool (0 = none yet). A PML4 cap without one is the only
+        /// cap to its PML4 (it cannot be copied), so assigning one reaches every cap.
+        asid: u64,
     } = CapKind::Pml4 as u8,
     /// A page-directory-pointer table.
     Pdpt {
         /// The table page.
         object: PhysAddr,
-        /// PML4 it is mapped into, or 0.
-        mapped_vspace: PhysAddr,
+        /// ASID of the address space it is mapped into, or 0.
+        mapped_vspace: u64,
         /// Virtual address it covers.
         mapped_vaddr: u64,
     } = CapKind::Pdpt as u8,
@@ -152,8 +160,8 @@ pub enum Cap {
     Pd {
         /// The table page.
         object: PhysAddr,
-        /// PML4 it is mapped into, or 0.
-        mapped_vspace: PhysAddr,
+        /// ASID of the address space it is mapped into, or 0.
+        mapped_vspace: u64,
         /// Virtual address it covers.
         mapped_vaddr: u64,
     } = CapKind::Pd as u8,
@@ -161,8 +169,8 @@ pub enum Cap {
     Pt {
         /// The table page.
         object: PhysAddr,
-        /// PML4 it is mapped into, or 0.
-        mapped_vspace: PhysAddr,
+        /// ASID of the address space it is mapped into, or 0.
+        mapped_vspace: u64,
         /// Virtual address it covers.
         mapped_vaddr: u64,
     } = CapKind::Pt as u8,
@@ -182,6 +190,17 @@ pub enum Cap {
         /// Last port (inclusive).
         last: u16,
     } = CapKind::IoPort as u8,
+    /// The power to make ASID pools from 4 KiB untyped objects.
+    AsidControl = CapKind::AsidControl as u8,
+    /// An ASID pool: ASIDs `first_asid..first_asid + ASIDS_PER_POOL`.
+    AsidPool {
+        /// The pool page (one PML4 address per ASID).
+        object: PhysAddr,
+        /// Its first ASID (its index in the kernel's table of pools times the pool size).
+        first_asid: u64,
+    } = CapKind::AsidPool as u8,
+    /// The power to print on the kernel's debug console (`DebugWrite`).
+    DebugConsole = CapKind::DebugConsole as u8,
     /// Kernel-internal: an object whose last cap was deleted and whose slots are being
     /// emptied (see [`crate::delete`]). It lives in the object's own slot 0 and is never
     /// visible to userspace, which sees an empty slot.
@@ -215,6 +234,9 @@ impl Cap {
             Cap::IrqHandler { .. } => CapKind::IrqHandler,
             Cap::IoPortControl => CapKind::IoPortControl,
             Cap::IoPort { .. } => CapKind::IoPort,
+            Cap::AsidControl => CapKind::AsidControl,
+            Cap::AsidPool { .. } => CapKind::AsidPool,
+            Cap::DebugConsole => CapKind::DebugConsole,
         }
     }
 
@@ -239,7 +261,8 @@ impl Cap {
             } => Some((object, radix_bits as u32 + SLOT_SIZE_BITS)),
             Cap::Tcb { object } => Some((object, TCB_SIZE_BITS)),
             Cap::Frame { object, size, .. } => Some((object, size.size_bits())),
-            Cap::Pml4 { object }
+            Cap::AsidPool { object, .. } => Some((object, ASID_POOL_SIZE_BITS)),
+            Cap::Pml4 { object, .. }
             | Cap::Pdpt { object, .. }
             | Cap::Pd { object, .. }
             | Cap::Pt { object, .. } => Some((object, PAGE_TABLE_SIZE_BITS)),
@@ -248,7 +271,9 @@ impl Cap {
             | Cap::IrqControl
             | Cap::IrqHandler { .. }
             | Cap::IoPortControl
-            | Cap::IoPort { .. } => None,
+            | Cap::IoPort { .. }
+            | Cap::AsidControl
+            | Cap::DebugConsole => None,
         }
     }
 
@@ -345,7 +370,8 @@ impl Cap {
             | (Cap::Notification { object: a, .. }, Cap::Notification { object: b, .. })
             | (Cap::Reply { object: a, .. }, Cap::Reply { object: b, .. })
             | (Cap::Tcb { object: a }, Cap::Tcb { object: b })
-            | (Cap::Pml4 { object: a }, Cap::Pml4 { object: b })
+            | (Cap::Pml4 { object: a, .. }, Cap::Pml4 { object: b, .. })
+            | (Cap::AsidPool { object: a, .. }, Cap::AsidPool { object: b, .. })
             | (Cap::Pdpt { object: a, .. }, Cap::Pdpt { object: b, .. })
             | (Cap::Pd { object: a, .. }, Cap::Pd { object: b, .. })
             | (Cap::Pt { object: a, .. }, Cap::Pt { object: b, .. }) => a == b,
@@ -373,7 +399,10 @@ impl Cap {
                     ..
                 },
             ) => a == b && sa == sb,
-            (Cap::IrqControl, Cap::IrqControl) | (Cap::IoPortControl, Cap::IoPortControl) => true,
+            (Cap::IrqControl, Cap::IrqControl)
+            | (Cap::IoPortControl, Cap::IoPortControl)
+            | (Cap::AsidControl, Cap::AsidControl)
+            | (Cap::DebugConsole, Cap::DebugConsole) => true,
             (Cap::IrqHandler { irq: a }, Cap::IrqHandler { irq: b }) => a == b,
             (
                 Cap::IoPort {
@@ -517,7 +546,14 @@ mod tests {
             Cap::Tcb { object: 0x800 }.slot_region(),
             Some((SlotAddr(0x800), 4))
         );
-        assert_eq!(Cap::Pml4 { object: 0x1000 }.slot_region(), None);
+        assert_eq!(
+            Cap::Pml4 {
+                object: 0x1000,
+                asid: 0
+            }
+            .slot_region(),
+            None
+        );
     }
 
     #[test]

@@ -23,9 +23,9 @@
 //!
 //! A non-zero data word for a cap that carries no badge or guard is `DataNotApplicable`.
 
-use libsys::object::{CNodeGuard, CapKind, Rights};
+use libsys::object::{CNodeGuard, CapKind, Rights, ASID_POOL_SIZE_BITS};
 
-use crate::cap::{Cap, Mapping};
+use crate::cap::{Cap, Mapping, PhysAddr};
 use crate::cdt::{derived_is_revocable, has_children};
 use crate::error::{Argument, CapError};
 use crate::slot::{self, SlotAddr, SlotStore};
@@ -202,6 +202,78 @@ pub fn io_port_control_issue<S: SlotStore + ?Sized>(
     Ok(())
 }
 
+/// Turns the unused 4 KiB untyped in `untyped` into an ASID pool for ASIDs
+/// `first_asid..`, with its cap in the empty slot `dest` as the untyped's child (so that
+/// revoking the untyped destroys the pool). Returns the pool's address; the kernel zeroes
+/// it and records it in its table of pools (which chose `first_asid`).
+pub fn asid_control_make_pool<S: SlotStore + ?Sized>(
+    store: &mut S,
+    untyped: SlotAddr,
+    dest: SlotAddr,
+    first_asid: u64,
+) -> Result<PhysAddr, CapError> {
+    let found = *store.slot(untyped).cap();
+    let Cap::Untyped {
+        base,
+        size_bits,
+        device,
+        ..
+    } = found
+    else {
+        return Err(CapError::WrongKind {
+            argument: Argument::Source,
+            expected: CapKind::Untyped,
+            found: found.kind(),
+        });
+    };
+    if u32::from(size_bits) != ASID_POOL_SIZE_BITS || device {
+        return Err(CapError::NotAPoolUntyped);
+    }
+    if has_children(store, untyped) {
+        return Err(CapError::UntypedHasChildren);
+    }
+    if !store.slot(dest).is_empty() {
+        return Err(CapError::DestinationOccupied);
+    }
+    slot::set_cap(
+        store,
+        untyped,
+        Cap::Untyped {
+            base,
+            free_index: 1 << ASID_POOL_SIZE_BITS,
+            size_bits,
+            device,
+        },
+    );
+    let pool = Cap::AsidPool {
+        object: base,
+        first_asid,
+    };
+    slot::insert_after(store, untyped, dest, pool, true);
+    Ok(base)
+}
+
+/// Records `asid` in the PML4 cap in `vspace`, which must have none yet (and so is the only
+/// cap to its PML4).
+pub fn set_vspace_asid<S: SlotStore + ?Sized>(
+    store: &mut S,
+    vspace: SlotAddr,
+    asid: u64,
+) -> Result<(), CapError> {
+    match *store.slot(vspace).cap() {
+        Cap::Pml4 { object, asid: 0 } => {
+            slot::set_cap(store, vspace, Cap::Pml4 { object, asid });
+            Ok(())
+        }
+        Cap::Pml4 { .. } => Err(CapError::VSpaceHasAsid),
+        other => Err(CapError::WrongKind {
+            argument: Argument::Source,
+            expected: CapKind::Pml4,
+            found: other.kind(),
+        }),
+    }
+}
+
 /// Checks that `src` holds a user-visible cap and `dest` is empty; returns the source cap.
 fn check_source_and_destination<S: SlotStore + ?Sized>(
     store: &S,
@@ -254,7 +326,10 @@ fn check_derivation<S: SlotStore + ?Sized>(
     };
     match cap {
         Cap::Null | Cap::Zombie { .. } => Err(CapError::SourceEmpty),
-        Cap::IrqControl | Cap::IoPortControl => Err(CapError::NotDerivable { kind: cap.kind() }),
+        Cap::IrqControl | Cap::IoPortControl | Cap::AsidControl => {
+            Err(CapError::NotDerivable { kind: cap.kind() })
+        }
+        Cap::Pml4 { asid: 0, .. } => Err(CapError::VSpaceWithoutAsid),
         Cap::Untyped { .. } if has_children(store, src) => Err(CapError::UntypedHasChildren),
         Cap::Endpoint {
             object,
@@ -312,7 +387,9 @@ fn check_derivation<S: SlotStore + ?Sized>(
         | Cap::Pd { .. }
         | Cap::Pt { .. }
         | Cap::IrqHandler { .. }
-        | Cap::IoPort { .. } => no_data(cap),
+        | Cap::IoPort { .. }
+        | Cap::AsidPool { .. }
+        | Cap::DebugConsole => no_data(cap),
     }
 }
 

@@ -94,6 +94,12 @@ pub struct Deletion {
     target: u64,
     /// Slot of the top zombie, or 0.
     zombies: u64,
+    /// A slot this deletion must not empty (the parent of a revocation, 0 for none),
+    /// followed when a swap moves its cap.
+    keep: u64,
+    /// The kept slot was passed over inside an object this deletion destroyed: its cap now
+    /// lives in dead memory and the revocation must delete it last.
+    kept_in_dead_object: bool,
 }
 
 impl Deletion {
@@ -102,6 +108,19 @@ impl Deletion {
         Deletion {
             target: slot.0,
             zombies: 0,
+            keep: 0,
+            kept_in_dead_object: false,
+        }
+    }
+
+    /// As [`Deletion::new`], but leaves the cap in `keep` alone, even when it lives inside
+    /// an object this deletion destroys (see [`Revocation`]).
+    const fn keeping(slot: SlotAddr, keep: SlotAddr) -> Deletion {
+        Deletion {
+            target: slot.0,
+            zombies: 0,
+            keep: keep.0,
+            kept_in_dead_object: false,
         }
     }
 
@@ -137,7 +156,7 @@ impl Deletion {
     fn empty_target<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
         let at = SlotAddr(self.target);
         let cap = *store.slot(at).cap();
-        if matches!(cap, Cap::Null | Cap::Zombie { .. }) {
+        if at.0 == self.keep || matches!(cap, Cap::Null | Cap::Zombie { .. }) {
             // Done; a zombie here is the one just parked in its own slot 0.
             self.target = 0;
             return Step::Working;
@@ -154,6 +173,11 @@ impl Deletion {
                 // Park the zombie in its own slot 0; the target now holds what was there
                 // (if anything), which is deleted next.
                 slot::swap(store, at, home);
+                if self.keep == home.0 {
+                    // The kept cap was in the container's slot 0: it now lives where the
+                    // container's cap was, outside the container, and stays there.
+                    self.keep = at.0;
+                }
                 self.zombies = home.0;
             }
             _ => {
@@ -187,8 +211,14 @@ impl Deletion {
             return;
         }
         let last = SlotAddr::in_object(object, remaining - 1);
+        if last.is_some_and(|last| last.0 == self.keep) {
+            self.kept_in_dead_object = true;
+        }
         match last {
-            Some(last) if !matches!(store.slot(last).cap(), Cap::Null | Cap::Zombie { .. }) => {
+            Some(last)
+                if last.0 != self.keep
+                    && !matches!(store.slot(last).cap(), Cap::Null | Cap::Zombie { .. }) =>
+            {
                 self.target = last.0;
             }
             _ => {
@@ -203,11 +233,22 @@ impl Deletion {
     }
 }
 
-/// Revocation of a cap: deletion of all its descendants (the cap itself stays).
+/// Revocation of a cap: deletion of all its descendants (the cap itself stays, unless it
+/// lived inside an object the revocation destroyed).
+///
+/// The revoked cap may sit in a CNode that is one of its own descendants, or that only a
+/// descendant reaches (an untyped moved into a CNode retyped from it). Deleting that CNode
+/// would empty the revoked cap's slot halfway, and the descendants after it would be lost
+/// from view. So each deletion is told to pass over the revoked cap's slot: the CNode
+/// dies around it, every descendant is deleted, and the revoked cap, left in dead memory,
+/// is deleted last. Nothing runs between the steps that could reuse that memory: its
+/// untyped is the revoked cap or an ancestor of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Revocation {
     parent: SlotAddr,
     current: Option<Deletion>,
+    /// The revoked cap lives in an object already destroyed: delete it after the children.
+    parent_in_dead_object: bool,
 }
 
 impl Revocation {
@@ -217,13 +258,19 @@ impl Revocation {
         Revocation {
             parent: slot,
             current: None,
+            parent_in_dead_object: false,
         }
     }
 
     /// Does one unit of work.
     pub fn step<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
         if let Some(deletion) = &mut self.current {
-            match deletion.step(store) {
+            let step = deletion.step(store);
+            if deletion.keep != 0 {
+                self.parent = SlotAddr(deletion.keep);
+                self.parent_in_dead_object |= deletion.kept_in_dead_object;
+            }
+            match step {
                 Step::Finished => self.current = None,
                 other => return other,
             }
@@ -231,6 +278,12 @@ impl Revocation {
         let parent = store.slot(self.parent);
         let child = match parent.next() {
             Some(child) if is_parent_of(parent, store.slot(child)) => child,
+            _ if self.parent_in_dead_object => {
+                // Every descendant is gone; now the revoked cap itself.
+                self.parent_in_dead_object = false;
+                self.current = Some(Deletion::new(self.parent));
+                return Step::Working;
+            }
             _ => return Step::Finished,
         };
         self.current = Some(match *store.slot(child).cap() {
@@ -250,9 +303,11 @@ impl Revocation {
                 Deletion {
                     target: 0,
                     zombies: child.0,
+                    keep: self.parent.0,
+                    kept_in_dead_object: false,
                 }
             }
-            _ => Deletion::new(child),
+            _ => Deletion::keeping(child, self.parent),
         });
         Step::Working
     }

@@ -51,6 +51,13 @@ pub enum CapError {
     UntypedHasChildren,
     /// An unmapped page-table cap cannot be copied: the copies could map one table twice.
     PageTableNotMapped,
+    /// A PML4 cap without an ASID cannot be copied (it must stay the only cap to its PML4
+    /// until `AsidPoolAssign` gives it one), nor be assigned a second one.
+    VSpaceWithoutAsid,
+    /// A PML4 that already has an ASID cannot be given another.
+    VSpaceHasAsid,
+    /// An ASID pool is made from an untyped of exactly 4 KiB of ordinary memory.
+    NotAPoolUntyped,
     /// The source cap is already badged, and a badge cannot be replaced.
     AlreadyBadged {
         /// The badge it has.
@@ -100,7 +107,10 @@ impl CapError {
             CapError::SourceEmpty
             | CapError::NotDerivable { .. }
             | CapError::UntypedHasChildren
-            | CapError::PageTableNotMapped => Argument::Source,
+            | CapError::PageTableNotMapped
+            | CapError::VSpaceWithoutAsid
+            | CapError::VSpaceHasAsid
+            | CapError::NotAPoolUntyped => Argument::Source,
             CapError::DestinationOccupied => Argument::Destination,
             CapError::AlreadyBadged { .. }
             | CapError::DataNotApplicable { .. }
@@ -116,7 +126,11 @@ impl CapError {
         match self {
             CapError::SourceEmpty => Error::FailedLookup,
             CapError::DestinationOccupied => Error::DeleteFirst,
-            CapError::NotDerivable { .. } | CapError::PageTableNotMapped => Error::IllegalOperation,
+            CapError::NotDerivable { .. }
+            | CapError::PageTableNotMapped
+            | CapError::VSpaceWithoutAsid
+            | CapError::VSpaceHasAsid => Error::IllegalOperation,
+            CapError::NotAPoolUntyped => Error::InvalidArgument,
             CapError::UntypedHasChildren => Error::RevokeFirst,
             CapError::AlreadyBadged { .. } | CapError::DataNotApplicable { .. } => {
                 Error::InvalidArgument

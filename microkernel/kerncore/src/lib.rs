@@ -64,11 +64,13 @@ mod tests;
 pub use cap::{Cap, FrameSize, Mapping, PhysAddr, TCB_SLOT_COUNT};
 pub use cdt::{has_children, is_final, is_parent_of};
 pub use cnode::{
-    cnode_copy, cnode_mint, cnode_move, cnode_mutate, insert_root, io_port_control_issue,
-    irq_control_get, set_mapping,
+    asid_control_make_pool, cnode_copy, cnode_mint, cnode_move, cnode_mutate, insert_root,
+    io_port_control_issue, irq_control_get, set_mapping, set_vspace_asid,
 };
 pub use cspace::{lookup_cap, resolve, MAX_DEPTH};
 pub use delete::{cnode_delete, cnode_revoke, Deletion, Finalise, Revocation, Step};
 pub use error::{Argument, CapError, LookupError, RetypeError};
 pub use slot::{Slot, SlotAddr, SlotStore};
-pub use untyped::{untyped_retype, RetypeArgs, Retyped};
+pub use untyped::{
+    untyped_lower_watermark, untyped_reset_needed, untyped_retype, RetypeArgs, Retyped,
+};

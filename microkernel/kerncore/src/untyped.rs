@@ -100,6 +100,61 @@ pub fn untyped_retype<S: SlotStore + ?Sized>(
     Ok(made)
 }
 
+/// The memory an untyped with no children must zero before it is used from offset 0
+/// again: `(base, free_index)` when it has no children and a non-zero watermark (so
+/// `[base, base + free_index)` may hold old objects' bytes), else `None`.
+///
+/// The kernel keeps the memory above every untyped's watermark zero, so new objects need
+/// no zero-filling; it zeroes an untyped's used part when the untyped starts over, from
+/// the top down in bounded steps ([`untyped_lower_watermark`]), and may stop between steps.
+pub fn untyped_reset_needed<S: SlotStore + ?Sized>(
+    store: &S,
+    untyped: SlotAddr,
+) -> Option<(PhysAddr, u64)> {
+    match *store.slot(untyped).cap() {
+        Cap::Untyped {
+            base,
+            free_index,
+            device: false,
+            ..
+        } if free_index > 0 && !has_children(store, untyped) => Some((base, free_index)),
+        _ => None,
+    }
+}
+
+/// Lowers the watermark of the untyped in `untyped` to `free_index` (the kernel has zeroed
+/// the memory above it). Only a lower watermark of an untyped with no children is taken;
+/// returns whether it was.
+pub fn untyped_lower_watermark<S: SlotStore + ?Sized>(
+    store: &mut S,
+    untyped: SlotAddr,
+    free_index: u64,
+) -> bool {
+    let Cap::Untyped {
+        base,
+        free_index: old,
+        size_bits,
+        device,
+    } = *store.slot(untyped).cap()
+    else {
+        return false;
+    };
+    if free_index > old || has_children(store, untyped) {
+        return false;
+    }
+    slot::set_cap(
+        store,
+        untyped,
+        Cap::Untyped {
+            base,
+            free_index,
+            size_bits,
+            device,
+        },
+    );
+    true
+}
+
 /// A checked retype, ready to apply.
 struct Plan {
     made: Retyped,
@@ -269,7 +324,7 @@ fn new_cap(object_type: ObjectType, object: PhysAddr, size: u64, device: bool) -
         },
         ObjectType::Frame4K => frame(FrameSize::Small),
         ObjectType::Frame2M => frame(FrameSize::Large),
-        ObjectType::Pml4 => Cap::Pml4 { object },
+        ObjectType::Pml4 => Cap::Pml4 { object, asid: 0 },
         ObjectType::Pdpt => Cap::Pdpt {
             object,
             mapped_vspace: 0,

@@ -184,14 +184,15 @@ fn disable_pic() {
     }
 }
 
-/// Counts APIC timer ticks (divide by 16) during 10 ms of PIT channel 2.
+/// Counts APIC timer ticks (divide by 16) during 10 ms of PIT channel 2, and measures the
+/// time-stamp counter's frequency over the same interval (`crate::time`).
 fn calibrate() -> u64 {
     const PIT_HZ: u64 = 1_193_182;
     const COUNT: u64 = PIT_HZ / 100; // 10 ms
     lapic_reg(LAPIC_TIMER_DIVIDE).write(0x3);
     lapic_reg(LAPIC_LVT_TIMER).write(LVT_MASKED);
     // SAFETY: PIT channel 2 (gate via port 0x61) is not used by anything else.
-    unsafe {
+    let tsc_start = unsafe {
         let mut gate = Port::<u8>::new(0x61);
         let g = gate.read();
         gate.write((g & !0x02) | 0x01); // gate on, speaker off
@@ -199,14 +200,17 @@ fn calibrate() -> u64 {
         Port::<u8>::new(0x42).write(COUNT as u8);
         Port::<u8>::new(0x42).write((COUNT >> 8) as u8);
         lapic_reg(LAPIC_TIMER_INITIAL).write(u32::MAX);
+        let tsc_start = crate::time::now();
         // Wait for OUT2 (bit 5) to go high; bounded so a broken PIT cannot hang boot.
         let mut spins = 0u64;
         while gate.read() & 0x20 == 0 && spins < 50_000_000 {
             spins += 1;
             core::hint::spin_loop();
         }
-    }
+        tsc_start
+    };
     let elapsed = u64::from(u32::MAX - lapic_reg(LAPIC_TIMER_CURRENT).read());
+    crate::time::set_frequency(crate::time::now().wrapping_sub(tsc_start), 10_000);
     lapic_reg(LAPIC_TIMER_INITIAL).write(0);
     elapsed
 }

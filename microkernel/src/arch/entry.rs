@@ -1,8 +1,9 @@
 //! Every way into and out of the kernel, in one place: the 256 interrupt/exception stubs,
 //! the SYSCALL stub, and the two ways back to user mode (`iretq`, `sysretq`).
 //!
-//! Both entries build the same [`TrapFrame`](super::trap::TrapFrame): for a thread, inside
-//! its TCB (`TSS.rsp0` and the SYSCALL stub's stack pointer point at the end of its save
+//! Both entries build the same [`TrapFrame`](super::trap::TrapFrame) (the SYSCALL stub
+//! leaves the selector slots, which never change, and the error code as they are): for a
+//! thread, inside its TCB (`TSS.rsp0` and the SYSCALL stub's stack pointer point at the end of its save
 //! area), so entering the kernel saves the thread and nothing is copied. The Rust side then
 //! runs on the kernel stack and returns the frame to resume; a thread switch is a pointer
 //! switch.
@@ -114,25 +115,60 @@ trap_return:
 syscall_stub:
     movq %rsp, {user_rsp}(%rip)
     movq {save_area}(%rip), %rsp
-    pushq ${user_ds}
-    pushq {user_rsp}(%rip)
-    pushq %r11
-    pushq ${user_cs}
-    pushq %rcx
-    pushq $0
-    pushq ${vector}
-    SAVE_GPRS
-    cld
-    movq %rsp, %rdi
+    // %rsp is the end of the thread's frame (176 bytes: offsets asserted in trap.rs).
+    // Interrupts are off (FMASK) and NMI, #DB, #DF and #MC run on their own IST stacks,
+    // so nothing else writes below %rsp meanwhile. The frame's ss and cs slots are not
+    // written: they hold the user selectors from the TCB's creation on (user mode can
+    // hold no others: the GDT has one code and one data segment of DPL 3, no LDT), and
+    // every trap from user mode writes the same values. The error code slot means nothing
+    // for a system call. DF is already clear (FMASK), so no `cld`.
+    movq %rax, -64(%rsp)
+    movq %rbx, -72(%rsp)
+    movq %rcx, -80(%rsp)
+    movq %rdx, -88(%rsp)
+    movq %rsi, -96(%rsp)
+    movq %rdi, -104(%rsp)
+    movq %rbp, -112(%rsp)
+    movq %r8, -120(%rsp)
+    movq %r9, -128(%rsp)
+    movq %r10, -136(%rsp)
+    movq %r11, -144(%rsp)
+    movq %r12, -152(%rsp)
+    movq %r13, -160(%rsp)
+    movq %r14, -168(%rsp)
+    movq %r15, -176(%rsp)
+    // rip and rflags (SYSCALL left them in rcx and r11), the user's rsp, the vector.
+    movq %rcx, -40(%rsp)
+    movq %r11, -24(%rsp)
+    movq {user_rsp}(%rip), %rax
+    movq %rax, -16(%rsp)
+    movq ${vector}, -56(%rsp)
+    leaq -176(%rsp), %rdi
     movq {kernel_stack}(%rip), %rsp
     call {syscall_entry}
     movq %rax, %rsp
     testq %rdx, %rdx
     jz trap_return
-    RESTORE_GPRS
-    movq 16(%rsp), %rcx
-    movq 32(%rsp), %r11
-    movq 40(%rsp), %rsp
+    // `sysretq` takes rip from rcx and RFLAGS from r11, so the user sees rcx = rip and
+    // r11 = rflags: load those two from the frame's rip and rflags (the saved rcx and r11
+    // are not needed), every other register from its place in the frame (offsets asserted
+    // in trap.rs), and rsp last.
+    movq 0(%rsp), %r15
+    movq 8(%rsp), %r14
+    movq 16(%rsp), %r13
+    movq 24(%rsp), %r12
+    movq 40(%rsp), %r10
+    movq 48(%rsp), %r9
+    movq 56(%rsp), %r8
+    movq 64(%rsp), %rbp
+    movq 72(%rsp), %rdi
+    movq 80(%rsp), %rsi
+    movq 88(%rsp), %rdx
+    movq 104(%rsp), %rbx
+    movq 112(%rsp), %rax
+    movq 136(%rsp), %rcx
+    movq 152(%rsp), %r11
+    movq 160(%rsp), %rsp
     sysretq
 "#,
     trap_entry = sym trap_entry,
@@ -141,8 +177,6 @@ syscall_stub:
     kernel_stack = sym gdt::KERNEL_STACK_TOP,
     user_rsp = sym USER_RSP,
     save_area = sym SAVE_AREA_END,
-    user_ds = const gdt::USER_DS,
-    user_cs = const gdt::USER_CS,
     vector = const SYSCALL_VECTOR,
     options(att_syntax)
 );

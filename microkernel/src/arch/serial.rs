@@ -3,6 +3,8 @@
 use x86_64::instructions::port::Port;
 
 const COM1: u16 = 0x3f8;
+/// Bytes the 16550's transmit FIFO holds.
+pub const FIFO_BYTES: usize = 16;
 
 /// A 16550 UART at a fixed I/O base.
 pub struct Serial {
@@ -55,6 +57,36 @@ impl Serial {
             }
             Port::<u8>::new(self.base).write(byte);
         }
+    }
+
+    /// Writes as many of `bytes` as the transmit FIFO takes without waiting (`\n` becomes
+    /// `\r\n`); returns how many were taken. When the FIFO is empty (LSR bit 5) it takes
+    /// [`FIFO_BYTES`] bytes, else none.
+    pub fn write_bytes_now(&mut self, bytes: &[u8]) -> usize {
+        // SAFETY: reading the line status register of COM1.
+        let empty = unsafe { Port::<u8>::new(self.base + 5).read() } & 0x20 != 0;
+        if !empty {
+            return 0;
+        }
+        let mut room = FIFO_BYTES;
+        let mut taken = 0;
+        for &b in bytes {
+            let needed = if b == b'\n' { 2 } else { 1 };
+            if needed > room {
+                break;
+            }
+            // SAFETY: writing the data register of COM1; the FIFO has room (it was empty
+            // and fewer than FIFO_BYTES bytes went in since).
+            unsafe {
+                if b == b'\n' {
+                    Port::<u8>::new(self.base).write(b'\r');
+                }
+                Port::<u8>::new(self.base).write(b);
+            }
+            room -= needed;
+            taken += 1;
+        }
+        taken
     }
 
     /// Writes bytes, turning `\n` into `\r\n`.

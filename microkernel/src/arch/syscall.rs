@@ -1,7 +1,8 @@
 //! SYSCALL: the MSRs, and the Rust side of the stub in [`super::entry`].
 //!
 //! The stub builds the same [`TrapFrame`] that the interrupt stubs build (vector
-//! [`SYSCALL_VECTOR`]) and calls [`syscall_entry`]. On the way out it uses `sysretq` when
+//! [`SYSCALL_VECTOR`]; the selectors and error code are left as they are, see `entry.rs`)
+//! and calls [`syscall_entry`]. On the way out it uses `sysretq` when
 //! the frame being resumed came from a SYSCALL, its return address is canonical, and
 //! `syscall=iretq` is not set; else `iretq` (which restores every register exactly).
 
@@ -25,6 +26,8 @@ pub(super) static SAVE_AREA_END: AtomicU64 = AtomicU64::new(0);
 pub(super) static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
 static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
+/// What the IPC fast path's return uses: 1 (`sysretq`) unless `syscall=iretq` is set.
+static FAST_SYSRET: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: `syscall_stub` is defined in `entry.rs` with exactly this name; it is never
 // called from Rust, only its address is written to LSTAR.
@@ -35,6 +38,7 @@ unsafe extern "C" {
 /// Enables SYSCALL/SYSRET and points LSTAR at the stub.
 pub fn init(force_iretq: bool) {
     FORCE_IRETQ.store(force_iretq, Ordering::Relaxed);
+    FAST_SYSRET.store(u64::from(!force_iretq), Ordering::Relaxed);
     // STAR[47:32]: SYSCALL CS (SS = +8). STAR[63:48]: SYSRET base (SS = +8, CS = +16).
     let star = (u64::from(gdt::KERNEL_CS) << 32) | (u64::from(gdt::KERNEL_DS) << 48);
     // SAFETY: programming the architectural SYSCALL MSRs with the selectors of our GDT
@@ -88,10 +92,18 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
 }
 
 /// Rust side of SYSCALL.
-pub(super) extern "C" fn syscall_entry(frame: &mut TrapFrame) -> Resume {
-    let next = crate::syscall::handle(frame);
-    // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
-    let sysret = u64::from(sysret_allowed(unsafe { &*next }));
+pub(super) extern "C" fn syscall_entry(frame: *mut TrapFrame) -> Resume {
+    let (next, fast) = crate::syscall::handle(frame);
+    // The fast path resumes only frames saved by this stub that nothing rewrote since
+    // (`vector` is `SYSCALL_VECTOR`: `TcbWriteRegisters`, suspension and traps all change
+    // it), so their `cs` is the user's and their `rip` was found canonical at entry; that
+    // is what `sysret_allowed` would check.
+    let sysret = if fast {
+        FAST_SYSRET.load(Ordering::Relaxed)
+    } else {
+        // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
+        u64::from(sysret_allowed(unsafe { &*next }))
+    };
     Resume {
         frame: next,
         sysret,

@@ -269,4 +269,20 @@ pub(super) extern "C" fn bad_user_rip(frame: *mut TrapFrame) -> *mut TrapFrame {
 
 // The entry assembly reads the saved cs and rip at these offsets.
 const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == 144);
+// The SYSCALL stub's `sysretq` exit loads registers from these offsets (entry.rs).
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(TrapFrame, r15) == 0 && offset_of!(TrapFrame, r14) == 8);
+    assert!(offset_of!(TrapFrame, r13) == 16 && offset_of!(TrapFrame, r12) == 24);
+    assert!(offset_of!(TrapFrame, r10) == 40 && offset_of!(TrapFrame, r9) == 48);
+    assert!(offset_of!(TrapFrame, r8) == 56 && offset_of!(TrapFrame, rbp) == 64);
+    assert!(offset_of!(TrapFrame, rdi) == 72 && offset_of!(TrapFrame, rsi) == 80);
+    assert!(offset_of!(TrapFrame, rdx) == 88 && offset_of!(TrapFrame, rbx) == 104);
+    assert!(offset_of!(TrapFrame, rax) == 112 && offset_of!(TrapFrame, rflags) == 152);
+    assert!(offset_of!(TrapFrame, rsp) == 160);
+    // ... and the SYSCALL stub's entry saves to these (from the frame's end).
+    assert!(offset_of!(TrapFrame, r11) == 32 && offset_of!(TrapFrame, rcx) == 96);
+    assert!(offset_of!(TrapFrame, vector) == 120 && offset_of!(TrapFrame, rip) == 136);
+    assert!(core::mem::size_of::<TrapFrame>() == 176);
+};
 const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == 136);

@@ -1,6 +1,6 @@
 //! The boot frame allocator.
 //!
-//! At boot the kernel takes the frames it needs for itself (page tables, heap, the root
+//! At boot the kernel takes the frames it needs for itself (page tables, the root
 //! task's first objects) from the usable regions of the memory map, lowest first, by
 //! bumping a cursor. It never frees them and never allocates after boot: everything left
 //! becomes untyped memory handed to the root task (seL4's rule: user memory is accounted

@@ -1,8 +1,7 @@
-//! Physical memory: the boot frame allocator, page tables, the kernel heap, and the
-//! higher-half direct map (HHDM) through which the kernel reaches all RAM.
+//! Physical memory: the boot frame allocator, page tables, and the higher-half direct map
+//! (HHDM) through which the kernel reaches all RAM.
 
 pub mod frame;
-pub mod heap;
 pub mod paging;
 
 use core::sync::atomic::{AtomicU64, Ordering};

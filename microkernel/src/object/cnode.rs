@@ -4,17 +4,15 @@
 //! Argument words: copy/mint/move/mutate take `dest_index, dest_depth, src_index,
 //! src_depth` then rights and/or data; delete/revoke take `index, depth`.
 
-use super::{
-    cap_error, delete_slot, finalise, resolve_slot, Args, InvocationError, InvocationResult,
-    KernelSlots, Reply,
-};
+use super::pending::{self, Work};
+use super::{cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::thread::Tcb;
 use kerncore::{Argument, Cap, SlotStore};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
 
 /// Dispatches an invocation on the CNode cap `root`.
-pub fn invoke(_caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> InvocationResult {
     match label {
         Label::CNodeCopy | Label::CNodeMint | Label::CNodeMove | Label::CNodeMutate => {
             let dest = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
@@ -45,14 +43,15 @@ pub fn invoke(_caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> Invoc
             result.map_err(|e| cap_error(e, position))?;
             Ok(Reply::empty())
         }
-        Label::CNodeDelete => {
+        Label::CNodeDelete | Label::CNodeRevoke => {
             let slot = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
-            delete_slot(slot);
-            Ok(Reply::empty())
-        }
-        Label::CNodeRevoke => {
-            let slot = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
-            kerncore::cnode_revoke(slot).finish(&mut KernelSlots, |_, f| finalise(f));
+            let work = if label == Label::CNodeDelete {
+                Work::Delete(kerncore::cnode_delete(slot))
+            } else {
+                Work::Revoke(kerncore::cnode_revoke(slot))
+            };
+            // Long work goes on in bounded steps: the call is restarted meanwhile.
+            pending::perform(caller, work).map_err(|()| crate::syscall::restart())?;
             Ok(Reply::empty())
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),

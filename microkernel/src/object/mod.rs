@@ -8,10 +8,13 @@
 //! Capability slots live in physical memory (CNodes and TCBs carved from untyped memory);
 //! [`KernelSlots`] lets the pure capability logic in `kerncore` reach them through the HHDM.
 
+pub mod asid;
 pub mod cnode;
+pub mod endpoint;
 pub mod ioport;
 pub mod irq;
 pub mod notification;
+pub mod pending;
 pub mod reply;
 pub mod tcb;
 pub mod untyped;
@@ -38,8 +41,13 @@ impl SlotStore for KernelSlots {
     }
 
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
-        // SAFETY: as above; the kernel is single-threaded with interrupts off, so no other
-        // reference to this slot is live.
+        // SAFETY: as above; one CPU with interrupts off, and kerncore drops each slot
+        // reference before it takes the next. Not yet true in one respect (docs/kernel.md,
+        // *Soundness*): a system call handler holds `&mut Tcb` of the current thread (and
+        // IPC holds `&mut Tcb` of the other side) while kerncore may rewrite a slot inside
+        // that TCB (its caps, or the derivation links of a neighbour's copy). No Rust code
+        // reads those slots through the `Tcb` reference meanwhile, but the aliasing rules
+        // are broken on paper until TCBs are reached through raw handles.
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
 }
@@ -96,9 +104,20 @@ impl Args {
             *w = tcb.register_word(i);
         }
         if length > 4 {
-            match ipc_buffer(tcb) {
-                Some(b) => words[4..length].copy_from_slice(&b.msg[..length - 4]),
-                None => length = 4,
+            let buffer = ipc_buffer_ptr(tcb);
+            if buffer.is_null() {
+                length = 4;
+            } else {
+                // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
+                // it is user-writable memory, so it is copied through a raw pointer (no
+                // reference) and any bytes are valid words.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
+                        words[4..length].as_mut_ptr(),
+                        length - 4,
+                    )
+                };
             }
         }
         Args {
@@ -147,9 +166,18 @@ impl Reply {
             tcb.set_register_word(i, self.words[i]);
         }
         if length > 4 {
-            match ipc_buffer(tcb) {
-                Some(b) => b.msg[..length - 4].copy_from_slice(&self.words[4..length]),
-                None => length = 4,
+            let buffer = ipc_buffer_ptr(tcb);
+            if buffer.is_null() {
+                length = 4;
+            } else {
+                // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        self.words[4..length].as_ptr(),
+                        core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
+                        length - 4,
+                    )
+                };
             }
         }
         tcb.context.rax = 0;
@@ -157,19 +185,9 @@ impl Reply {
     }
 }
 
-/// A thread's IPC buffer, when it has one.
-pub fn ipc_buffer(tcb: &Tcb) -> Option<&'static mut IpcBuffer> {
-    let frame = tcb.ipc_buffer_frame();
-    if frame == 0 {
-        return None;
-    }
-    // SAFETY: `frame` is the 4 KiB frame whose cap sits in the TCB's IPC buffer slot right
-    // now, so it is allocated; IpcBuffer is valid for any bytes.
-    Some(unsafe { &mut *(phys_to_virt(frame) as *mut IpcBuffer) })
-}
-
-/// A thread's IPC buffer as a raw pointer (null if it has none), for code that touches two
-/// threads' buffers at once: two threads may share one frame, so no references are made.
+/// A thread's IPC buffer as a raw pointer (null if it has none). The buffer is a frame the
+/// user maps and other threads may share, so the kernel never makes a reference to it: it
+/// reads and writes words through this pointer.
 pub fn ipc_buffer_ptr(tcb: &Tcb) -> *mut IpcBuffer {
     match tcb.ipc_buffer_frame() {
         0 => core::ptr::null_mut(),
@@ -208,17 +226,35 @@ pub fn lookup_error(e: LookupError, arg: u64) -> InvocationError {
     InvocationError::new(e.code(), arg)
 }
 
-/// Maps a kerncore cap error to an invocation error, given the message word of each
-/// argument kind (`None` = the invoked cap).
-pub fn cap_error(e: CapError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
-    InvocationError {
-        error: e.code(),
-        argument: position(e.argument()).unwrap_or(INVOKED_CAP),
+/// A kerncore error: its ABI code and the argument it is about.
+pub trait CoreError {
+    /// The ABI error code.
+    fn code(&self) -> Error;
+    /// The argument at fault.
+    fn argument(&self) -> Argument;
+}
+
+impl CoreError for CapError {
+    fn code(&self) -> Error {
+        CapError::code(self)
+    }
+    fn argument(&self) -> Argument {
+        CapError::argument(self)
     }
 }
 
-/// Maps a kerncore retype error to an invocation error.
-pub fn retype_error(e: RetypeError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
+impl CoreError for RetypeError {
+    fn code(&self) -> Error {
+        RetypeError::code(self)
+    }
+    fn argument(&self) -> Argument {
+        RetypeError::argument(self)
+    }
+}
+
+/// Maps a kerncore error to an invocation error, given the message word of each argument
+/// kind (`None` = the invoked cap).
+pub fn cap_error(e: impl CoreError, position: impl Fn(Argument) -> Option<u64>) -> InvocationError {
     InvocationError {
         error: e.code(),
         argument: position(e.argument()).unwrap_or(INVOKED_CAP),
@@ -240,6 +276,13 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::Reply { object, .. } => reply::invoke(tcb, object, label),
         Cap::IrqControl | Cap::IrqHandler { .. } => irq::invoke(tcb, slot, cap, label, &args),
         Cap::IoPortControl | Cap::IoPort { .. } => ioport::invoke(tcb, slot, cap, label, &args),
+        Cap::AsidControl | Cap::AsidPool { .. } => asid::invoke(tcb, cap, label, &args),
+        Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
+            Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
+        }
+        Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Reply::words(
+            &crate::fastpath::set_enabled(args.get(0)? != 0),
+        )),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
@@ -282,7 +325,8 @@ pub fn finalise(f: Finalise) {
         Cap::Tcb { object } => tcb::destroy(object),
         // SAFETY: as above.
         Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
-        Cap::Pml4 { object } => vspace::destroy_vspace(object),
+        Cap::Pml4 { object, asid } => vspace::destroy_vspace(object, asid),
+        Cap::AsidPool { object, first_asid } => asid::destroy_pool(object, first_asid),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
         Cap::IoPort { first, last } => ioport::release_ports(first, last),
         _ => {}

@@ -9,7 +9,7 @@ use crate::ipc::{Endpoint, Queue};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{Tcb, ThreadState};
-use libsys::abi::{Error, MessageInfo};
+use libsys::abi::Error;
 
 /// A notification object (32 bytes).
 #[repr(C)]
@@ -87,9 +87,7 @@ impl Notification {
                 q.remove(t);
                 self.set_queue(q);
                 (*t).blocked_on = 0;
-                (*t).context.rdi = self.word | badge;
-                (*t).context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-                (*t).context.rax = 0;
+                (*t).set_signal_result(self.word | badge);
                 SCHEDULER.lock().make_runnable(t);
             }
             self.word = 0;
@@ -103,9 +101,7 @@ impl Notification {
             if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
                 // SAFETY: the TCB is queued on that endpoint.
                 unsafe { Endpoint::at(tcb.blocked_on).dequeue(t) };
-                tcb.context.rdi = self.word | badge;
-                tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-                tcb.context.rax = 0;
+                tcb.set_signal_result(self.word | badge);
                 self.word = 0;
                 self.bound &= !1;
                 // SAFETY: `t` is live.
@@ -125,9 +121,7 @@ impl Notification {
         // SAFETY: forwarded from the caller.
         let tcb = unsafe { &mut *t };
         if let Some(bits) = self.take_pending() {
-            tcb.context.rdi = bits;
-            tcb.context.rsi = MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
-            tcb.context.rax = 0;
+            tcb.set_signal_result(bits);
             return Ok(());
         }
         if !blocking {
@@ -138,7 +132,7 @@ impl Notification {
         let mut q = self.queue();
         // SAFETY: `t` is live and in no queue.
         unsafe {
-            SCHEDULER.lock().remove(t);
+            SCHEDULER.lock().dequeue(t);
             q.push(t);
         }
         self.set_queue(q);

@@ -5,7 +5,7 @@ use crate::ipc::{self, Notification};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{
-    Tcb, ThreadState, TCB_SLOTS, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
@@ -33,24 +33,71 @@ pub fn invoke(
     label: Label,
     args: &Args,
 ) -> InvocationResult {
-    let caller_ptr = caller as *mut Tcb;
-    // SAFETY: the cap names a live TCB. It may be the caller itself; the code below goes
-    // through raw pointers only where both are used.
-    let target = unsafe { at(object) };
-    let is_self = core::ptr::eq(caller_ptr, target);
+    if label == Label::TcbConfigure {
+        return configure(caller, invoked, object, args);
+    }
+    // Decode what needs the caller first: from here on the target may be the caller itself,
+    // and there is one reference to it.
+    let caller_priority = caller.priority;
+    let notification = if label == Label::TcbBindNotification {
+        let (_, cap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
+        Some(cap)
+    } else {
+        None
+    };
+    let is_self = phys_to_virt(object) == caller as *mut Tcb as u64;
+    let target: &mut Tcb = if is_self {
+        caller
+    } else {
+        // SAFETY: the cap names a live TCB, not the caller's, and nothing else refers to
+        // it during this invocation.
+        unsafe { at(object) }
+    };
+    let op = decode(target, is_self, caller_priority, notification, label, args)?;
+    Ok(apply(target, op))
+}
+
+/// A checked TCB invocation (other than `TcbConfigure`), ready to apply.
+enum TcbOp {
+    SetPriority(u8),
+    ReadRegisters,
+    WriteRegisters {
+        values: [u64; REGISTER_COUNT],
+        resume: bool,
+    },
+    Resume,
+    Suspend,
+    /// Bind the notification at this address.
+    Bind(u64),
+    Unbind,
+    /// New FS and GS bases; `load_now` when the target is the caller (its bases are live).
+    SetTlsBase {
+        bases: crate::arch::gdt::SegmentBases,
+        load_now: bool,
+    },
+}
+
+/// Checks an invocation on `target` without changing anything. `notification` is the cap
+/// a `TcbBindNotification` names (looked up in the caller's CSpace).
+fn decode(
+    target: &Tcb,
+    is_self: bool,
+    caller_priority: u8,
+    notification: Option<Cap>,
+    label: Label,
+    args: &Args,
+) -> Result<TcbOp, InvocationError> {
     match label {
-        Label::TcbConfigure => configure(caller, invoked, object, args),
         Label::TcbSetPriority => {
             let priority = args.get(0)?;
-            if priority > u64::from(caller.priority) {
+            if priority > u64::from(caller_priority) {
                 return Err(InvocationError::new(Error::RangeError, 0));
             }
-            set_priority(target, priority as u8);
-            Ok(Reply::empty())
+            Ok(TcbOp::SetPriority(priority as u8))
         }
-        Label::TcbReadRegisters => Ok(Reply::words(&read_registers(target))),
+        Label::TcbReadRegisters => Ok(TcbOp::ReadRegisters),
         Label::TcbWriteRegisters => {
-            let resume = args.get(0)?;
+            let resume = args.get(0)? != 0;
             let mut values = [0u64; REGISTER_COUNT];
             for (i, v) in values.iter_mut().enumerate() {
                 *v = args.get(i + 1)?;
@@ -65,59 +112,78 @@ pub fn invoke(
                 // Writing our own registers would be undone by the syscall's return values.
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            if resume != 0 && target.vspace().pml4 == 0 {
+            if resume && target.vspace().pml4 == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            write_registers(target, &values);
-            if resume != 0 {
-                resume_thread(target)?;
-            }
-            Ok(Reply::empty())
+            Ok(TcbOp::WriteRegisters { values, resume })
         }
         Label::TcbResume => {
-            resume_thread(target)?;
-            Ok(Reply::empty())
+            if target.vspace().pml4 == 0 {
+                return Err(InvocationError::cap(Error::IllegalOperation));
+            }
+            Ok(TcbOp::Resume)
         }
-        Label::TcbSuspend => {
-            suspend(target);
-            Ok(Reply::empty())
-        }
+        Label::TcbSuspend => Ok(TcbOp::Suspend),
         Label::TcbBindNotification => {
-            let cptr = args.get(0)?;
-            let (_, cap) = lookup(caller, cptr).map_err(|e| super::lookup_error(e, 0))?;
-            let Cap::Notification {
+            let Some(Cap::Notification {
                 object: n, rights, ..
-            } = cap
+            }) = notification
             else {
                 return Err(InvocationError::new(Error::InvalidCapability, 0));
             };
             if !rights.contains(Rights::READ) {
                 return Err(InvocationError::new(Error::InsufficientRights, 0));
             }
-            // SAFETY: the cap names a live notification.
-            let notification = unsafe { Notification::at(n) };
             if target.bound_notification != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
+            // SAFETY: the cap names a live notification.
+            let notification = unsafe { Notification::at(n) };
             // As in seL4: a notification that is bound, or that threads wait on, cannot be
             // bound (its signals would have two places to go).
             if notification.bound() != 0 || notification.has_waiters() {
                 return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
-            target.bound_notification = n;
-            notification.set_bound(target as *mut Tcb as u64);
-            Ok(Reply::empty())
+            Ok(TcbOp::Bind(n))
         }
-        Label::TcbSetTlsBase => set_tls_base(target, is_self, args),
+        Label::TcbSetTlsBase => decode_tls_base(is_self, args),
         Label::TcbUnbindNotification => {
             if target.bound_notification == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            unbind(target);
-            Ok(Reply::empty())
+            Ok(TcbOp::Unbind)
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+}
+
+/// Performs a checked invocation; cannot fail.
+fn apply(target: &mut Tcb, op: TcbOp) -> Reply {
+    match op {
+        TcbOp::SetPriority(priority) => set_priority(target, priority),
+        TcbOp::ReadRegisters => return Reply::words(&read_registers(target)),
+        TcbOp::WriteRegisters { values, resume } => {
+            write_registers(target, &values);
+            if resume {
+                make_runnable_if_inactive(target);
+            }
+        }
+        TcbOp::Resume => make_runnable_if_inactive(target),
+        TcbOp::Suspend => suspend(target),
+        TcbOp::Bind(n) => {
+            target.bound_notification = n;
+            // SAFETY: checked live in `decode`; nothing happened since.
+            unsafe { Notification::at(n) }.set_bound(target as *mut Tcb as u64);
+        }
+        TcbOp::Unbind => unbind(target),
+        TcbOp::SetTlsBase { bases, load_now } => {
+            target.segment_bases = bases;
+            if load_now {
+                crate::arch::gdt::load_segment_bases(&target.segment_bases);
+            }
+        }
+    }
+    Reply::empty()
 }
 
 fn unbind(t: &mut Tcb) {
@@ -129,7 +195,7 @@ fn unbind(t: &mut Tcb) {
 }
 
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
-fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
+fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -154,14 +220,14 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
     }
     let vspace = find(vspace, 1)?;
     if let Some((_, c)) = vspace {
-        if !matches!(c, Cap::Pml4 { .. }) {
+        // A PML4 without an ASID cannot be copied (nor used): assign one first.
+        if !matches!(c, Cap::Pml4 { asid, .. } if asid != 0) {
             return Err(InvocationError::new(Error::InvalidCapability, 1));
         }
     }
     let frame = find(buffer_frame, 3)?;
     if let Some((_, c)) = frame {
         let Cap::Frame {
-            object,
             size: FrameSize::Small,
             rights,
             ..
@@ -178,7 +244,6 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
         if !buffer_addr.is_multiple_of(4096) {
             return Err(InvocationError::new(Error::AlignmentError, 2));
         }
-        let _ = object;
     }
     let fault = find(fault, 4)?;
     if let Some((_, c)) = fault {
@@ -209,26 +274,30 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
         let Some((src, decoded)) = source else {
             continue;
         };
-        let dest = SlotAddr(object + (index as u64) * 64);
+        let dest = Tcb::slot_addr(object, index);
         super::delete_slot(dest);
         if !still_valid(src, &decoded) {
             return Err(InvocationError::cap(Error::Cancelled));
         }
         // Cannot fail: the source holds the checked cap, the destination was just emptied,
-        // and CNode, PML4, frame and endpoint caps are always derivable.
+        // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
-    // SAFETY: the TCB is live (its cap was looked up by the caller).
-    let t = unsafe { at(object) };
     if frame.is_some() {
-        t.ipc_buffer = buffer_addr;
+        if phys_to_virt(object) == caller as *mut Tcb as u64 {
+            caller.ipc_buffer = buffer_addr;
+        } else {
+            // SAFETY: the TCB is live (`still_valid` checked it after the last deletion)
+            // and is not the caller's, so this is the only reference to it.
+            unsafe { at(object) }.ipc_buffer = buffer_addr;
+        }
     }
     Ok(Reply::empty())
 }
 
 /// TcbSetTlsBase(fs_base, gs_base): both below 2^47 (an MSR write of a non-canonical
 /// value would fault in the kernel). Loaded at once when the target is the caller.
-fn set_tls_base(target: &mut Tcb, is_self: bool, args: &Args) -> InvocationResult {
+fn decode_tls_base(is_self: bool, args: &Args) -> Result<TcbOp, InvocationError> {
     let (fs, gs) = (args.get(0)?, args.get(1)?);
     if fs >= USER_END {
         return Err(InvocationError::new(Error::InvalidArgument, 0));
@@ -236,11 +305,10 @@ fn set_tls_base(target: &mut Tcb, is_self: bool, args: &Args) -> InvocationResul
     if gs >= USER_END {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
-    target.segment_bases = crate::arch::gdt::SegmentBases { fs, gs };
-    if is_self {
-        crate::arch::gdt::load_segment_bases(&target.segment_bases);
-    }
-    Ok(Reply::empty())
+    Ok(TcbOp::SetTlsBase {
+        bases: crate::arch::gdt::SegmentBases { fs, gs },
+        load_now: is_self,
+    })
 }
 
 /// Changes a thread's priority, requeueing it if it is ready.
@@ -266,6 +334,8 @@ fn read_registers(t: &Tcb) -> [u64; REGISTER_COUNT] {
 }
 
 fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
+    // New registers: whatever call the thread was restarting is not the one it runs now.
+    t.long_op_done = false;
     let c = &mut t.context;
     c.rip = v[0];
     c.rsp = v[1];
@@ -289,16 +359,12 @@ fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
     c.vector = 0;
 }
 
-/// Makes an inactive thread runnable. It needs an address space to run in.
-pub fn resume_thread(t: &mut Tcb) -> Result<(), InvocationError> {
-    if t.vspace().pml4 == 0 {
-        return Err(InvocationError::cap(Error::IllegalOperation));
-    }
+/// Makes a new or suspended thread runnable (one in any other state is left alone).
+fn make_runnable_if_inactive(t: &mut Tcb) {
     if t.state == ThreadState::Inactive {
         // SAFETY: `t` is live.
         unsafe { SCHEDULER.lock().make_runnable(t) };
     }
-    Ok(())
 }
 
 /// Stops a thread: out of every queue and reply relation, not scheduled until resumed.
@@ -309,12 +375,13 @@ pub fn suspend(t: &mut Tcb) {
             | ThreadState::BlockedOnRecv
             | ThreadState::BlockedOnReply
             | ThreadState::BlockedOnNotification
+            | ThreadState::Sleeping
     );
     // A thread stopped by a fault made no system call: its registers stay as they were
     // (resumed, it runs the faulting instruction again), and the fault is forgotten.
-    let faulted = t.pending.is_fault;
+    let faulted = t.pending.is_fault();
     ipc::cancel_ipc(t);
-    t.pending.is_fault = false;
+    t.pending.kind = SendKind::Message;
     t.fault = [0; 3];
     if was_blocked && !faulted {
         // Its system call did not complete: when resumed it returns `Cancelled`.
@@ -322,7 +389,7 @@ pub fn suspend(t: &mut Tcb) {
         t.context.vector = 0;
     }
     // SAFETY: `t` is live.
-    unsafe { SCHEDULER.lock().remove(t) };
+    unsafe { SCHEDULER.lock().dequeue(t) };
     t.state = ThreadState::Inactive;
     crate::debug!("thread {} suspended", t.name());
 }
@@ -331,6 +398,7 @@ pub fn suspend(t: &mut Tcb) {
 pub fn destroy(object: u64) {
     // SAFETY: the object was a live TCB until its last cap went.
     let t = unsafe { at(object) };
+    super::pending::forget_owner(t);
     suspend(t);
     unbind(t);
     if !t.caller.is_null() {
@@ -346,5 +414,4 @@ pub fn destroy(object: u64) {
     if core::ptr::eq(s.current(), t) {
         s.clear_current();
     }
-    let _ = TCB_SLOTS;
 }

@@ -4,7 +4,7 @@
 //! cptr (depth 64) in the caller's CSpace naming a CNode cap; the new caps go into its
 //! slots `dest_offset..dest_offset + count`, which must be empty.
 
-use super::{lookup, retype_error, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::phys_to_virt;
 use crate::thread::Tcb;
 use kerncore::{Argument, RetypeArgs, SlotAddr};
@@ -24,9 +24,10 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
         args.get(4)?,
     );
     let (_, dest_cnode) = lookup(caller, cnode).map_err(|e| super::lookup_error(e, 2))?;
-    if object_type == ObjectType::Pml4 as u64 && count > super::vspace::free_vspace_slots() as u64 {
-        // The kernel tracks every live address space; past its table, refuse up front.
-        return Err(InvocationError::new(Error::NotEnoughMemory, 4));
+    // An untyped starting over first zeroes what it handed out before (bounded work per
+    // entry; the call is restarted until it is done).
+    if !reset(slot) {
+        return Err(crate::syscall::restart());
     }
     let retype = RetypeArgs {
         object_type,
@@ -43,21 +44,47 @@ pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> In
         _ => None,
     };
     let made = kerncore::untyped_retype(&mut KernelSlots, slot, &dest_cnode, retype)
-        .map_err(|e| retype_error(e, position))?;
+        .map_err(|e| cap_error(e, position))?;
+    // The memory above the watermark is zero (see `reset`): new objects need no filling.
     for object in made.objects() {
-        if !made.device {
-            // SAFETY: the object's memory was just carved from the untyped: no cap refers to
-            // it except the new one, and the HHDM maps it.
-            unsafe {
-                core::ptr::write_bytes(phys_to_virt(object) as *mut u8, 0, 1usize << made.size_bits)
-            };
-        }
         initialise(made.object_type, object);
     }
     Ok(Reply::empty())
 }
 
-/// Gives a zero-filled object its initial state.
+/// Bytes zeroed in one step of a reset.
+const RESET_CHUNK: u64 = 64 * 1024;
+/// Reset steps in one kernel entry (256 KiB: about 33,000 instructions under `-icount`,
+/// where each `rep stosq` iteration counts as one).
+const RESET_CHUNKS_PER_ENTRY: u32 = 4;
+
+/// Keeps the invariant that the memory above an untyped's watermark is zero: an untyped
+/// with no children that handed out memory before zeroes it, from the top down, lowering
+/// its watermark after each chunk so that the progress lives in the cap itself. Returns
+/// false when the work is not finished within this entry's budget (the caller restarts
+/// the system call; interrupts are taken in between).
+fn reset(slot: SlotAddr) -> bool {
+    for _ in 0..RESET_CHUNKS_PER_ENTRY {
+        let Some((base, free_index)) = kerncore::untyped_reset_needed(&KernelSlots, slot) else {
+            return true;
+        };
+        let low = free_index.saturating_sub(RESET_CHUNK) & !(RESET_CHUNK - 1);
+        // SAFETY: `[base + low, base + free_index)` lies inside the untyped below its
+        // watermark, and the untyped has no children: no object uses that memory any
+        // more, and the HHDM maps it.
+        unsafe {
+            core::ptr::write_bytes(
+                phys_to_virt(base + low) as *mut u8,
+                0,
+                (free_index - low) as usize,
+            )
+        };
+        kerncore::untyped_lower_watermark(&mut KernelSlots, slot, low);
+    }
+    kerncore::untyped_reset_needed(&KernelSlots, slot).is_none()
+}
+
+/// Gives a new (zero) object its initial state.
 fn initialise(object_type: ObjectType, object: u64) {
     match object_type {
         ObjectType::Tcb => {

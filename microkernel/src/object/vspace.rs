@@ -4,8 +4,10 @@
 //! half itself: `PageTableMap` installs a PDPT, PD or PT object at the level its type
 //! implies, and `FrameMap` installs a frame (a 4 KiB frame in a PT, a 2 MiB frame in a PD).
 //! Each frame or table cap records its one mapping, so unmapping (or deleting the cap)
-//! removes exactly that entry. The kernel keeps a table of live VSpaces so that a cap whose
-//! VSpace is gone never makes it touch freed memory.
+//! removes exactly that entry. A mapping names its address space by ASID (`asid.rs`), which
+//! stops naming anything when the address space is destroyed, so a cap whose VSpace is gone
+//! never makes the kernel touch freed memory. A PML4 needs an ASID before anything is mapped
+//! in it.
 
 use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::paging::{PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
@@ -15,58 +17,94 @@ use crate::uaccess::USER_END;
 use kerncore::{Cap, FrameSize, Mapping, SlotAddr};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
-use spin::Mutex;
 
-/// Most address spaces alive at once.
-pub const MAX_VSPACES: usize = 1024;
-
-static LIVE: Mutex<[u64; MAX_VSPACES]> = Mutex::new([0; MAX_VSPACES]);
-
-fn is_live(pml4: u64) -> bool {
-    pml4 != 0 && LIVE.lock().contains(&pml4)
-}
-
-/// Prepares a fresh PML4 object: shares the kernel half and records it as live.
+/// Prepares a fresh PML4 object: shares the kernel half.
 pub fn init_vspace(pml4: u64) {
     PageTable { pml4 }.share_kernel_half(&crate::kmem::kernel_table());
-    let mut live = LIVE.lock();
-    if let Some(free) = live.iter_mut().find(|p| **p == 0) {
-        *free = pml4;
-    } else {
-        crate::warn!("more than {MAX_VSPACES} address spaces; {pml4:#x} is not tracked");
-    }
 }
 
-/// A VSpace's last cap is gone: forget it, and empty every table that was mapped in it
-/// (the tables are separate objects whose caps may map them elsewhere later; their old
-/// entries must not come along). The work is bounded by the tables userspace made.
-pub fn destroy_vspace(pml4: u64) {
-    if let Some(p) = LIVE.lock().iter_mut().find(|p| **p == pml4) {
-        *p = 0;
+/// A VSpace's last cap is gone: its ASID names nothing from now on, and every table that
+/// was mapped in it is emptied.
+pub fn destroy_vspace(pml4: u64, asid: u64) {
+    let mut teardown = begin_destroy(pml4, asid);
+    while !teardown.step() {}
+}
+
+/// Starts destroying an address space whose last cap is gone: releases its ASID and stops
+/// using it; the returned [`Teardown`] then empties its tables in bounded steps.
+pub fn begin_destroy(pml4: u64, asid: u64) -> Teardown {
+    if asid != 0 {
+        super::asid::release(asid, pml4);
     }
-    for e4 in entries(pml4)[..256].iter_mut() {
-        if *e4 & PRESENT != 0 {
-            let pdpt = *e4 & ADDRESS_MASK;
-            for e3 in entries(pdpt).iter() {
-                if *e3 & PRESENT != 0 && *e3 & HUGE == 0 {
-                    let pd = *e3 & ADDRESS_MASK;
-                    for e2 in entries(pd).iter() {
-                        if *e2 & PRESENT != 0 && *e2 & HUGE == 0 {
-                            entries(*e2 & ADDRESS_MASK).fill(0);
-                        }
+    Teardown::new(pml4)
+}
+
+/// Emptying an address space's tables and unhooking them, in bounded steps (the tables are
+/// separate objects whose caps may map them elsewhere later; their old entries must not
+/// come along). A step empties one page table, or finishes one page directory or PDPT (at
+/// most about a thousand entries); the total is bounded by the tables userspace made. The
+/// address space is not loaded in any CPU from the start.
+#[derive(Clone, Copy)]
+pub struct Teardown {
+    pml4: u64,
+    /// Cursor: PML4, PDPT and page-directory entry next looked at.
+    i4: usize,
+    i3: usize,
+    i2: usize,
+}
+
+impl Teardown {
+    /// Starts emptying the address space at `pml4` (no longer loaded from here on).
+    pub fn new(pml4: u64) -> Teardown {
+        // Stop using it before any of its tables change, let alone its memory is reused.
+        if crate::mem::paging::PageTable::current_pml4() == pml4 {
+            // SAFETY: the kernel table maps the kernel like every address space does.
+            unsafe { crate::kmem::kernel_table().activate() };
+        }
+        Teardown {
+            pml4,
+            i4: 0,
+            i3: 0,
+            i2: 0,
+        }
+    }
+
+    /// Does one bounded part of the work; true when all is done.
+    pub fn step(&mut self) -> bool {
+        let table = |entry: u64| {
+            (entry & PRESENT != 0 && entry & HUGE == 0).then_some(entry & ADDRESS_MASK)
+        };
+        while self.i4 < 256 {
+            let Some(pdpt) = table(entries(self.pml4)[self.i4]) else {
+                entries(self.pml4)[self.i4] = 0;
+                self.i4 += 1;
+                continue;
+            };
+            while self.i3 < 512 {
+                let Some(pd) = table(entries(pdpt)[self.i3]) else {
+                    self.i3 += 1;
+                    continue;
+                };
+                while self.i2 < 512 {
+                    let pt = table(entries(pd)[self.i2]);
+                    self.i2 += 1;
+                    if let Some(pt) = pt {
+                        entries(pt).fill(0);
+                        return false;
                     }
-                    entries(pd).fill(0);
                 }
+                entries(pd).fill(0);
+                self.i2 = 0;
+                self.i3 += 1;
+                return false;
             }
             entries(pdpt).fill(0);
+            entries(self.pml4)[self.i4] = 0;
+            self.i3 = 0;
+            self.i4 += 1;
+            return false;
         }
-        *e4 = 0;
-    }
-    // If it is the current address space, stop using it before its memory can be reused.
-    let current = crate::mem::paging::PageTable::current_pml4();
-    if current == pml4 {
-        // SAFETY: the kernel table maps the kernel like every address space does.
-        unsafe { crate::kmem::kernel_table().activate() };
+        true
     }
 }
 
@@ -104,11 +142,12 @@ fn flush(pml4: u64, vaddr: u64) {
 /// emptied (as seL4 does) — always, even when it is no longer reachable from the address
 /// space (its parent was unmapped, or the address space is gone): its entries may name
 /// frames that are deleted meanwhile, and must never be reachable again.
-fn clear_entry(pml4: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
+fn clear_entry(asid: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
     if is_table {
         entries(object).fill(0);
     }
-    if !is_live(pml4) {
+    let pml4 = super::asid::pml4_of(asid);
+    if pml4 == 0 {
         return;
     }
     if let Some(table) = table_at(pml4, vaddr, level) {
@@ -205,20 +244,50 @@ fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
     }
 }
 
-/// How many more address spaces can be tracked.
-pub fn free_vspace_slots() -> usize {
-    LIVE.lock().iter().filter(|p| **p == 0).count()
-}
-
 /// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
 fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+    let plan = decode_map(caller, cap, label, args)?;
+    apply_map(slot, &plan);
+    Ok(Reply::empty())
+}
+
+/// A checked `FrameMap` or `PageTableMap`: everything `apply_map` needs, which cannot fail.
+struct MapPlan {
+    /// The page-table page that gets the entry, and the entry's index in it.
+    table: u64,
+    index: usize,
+    /// The entry: the object's address and the flags.
+    entry: u64,
+    /// The object is a page table (installed empty).
+    is_table: bool,
+    /// The object's address.
+    object: u64,
+    /// What the cap records.
+    mapping: Mapping,
+}
+
+/// Checks a `FrameMap(vspace, vaddr, rights)` or `PageTableMap(vspace, vaddr)` of `cap`
+/// without changing anything.
+fn decode_map(
+    caller: &Tcb,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> Result<MapPlan, InvocationError> {
     let (vspace, vaddr) = (args.get(0)?, args.get(1)?);
     let (_, vcap) = lookup(caller, vspace).map_err(|e| super::lookup_error(e, 0))?;
-    let Cap::Pml4 { object: pml4 } = vcap else {
+    // The address space needs its ASID (assigned, and its pool still there).
+    let Cap::Pml4 { object: pml4, asid } = vcap else {
         return Err(InvocationError::new(Error::InvalidCapability, 0));
     };
+    if asid == 0 || super::asid::pml4_of(asid) != pml4 {
+        return Err(InvocationError::new(Error::InvalidCapability, 0));
+    }
     // A cap mapped in an address space that is gone counts as unmapped.
-    if cap.mapping().is_some_and(|m| is_live(m.vspace)) {
+    if cap
+        .mapping()
+        .is_some_and(|m| super::asid::pml4_of(m.vspace) != 0)
+    {
         return Err(InvocationError::cap(Error::RevokeFirst));
     }
     let Some((level, align)) = placement(&cap) else {
@@ -237,55 +306,64 @@ fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> Inv
     if vaddr >= USER_END {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
-    let mut flags = PRESENT | USER;
-    if label == Label::FrameMap {
-        let Cap::Frame {
-            rights: cap_rights, ..
-        } = cap
-        else {
-            return Err(InvocationError::cap(Error::IllegalOperation));
-        };
-        let word = args.get(2)?;
-        let executable = word & libsys::abi::MAP_EXECUTABLE != 0;
-        let asked = Rights::from_bits(word & !libsys::abi::MAP_EXECUTABLE)
-            .ok_or(InvocationError::new(Error::InvalidArgument, 2))?;
-        if !asked.contains(Rights::READ) {
-            return Err(InvocationError::new(Error::InvalidArgument, 2));
+    let flags = match cap {
+        Cap::Frame { rights, .. } if label == Label::FrameMap => {
+            frame_flags(rights, args.get(2)?, level)?
         }
-        if !cap_rights.contains(asked) {
-            return Err(InvocationError::new(Error::InsufficientRights, 2));
-        }
-        if asked.contains(Rights::WRITE) {
-            flags |= WRITABLE;
-        }
-        if !executable {
-            flags |= NO_EXECUTE;
-        }
-        if level == 2 {
-            flags |= HUGE;
-        }
-    } else {
-        flags |= WRITABLE;
-    }
+        Cap::Frame { .. } => return Err(InvocationError::cap(Error::IllegalOperation)),
+        _ => PRESENT | USER | WRITABLE,
+    };
     let table = table_at(pml4, vaddr, level).ok_or(InvocationError::new(Error::FailedLookup, 1))?;
-    let entry = &mut entries(table)[index(vaddr, level)];
-    if *entry & PRESENT != 0 {
+    let index = index(vaddr, level);
+    if entries(table)[index] & PRESENT != 0 {
         return Err(InvocationError::new(Error::DeleteFirst, 1));
     }
     let object = cap.region().map(|(o, _)| o).unwrap_or(0);
-    if label == Label::PageTableMap {
-        // A table goes in empty, whatever it held while it was detached.
-        entries(object).fill(0);
-    }
-    *entry = object | flags;
-    // Cannot fail: the cap is a frame or table cap.
-    let _ = kerncore::set_mapping(
-        &mut KernelSlots,
-        slot,
-        Some(Mapping {
-            vspace: pml4,
+    Ok(MapPlan {
+        table,
+        index,
+        entry: object | flags,
+        is_table: label == Label::PageTableMap,
+        object,
+        mapping: Mapping {
+            vspace: asid,
             vaddr,
-        }),
-    );
-    Ok(Reply::empty())
+        },
+    })
+}
+
+/// The entry flags of a frame mapping asked for by the `rights` word (`READ` required,
+/// `WRITE`, `MAP_EXECUTABLE`), within what the cap allows.
+fn frame_flags(cap_rights: Rights, word: u64, level: u32) -> Result<u64, InvocationError> {
+    let executable = word & libsys::abi::MAP_EXECUTABLE != 0;
+    let asked = Rights::from_bits(word & !libsys::abi::MAP_EXECUTABLE)
+        .ok_or(InvocationError::new(Error::InvalidArgument, 2))?;
+    if !asked.contains(Rights::READ) {
+        return Err(InvocationError::new(Error::InvalidArgument, 2));
+    }
+    if !cap_rights.contains(asked) {
+        return Err(InvocationError::new(Error::InsufficientRights, 2));
+    }
+    let mut flags = PRESENT | USER;
+    if asked.contains(Rights::WRITE) {
+        flags |= WRITABLE;
+    }
+    if !executable {
+        flags |= NO_EXECUTE;
+    }
+    if level == 2 {
+        flags |= HUGE;
+    }
+    Ok(flags)
+}
+
+/// Performs a checked mapping; cannot fail.
+fn apply_map(slot: SlotAddr, plan: &MapPlan) {
+    if plan.is_table {
+        // A table goes in empty, whatever it held while it was detached.
+        entries(plan.object).fill(0);
+    }
+    entries(plan.table)[plan.index] = plan.entry;
+    // Cannot fail: the cap is a frame or table cap.
+    let _ = kerncore::set_mapping(&mut KernelSlots, slot, Some(plan.mapping));
 }

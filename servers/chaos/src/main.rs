@@ -698,8 +698,8 @@ extern "C" fn chaos_thread(seed: u64) -> ! {
         }
         if number == Syscall::DebugWrite as u64 {
             // Random pointers, but never a readable buffer: its bytes would garble the log.
-            regs.cptr = rng.pick(&[0, 0x8000_0000_0000, 0xffff_8000_0000_0000, u64::MAX - 7]);
-            regs.info = MessageInfo(rng.below(8192));
+            regs.words[0] = rng.pick(&[0, 0x8000_0000_0000, 0xffff_8000_0000_0000, u64::MAX - 7]);
+            regs.words[1] = rng.below(8192);
         }
         if number == Syscall::Yield as u64 && rng.chance(90) {
             number = Syscall::Identify as u64;

@@ -74,7 +74,12 @@ fn text_byte(index: usize) -> u8 {
 
 fn run(info: &BootInfo) -> Result<(), &'static str> {
     let mut alloc = Allocator::from_boot_info(info);
-    let mut loader = Loader::new(&mut alloc, info.cnode_radix).map_err(|_| "loader")?;
+    let mut loader = Loader::new(
+        &mut alloc,
+        info.cnode_radix,
+        Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+    )
+    .map_err(|_| "loader")?;
     let port_invocation = time_port_writes(&mut alloc)?;
     let end = console_api::start::start(
         &mut alloc,

@@ -60,7 +60,12 @@ impl World {
     /// Starts fsrv and sets up the root identity as the current namespace.
     pub fn start(info: &'static BootInfo) -> Result<World, &'static str> {
         let mut alloc = Allocator::from_boot_info(info);
-        let mut loader = Loader::new(&mut alloc, info.cnode_radix).map_err(fail("loader"))?;
+        let mut loader = Loader::new(
+            &mut alloc,
+            info.cnode_radix,
+            Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+        )
+        .map_err(fail("loader"))?;
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
         let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
         let heap = alloc

@@ -94,8 +94,12 @@ fn archive(info: &BootInfo) {
 /// Starts `ipcpeer` with one endpoint, calls it, destroys it.
 fn second_process(info: &BootInfo) -> Result<(), &'static str> {
     let mut alloc = Allocator::from_boot_info(info);
-    let mut loader =
-        Loader::new(&mut alloc, info.cnode_radix).map_err(|_| "cannot prepare the loader")?;
+    let mut loader = Loader::new(
+        &mut alloc,
+        info.cnode_radix,
+        Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+    )
+    .map_err(|_| "cannot prepare the loader")?;
     let image = Loader::archive_file(info.archive_length, "bin/ipcpeer")
         .map_err(|_| "no bin/ipcpeer in the archive")?;
     let config = ProcessConfig {

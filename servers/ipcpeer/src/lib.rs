@@ -10,10 +10,10 @@
 pub const SLOT_ENDPOINT: u64 = 8;
 /// The endpoint the peer sends its reports to (`Send`, `NBSend` or `Call`).
 pub const SLOT_REPORT: u64 = 9;
-/// A notification the peer waits on.
-pub const SLOT_NOTIFICATION: u64 = 10;
+/// A notification the peer waits on (slot 10 is the debug console the loader gives).
+pub const SLOT_NOTIFICATION: u64 = 12;
 /// The empty slot where caps sent to the peer arrive.
-pub const SLOT_RECEIVE: u64 = 11;
+pub const SLOT_RECEIVE: u64 = 13;
 
 /// What the peer does, chosen by its start argument.
 pub mod mode {

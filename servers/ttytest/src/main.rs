@@ -32,6 +32,7 @@ use console_api::SHARED_PAGE_ADDR;
 use core::sync::atomic::Ordering;
 use libsys::alloc::Allocator;
 use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC};
+use libsys::cap::Cap;
 use libsys::loader::Loader;
 use libsys::println;
 use ttycore::{cc, Caller, GroupId, SetWhen, Signal, Target, TtyError};
@@ -88,8 +89,12 @@ fn main(boot_info: u64) {
 /// Starts `bin/console` (`console_api::start`) and returns our side of the link.
 fn start_driver(info: &BootInfo) -> Result<Console, StartError> {
     let mut alloc = Allocator::from_boot_info(info);
-    let mut loader =
-        Loader::new(&mut alloc, info.cnode_radix).map_err(|_| StartError::Resources)?;
+    let mut loader = Loader::new(
+        &mut alloc,
+        info.cnode_radix,
+        Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+    )
+    .map_err(|_| StartError::Resources)?;
     let end = console_api::start::start(
         &mut alloc,
         &mut loader,

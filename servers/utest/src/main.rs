@@ -22,8 +22,10 @@
 
 mod check;
 mod cnode;
+mod cnode_revoke;
 mod cpu;
 mod cspace_and_message_edges;
+mod fast_path_agreement;
 mod fast_path_and_suspend;
 mod fault;
 mod ipc;
@@ -31,11 +33,16 @@ mod irq;
 mod loader;
 mod misc;
 mod notification;
+mod notification_binding;
 mod object_lifetimes;
+mod preemption;
 mod revoke;
 mod tcb;
+mod timer;
 mod untyped;
+mod untyped_reset;
 mod vspace;
+mod vspace_quota;
 
 use check::{Fail, TestResult};
 use libsys::abi::Error;
@@ -227,8 +234,12 @@ fn main(boot_info: u64) {
         .make_untyped(TEST_UNTYPED_BITS)
         .map_err(|e| fail!("carve the test untyped: {e}"))
         .and_then(|untyped| {
-            let loader = Loader::new(&mut alloc, info.cnode_radix)
-                .map_err(|e| fail!("prepare the loader: {e}"))?;
+            let loader = Loader::new(
+                &mut alloc,
+                info.cnode_radix,
+                Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+            )
+            .map_err(|e| fail!("prepare the loader: {e}"))?;
             Ok((untyped, loader))
         });
     let (test_untyped, loader) = match setup {
@@ -303,8 +314,15 @@ const GROUPS: &[&[Test]] = &[
     notification::TESTS,
     fault::TESTS,
     revoke::TESTS,
+    cnode_revoke::TESTS,
+    timer::TESTS,
+    vspace_quota::TESTS,
+    notification_binding::TESTS,
+    untyped_reset::TESTS,
+    preemption::TESTS,
     loader::TESTS,
     fast_path_and_suspend::TESTS,
+    fast_path_agreement::TESTS,
     object_lifetimes::TESTS,
     cspace_and_message_edges::TESTS,
     cpu::TESTS,

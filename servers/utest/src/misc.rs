@@ -122,9 +122,9 @@ fn debug_write_prints_and_checks_its_buffer(_ctx: &mut Ctx) -> TestResult {
     ensure!(syscall::debug_write(b"").is_ok(), "empty write failed");
     let call = |address: u64, length: u64| {
         let regs = Registers {
-            cptr: address,
-            info: MessageInfo(length),
-            words: [0; 4],
+            cptr: libsys::bootinfo::SLOT_DEBUG_CONSOLE,
+            info: MessageInfo(0),
+            words: [address, length, 0, 0],
         };
         raw_syscall(Syscall::DebugWrite as u64, regs).0
     };
@@ -156,6 +156,34 @@ fn debug_write_prints_and_checks_its_buffer(_ctx: &mut Ctx) -> TestResult {
     // Address + length wrapping around.
     let code = call(u64::MAX - 4, 16);
     ensure!(code == Error::BadAddress as u64, "wrapping range: {code}");
+    // The write takes at most what the UART's FIFO holds, and says how much.
+    let line = b"utest: debug_write takes at most 16 bytes per call\n";
+    let regs = Registers {
+        cptr: libsys::bootinfo::SLOT_DEBUG_CONSOLE,
+        info: MessageInfo(0),
+        words: [line.as_ptr() as u64, line.len() as u64, 0, 0],
+    };
+    let (code, out) = raw_syscall(Syscall::DebugWrite as u64, regs);
+    ensure!(
+        code == 0 && out.words[0] <= 16,
+        "code {code}, {} bytes taken",
+        out.words[0]
+    );
+    // Finish the line so the log stays readable.
+    ensure!(
+        syscall::debug_write(&line[out.words[0] as usize..]).is_ok(),
+        "the rest of the line"
+    );
+    // Without the debug console cap there is no printing.
+    let no_console = Registers {
+        cptr: libsys::bootinfo::SLOT_CNODE,
+        ..regs
+    };
+    let code = raw_syscall(Syscall::DebugWrite as u64, no_console).0;
+    ensure!(
+        code == Error::InvalidCapability as u64,
+        "DebugWrite through a CNode cap: {code}"
+    );
     Ok(())
 }
 

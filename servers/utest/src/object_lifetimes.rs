@@ -168,7 +168,12 @@ fn yield_times(n: u32) {
 /// which checks the page tables instead of faulting. When it is mapped, that byte is
 /// printed on the console: use it where the answer should be no.
 fn mapped(vaddr: u64) -> bool {
-    raw_syscall(Syscall::DebugWrite as u64, regs(vaddr, MessageInfo(1))).0 == 0
+    let probe = Registers {
+        cptr: libsys::bootinfo::SLOT_DEBUG_CONSOLE,
+        info: MessageInfo(0),
+        words: [vaddr, 1, 0, 0],
+    };
+    raw_syscall(Syscall::DebugWrite as u64, probe).0 == 0
 }
 
 fn write(vaddr: u64, value: u64) {

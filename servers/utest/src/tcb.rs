@@ -9,9 +9,7 @@ use crate::{ensure, expect_any, expect_err, ok, Ctx, Test};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libsys::abi::Error;
 use libsys::bootinfo::{SLOT_CNODE, SLOT_TCB, SLOT_VSPACE};
-use libsys::cap::{
-    Cap, Endpoint, Frame, Notification, Tcb, TcbConfig, UserRegisters, VSpace, INVOKED_CAP,
-};
+use libsys::cap::{Cap, Endpoint, Frame, Notification, Tcb, TcbConfig, UserRegisters, INVOKED_CAP};
 use libsys::syscall::yield_now;
 
 /// The tests of this file.
@@ -111,7 +109,7 @@ fn configure_names_each_bad_argument(ctx: &mut Ctx) -> TestResult {
     let tcb: Cap<Tcb> = ctx.make()?;
     let endpoint: Cap<Endpoint> = ctx.make()?;
     let frame: Cap<Frame> = ctx.make()?;
-    let vspace: Cap<VSpace> = ctx.make()?;
+    let vspace = crate::vspace_quota::make_vspace(ctx)?;
     let empty = ctx.slot()?;
     let good = TcbConfig {
         cspace: Cap::from_cptr(SLOT_CNODE),

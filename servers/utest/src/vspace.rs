@@ -331,7 +331,7 @@ fn deleting_a_mapped_frame_unmaps_it(ctx: &mut Ctx) -> TestResult {
 }
 
 fn another_address_space_gets_its_own_tables(ctx: &mut Ctx) -> TestResult {
-    let vspace: Cap<VSpace> = ctx.make()?;
+    let vspace = crate::vspace_quota::make_vspace(ctx)?;
     let tables = map_tables(ctx, vspace, TEST_BASE)?;
     let frame: Cap<Frame> = ctx.make()?;
     ok!(frame.map(vspace, TEST_BASE, RW));

@@ -160,6 +160,7 @@ fn page_tables_can_be_copied_only_when_mapped() {
 fn pml4_tcb_and_cnode_caps_copy_unchanged() {
     let mut w = World::new();
     w.retype(ObjectType::Pml4, 0, 10);
+    crate::set_vspace_asid(&mut w.store, at(10), 7).unwrap();
     w.retype(ObjectType::Tcb, 0, 12);
     w.cnode(2, 14);
     for src in [10, 12, 14] {
@@ -519,4 +520,65 @@ fn insert_root_refuses_occupied_slots_and_null_caps() {
         insert_root(&mut w.store, at(30), Cap::Null),
         Err(CapError::SourceEmpty)
     );
+}
+
+#[test]
+fn a_pml4_without_an_asid_cannot_be_copied_and_gets_one_asid_only() {
+    let mut w = World::new();
+    let object = w.retype(ObjectType::Pml4, 0, 10).first;
+    assert_eq!(
+        cnode_copy(&mut w.store, at(10), at(11), all_rights()),
+        Err(CapError::VSpaceWithoutAsid)
+    );
+    crate::set_vspace_asid(&mut w.store, at(10), 3).unwrap();
+    assert_eq!(w.cap(at(10)), Cap::Pml4 { object, asid: 3 });
+    assert_eq!(
+        crate::set_vspace_asid(&mut w.store, at(10), 4),
+        Err(CapError::VSpaceHasAsid)
+    );
+    cnode_copy(&mut w.store, at(10), at(11), all_rights()).unwrap();
+    assert_eq!(w.cap(at(11)), Cap::Pml4 { object, asid: 3 });
+}
+
+#[test]
+fn an_asid_pool_is_made_from_an_unused_4k_untyped_and_dies_with_it() {
+    let mut w = World::new();
+    w.retype(ObjectType::Untyped, 13, 10);
+    w.retype(ObjectType::Untyped, 12, 11);
+    assert_eq!(
+        crate::asid_control_make_pool(&mut w.store, at(10), at(20), 0),
+        Err(CapError::NotAPoolUntyped),
+        "8 KiB"
+    );
+    assert!(matches!(
+        crate::asid_control_make_pool(&mut w.store, at(2), at(20), 0),
+        Err(CapError::WrongKind { .. })
+    ));
+    let base = match w.cap(at(11)) {
+        Cap::Untyped { base, .. } => base,
+        other => panic!("{other:?}"),
+    };
+    let made = crate::asid_control_make_pool(&mut w.store, at(11), at(20), 512).unwrap();
+    assert_eq!(made, base);
+    assert_eq!(
+        w.cap(at(20)),
+        Cap::AsidPool {
+            object: base,
+            first_asid: 512
+        }
+    );
+    assert!(crate::is_parent_of(
+        w.store.slot(at(11)),
+        w.store.slot(at(20))
+    ));
+    assert_eq!(
+        crate::asid_control_make_pool(&mut w.store, at(11), at(21), 1024),
+        Err(CapError::UntypedHasChildren),
+        "the untyped is used up"
+    );
+    cnode_copy(&mut w.store, at(20), at(21), all_rights()).unwrap();
+    let removed = w.revoke(at(11));
+    assert_eq!(removed.iter().filter(|f| f.is_final).count(), 1);
+    assert!(w.cap(at(20)).is_null() && w.cap(at(21)).is_null());
+    w.store.check_links();
 }

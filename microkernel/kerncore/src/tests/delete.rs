@@ -4,6 +4,7 @@
 use libsys::object::{ObjectType, Rights};
 
 use super::*;
+use crate::cnode_revoke;
 use crate::{
     cnode_copy, cnode_mint, cnode_move, has_children, is_parent_of, set_mapping, Deletion, Mapping,
     Step, TCB_SLOT_COUNT,
@@ -182,7 +183,8 @@ fn deleting_the_last_cap_to_a_cnode_deletes_the_caps_inside() {
 
 #[test]
 fn a_deep_chain_of_cnodes_is_torn_down_without_recursion() {
-    const DEPTH: u64 = 200;
+    // Deep enough to overflow a recursive deletion's stack natively; shallower under Miri.
+    const DEPTH: u64 = if cfg!(miri) { 24 } else { 200 };
     let mut w = World::new();
     let caps: Vec<Cap> = (0..DEPTH).map(|i| w.cnode(1, 10 + i)).collect();
     // Move each CNode's only cap into slot 1 of the one before it.
@@ -239,6 +241,76 @@ fn revoking_an_untyped_stored_inside_its_own_cnode_ends() {
     // The untyped's own cap was inside the CNode, so it went with it.
     assert_eq!(finals(&removed).len(), 2);
     assert_eq!(w.store.full_slots().len(), 3);
+    w.store.check_links();
+}
+
+/// Issue 12, finding 3: the revoked cap's slot is emptied halfway (it lives in a CNode the
+/// revoke destroys); the descendants listed after that CNode must still go.
+#[test]
+fn revoking_an_untyped_kept_in_a_cnode_made_from_it_deletes_every_descendant() {
+    let mut w = World::new();
+    w.retype(ObjectType::Untyped, 16, 10);
+    let u = at(10);
+    let root = World::root_cnode();
+    let endpoint = w
+        .retype_into(u, &root, ObjectType::Endpoint, 0, 11, 1)
+        .unwrap();
+    let tcb = w.retype_into(u, &root, ObjectType::Tcb, 0, 12, 1).unwrap();
+    w.retype_into(u, &root, ObjectType::CNode, 2, 13, 1)
+        .unwrap();
+    let cn = w.cap(at(13));
+    cnode_move(&mut w.store, u, in_cnode(&cn, 1)).unwrap();
+
+    let removed = w.revoke(in_cnode(&cn, 1));
+
+    let finals = finals(&removed);
+    assert!(finals.contains(&Cap::Endpoint {
+        object: endpoint.first,
+        badge: 0,
+        rights: Rights::ALL
+    }));
+    assert!(finals.contains(&Cap::Tcb { object: tcb.first }));
+    assert!(finals.contains(&cn));
+    assert!(finals
+        .iter()
+        .any(|c| matches!(c, Cap::Untyped { size_bits: 16, .. })));
+    assert_eq!(finals.len(), 4, "{finals:?}");
+    for slot in 11..=13 {
+        assert!(w.cap(at(slot)).is_null(), "slot {slot}");
+    }
+    assert!(w.store.slot(in_cnode(&cn, 1)).is_empty());
+    assert_eq!(w.store.full_slots().len(), 4, "only the boot caps are left");
+    w.store.check_links();
+}
+
+/// The revoked cap sits in slot 0 of a CNode it is the ancestor of: the CNode's zombie
+/// takes slot 0 and the revoked cap moves out to where the CNode's cap was, alive.
+#[test]
+fn revoking_an_untyped_kept_in_slot_0_of_its_cnode_moves_it_out_and_keeps_it() {
+    let mut w = World::new();
+    w.retype(ObjectType::Untyped, 16, 10);
+    let root = World::root_cnode();
+    w.retype_into(at(10), &root, ObjectType::CNode, 2, 11, 1)
+        .unwrap();
+    w.retype_into(at(10), &root, ObjectType::Endpoint, 0, 12, 1)
+        .unwrap();
+    let cn = w.cap(at(11));
+    cnode_move(&mut w.store, at(10), in_cnode(&cn, 0)).unwrap();
+
+    let mut revocation = cnode_revoke(in_cnode(&cn, 0));
+    let mut finals = 0;
+    loop {
+        match revocation.step(&mut w.store) {
+            Step::Finished => break,
+            Step::Removed(f) => finals += usize::from(f.is_final),
+            Step::Working => {}
+        }
+    }
+    assert_eq!(finals, 2, "the CNode and the endpoint");
+    assert!(matches!(w.cap(at(11)), Cap::Untyped { size_bits: 16, .. }));
+    assert!(!has_children(&w.store, at(11)));
+    assert!(w.cap(at(12)).is_null());
+    assert_eq!(w.store.full_slots().len(), 5);
     w.store.check_links();
 }
 

@@ -34,11 +34,12 @@ pub(super) fn object_key(cap: &Cap) -> Option<ObjectKey> {
         | Cap::Notification { object, .. }
         | Cap::Reply { object, .. }
         | Cap::Tcb { object }
-        | Cap::Pml4 { object }
+        | Cap::Pml4 { object, .. }
         | Cap::Pdpt { object, .. }
         | Cap::Pd { object, .. }
-        | Cap::Pt { object, .. } => (kind, object, 0),
-        Cap::IrqControl | Cap::IoPortControl => (kind, 0, 0),
+        | Cap::Pt { object, .. }
+        | Cap::AsidPool { object, .. } => (kind, object, 0),
+        Cap::IrqControl | Cap::IoPortControl | Cap::AsidControl | Cap::DebugConsole => (kind, 0, 0),
         Cap::IrqHandler { irq } => (kind, irq as u64, 0),
         Cap::IoPort { first, last } => (kind, first as u64, last as u64),
     })

@@ -401,17 +401,26 @@ fn run(ops: &[(Op, bool)]) -> World {
     w
 }
 
+/// Longest generated operation sequence (short under Miri, which checks every step for
+/// undefined behaviour and is thousands of times slower).
+const MAX_OPS: usize = if cfg!(miri) { 12 } else { 80 };
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    // Under Miri (which checks every step for undefined behaviour, thousands of times
+    // slower) a few cases are enough; natively, many.
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 2048 },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
-    fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..80)) {
+    fn random_operations_keep_every_invariant(ops in prop::collection::vec(step(), 1..MAX_OPS)) {
         run(&ops);
     }
 
     #[test]
     fn revoking_the_untyped_frees_all_of_it_for_reuse_from_offset_zero(
-        ops in prop::collection::vec(step(), 1..60)
+        ops in prop::collection::vec(step(), 1..MAX_OPS * 3 / 4)
     ) {
         let mut w = run(&ops);
         w.revoke(at(UT));
@@ -466,6 +475,10 @@ proptest! {
 /// operation and make deletions cascade through containers, or the properties above would
 /// hold vacuously.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a guard of the generators, not of kerncore: too slow under Miri"
+)]
 fn generated_sequences_exercise_every_operation_and_cascading_deletes() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;

@@ -322,3 +322,37 @@ fn child_untyped_allocates_inside_itself_and_blocks_parent_reset() {
         child.first + 4096
     );
 }
+
+#[test]
+fn an_untyped_without_children_must_be_zeroed_down_from_its_watermark() {
+    let mut w = World::new();
+    assert_eq!(crate::untyped_reset_needed(&w.store, at(UT)), None, "fresh");
+    let ep = w.retype(ObjectType::Endpoint, 0, 10);
+    assert_eq!(
+        crate::untyped_reset_needed(&w.store, at(UT)),
+        None,
+        "it has a child"
+    );
+    assert!(
+        !crate::untyped_lower_watermark(&mut w.store, at(UT), 0),
+        "not with a child"
+    );
+    w.delete(at(10));
+    let used = ep.first - UNTYPED_BASE + 16;
+    assert_eq!(
+        crate::untyped_reset_needed(&w.store, at(UT)),
+        Some((UNTYPED_BASE, used))
+    );
+    assert!(
+        !crate::untyped_lower_watermark(&mut w.store, at(UT), used + 1),
+        "only lower"
+    );
+    assert!(crate::untyped_lower_watermark(&mut w.store, at(UT), 8));
+    assert_eq!(w.untyped_free_index(), 8);
+    assert!(crate::untyped_lower_watermark(&mut w.store, at(UT), 0));
+    assert_eq!(
+        crate::untyped_reset_needed(&w.store, at(UT)),
+        None,
+        "all zeroed"
+    );
+}

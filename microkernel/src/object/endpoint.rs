@@ -1,0 +1,166 @@
+//! Endpoints: the rendezvous objects of synchronous IPC (the message passing itself is in
+//! `ipc.rs`).
+//!
+//! An endpoint is a queue of threads that all wait for the same thing: either senders
+//! (state `Send`) or receivers (state `Recv`).
+
+use crate::ipc::Queue;
+use crate::mem::phys_to_virt;
+use crate::thread::{Tcb, ThreadState};
+use core::ptr::null_mut;
+
+/// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
+///
+/// State bits: 0 idle, 1 senders wait, 2 receivers wait, 3 receivers wait and at least one
+/// of them has a deadline (`RecvTimeout`). The fast path takes a receiver only in state 2:
+/// a timed receiver is in the scheduler's timeout list, which only the general path
+/// updates. State 3 lasts until the queue is empty.
+#[repr(C)]
+pub struct Endpoint {
+    head_and_state: u64,
+    tail: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Endpoint>() == 1 << libsys::object::ENDPOINT_SIZE_BITS);
+
+/// What an endpoint's queue holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointState {
+    /// Nobody waits.
+    Idle,
+    /// Senders wait.
+    Send,
+    /// Receivers wait.
+    Recv,
+}
+
+impl Endpoint {
+    pub(crate) fn state(&self) -> EndpointState {
+        match self.head_and_state & 3 {
+            1 => EndpointState::Send,
+            2 | 3 => EndpointState::Recv,
+            _ => EndpointState::Idle,
+        }
+    }
+
+    /// Raw state bits (see the type's doc).
+    #[inline(always)]
+    fn state_bits(&self) -> u64 {
+        self.head_and_state & 3
+    }
+
+    /// Records that a receiver with a deadline waits (state 3), so that the fast path
+    /// leaves this queue alone until it empties.
+    pub fn mark_timed_receiver(&mut self) {
+        if self.state() == EndpointState::Recv {
+            self.head_and_state |= 3;
+        }
+    }
+
+    pub(crate) fn queue(&self) -> Queue {
+        Queue {
+            head: (self.head_and_state & !3) as *mut Tcb,
+            tail: self.tail as *mut Tcb,
+        }
+    }
+
+    pub(crate) fn set_queue(&mut self, q: Queue, state: EndpointState) {
+        let state = if q.head.is_null() {
+            0
+        } else {
+            match state {
+                EndpointState::Idle => 0,
+                EndpointState::Send => 1,
+                // A timed receiver may still be in the queue: keep state 3.
+                EndpointState::Recv if self.state_bits() == 3 => 3,
+                EndpointState::Recv => 2,
+            }
+        };
+        self.head_and_state = q.head as u64 | state;
+        self.tail = q.tail as u64;
+    }
+
+    /// The endpoint object at a physical address.
+    ///
+    /// # Safety
+    /// `phys` must be a live endpoint object.
+    pub unsafe fn at<'a>(phys: u64) -> &'a mut Endpoint {
+        // SAFETY: forwarded from the caller; the HHDM maps all RAM.
+        unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
+    }
+
+    /// The first waiting receiver, if receivers wait and none has a deadline (fast path).
+    #[inline(always)]
+    pub fn peek_receiver(&self) -> Option<*mut Tcb> {
+        (self.state_bits() == 2).then(|| self.queue().head)
+    }
+
+    /// Takes `r`, which [`Self::peek_receiver`] returned, off the head of the queue (fast
+    /// path: the head has no predecessor, so only its successor changes).
+    ///
+    /// # Safety
+    /// `r` must be the head of this endpoint's receive queue.
+    pub unsafe fn pop_head_receiver(&mut self, r: &mut Tcb) {
+        let next = r.ipc_next;
+        if next.is_null() {
+            self.head_and_state = 0;
+            self.tail = 0;
+        } else {
+            // SAFETY: queue members are live TCBs.
+            unsafe { (*next).ipc_prev = null_mut() };
+            self.head_and_state = next as u64 | 2;
+        }
+        r.ipc_next = null_mut();
+        r.blocked_on = 0;
+    }
+
+    /// Whether senders are waiting.
+    #[inline(always)]
+    pub fn has_senders(&self) -> bool {
+        self.state_bits() == 1
+    }
+
+    /// Queues a receiver (fast path; the caller checked no sender waits). A queue that
+    /// already has receivers keeps its head and state bits (2 or 3); only the tail moves.
+    ///
+    /// # Safety
+    /// `t` must be a live TCB in no queue; `phys` this endpoint's address.
+    pub unsafe fn enqueue_receiver(&mut self, t: *mut Tcb, phys: u64) {
+        let tail = self.tail as *mut Tcb;
+        // SAFETY: forwarded from the caller; the tail is a live queued TCB.
+        unsafe {
+            (*t).state = ThreadState::BlockedOnRecv;
+            (*t).blocked_on = phys;
+            (*t).ipc_next = null_mut();
+            (*t).ipc_prev = tail;
+            if tail.is_null() {
+                self.head_and_state = t as u64 | 2;
+            } else {
+                (*tail).ipc_next = t;
+            }
+        }
+        self.tail = t as u64;
+    }
+
+    /// Removes a thread from this endpoint's queue.
+    ///
+    /// # Safety
+    /// `t` must be a live TCB queued on this endpoint.
+    pub unsafe fn dequeue(&mut self, t: *mut Tcb) {
+        let state = self.state();
+        let mut q = self.queue();
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            q.remove(t);
+            (*t).blocked_on = 0;
+        }
+        self.set_queue(q, state);
+    }
+
+    /// Wakes every queued thread with `Cancelled` (the endpoint is being destroyed).
+    pub fn cancel_all(&mut self) {
+        let mut q = self.queue();
+        q.cancel_all();
+        self.set_queue(q, EndpointState::Idle);
+    }
+}

@@ -1,0 +1,212 @@
+//! Long capability operations in bounded steps: `CNodeDelete` and `CNodeRevoke`.
+//!
+//! Deleting the last cap to a big CNode, or revoking an untyped that holds a process, can
+//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do one slot per
+//! step and are plain data between steps, so the kernel runs them for at most [`BUDGET`]
+//! time-stamp counter ticks per kernel entry, then parks the paused operation here and
+//! restarts the caller's system call (`rip` back on its `syscall`; interrupts are taken on
+//! the way), as seL4 does with its preemption points.
+//!
+//! While an operation is parked no other capability operation may run (zombies exist only
+//! during one), so every system call off the IPC fast path first continues the parked
+//! operation: if that does not finish within the budget, the call is restarted too. The
+//! timer tick also continues it, so it finishes even if its owner was destroyed by it. The
+//! IPC fast path and interrupt delivery make no capability operations. When the operation
+//! finishes, its owner's restarted call returns success (at once if the owner finished it
+//! itself, else the next time the owner enters the kernel).
+
+use super::asid::PoolTeardown;
+use super::vspace::Teardown;
+use super::{finalise, KernelSlots, Reply};
+use crate::thread::Tcb;
+use core::sync::atomic::{AtomicBool, Ordering};
+use kerncore::{Cap, Deletion, Revocation, Step};
+use spin::Mutex;
+
+/// Time-stamp counter ticks of capability work per kernel entry (instructions under
+/// `-icount`).
+pub const BUDGET: u64 = 50_000;
+
+/// A long operation.
+#[derive(Clone, Copy)]
+pub enum Work {
+    /// `CNodeDelete`.
+    Delete(Deletion),
+    /// `CNodeRevoke`.
+    Revoke(Revocation),
+}
+
+impl Work {
+    fn step(&mut self) -> Step {
+        match self {
+            Work::Delete(d) => d.step(&mut KernelSlots),
+            Work::Revoke(r) => r.step(&mut KernelSlots),
+        }
+    }
+}
+
+/// The parked operation and the thread whose call it is (null once that thread is gone).
+struct Parked {
+    owner: *mut Tcb,
+    work: Work,
+    /// An address space or pool being emptied (finished before the operation goes on).
+    teardown: Option<Cleanup>,
+}
+
+/// Work a destroyed object leaves, done in steps too.
+#[derive(Clone, Copy)]
+enum Cleanup {
+    /// An address space's tables.
+    VSpace(Teardown),
+    /// The address spaces of an ASID pool.
+    Pool(PoolTeardown),
+}
+
+impl Cleanup {
+    fn step(&mut self) -> bool {
+        match self {
+            Cleanup::VSpace(t) => t.step(),
+            Cleanup::Pool(t) => t.step(),
+        }
+    }
+}
+
+/// At most one parked operation.
+struct Slot(Option<Parked>);
+
+// SAFETY: touched only on the single CPU with interrupts off, through the mutex; `owner`
+// is a live TCB or null (cleared when the TCB is destroyed, see `run`).
+unsafe impl Send for Slot {}
+
+static PARKED: Mutex<Slot> = Mutex::new(Slot(None));
+/// Whether [`PARKED`] holds an operation (read without the lock on every slow call).
+static ANY_PARKED: AtomicBool = AtomicBool::new(false);
+
+/// Parks `p`.
+fn park(p: Parked) {
+    PARKED.lock().0 = Some(p);
+    ANY_PARKED.store(true, Ordering::Relaxed);
+}
+
+/// Takes the parked operation, if any.
+fn unpark() -> Option<Parked> {
+    if !ANY_PARKED.swap(false, Ordering::Relaxed) {
+        return None;
+    }
+    PARKED.lock().0.take()
+}
+
+/// Runs the operation until it finishes (true) or `deadline` passes (false). A TCB
+/// destroyed on the way that is its owner clears the owner; an address space destroyed on
+/// the way is emptied in steps too, before the operation goes on.
+fn run(p: &mut Parked, deadline: u64) -> bool {
+    loop {
+        if let Some(teardown) = &mut p.teardown {
+            if teardown.step() {
+                p.teardown = None;
+            }
+        } else {
+            match p.work.step() {
+                Step::Finished => return true,
+                Step::Removed(f) => match (f.is_final, f.cap) {
+                    (true, Cap::Pml4 { object, asid }) => {
+                        let t = super::vspace::begin_destroy(object, asid);
+                        p.teardown = Some(Cleanup::VSpace(t));
+                    }
+                    (true, Cap::AsidPool { object, first_asid }) => {
+                        let t = super::asid::begin_destroy_pool(object, first_asid);
+                        p.teardown = Some(Cleanup::Pool(t));
+                    }
+                    (true, Cap::Tcb { object }) => {
+                        if crate::mem::phys_to_virt(object) == p.owner as u64 {
+                            p.owner = core::ptr::null_mut();
+                        }
+                        finalise(f);
+                    }
+                    _ => finalise(f),
+                },
+                Step::Working => {}
+            }
+        }
+        if crate::time::now() >= deadline {
+            return false;
+        }
+    }
+}
+
+/// Performs `work` for `owner` (the current thread): `Ok` when it finished within this
+/// entry's budget, else it is parked and the call must be restarted (`Err`).
+pub fn perform(owner: *mut Tcb, work: Work) -> Result<(), ()> {
+    let mut p = Parked {
+        owner,
+        work,
+        teardown: None,
+    };
+    if run(&mut p, crate::time::now() + BUDGET) {
+        return Ok(());
+    }
+    park(p);
+    Err(())
+}
+
+/// What a system call must do about a parked operation before it runs.
+pub enum Before {
+    /// Nothing is parked: go ahead.
+    Proceed,
+    /// The thread's own restarted call has finished: return success.
+    OwnCallDone,
+    /// The parked operation is still not finished: restart this call.
+    Restart,
+}
+
+/// Continues the parked operation, if any, for a system call of `current`.
+pub fn before_syscall(current: &mut Tcb) -> Before {
+    let me = current as *mut Tcb;
+    if let Some(mut p) = unpark() {
+        if !run(&mut p, crate::time::now() + BUDGET) {
+            park(p);
+            return Before::Restart;
+        }
+        if p.owner == me {
+            return Before::OwnCallDone;
+        }
+        if !p.owner.is_null() {
+            // SAFETY: a non-null owner is a live TCB (cleared when destroyed).
+            unsafe { (*p.owner).long_op_done = true };
+        }
+    }
+    if core::mem::take(&mut current.long_op_done) {
+        return Before::OwnCallDone;
+    }
+    Before::Proceed
+}
+
+/// The timer tick continues the parked operation (the interrupted context is user mode or
+/// idle, never the kernel, so no other operation is in progress).
+pub fn continue_from_timer() {
+    if let Some(mut p) = unpark() {
+        if !run(&mut p, crate::time::now() + BUDGET) {
+            park(p);
+        } else if !p.owner.is_null() {
+            // SAFETY: a non-null owner is a live TCB.
+            unsafe { (*p.owner).long_op_done = true };
+        }
+    }
+}
+
+/// A TCB is being destroyed: it owns no parked operation any more.
+pub fn forget_owner(tcb: *mut Tcb) {
+    if !ANY_PARKED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(p) = PARKED.lock().0.as_mut() {
+        if p.owner == tcb {
+            p.owner = core::ptr::null_mut();
+        }
+    }
+}
+
+/// The reply of a finished delete or revoke.
+pub fn done_reply() -> Reply {
+    Reply::empty()
+}

@@ -1,0 +1,361 @@
+//! The IPC fast path against the general path (issue 11): the same random Call/ReplyRecv
+//! sequences run with the kernel's fast path on and then off (`DebugConsoleFastPath`), and
+//! every register the caller and the receiver see after each system call must be the same
+//! both times.
+//!
+//! A client thread makes `STEPS` Calls; a server thread receives them and answers each with
+//! `ReplyRecv`, or now and then with `Reply`, a yield and `Recv` (so the client's next Call
+//! finds no receiver and queues). Every register going in is random (the syscall number,
+//! cptr and message info aside): lengths 0 to 4, random labels and words, three caps to the
+//! endpoint (unbadged, a random badge, all ones). The pair runs at three priority
+//! settings: equal, server below the client, client below the server. The helpers share
+//! our CSpace and VSpace and record what they saw in the statics below.
+
+use crate::check::{Fail, TestResult};
+use crate::{ensure, ok, Ctx, Test};
+use core::sync::atomic::{AtomicU64, Ordering};
+use libsys::abi::{MessageInfo, Syscall};
+use libsys::bootinfo::{SLOT_CNODE, SLOT_DEBUG_CONSOLE, SLOT_VSPACE};
+use libsys::cap::{Cap, DebugConsole, Endpoint, Notification, Tcb, TcbConfig, UserRegisters};
+use libsys::object::Rights;
+
+/// The tests of this file.
+pub const TESTS: &[Test] = crate::tests![
+    random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_the_fast_path,
+];
+
+/// Calls per sequence.
+const STEPS: usize = 48;
+/// General-purpose registers a thread sees (all but rsp, which the kernel never changes), in
+/// this order: rax rbx rcx rdx rsi rdi rbp r8 r9 r10 r11 r12 r13 r14 r15.
+const REGS: usize = 15;
+const RAX: usize = 0;
+const RSI: usize = 4;
+const RDI: usize = 5;
+
+core::arch::global_asm!(
+    r#"
+    .section .text.full_syscall, "ax"
+    .global utest_full_syscall
+    // utest_full_syscall(regs: *mut [u64; 15]): loads every register but rsp from `regs`,
+    // executes `syscall`, and stores every register back into `regs`.
+utest_full_syscall:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdi
+    mov rax, [rdi + 0]
+    mov rbx, [rdi + 8]
+    mov rcx, [rdi + 16]
+    mov rdx, [rdi + 24]
+    mov rsi, [rdi + 32]
+    mov rbp, [rdi + 48]
+    mov r8, [rdi + 56]
+    mov r9, [rdi + 64]
+    mov r10, [rdi + 72]
+    mov r11, [rdi + 80]
+    mov r12, [rdi + 88]
+    mov r13, [rdi + 96]
+    mov r14, [rdi + 104]
+    mov r15, [rdi + 112]
+    mov rdi, [rdi + 40]
+    syscall
+    push rdi
+    mov rdi, [rsp + 8]
+    mov [rdi + 0], rax
+    mov [rdi + 8], rbx
+    mov [rdi + 16], rcx
+    mov [rdi + 24], rdx
+    mov [rdi + 32], rsi
+    pop rax
+    mov [rdi + 40], rax
+    mov [rdi + 48], rbp
+    mov [rdi + 56], r8
+    mov [rdi + 64], r9
+    mov [rdi + 72], r10
+    mov [rdi + 80], r11
+    mov [rdi + 88], r12
+    mov [rdi + 96], r13
+    mov [rdi + 104], r14
+    mov [rdi + 112], r15
+    pop rdi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+"#
+);
+
+// SAFETY: defined in the `global_asm!` above with the C calling convention: it saves and
+// restores every callee-saved register, and reads and writes only the 15 words at `regs`.
+unsafe extern "C" {
+    fn utest_full_syscall(regs: *mut [u64; REGS]);
+}
+
+/// One system call with every register given; returns every register afterwards.
+fn full_syscall(mut regs: [u64; REGS]) -> [u64; REGS] {
+    // SAFETY: `regs` is a valid, writable array of 15 words (see the declaration).
+    unsafe { utest_full_syscall(&mut regs) };
+    regs
+}
+
+/// What one run recorded: `[kind][step][register]`, kind 0 = the client after Call `step`,
+/// 1 = the server after receiving Call `step`, 2 = the server after a `Reply` to it.
+type Record = [[[AtomicU64; REGS]; STEPS]; 3];
+const CLIENT: usize = 0;
+const RECEIVED: usize = 1;
+const REPLIED: usize = 2;
+
+static OUT: Record = [const { [const { [const { AtomicU64::new(0) }; REGS] }; STEPS] }; 3];
+/// The first run's record, to compare the second against.
+static FIRST: Record = [const { [const { [const { AtomicU64::new(0) }; REGS] }; STEPS] }; 3];
+
+/// What the helpers use: the seed and the caps (set before they start).
+static SEED: AtomicU64 = AtomicU64::new(0);
+static CAPS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+const EP: usize = 0;
+const EP_BADGED: usize = 1;
+const EP_ALL_ONES: usize = 2;
+const DONE: usize = 3;
+const PARK: usize = 4;
+
+fn record(kind: usize, step: usize, regs: &[u64; REGS]) {
+    for (slot, value) in OUT[kind][step].iter().zip(regs) {
+        slot.store(*value, Ordering::SeqCst);
+    }
+}
+
+/// splitmix64 of `seed`, `stream` and `index`: the same inputs on both runs.
+fn random(stream: u64, index: u64) -> u64 {
+    let mut z = SEED
+        .load(Ordering::SeqCst)
+        .wrapping_add(stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_add(index.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Random registers for system call `number` on `cptr`, with a random message of 0 to 4
+/// words (`stream` tells the calls apart).
+fn inputs(stream: u64, number: Syscall, cptr: u64) -> [u64; REGS] {
+    let mut regs = [0; REGS];
+    for (i, r) in regs.iter_mut().enumerate() {
+        *r = random(stream, i as u64);
+    }
+    let shape = random(stream, 100);
+    regs[RAX] = number as u64;
+    regs[RDI] = cptr;
+    regs[RSI] = MessageInfo::new((shape >> 12) & 0xf_ffff, shape % 5, 0).0;
+    regs
+}
+
+fn cap(index: usize) -> u64 {
+    CAPS[index].load(Ordering::SeqCst)
+}
+
+/// The client: `STEPS` Calls through a randomly chosen cap, then it signals `DONE` and
+/// waits forever on `PARK`.
+extern "C" fn client(_: u64) -> ! {
+    for step in 0..STEPS {
+        let via = [EP, EP_BADGED, EP_ALL_ONES][(random(1, step as u64) % 3) as usize];
+        let out = full_syscall(inputs(0x1000 + step as u64, Syscall::Call, cap(via)));
+        record(CLIENT, step, &out);
+    }
+    let _ = Cap::<Notification>::from_cptr(cap(DONE)).signal();
+    loop {
+        let _ = Cap::<Notification>::from_cptr(cap(PARK)).wait();
+    }
+}
+
+/// The server: receives, then answers each Call and receives the next (its last receive
+/// never returns).
+extern "C" fn server(_: u64) -> ! {
+    let ep = cap(EP);
+    let out = full_syscall(inputs(0x2000, Syscall::Recv, ep));
+    record(RECEIVED, 0, &out);
+    for step in 0..STEPS {
+        let stream = 0x3000 + 2 * step as u64;
+        let out = if random(2, step as u64).is_multiple_of(4) {
+            // Reply, let the client run (it calls and finds nobody waiting), then receive.
+            let replied = full_syscall(inputs(stream, Syscall::Reply, 0));
+            record(REPLIED, step, &replied);
+            libsys::syscall::yield_now();
+            full_syscall(inputs(stream + 1, Syscall::Recv, ep))
+        } else {
+            full_syscall(inputs(stream, Syscall::ReplyRecv, ep))
+        };
+        if step + 1 < STEPS {
+            record(RECEIVED, step + 1, &out);
+        }
+    }
+    loop {
+        libsys::syscall::yield_now();
+    }
+}
+
+const STACK_SIZE: usize = 16384;
+
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+
+static mut STACKS: [Stack; 2] = [Stack([0; STACK_SIZE]), Stack([0; STACK_SIZE])];
+
+fn stack_top(index: usize) -> u64 {
+    // SAFETY: only the address of the static is taken; no reference is formed.
+    let base = unsafe { core::ptr::addr_of!(STACKS[index]) } as u64;
+    base + STACK_SIZE as u64 - 8
+}
+
+/// A thread in our CSpace and VSpace running `body` on stack `stack` at `priority`.
+fn spawn(
+    ctx: &mut Ctx,
+    body: extern "C" fn(u64) -> !,
+    stack: usize,
+    priority: u64,
+) -> Result<Cap<Tcb>, Fail> {
+    let tcb: Cap<Tcb> = ctx.make()?;
+    let config = TcbConfig {
+        cspace: Cap::from_cptr(SLOT_CNODE),
+        vspace: Cap::from_cptr(SLOT_VSPACE),
+        ipc_buffer_addr: 0,
+        ipc_buffer_frame: Cap::null(),
+        fault_endpoint: Cap::null(),
+    };
+    ok!(tcb.configure(&config));
+    ok!(tcb.set_priority(priority));
+    let registers = UserRegisters {
+        rip: body as *const () as u64,
+        rsp: stack_top(stack),
+        rflags: 0x202,
+        ..UserRegisters::default()
+    };
+    ok!(tcb.write_registers(false, &registers));
+    Ok(tcb)
+}
+
+/// Runs one sequence with the fast path `enabled`, helpers at the given priorities; returns
+/// how many Calls and ReplyRecvs the fast path took meanwhile.
+fn run(
+    ctx: &mut Ctx,
+    enabled: bool,
+    client_priority: u64,
+    server_priority: u64,
+) -> Result<u64, Fail> {
+    for kind in &OUT {
+        for step in kind {
+            for r in step {
+                r.store(0, Ordering::SeqCst);
+            }
+        }
+    }
+    let console = Cap::<DebugConsole>::from_cptr(SLOT_DEBUG_CONSOLE);
+    let ep: Cap<Endpoint> = ctx.make()?;
+    let badged = ctx.mint(ep, Rights::ALL, random(3, 0) | 1)?;
+    let all_ones = ctx.mint(ep, Rights::ALL, u64::MAX)?;
+    let done: Cap<Notification> = ctx.make()?;
+    let park: Cap<Notification> = ctx.make()?;
+    for (index, c) in [
+        ep.cptr(),
+        badged.cptr(),
+        all_ones.cptr(),
+        done.cptr(),
+        park.cptr(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        CAPS[index].store(c, Ordering::SeqCst);
+    }
+    let server = spawn(ctx, server, 0, server_priority)?;
+    let client = spawn(ctx, client, 1, client_priority)?;
+    let before = ok!(console.set_fast_path(enabled));
+    let deadline = libsys::time::now().saturating_add(ctx.info.tsc_hz.saturating_mul(20));
+    let finished = server
+        .resume()
+        .and_then(|()| client.resume())
+        .and_then(|()| done.wait_timeout(deadline));
+    // Back on whatever happened (the other tests expect it).
+    let after = ok!(console.set_fast_path(true));
+    ok!(client.suspend());
+    ok!(server.suspend());
+    ensure!(
+        finished.is_ok(),
+        "the sequence did not finish: {finished:?}"
+    );
+    Ok(after[0] + after[1] - before[0] - before[1])
+}
+
+/// Issue 11, *Tests*: random Call/ReplyRecv sequences (lengths, labels, words, badges,
+/// priorities, receivers waiting and not) give the caller and the receiver the same
+/// registers whether the fast path takes them or the general path does.
+fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_the_fast_path(
+    ctx: &mut Ctx,
+) -> TestResult {
+    let p = ctx.info.priority;
+    for (round, (client_priority, server_priority)) in
+        [(p, p), (p, p - 1), (p - 1, p)].into_iter().enumerate()
+    {
+        SEED.store(0x5eed_0000 + round as u64, Ordering::SeqCst);
+        let fast = run(ctx, true, client_priority, server_priority)?;
+        for (first, out) in FIRST.iter().zip(&OUT) {
+            for (f, o) in first.iter().zip(out) {
+                for (f, o) in f.iter().zip(o) {
+                    f.store(o.load(Ordering::SeqCst), Ordering::SeqCst);
+                }
+            }
+        }
+        let slow = run(ctx, false, client_priority, server_priority)?;
+        ensure!(
+            fast > 0,
+            "round {round}: the fast path took none of the calls"
+        );
+        ensure!(
+            slow == 0,
+            "round {round}: the fast path was off but took {slow} calls"
+        );
+        for kind in [CLIENT, RECEIVED, REPLIED] {
+            for step in 0..STEPS {
+                let load = |record: &Record| {
+                    core::array::from_fn::<u64, REGS, _>(|i| {
+                        record[kind][step][i].load(Ordering::SeqCst)
+                    })
+                };
+                let (with, without) = (load(&FIRST), load(&OUT));
+                ensure!(
+                    with == without,
+                    "round {round} (priorities {client_priority}/{server_priority}), kind \
+                     {kind}, step {step}: fast path {with:x?}, general path {without:x?}"
+                );
+            }
+        }
+        // What the server received is what the client sent, with the cap's badge.
+        for (step, (received, client)) in OUT[RECEIVED].iter().zip(&OUT[CLIENT]).enumerate() {
+            let sent = inputs(0x1000 + step as u64, Syscall::Call, 0);
+            let got = received[RSI].load(Ordering::SeqCst);
+            ensure!(
+                got == sent[RSI],
+                "round {round}, step {step}: the server got info {got:#x}, sent {:#x}",
+                sent[RSI]
+            );
+            let badge = [0, random(3, 0) | 1, u64::MAX][(random(1, step as u64) % 3) as usize];
+            let got = received[RDI].load(Ordering::SeqCst);
+            ensure!(
+                got == badge,
+                "round {round}, step {step}: the server got badge {got:#x}, want {badge:#x}"
+            );
+            let error = client[RAX].load(Ordering::SeqCst);
+            ensure!(
+                error == 0,
+                "round {round}, step {step}: Call returned {error}"
+            );
+        }
+    }
+    Ok(())
+}
