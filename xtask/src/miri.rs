@@ -31,7 +31,7 @@ pub fn run(args: MiriArgs) -> Result<(), String> {
         .is_ok_and(|o| o.status.success());
     if !present {
         if args.no_install {
-            return Err("Miri is not installed: rustup toolchain install nightly --profile minimal --component miri,rust-src".into());
+            return Err("Miri is not installed: rustup toolchain install nightly --profile minimal --component miri,rust-src --allow-downgrade".into());
         }
         println!("xtask: rustup: nightly with miri and rust-src ...");
         run_command(Command::new("rustup").args([
@@ -42,6 +42,8 @@ pub fn run(args: MiriArgs) -> Result<(), String> {
             "minimal",
             "--component",
             "miri,rust-src",
+            // A nightly without Miri built is skipped for the newest one that has it.
+            "--allow-downgrade",
         ]))?;
     }
     let mut command = Command::new("cargo");
