@@ -139,7 +139,9 @@ fn cargo_build(
 }
 
 /// The servers under `dir`: for each `dir/*/Cargo.toml`, its package name and binary name
-/// (the `[[bin]]` name, else the package name), sorted by binary name.
+/// (the `[[bin]]` name, else the package name), sorted by binary name. A library crate (no
+/// `[[bin]]` section and no `src/main.rs`, such as a server's `-api` crate or `hshcore`) is
+/// not a server.
 ///
 /// # Errors
 /// When `dir` cannot be read or a manifest has no package name.
@@ -151,6 +153,9 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
+        if !text.contains("[[bin]]") && !entry.path().join("src/main.rs").is_file() {
+            continue;
+        }
         let (package, bin) = package_and_bin(&text)
             .ok_or_else(|| format!("{}: no [package] name", manifest.display()))?;
         servers.push((package, bin));
@@ -223,5 +228,14 @@ mod tests {
     fn servers_of_the_repository_include_hello() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
         assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
+    }
+
+    #[test]
+    fn library_crates_under_servers_are_not_servers() {
+        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
+        assert!(
+            !servers.iter().any(|(package, _)| package == "hshcore"),
+            "{servers:?}"
+        );
     }
 }

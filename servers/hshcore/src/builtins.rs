@@ -1,0 +1,685 @@
+//! The builtins: commands that change or read the shell itself, run without a hatch.
+//!
+//! `cd`, `pwd`, `export`, `unset`, `umask`, `ulimit`, `exit`, `set`, `jobs`, `fg`, `bg`,
+//! `wait`. (`hatch` is not here: it hatches, so it is planned like any command, see
+//! `hatch_cmd.rs`.) A builtin's redirections apply to it alone: the shell opens the files,
+//! writes the builtin's output there, and closes them.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use egg::{Resource, RLIM_INFINITY};
+
+use crate::expand::{Expanded, RedirectAction};
+use crate::jobs::{JobSpec, JobState};
+use crate::shell::{Shell, STATUS_USAGE};
+use crate::system::{Errno, Fd, Pid, System, WaitOptions, WaitTarget};
+
+/// A builtin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `cd [DIR | -]`.
+    Cd,
+    /// `pwd`.
+    Pwd,
+    /// `export [NAME[=VALUE]...]`.
+    Export,
+    /// `unset NAME...`.
+    Unset,
+    /// `umask [MODE]`.
+    Umask,
+    /// `ulimit [-a] [-H|-S] [-c|-d|-f|-l|-m|-n|-s|-t|-u|-v] [LIMIT]`.
+    Ulimit,
+    /// `exit [N]`.
+    Exit,
+    /// `set [-x | +x]`.
+    Set,
+    /// `jobs [-l]`.
+    Jobs,
+    /// `fg [%JOB]`.
+    Fg,
+    /// `bg [%JOB]`.
+    Bg,
+    /// `wait [%JOB | PID]...`.
+    Wait,
+}
+
+impl Builtin {
+    /// The builtin named `name`.
+    pub fn from_name(name: &[u8]) -> Option<Builtin> {
+        Some(match name {
+            b"cd" => Builtin::Cd,
+            b"pwd" => Builtin::Pwd,
+            b"export" => Builtin::Export,
+            b"unset" => Builtin::Unset,
+            b"umask" => Builtin::Umask,
+            b"ulimit" => Builtin::Ulimit,
+            b"exit" => Builtin::Exit,
+            b"set" => Builtin::Set,
+            b"jobs" => Builtin::Jobs,
+            b"fg" => Builtin::Fg,
+            b"bg" => Builtin::Bg,
+            b"wait" => Builtin::Wait,
+            _ => return None,
+        })
+    }
+}
+
+/// The `ulimit` letters and their resources (sizes in bytes, times in seconds).
+const ULIMIT_LETTERS: &[(u8, Resource, &str)] = &[
+    (b'c', Resource::Core, "core file size (bytes)"),
+    (b'd', Resource::Data, "data segment size (bytes)"),
+    (b'f', Resource::FileSize, "file size (bytes)"),
+    (b'l', Resource::LockedMemory, "locked memory (bytes)"),
+    (b'm', Resource::ResidentSet, "resident set size (bytes)"),
+    (b'n', Resource::OpenFiles, "open files"),
+    (b's', Resource::Stack, "stack size (bytes)"),
+    (b't', Resource::Cpu, "cpu time (seconds)"),
+    (b'u', Resource::Processes, "processes"),
+    (b'v', Resource::AddressSpace, "address space (bytes)"),
+];
+
+/// Where a builtin's standard descriptors go after its redirections.
+struct Streams {
+    fds: [Option<Fd>; 3],
+    opened: Vec<Fd>,
+}
+
+impl<S: System> Shell<S> {
+    /// Runs a builtin with its redirections; returns its status.
+    pub(crate) fn run_builtin(&mut self, builtin: Builtin, expanded: &Expanded) -> u8 {
+        let mut streams = Streams {
+            fds: [Some(0), Some(1), Some(2)],
+            opened: Vec::new(),
+        };
+        for redirect in &expanded.redirects {
+            let fd = redirect.fd as usize;
+            let target = match &redirect.action {
+                RedirectAction::Open { path, flags, mode } => {
+                    match self.sys.open(path, *flags, *mode) {
+                        Ok(opened) => {
+                            streams.opened.push(opened);
+                            Some(opened)
+                        }
+                        Err(errno) => {
+                            self.error(&format!(
+                                "{}: {}",
+                                path.escape_ascii(),
+                                errno.description()
+                            ));
+                            self.close_streams(&streams);
+                            return 1;
+                        }
+                    }
+                }
+                RedirectAction::Dup { from } => streams.fds.get(*from as usize).copied().flatten(),
+                RedirectAction::Close => None,
+            };
+            if let Some(slot) = streams.fds.get_mut(fd) {
+                *slot = target;
+            }
+        }
+        let args = &expanded.argv[1..];
+        let mut out = Output::default();
+        let status = match builtin {
+            Builtin::Cd => self.builtin_cd(args, &mut out),
+            Builtin::Pwd => self.builtin_pwd(&mut out),
+            Builtin::Export => self.builtin_export(args, &mut out),
+            Builtin::Unset => self.builtin_unset(args, &mut out),
+            Builtin::Umask => self.builtin_umask(args, &mut out),
+            Builtin::Ulimit => self.builtin_ulimit(args, &mut out),
+            Builtin::Exit => self.builtin_exit(args, &mut out),
+            Builtin::Set => self.builtin_set(args, &mut out),
+            Builtin::Jobs => self.builtin_jobs(args, &mut out),
+            Builtin::Fg => self.builtin_fg(args, &mut out),
+            Builtin::Bg => self.builtin_bg(args, &mut out),
+            Builtin::Wait => self.builtin_wait(args, &mut out),
+        };
+        if let Some(fd) = streams.fds[1] {
+            self.write_all(fd, out.stdout.as_bytes());
+        }
+        if let Some(fd) = streams.fds[2] {
+            self.write_all(fd, out.stderr.as_bytes());
+        }
+        self.close_streams(&streams);
+        status
+    }
+
+    fn close_streams(&mut self, streams: &Streams) {
+        for &fd in &streams.opened {
+            let _ = self.sys.close(fd);
+        }
+    }
+
+    fn builtin_cd(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let target = match args {
+            [] => self.get_var(b"HOME").unwrap_or_else(|| b"/".to_vec()),
+            [dash] if dash == b"-" => match self.get_var(b"OLDPWD") {
+                Some(old) => {
+                    out.line(&String::from_utf8_lossy(&old));
+                    old
+                }
+                None => return out.fail("cd: OLDPWD not set", 1),
+            },
+            [dir] => dir.clone(),
+            _ => return out.fail("cd: too many arguments", STATUS_USAGE),
+        };
+        let old = self.sys.getcwd().ok();
+        if let Err(errno) = self.sys.chdir(&target) {
+            return out.fail(
+                &format!("cd: {}: {}", target.escape_ascii(), errno.description()),
+                1,
+            );
+        }
+        if let Some(old) = old {
+            self.set_exported(b"OLDPWD", old);
+        }
+        if let Ok(new) = self.sys.getcwd() {
+            self.set_exported(b"PWD", new);
+        }
+        0
+    }
+
+    fn builtin_pwd(&mut self, out: &mut Output) -> u8 {
+        match self.sys.getcwd() {
+            Ok(cwd) => {
+                out.line(&String::from_utf8_lossy(&cwd));
+                0
+            }
+            Err(errno) => out.fail(&format!("pwd: {}", errno.description()), 1),
+        }
+    }
+
+    fn builtin_export(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        if args.is_empty() {
+            for entry in self.environment() {
+                let (name, value) = split_assignment(&entry);
+                out.line(&format!(
+                    "export {}={}",
+                    String::from_utf8_lossy(name),
+                    crate::quote::word(value)
+                ));
+            }
+            return 0;
+        }
+        let mut status = 0;
+        for arg in args {
+            let (name, value) = match arg.iter().position(|&b| b == b'=') {
+                Some(equals) => (&arg[..equals], Some(arg[equals + 1..].to_vec())),
+                None => (arg.as_slice(), None),
+            };
+            if !crate::lex::is_name(name) {
+                status = out.fail(
+                    &format!("export: `{}': not a valid name", arg.escape_ascii()),
+                    1,
+                );
+                continue;
+            }
+            match value {
+                Some(value) => self.set_exported(name, value),
+                None => {
+                    if let Some(var) = self.vars.get_mut(name) {
+                        var.exported = true;
+                    }
+                }
+            }
+        }
+        status
+    }
+
+    fn builtin_unset(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let mut status = 0;
+        for name in args {
+            if crate::lex::is_name(name) {
+                self.vars.remove(name.as_slice());
+            } else {
+                status = out.fail(
+                    &format!("unset: `{}': not a valid name", name.escape_ascii()),
+                    1,
+                );
+            }
+        }
+        status
+    }
+
+    fn builtin_umask(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let mask = match args {
+            [] => None,
+            [mode] => match parse_octal(mode).filter(|&m| m <= 0o777) {
+                Some(mask) => Some(mask),
+                None => {
+                    return out.fail(
+                        &format!(
+                            "umask: {}: not an octal mask (0 to 777)",
+                            mode.escape_ascii()
+                        ),
+                        1,
+                    )
+                }
+            },
+            _ => return out.fail("umask: too many arguments", STATUS_USAGE),
+        };
+        match self.sys.umask(mask) {
+            Ok(old) => {
+                if mask.is_none() {
+                    out.line(&format!("{old:04o}"));
+                }
+                0
+            }
+            Err(errno) => out.fail(&format!("umask: {}", errno.description()), 1),
+        }
+    }
+
+    fn builtin_ulimit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let (mut soft, mut hard, mut all) = (false, false, false);
+        let mut resources = Vec::new();
+        let mut value = None;
+        for arg in args {
+            match arg.strip_prefix(b"-") {
+                Some(letters) if !letters.is_empty() && value.is_none() => {
+                    for &letter in letters {
+                        match letter {
+                            b'S' => soft = true,
+                            b'H' => hard = true,
+                            b'a' => all = true,
+                            _ => match ULIMIT_LETTERS.iter().find(|(l, ..)| *l == letter) {
+                                Some(&(_, resource, _)) => resources.push(resource),
+                                None => {
+                                    return out.fail(
+                                        &format!("ulimit: -{}: unknown option", char::from(letter)),
+                                        STATUS_USAGE,
+                                    )
+                                }
+                            },
+                        }
+                    }
+                }
+                _ if value.is_none() => {
+                    value = Some(match arg.as_slice() {
+                        b"unlimited" => RLIM_INFINITY,
+                        text => match crate::hatch_cmd::parse_number(text) {
+                            Some(n) => n,
+                            None => {
+                                return out.fail(
+                                    &format!("ulimit: {}: not a number", text.escape_ascii()),
+                                    STATUS_USAGE,
+                                )
+                            }
+                        },
+                    })
+                }
+                _ => return out.fail("ulimit: too many arguments", STATUS_USAGE),
+            }
+        }
+        if all {
+            resources = ULIMIT_LETTERS.iter().map(|&(_, r, _)| r).collect();
+        } else if resources.is_empty() {
+            resources.push(Resource::FileSize);
+        }
+        let Some(value) = value else {
+            for resource in resources {
+                let Ok((s, h)) = self.sys.getrlimit(resource) else {
+                    return out.fail(&format!("ulimit: {}: cannot read", resource.name()), 1);
+                };
+                let shown = render_limit(if hard && !soft { h } else { s });
+                if all {
+                    let (letter, _, what) = ULIMIT_LETTERS
+                        .iter()
+                        .find(|(_, r, _)| *r == resource)
+                        .copied()
+                        .unwrap_or((b'?', resource, ""));
+                    out.line(&format!("-{} {what:<28}{shown}", char::from(letter)));
+                } else {
+                    out.line(&shown);
+                }
+            }
+            return 0;
+        };
+        for resource in resources {
+            let Ok((old_soft, old_hard)) = self.sys.getrlimit(resource) else {
+                return out.fail(&format!("ulimit: {}: cannot read", resource.name()), 1);
+            };
+            // Neither -S nor -H: both, as POSIX shells do.
+            let (new_soft, new_hard) = match (soft, hard) {
+                (true, false) => (value, old_hard),
+                (false, true) => (old_soft.min(value), value),
+                _ => (value, value),
+            };
+            if let Err(errno) = self.sys.setrlimit(resource, new_soft, new_hard) {
+                return out.fail(
+                    &format!("ulimit: {}: {}", resource.name(), errno.description()),
+                    1,
+                );
+            }
+        }
+        0
+    }
+
+    fn builtin_exit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let code = match args {
+            [] => self.status,
+            [n] => match parse_decimal(n) {
+                Some(n) => (n % 256) as u8,
+                None => {
+                    out.fail(
+                        &format!("exit: {}: numeric argument required", n.escape_ascii()),
+                        STATUS_USAGE,
+                    );
+                    STATUS_USAGE
+                }
+            },
+            _ => return out.fail("exit: too many arguments", 1),
+        };
+        self.exit = Some(code);
+        code
+    }
+
+    fn builtin_set(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        if args.is_empty() {
+            let lines: Vec<String> = self
+                .vars
+                .iter()
+                .map(|(name, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(name),
+                        crate::quote::word(&v.value)
+                    )
+                })
+                .collect();
+            for line in lines {
+                out.line(&line);
+            }
+            return 0;
+        }
+        for arg in args {
+            match arg.as_slice() {
+                b"-x" => self.xtrace = true,
+                b"+x" => self.xtrace = false,
+                _ => {
+                    return out.fail(
+                        &format!(
+                            "set: {}: unsupported option (only -x and +x)",
+                            arg.escape_ascii()
+                        ),
+                        STATUS_USAGE,
+                    )
+                }
+            }
+        }
+        0
+    }
+
+    fn builtin_jobs(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let long = match args {
+            [] => false,
+            [l] if l == b"-l" => true,
+            _ => return out.fail("jobs: usage: jobs [-l]", STATUS_USAGE),
+        };
+        self.notify_jobs();
+        let lines: Vec<String> = self
+            .jobs
+            .iter()
+            .map(|job| {
+                let state = match job.state() {
+                    JobState::Running => "Running",
+                    JobState::Stopped => "Stopped",
+                    JobState::Done => "Done",
+                };
+                let mark = self.jobs.mark(job.id);
+                if long {
+                    let pids: Vec<String> =
+                        job.processes.iter().map(|p| format!("{}", p.pid)).collect();
+                    format!(
+                        "[{}]{mark}  {} {state:<24}{}",
+                        job.id,
+                        pids.join(","),
+                        job.text
+                    )
+                } else {
+                    format!("[{}]{mark}  {state:<24}{}", job.id, job.text)
+                }
+            })
+            .collect();
+        for line in lines {
+            out.line(&line);
+        }
+        0
+    }
+
+    /// The job an `fg`/`bg` argument names.
+    fn job_argument(&self, name: &str, args: &[Vec<u8>], out: &mut Output) -> Option<usize> {
+        if !self.job_control {
+            out.fail(&format!("{name}: no job control"), 1);
+            return None;
+        }
+        let spec = match args {
+            [] => JobSpec::Current,
+            [arg] => match JobSpec::parse(arg) {
+                Some(spec) => spec,
+                None => match parse_decimal(arg) {
+                    Some(n) => JobSpec::Number(n as usize),
+                    None => {
+                        out.fail(&format!("{name}: {}: no such job", arg.escape_ascii()), 1);
+                        return None;
+                    }
+                },
+            },
+            _ => {
+                out.fail(&format!("{name}: too many arguments"), STATUS_USAGE);
+                return None;
+            }
+        };
+        let found = self.jobs.find(spec);
+        if found.is_none() {
+            let what = args
+                .first()
+                .map_or(String::from("current"), |a| format!("{}", a.escape_ascii()));
+            out.fail(&format!("{name}: {what}: no such job"), 1);
+        }
+        found
+    }
+
+    fn builtin_fg(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let Some(id) = self.job_argument("fg", args, out) else {
+            return 1;
+        };
+        let Some(job) = self.jobs.get(id) else {
+            return 1;
+        };
+        let (pgid, text) = (job.pgid, job.text.clone());
+        // The command goes to the terminal before the job runs: flush it now.
+        self.write_line(1, &text);
+        if pgid != 0 {
+            if let Err(errno) = self.sys.tcsetpgrp(0, pgid) {
+                return out.fail(&format!("fg: {}", errno.description()), 1);
+            }
+        }
+        if let Err(errno) = self.continue_job(id) {
+            let _ = self.sys.tcsetpgrp(0, self.shell_pgid);
+            return out.fail(&format!("fg: {}", errno.description()), 1);
+        }
+        self.wait_foreground(id)
+    }
+
+    fn builtin_bg(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let Some(id) = self.job_argument("bg", args, out) else {
+            return 1;
+        };
+        if let Err(errno) = self.continue_job(id) {
+            return out.fail(&format!("bg: {}", errno.description()), 1);
+        }
+        self.jobs.make_current(id);
+        if let Some(job) = self.jobs.get(id) {
+            out.line(&format!("[{id}]+ {} &", job.text));
+        }
+        0
+    }
+
+    fn builtin_wait(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let options = WaitOptions {
+            nohang: false,
+            untraced: false,
+        };
+        if args.is_empty() {
+            loop {
+                let running = self.jobs.iter().any(|job| job.state() == JobState::Running);
+                if !running {
+                    break;
+                }
+                match self.sys.wait(WaitTarget::Any, options) {
+                    Ok(Some((pid, status))) => {
+                        self.jobs.record(pid, status);
+                    }
+                    Err(Errno::EINTR) => {}
+                    _ => break,
+                }
+            }
+            self.remove_done_jobs();
+            return 0;
+        }
+        let mut status = 0;
+        for arg in args {
+            let pids: Vec<Pid> = if let Some(spec) = JobSpec::parse(arg) {
+                match self.jobs.find(spec).and_then(|id| self.jobs.get(id)) {
+                    Some(job) => job.processes.iter().map(|p| p.pid).collect(),
+                    None => {
+                        status =
+                            out.fail(&format!("wait: {}: no such job", arg.escape_ascii()), 127);
+                        continue;
+                    }
+                }
+            } else if let Some(pid) = parse_decimal(arg) {
+                alloc::vec![pid as Pid]
+            } else {
+                status = out.fail(
+                    &format!("wait: {}: not a pid or job", arg.escape_ascii()),
+                    STATUS_USAGE,
+                );
+                continue;
+            };
+            for pid in pids {
+                status = self.wait_pid(pid, out);
+            }
+        }
+        self.remove_done_jobs();
+        status
+    }
+
+    /// Waits for `pid` (already reported to the job table or not); returns its status.
+    fn wait_pid(&mut self, pid: Pid, out: &mut Output) -> u8 {
+        if let Some(id) = self.jobs.job_of(pid) {
+            let done = self.jobs.get(id).and_then(|job| {
+                job.processes
+                    .iter()
+                    .find(|p| p.pid == pid)
+                    .and_then(|p| match p.state {
+                        crate::jobs::ProcessState::Done(status) => Some(status),
+                        _ => None,
+                    })
+            });
+            if let Some(status) = done {
+                return crate::jobs::status_code(status);
+            }
+        }
+        let options = WaitOptions {
+            nohang: false,
+            untraced: false,
+        };
+        loop {
+            match self.sys.wait(WaitTarget::Pid(pid), options) {
+                Ok(Some((got, status))) => {
+                    self.jobs.record(got, status);
+                    if got == pid {
+                        return crate::jobs::status_code(status);
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Ok(None) | Err(_) => {
+                    return out.fail(
+                        &format!("wait: pid {pid} is not a child of this shell"),
+                        127,
+                    )
+                }
+            }
+        }
+    }
+
+    fn remove_done_jobs(&mut self) {
+        let done: Vec<usize> = self
+            .jobs
+            .iter()
+            .filter(|job| job.state() == JobState::Done)
+            .map(|job| job.id)
+            .collect();
+        for id in done {
+            self.jobs.remove(id);
+        }
+    }
+
+    fn get_var(&self, name: &[u8]) -> Option<Vec<u8>> {
+        self.vars.get(name).map(|v| v.value.clone())
+    }
+
+    fn set_exported(&mut self, name: &[u8], value: Vec<u8>) {
+        self.vars.insert(
+            name.to_vec(),
+            crate::shell::Variable {
+                value,
+                exported: true,
+            },
+        );
+    }
+}
+
+/// What a builtin writes, sent to its (redirected) descriptors 1 and 2 when it is done.
+#[derive(Default)]
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn line(&mut self, text: &str) {
+        self.stdout.push_str(text);
+        self.stdout.push('\n');
+    }
+
+    /// Writes `hsh: message` to the error stream; returns `status`.
+    fn fail(&mut self, message: &str, status: u8) -> u8 {
+        self.stderr.push_str("hsh: ");
+        self.stderr.push_str(message);
+        self.stderr.push('\n');
+        status
+    }
+}
+
+fn split_assignment(entry: &[u8]) -> (&[u8], &[u8]) {
+    match entry.iter().position(|&b| b == b'=') {
+        Some(equals) => (&entry[..equals], &entry[equals + 1..]),
+        None => (entry, &[]),
+    }
+}
+
+fn parse_decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+fn parse_octal(text: &[u8]) -> Option<u32> {
+    if text.is_empty() || text.len() > 4 || !text.iter().all(|b| (b'0'..=b'7').contains(b)) {
+        return None;
+    }
+    Some(text.iter().fold(0u32, |n, &d| n * 8 + u32::from(d - b'0')))
+}
+
+fn render_limit(limit: u64) -> String {
+    if limit == RLIM_INFINITY {
+        String::from("unlimited")
+    } else {
+        format!("{limit}")
+    }
+}
