@@ -139,9 +139,7 @@ fn cargo_build(
 }
 
 /// The servers under `dir`: for each `dir/*/Cargo.toml`, its package name and binary name
-/// (the `[[bin]]` name, else the package name), sorted by binary name. A library crate (no
-/// `[[bin]]` section and no `src/main.rs`, such as a server's `-api` crate or `hshcore`) is
-/// not a server.
+/// (the `[[bin]]` name, else the package name), sorted by binary name.
 ///
 /// # Errors
 /// When `dir` cannot be read or a manifest has no package name.
@@ -153,7 +151,8 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
-        if !text.contains("[[bin]]") && !entry.path().join("src/main.rs").is_file() {
+        if !has_binary(&text, &entry.path()) {
+            // A library shared by servers (a protocol `-api` crate, a host-tested core).
             continue;
         }
         let (package, bin) = package_and_bin(&text)
@@ -162,6 +161,12 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
     }
     servers.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(servers)
+}
+
+/// Whether the crate in `dir` (manifest text `manifest`) builds a program: it has a
+/// `[[bin]]` section or a `src/main.rs`.
+fn has_binary(manifest: &str, dir: &Path) -> bool {
+    manifest.lines().any(|l| l.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
 }
 
 /// The package name and the first `[[bin]]` name (else the package name) of a manifest.
@@ -225,17 +230,22 @@ mod tests {
     }
 
     #[test]
-    fn servers_of_the_repository_include_hello() {
+    fn library_crates_under_servers_are_not_programs() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
-        assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
+        assert!(
+            servers.iter().all(|(_, bin)| bin != "fs-api"),
+            "{servers:?}"
+        );
+        assert!(has_binary(
+            "[[bin]]\nname = \"x\"\n",
+            Path::new("/nonexistent")
+        ));
+        assert!(!has_binary("[lib]\n", Path::new("/nonexistent")));
     }
 
     #[test]
-    fn library_crates_under_servers_are_not_servers() {
+    fn servers_of_the_repository_include_hello() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
-        assert!(
-            !servers.iter().any(|(package, _)| package == "hshcore"),
-            "{servers:?}"
-        );
+        assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
     }
 }
