@@ -9,7 +9,9 @@
 //!    all four: a copy keeps what the shell's cap has and can never gain more.
 //! 2. Job control (an interactive shell): the first command of a job starts its group
 //!    (`setpgid 0`) and, in the foreground, takes the terminal (`tcsetpgrp 0 0`: descriptor
-//!    0 is still the shell's terminal at that point); later commands join the group
+//!    0 is still the shell's terminal at that point; if the first command could not be
+//!    hatched, the next one leads the group, its descriptor 0 is a pipe, and the shell
+//!    calls `tcsetpgrp` itself once it is hatched); later commands join the group
 //!    (`setpgid PGID`); then `sigdefault SIGINT|SIGQUIT|SIGTSTP|SIGTTIN|SIGTTOU` undoes the
 //!    shell's own ignoring of them.
 //! 3. The redirections, in the order written: `< f` is `open 0 "f" O_RDONLY 0`, `> f` is
@@ -129,7 +131,7 @@ pub fn compile(stage: &Stage<'_>) -> Result<Compiled, DecodeError> {
         Group::Inherit => {}
         Group::New { foreground } => {
             egg = egg.setpgid(0);
-            if foreground {
+            if foreground && stage.stdin_pipe.is_none() {
                 egg = egg.tcsetpgrp(0, 0);
             }
         }

@@ -62,14 +62,18 @@ pub fn command(expanded: &Expanded) -> String {
         let fd = redirect.fd;
         parts.push(match &redirect.action {
             RedirectAction::Open { path, flags, .. } => {
-                let op = if flags.access_mode() == 0 {
-                    "<"
+                let (op, default) = if flags.access_mode() == 0 {
+                    ("<", 0)
                 } else if flags.0 & egg::O_APPEND.0 != 0 {
-                    ">>"
+                    (">>", 1)
                 } else {
-                    ">"
+                    (">", 1)
                 };
-                alloc::format!("{fd}{op}{}", word(path))
+                if fd == default {
+                    alloc::format!("{op} {}", word(path))
+                } else {
+                    alloc::format!("{fd}{op} {}", word(path))
+                }
             }
             RedirectAction::Dup { from } => alloc::format!("{fd}>&{from}"),
             RedirectAction::Close => alloc::format!("{fd}>&-"),

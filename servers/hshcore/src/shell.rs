@@ -281,7 +281,7 @@ impl<S: System> Shell<S> {
             }
             if let Some(builtin) = Builtin::from_name(&only.argv[0]) {
                 if self.xtrace {
-                    let line = format!("+ {}\n", crate::quote::words(&only.argv));
+                    let line = format!("+ {}\n", crate::quote::command(only));
                     self.write_all(2, line.as_bytes());
                 }
                 return self.run_builtin(builtin, only);
@@ -352,8 +352,12 @@ impl<S: System> Shell<S> {
             match self.hatch(plan, &compiled) {
                 Ok(pid) => {
                     pids.push(pid);
-                    if let Group::New { .. } = group {
+                    if let Group::New { foreground } = group {
                         pgid = Some(pid);
+                        if foreground && stage.stdin_pipe.is_some() {
+                            // Its egg could not take the terminal (its fd 0 is a pipe).
+                            let _ = self.sys.tcsetpgrp(0, pid);
+                        }
                     }
                 }
                 Err(failure) => {
@@ -559,7 +563,7 @@ impl<S: System> Shell<S> {
 
     fn hatch(&mut self, plan: &Plan, compiled: &Compiled) -> Result<Pid, HatchFailure> {
         if self.xtrace {
-            let mut trace = format!("+ {}\n", crate::quote::words(&plan.expanded.argv));
+            let mut trace = format!("+ {}\n", crate::quote::command(&plan.expanded));
             trace.push_str(&render(&plan.program, compiled, "+   "));
             self.write_all(2, trace.as_bytes());
         }

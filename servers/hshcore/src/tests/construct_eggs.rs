@@ -134,7 +134,7 @@ fn set_x_prints_each_egg_in_text_form_before_the_hatch() {
         +   cap 64 0 READ|WRITE|GRANT|GRANT_REPLY 0\n\
         +   cap 65 1 READ|WRITE|GRANT|GRANT_REPLY 0\n\
         +   cap 66 2 READ|WRITE|GRANT|GRANT_REPLY 0\n\
-        + wc -l\n\
+        + wc -l > /tmp/n\n\
         +   # /bin/wc; caps: 0=pipe in 1=fd 1 2=fd 2\n\
         +   cap 64 0 READ|WRITE|GRANT|GRANT_REPLY 0\n\
         +   cap 65 1 READ|WRITE|GRANT|GRANT_REPLY 0\n\
@@ -167,5 +167,23 @@ fn a_path_in_a_redirection_may_not_hold_nul_and_the_shell_says_so() {
             .starts_with("hsh: cat: cannot build the egg: op 3 at byte 15 (open): operand path"),
         "{}",
         sh.sys().err()
+    );
+}
+
+#[test]
+fn the_set_x_session_in_docs_shell_md_is_what_the_shell_prints() {
+    let docs = include_str!("../../../../docs/shell.md");
+    let mut sh = shell(true);
+    run(&mut sh, "set -x");
+    run(&mut sh, "cat < /etc/motd | wc -l > /tmp/n 2>&1 &");
+    run(&mut sh, "LANG=C ls /bin");
+    let printed = sh.sys().err();
+    let session = format!(
+        "$ set -x\n$ cat < /etc/motd | wc -l > /tmp/n 2>&1 &\n{}",
+        printed.replace("+ LANG=C ls /bin\n", "$ LANG=C ls /bin\n+ LANG=C ls /bin\n")
+    );
+    assert!(
+        docs.contains(&session),
+        "docs/shell.md should show:\n{session}"
     );
 }

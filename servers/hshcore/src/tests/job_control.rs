@@ -124,3 +124,17 @@ fn and_or_in_the_background_is_refused_with_a_reason() {
         .contains("a background job must be one pipeline"));
     assert!(sh.sys().hatched.is_empty());
 }
+
+#[test]
+fn when_the_first_command_is_missing_the_next_leads_the_group_and_the_shell_gives_it_the_terminal()
+{
+    let mut sh = shell(true);
+    assert_eq!(run(&mut sh, "nosuch | cat"), 0);
+    let expected = format!(
+        "{}setpgid 0\nsigdefault SIGINT|SIGQUIT|SIGTSTP|SIGTTIN|SIGTTOU\n",
+        super::STDIO
+    );
+    assert_eq!(sh.sys().hatched[0].egg, super::asm(&expected));
+    assert_eq!(sh.sys().tcsetpgrp_calls, [10, 100, 10]);
+    assert!(sh.sys().extra_fds().is_empty());
+}
