@@ -46,6 +46,23 @@ pub enum Builtin {
 }
 
 impl Builtin {
+    /// Whether the builtin may run inside a pipeline: those that report on the shell.
+    /// It runs in the shell after the pipeline's programs are hatched, its output going
+    /// to the pipe (there is no subshell: `umask 077 | cat` does change the mask). The
+    /// others (`cd`, `unset`, `exit`, `fg`, `bg`, `wait`) act on the shell or wait, and
+    /// are refused there.
+    pub fn fits_in_pipeline(self) -> bool {
+        matches!(
+            self,
+            Builtin::Pwd
+                | Builtin::Export
+                | Builtin::Umask
+                | Builtin::Ulimit
+                | Builtin::Set
+                | Builtin::Jobs
+        )
+    }
+
     /// The builtin named `name`.
     pub fn from_name(name: &[u8]) -> Option<Builtin> {
         Some(match name {
@@ -89,8 +106,19 @@ struct Streams {
 impl<S: System> Shell<S> {
     /// Runs a builtin with its redirections; returns its status.
     pub(crate) fn run_builtin(&mut self, builtin: Builtin, expanded: &Expanded) -> u8 {
+        self.run_builtin_to(builtin, expanded, 1)
+    }
+
+    /// Runs a builtin whose descriptor 1 starts as the shell's `stdout` (a pipe's write
+    /// end inside a pipeline); returns its status.
+    pub(crate) fn run_builtin_to(
+        &mut self,
+        builtin: Builtin,
+        expanded: &Expanded,
+        stdout: Fd,
+    ) -> u8 {
         let mut streams = Streams {
-            fds: [Some(0), Some(1), Some(2)],
+            fds: [Some(0), Some(stdout), Some(2)],
             opened: Vec::new(),
         };
         for redirect in &expanded.redirects {

@@ -63,6 +63,8 @@ struct Plan {
     expanded: Expanded,
     user_egg: Vec<u8>,
     from_hatch: bool,
+    /// A builtin run by the shell after the others are hatched (no program then).
+    builtin: Option<Builtin>,
 }
 
 impl<S: System> Variables for Shell<S> {
@@ -316,6 +318,9 @@ impl<S: System> Shell<S> {
         let mut pids = Vec::new();
         for (index, plan) in plans.iter().enumerate() {
             let Some(plan) = plan else { continue };
+            if plan.builtin.is_some() {
+                continue;
+            }
             let user_sets_group = plan.from_hatch && hatch_cmd::sets_group(&plan.user_egg);
             let group = if !self.job_control || user_sets_group {
                 Group::Inherit
@@ -374,6 +379,26 @@ impl<S: System> Shell<S> {
                 }
             }
         }
+        // Builtins run now, their readers already hatched; each writes to its pipe.
+        for (index, plan) in plans.iter().enumerate() {
+            let Some(Plan {
+                builtin: Some(builtin),
+                expanded,
+                ..
+            }) = plan
+            else {
+                continue;
+            };
+            if self.xtrace {
+                let line = format!("+ {}\n", crate::quote::command(expanded));
+                self.write_all(2, line.as_bytes());
+            }
+            let stdout = pipes.get(index).map_or(1, |p| p.1);
+            let status = self.run_builtin_to(*builtin, expanded, stdout);
+            if index + 1 == count {
+                last_failure = Some(status);
+            }
+        }
         self.close_pipes(&pipes);
         if pids.is_empty() {
             return last_failure.unwrap_or(1);
@@ -420,14 +445,21 @@ impl<S: System> Shell<S> {
                     return Err(STATUS_USAGE);
                 }
             }
-        } else if let Some(name) = expanded.argv.first() {
-            if Builtin::from_name(name).is_some() {
+        } else if let Some(builtin) = expanded.argv.first().and_then(|n| Builtin::from_name(n)) {
+            if !builtin.fits_in_pipeline() {
+                let name = format!("{}", expanded.argv[0].escape_ascii());
                 self.error(&format!(
-                    "{}: a builtin cannot be part of a pipeline",
-                    name.escape_ascii()
+                    "{name}: this builtin cannot be part of a pipeline"
                 ));
                 return Err(1);
             }
+            return Ok(Plan {
+                program: Vec::new(),
+                expanded,
+                user_egg,
+                from_hatch,
+                builtin: Some(builtin),
+            });
         }
         let name = expanded.argv.first().cloned().unwrap_or_default();
         let program = self.resolve(&name)?;
@@ -436,6 +468,7 @@ impl<S: System> Shell<S> {
             expanded,
             user_egg,
             from_hatch,
+            builtin: None,
         })
     }
 

@@ -87,15 +87,68 @@ const FRAGMENTS: &[&str] = &[
     "hatch --egg 'bogus 1' true",
     "hatch --query 6",
     "hatch --egg-file /etc/motd true",
-    "PATH=/x",
+    "PATH=/x true",
     "''",
     "\t",
     " ",
     "\r",
 ];
 
-/// A line of random fragments, random bytes, or both.
+const PROGRAMS: &[&str] = &[
+    "true",
+    "false",
+    "ls -l",
+    "cat",
+    "wc -l",
+    "echo \"$X\" '$Y' $?",
+    "segv",
+    "stopper",
+    "sleep 1",
+    "nosuch",
+    "noexec",
+    "pwd",
+    "jobs",
+    "umask",
+    "X=1 env",
+    "hatch --egg 'umask 0o22; setenv \"A\" \"b\"' cat",
+];
+const REDIRECTIONS: &[&str] = &[
+    "< /etc/motd",
+    "> /tmp/f",
+    ">> /tmp/g",
+    "2>&1",
+    "2> /tmp/e",
+    "3>&-",
+    "0<&-",
+    "< /tmp/none",
+];
+const CONNECTORS: &[&str] = &[" | ", " && ", " || ", "; "];
+
+/// A line the grammar accepts: commands with redirections, joined by `|`, `&&`, `||`, `;`,
+/// sometimes ending in `&`.
+fn well_formed_line(random: &mut Random) -> Vec<u8> {
+    let mut line = String::new();
+    for index in 0..random.below(4) + 1 {
+        if index > 0 {
+            line.push_str(CONNECTORS[random.below(CONNECTORS.len())]);
+        }
+        line.push_str(PROGRAMS[random.below(PROGRAMS.len())]);
+        for _ in 0..random.below(3) {
+            line.push(' ');
+            line.push_str(REDIRECTIONS[random.below(REDIRECTIONS.len())]);
+        }
+    }
+    if random.below(4) == 0 {
+        line.push_str(" &");
+    }
+    line.into_bytes()
+}
+
+/// A line of random fragments, random bytes, or both; half the time a well-formed one.
 fn random_line(random: &mut Random) -> Vec<u8> {
+    if random.below(2) == 0 {
+        return well_formed_line(random);
+    }
     let mut line = Vec::new();
     let pieces = random.below(8) + 1;
     for _ in 0..pieces {
@@ -155,6 +208,14 @@ fn ten_thousand_random_lines_never_panic_and_the_shell_keeps_answering() {
             "{:?}",
             sh.sys().extra_fds()
         );
+        // Every egg sent was valid and began with the three descriptor caps.
+        let stdio = super::asm(super::STDIO);
+        assert!(sh.sys().hatched.len() > 2000, "{}", sh.sys().hatched.len());
+        for hatched in &sh.sys().hatched {
+            assert!(egg::validate(&hatched.egg).is_ok());
+            assert!(hatched.egg.starts_with(&stdio));
+            assert_eq!(hatched.caps.len(), 3);
+        }
     }
 }
 

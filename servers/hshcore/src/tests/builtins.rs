@@ -159,13 +159,32 @@ fn commands_are_found_in_path_or_reported() {
 }
 
 #[test]
-fn a_builtin_cannot_be_part_of_a_pipeline() {
+fn a_builtin_that_acts_on_the_shell_cannot_be_part_of_a_pipeline() {
     let mut sh = shell(false);
     assert_eq!(run(&mut sh, "ls | cd /tmp"), 1);
     assert!(sh
         .sys()
         .err()
-        .contains("hsh: cd: a builtin cannot be part of a pipeline"));
+        .contains("hsh: cd: this builtin cannot be part of a pipeline"));
     assert_eq!(sh.sys().cwd, b"/");
+    assert!(sh.sys().extra_fds().is_empty());
+}
+
+#[test]
+fn a_reporting_builtin_in_a_pipeline_writes_to_the_pipe_after_its_reader_is_hatched() {
+    let mut sh = shell(false);
+    assert_eq!(run(&mut sh, "pwd | wc -l"), 0);
+    assert!(
+        sh.sys().out().is_empty(),
+        "pwd wrote to the pipe, not to fd 1"
+    );
+    let hatched = &sh.sys().hatched;
+    assert_eq!(hatched.len(), 1);
+    assert_eq!(hatched[0].cap_objects[0], super::fake::Object::PipeRead(1));
+    assert_eq!(sh.sys().pipe_writes, [(1, b"/\n".to_vec())]);
+    // Last in a pipeline, it writes to fd 1 and its status is the pipeline's.
+    assert_eq!(run(&mut sh, "true | umask"), 0);
+    assert_eq!(sh.sys().out(), "0022\n");
+    assert_eq!(run(&mut sh, "true | ulimit -q"), 2);
     assert!(sh.sys().extra_fds().is_empty());
 }

@@ -71,6 +71,8 @@ pub struct Fake {
     pub read_chunk: usize,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// What the shell itself wrote into pipes: (pipe number, bytes).
+    pub pipe_writes: Vec<(u32, Vec<u8>)>,
     pub tty: bool,
     pub hatched: Vec<Hatched>,
     pub foreground: Pid,
@@ -139,6 +141,7 @@ impl Fake {
             read_chunk: usize::MAX,
             stdout: Vec::new(),
             stderr: Vec::new(),
+            pipe_writes: Vec::new(),
             tty,
             hatched: Vec::new(),
             foreground: 10,
@@ -491,7 +494,8 @@ impl System for Fake {
                     data.extend_from_slice(bytes);
                 }
             }
-            Some(_) => {}
+            Some(Object::PipeWrite(pipe)) => self.pipe_writes.push((pipe, bytes.to_vec())),
+            Some(_) => return Err(Errno::EBADF),
             None => return Err(Errno::EBADF),
         }
         Ok(bytes.len())
