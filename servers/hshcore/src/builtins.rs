@@ -1,7 +1,7 @@
 //! The builtins: commands that change or read the shell itself, run without a hatch.
 //!
 //! `cd`, `pwd`, `export`, `unset`, `umask`, `ulimit`, `exit`, `set`, `jobs`, `fg`, `bg`,
-//! `wait`. (`hatch` is not here: it hatches, so it is planned like any command, see
+//! `wait`, `kill` (a builtin so that it knows job specs: `kill %1`). (`hatch` is not here: it hatches, so it is planned like any command, see
 //! `hatch_cmd.rs`.) A builtin's redirections apply to it alone: the shell opens the files,
 //! writes the builtin's output there, and closes them.
 
@@ -14,7 +14,7 @@ use egg::{Resource, RLIM_INFINITY};
 use crate::expand::{Expanded, RedirectAction};
 use crate::jobs::{JobSpec, JobState};
 use crate::shell::{Shell, STATUS_USAGE};
-use crate::system::{Errno, Fd, Pid, System, WaitOptions, WaitTarget};
+use crate::system::{Errno, Fd, KillTarget, Pid, Signal, System, WaitOptions, WaitTarget};
 
 /// A builtin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub enum Builtin {
     Bg,
     /// `wait [%JOB | PID]...`.
     Wait,
+    /// `kill [-SIGNAL] %JOB | PID...`.
+    Kill,
 }
 
 impl Builtin {
@@ -78,6 +80,7 @@ impl Builtin {
             b"fg" => Builtin::Fg,
             b"bg" => Builtin::Bg,
             b"wait" => Builtin::Wait,
+            b"kill" => Builtin::Kill,
             _ => return None,
         })
     }
@@ -163,6 +166,7 @@ impl<S: System> Shell<S> {
             Builtin::Fg => self.builtin_fg(args, &mut out),
             Builtin::Bg => self.builtin_bg(args, &mut out),
             Builtin::Wait => self.builtin_wait(args, &mut out),
+            Builtin::Kill => self.builtin_kill(args, &mut out),
         };
         if let Some(fd) = streams.fds[1] {
             self.write_all(fd, out.stdout.as_bytes());
@@ -384,7 +388,68 @@ impl<S: System> Shell<S> {
         0
     }
 
+    fn builtin_kill(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        let (signal, targets) = match args.split_first() {
+            Some((first, rest)) if first.starts_with(b"-") && first.len() > 1 => {
+                match parse_signal(&first[1..]) {
+                    Some(signal) => (signal, rest),
+                    None => {
+                        return out.fail(
+                            &format!("kill: {}: no such signal", first.escape_ascii()),
+                            STATUS_USAGE,
+                        )
+                    }
+                }
+            }
+            _ => (crate::system::signal::SIGTERM, args),
+        };
+        if targets.is_empty() {
+            return out.fail("kill: usage: kill [-SIGNAL] %JOB | PID...", STATUS_USAGE);
+        }
+        let mut status = 0;
+        for target in targets {
+            let kill_target = if let Some(spec) = JobSpec::parse(target) {
+                match self.jobs.find(spec).and_then(|id| self.jobs.get(id)) {
+                    Some(job) if job.pgid != 0 => KillTarget::Group(job.pgid),
+                    Some(job) => match job.processes.last() {
+                        Some(process) => KillTarget::Process(process.pid),
+                        None => continue,
+                    },
+                    None => {
+                        status =
+                            out.fail(&format!("kill: {}: no such job", target.escape_ascii()), 1);
+                        continue;
+                    }
+                }
+            } else if let Some(pid) =
+                parse_decimal(target).filter(|&p| p > 0 && p <= u64::from(u32::MAX))
+            {
+                KillTarget::Process(pid as Pid)
+            } else {
+                status = out.fail(
+                    &format!("kill: {}: not a pid or job", target.escape_ascii()),
+                    STATUS_USAGE,
+                );
+                continue;
+            };
+            if let Err(errno) = self.sys.kill(kill_target, signal) {
+                status = out.fail(
+                    &format!("kill: {}: {}", target.escape_ascii(), errno.description()),
+                    1,
+                );
+            }
+        }
+        status
+    }
+
     fn builtin_exit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
+        if self.job_control && !self.warned_stopped {
+            let stopped = self.jobs.iter().any(|job| job.state() == JobState::Stopped);
+            if stopped {
+                self.warned_stopped = true;
+                return out.fail("there are stopped jobs (exit again to leave them)", 1);
+            }
+        }
         let code = match args {
             [] => self.status,
             [n] => match parse_decimal(n) {
@@ -695,6 +760,23 @@ fn parse_decimal(text: &[u8]) -> Option<u64> {
         return None;
     }
     Some(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// A signal by number, name (`TERM`, `SIGTERM`) or `SIGn`, as `kill -SIGNAL` takes it.
+fn parse_signal(text: &[u8]) -> Option<Signal> {
+    if let Some(n) = parse_decimal(text) {
+        return (1..=64).contains(&n).then_some(n as Signal);
+    }
+    let name = text.strip_prefix(b"SIG").unwrap_or(text);
+    if let Some(index) = egg::SignalSet::NAMES
+        .iter()
+        .position(|known| known.as_bytes()[3..] == *name)
+    {
+        return Some(index as Signal + 1);
+    }
+    parse_decimal(name)
+        .filter(|n| (32..=64).contains(n))
+        .map(|n| n as Signal)
 }
 
 fn parse_octal(text: &[u8]) -> Option<u32> {

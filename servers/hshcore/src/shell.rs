@@ -52,6 +52,8 @@ pub struct Shell<S: System> {
     pub(crate) job_control: bool,
     pub(crate) shell_pgid: Pid,
     pub(crate) exit: Option<u8>,
+    /// `exit` was refused once because of stopped jobs; the next one leaves.
+    pub(crate) warned_stopped: bool,
     input: Vec<u8>,
     input_eof: bool,
     discarding: bool,
@@ -115,6 +117,7 @@ impl<S: System> Shell<S> {
             job_control,
             shell_pgid,
             exit: None,
+            warned_stopped: false,
             input: Vec::new(),
             input_eof: false,
             discarding: false,
@@ -245,9 +248,14 @@ impl<S: System> Shell<S> {
                 self.status = STATUS_USAGE;
                 continue;
             }
+            let warned = self.warned_stopped;
             self.run_and_or(and_or, *background);
             if let Some(code) = self.exit {
                 return Some(code);
+            }
+            if warned {
+                // Only an `exit` right after the warning leaves the stopped jobs.
+                self.warned_stopped = false;
             }
         }
         None

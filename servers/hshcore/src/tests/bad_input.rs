@@ -201,7 +201,8 @@ fn ten_thousand_random_lines_never_panic_and_the_shell_keeps_answering() {
             }
         }
         assert!(answers(&mut sh));
-        assert!(exits > 0, "the fragments include exit");
+        // (With job control, stopped jobs make `exit` warn instead.)
+        assert!(tty || exits > 0, "the fragments include exit");
         // Every pipe end the shell made was closed again (builtins close what they open).
         assert!(
             sh.sys().extra_fds().is_empty(),

@@ -431,6 +431,13 @@ impl Fake {
         let Some(process) = self.processes.get_mut(&pid) else {
             return;
         };
+        if process
+            .events
+            .iter()
+            .any(|e| !matches!(e, WaitStatus::Stopped(_)))
+        {
+            return; // already ended, not yet reaped
+        }
         match signal {
             crate::system::signal::SIGCONT => {
                 if process.stopped {
@@ -625,7 +632,12 @@ impl System for Fake {
     fn kill(&mut self, target: KillTarget, signal: Signal) -> Result<(), Errno> {
         self.kills.push((target, signal));
         let pids: Vec<Pid> = match target {
-            KillTarget::Process(pid) => vec![pid],
+            KillTarget::Process(pid) => self
+                .processes
+                .contains_key(&pid)
+                .then_some(pid)
+                .into_iter()
+                .collect(),
             KillTarget::Group(pgid) => self
                 .processes
                 .iter()

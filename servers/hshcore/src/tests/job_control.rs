@@ -138,3 +138,57 @@ fn when_the_first_command_is_missing_the_next_leads_the_group_and_the_shell_give
     assert_eq!(sh.sys().tcsetpgrp_calls, [10, 100, 10]);
     assert!(sh.sys().extra_fds().is_empty());
 }
+
+#[test]
+fn kill_signals_a_jobs_group_or_a_pid_by_number_or_name() {
+    let mut sh = shell(true);
+    run(&mut sh, "sleep 100 &");
+    assert_eq!(run(&mut sh, "kill %1"), 0);
+    assert_eq!(
+        run(&mut sh, "kill -KILL 100; kill -SIGINT 100; kill -9 100"),
+        0
+    );
+    assert_eq!(
+        sh.sys().kills,
+        [
+            (KillTarget::Group(100), signal::SIGTERM),
+            (KillTarget::Process(100), signal::SIGKILL),
+            (KillTarget::Process(100), signal::SIGINT),
+            (KillTarget::Process(100), signal::SIGKILL),
+        ]
+    );
+    sh.notify_jobs();
+    assert!(
+        sh.sys()
+            .err()
+            .ends_with("[1]+  Terminated              sleep 100\n"),
+        "{}",
+        sh.sys().err()
+    );
+    assert_eq!(run(&mut sh, "kill -BOGUS 1"), 2);
+    assert_eq!(run(&mut sh, "kill %3"), 1);
+    assert_eq!(run(&mut sh, "kill 555"), 1);
+    assert!(sh
+        .sys()
+        .err()
+        .ends_with("hsh: kill: 555: no such process\n"));
+    assert_eq!(run(&mut sh, "kill"), 2);
+}
+
+#[test]
+fn exit_with_stopped_jobs_warns_once() {
+    let mut sh = shell(true);
+    run(&mut sh, "stopper");
+    assert_eq!(sh.run_line(b"exit"), None);
+    assert!(sh
+        .sys()
+        .err()
+        .ends_with("hsh: there are stopped jobs (exit again to leave them)\n"));
+    assert_eq!(sh.run_line(b"exit"), Some(1));
+    // A command in between resets the warning.
+    let mut sh = shell(true);
+    run(&mut sh, "stopper");
+    assert_eq!(sh.run_line(b"exit"), None);
+    run(&mut sh, "true");
+    assert_eq!(sh.run_line(b"exit"), None);
+}
