@@ -712,6 +712,10 @@ impl<S: System> Shell<S> {
                         _ => None,
                     })
                     .collect();
+                if self.job_control && faults.iter().any(|&(_, s)| s == signal::SIGINT) {
+                    // ^C: the terminal echoed `^C`; start the prompt on a new line.
+                    self.write_all(2, b"\n");
+                }
                 for (pid, signal) in faults {
                     if let Some(text) = signal_report(signal) {
                         self.error(&format!("pid {pid}: {text}"));

@@ -13,6 +13,7 @@
 //! | `false` | exits 1 |
 //! | `exitwith N` | exits N |
 //! | `segv` | killed by SIGSEGV |
+//! | `intr` | killed by SIGINT (as by ^C) |
 //! | `sleep` | runs until killed, or until a blocking `wait` has nothing else to report (then exits 0) |
 //! | `stopper` | stops with SIGTSTP (as on ^Z); exits 0 once continued |
 
@@ -89,7 +90,7 @@ pub struct Fake {
 }
 
 impl Fake {
-    /// A system with `/bin/{true,false,exitwith,segv,sleep,stopper,cat,ls,wc,echo}`, a
+    /// A system with `/bin/{true,false,exitwith,segv,intr,sleep,stopper,cat,ls,wc,echo,env}`, a
     /// non-executable `/bin/noexec`, directories `/`, `/bin`, `/tmp`, and a file `/etc/motd`.
     pub fn new(tty: bool) -> Fake {
         let mut files = BTreeMap::new();
@@ -106,7 +107,7 @@ impl Fake {
         }
         for p in [
             "true", "false", "exitwith", "segv", "sleep", "stopper", "cat", "ls", "wc", "echo",
-            "env",
+            "env", "intr",
         ] {
             files.insert(format!("/bin/{p}").into_bytes(), (exe, Vec::new()));
         }
@@ -416,6 +417,7 @@ impl Fake {
                 process.events.push_back(WaitStatus::Exited(code));
             }
             b"segv" => process.events.push_back(WaitStatus::Signaled(11)),
+            b"intr" => process.events.push_back(WaitStatus::Signaled(2)),
             b"sleep" => process.sleeping = true,
             b"stopper" => {
                 process.stopped = true;

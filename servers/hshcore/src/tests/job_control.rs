@@ -192,3 +192,14 @@ fn exit_with_stopped_jobs_warns_once() {
     run(&mut sh, "true");
     assert_eq!(sh.run_line(b"exit"), None);
 }
+
+#[test]
+fn a_job_ended_by_ctrl_c_reports_nothing_but_a_new_line() {
+    let mut sh = shell(true);
+    assert_eq!(run(&mut sh, "intr | cat"), 0);
+    assert_eq!(run(&mut sh, "cat | intr"), 130);
+    assert_eq!(sh.sys().err(), "\n\n");
+    let mut sh = shell(false);
+    assert_eq!(run(&mut sh, "intr"), 130);
+    assert_eq!(sh.sys().err(), "");
+}
