@@ -18,7 +18,8 @@
 //! 3. **No panics on any line.** Every input is bytes; errors are values with a message.
 //!
 //! Modules, in the order a line goes through them: [`lex`], [`parse`], [`expand`],
-//! [`compile`]; then [`shell`] runs it, with [`builtins`], [`hatch_cmd`] and [`jobs`].
+//! [`compile`]; then [`shell`] runs it, with [`builtins`], [`hatch_cmd`] and [`jobs`];
+//! [`edit`] edits the line at an interactive prompt.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ extern crate alloc;
 
 pub mod builtins;
 pub mod compile;
+pub mod edit;
 pub mod expand;
 pub mod hatch_cmd;
 pub mod jobs;

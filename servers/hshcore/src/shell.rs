@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 
 use crate::builtins::Builtin;
 use crate::compile::{compile, render, Compiled, Group, Stage};
+use crate::edit::{Editor, Event};
 use crate::expand::{expand_command, Expanded, RedirectAction, Variables};
 use crate::hatch_cmd::{self, EggSource, HatchArgs, Reporter};
 use crate::jobs::{JobState, JobTable, ProcessState};
@@ -57,6 +58,9 @@ pub struct Shell<S: System> {
     input: Vec<u8>,
     input_eof: bool,
     discarding: bool,
+    editor: Editor,
+    /// Whether the terminal took raw mode (unknown until the first prompt).
+    editing: Option<bool>,
 }
 
 /// One command of a pipeline, ready to hatch.
@@ -121,6 +125,8 @@ impl<S: System> Shell<S> {
             input: Vec::new(),
             input_eof: false,
             discarding: false,
+            editor: Editor::default(),
+            editing: None,
         }
     }
 
@@ -153,14 +159,16 @@ impl<S: System> Shell<S> {
     pub fn run(&mut self) -> u8 {
         loop {
             self.notify_jobs();
-            if self.job_control {
+            let line = if self.job_control {
                 let prompt = self
                     .vars
                     .get(b"PS1".as_slice())
                     .map_or(b"$ ".to_vec(), |v| v.value.clone());
-                self.write_all(2, &prompt);
-            }
-            let Some(line) = self.read_line() else {
+                self.prompt_line(&prompt)
+            } else {
+                self.read_line()
+            };
+            let Some(line) = line else {
                 if self.job_control {
                     self.write_all(2, b"exit\n");
                 }
@@ -218,6 +226,89 @@ impl<S: System> Shell<S> {
                 self.input.clear();
                 self.write_all(2, b"\n");
                 return Some(Vec::new());
+            }
+        }
+    }
+
+    /// Shows `prompt` and reads a line: edited in raw mode (with history) when the terminal
+    /// allows it, else a canonical line. `None` at end of input.
+    pub fn prompt_line(&mut self, prompt: &[u8]) -> Option<Vec<u8>> {
+        if self.editing != Some(false) && self.sys.set_raw(0, true).is_ok() {
+            self.editing = Some(true);
+            let line = self.edit_line(prompt);
+            let _ = self.sys.set_raw(0, false);
+            return line;
+        }
+        self.editing = Some(false);
+        self.write_all(2, prompt);
+        self.read_line()
+    }
+
+    /// The history of edited lines, oldest first.
+    pub fn history(&self) -> &[Vec<u8>] {
+        self.editor.history()
+    }
+
+    fn edit_line(&mut self, prompt: &[u8]) -> Option<Vec<u8>> {
+        let mut echo = Vec::new();
+        let mut line = self.editor.start(prompt, &mut echo);
+        self.write_all(2, &echo);
+        let mut next = 0;
+        loop {
+            if next == self.input.len() {
+                self.input.clear();
+                next = 0;
+                if self.input_eof || !self.fill_input() {
+                    // End of input: what was typed still runs, as in canonical mode.
+                    let text = line.text().to_vec();
+                    return (!text.is_empty()).then_some(text);
+                }
+                continue;
+            }
+            let byte = self.input[next];
+            next += 1;
+            echo.clear();
+            let event = self.editor.feed(&mut line, byte, &mut echo);
+            self.write_all(2, &echo);
+            match event {
+                Event::Continue => {}
+                Event::Line(text) => {
+                    self.input.drain(..next);
+                    self.editor.remember(&text);
+                    return Some(text);
+                }
+                Event::Eof => {
+                    self.input.drain(..next);
+                    return None;
+                }
+                Event::Interrupt => {
+                    self.input.drain(..next);
+                    self.status = 130;
+                    return Some(Vec::new());
+                }
+            }
+        }
+    }
+
+    /// Reads more input into the buffer; false at end of input (or a read error).
+    fn fill_input(&mut self) -> bool {
+        let start = self.input.len();
+        self.input.resize(start + READ_CHUNK, 0);
+        let result = self.sys.read(0, &mut self.input[start..]);
+        let got = match result {
+            Ok(n) => n.min(READ_CHUNK),
+            Err(_) => 0,
+        };
+        self.input.truncate(start + got);
+        match result {
+            Ok(0) | Err(Errno::EBADF | Errno::EIO) => {
+                self.input_eof = true;
+                false
+            }
+            Err(Errno::EINTR) | Ok(_) => true,
+            Err(_) => {
+                self.input_eof = true;
+                false
             }
         }
     }

@@ -195,6 +195,10 @@ pub trait System {
     fn stat(&mut self, path: &[u8]) -> Result<FileInfo, Errno>;
     /// Whether `fd` is a terminal.
     fn isatty(&mut self, fd: Fd) -> bool;
+    /// Puts the terminal on `fd` in raw mode (no echo, no line editing, no signal keys:
+    /// each byte as typed) or back to canonical mode. The shell edits its command lines in
+    /// raw mode when this succeeds, and reads canonical lines otherwise.
+    fn set_raw(&mut self, fd: Fd, raw: bool) -> Result<(), Errno>;
 
     /// Hatches a child; returns its pid.
     fn hatch(&mut self, request: &HatchRequest<'_>) -> Result<Pid, HatchFailure>;

@@ -290,3 +290,26 @@ fn end_of_input_at_the_prompt_exits_with_the_last_status() {
     assert_eq!(sh.run(), 1);
     assert_eq!(sh.sys().err(), "$ $ exit\n");
 }
+
+#[test]
+fn binary_garbage_typed_at_the_line_editor_never_panics() {
+    let mut random = Random(11);
+    let garbage: Vec<u8> = (0..200_000)
+        .map(|_| match random.below(8) {
+            0 => 0x1b,
+            1 => b'[',
+            2 => b'\r',
+            // No ^D: it would end the input at the first empty line.
+            _ => (random.next() as u8).max(5),
+        })
+        .collect();
+    let mut fake = Fake::with_input(true, &garbage);
+    fake.raw_capable = true;
+    fake.read_chunk = 777;
+    let mut sh = Shell::new(fake, &[]);
+    let _ = sh.run();
+    assert!(sh.sys().input.is_empty(), "all of it was read");
+    assert!(sh.history().len() > 100);
+    assert!(!sh.sys().raw);
+    assert!(answers(&mut sh));
+}

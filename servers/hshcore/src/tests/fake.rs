@@ -75,6 +75,10 @@ pub struct Fake {
     /// What the shell itself wrote into pipes: (pipe number, bytes).
     pub pipe_writes: Vec<(u32, Vec<u8>)>,
     pub tty: bool,
+    /// Whether the terminal takes raw mode (off: the shell reads canonical lines).
+    pub raw_capable: bool,
+    /// Whether the terminal is in raw mode now.
+    pub raw: bool,
     pub hatched: Vec<Hatched>,
     pub foreground: Pid,
     pub tcsetpgrp_calls: Vec<Pid>,
@@ -144,6 +148,8 @@ impl Fake {
             stderr: Vec::new(),
             pipe_writes: Vec::new(),
             tty,
+            raw_capable: false,
+            raw: false,
             hatched: Vec::new(),
             foreground: 10,
             tcsetpgrp_calls: Vec::new(),
@@ -551,7 +557,16 @@ impl System for Fake {
         self.tty && self.fds.get(&fd) == Some(&Object::Terminal)
     }
 
+    fn set_raw(&mut self, fd: Fd, raw: bool) -> Result<(), Errno> {
+        if !self.raw_capable || !self.isatty(fd) {
+            return Err(Errno::ENOTTY);
+        }
+        self.raw = raw;
+        Ok(())
+    }
+
     fn hatch(&mut self, request: &HatchRequest<'_>) -> Result<Pid, HatchFailure> {
+        assert!(!self.raw, "a command ran with the terminal in raw mode");
         let cap_objects = request
             .caps
             .iter()

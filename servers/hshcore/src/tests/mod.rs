@@ -7,6 +7,7 @@ mod fake;
 mod hatch_builtin;
 mod job_control;
 mod lexer_and_parser;
+mod line_editing;
 
 use crate::Shell;
 use fake::Fake;
