@@ -5,7 +5,8 @@
 //! command runs (`false; echo $?` expands `$?` after `false` ran). Quotes and backslashes
 //! are resolved here: `'...'` keeps every byte, `"..."` keeps every byte but `$` and the
 //! escapes `\$` `\"` `\\` `` \` ``, and a backslash outside quotes keeps the next byte.
-//! A `#` at the start of a word starts a comment to the end of the line.
+//! A `#` at the start of a word starts a comment to the end of the line. `$!` is the last
+//! background pid; `~` alone or before `/` at the start of a word is `$HOME`.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -304,6 +305,15 @@ impl Lexer<'_> {
                     word.push_byte(escaped, true);
                 }
                 b'$' => self.dollar(&mut word, false)?,
+                // `~` alone or before `/` at the start of a word: $HOME.
+                b'~' if word.pieces.is_empty()
+                    && !word.quoted
+                    && self
+                        .peek()
+                        .is_none_or(|b| b == b'/' || is_blank(b) || is_operator(b)) =>
+                {
+                    word.pieces.push(Piece::Var(b"HOME".to_vec()));
+                }
                 _ => word.push_byte(byte, false),
             }
         }
@@ -337,6 +347,10 @@ impl Lexer<'_> {
             Some(b'?') => {
                 self.at += 1;
                 word.pieces.push(Piece::Status);
+            }
+            Some(b'!') => {
+                self.at += 1;
+                word.pieces.push(Piece::Var(b"!".to_vec()));
             }
             Some(b'{') => {
                 let rest = &self.line[self.at + 1..];

@@ -17,7 +17,8 @@ use crate::edit::{Editor, Event};
 use crate::expand::{expand_command, Expanded, RedirectAction, Variables};
 use crate::hatch_cmd::{self, EggSource, HatchArgs, Reporter};
 use crate::jobs::{JobState, JobTable, ProcessState};
-use crate::parse::{parse, AndOr, Pipeline};
+use crate::lex::LexError;
+use crate::parse::{parse, AndOr, ParseError, Pipeline};
 use crate::system::{
     signal, Errno, Fd, HatchFailure, HatchRequest, KillTarget, Pid, Signal, System, WaitOptions,
     WaitStatus, WaitTarget,
@@ -55,6 +56,8 @@ pub struct Shell<S: System> {
     pub(crate) exit: Option<u8>,
     /// `exit` was refused once because of stopped jobs; the next one leaves.
     pub(crate) warned_stopped: bool,
+    /// `$!`: the pid of the last process started in the background, in decimal.
+    last_background: Vec<u8>,
     input: Vec<u8>,
     input_eof: bool,
     discarding: bool,
@@ -75,6 +78,9 @@ struct Plan {
 
 impl<S: System> Variables for Shell<S> {
     fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        if name == b"!" {
+            return (!self.last_background.is_empty()).then_some(&self.last_background);
+        }
         self.vars.get(name).map(|v| v.value.as_slice())
     }
 
@@ -122,6 +128,7 @@ impl<S: System> Shell<S> {
             shell_pgid,
             exit: None,
             warned_stopped: false,
+            last_background: Vec::new(),
             input: Vec::new(),
             input_eof: false,
             discarding: false,
@@ -159,21 +166,30 @@ impl<S: System> Shell<S> {
     pub fn run(&mut self) -> u8 {
         loop {
             self.notify_jobs();
-            let line = if self.job_control {
-                let prompt = self
-                    .vars
-                    .get(b"PS1".as_slice())
-                    .map_or(b"$ ".to_vec(), |v| v.value.clone());
-                self.prompt_line(&prompt)
-            } else {
-                self.read_line()
-            };
-            let Some(line) = line else {
+            let Some(mut line) = self.next_line(b"PS1", b"$ ") else {
                 if self.job_control {
                     self.write_all(2, b"exit\n");
                 }
                 return self.status;
             };
+            // An open quote, a backslash at the end, or a line ending in `|`, `&&` or
+            // `||` goes on on the next line.
+            while let Some(join) = continuation(&line) {
+                if line.len() > MAX_LINE {
+                    break;
+                }
+                let Some(more) = self.next_line(b"PS2", b"> ") else {
+                    break;
+                };
+                match join {
+                    Join::Newline => line.push(b'\n'),
+                    Join::Space => line.push(b' '),
+                    Join::DropBackslash => {
+                        line.pop();
+                    }
+                }
+                line.extend_from_slice(&more);
+            }
             if let Some(code) = self.run_line(&line) {
                 return code;
             }
@@ -228,6 +244,19 @@ impl<S: System> Shell<S> {
                 return Some(Vec::new());
             }
         }
+    }
+
+    /// The next line: with job control, after the prompt in variable `prompt_var` (else
+    /// `default`).
+    fn next_line(&mut self, prompt_var: &[u8], default: &[u8]) -> Option<Vec<u8>> {
+        if !self.job_control {
+            return self.read_line();
+        }
+        let prompt = self
+            .vars
+            .get(prompt_var)
+            .map_or(default.to_vec(), |v| v.value.clone());
+        self.prompt_line(&prompt)
     }
 
     /// Shows `prompt` and reads a line: edited in raw mode (with history) when the terminal
@@ -505,6 +534,11 @@ impl<S: System> Shell<S> {
         let id = self.jobs.add(pgid.unwrap_or(0), &pids, text);
         if background {
             self.jobs.make_current(id);
+            self.last_background.clear();
+            crate::expand::push_decimal(
+                &mut self.last_background,
+                u64::from(pids.last().copied().unwrap_or(0)),
+            );
             if self.job_control {
                 let line = format!("[{id}] {}", pids.last().copied().unwrap_or(0));
                 self.write_line(2, &line);
@@ -920,6 +954,27 @@ impl<S: System> Shell<S> {
     /// Writes `hsh: message` to descriptor 2.
     pub(crate) fn error(&mut self, message: &str) {
         self.write_line(2, &format!("hsh: {message}"));
+    }
+}
+
+/// How a line that is not finished joins the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// Inside quotes: the newline is part of the word.
+    Newline,
+    /// After `|`, `&&`, `||`: the next line completes the command.
+    Space,
+    /// A backslash at the end: it and the newline vanish.
+    DropBackslash,
+}
+
+/// Whether `line` goes on on the next line, and how they join.
+pub fn continuation(line: &[u8]) -> Option<Join> {
+    match parse(line) {
+        Err(ParseError::Lex(LexError::UnterminatedQuote(_))) => Some(Join::Newline),
+        Err(ParseError::Lex(LexError::TrailingBackslash)) => Some(Join::DropBackslash),
+        Err(ParseError::UnexpectedEnd) => Some(Join::Space),
+        _ => None,
     }
 }
 

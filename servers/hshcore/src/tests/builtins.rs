@@ -188,3 +188,37 @@ fn a_reporting_builtin_in_a_pipeline_writes_to_the_pipe_after_its_reader_is_hatc
     assert_eq!(run(&mut sh, "true | ulimit -q"), 2);
     assert!(sh.sys().extra_fds().is_empty());
 }
+
+#[test]
+fn unfinished_lines_go_on_on_the_next_line() {
+    let script = b"echo 'two\nlines' \\\n  joined\nls |\n  wc -l &&\n true\necho \"open\n";
+    let mut sh = crate::Shell::new(super::fake::Fake::with_input(false, script), &[]);
+    sh.run();
+    let argv: Vec<Vec<Vec<u8>>> = sh.sys().hatched.iter().map(|h| h.argv.clone()).collect();
+    assert_eq!(
+        argv,
+        [
+            vec![b"echo".to_vec(), b"two\nlines".to_vec(), b"joined".to_vec()],
+            vec![b"ls".to_vec()],
+            vec![b"wc".to_vec(), b"-l".to_vec()],
+            vec![b"true".to_vec()],
+        ]
+    );
+    // The quote left open at the end of input is an error, reported once.
+    assert_eq!(sh.sys().err(), "hsh: syntax error: unterminated \"\n");
+    // Interactive: the next lines are asked for with PS2.
+    let mut sh = crate::Shell::new(super::fake::Fake::with_input(true, b"ls |\nwc\n"), &[]);
+    sh.run();
+    assert_eq!(sh.sys().hatched.len(), 2);
+    assert_eq!(sh.sys().err(), "$ > $ exit\n");
+}
+
+#[test]
+fn tilde_and_last_background_pid_expand() {
+    let mut sh = shell(true);
+    run(&mut sh, "sleep 1 &");
+    run(&mut sh, "echo ~/x $!; wait $!");
+    let argv = &sh.sys().hatched[1].argv;
+    assert_eq!(argv[1..], [b"/tmp/x".to_vec(), b"100".to_vec()]);
+    assert!(sh.jobs().is_empty());
+}

@@ -134,3 +134,24 @@ fn syntax_errors_name_the_token_or_the_end() {
     assert_eq!(error("echo 'x"), "syntax error: unterminated '");
     assert!(matches!(parse(b"a ||"), Err(ParseError::UnexpectedEnd)));
 }
+
+#[test]
+fn a_tilde_at_the_start_of_a_word_is_home_and_dollar_bang_is_a_variable() {
+    let tokens = lex(b"~ ~/bin a~ '~' ~x $!").unwrap();
+    let pieces: Vec<&Vec<Piece>> = tokens
+        .iter()
+        .map(|t| match t {
+            Token::Word(w) => &w.pieces,
+            _ => panic!("{t:?}"),
+        })
+        .collect();
+    assert_eq!(*pieces[0], [Piece::Var(b"HOME".to_vec())]);
+    assert_eq!(
+        *pieces[1],
+        [Piece::Var(b"HOME".to_vec()), text("/bin", false)]
+    );
+    assert_eq!(*pieces[2], [text("a~", false)]);
+    assert_eq!(*pieces[3], [text("~", true)]);
+    assert_eq!(*pieces[4], [text("~x", false)]);
+    assert_eq!(*pieces[5], [Piece::Var(b"!".to_vec())]);
+}
