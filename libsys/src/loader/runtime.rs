@@ -17,6 +17,8 @@ use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
 use bootfmt::elf::ElfFile;
 
+mod shared;
+
 /// The `FrameMap` rights word for data: read and write, no execute.
 const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
 
@@ -194,6 +196,22 @@ impl Objects<'_> {
         Ok(first)
     }
 
+    /// Takes `count` consecutive parent slots for caps that are not made from the process's
+    /// memory (copies of shared frames); they are deleted with the process.
+    fn slots_only(&mut self, count: u64) -> Result<u64, LoadError> {
+        if self.slot_range_count == MAX_SLOT_RANGES {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let first = self
+            .parent
+            .slots
+            .alloc_range(count)
+            .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
+        self.slot_ranges[self.slot_range_count] = (first, count);
+        self.slot_range_count += 1;
+        Ok(first)
+    }
+
     fn make<T: ObjectKind>(&mut self) -> Result<Cap<T>, LoadError> {
         self.retype(T::OBJECT_TYPE, 0, 1).map(Cap::from_cptr)
     }
@@ -214,6 +232,7 @@ pub struct Loader {
     pub root_unguarded: Cap<CNode>,
     root_radix: u64,
     scratch_tables: TableCache,
+    shared: Option<shared::SharedText>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -249,6 +268,7 @@ impl Loader {
             root_unguarded: Cap::from_cptr(slot),
             root_radix,
             scratch_tables,
+            shared: None,
         })
     }
 
@@ -419,6 +439,9 @@ impl Loader {
         };
         if plan.executable {
             rights |= MAP_EXECUTABLE;
+        }
+        if !plan.writable && self.shared.is_some() {
+            return self.load_shared(objects, tables, elf, plan, rights);
         }
         let mut done = 0;
         while done < plan.pages {

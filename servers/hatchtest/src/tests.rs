@@ -9,9 +9,9 @@ use procsrv_api::signal::{SIGKILL, SIGSEGV};
 use procsrv_api::{Errno, HatchRequest, WaitStatus, WAIT_ANY};
 
 /// Hatch + exit + wait cycles, and failing hatches, of the leak tests.
-const CYCLES: u32 = 10;
+const CYCLES: u32 = 10_000;
 /// Random eggs sent through procsrv.
-const RANDOM_EGGS: u32 = 100;
+const RANDOM_EGGS: u32 = 100_000;
 
 struct Tally {
     passed: u32,

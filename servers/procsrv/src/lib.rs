@@ -27,6 +27,7 @@ mod serve;
 pub mod table;
 
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use files::{FileServer, NoFileServer};
 use libsys::alloc::Allocator;
 use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC};
@@ -57,7 +58,7 @@ struct Global<T>(UnsafeCell<T>);
 // SAFETY: procsrv has exactly one thread; the value is reached only through `take`, once.
 unsafe impl<T> Sync for Global<T> {}
 
-static TABLE: Global<Table> = Global(UnsafeCell::new(Table::new()));
+static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
 
@@ -115,7 +116,7 @@ impl Server {
         // references ever made to the statics.
         let (table, blocks, files) = unsafe {
             (
-                &mut *TABLE.0.get(),
+                Table::init_in_place(&mut *TABLE.0.get()),
                 &mut *BLOCKS.0.get(),
                 &mut *NO_FILE_SERVER.0.get(),
             )

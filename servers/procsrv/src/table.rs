@@ -223,19 +223,26 @@ fn cwd_bytes(bytes: &[u8]) -> [u8; CWD_LEN] {
 /// The records, indexed by slot; pids map to slots by search.
 pub struct Table {
     procs: [Option<Proc>; MAX_PROCS],
-    next_pid: u32,
+    /// The last pid handed out (0 at first: the table is all zero, so it costs no file
+    /// bytes, only bss).
+    last_pid: u32,
 }
 
-// No `Default`: the value lives in a static (it is too big for a stack), built by the const
-// `new` in place.
-#[allow(clippy::new_without_default)]
 impl Table {
-    /// An empty table (built in place in a static: it is too big for a stack).
-    pub const fn new() -> Table {
-        Table {
-            procs: [const { None }; MAX_PROCS],
-            next_pid: 1,
+    /// Makes an empty table in `slot` (a static's bss: the table is too big for a stack,
+    /// and a const initializer would put its 140 KiB in the program file, because `None`
+    /// of `Option<Proc>` is not all zero bytes) and returns it.
+    pub fn init_in_place(slot: &mut core::mem::MaybeUninit<Table>) -> &mut Table {
+        let table = slot.as_mut_ptr();
+        for i in 0..MAX_PROCS {
+            // SAFETY: `table` points at `slot`'s memory, which we may write; the field
+            // pointer stays inside it and is written without reading the old bytes.
+            unsafe { core::ptr::addr_of_mut!((*table).procs[i]).write(None) };
         }
+        // SAFETY: as above.
+        unsafe { core::ptr::addr_of_mut!((*table).last_pid).write(0) };
+        // SAFETY: every field was just initialized.
+        unsafe { slot.assume_init_mut() }
     }
 
     /// Puts procsrv's own record (pid 0) in.
@@ -268,12 +275,15 @@ impl Table {
 
     /// The next pid (not yet taken).
     pub fn peek_pid(&self) -> u32 {
-        self.next_pid
+        match self.last_pid.wrapping_add(1) & 0x7fff_ffff {
+            0 => 1,
+            pid => pid,
+        }
     }
 
     /// Stores a new record at `index` and advances the pid counter.
     pub fn insert(&mut self, index: usize, proc: Proc) {
-        self.next_pid = self.next_pid.wrapping_add(1).max(1) & 0x7fff_ffff;
+        self.last_pid = self.peek_pid();
         self.procs[index] = Some(proc);
     }
 
