@@ -90,6 +90,8 @@ const ERROR_TIMEOUT: u64 = 20;
 const BOCHS_TIMEOUT: u64 = 120;
 /// The randomized system call test makes 1,000,000 calls (about 3 s of QEMU time here).
 const CHAOS_TIMEOUT: u64 = 180;
+/// procsrv's in-system tests hatch 20,000 children and send 100,000 random eggs.
+const HATCH_TIMEOUT: u64 = 600;
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -132,17 +134,33 @@ const fn refused(
 
 /// The QEMU boot scenarios, in the order they run.
 pub const SCENARIOS: &[Scenario] = &[
-    // The default root task's tour: a second process called through an endpoint, destroyed
-    // by a revoke, and an egg decoded.
+    // procsrv, the root task, hatches hello; hello hatches a child with an egg giving it an
+    // endpoint, calls it, waits for it, and decodes an egg.
     Scenario {
         lines: &[
             &[READY],
+            &["procsrv: hatched /bin/hello as pid 1"],
+            &["hello: I am pid 1"],
             &["hello:", "it answered (42, 100)"],
-            &["hello:", "destroyed it with one revoke"],
+            &["hello: waited for it: exited with status 0"],
             &["hello:   open 0 \"/dev/console\" O_RDWR 0"],
             &["hello: that is the tour"],
         ],
         ..boot("boot", "exit", &[])
+    },
+    // procsrv's in-system tests: hatchtest runs procsrv's code as the root task and hatches
+    // its own driver, which hatches thousands of children through it.
+    Scenario {
+        root: Some("hatchtest"),
+        lines: &[
+            &["hatchtest:", " passed, 0 failed"],
+            &[
+                "procsrv: pid",
+                "killed by SIGSEGV: page fault at address 0x0",
+            ],
+        ],
+        timeout_secs: HATCH_TIMEOUT,
+        ..boot("hatch", "exit", &[])
     },
     Scenario {
         root: Some("utest"),

@@ -17,6 +17,8 @@ use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
 use bootfmt::elf::ElfFile;
 
+mod shared;
+
 /// The `FrameMap` rights word for data: read and write, no execute.
 const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
 
@@ -95,6 +97,8 @@ pub struct Process {
     pub entry: u64,
     /// Radix of the child's CNode.
     pub cnode_radix: u64,
+    /// The frame of the stack's top page (mapped just below [`STACK_TOP`]).
+    pub stack_top_frame: Cap<Frame>,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
 }
@@ -192,6 +196,22 @@ impl Objects<'_> {
         Ok(first)
     }
 
+    /// Takes `count` consecutive parent slots for caps that are not made from the process's
+    /// memory (copies of shared frames); they are deleted with the process.
+    fn slots_only(&mut self, count: u64) -> Result<u64, LoadError> {
+        if self.slot_range_count == MAX_SLOT_RANGES {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let first = self
+            .parent
+            .slots
+            .alloc_range(count)
+            .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
+        self.slot_ranges[self.slot_range_count] = (first, count);
+        self.slot_range_count += 1;
+        Ok(first)
+    }
+
     fn make<T: ObjectKind>(&mut self) -> Result<Cap<T>, LoadError> {
         self.retype(T::OBJECT_TYPE, 0, 1).map(Cap::from_cptr)
     }
@@ -212,6 +232,7 @@ pub struct Loader {
     pub root_unguarded: Cap<CNode>,
     root_radix: u64,
     scratch_tables: TableCache,
+    shared: Option<shared::SharedText>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -247,6 +268,7 @@ impl Loader {
             root_unguarded: Cap::from_cptr(slot),
             root_radix,
             scratch_tables,
+            shared: None,
         })
     }
 
@@ -281,10 +303,33 @@ impl Loader {
     ) -> Result<Process, LoadError> {
         let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
         let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
-        let segments = plan_segments(&elf, &mut plans)?;
+        plan_segments(&elf, &mut plans)?;
         let untyped = parent
             .make_untyped(config.untyped_bits)
             .map_err(LoadError::Alloc)?;
+        let loaded = self.load_into(parent, untyped, image, config);
+        if loaded.is_err() {
+            let _ = parent.free_slot(untyped.cptr());
+        }
+        loaded
+    }
+
+    /// Loads the ELF `image` into a new process built from `untyped` (of
+    /// `2^config.untyped_bits` bytes, with no children), which the caller keeps: on failure
+    /// everything made from it is revoked and it is free again.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_into(
+        &mut self,
+        parent: &mut Allocator,
+        untyped: Cap<Untyped>,
+        image: &[u8],
+        config: &ProcessConfig,
+    ) -> Result<Process, LoadError> {
+        let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
+        let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
+        let segments = plan_segments(&elf, &mut plans)?;
         let mut pool = UntypedPool::new();
         pool.add(untyped.cptr(), config.untyped_bits, false);
         let mut objects = Objects {
@@ -300,7 +345,7 @@ impl Loader {
                 let mut dead = Process::empty(untyped);
                 dead.slot_ranges = objects.slot_ranges;
                 dead.slot_range_count = objects.slot_range_count;
-                let _ = dead.destroy(objects.parent);
+                let _ = dead.destroy_keep_untyped(objects.parent);
                 Err(e)
             }
         }
@@ -352,6 +397,7 @@ impl Loader {
                 objects.retype(t, 0, 1)
             })?;
         }
+        process.stack_top_frame = Cap::from_cptr(stack_first + config.stack_pages - 1);
         let ipc_buffer: Cap<Frame> = objects.make()?;
 
         let mut make = |t| objects.retype(t, 0, 1);
@@ -393,6 +439,9 @@ impl Loader {
         };
         if plan.executable {
             rights |= MAP_EXECUTABLE;
+        }
+        if !plan.writable && self.shared.is_some() {
+            return self.load_shared(objects, tables, elf, plan, rights);
         }
         let mut done = 0;
         while done < plan.pages {
@@ -481,6 +530,7 @@ impl Process {
             untyped,
             entry: 0,
             cnode_radix: 0,
+            stack_top_frame: Cap::null(),
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
         }
@@ -568,6 +618,18 @@ impl Process {
     /// # Errors
     /// The kernel's refusal of the revoke or delete.
     pub fn destroy(self, parent: &mut Allocator) -> Result<(), LoadError> {
+        let untyped = self.destroy_keep_untyped(parent)?;
+        parent
+            .free_slot(untyped.cptr())
+            .map_err(kernel(LoadStep::Destroy))
+    }
+
+    /// Destroys the process as [`Self::destroy`] does but keeps its untyped (now without
+    /// children, so the kernel hands it out again from offset 0) and returns it.
+    ///
+    /// # Errors
+    /// The kernel's refusal of the revoke.
+    pub fn destroy_keep_untyped(self, parent: &mut Allocator) -> Result<Cap<Untyped>, LoadError> {
         let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
         root.revoke(self.untyped.slot())
             .map_err(kernel(LoadStep::Destroy))?;
@@ -579,9 +641,72 @@ impl Process {
                 parent.slots.free(slot);
             }
         }
-        parent
-            .free_slot(self.untyped.cptr())
-            .map_err(kernel(LoadStep::Destroy))
+        Ok(self.untyped)
+    }
+
+    /// Sets the thread's registers for its start: `rip` the ELF entry, `rsp` and `rdi` as
+    /// given; resumes it when `resume`.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    pub fn set_start(&self, rsp: u64, rdi: u64, resume: bool) -> Result<(), LoadError> {
+        let registers = UserRegisters {
+            rip: self.entry,
+            rsp,
+            rflags: 0x202,
+            rdi,
+            ..UserRegisters::default()
+        };
+        self.tcb
+            .write_registers(resume, &registers)
+            .map_err(kernel(LoadStep::Start))
+    }
+
+    /// Writes `bytes` at the top of the child's stack (ending at [`STACK_TOP`]; at most one
+    /// page), through a copy of the top frame's cap mapped for a moment in the parent's
+    /// scratch window.
+    ///
+    /// # Errors
+    /// More than a page, no free parent slot, or a refused step (the copy is gone again).
+    pub fn write_stack_top(
+        &self,
+        loader: &mut Loader,
+        parent: &mut Allocator,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        if bytes.len() as u64 > PAGE_SIZE {
+            return Err(LoadError::Alloc(AllocError::OutOfMemory));
+        }
+        let slot = parent.slot().map_err(LoadError::Alloc)?;
+        let copy: Cap<Frame> = Cap::from_cptr(slot);
+        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
+        let result = root
+            .copy(copy.slot(), self.stack_top_frame.slot(), Rights::ALL)
+            .map_err(kernel(LoadStep::CopyCap))
+            .and_then(|()| {
+                let mut make = |t| parent.retype(t, 0, 1).map_err(LoadError::Alloc);
+                map_frame(
+                    &mut loader.scratch_tables,
+                    copy,
+                    SCRATCH_ADDR,
+                    RW,
+                    &mut make,
+                )?;
+                let offset = PAGE_SIZE as usize - bytes.len();
+                // SAFETY: `copy` is mapped read-write at SCRATCH_ADDR in this address space
+                // (just above), nothing else refers to that page, and
+                // `offset + bytes.len() == PAGE_SIZE`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        (SCRATCH_ADDR as usize + offset) as *mut u8,
+                        bytes.len(),
+                    );
+                }
+                copy.unmap().map_err(kernel(LoadStep::UnmapScratch))
+            });
+        let _ = parent.free_slot(slot);
+        result
     }
 
     /// The first slot of the child's CSpace the parent may fill.

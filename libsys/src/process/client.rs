@@ -1,0 +1,560 @@
+//! The client side of procsrv's protocol (`procsrv-api`): hatch, wait, kill, exit, ids, and
+//! a [`Command`] builder in the spirit of `std::process::Command`.
+//!
+//! ```ignore
+//! let mut child = Command::new(b"/bin/hatchtest").arg(b"exit").arg(b"3").setsid().spawn()?;
+//! assert_eq!(child.wait()?, WaitStatus::Exited(3));
+//! ```
+
+use super::{FIRST_FREE_SLOT, SLOT_PROCSRV};
+use crate::abi::MessageInfo;
+use crate::cap::{CNode, Cap, Endpoint, Received, SlotPath};
+use crate::syscall;
+use core::sync::atomic::{AtomicU64, Ordering};
+use egg::Opcode;
+use procsrv_api::{
+    encode_hatch, label, Errno, HatchRequest, WaitStatus, HATCH_HEADER_WORDS, MAX_REQUEST_BYTES,
+    NO_OP, REPLY_OK, WNOHANG,
+};
+
+const PROCSRV: Cap<Endpoint> = Cap::from_cptr(SLOT_PROCSRV);
+
+/// Bytes a [`Command`] keeps for argv, envp and the egg, each.
+pub const COMMAND_BYTES: usize = 1024;
+
+/// Slots `FIRST_FREE_SLOT..FIRST_FREE_SLOT + 128` of a hatched process, for caps it receives.
+static SLOTS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Takes a free slot of the process's own range.
+pub fn alloc_slot() -> Option<u64> {
+    for (w, word) in SLOTS.iter().enumerate() {
+        let bits = word.load(Ordering::Relaxed);
+        if bits != u64::MAX {
+            let b = bits.trailing_ones() as u64;
+            word.store(bits | 1 << b, Ordering::Relaxed);
+            return Some(FIRST_FREE_SLOT + w as u64 * 64 + b);
+        }
+    }
+    None
+}
+
+/// Deletes the cap in `slot` and gives the slot back.
+pub fn free_slot(slot: u64) {
+    let own: Cap<CNode> = Cap::from_cptr(super::SLOT_CNODE);
+    let _ = own.delete(SlotPath::at(slot));
+    if let Some(i) = slot.checked_sub(FIRST_FREE_SLOT).filter(|&i| i < 128) {
+        SLOTS[(i / 64) as usize].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
+    }
+}
+
+/// Why a hatch failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HatchError {
+    /// The error.
+    pub errno: Errno,
+    /// The failing op's index, if an op is to blame.
+    pub op_index: Option<u64>,
+    /// The failing op's byte offset.
+    pub op_offset: u64,
+    /// The byte at fault (validation) or the op's offset.
+    pub fault_offset: u64,
+}
+
+impl core::fmt::Display for HatchError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.op_index {
+            Some(i) => write!(f, "op {i} at byte {}: {}", self.op_offset, self.errno),
+            None => write!(f, "{}", self.errno),
+        }
+    }
+}
+
+fn errno_of(word: u64) -> Errno {
+    Errno::from_number(word).unwrap_or(Errno::EINVAL)
+}
+
+fn plain(errno: Errno) -> HatchError {
+    HatchError {
+        errno,
+        op_index: None,
+        op_offset: 0,
+        fault_offset: 0,
+    }
+}
+
+fn call(cap: Cap<Endpoint>, label: u64, n: u64, words: [u64; 4]) -> Result<Received, Errno> {
+    let reply = cap
+        .call(MessageInfo::new(label, n, 0), words)
+        .map_err(|_| Errno::ESRCH)?;
+    if reply.info.label() == REPLY_OK {
+        Ok(reply)
+    } else {
+        Err(errno_of(reply.words[0]))
+    }
+}
+
+/// Sends a hatch request; `caps` is a guard-0 CNode of `2^radix` slots (or `None`).
+/// Returns the pid and the process handle.
+///
+/// # Errors
+/// [`HatchError`]; the caller still holds every cap it sent.
+pub fn hatch(
+    request: &HatchRequest<'_>,
+    caps: Option<Cap<CNode>>,
+) -> Result<(u64, Cap<Endpoint>), HatchError> {
+    let mut header = [0u64; HATCH_HEADER_WORDS];
+    let mut bytes = [0u8; MAX_REQUEST_BYTES];
+    let n = encode_hatch(request, &mut header, &mut bytes).map_err(|e| plain(e.errno()))?;
+    syscall::set_word(4, header[4]);
+    syscall::set_word(5, header[5]);
+    for (i, chunk) in bytes[..n].chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        syscall::set_word(HATCH_HEADER_WORDS + i, u64::from_le_bytes(w));
+    }
+    let slot = alloc_slot().ok_or(plain(Errno::ENOMEM))?;
+    syscall::set_receive_slot(slot);
+    let cap_count = match caps {
+        Some(cnode) => {
+            syscall::set_send_cap(0, cnode.cptr());
+            1
+        }
+        None => 0,
+    };
+    let length = (HATCH_HEADER_WORDS + n.div_ceil(8)) as u64;
+    let info = MessageInfo::new(label::HATCH, length, cap_count);
+    let words = [header[0], header[1], header[2], header[3]];
+    let reply = PROCSRV.call(info, words);
+    syscall::set_receive_slot(0);
+    let reply = match reply {
+        Ok(r) => r,
+        Err(_) => {
+            free_slot(slot);
+            return Err(plain(Errno::ESRCH));
+        }
+    };
+    if reply.info.label() != REPLY_OK {
+        free_slot(slot);
+        let w = reply.words;
+        return Err(HatchError {
+            errno: errno_of(w[0]),
+            op_index: (w[1] != NO_OP).then_some(w[1]),
+            op_offset: w[2],
+            fault_offset: w[3],
+        });
+    }
+    Ok((reply.words[0], Cap::from_cptr(slot)))
+}
+
+/// Ends this process with `code`. Never returns.
+pub fn exit(code: u8) -> ! {
+    crate::rt::exit_with(code)
+}
+
+/// Waits for a child (`pid`, or [`procsrv_api::WAIT_ANY`]); `Ok(None)` with `nohang` when
+/// none has ended.
+///
+/// # Errors
+/// ECHILD when there is no such child.
+pub fn wait(pid: u64, nohang: bool) -> Result<Option<(u64, WaitStatus)>, Errno> {
+    let options = if nohang { WNOHANG } else { 0 };
+    let r = call(PROCSRV, label::WAIT, 2, [pid, options, 0, 0])?;
+    Ok((r.words[0] != 0).then(|| (r.words[0], WaitStatus::from_word(r.words[1]))))
+}
+
+/// Sends `signal` to `pid` (> 0), the caller's group (0) or group `-pid` (< 0).
+///
+/// # Errors
+/// ESRCH, EPERM, EINVAL.
+pub fn kill(pid: i64, signal: u32) -> Result<(), Errno> {
+    call(PROCSRV, label::KILL, 2, [pid as u64, signal.into(), 0, 0]).map(drop)
+}
+
+/// This process's `(pid, ppid, pgid, sid)`.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn ids() -> Result<[u64; 4], Errno> {
+    call(PROCSRV, label::IDS, 0, [0; 4]).map(|r| r.words)
+}
+
+/// Whether procsrv supports egg opcode `n`.
+pub fn supported(n: u64) -> bool {
+    call(PROCSRV, label::SUPPORTED, 1, [n, 0, 0, 0]).is_ok_and(|r| r.words[0] == 1)
+}
+
+/// procsrv's usage: free blocks, free slots, process records.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn usage() -> Result<[u64; 3], Errno> {
+    call(PROCSRV, label::USAGE, 0, [0; 4]).map(|r| [r.words[0], r.words[1], r.words[2]])
+}
+
+/// A hatched child: its pid and handle.
+#[derive(Debug)]
+pub struct Child {
+    pid: u64,
+    handle: Cap<Endpoint>,
+}
+
+impl Child {
+    /// The pid.
+    pub fn id(&self) -> u64 {
+        self.pid
+    }
+
+    /// The handle cap.
+    pub fn handle(&self) -> Cap<Endpoint> {
+        self.handle
+    }
+
+    /// Waits for it to end (and reaps it).
+    ///
+    /// # Errors
+    /// ESRCH if it was already reaped.
+    pub fn wait(&mut self) -> Result<WaitStatus, Errno> {
+        let r = call(self.handle, label::WAIT, 2, [0, 0, 0, 0])?;
+        Ok(WaitStatus::from_word(r.words[1]))
+    }
+
+    /// Its status if it has ended (and reaps it), else `None`.
+    ///
+    /// # Errors
+    /// ESRCH if it was already reaped.
+    pub fn try_wait(&mut self) -> Result<Option<WaitStatus>, Errno> {
+        let r = call(self.handle, label::WAIT, 2, [0, WNOHANG, 0, 0])?;
+        Ok((r.words[0] != 0).then(|| WaitStatus::from_word(r.words[1])))
+    }
+
+    /// Sends it `signal`.
+    ///
+    /// # Errors
+    /// ESRCH once it is reaped, EINVAL for a bad signal.
+    pub fn kill(&mut self, signal: u32) -> Result<(), Errno> {
+        call(self.handle, label::KILL, 1, [signal.into(), 0, 0, 0]).map(drop)
+    }
+
+    /// Starts it when it was hatched with `start_suspended`.
+    ///
+    /// # Errors
+    /// EINVAL when it is not suspended.
+    pub fn resume(&mut self) -> Result<(), Errno> {
+        call(self.handle, label::RESUME, 0, [0; 4]).map(drop)
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        free_slot(self.handle.cptr());
+    }
+}
+
+/// A fixed buffer of bytes.
+#[derive(Clone, Copy)]
+struct Bytes {
+    data: [u8; COMMAND_BYTES],
+    len: usize,
+    overflow: bool,
+}
+
+impl Bytes {
+    const fn new() -> Self {
+        Bytes {
+            data: [0; COMMAND_BYTES],
+            len: 0,
+            overflow: false,
+        }
+    }
+    fn push(&mut self, bytes: &[u8]) {
+        match self.data.get_mut(self.len..self.len + bytes.len()) {
+            Some(dest) => {
+                dest.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+    fn number(&mut self, mut n: u64) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                self.push(&[byte]);
+                return;
+            }
+            self.push(&[byte | 0x80]);
+        }
+    }
+    fn string(&mut self, s: &[u8]) {
+        self.number(s.len() as u64);
+        self.push(s);
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+}
+
+/// A process to hatch: program, arguments, environment, the egg's ops, and caps.
+#[derive(Clone)]
+pub struct Command<'p> {
+    program: &'p [u8],
+    argv: Bytes,
+    envp: Bytes,
+    egg: Bytes,
+    caps: Option<(Cap<CNode>, u64)>,
+    timeout_ms: u64,
+}
+
+macro_rules! numeric_ops {
+    ($($(#[$m:meta])* $name:ident($($arg:ident),*) => $op:ident;)+) => {
+        $(
+            $(#[$m])*
+            pub fn $name(mut self $(, $arg: u64)*) -> Self {
+                self.egg.number(Opcode::$op.number());
+                $(self.egg.number($arg);)*
+                self
+            }
+        )+
+    };
+}
+
+impl<'p> Command<'p> {
+    /// A command for `program` (`/bin/NAME`), with no arguments (add argv\[0\] yourself),
+    /// no environment and an empty egg.
+    pub fn new(program: &'p [u8]) -> Self {
+        Command {
+            program,
+            argv: Bytes::new(),
+            envp: Bytes::new(),
+            egg: Bytes::new(),
+            caps: None,
+            timeout_ms: 0,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: &[u8]) -> Self {
+        self.argv.push(arg);
+        self.argv.push(&[0]);
+        self
+    }
+
+    /// Adds an environment variable of the request (the egg's `setenv` is [`Self::setenv`]).
+    pub fn env(mut self, name: &[u8], value: &[u8]) -> Self {
+        self.envp.push(name);
+        self.envp.push(b"=");
+        self.envp.push(value);
+        self.envp.push(&[0]);
+        self
+    }
+
+    /// Sends the caps of `cnode` (guard 0, `2^radix` slots): the egg's cap indices.
+    pub fn caps(mut self, cnode: Cap<CNode>, radix: u64) -> Self {
+        self.caps = Some((cnode, radix));
+        self
+    }
+
+    /// Bounds each file-server call made for this hatch.
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = ms;
+        self
+    }
+
+    /// Appends raw egg bytes (any op, including ones this builder has no method for).
+    pub fn egg_bytes(mut self, bytes: &[u8]) -> Self {
+        self.egg.push(bytes);
+        self
+    }
+
+    numeric_ops! {
+        /// `dup2 from to`.
+        dup2(from, to) => Dup2;
+        /// `close fd`.
+        close(fd) => Close;
+        /// `closefrom fd`.
+        closefrom(fd) => Closefrom;
+        /// `setpgid pgid`.
+        setpgid(pgid) => Setpgid;
+        /// `setsid`.
+        setsid() => Setsid;
+        /// `setctty fd`.
+        setctty(fd) => Setctty;
+        /// `cap slot source rights badge`.
+        cap(slot, source, rights, badge) => Cap;
+        /// `sigsetmask signals`.
+        sigsetmask(signals) => Sigsetmask;
+        /// `sigignore signals`.
+        sigignore(signals) => Sigignore;
+        /// `setuid uid`.
+        setuid(uid) => Setuid;
+        /// `setgid gid`.
+        setgid(gid) => Setgid;
+        /// `umask mask`.
+        umask(mask) => Umask;
+        /// `setrlimit resource soft hard`.
+        setrlimit(resource, soft, hard) => Setrlimit;
+        /// `setpriority priority`.
+        setpriority(priority) => Setpriority;
+        /// `start_suspended`.
+        start_suspended() => StartSuspended;
+        /// `clearenv`.
+        clearenv() => Clearenv;
+    }
+
+    /// `open fd path flags mode`.
+    pub fn open(mut self, fd: u64, path: &[u8], flags: u64, mode: u64) -> Self {
+        self.egg.number(Opcode::Open.number());
+        self.egg.number(fd);
+        self.egg.string(path);
+        self.egg.number(flags);
+        self.egg.number(mode);
+        self
+    }
+
+    /// `setenv name value`.
+    pub fn setenv(mut self, name: &[u8], value: &[u8]) -> Self {
+        self.egg.number(Opcode::Setenv.number());
+        self.egg.string(name);
+        self.egg.string(value);
+        self
+    }
+
+    /// `setname name`.
+    pub fn setname(mut self, name: &[u8]) -> Self {
+        self.egg.number(Opcode::Setname.number());
+        self.egg.string(name);
+        self
+    }
+
+    /// `bind path source`.
+    pub fn bind(mut self, path: &[u8], source: u64) -> Self {
+        self.egg.number(Opcode::Bind.number());
+        self.egg.string(path);
+        self.egg.number(source);
+        self
+    }
+
+    /// The egg built so far.
+    pub fn egg(&self) -> &[u8] {
+        self.egg.bytes()
+    }
+
+    /// Hatches it.
+    ///
+    /// # Errors
+    /// [`HatchError`] (E2BIG when the builder's buffers overflowed).
+    pub fn spawn(&self) -> Result<Child, HatchError> {
+        if self.argv.overflow || self.envp.overflow || self.egg.overflow {
+            return Err(plain(Errno::E2BIG));
+        }
+        let request = HatchRequest {
+            program: self.program,
+            argv: self.argv.bytes(),
+            envp: self.envp.bytes(),
+            egg: self.egg.bytes(),
+            cap_radix: self.caps.map_or(0, |(_, r)| r),
+            timeout_ms: self.timeout_ms,
+        };
+        let (pid, handle) = hatch(&request, self.caps.map(|(c, _)| c))?;
+        Ok(Child { pid, handle })
+    }
+}
+
+/// Makes one object of `object_type` from this process's own memory ([`super::SLOT_MEMORY`])
+/// into a fresh slot of its own.
+///
+/// # Errors
+/// ENOMEM when the memory or the slots are used up.
+pub fn make_object(object_type: crate::object::ObjectType, size_arg: u64) -> Result<u64, Errno> {
+    let slot = alloc_slot().ok_or(Errno::ENOMEM)?;
+    let memory: Cap<crate::cap::Untyped> = Cap::from_cptr(super::SLOT_MEMORY);
+    let own: Cap<CNode> = Cap::from_cptr(super::SLOT_CNODE);
+    match memory.retype(object_type, size_arg, own, slot, 1) {
+        Ok(()) => Ok(slot),
+        Err(_) => {
+            free_slot(slot);
+            Err(Errno::ENOMEM)
+        }
+    }
+}
+
+/// The caps sent with a hatch request: a CNode of `2^radix` slots made from this process's
+/// memory, filled with copies of its own caps. Index `i` of the egg's `cap`/`bind` ops is
+/// slot `i`.
+pub struct CapSet {
+    cnode: Cap<CNode>,
+    radix: u64,
+    unguarded: u64,
+}
+
+impl CapSet {
+    /// An empty set of `2^radix` caps.
+    ///
+    /// # Errors
+    /// ENOMEM.
+    pub fn new(radix: u64) -> Result<CapSet, Errno> {
+        let cnode = make_object(crate::object::ObjectType::CNode, radix)?;
+        let unguarded = alloc_slot().ok_or(Errno::ENOMEM)?;
+        let own: Cap<CNode> = Cap::from_cptr(super::SLOT_CNODE);
+        let guard = crate::object::CNodeGuard {
+            guard: 0,
+            guard_bits: 0,
+        };
+        if own
+            .mint_guard(
+                SlotPath::at(unguarded),
+                SlotPath::at(super::SLOT_CNODE),
+                guard,
+            )
+            .is_err()
+        {
+            free_slot(cnode);
+            free_slot(unguarded);
+            return Err(Errno::ENOMEM);
+        }
+        Ok(CapSet {
+            cnode: Cap::from_cptr(cnode),
+            radix,
+            unguarded,
+        })
+    }
+
+    /// Copies this process's cap `cap` into index `index` with `rights`.
+    ///
+    /// # Errors
+    /// EINVAL for an index out of range or a cap that cannot be copied.
+    pub fn put<T>(
+        &self,
+        index: u64,
+        cap: Cap<T>,
+        rights: crate::object::Rights,
+    ) -> Result<(), Errno> {
+        if index >= 1 << self.radix {
+            return Err(Errno::EINVAL);
+        }
+        let root: Cap<CNode> = Cap::from_cptr(self.unguarded);
+        let r = super::CNODE_RADIX;
+        let dest = SlotPath {
+            index: (self.cnode.cptr() << self.radix) | index,
+            depth: r + self.radix,
+        };
+        let src = SlotPath {
+            index: cap.cptr(),
+            depth: r,
+        };
+        root.copy(dest, src, rights).map_err(|_| Errno::EINVAL)
+    }
+
+    /// The CNode and its radix, for [`Command::caps`].
+    pub fn cnode(&self) -> (Cap<CNode>, u64) {
+        (self.cnode, self.radix)
+    }
+}
+
+impl Drop for CapSet {
+    fn drop(&mut self) {
+        free_slot(self.cnode.cptr());
+        free_slot(self.unguarded);
+    }
+}

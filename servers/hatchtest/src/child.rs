@@ -1,0 +1,92 @@
+//! The children the tests hatch, chosen by argv[1].
+
+use libsys::abi::MessageInfo;
+use libsys::cap::{Cap, Endpoint};
+use libsys::object::CapKind;
+use libsys::process::client::exit;
+use libsys::process::Startup;
+
+/// Where tests put an endpoint for the child (`cap 16 0 ...`).
+pub const SLOT_GIVEN: u64 = 16;
+
+fn number(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |n, &b| {
+            n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'))
+        })
+}
+
+/// Runs child role `role`.
+pub fn run(role: &[u8], start: &Startup) {
+    match role {
+        b"echo" => echo(),
+        b"exit" => exit(number(start.arg(2).unwrap_or(b"0")) as u8),
+        b"fault" => fault(),
+        b"spin" => loop {
+            core::hint::spin_loop();
+        },
+        b"probe" => probe(start),
+        b"env" => env(start),
+        _ => exit(127),
+    }
+}
+
+/// Answers one call on the endpoint in slot 16 with each word plus one, then exits.
+fn echo() {
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(SLOT_GIVEN);
+    if let Ok(m) = endpoint.recv() {
+        let words = [m.words[0] + 1, m.words[1] + 1, 0, 0];
+        let _ = libsys::cap::reply(MessageInfo::new(0, 2, 0), words);
+    }
+}
+
+fn fault() {
+    // SAFETY: not safe at all, on purpose: this child exists to fault on a null read so the
+    // test sees procsrv report and reap it.
+    let value = unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
+    exit(value as u8);
+}
+
+/// Probes every slot of its CNode: exits 0 when it finds exactly the fixed slots plus the
+/// slots named in argv[2..] ("slot:rights"), each with exactly those rights.
+fn probe(start: &Startup) {
+    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, 10];
+    let mut ok = true;
+    for slot in 0..1u64 << libsys::process::CNODE_RADIX {
+        let id = Cap::<Endpoint>::from_cptr(slot).identify();
+        let expected = start.args().skip(2).find_map(|a| {
+            let mut parts = a.split(|&b| b == b':');
+            let s = number(parts.next()?);
+            (s == slot).then(|| number(parts.next().unwrap_or(b"0")))
+        });
+        let good = match (id, expected) {
+            (Err(_), None) => !FIXED.contains(&slot),
+            (Ok(_), None) => FIXED.contains(&slot),
+            (Ok(id), Some(rights)) => {
+                id.cap_kind() == Some(CapKind::Endpoint) && id.rights == rights
+            }
+            (Err(_), Some(_)) => false,
+        };
+        if !good {
+            libsys::println!("hatchtest: probe: slot {slot} is not as expected ({id:?})");
+            ok = false;
+        }
+    }
+    exit(if ok { 0 } else { 1 });
+}
+
+/// Exits 0 when its environment is exactly argv[2..].
+fn env(start: &Startup) {
+    let same = start.env().eq(start.args().skip(2));
+    if !same {
+        for e in start.env() {
+            libsys::println!(
+                "hatchtest: env has {}",
+                core::str::from_utf8(e).unwrap_or("?")
+            );
+        }
+    }
+    exit(if same { 0 } else { 1 });
+}
