@@ -3,7 +3,8 @@
 //! Layout:
 //! - `manifest`: text, one `key value` per line, `#` starts a comment line.
 //!   `root bin/<program>` names the root task, the one program the kernel starts.
-//! - `bin/<program>`: one ELF per program.
+//! - `bin/<program>`: one ELF per program, cut to what a loader reads ([`strip_to_loaded`]:
+//!   the headers and the loaded segments; debug sections and symbols stay on the host).
 
 use std::fmt;
 
@@ -89,9 +90,44 @@ pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveErr
     let mut writer =
         CpioWriter::new().file(MANIFEST_NAME, manifest_text(root).as_bytes(), MODE_FILE);
     for program in programs {
-        writer = writer.file(&program_path(program.name), program.elf, MODE_EXECUTABLE);
+        let elf = strip_to_loaded(program.elf);
+        writer = writer.file(&program_path(program.name), &elf, MODE_EXECUTABLE);
     }
     Ok(writer.finish())
+}
+
+/// The ELF cut after its last loaded byte (program headers and `PT_LOAD` segments), with
+/// no section header table: debug information and symbols are not loaded, and they would
+/// make the boot archive (one root CNode slot per page) several times larger. A file that
+/// does not parse as an ELF is kept whole (the loader in the system refuses it).
+pub fn strip_to_loaded(elf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let Ok(file) = bootfmt::elf::ElfFile::parse(elf) else {
+        return Cow::Borrowed(elf);
+    };
+    let field = |at: usize, len: usize| -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[..len].copy_from_slice(&elf[at..at + len]);
+        u64::from_le_bytes(bytes)
+    };
+    let headers_end = field(32, 8) + field(54, 2) * field(56, 2);
+    let end = file
+        .load_segments()
+        .map(|segment| segment.offset + segment.filesz)
+        .chain([headers_end, 64])
+        .max()
+        .unwrap_or(0);
+    let Ok(end) = usize::try_from(end) else {
+        return Cow::Borrowed(elf);
+    };
+    if end >= elf.len() {
+        return Cow::Borrowed(elf);
+    }
+    let mut cut = elf[..end].to_vec();
+    // No section headers: e_shoff, e_shnum and e_shstrndx are zero.
+    cut[40..48].fill(0);
+    cut[60..64].fill(0);
+    Cow::Owned(cut)
 }
 
 #[cfg(test)]
@@ -101,6 +137,40 @@ mod tests {
 
     fn program<'a>(name: &'a str, elf: &'a [u8]) -> Program<'a> {
         Program { name, elf }
+    }
+
+    #[test]
+    fn stripping_keeps_the_loaded_bytes_and_drops_the_rest() {
+        let mut elf = vec![0u8; 8192];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        elf[6] = 1;
+        elf[16..18].copy_from_slice(&2u16.to_le_bytes());
+        elf[18..20].copy_from_slice(&62u16.to_le_bytes());
+        elf[20..24].copy_from_slice(&1u32.to_le_bytes());
+        elf[24..32].copy_from_slice(&0x40_1000u64.to_le_bytes());
+        elf[32..40].copy_from_slice(&64u64.to_le_bytes());
+        elf[40..48].copy_from_slice(&6000u64.to_le_bytes());
+        elf[54..56].copy_from_slice(&56u16.to_le_bytes());
+        elf[56..58].copy_from_slice(&1u16.to_le_bytes());
+        elf[60..62].copy_from_slice(&3u16.to_le_bytes());
+        let ph = 64;
+        elf[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+        elf[ph + 4..ph + 8].copy_from_slice(&5u32.to_le_bytes());
+        elf[ph + 8..ph + 16].copy_from_slice(&4096u64.to_le_bytes());
+        elf[ph + 16..ph + 24].copy_from_slice(&0x40_1000u64.to_le_bytes());
+        elf[ph + 32..ph + 40].copy_from_slice(&100u64.to_le_bytes());
+        elf[ph + 40..ph + 48].copy_from_slice(&100u64.to_le_bytes());
+        elf[4096..4196].fill(0xcc);
+        let cut = strip_to_loaded(&elf);
+        assert_eq!(cut.len(), 4196);
+        assert_eq!(&cut[4096..], &elf[4096..4196]);
+        assert_eq!(&cut[40..48], &[0; 8], "no section header table");
+        assert_eq!(&cut[60..62], &[0; 2]);
+        let parsed = bootfmt::elf::ElfFile::parse(&cut).unwrap();
+        assert_eq!(parsed.load_segments().count(), 1);
+        assert_eq!(&*strip_to_loaded(b"not an elf"), b"not an elf");
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub mod process;
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod cap;
 #[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod fs;
+#[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod rt;
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub mod syscall;
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod vspace;

@@ -111,11 +111,58 @@ impl Write for DebugConsole {
     }
 }
 
-/// Formats and prints (used by `print!`).
+/// Formats and prints (used by `print!`): to fd 1 when it is open (see [`crate::fs`]),
+/// else to the kernel debug console. If fd 1 refuses the text, the debug console gets it.
 pub fn print_args(args: core::fmt::Arguments) {
+    if crate::fs::stdout_is_open() {
+        let mut out = StdoutBuffer {
+            console: DebugConsole::new(),
+            failed: false,
+        };
+        let _ = out.write_fmt(args);
+        out.flush();
+        return;
+    }
     let mut console = DebugConsole::new();
     let _ = console.write_fmt(args);
     console.flush();
+}
+
+/// Buffers formatted text for fd 1; on a failed write, the text goes to the debug console.
+struct StdoutBuffer {
+    console: DebugConsole,
+    failed: bool,
+}
+
+impl StdoutBuffer {
+    fn flush(&mut self) {
+        let used = self.console.used;
+        if used == 0 {
+            return;
+        }
+        if !self.failed {
+            let bytes = &self.console.buffer[..used];
+            if crate::fs::Write::write_all(&mut crate::fs::stdout(), bytes).is_ok() {
+                self.console.used = 0;
+                return;
+            }
+            self.failed = true;
+        }
+        self.console.flush();
+    }
+}
+
+impl Write for StdoutBuffer {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            if self.console.used == self.console.buffer.len() {
+                self.flush();
+            }
+            self.console.buffer[self.console.used] = b;
+            self.console.used += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Prints to the kernel debug console.

@@ -20,8 +20,9 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc`.
-    #[arg(value_parser = ["ipc"])]
+    /// Which benchmark: `ipc` (IPC round trips) or `fs` (the file server: 1 MiB read and
+    /// write of a /tmp file, from `servers/fstest`).
+    #[arg(value_parser = ["ipc", "fs"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -50,8 +51,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Profile::Release
     };
     let artifacts = build_all(profile, &mut steps)?;
-    // Only `ipc` exists so far (clap rejects anything else).
-    let root = "ipcbench";
+    // clap accepts only these names.
+    let root = match args.which.as_str() {
+        "fs" => "fstest",
+        _ => "ipcbench",
+    };
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));
     }

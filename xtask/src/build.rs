@@ -141,9 +141,10 @@ fn cargo_build(
     run_command(&mut command)
 }
 
-/// The servers under `dir`: for each `dir/*/Cargo.toml` that builds a program (a `[[bin]]`
-/// or `src/main.rs`), its package name and binary name (the `[[bin]]` name, else the
-/// package name), sorted by binary name.
+/// The servers under `dir`: for each `dir/*/Cargo.toml` of a crate with a program (a
+/// `[[bin]]` section or `src/main.rs`), its package name and binary name (the `[[bin]]`
+/// name, else the package name), sorted by binary name. Library-only crates (a server's
+/// `-api` crate, `ttycore`) are not programs and are skipped.
 ///
 /// # Errors
 /// When `dir` cannot be read or a manifest has no package name.
@@ -155,8 +156,7 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
-        if !has_binary(&text, &entry.path()) {
-            // A library shared by servers (a protocol `-api` crate, a host-tested core).
+        if !has_program(&text, &entry.path()) {
             continue;
         }
         let (package, bin) = package_and_bin(&text)
@@ -167,10 +167,9 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(servers)
 }
 
-/// Whether the crate in `dir` (manifest text `manifest`) builds a program: it has a
-/// `[[bin]]` section or a `src/main.rs`.
-fn has_binary(manifest: &str, dir: &Path) -> bool {
-    manifest.lines().any(|l| l.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
+/// Whether the crate in `dir` with manifest text `manifest` builds a program.
+fn has_program(manifest: &str, dir: &Path) -> bool {
+    manifest.lines().any(|line| line.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
 }
 
 /// The package name and the first `[[bin]]` name (else the package name) of a manifest.
@@ -234,22 +233,23 @@ mod tests {
     }
 
     #[test]
-    fn library_crates_under_servers_are_not_programs() {
-        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
-        assert!(
-            servers.iter().all(|(_, bin)| bin != "fs-api"),
-            "{servers:?}"
-        );
-        assert!(has_binary(
-            "[[bin]]\nname = \"x\"\n",
-            Path::new("/nonexistent")
-        ));
-        assert!(!has_binary("[lib]\n", Path::new("/nonexistent")));
-    }
-
-    #[test]
     fn servers_of_the_repository_include_hello() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
         assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
+    }
+
+    #[test]
+    fn library_crates_under_servers_are_not_programs() {
+        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
+        for library in ["ttycore", "console-api", "fs-api", "fscore"] {
+            assert!(
+                servers.iter().all(|(package, _)| package != library),
+                "{servers:?}"
+            );
+        }
+        assert!(
+            servers.iter().any(|(_, bin)| bin == "console"),
+            "{servers:?}"
+        );
     }
 }

@@ -140,6 +140,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             inherit_stdin: terminal,
             timeout: None,
+            input: &[],
         };
         run_watched(&mut qemu.command(), watch)?
     };

@@ -1,0 +1,102 @@
+//! `fsrv`, the file server: one namespace (`/bin` from the boot archive, `/dev`, `/tmp` and
+//! the rest in RAM, `/etc`), every open file a badged endpoint cap, pipes, and the place
+//! terminals plug in (see docs/servers.md).
+//!
+//! Its starter (procsrv, or a test root task) fills the slots of `fs_api::server`, copies
+//! the boot archive's frames from [`ARCHIVE_FIRST_SLOT`] up, and starts it with
+//! `fs_api::server::start_argument`. The logic lives in `fscore` (host-tested); this crate
+//! adds the IPC: the receive loop ([`serve`]), badges, the I/O windows, blocking pipe
+//! requests held in Reply objects.
+#![no_std]
+#![no_main]
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+mod fd;
+mod memory;
+mod pipes;
+mod server;
+mod terminal;
+
+use fs_api::server::{parse_start_argument, ARCHIVE_ADDR, SLOT_ENDPOINT, SLOT_RECEIVE};
+use libsys::abi::MessageInfo;
+use libsys::cap::{Cap, Endpoint};
+use libsys::syscall;
+use server::{Outcome, Server};
+
+libsys::entry!(main);
+
+/// The first slot holding a boot archive frame (one per page, in order).
+pub const ARCHIVE_FIRST_SLOT: u64 = memory::LAST_ALLOCATED_SLOT;
+
+/// The users and groups of `/etc`.
+const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/hsh\n\
+alice:x:1000:1000:Alice:/home/alice:/bin/hsh\n\
+bob:x:1001:1001:Bob:/home/bob:/bin/hsh\n\
+carol:x:1002:1002:Carol:/home/carol:/bin/hsh\n";
+const GROUP: &[u8] =
+    b"root:x:0:\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\nusers:x:100:alice,bob\n";
+
+fn main(argument: u64) {
+    // Slot 65 (fd 1 elsewhere) may hold one of our own fd caps: never print through it.
+    libsys::fs::set_print_to_debug_console(true);
+    let (archive_length, untyped_bits) = parse_start_argument(argument);
+    memory::init(untyped_bits);
+    let archive = map_archive(archive_length);
+    let mut server = match Server::new(archive) {
+        Ok(server) => server,
+        Err(e) => {
+            libsys::println!("fsrv: cannot build the namespace: {e}");
+            return;
+        }
+    };
+    serve(&mut server);
+}
+
+/// Maps the boot archive's frames read-only at `ARCHIVE_ADDR`; returns its bytes (empty
+/// when there is none or a page cannot be mapped).
+fn map_archive(length: u64) -> &'static [u8] {
+    let pages = length.div_ceil(4096);
+    for page in 0..pages {
+        let vaddr = ARCHIVE_ADDR + page * 4096;
+        if !memory::map_page(ARCHIVE_FIRST_SLOT + page, vaddr, false) {
+            libsys::println!("fsrv: cannot map page {page} of the boot archive; /bin is empty");
+            return &[];
+        }
+    }
+    // SAFETY: `length` bytes at ARCHIVE_ADDR were just mapped read-only, and nothing ever
+    // maps anything else there or writes them.
+    unsafe { core::slice::from_raw_parts(ARCHIVE_ADDR as *const u8, length as usize) }
+}
+
+/// The receive loop: one request at a time, replying (with `ReplyRecv`) or leaving the
+/// reply saved in a Reply object for later ([`Outcome::Deferred`]).
+fn serve(server: &mut Server) -> ! {
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(SLOT_ENDPOINT);
+    let mut outcome = Outcome::Deferred;
+    loop {
+        syscall::set_receive_slot(SLOT_RECEIVE);
+        let received = match outcome {
+            Outcome::Reply(reply) => {
+                let info = reply.prepare();
+                endpoint.reply_recv(info, reply.registers())
+            }
+            Outcome::Deferred => endpoint.recv(),
+        };
+        outcome = match received {
+            Ok(message) => {
+                let result = server.handle(&message);
+                let info: MessageInfo = message.info;
+                let unwrapped = info.caps_unwrapped();
+                if info.caps() > 0 && unwrapped & 1 == 0 {
+                    memory::free_slot_keep(SLOT_RECEIVE);
+                }
+                result
+            }
+            Err(_) => Outcome::Deferred,
+        };
+    }
+}
