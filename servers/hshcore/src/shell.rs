@@ -24,8 +24,9 @@ use crate::system::{
     WaitStatus, WaitTarget,
 };
 
-/// The longest line the shell reads; a longer one is refused whole.
-pub const MAX_LINE: usize = 64 * 1024;
+/// The longest line the shell reads; a longer one is refused whole. (16 KiB: a hatched
+/// shell's whole image, heap included, lives in procsrv's 512 KiB process block.)
+pub const MAX_LINE: usize = 16 * 1024;
 /// How many bytes one `read` asks for.
 const READ_CHUNK: usize = 4096;
 /// The `PATH` a shell gets when its environment has none.
