@@ -168,6 +168,13 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: HATCH_TIMEOUT,
         ..boot("hatch", "exit", &[])
     },
+    // The shell program in the system: hshtest runs procsrv's code as the root task, and
+    // its driver hatches `hsh -c LINE` cases and checks their exit status.
+    Scenario {
+        root: Some("hshtest"),
+        lines: &[&["hshtest:", " passed, 0 failed"]],
+        ..boot("hsh", "exit", &[])
+    },
     Scenario {
         root: Some("utest"),
         lines: &[

@@ -25,12 +25,11 @@ use libsys::process::Startup;
 libsys::entry!(main);
 
 fn main(arg: u64) {
-    heap::init();
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
     // initial stack, which stays untouched above the running stack.
     let start = unsafe { Startup::from_stack(arg) };
     let environ: Vec<Vec<u8>> = start.env().map(<[u8]>::to_vec).collect();
-    let mut shell = Shell::new(system::Libsys, &environ);
+    let mut shell = Shell::new(system::Libsys::new(), &environ);
     let status = match (start.arg(1), start.arg(2)) {
         (Some(b"-c"), Some(line)) => shell.run_line(line).unwrap_or_else(|| shell.last_status()),
         _ => shell.run(),

@@ -20,7 +20,30 @@ use libsys::process::client::{self, CapSet};
 use procsrv_api::WAIT_ANY;
 
 /// The system a hatched shell runs on.
-pub struct Libsys;
+pub struct Libsys {
+    /// Whether a file server is there (the namespace slot holds a cap). Without one (a
+    /// test system with procsrv alone) every descriptor is closed and every path missing:
+    /// the client must not be used, as it writes through a window nobody mapped.
+    files: bool,
+}
+
+impl Libsys {
+    /// The system of this process.
+    pub fn new() -> Libsys {
+        Libsys {
+            files: fs::namespace().0.identify().is_ok(),
+        }
+    }
+
+    /// `Ok` when the file server is there, else `errno`.
+    fn files(&self, errno: Errno) -> Result<(), Errno> {
+        if self.files {
+            Ok(())
+        } else {
+            Err(errno)
+        }
+    }
+}
 
 fn from_fs(errno: fs_api::Errno) -> Errno {
     Errno(errno as u64 as u32)
@@ -42,14 +65,17 @@ fn nul_separated(strings: &[Vec<u8>]) -> Vec<u8> {
 
 impl System for Libsys {
     fn read(&mut self, fd: Fd, buffer: &mut [u8]) -> Result<usize, Errno> {
+        self.files(Errno::EBADF)?;
         fs::read(fs::Fd(fd.into()), buffer).map_err(from_fs)
     }
 
     fn write(&mut self, fd: Fd, bytes: &[u8]) -> Result<usize, Errno> {
+        self.files(Errno::EBADF)?;
         fs::write(fs::Fd(fd.into()), bytes).map_err(from_fs)
     }
 
     fn open(&mut self, path: &[u8], flags: OpenFlags, mode: u32) -> Result<Fd, Errno> {
+        self.files(Errno::ENOENT)?;
         let fd = fs::namespace()
             .open(path, flags.0.into(), mode.into())
             .map_err(from_fs)?;
@@ -57,15 +83,18 @@ impl System for Libsys {
     }
 
     fn close(&mut self, fd: Fd) -> Result<(), Errno> {
+        self.files(Errno::EBADF)?;
         fs::close(fs::Fd(fd.into())).map_err(from_fs)
     }
 
     fn pipe(&mut self) -> Result<(Fd, Fd), Errno> {
+        self.files(Errno::ENOSYS)?;
         let (read, write) = fs::namespace().pipe().map_err(from_fs)?;
         Ok((read.0 as Fd, write.0 as Fd))
     }
 
     fn stat(&mut self, path: &[u8]) -> Result<FileInfo, Errno> {
+        self.files(Errno::ENOENT)?;
         let stat = fs::namespace().stat(path).map_err(from_fs)?;
         Ok(FileInfo {
             is_dir: stat.mode & fs_api::mode::S_IFMT == fs_api::mode::S_IFDIR,
@@ -74,7 +103,7 @@ impl System for Libsys {
     }
 
     fn isatty(&mut self, fd: Fd) -> bool {
-        fs::isatty(fs::Fd(fd.into()))
+        self.files && fs::isatty(fs::Fd(fd.into()))
     }
 
     fn set_raw(&mut self, _fd: Fd, _raw: bool) -> Result<(), Errno> {
@@ -167,6 +196,7 @@ impl System for Libsys {
     }
 
     fn chdir(&mut self, path: &[u8]) -> Result<(), Errno> {
+        self.files(Errno::ENOENT)?;
         fs::namespace().chdir(path).map_err(from_fs)
     }
 

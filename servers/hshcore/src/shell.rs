@@ -25,7 +25,8 @@ use crate::system::{
 };
 
 /// The longest line the shell reads; a longer one is refused whole. (16 KiB: a hatched
-/// shell's whole image, heap included, lives in procsrv's 512 KiB process block.)
+/// shell's heap comes from its 512 KiB of own memory, and a line is copied a few times on
+/// its way to an egg.)
 pub const MAX_LINE: usize = 16 * 1024;
 /// How many bytes one `read` asks for.
 const READ_CHUNK: usize = 4096;
