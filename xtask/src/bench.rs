@@ -1,4 +1,6 @@
-//! `cargo xtask bench ipc`: boots the IPC benchmark and prints its figures.
+//! `cargo xtask bench ipc|hatch`: boots a benchmark and prints its figures (`hatch`:
+//! `servers/hatchbench`, procsrv hatching and reaping a one-page child; see
+//! docs/benchmarks.md).
 //!
 //! The benchmark (`servers/ipcbench`) is the root task: it starts a second thread in
 //! another address space and times Call/ReplyRecv round trips with `rdtsc`. Under QEMU TCG
@@ -20,8 +22,8 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc`.
-    #[arg(value_parser = ["ipc"])]
+    /// Which benchmark: `ipc`, or `hatch` (procsrv: hatch + exit + wait of a small child).
+    #[arg(value_parser = ["ipc", "hatch"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -50,8 +52,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Profile::Release
     };
     let artifacts = build_all(profile, &mut steps)?;
-    // Only `ipc` exists so far (clap rejects anything else).
-    let root = "ipcbench";
+    // clap accepts only these.
+    let root = match args.which.as_str() {
+        "hatch" => "hatchbench",
+        _ => "ipcbench",
+    };
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));
     }

@@ -75,7 +75,7 @@ impl Default for ProcessConfig {
 }
 
 /// Most slot ranges of the parent's CSpace one process uses.
-const MAX_SLOT_RANGES: usize = 24;
+const MAX_SLOT_RANGES: usize = 48;
 /// Most page-table prefixes the loader remembers per address space.
 const TABLE_CACHE: usize = 16;
 
@@ -101,6 +101,9 @@ pub struct Process {
     pub stack_top_frame: Cap<Frame>,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    /// Bit `i`: range `i` holds caps not derived from the untyped (copies of shared
+    /// frames, the guarded CSpace root), which the revoke does not remove.
+    foreign: u64,
 }
 
 /// Page-table levels below the PML4: what covers how much.
@@ -163,6 +166,7 @@ struct Objects<'a> {
     pool: UntypedPool,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    foreign: u64,
 }
 
 impl Objects<'_> {
@@ -208,6 +212,7 @@ impl Objects<'_> {
             .alloc_range(count)
             .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
         self.slot_ranges[self.slot_range_count] = (first, count);
+        self.foreign |= 1 << self.slot_range_count;
         self.slot_range_count += 1;
         Ok(first)
     }
@@ -337,6 +342,7 @@ impl Loader {
             pool,
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
+            foreign: 0,
         };
         let result = self.build(&mut objects, &elf, &plans[..segments], config, untyped);
         match result {
@@ -345,6 +351,7 @@ impl Loader {
                 let mut dead = Process::empty(untyped);
                 dead.slot_ranges = objects.slot_ranges;
                 dead.slot_range_count = objects.slot_range_count;
+                dead.foreign = objects.foreign;
                 let _ = dead.destroy_keep_untyped(objects.parent);
                 Err(e)
             }
@@ -367,6 +374,7 @@ impl Loader {
             .map(Cap::from_cptr)?;
         let cspace: Cap<CNode> = Cap::from_cptr(objects.parent.slot().map_err(LoadError::Alloc)?);
         objects.slot_ranges[objects.slot_range_count] = (cspace.cptr(), 1);
+        objects.foreign |= 1 << objects.slot_range_count;
         objects.slot_range_count += 1;
         let guard = CNodeGuard {
             guard: 0,
@@ -422,6 +430,7 @@ impl Loader {
             .map_err(kernel(LoadStep::SetPriority))?;
         process.slot_ranges = objects.slot_ranges;
         process.slot_range_count = objects.slot_range_count;
+        process.foreign = objects.foreign;
         Ok(process)
     }
 
@@ -533,6 +542,7 @@ impl Process {
             stack_top_frame: Cap::null(),
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
+            foreign: 0,
         }
     }
 
@@ -633,15 +643,58 @@ impl Process {
         let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
         root.revoke(self.untyped.slot())
             .map_err(kernel(LoadStep::Destroy))?;
-        for &(first, count) in &self.slot_ranges[..self.slot_range_count] {
+        for (i, &(first, count)) in self.slot_ranges[..self.slot_range_count].iter().enumerate() {
+            let foreign = self.foreign & (1 << i) != 0;
             for slot in first..first + count {
-                // Already empty after the revoke; the minted CSpace root is not derived
-                // from the untyped in every kernel, so delete explicitly.
-                let _ = root.delete(SlotPath::at(slot));
+                // Caps made from the untyped are gone with the revoke; the others (copies
+                // of shared frames, the guarded CSpace root) are deleted here.
+                if foreign {
+                    let _ = root.delete(SlotPath::at(slot));
+                }
                 parent.slots.free(slot);
             }
         }
         Ok(self.untyped)
+    }
+
+    /// Maps a fresh zeroed page, made from the process's untyped, read-write at `vaddr` (a
+    /// page whose page table exists: the stack grows this way, page by page, as procsrv
+    /// answers its faults).
+    ///
+    /// # Errors
+    /// No parent slot or range left, the untyped is full, or the kernel refused the mapping.
+    pub fn map_fresh_page(&mut self, parent: &mut Allocator, vaddr: u64) -> Result<(), LoadError> {
+        let slot = parent.slot().map_err(LoadError::Alloc)?;
+        let last = self.slot_range_count.checked_sub(1);
+        let extends = last.is_some_and(|l| {
+            let (first, count) = self.slot_ranges[l];
+            first + count == slot && self.foreign & (1 << l) == 0
+        });
+        if !extends && self.slot_range_count == MAX_SLOT_RANGES {
+            parent.slots.free(slot);
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let made = self
+            .untyped
+            .retype(ObjectType::Frame4K, 0, parent.cnode, slot, 1)
+            .map_err(|e| LoadError::Alloc(AllocError::Kernel(e)));
+        let mapped = made.and_then(|()| {
+            Cap::<Frame>::from_cptr(slot)
+                .map_raw(self.vspace, vaddr, RW)
+                .map_err(kernel(LoadStep::MapFrame))
+        });
+        if let Err(e) = mapped {
+            let _ = parent.free_slot(slot);
+            return Err(e);
+        }
+        match last {
+            Some(l) if extends => self.slot_ranges[l].1 += 1,
+            _ => {
+                self.slot_ranges[self.slot_range_count] = (slot, 1);
+                self.slot_range_count += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Sets the thread's registers for its start: `rip` the ELF entry, `rsp` and `rdi` as

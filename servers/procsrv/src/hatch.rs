@@ -13,8 +13,11 @@ use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
 use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
 
-/// Stack pages of a new process.
-pub const STACK_PAGES: u64 = 16;
+/// Stack pages mapped when a process starts; the rest are mapped when it first touches
+/// them (a page fault procsrv answers, up to [`MAX_STACK`]).
+pub const STACK_PAGES: u64 = 1;
+/// Most bytes of stack a process may grow to.
+pub const MAX_STACK: u64 = 1 << 20;
 
 /// Why a hatch failed: the errno and, when an op is to blame, its index and offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +83,7 @@ impl Server {
             fault_offset: e.offset as u64,
         })?;
         let name = archive_name(request.program)?;
-        let image = Loader::archive_file(self.archive_length, name).map_err(load_errno)?;
+        let image = self.program(name)?;
         let parent = self.table.get(parent_pid.into()).ok_or(Errno::ESRCH)?;
         let uid = parent.creds.uid[0];
         let same_user = self
@@ -123,6 +126,20 @@ impl Server {
         proc.process = Some(process);
         self.table.insert(index, proc);
         Ok(pid)
+    }
+
+    /// The ELF of archive file `name`, from the cache of programs found before or from
+    /// the archive (parsing it costs about 50,000 instructions).
+    fn program(&mut self, name: &str) -> Result<&'static [u8], Errno> {
+        let known = self.programs.iter().flatten();
+        if let Some(p) = known.into_iter().find(|p| p.name() == name.as_bytes()) {
+            return Ok(p.image);
+        }
+        let image = Loader::archive_file(self.archive_length, name).map_err(load_errno)?;
+        if let Some(entry) = self.programs.iter_mut().find(|e| e.is_none()) {
+            *entry = KnownProgram::new(name.as_bytes(), image);
+        }
+        Ok(image)
     }
 
     /// Builds the child's objects from `block` and gives it its fixed caps.
@@ -251,5 +268,34 @@ impl Server {
             return Err(Errno::ENOMEM);
         }
         Ok(Cap::from_cptr(slot))
+    }
+}
+
+/// Most programs whose archive entry procsrv remembers.
+pub const KNOWN_PROGRAMS: usize = 16;
+/// Longest archive name remembered.
+const KNOWN_NAME: usize = 48;
+
+/// A program found in the archive: its name and ELF.
+#[derive(Clone, Copy)]
+pub struct KnownProgram {
+    name: [u8; KNOWN_NAME],
+    len: usize,
+    image: &'static [u8],
+}
+
+impl KnownProgram {
+    fn new(name: &[u8], image: &'static [u8]) -> Option<KnownProgram> {
+        let mut stored = [0; KNOWN_NAME];
+        stored.get_mut(..name.len())?.copy_from_slice(name);
+        Some(KnownProgram {
+            name: stored,
+            len: name.len(),
+            image,
+        })
+    }
+
+    fn name(&self) -> &[u8] {
+        &self.name[..self.len]
     }
 }

@@ -77,6 +77,8 @@ pub struct Server {
     wait_replies: u64,
     /// `handle_replies[i]`: the saved reply of a caller waiting on record `i` by handle.
     handle_replies: u64,
+    /// Programs found in the archive before.
+    programs: [Option<hatch::KnownProgram>; hatch::KNOWN_PROGRAMS],
     /// Bit `i`: a caller waits on record `i` by handle (its reply in `handle_replies + i`).
     handle_waiters: u128,
     /// Free memory and slots right after start, for the usage report.
@@ -135,6 +137,7 @@ impl Server {
             wait_replies: replies,
             handle_replies: replies + MAX_PROCS as u64,
             handle_waiters: 0,
+            programs: [None; hatch::KNOWN_PROGRAMS],
             baseline: (0, 0),
         };
         server.baseline = server.usage();

@@ -13,6 +13,8 @@ pub const NAME_LEN: usize = 32;
 pub const CWD_LEN: usize = 128;
 /// Resource limits (RLIMIT_CPU..=RLIMIT_RTTIME).
 pub const RLIMITS: usize = 16;
+/// RLIMIT_STACK.
+pub const RLIMIT_STACK: usize = 3;
 /// RLIMIT_NPROC.
 pub const RLIMIT_NPROC: usize = 6;
 /// RLIMIT_NOFILE.
