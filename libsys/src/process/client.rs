@@ -191,6 +191,23 @@ pub fn usage() -> Result<[u64; 3], Errno> {
     call(PROCSRV, label::USAGE, 0, [0; 4]).map(|r| [r.words[0], r.words[1], r.words[2]])
 }
 
+/// The process listing from pid `from` up: fills `out`, returns how many entries.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn list(from: u64, out: &mut [procsrv_api::PsEntry]) -> Result<usize, Errno> {
+    let r = call(PROCSRV, label::LIST, 1, [from, 0, 0, 0])?;
+    let n = (r.words[0] as usize).min(out.len());
+    for (i, entry) in out[..n].iter_mut().enumerate() {
+        let mut words = [0u64; procsrv_api::PsEntry::WORDS];
+        for (k, w) in words.iter_mut().enumerate() {
+            *w = syscall::word(4 + i * procsrv_api::PsEntry::WORDS + k);
+        }
+        *entry = procsrv_api::PsEntry::from_words(&words);
+    }
+    Ok(n)
+}
+
 /// A hatched child: its pid and handle.
 #[derive(Debug)]
 pub struct Child {

@@ -29,6 +29,7 @@ pub fn run(role: &[u8], start: &Startup) {
         },
         b"probe" => probe(start),
         b"env" => env(start),
+        b"orphan" => orphan(),
         _ => exit(127),
     }
 }
@@ -89,4 +90,15 @@ fn env(start: &Startup) {
         }
     }
     exit(if same { 0 } else { 1 });
+}
+
+/// Hatches `hatchtest exit 9` and exits at once without waiting: the grandchild becomes an
+/// orphan, which procsrv gives to pid 1.
+fn orphan() {
+    let child = libsys::process::Command::new(b"/bin/hatchtest")
+        .arg(b"hatchtest")
+        .arg(b"exit")
+        .arg(b"9")
+        .spawn();
+    exit(if child.is_ok() { 0 } else { 1 });
 }

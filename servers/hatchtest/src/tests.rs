@@ -60,6 +60,7 @@ pub fn run(_start: &Startup) {
         failed: 0,
     };
     lifecycle(&mut t);
+    signals(&mut t);
     order_rules(&mut t);
     bad_requests(&mut t);
     confinement(&mut t);
@@ -136,6 +137,70 @@ fn lifecycle(t: &mut Tally) {
     t.check(
         "opcode 27 is supported, 28 is not",
         client::supported(27) && !client::supported(28),
+    );
+}
+
+fn signals(t: &mut Tally) {
+    const SIGTERM: u32 = 15;
+    const SIGSTOP: u32 = 19;
+    const SIGCONT: u32 = 18;
+    let term = 1u64 << (SIGTERM - 1);
+    if let Ok(mut c) = cmd(b"spin").sigsetmask(term).spawn() {
+        t.check("a blocked signal is sent", c.kill(SIGTERM).is_ok());
+        t.check("a blocked signal stays pending", c.try_wait() == Ok(None));
+        let _ = c.kill(SIGKILL);
+        t.check(
+            "SIGKILL cannot be blocked",
+            c.wait() == Ok(WaitStatus::Signaled(SIGKILL)),
+        );
+    }
+    if let Ok(mut c) = cmd(b"spin").sigignore(term).spawn() {
+        let _ = c.kill(SIGTERM);
+        t.check("an ignored signal does nothing", c.try_wait() == Ok(None));
+        t.check("SIGSTOP stops it", c.kill(SIGSTOP).is_ok());
+        t.check(
+            "SIGCONT continues it",
+            c.kill(SIGCONT).is_ok() && c.try_wait() == Ok(None),
+        );
+        let pid = c.id() as i64;
+        t.check(
+            "kill by pid through the own endpoint",
+            client::kill(pid, SIGKILL).is_ok(),
+        );
+        t.check(
+            "it died of SIGKILL",
+            c.wait() == Ok(WaitStatus::Signaled(SIGKILL)),
+        );
+    }
+    if let Ok(mut c) = cmd(b"spin").spawn() {
+        let _ = c.kill(SIGTERM);
+        t.check(
+            "SIGTERM's default action kills",
+            c.wait() == Ok(WaitStatus::Signaled(SIGTERM)),
+        );
+    }
+    t.check(
+        "kill of no such pid is ESRCH",
+        client::kill(999_999, SIGTERM) == Err(Errno::ESRCH),
+    );
+    let orphan = run_to_end(&cmd(b"orphan"));
+    t.check(
+        "a parent that exits without waiting",
+        orphan == Ok(WaitStatus::Exited(0)),
+    );
+    let adopted = client::wait(WAIT_ANY, false);
+    t.check(
+        "its orphan goes to pid 1, which reaps it",
+        adopted.is_ok_and(|r| r.is_some_and(|(_, s)| s == WaitStatus::Exited(9))),
+    );
+    let mut entries = [procsrv_api::PsEntry::default(); 8];
+    let n = client::list(0, &mut entries).unwrap_or(0);
+    let me = entries[..n]
+        .iter()
+        .any(|e| e.pid == 1 && &e.name[..9] == b"hatchtest");
+    t.check(
+        "the process listing shows procsrv and this driver",
+        n >= 2 && entries[0].pid == 0 && me,
     );
 }
 
@@ -312,9 +377,14 @@ fn environment(t: &mut Tally) {
     );
 }
 
+/// `/bin/tiny` (one page of code that exits 0 at once): the cheap child of the long loops.
+fn tiny() -> Command<'static> {
+    Command::new(b"/bin/tiny")
+}
+
 fn leaks(t: &mut Tally) {
     let before = usage();
-    let exit0 = cmd(b"exit");
+    let exit0 = tiny();
     let mut ok = true;
     for _ in 0..CYCLES {
         ok &= run_to_end(&exit0) == Ok(WaitStatus::Exited(0));
@@ -325,10 +395,10 @@ fn leaks(t: &mut Tally) {
         usage() == before,
     );
     let failing: [Command<'static>; 4] = [
-        cmd(b"exit").setpgid(0).setsid(),
-        cmd(b"exit").egg_bytes(&[5, 0x80, 0x00]),
+        tiny().setpgid(0).setsid(),
+        tiny().egg_bytes(&[5, 0x80, 0x00]),
         Command::new(b"/bin/nosuchprogram"),
-        cmd(b"exit").setsid().setname(b"x").dup2(3, 4),
+        tiny().setsid().setname(b"x").dup2(3, 4),
     ];
     let mut all_failed = true;
     for i in 0..CYCLES {
@@ -354,23 +424,92 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn random_eggs(t: &mut Tally) {
+    let Ok(ep) = make_object(ObjectType::Endpoint, 0) else {
+        t.check("make an endpoint", false);
+        return;
+    };
+    let Ok(caps) = CapSet::new(2) else {
+        t.check("make a cap set", false);
+        return;
+    };
+    t.check(
+        "put a cap in the set",
+        caps.put(0, Cap::<Endpoint>::from_cptr(ep), Rights::ALL)
+            .is_ok(),
+    );
+    let (cnode, radix) = caps.cnode();
     let before = usage();
     let mut state = 0x1234_5678_9abc_def1u64;
-    let mut survived = true;
-    for _ in 0..RANDOM_EGGS {
-        let mut bytes = [0u8; 24];
-        let len = (next(&mut state) % 24) as usize;
-        for b in &mut bytes[..len] {
-            *b = (next(&mut state) % 30) as u8;
-        }
-        match cmd(b"exit").egg_bytes(&bytes[..len]).spawn() {
+    let mut answered = true;
+    let (mut hatched, mut refused) = (0u32, 0u32);
+    for i in 0..RANDOM_EGGS {
+        let mut bytes = [0u8; 64];
+        let len = if i % VALID_EVERY == 0 {
+            random_valid_ops(&mut state, &mut bytes)
+        } else {
+            random_bytes(&mut state, &mut bytes)
+        };
+        match tiny().caps(cnode, radix).egg_bytes(&bytes[..len]).spawn() {
             Ok(mut child) => {
+                hatched += 1;
                 let _ = child.kill(SIGKILL);
-                let _ = child.wait();
+                answered &= child.wait().is_ok();
             }
-            Err(e) => survived &= e.errno != Errno::ESRCH,
+            Err(e) => {
+                refused += 1;
+                answered &= e.errno != Errno::ESRCH;
+            }
         }
     }
-    t.check("100,000 random eggs: procsrv answers every one", survived);
+    println!("hatchtest: random eggs: {hatched} hatched, {refused} refused");
+    t.check("100,000 random eggs (random bytes, and random valid op sequences): procsrv answers every one", answered);
     t.check("random eggs leave no leak", usage() == before);
+    drop(caps);
+    client::free_slot(ep);
+}
+
+/// One random egg in ten is a sequence of valid ops (the rest are random bytes).
+const VALID_EVERY: u32 = 10;
+
+fn random_bytes(state: &mut u64, out: &mut [u8; 64]) -> usize {
+    let len = (next(state) % 24) as usize;
+    for b in &mut out[..len] {
+        *b = (next(state) % 30) as u8;
+    }
+    len
+}
+
+/// Up to eight random ops, each well formed, with operands that may or may not make sense
+/// for the child (so some hatches fail at a random op, some succeed).
+fn random_valid_ops(state: &mut u64, out: &mut [u8; 64]) -> usize {
+    let mut at = 0;
+    let mut push = |bytes: &[u8], at: &mut usize| {
+        if *at + bytes.len() <= out.len() {
+            out[*at..*at + bytes.len()].copy_from_slice(bytes);
+            *at += bytes.len();
+        }
+    };
+    for _ in 0..next(state) % 8 {
+        let r = next(state);
+        let a = (r >> 8) as u8 % 4;
+        let b = (r >> 16) as u8 % 4;
+        match r % 14 {
+            0 => push(&[6], &mut at),                                         // setsid
+            1 => push(&[5, a], &mut at),                                      // setpgid 0..3
+            2 => push(&[16, [0, 0x68, 0x69][b as usize % 3]], &mut at),       // setuid 0|104|105
+            3 => push(&[17, [0, 0x68, 0x69][a as usize % 3]], &mut at),       // setgid
+            4 => push(&[19, (r >> 24) as u8 & 0x7f], &mut at),                // umask
+            5 => push(&[13, (r >> 24) as u8 & 0x7f], &mut at),                // sigsetmask
+            6 => push(&[2, a, b], &mut at),                                   // dup2
+            7 => push(&[3, a], &mut at),                                      // close
+            8 => push(&[11, 0x40 + a, b, (r >> 24) as u8 & 0xf, 0], &mut at), // cap fd a
+            9 => push(&[24, 1, b'V', 1, b'x'], &mut at),                      // setenv V x
+            10 => push(&[25, 1, b'V'], &mut at),                              // unsetenv V
+            11 => push(&[20, 7, a + 1, a + 2], &mut at),                      // setrlimit NOFILE
+            12 => push(&[9, 4, b'/', b'b', b'i', b'n'], &mut at),             // chdir /bin
+            _ => push(&[23, 1, b'r'], &mut at),                               // setname r
+        }
+    }
+    debug_assert!(egg::validate(&out[..at]).is_ok());
+    at
 }
