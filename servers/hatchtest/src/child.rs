@@ -53,7 +53,7 @@ fn fault() {
 /// Probes every slot of its CNode: exits 0 when it finds exactly the fixed slots plus the
 /// slots named in argv[2..] ("slot:rights"), each with exactly those rights.
 fn probe(start: &Startup) {
-    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, 10];
+    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, libsys::process::SLOT_MEMORY];
     let mut ok = true;
     for slot in 0..1u64 << libsys::process::CNODE_RADIX {
         let id = Cap::<Endpoint>::from_cptr(slot).identify();
