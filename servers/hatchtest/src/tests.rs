@@ -231,6 +231,18 @@ fn order_rules(t: &mut Tally) {
         "an unprivileged child cannot raise a hard limit",
         fails_at(&raise, 2, Errno::EPERM),
     );
+    let big = cmd(b"exit")
+        .setrlimit(7, 100, 100)
+        .setrlimit(7, u64::MAX, u64::MAX);
+    t.check(
+        "limits above the fd slots and RLIM_INFINITY are accepted",
+        run_to_end(&big) == Ok(WaitStatus::Exited(0)),
+    );
+    let lower = cmd(b"exit").egg_bytes(&[19, 0]).dup2(0, 0);
+    t.check(
+        "an unknown-fd dup2 after umask fails at op 1",
+        fails_at(&lower, 1, Errno::EBADF),
+    );
     let regain = cmd(b"exit").setuid(1000).setuid(0);
     t.check(
         "an unprivileged child cannot regain uid 0",
@@ -335,6 +347,22 @@ fn confinement(t: &mut Tally) {
     t.check(
         "an empty cap index is EBADF",
         empty.is_some_and(|e| e.errno == Errno::EBADF),
+    );
+    let lowered = cmd(b"exit")
+        .caps(cnode, radix)
+        .cap(67, 0, 3, 0)
+        .setrlimit(7, 2, 2);
+    t.check(
+        "RLIMIT_NOFILE below an open fd is EMFILE",
+        fails_at(&lowered, 1, Errno::EMFILE),
+    );
+    let bounded = cmd(b"exit")
+        .caps(cnode, radix)
+        .setrlimit(7, 4, 4)
+        .cap(69, 0, 3, 0);
+    t.check(
+        "RLIMIT_NOFILE bounds fd numbers",
+        fails_at(&bounded, 1, Errno::EMFILE),
     );
     let reserved = cmd(b"exit")
         .caps(cnode, radix)
