@@ -30,7 +30,9 @@ impl Tally {
 }
 
 fn cmd(role: &'static [u8]) -> Command<'static> {
-    Command::new(b"/bin/hatchtest").arg(b"hatchtest").arg(role)
+    Command::new(b"/bin/hatchchild")
+        .arg(b"hatchchild")
+        .arg(role)
 }
 
 fn run_to_end(c: &Command<'_>) -> Result<WaitStatus, HatchError> {
@@ -66,6 +68,7 @@ pub fn run(_start: &Startup) {
     confinement(&mut t);
     environment(&mut t);
     leaks(&mut t);
+    many_hatchers(&mut t);
     random_eggs(&mut t);
     println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
 }
@@ -441,6 +444,34 @@ fn leaks(t: &mut Tally) {
         "hatchtest: usage before and after: {before:?} {:?}",
         usage()
     );
+}
+
+/// Hatchers running at once: each with a child of its own at times, they use 80 of
+/// procsrv's 95 free blocks.
+const HATCHERS: usize = 40;
+
+fn many_hatchers(t: &mut Tally) {
+    let before = usage();
+    let hatcher = cmd(b"hatcher");
+    let mut children: [Option<Child>; HATCHERS] = [const { None }; HATCHERS];
+    let mut all = true;
+    for (i, c) in children.iter_mut().enumerate() {
+        match hatcher.spawn() {
+            Ok(child) => *c = Some(child),
+            Err(e) => {
+                println!("hatchtest: hatcher {i}: {e}; usage {:?}", usage());
+                all = false;
+            }
+        }
+    }
+    t.check("40 hatchers start", all);
+    let mut ok = true;
+    for c in children.iter_mut().flatten() {
+        ok &= c.wait() == Ok(WaitStatus::Exited(0));
+    }
+    t.check("40 hatchers at once, 50 hatches each, all succeed", ok);
+    drop(children);
+    t.check("many hatchers leave no leak", usage() == before);
 }
 
 /// xorshift64*.
