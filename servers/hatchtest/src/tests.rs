@@ -234,6 +234,36 @@ fn order_rules(t: &mut Tally) {
         "an unprivileged child cannot raise a hard limit",
         fails_at(&raise, 2, Errno::EPERM),
     );
+    let most = cmd(b"exit")
+        .chdir(b"/")
+        .chdir(b"bin")
+        .unsetenv(b"X")
+        .sigdefault(1)
+        .setaffinity(1)
+        .setgroups(&[4, 24])
+        .umask(0o27)
+        .setpriority(100);
+    t.check(
+        "chdir, unsetenv, sigdefault, setaffinity, setgroups, umask, setpriority succeed",
+        run_to_end(&most) == Ok(WaitStatus::Exited(0)),
+    );
+    t.check(
+        "chdir to a directory that does not exist is ENOENT",
+        fails_at(&cmd(b"exit").chdir(b"/nonexistent"), 0, Errno::ENOENT),
+    );
+    t.check(
+        "fchdir of a closed fd is EBADF",
+        fails_at(&cmd(b"exit").fchdir(3), 0, Errno::EBADF),
+    );
+    t.check(
+        "tcsetpgrp of a closed fd is EBADF",
+        fails_at(&cmd(b"exit").tcsetpgrp(0, 0), 0, Errno::EBADF),
+    );
+    let unprivileged = cmd(b"exit").setuid(1000).setgroups(&[1]);
+    t.check(
+        "setgroups needs privilege",
+        fails_at(&unprivileged, 1, Errno::EPERM),
+    );
     let big = cmd(b"exit")
         .setrlimit(7, 100, 100)
         .setrlimit(7, u64::MAX, u64::MAX);
