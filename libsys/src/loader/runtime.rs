@@ -60,6 +60,8 @@ pub struct ProcessConfig {
     pub priority: u64,
     /// Fault endpoint (a cptr in the parent's CSpace), or null for none.
     pub fault_endpoint: Cap<Endpoint>,
+    /// One past the top of the stack (page aligned; [`STACK_TOP`] by default).
+    pub stack_top: u64,
 }
 
 impl Default for ProcessConfig {
@@ -70,6 +72,7 @@ impl Default for ProcessConfig {
             stack_pages: 4,
             priority: 100,
             fault_endpoint: Cap::null(),
+            stack_top: STACK_TOP,
         }
     }
 }
@@ -97,8 +100,10 @@ pub struct Process {
     pub entry: u64,
     /// Radix of the child's CNode.
     pub cnode_radix: u64,
-    /// The frame of the stack's top page (mapped just below [`STACK_TOP`]).
+    /// The frame of the stack's top page (mapped just below `stack_top`).
     pub stack_top_frame: Cap<Frame>,
+    /// One past the top of the stack.
+    pub stack_top: u64,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
     /// Bit `i`: range `i` holds caps not derived from the untyped (copies of shared
@@ -398,7 +403,7 @@ impl Loader {
         }
         let stack_first = objects.retype(ObjectType::Frame4K, 0, config.stack_pages)?;
         for i in 0..config.stack_pages {
-            let vaddr = STACK_TOP - (config.stack_pages - i) * PAGE_SIZE;
+            let vaddr = config.stack_top - (config.stack_pages - i) * PAGE_SIZE;
             let frame = Cap::from_cptr(stack_first + i);
 
             map_frame(&mut tables, frame, vaddr, RW, &mut |t| {
@@ -406,6 +411,7 @@ impl Loader {
             })?;
         }
         process.stack_top_frame = Cap::from_cptr(stack_first + config.stack_pages - 1);
+        process.stack_top = config.stack_top;
         let ipc_buffer: Cap<Frame> = objects.make()?;
 
         let mut make = |t| objects.retype(t, 0, 1);
@@ -540,6 +546,7 @@ impl Process {
             entry: 0,
             cnode_radix: 0,
             stack_top_frame: Cap::null(),
+            stack_top: STACK_TOP,
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
             foreign: 0,
@@ -611,7 +618,7 @@ impl Process {
     pub fn start(&self, argument: u64) -> Result<(), LoadError> {
         let registers = UserRegisters {
             rip: self.entry,
-            rsp: STACK_TOP - 8,
+            rsp: self.stack_top - 8,
             rflags: 0x202,
             rdi: argument,
             ..UserRegisters::default()
@@ -715,7 +722,7 @@ impl Process {
             .map_err(kernel(LoadStep::Start))
     }
 
-    /// Writes `bytes` at the top of the child's stack (ending at [`STACK_TOP`]; at most one
+    /// Writes `bytes` at the top of the child's stack (ending at its `stack_top`; at most one
     /// page), through a copy of the top frame's cap mapped for a moment in the parent's
     /// scratch window.
     ///

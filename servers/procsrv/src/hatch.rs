@@ -7,7 +7,7 @@ use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
 use egg::RunErrorCause;
 use libsys::cap::{Cap, Endpoint, SlotPath};
-use libsys::loader::{LoadError, Loader, Process, ProcessConfig, STACK_TOP};
+use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
@@ -16,8 +16,12 @@ use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
 /// Stack pages mapped when a process starts; the rest are mapped when it first touches
 /// them (a page fault procsrv answers, up to [`MAX_STACK`]).
 pub const STACK_PAGES: u64 = 1;
-/// Most bytes of stack a process may grow to.
-pub const MAX_STACK: u64 = 1 << 20;
+/// One past the top of a hatched process's stack: 1 MiB above its IPC buffer, so that the
+/// stack and the IPC buffer share their page tables (two fewer tables to make per hatch).
+pub const HATCH_STACK_TOP: u64 = libsys::bootinfo::IPC_BUFFER_ADDR + (1 << 20);
+/// Most bytes of stack a process may grow to: the megabyte above the IPC buffer less an
+/// unmapped guard page above the buffer.
+pub const MAX_STACK: u64 = (1 << 20) - 2 * libsys::loader::PAGE_SIZE;
 
 /// Why a hatch failed: the errno and, when an op is to blame, its index and offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,19 +154,18 @@ impl Server {
         image: &[u8],
         priority: u8,
     ) -> Result<Process, Errno> {
-        let fault = self.mint_temporary(badge::FAULT | u64::from(pid), Rights::WRITE)?;
         let config = ProcessConfig {
             untyped_bits: HALF_BITS,
             cnode_radix: CNODE_RADIX,
             stack_pages: STACK_PAGES,
             priority: priority.into(),
-            fault_endpoint: fault,
+            fault_endpoint: block.fault,
+            stack_top: HATCH_STACK_TOP,
         };
-        let loaded = self
+        let process = self
             .loader
-            .load_into(&mut self.alloc, block.image, image, &config);
-        let _ = self.alloc.free_slot(fault.cptr());
-        let process = loaded.map_err(load_errno)?;
+            .load_into(&mut self.alloc, block.image, image, &config)
+            .map_err(load_errno)?;
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
@@ -230,7 +233,8 @@ impl Server {
             entry: process.entry,
             marker: core::marker::PhantomData,
         };
-        let (used, rsp) = build_stack(&mut stack, STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
+        let (used, rsp) =
+            build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
         let suspended = draft.suspended;
         process
             .write_stack_top(

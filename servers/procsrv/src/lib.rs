@@ -124,7 +124,7 @@ impl Server {
             )
         };
         table.init();
-        blocks.carve(&mut alloc);
+        blocks.carve(&mut alloc, endpoint);
         let mut server = Server {
             alloc,
             loader,

@@ -71,7 +71,8 @@ impl Server {
     /// Maps the stack page holding `address` when it lies in `pid`'s stack range (below
     /// the mapped top, within [`crate::hatch::MAX_STACK`] and RLIMIT_STACK).
     fn grow_stack(&mut self, pid: u64, address: u64) -> bool {
-        use libsys::loader::{PAGE_SIZE, STACK_TOP};
+        use crate::hatch::HATCH_STACK_TOP as STACK_TOP;
+        use libsys::loader::PAGE_SIZE;
         let Some(p) = self.table.get_mut(pid) else {
             return false;
         };

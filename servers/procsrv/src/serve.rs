@@ -69,7 +69,10 @@ impl Server {
     fn dispatch(&mut self, m: &Received) -> Answer {
         let pid = m.badge & badge::PID_MASK;
         match m.badge & badge::KIND_MASK {
-            badge::FAULT => self.fault(pid, m),
+            badge::FAULT => match self.table.pid_of_block(pid as usize) {
+                Some(pid) => self.fault(pid, m),
+                None => Answer::Nothing,
+            },
             badge::PROCESS => self.own_call(pid, m),
             badge::HANDLE => self.handle_call(pid, m),
             _ => error(Errno::EACCES),

@@ -270,6 +270,13 @@ impl Table {
         self.procs[i].as_mut()
     }
 
+    /// The live process built from memory block `block`.
+    pub fn pid_of_block(&self, block: usize) -> Option<u64> {
+        self.iter()
+            .find(|p| p.block == block && p.process.is_some())
+            .map(|p| u64::from(p.pid))
+    }
+
     /// A free record index, if any.
     pub fn free_index(&self) -> Option<usize> {
         self.procs.iter().position(Option::is_none)
