@@ -172,9 +172,27 @@ struct Objects<'a> {
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
     foreign: u64,
+    /// Fault injection: the allocation that fails (counting down), see
+    /// [`Loader::fail_allocation`].
+    fail_in: Option<u32>,
 }
 
 impl Objects<'_> {
+    /// Counts one allocation step; fails (out of memory) the one fault injection names.
+    fn injected(&mut self) -> Result<(), LoadError> {
+        match self.fail_in {
+            Some(0) => {
+                self.fail_in = None;
+                Err(LoadError::Alloc(AllocError::OutOfMemory))
+            }
+            Some(n) => {
+                self.fail_in = Some(n - 1);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Retypes `count` objects into consecutive parent slots; returns the first.
     fn retype(
         &mut self,
@@ -182,6 +200,7 @@ impl Objects<'_> {
         size_arg: u64,
         count: u64,
     ) -> Result<u64, LoadError> {
+        self.injected()?;
         if self.slot_range_count == MAX_SLOT_RANGES {
             return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
@@ -208,6 +227,7 @@ impl Objects<'_> {
     /// Takes `count` consecutive parent slots for caps that are not made from the process's
     /// memory (copies of shared frames); they are deleted with the process.
     fn slots_only(&mut self, count: u64) -> Result<u64, LoadError> {
+        self.injected()?;
         if self.slot_range_count == MAX_SLOT_RANGES {
             return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
@@ -243,6 +263,8 @@ pub struct Loader {
     root_radix: u64,
     scratch_tables: TableCache,
     shared: Option<shared::SharedText>,
+    /// Fault injection (tests): the allocation step of the next loads that fails.
+    fail_in: Option<u32>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -279,7 +301,16 @@ impl Loader {
             root_radix,
             scratch_tables,
             shared: None,
+            fail_in: None,
         })
+    }
+
+    /// Fault injection, for tests of a parent's rollback: allocation step `n` (counting
+    /// from 0 over the next loads: each object retyped or slot range taken for a process)
+    /// fails as if memory had run out; `None` turns it off. Returns the steps still to go of
+    /// the previous setting (`None` once it fired).
+    pub fn fail_allocation(&mut self, n: Option<u32>) -> Option<u32> {
+        core::mem::replace(&mut self.fail_in, n)
     }
 
     /// Finds `name` (e.g. `bin/ipcpeer`) in the boot archive mapped at [`ARCHIVE_ADDR`].
@@ -348,8 +379,10 @@ impl Loader {
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
             foreign: 0,
+            fail_in: self.fail_in.take(),
         };
         let result = self.build(&mut objects, &elf, &plans[..segments], config, untyped);
+        self.fail_in = objects.fail_in;
         match result {
             Ok(process) => Ok(process),
             Err(e) => {

@@ -26,7 +26,10 @@ const BOOT: &[BootProgram] = &[BootProgram {
 
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
-        procsrv::run(arg, BOOT);
+        let options = procsrv::Options {
+            fault_injection: true,
+        };
+        procsrv::run_with(arg, BOOT, options);
         return;
     }
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V

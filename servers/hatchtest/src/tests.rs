@@ -69,6 +69,7 @@ pub fn run(_start: &Startup) {
     environment(&mut t);
     leaks(&mut t);
     many_hatchers(&mut t);
+    out_of_memory(&mut t);
     random_eggs(&mut t);
     println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
 }
@@ -474,6 +475,77 @@ fn leaks(t: &mut Tally) {
         "hatchtest: usage before and after: {before:?} {:?}",
         usage()
     );
+}
+
+/// Asks procsrv to fail allocation step `step` of the next hatches (`None`: none).
+fn inject(step: Option<u32>) -> bool {
+    let procsrv: Cap<Endpoint> = Cap::from_cptr(libsys::process::SLOT_PROCSRV);
+    let word = step.map_or(u64::MAX, u64::from);
+    let info = libsys::abi::MessageInfo::new(procsrv_api::label::INJECT, 1, 0);
+    procsrv
+        .call(info, [word, 0, 0, 0])
+        .is_ok_and(|r| r.info.label() == procsrv_api::REPLY_OK)
+}
+
+/// Out of memory at every step of a hatch: step 0, 1, 2... fails until the hatch needs
+/// fewer steps than that; each failure is ENOMEM and leaves procsrv as it was.
+fn out_of_memory(t: &mut Tally) {
+    let Ok(ep) = make_object(ObjectType::Endpoint, 0) else {
+        t.check("make an endpoint", false);
+        return;
+    };
+    let Ok(caps) = CapSet::new(1) else {
+        t.check("make a cap set", false);
+        return;
+    };
+    t.check(
+        "put a cap in the set",
+        caps.put(0, Cap::<Endpoint>::from_cptr(ep), Rights::ALL)
+            .is_ok(),
+    );
+    let (cnode, radix) = caps.cnode();
+    let ten = tiny()
+        .caps(cnode, radix)
+        .setsid()
+        .cap(64, 0, 3, 0)
+        .dup2(0, 1)
+        .dup2(0, 2)
+        .chdir(b"/")
+        .umask(0o22)
+        .sigsetmask(0)
+        .setenv(b"TERM", b"vt100")
+        .setname(b"sh")
+        .setrlimit(7, 64, 64);
+    let before = usage();
+    let (mut clean, mut steps, mut hatched) = (true, 0u32, false);
+    while steps < 200 && !hatched {
+        if !inject(Some(steps)) {
+            clean = false;
+            break;
+        }
+        match ten.spawn() {
+            Ok(mut child) => {
+                hatched = child.wait() == Ok(WaitStatus::Exited(0));
+            }
+            Err(e) => {
+                clean &= e.errno == Errno::ENOMEM && usage() == before;
+                steps += 1;
+            }
+        }
+    }
+    inject(None);
+    println!("hatchtest: a hatch of tiny with a 10-op egg has {steps} allocation steps; each failed cleanly");
+    t.check(
+        "out of memory at every step of a hatch: ENOMEM, nothing left behind",
+        clean && steps > 5,
+    );
+    t.check("with no step failing, the hatch then succeeds", hatched);
+    t.check(
+        "after the injected failures, procsrv's usage is as before",
+        usage() == before,
+    );
+    drop(caps);
+    client::free_slot(ep);
 }
 
 /// Hatchers running at once: each with a child of its own at times, they use 80 of

@@ -45,6 +45,9 @@ pub mod label {
     pub const LIST: u64 = 9;
     /// Diagnostic: free process memory blocks, free procsrv slots, live process records.
     pub const USAGE: u64 = 10;
+    /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
+    /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
+    pub const INJECT: u64 = 11;
 }
 
 /// Reply label of a successful call.

@@ -166,6 +166,10 @@ impl Server {
             .loader
             .load_into(&mut self.alloc, block.image, image, &config)
             .map_err(load_errno)?;
+        if self.injected().is_err() {
+            self.undo(process, usize::MAX, block);
+            return Err(Errno::ENOMEM);
+        }
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
@@ -236,6 +240,7 @@ impl Server {
         let (used, rsp) =
             build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
         let suspended = draft.suspended;
+        self.injected()?;
         process
             .write_stack_top(
                 &mut self.loader,
@@ -243,10 +248,24 @@ impl Server {
                 &stack[stack.len() - used..],
             )
             .map_err(|_| Errno::ENOMEM)?;
+        self.injected()?;
         process
             .set_start(rsp, rsp, !suspended)
             .map_err(|_| Errno::ENOMEM)?;
         Ok(suspended)
+    }
+
+    /// Fault injection: counts one of procsrv's own steps of a hatch (after the loader's),
+    /// failing the one `INJECT` named.
+    fn injected(&mut self) -> Result<(), Errno> {
+        match self.loader.fail_allocation(None) {
+            Some(0) => Err(Errno::ENOMEM),
+            Some(n) => {
+                self.loader.fail_allocation(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Destroys a child's objects and frees its block (`block_index` `usize::MAX`: the

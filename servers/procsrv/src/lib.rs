@@ -52,6 +52,13 @@ pub struct BootProgram {
     pub egg: &'static [u8],
 }
 
+/// How procsrv runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Answer `INJECT` (tests of the rollback at every step; never in the real system).
+    pub fault_injection: bool,
+}
+
 /// A value only procsrv's one thread touches.
 struct Global<T>(UnsafeCell<T>);
 
@@ -83,6 +90,8 @@ pub struct Server {
     handle_waiters: u128,
     /// Free memory and slots right after start, for the usage report.
     pub baseline: (usize, u64),
+    /// How it runs.
+    pub options: Options,
 }
 
 /// Why procsrv could not start.
@@ -139,6 +148,7 @@ impl Server {
             handle_waiters: 0,
             programs: [None; hatch::KNOWN_PROGRAMS],
             baseline: (0, 0),
+            options: Options::default(),
         };
         server.baseline = server.usage();
         Ok(server)
@@ -172,6 +182,11 @@ impl Server {
 
 /// procsrv's whole life: start, hatch `boot`, serve.
 pub fn run(boot_info: u64, boot: &[BootProgram]) {
+    run_with(boot_info, boot, Options::default());
+}
+
+/// [`run`] with `options`.
+pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
     let mut server = match Server::start(boot_info) {
         Ok(server) => server,
         Err(e) => {
@@ -185,6 +200,7 @@ pub fn run(boot_info: u64, boot: &[BootProgram]) {
         (2u64 << memory::HALF_BITS) >> 10,
         server.alloc.slots.free_count()
     );
+    server.options = options;
     server.hatch_boot_programs(boot);
     server.serve();
 }

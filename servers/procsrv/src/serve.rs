@@ -93,6 +93,11 @@ impl Server {
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
+            label::INJECT if self.options.fault_injection => {
+                let step = u32::try_from(w[0]).ok();
+                self.loader.fail_allocation(step);
+                ok(0, [0; 4])
+            }
             label::USAGE => {
                 let (blocks, slots) = self.usage();
                 ok(
