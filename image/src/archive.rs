@@ -69,12 +69,42 @@ pub fn manifest_text(root: &str) -> String {
     )
 }
 
+/// Key of the manifest line holding the root task's arguments (words for the root task to
+/// interpret: `utest` runs only the tests whose names contain one of them).
+pub const ROOT_ARGS_KEY: &str = "root-args";
+
+/// The manifest text naming `root` as the root task, with a `root-args` line when `args`
+/// is not empty.
+pub fn manifest_text_with_args(root: &str, args: &str) -> String {
+    let mut text = manifest_text(root);
+    let args = args.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !args.is_empty() {
+        text.push_str(&format!(
+            "# `{ROOT_ARGS_KEY}`: words for the root task.\n{ROOT_ARGS_KEY} {args}\n"
+        ));
+    }
+    text
+}
+
 /// Builds the boot archive: the manifest first, then `bin/<name>` for every program in
 /// the order given.
 ///
 /// # Errors
 /// [`ArchiveError`] when `root` is not a program, or a program name is bad or repeated.
 pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveError> {
+    build_with_args(root, "", programs)
+}
+
+/// [`build`], with a `root-args` manifest line holding `args` (see
+/// [`manifest_text_with_args`]).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with_args(
+    root: &str,
+    args: &str,
+    programs: &[Program<'_>],
+) -> Result<Vec<u8>, ArchiveError> {
     for (index, program) in programs.iter().enumerate() {
         let bad_char = |c: char| c == '/' || c.is_whitespace() || c.is_control();
         if program.name.is_empty() || program.name.contains(bad_char) {
@@ -87,8 +117,11 @@ pub fn build(root: &str, programs: &[Program<'_>]) -> Result<Vec<u8>, ArchiveErr
     if !programs.iter().any(|p| p.name == root) {
         return Err(ArchiveError::RootMissing(root.into()));
     }
-    let mut writer =
-        CpioWriter::new().file(MANIFEST_NAME, manifest_text(root).as_bytes(), MODE_FILE);
+    let mut writer = CpioWriter::new().file(
+        MANIFEST_NAME,
+        manifest_text_with_args(root, args).as_bytes(),
+        MODE_FILE,
+    );
     for program in programs {
         let elf = strip_to_loaded(program.elf);
         writer = writer.file(&program_path(program.name), &elf, MODE_EXECUTABLE);
@@ -171,6 +204,23 @@ mod tests {
         let parsed = bootfmt::elf::ElfFile::parse(&cut).unwrap();
         assert_eq!(parsed.load_segments().count(), 1);
         assert_eq!(&*strip_to_loaded(b"not an elf"), b"not an elf");
+    }
+
+    #[test]
+    fn root_args_become_one_manifest_line_only_when_given() {
+        assert_eq!(
+            manifest_text_with_args("utest", "  "),
+            manifest_text("utest")
+        );
+        let text = manifest_text_with_args("utest", " cpu  ports ");
+        let manifest = bootfmt::manifest::Manifest::parse(text.as_bytes()).unwrap();
+        assert_eq!(manifest.root(), "bin/utest");
+        let args: Vec<_> = manifest
+            .lines()
+            .filter(|line| line.key == ROOT_ARGS_KEY)
+            .map(|line| line.rest)
+            .collect();
+        assert_eq!(args, ["cpu ports"]);
     }
 
     #[test]

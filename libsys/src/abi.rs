@@ -146,6 +146,9 @@ abi_enum! {
         TcbBindNotification = 0x36,
         /// TCB: `unbind_notification()`.
         TcbUnbindNotification = 0x37,
+        /// TCB: `set_tls_base(fs_base, gs_base)`: the thread's FS and GS segment bases
+        /// (thread-local storage for a Rust or C runtime), each below 2^47.
+        TcbSetTlsBase = 0x38,
         /// Frame: `map(vspace cptr, vaddr, rights)`; rights = READ (1) | WRITE (2), plus
         /// [`MAP_EXECUTABLE`] for code. The frame cap must not be mapped already.
         FrameMap = 0x40,

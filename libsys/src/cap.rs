@@ -534,6 +534,15 @@ impl Cap<Tcb> {
     pub fn unbind_notification(self) -> InvocationResult {
         invoke(self.cptr, Label::TcbUnbindNotification, &[]).map(drop)
     }
+
+    /// `TcbSetTlsBase`: the thread's FS and GS bases (what `%fs:`/`%gs:` addresses are
+    /// relative to), kept per thread by the kernel.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (0 or 1) for a base at or above 2^47.
+    pub fn set_tls_base(self, fs_base: u64, gs_base: u64) -> InvocationResult {
+        invoke(self.cptr, Label::TcbSetTlsBase, &[fs_base, gs_base]).map(drop)
+    }
 }
 
 impl Cap<Frame> {

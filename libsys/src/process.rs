@@ -24,7 +24,7 @@ pub const SLOT_PROCSRV: u64 = 8;
 /// Endpoint to the file server's namespace, badged with the process's identity.
 pub const SLOT_FS: u64 = 9;
 /// The process's own untyped memory ([`MEMORY_BITS`]): the objects it makes come from it.
-pub const SLOT_MEMORY: u64 = 10;
+pub const SLOT_MEMORY: u64 = 11;
 /// First slot the egg's `cap` op may fill.
 pub const FIRST_USER_SLOT: u64 = 16;
 /// First slot of the namespace bindings (`bind` ops fill them in order).

@@ -242,6 +242,14 @@ pub struct Options {
     /// `crash=pagefault`: a test hook; the kernel reads an unmapped address once boot is
     /// done, to exercise the kernel exception report.
     pub crash: bool,
+    /// `crash=stack`: a test hook; the kernel recurses until its stack runs into the guard
+    /// page, to show the overflow is caught (a double fault report) instead of corrupting
+    /// the statics below the stack.
+    pub crash_stack: bool,
+    /// `stray-interrupt`: a test hook; the kernel sends itself an interrupt on a vector
+    /// nothing routes ([`crate::arch::apic::STRAY_TEST_VECTOR`]) just before the root task
+    /// starts, which must be acknowledged so that later interrupts still arrive.
+    pub stray_interrupt: bool,
 }
 
 impl Options {
@@ -258,6 +266,8 @@ impl Options {
                 "syscall=iretq" => o.iretq = true,
                 "syscall=sysret" => o.iretq = false,
                 "crash=pagefault" => o.crash = true,
+                "crash=stack" => o.crash_stack = true,
+                "stray-interrupt" => o.stray_interrupt = true,
                 t if t.starts_with("log=") => match crate::log::Level::parse(&t[4..]) {
                     Some(level) => crate::log::set_level(level),
                     None => crate::warn!("unknown log level in `{t}`; using info"),

@@ -67,6 +67,7 @@ pub fn try_fastpath(frame: &mut TrapFrame) -> Option<*mut TrapFrame> {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
+    crate::arch::gdt::switch_segment_bases(&me.segment_bases, &n.segment_bases);
     let f = &mut n.context as *mut TrapFrame;
     set_save_area(f);
     Some(f)

@@ -22,6 +22,7 @@ pub struct KernelMemory {
 /// Set by [`init`].
 pub static KERNEL_MEMORY: Mutex<Option<KernelMemory>> = Mutex::new(None);
 
+// SAFETY: the linker script defines these symbols; only their addresses are used.
 unsafe extern "C" {
     static __kernel_start: u8;
     static __text_end: u8;
@@ -88,13 +89,22 @@ pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
             NO_EXECUTE | GLOBAL,
             &mut new_table,
         )?;
-        table.map_range(
-            rodata_end,
-            phys(rodata_end),
-            end - rodata_end,
-            WRITABLE | NO_EXECUTE | GLOBAL,
-            &mut new_table,
-        )?;
+        // Data and bss, except the guard page below each kernel stack.
+        let mut guards = crate::arch::gdt::stack_guards();
+        guards.sort_unstable();
+        let mut from = rodata_end;
+        for guard in guards.iter().copied().chain(core::iter::once(end)) {
+            if guard > from {
+                table.map_range(
+                    from,
+                    phys(from),
+                    guard - from,
+                    WRITABLE | NO_EXECUTE | GLOBAL,
+                    &mut new_table,
+                )?;
+            }
+            from = guard + PAGE_SIZE;
+        }
         // Pre-create every kernel-half PML4 entry so user address spaces, which copy the
         // kernel half once, see later kernel mappings too.
         for slot in 256..512u64 {

@@ -56,6 +56,18 @@ const TESTS: &[Test] = &[
         "scheduler_sees_ready_threads_above_a_priority",
         scheduler_sees_ready_threads_above_a_priority,
     ),
+    (
+        "cpu_init_turns_off_xsave_and_avx_the_firmware_left_on",
+        cpu_init_turns_off_xsave_and_avx_the_firmware_left_on,
+    ),
+    (
+        "ioapic_pins_serve_only_their_gsi_range",
+        ioapic_pins_serve_only_their_gsi_range,
+    ),
+    (
+        "an_nmi_while_the_console_is_locked_does_not_wait_for_it",
+        an_nmi_while_the_console_is_locked_does_not_wait_for_it,
+    ),
 ];
 
 /// Runs every test and prints the summary.
@@ -260,4 +272,79 @@ fn scheduler_sees_ready_threads_above_a_priority() -> Outcome {
         unsafe { s.remove(t) };
     }
     result
+}
+
+/// An NMI can arrive in the middle of a log line. Holding the console lock, send one to
+/// ourselves: the handler must count it and come back (if it waited for the lock, this
+/// test would never end: the boot times out).
+fn an_nmi_while_the_console_is_locked_does_not_wait_for_it() -> Outcome {
+    let before = crate::trap::nmi_count();
+    let console = crate::log::CONSOLE.lock();
+    crate::arch::apic::send_self_nmi();
+    let mut arrived = false;
+    for _ in 0..1_000_000 {
+        if crate::trap::nmi_count() != before {
+            arrived = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    drop(console);
+    check(arrived, "the NMI never arrived")
+}
+
+/// A second I/O APIC (GSI base 24, 24 pins) serves GSIs 24..48 only, as pins 0..24; GSIs
+/// without a vector (24 and up), or past every I/O APIC, are not routable: no truncation,
+/// no vector overflow.
+fn ioapic_pins_serve_only_their_gsi_range() -> Outcome {
+    use crate::arch::apic::{pin_of, routable, IRQ_COUNT};
+    check(pin_of(24, 24, 23).is_none(), "GSI 23 is below the base")?;
+    check(pin_of(24, 24, 24) == Some(0), "GSI 24 is pin 0")?;
+    check(pin_of(24, 24, 47) == Some(23), "GSI 47 is pin 23")?;
+    check(pin_of(24, 24, 48).is_none(), "GSI 48 is past the pins")?;
+    check(pin_of(0, 24, u32::MAX).is_none(), "GSI u32::MAX")?;
+    check(
+        routable(0),
+        "GSI 0 (this machine's first I/O APIC) is routable",
+    )?;
+    for gsi in [u32::from(IRQ_COUNT), 255, 256, 4096, u32::MAX] {
+        check(!routable(gsi), "a GSI without a vector is routable")?;
+    }
+    Ok(())
+}
+
+/// Firmware may leave CR4.OSXSAVE on with AVX enabled in XCR0; then VEX-encoded (AVX)
+/// instructions run in user mode whatever CR0.EM says, and their registers leak between
+/// threads. Where the CPU has XSAVE, turn it on as such firmware would, run the kernel's
+/// CPU setup again, and check that it turned OSXSAVE off and CR0.TS on.
+fn cpu_init_turns_off_xsave_and_avx_the_firmware_left_on() -> Outcome {
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    let features = core::arch::x86_64::__cpuid(1).ecx;
+    let (xsave, avx) = (features & (1 << 26) != 0, features & (1 << 28) != 0);
+    if xsave {
+        // x87 | SSE, plus AVX where the CPU has it: what an OS that uses AVX enables.
+        let xcr0: u64 = if avx { 0b111 } else { 0b11 };
+        // SAFETY: OSXSAVE may be set when CPUID reports XSAVE; XCR0 then takes any subset
+        // of the supported state components that includes x87 (and SSE with AVX). Neither
+        // the kernel nor userspace uses these registers; `cpu_init` runs again below.
+        unsafe {
+            Cr4::update(|f| f.insert(Cr4Flags::OSXSAVE));
+            core::arch::asm!(
+                "xsetbv",
+                in("ecx") 0u32,
+                in("eax") xcr0 as u32,
+                in("edx") (xcr0 >> 32) as u32,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    }
+    crate::arch::cpu_init();
+    check(
+        !Cr4::read().contains(Cr4Flags::OSXSAVE),
+        "CR4.OSXSAVE is still on",
+    )?;
+    check(
+        Cr0::read().contains(Cr0Flags::TASK_SWITCHED | Cr0Flags::EMULATE_COPROCESSOR),
+        "CR0.TS or CR0.EM is off",
+    )
 }

@@ -3,10 +3,18 @@
 //! `error!`, `warn!`, `info!`, `debug!`, `trace!` print one line each, prefixed with the
 //! level unless it is `info`. The level is chosen at boot with `log=LEVEL` on the kernel
 //! command line (default `info`).
+//!
+//! **Console hand-off.** COM1 is the kernel's until a userspace serial driver is issued
+//! any of its ports (`IoPortControlIssue`, see `object/ioport.rs`). From then on the kernel
+//! writes only `error` lines there (kernel exception reports, panics, `fatal:` lines: what
+//! is printed when the kernel stops) and DebugWrite prints nothing; everything else is
+//! dropped. Boot lines, `HATCHERY READY` last, are all printed before the root task runs,
+//! so before any hand-off can happen. When the last cap covering COM1 is deleted the
+//! kernel logs there again.
 
 use crate::arch::serial::Serial;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use spin::Mutex;
 
 /// Message severity, most severe first.
@@ -39,6 +47,8 @@ impl Level {
     }
 }
 
+/// COM1 was handed to a userspace driver: only errors are printed.
+static HANDED_OFF: AtomicBool = AtomicBool::new(false);
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 /// The console. Taken with interrupts off (the kernel never enables them outside idle).
 pub static CONSOLE: Mutex<Serial> = Mutex::new(Serial::com1());
@@ -56,6 +66,25 @@ pub fn set_level(level: Level) {
 /// Whether messages at `level` are printed.
 pub fn enabled(level: Level) -> bool {
     level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
+        && (level == Level::Error || !HANDED_OFF.load(Ordering::Relaxed))
+}
+
+/// A userspace driver was issued COM1's ports: from now on print only errors. Says so in
+/// one last line first.
+pub fn hand_off_console() {
+    if !HANDED_OFF.load(Ordering::Relaxed) {
+        crate::info!(
+            "console: COM1 handed to a userspace driver; the kernel now prints only errors there"
+        );
+        HANDED_OFF.store(true, Ordering::Relaxed);
+    }
+}
+
+/// No cap covers COM1's ports any more: the kernel's console is back.
+pub fn reclaim_console() {
+    if HANDED_OFF.swap(false, Ordering::Relaxed) {
+        crate::info!("console: COM1 is the kernel's again");
+    }
 }
 
 /// Prints one log line (used by the macros).
@@ -64,18 +93,35 @@ pub fn write_line(level: Level, args: core::fmt::Arguments) {
         return;
     }
     let mut console = CONSOLE.lock();
-    let prefix = match level {
+    let _ = writeln!(console, "{}{args}", prefix(level));
+}
+
+fn prefix(level: Level) -> &'static str {
+    match level {
         Level::Error => "error: ",
         Level::Warn => "warning: ",
         Level::Info => "",
         Level::Debug => "debug: ",
         Level::Trace => "trace: ",
-    };
-    let _ = writeln!(console, "{prefix}{args}");
+    }
+}
+
+/// Prints one log line only if the console is free right now (for NMIs, which may have
+/// interrupted a line being printed: waiting for the lock would never end).
+pub fn try_write_line(level: Level, args: core::fmt::Arguments) {
+    if !enabled(level) {
+        return;
+    }
+    if let Some(mut console) = CONSOLE.try_lock() {
+        let _ = writeln!(console, "{}{args}", prefix(level));
+    }
 }
 
 /// Writes raw bytes to the console (the debug syscall).
 pub fn write_raw(bytes: &[u8]) {
+    if HANDED_OFF.load(Ordering::Relaxed) {
+        return;
+    }
     CONSOLE.lock().write_bytes(bytes);
 }
 

@@ -41,7 +41,6 @@ mod thread;
 mod trap;
 mod uaccess;
 
-use arch::gdt::Stack;
 use boot::Options;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Once;
@@ -52,7 +51,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const READY_LINE: &str = "HATCHERY READY";
 
 static OPTIONS: Once<Options> = Once::new();
-static BOOT_STACK: Stack<{ 64 * 1024 }> = Stack::new();
 /// Set when anything that should fail the run has happened (a failed in-kernel test).
 static FAILED: AtomicBool = AtomicBool::new(false);
 
@@ -97,12 +95,14 @@ kmain:
     call {main}
     ud2
 "#,
-    stack = sym BOOT_STACK,
-    size = const 64 * 1024,
+    stack = sym arch::gdt::BOOT_STACK,
+    size = const arch::gdt::STACK_TOP_OFFSET,
     main = sym kernel_main,
     options(att_syntax)
 );
 
+// SAFETY: `trap_return` is the label in `arch/entry.rs` that pops a `TrapFrame` and
+// `iretq`s; it is only jumped to (with rsp at a frame), never called.
 unsafe extern "C" {
     fn trap_return() -> !;
 }
@@ -152,6 +152,7 @@ extern "C" fn kernel_main() -> ! {
         fatal(format_args!("APIC setup failed: {e:?}"));
     }
     arch::syscall::init(options.iretq);
+    info!("cpu: protections {}", arch::protections());
     info!(
         "syscalls: SYSCALL entry, return by {}",
         if options.iretq {
@@ -171,6 +172,11 @@ extern "C" fn kernel_main() -> ! {
         // which is what this test hook is for.
         let value = unsafe { core::ptr::read_volatile(0x10 as *const u64) };
         error!("crash=pagefault: the read returned {value:#x} instead of faulting");
+    }
+    if options.crash_stack {
+        warn!("crash=stack: overflowing the boot stack on purpose");
+        let depth = recurse(0);
+        error!("crash=stack: recursed {depth} times without reaching the guard page");
     }
 
     let Some(archive) = facts.archive else {
@@ -204,7 +210,27 @@ extern "C" fn kernel_main() -> ! {
         root.untyped.1 >> 10
     );
     info!("{READY_LINE}");
+    if options.stray_interrupt {
+        warn!(
+            "stray-interrupt: sending vector {} to this CPU on purpose",
+            arch::apic::STRAY_TEST_VECTOR
+        );
+        arch::apic::send_self_interrupt(arch::apic::STRAY_TEST_VECTOR);
+    }
     start_scheduling()
+}
+
+/// Recurses with a 1 KiB frame until the stack overflows (the `crash=stack` test hook).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [depth; 128];
+    // The frame is used through a black box, so neither the frame nor the recursion can be
+    // optimised away; the depth bound is far beyond any kernel stack.
+    core::hint::black_box(&mut frame);
+    if depth > 1 << 20 {
+        return depth;
+    }
+    recurse(depth + 1) + frame[5]
 }
 
 /// Leaves the boot stack for good: resumes the first thread's frame.

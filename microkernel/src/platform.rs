@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use heapless::Vec;
 
 /// Most I/O APICs and overrides the kernel keeps.
-const MAX_IOAPICS: usize = 4;
+pub const MAX_IOAPICS: usize = 4;
 const MAX_OVERRIDES: usize = 16;
 /// Architectural default local APIC base.
 pub const DEFAULT_LAPIC_BASE: u64 = 0xfee0_0000;
@@ -21,7 +21,6 @@ pub struct IoApicInfo {
     /// Physical MMIO base.
     pub base: u64,
     /// First global system interrupt it serves.
-    #[allow(dead_code)]
     pub gsi_base: u32,
 }
 
@@ -75,6 +74,9 @@ impl Platform {
 struct HhdmAcpiHandler;
 
 impl AcpiHandler for HhdmAcpiHandler {
+    /// # Safety
+    /// As the trait requires: `phys..phys + size` must hold a `T` (the acpi crate passes
+    /// table addresses it read from the firmware's tables).
     unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> PhysicalMapping<Self, T> {
         let start = mem::align_down(phys as u64, mem::PAGE_SIZE);
         let end = phys as u64 + size as u64;

@@ -140,17 +140,82 @@ pub struct RootTask {
     pub untyped: (usize, u64),
 }
 
+/// The root task's address space as [`build_vspace`] made it.
+struct Layout {
+    /// The PML4.
+    pml4: u64,
+    /// The IPC buffer frame.
+    ipc_phys: u64,
+    /// The boot info frame.
+    info_phys: u64,
+    /// Pages of the boot archive mapped at [`ARCHIVE_ADDR`].
+    archive_pages: u64,
+}
+
 /// Loads the root task named by the archive's manifest and builds its CSpace.
 pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask, RootTaskError> {
     let archive = BootArchive::parse(archive_bytes).map_err(RootTaskError::Archive)?;
     let name = archive.manifest().root();
     let elf = ElfFile::parse(archive.root_task()).map_err(RootTaskError::Elf)?;
+    let layout = build_vspace(&elf, archive_bytes.len() as u64, archive_phys)?;
 
-    // The address space.
+    // The CNode (aligned to its size) and the TCB.
+    let cnode_pages = (1u64 << (ROOT_CNODE_RADIX + u64::from(SLOT_SIZE_BITS))) / PAGE_SIZE;
+    let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE)
+        .ok_or(RootTaskError::OutOfMemory)?;
+    let tcb_phys = frame()?;
+    if SLOT_FIRST_VARIABLE + MAX_UNTYPED as u64 + layout.archive_pages > 1 << ROOT_CNODE_RADIX {
+        return Err(RootTaskError::TooManyCaps);
+    }
+    fill_fixed_slots(cnode, tcb_phys, &layout);
+    let tcb = init_thread(tcb_phys, cnode, name, elf.entry());
+
+    // Everything left becomes untyped memory; the kernel never allocates again.
+    // SAFETY: the boot info frame is fresh, zeroed (a valid BootInfo) and HHDM-mapped.
+    let info = unsafe { &mut *(phys_to_virt(layout.info_phys) as *mut BootInfo) };
+    let (count, total) = hand_over_untyped(cnode, info);
+    let first_archive = SLOT_FIRST_VARIABLE + count as u64;
+    for i in 0..layout.archive_pages {
+        let cap = frame_cap(
+            layout.pml4,
+            archive_phys + i * PAGE_SIZE,
+            ARCHIVE_ADDR + i * PAGE_SIZE,
+            Rights::READ,
+        );
+        insert(cnode, first_archive + i, cap);
+    }
+    info.magic = BOOT_INFO_MAGIC;
+    info.size = core::mem::size_of::<BootInfo>() as u64;
+    info.cnode_radix = ROOT_CNODE_RADIX;
+    info.untyped_slots = SlotRange {
+        start: SLOT_FIRST_VARIABLE,
+        end: first_archive,
+    };
+    info.archive_slots = SlotRange {
+        start: first_archive,
+        end: first_archive + layout.archive_pages,
+    };
+    info.archive_length = archive_bytes.len() as u64;
+    info.first_free_slot = first_archive + layout.archive_pages;
+    info.priority = u64::from(ROOT_PRIORITY);
+    Ok(RootTask {
+        tcb,
+        name,
+        untyped: (count, total),
+    })
+}
+
+/// The root task's address space: its ELF, its stack, its IPC buffer and boot info pages,
+/// and the boot archive (read-only).
+fn build_vspace(
+    elf: &ElfFile,
+    archive_length: u64,
+    archive_phys: u64,
+) -> Result<Layout, RootTaskError> {
     let pml4 = frame()?;
     crate::object::vspace::init_vspace(pml4);
     let table = PageTable { pml4 };
-    load_elf(&table, &elf)?;
+    load_elf(&table, elf)?;
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
     while page < ROOT_STACK_TOP {
         page_at(&table, page, WRITABLE | NO_EXECUTE)?;
@@ -158,62 +223,75 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
     }
     let ipc_phys = page_at(&table, IPC_BUFFER_ADDR, WRITABLE | NO_EXECUTE)?;
     let info_phys = page_at(&table, BOOT_INFO_ADDR, NO_EXECUTE)?;
-    // The boot archive, read-only (modules are page-aligned by the bootloader).
-    let archive_pages = (archive_bytes.len() as u64).div_ceil(PAGE_SIZE);
+    // Modules are page-aligned by the bootloader.
+    let archive_pages = archive_length.div_ceil(PAGE_SIZE);
     for i in 0..archive_pages {
         let (v, p) = (ARCHIVE_ADDR + i * PAGE_SIZE, archive_phys + i * PAGE_SIZE);
         table.map(v, p, PAGE_SIZE, USER | NO_EXECUTE, &mut || {
             kmem::allocate_frame()
         })?;
     }
+    Ok(Layout {
+        pml4,
+        ipc_phys,
+        info_phys,
+        archive_pages,
+    })
+}
 
-    // The CNode (aligned to its size) and the TCB.
-    let cnode_pages = (1u64 << (ROOT_CNODE_RADIX + u64::from(SLOT_SIZE_BITS))) / PAGE_SIZE;
-    let cnode = kmem::allocate_contiguous(cnode_pages, cnode_pages * PAGE_SIZE)
-        .ok_or(RootTaskError::OutOfMemory)?;
-    let tcb_phys = frame()?;
-    let first_untyped = SLOT_FIRST_VARIABLE;
-    if first_untyped + MAX_UNTYPED as u64 + archive_pages > 1 << ROOT_CNODE_RADIX {
-        return Err(RootTaskError::TooManyCaps);
-    }
-
-    let cnode_cap = Cap::CNode {
-        object: cnode,
-        guard: 0,
-        radix_bits: ROOT_CNODE_RADIX as u8,
-        guard_bits: (64 - ROOT_CNODE_RADIX) as u8,
-    };
-    let frame_cap = |object: u64, vaddr: u64, rights: Rights| Cap::Frame {
+/// A cap for a 4 KiB frame mapped at `vaddr` in `pml4`.
+fn frame_cap(pml4: u64, object: u64, vaddr: u64, rights: Rights) -> Cap {
+    Cap::Frame {
         object,
         mapped_vspace: pml4,
         mapped_vaddr: vaddr,
         size: FrameSize::Small,
         rights,
         device: false,
+    }
+}
+
+/// The root CNode's fixed slots (libsys::bootinfo `SLOT_*`).
+fn fill_fixed_slots(cnode: u64, tcb_phys: u64, layout: &Layout) {
+    let cnode_cap = Cap::CNode {
+        object: cnode,
+        guard: 0,
+        radix_bits: ROOT_CNODE_RADIX as u8,
+        guard_bits: (64 - ROOT_CNODE_RADIX) as u8,
     };
+    let read_write = Rights::READ.union(Rights::WRITE);
     insert(cnode, SLOT_TCB, Cap::Tcb { object: tcb_phys });
     insert(cnode, SLOT_CNODE, cnode_cap);
-    insert(cnode, SLOT_VSPACE, Cap::Pml4 { object: pml4 });
+    insert(
+        cnode,
+        SLOT_VSPACE,
+        Cap::Pml4 {
+            object: layout.pml4,
+        },
+    );
     insert(
         cnode,
         SLOT_IPC_BUFFER,
-        frame_cap(ipc_phys, IPC_BUFFER_ADDR, Rights::READ.union(Rights::WRITE)),
+        frame_cap(layout.pml4, layout.ipc_phys, IPC_BUFFER_ADDR, read_write),
     );
     insert(cnode, SLOT_IRQ_CONTROL, Cap::IrqControl);
     insert(cnode, SLOT_IO_PORT_CONTROL, Cap::IoPortControl);
     insert(
         cnode,
         SLOT_BOOT_INFO_FRAME,
-        frame_cap(info_phys, BOOT_INFO_ADDR, Rights::READ),
+        frame_cap(layout.pml4, layout.info_phys, BOOT_INFO_ADDR, Rights::READ),
     );
+}
 
-    // The thread.
+/// The root thread: entry, stack, boot info in rdi, and copies of its CSpace, VSpace and
+/// IPC buffer caps in its TCB slots.
+fn init_thread(tcb_phys: u64, cnode: u64, name: &'static str, entry: u64) -> *mut Tcb {
     // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
     // thread.rs); nothing else refers to it.
     let tcb = unsafe { &mut *(phys_to_virt(tcb_phys) as *mut Tcb) };
     let short_name = name.rsplit('/').next().unwrap_or(name);
     tcb.init(short_name, ROOT_PRIORITY);
-    tcb.context.rip = elf.entry();
+    tcb.context.rip = entry;
     tcb.context.rsp = ROOT_STACK_TOP - 8;
     tcb.context.rdi = BOOT_INFO_ADDR;
     tcb.ipc_buffer = IPC_BUFFER_ADDR;
@@ -226,14 +304,17 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
         let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
     }
+    tcb
+}
 
-    // Everything left becomes untyped memory; the kernel never allocates again.
-    // SAFETY: the boot info frame is fresh, zeroed (a valid BootInfo) and HHDM-mapped.
-    let info = unsafe { &mut *(phys_to_virt(info_phys) as *mut BootInfo) };
+/// Seals the boot allocator and puts every free range into the root CNode as untyped caps
+/// (naturally aligned power-of-two blocks) from [`SLOT_FIRST_VARIABLE`], described in
+/// `info.untyped`. Returns how many caps and bytes.
+fn hand_over_untyped(cnode: u64, info: &mut BootInfo) -> (usize, u64) {
     let ranges = kmem::seal();
     let mut count = 0usize;
     let mut total = 0u64;
-    'ranges: for range in ranges.iter() {
+    for range in ranges.iter() {
         let mut base = range.start;
         while base < range.end {
             let align_bits = base.trailing_zeros().min(MAX_UNTYPED_BITS);
@@ -245,19 +326,15 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
                     base,
                     range.end
                 );
-                break 'ranges;
+                return (count, total);
             }
-            let index = first_untyped + count as u64;
-            insert(
-                cnode,
-                index,
-                Cap::Untyped {
-                    base,
-                    free_index: 0,
-                    size_bits: bits as u8,
-                    device: false,
-                },
-            );
+            let untyped = Cap::Untyped {
+                base,
+                free_index: 0,
+                size_bits: bits as u8,
+                device: false,
+            };
+            insert(cnode, SLOT_FIRST_VARIABLE + count as u64, untyped);
             info.untyped[count] = UntypedDesc {
                 phys: base,
                 size_bits: bits as u8,
@@ -269,32 +346,5 @@ pub fn load(archive_bytes: &'static [u8], archive_phys: u64) -> Result<RootTask,
             base += 1 << bits;
         }
     }
-    let first_archive = first_untyped + count as u64;
-    for i in 0..archive_pages {
-        let cap = frame_cap(
-            archive_phys + i * PAGE_SIZE,
-            ARCHIVE_ADDR + i * PAGE_SIZE,
-            Rights::READ,
-        );
-        insert(cnode, first_archive + i, cap);
-    }
-    info.magic = BOOT_INFO_MAGIC;
-    info.size = core::mem::size_of::<BootInfo>() as u64;
-    info.cnode_radix = ROOT_CNODE_RADIX;
-    info.untyped_slots = SlotRange {
-        start: first_untyped,
-        end: first_untyped + count as u64,
-    };
-    info.archive_slots = SlotRange {
-        start: first_archive,
-        end: first_archive + archive_pages,
-    };
-    info.archive_length = archive_bytes.len() as u64;
-    info.first_free_slot = first_archive + archive_pages;
-    info.priority = u64::from(ROOT_PRIORITY);
-    Ok(RootTask {
-        tcb,
-        name,
-        untyped: (count, total),
-    })
+    (count, total)
 }

@@ -280,6 +280,9 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
         // SAFETY: every thread's address space shares the kernel half.
         unsafe { vspace.activate() };
     }
+    if next != previous {
+        gdt::load_segment_bases(&t.segment_bases);
+    }
     let frame = &mut t.context as *mut TrapFrame;
     crate::arch::syscall::set_save_area(frame);
     frame

@@ -102,6 +102,8 @@ pub struct Tcb {
     pub sched_prev: *mut Tcb,
     /// Name for the log.
     pub name: [u8; NAME_LENGTH],
+    /// FS and GS bases (`TcbSetTlsBase`), loaded when the thread is switched to.
+    pub segment_bases: gdt::SegmentBases,
 }
 
 const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SIZE_BITS);

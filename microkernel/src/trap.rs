@@ -3,15 +3,30 @@
 use crate::arch::apic;
 use crate::arch::trap::{dump, exception_name, TrapFrame};
 use crate::sched;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// NMIs seen (they are counted, and logged only when the console is free).
+static NMIS: AtomicU64 = AtomicU64::new(0);
+
+/// How many NMIs have arrived.
+pub fn nmi_count() -> u64 {
+    NMIS.load(Ordering::Relaxed)
+}
 
 /// Handles a trap (`frame` is the current thread's saved registers, or the idle loop's),
 /// then returns the frame of the thread the scheduler chooses to resume.
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
     let vector = frame.vector;
-    // NMIs and machine checks arrive on their own stacks (IST), not in the thread's save
-    // area: resume exactly the interrupted context, whoever it was.
+    // NMIs and machine checks arrive on their own stacks (IST): resume exactly the
+    // interrupted context, whoever it was. An NMI can interrupt the kernel in the middle
+    // of a log line, so it must not wait for the console lock: it logs only if the lock
+    // is free (the interrupted code cannot be holding it then).
     if vector == 2 {
-        crate::warn!("NMI at rip {:#x}; ignored", frame.rip);
+        let count = NMIS.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::log::try_write_line(
+            crate::log::Level::Warn,
+            format_args!("NMI at rip {:#x} ({count} so far); ignored", frame.rip),
+        );
         return frame;
     }
     if vector == 18 {
@@ -27,15 +42,24 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
             let expired = sched::SCHEDULER.lock().tick();
             return sched::schedule(expired);
         }
+        // The spurious vector is never in service: no EOI (as the APIC specifies).
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}
         v if (u64::from(apic::IRQ_VECTOR_BASE)
-            ..u64::from(apic::IRQ_VECTOR_BASE + apic::IRQ_COUNT))
+            ..u64::from(apic::IRQ_VECTOR_BASE) + u64::from(apic::IRQ_COUNT))
             .contains(&v) =>
         {
-            crate::object::irq::deliver((v - u64::from(apic::IRQ_VECTOR_BASE)) as u8);
+            crate::object::irq::deliver((v - u64::from(apic::IRQ_VECTOR_BASE)) as u32);
             apic::eoi();
         }
-        v => crate::warn!("unexpected interrupt on vector {v}"),
+        v => {
+            // A vector nothing routes here (a legacy PIC's, say). If the local APIC has
+            // it in service, acknowledge it: an unacknowledged vector blocks every vector
+            // of its priority class and below, the timer included.
+            if v < 256 && apic::in_service(v as u8) {
+                apic::eoi();
+            }
+            crate::warn!("unexpected interrupt on vector {v}; acknowledged");
+        }
     }
     sched::schedule(false)
 }

@@ -1,4 +1,6 @@
-//! `cargo xtask bench ipc`: boots the IPC benchmark and prints its figures.
+//! `cargo xtask bench ipc`: boots the IPC benchmark, prints its figures and puts them
+//! through the regression gate (bench_gate.rs). `cargo xtask bench hatch` is in
+//! bench_hatch.rs; this file boots its Hatchery side the same way.
 //!
 //! The benchmark (`servers/ipcbench`) is the root task: it starts a second thread in
 //! another address space and times Call/ReplyRecv round trips with `rdtsc`. Under QEMU TCG
@@ -20,9 +22,9 @@ use crate::tools::{Installer, QEMU};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `ipc` (IPC round trips) or `fs` (the file server: 1 MiB read and
-    /// write of a /tmp file, from `servers/fstest`).
-    #[arg(value_parser = ["ipc", "fs"])]
+    /// Which benchmark: `ipc` (IPC round trips), `hatch` (hatch + exit + wait) or `fs`
+    /// (the file server: 1 MiB read and write of a /tmp file, from `servers/fstest`).
+    #[arg(value_parser = ["ipc", "hatch", "fs"])]
     which: String,
     /// Use the debug build (the default is release).
     #[arg(long)]
@@ -33,6 +35,17 @@ pub struct BenchArgs {
     /// Do not install missing tools; name their packages instead.
     #[arg(long)]
     no_install: bool,
+    /// `hatch`: also boot Linux (a Debian kernel package) in the same QEMU and measure it.
+    #[arg(long)]
+    linux: bool,
+    /// `hatch --linux`: the Debian kernel package, `NAME` or `NAME=VERSION` (default: the
+    /// pinned one, see docs/benchmarks.md).
+    #[arg(long, value_name = "PACKAGE", requires = "linux")]
+    linux_package: Option<String>,
+    /// Rewrite the committed baseline (bench/baseline/) from this run instead of
+    /// comparing with it.
+    #[arg(long)]
+    update_baseline: bool,
 }
 
 /// How long the benchmark may take under TCG.
@@ -45,23 +58,93 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let mut steps = Steps::new();
     let installer = Installer::new(!args.no_install);
     steps.run("check tools", || installer.ensure(&[&QEMU]))?;
+    // The baselines hold release-build instruction counts under TCG.
+    let gated = !args.debug && !args.kvm;
+    if args.linux && args.which != "hatch" {
+        return Err("--linux belongs to `cargo xtask bench hatch`".into());
+    }
+    if args.linux && args.kvm {
+        return Err(
+            "--linux measures instructions under TCG; with --kvm the Hatchery figures would be cycles"
+                .into(),
+        );
+    }
+    if args.which == "hatch" {
+        let kernel = match &args.linux_package {
+            Some(text) => crate::bench_linux::KernelSpec::parse(text)?,
+            None => crate::bench_linux::KernelSpec::pinned(),
+        };
+        let options = crate::bench_hatch::HatchOptions {
+            linux: args.linux,
+            kernel,
+            update_baseline: args.update_baseline,
+            gated,
+        };
+        return crate::bench_hatch::run(&options, &mut steps, |steps| {
+            boot_benchmark(&args, crate::bench_hatch::HATCH_PROGRAM, steps)
+        });
+    }
+    if args.which == "fs" {
+        let log = boot_benchmark(&args, "fstest", &mut steps)?;
+        steps.summary();
+        // The file server's figures have no baseline yet: printed, not gated.
+        log.lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| l.starts_with(PREFIX))
+            .for_each(|line| println!("{line}"));
+        return Ok(());
+    }
+    let log = boot_benchmark(&args, "ipcbench", &mut steps)?;
+    steps.summary();
+    let figures: Vec<&str> = log
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.starts_with(PREFIX))
+        .collect();
+    let gate = if gated {
+        crate::bench_gate::check("ipc", &gate_figures(&figures), args.update_baseline)
+    } else {
+        println!("xtask: gate skipped: the baseline is for the release build under TCG");
+        Ok(())
+    };
+    // The benchmark prints its headline figure last; keep that order.
+    for line in figures {
+        println!("{line}");
+    }
+    gate
+}
+
+/// The gated figures among the benchmark's lines: `bench: NAME: N instructions ...` where
+/// NAME is one word (the headline repeats `ipc-1word` in words and is left out).
+fn gate_figures(lines: &[&str]) -> Vec<(String, u64)> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix(PREFIX)?.trim().split_once(": ")?;
+            let (count, unit) = rest.split_once(' ')?;
+            let is_word = !name.is_empty() && !name.contains(char::is_whitespace);
+            (is_word && unit.starts_with("instructions"))
+                .then(|| Some((name.to_string(), count.parse().ok()?)))
+                .flatten()
+        })
+        .collect()
+}
+
+/// Builds everything, boots `root` as the root task under the benchmark's QEMU
+/// configuration and returns its serial log once it powered off cleanly.
+fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<String, String> {
     let profile = if args.debug {
         Profile::Debug
     } else {
         Profile::Release
     };
-    let artifacts = build_all(profile, &mut steps)?;
-    // clap accepts only these names.
-    let root = match args.which.as_str() {
-        "fs" => "fstest",
-        _ => "ipcbench",
-    };
+    let artifacts = build_all(profile, steps)?;
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));
     }
     let bundle_path = steps.run("image benchmark bundle", || {
         let programs = read_programs(&artifacts)?;
-        let archive = archive_bytes(&programs, root)?;
+        let archive = archive_bytes(&programs, root, "")?;
         let kernel = read(&artifacts.kernel)?;
         let dir = artifacts.profile.build_dir()?.join("bench");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -90,14 +173,22 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             },
         )
     })?;
-    let figures: Vec<&str> = watched
+    // A failed hatch or a wrong exit status: refuse, naming the run.
+    if let Some(why) = watched
         .log
         .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| l.starts_with(PREFIX))
-        .collect();
-    steps.summary();
-    if figures.is_empty()
+        .find_map(|l| l.strip_prefix(crate::bench_report::ERROR_PREFIX))
+    {
+        return Err(format!(
+            "{root}: a run failed, no figures reported:{}",
+            why.trim_end()
+        ));
+    }
+    let reported = watched
+        .log
+        .lines()
+        .any(|l| l.starts_with(PREFIX) || l.starts_with(crate::bench_report::ROW_PREFIX));
+    if !reported
         || !matches!(
             watched.ending,
             Ending::Exited(Some(crate::serial::EXIT_SUCCESS))
@@ -112,9 +203,27 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             watched.ending
         ));
     }
-    // The benchmark prints its headline figure last; keep that order.
-    for line in figures {
-        println!("{line}");
+    Ok(watched.log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_figures_are_the_one_word_instruction_lines() {
+        let lines = [
+            "bench: ipc-1word: 402 instructions per round trip (10000 round trips)",
+            "bench: ipc-4KiB: 2214 instructions per round trip (10000 round trips)",
+            "bench: note: ipc-4KiB carries 512 words each way",
+            "bench: ipc round trip (1 word, fast path): 402 instructions",
+        ];
+        assert_eq!(
+            gate_figures(&lines),
+            [
+                ("ipc-1word".to_string(), 402),
+                ("ipc-4KiB".to_string(), 2214)
+            ]
+        );
     }
-    Ok(())
 }

@@ -24,8 +24,16 @@ const MEMORY_MIB: u32 = 128;
 /// Lock file serialising Bochs runs on this machine.
 const LOCK_PATH: &str = "/tmp/hatchery-bochs.lock";
 
-/// The bochsrc booting `iso` from CD with COM1 written to `com1`.
-pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
+/// The CPU model of the test run of `utest` under Bochs: one with SMEP, SMAP, UMIP, AVX
+/// and FSGSBASE, so the tests of the kernel's defences meet the CPU checks they are about.
+pub const TEST_CPU_MODEL: &str = "tigerlake";
+
+/// The bochsrc booting `iso` from CD with COM1 written to `com1`, on Bochs's default CPU
+/// or on `cpu_model` (one of Bochs's `cpu: model=` names).
+pub fn config(iso: &Path, com1: &Path, log: &Path, cpu_model: Option<&str>) -> String {
+    let model = cpu_model
+        .map(|m| format!("model={m}, "))
+        .unwrap_or_default();
     format!(
         "# Written by cargo xtask.\n\
          display_library: rfb, options=\"timeout=0\"\n\
@@ -37,7 +45,7 @@ pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
          com1: enabled=1, mode=file, dev={}\n\
          port_e9_hack: enabled=1\n\
          clock: sync=none, time0=local\n\
-         cpu: count=1, ips=100000000, reset_on_triple_fault=0\n\
+         cpu: {model}count=1, ips=100000000, reset_on_triple_fault=0\n\
          log: {}\n\
          panic: action=fatal\n\
          # Debian's Bochs aborts (\"buffer overflow detected\") loading its ALSA driver\n\
@@ -53,7 +61,12 @@ pub fn config(iso: &Path, com1: &Path, log: &Path) -> String {
 ///
 /// # Errors
 /// When files cannot be written or Bochs cannot be started.
-pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String> {
+pub fn run(
+    iso: &Path,
+    work_dir: &Path,
+    watch: Watch,
+    cpu_model: Option<&str>,
+) -> Result<Watched, String> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |e: std::io::Error| format!("{path}: {e}")
@@ -65,7 +78,7 @@ pub fn run(iso: &Path, work_dir: &Path, watch: Watch) -> Result<Watched, String>
         work_dir.join("bochs.log"),
         work_dir.join("bochs.out"),
     );
-    std::fs::write(&rc, config(iso, &com1, &log)).map_err(io(&rc))?;
+    std::fs::write(&rc, config(iso, &com1, &log, cpu_model)).map_err(io(&rc))?;
     std::fs::write(&cmds, "c\nquit\n").map_err(io(&cmds))?;
     std::fs::write(&com1, "").map_err(io(&com1))?;
 
@@ -130,6 +143,7 @@ mod tests {
             Path::new("/b/hatchery-grub.iso"),
             Path::new("/b/com1.log"),
             Path::new("/b/bochs.log"),
+            None,
         );
         for line in [
             "display_library: rfb, options=\"timeout=0\"",
@@ -142,5 +156,13 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+    }
+
+    #[test]
+    fn a_cpu_model_goes_on_the_cpu_line() {
+        let (iso, com1, log) = (Path::new("/i"), Path::new("/c"), Path::new("/l"));
+        let text = config(iso, com1, log, Some(TEST_CPU_MODEL));
+        let line = "cpu: model=tigerlake, count=1, ips=100000000, reset_on_triple_fault=0";
+        assert!(text.lines().any(|l| l == line), "{text}");
     }
 }

@@ -97,21 +97,54 @@ pub fn read_programs(artifacts: &Artifacts) -> Result<Vec<(String, Vec<u8>)>, St
         .collect()
 }
 
-/// The boot archive bytes with `root` as the root task.
-pub fn archive_bytes(programs: &[(String, Vec<u8>)], root: &str) -> Result<Vec<u8>, String> {
+/// The boot archive bytes with `root` as the root task and `root_args` (words, may be
+/// empty) in its manifest's `root-args` line.
+pub fn archive_bytes(
+    programs: &[(String, Vec<u8>)],
+    root: &str,
+    root_args: &str,
+) -> Result<Vec<u8>, String> {
     let programs: Vec<Program<'_>> = programs
         .iter()
         .map(|(name, elf)| Program { name, elf })
         .collect();
-    image::archive::build(root, &programs).map_err(|e| e.to_string())
+    image::archive::build_with_args(root, root_args, &programs).map_err(|e| e.to_string())
 }
 
-/// Writes `archive.cpio` and `bundle.cpio` for `artifacts`.
+/// What the boot archive starts: a program and the words in its manifest's `root-args`.
+#[derive(Clone, Debug, Default)]
+pub struct Root {
+    /// The program (`None`: the default, `procsrv` if built, else `hello`).
+    pub program: Option<String>,
+    /// Words for it (see `image::archive::ROOT_ARGS_KEY`).
+    pub args: String,
+}
+
+/// Writes `archive.cpio` and `bundle.cpio` for `artifacts`, with the default root task.
 pub fn archive_and_bundle(artifacts: &Artifacts, steps: &mut Steps) -> Result<Images, String> {
+    let dir = artifacts.profile.build_dir()?;
+    archive_and_bundle_in(artifacts, steps, &Root::default(), &dir)
+}
+
+/// Writes `archive.cpio` and `bundle.cpio` in `dir`, starting `root`.
+pub fn archive_and_bundle_in(
+    artifacts: &Artifacts,
+    steps: &mut Steps,
+    root: &Root,
+    dir: &Path,
+) -> Result<Images, String> {
     steps.run("image archive and bundle", || {
-        let dir = artifacts.profile.build_dir()?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let programs = read_programs(artifacts)?;
-        let archive = archive_bytes(&programs, default_root(artifacts))?;
+        let program = root.program.as_deref().unwrap_or(default_root(artifacts));
+        if !programs.iter().any(|(name, _)| name == program) {
+            let names: Vec<&str> = programs.iter().map(|(name, _)| name.as_str()).collect();
+            return Err(format!(
+                "no program `{program}` to boot as the root task (there are: {})",
+                names.join(", ")
+            ));
+        }
+        let archive = archive_bytes(&programs, program, &root.args)?;
         let kernel = read(&artifacts.kernel)?;
         let images = Images {
             archive: dir.join("archive.cpio"),
@@ -131,9 +164,21 @@ pub fn grub_iso(
     installer: &Installer,
     steps: &mut Steps,
 ) -> Result<PathBuf, String> {
+    let dir = artifacts.profile.build_dir()?;
+    grub_iso_in(artifacts, images, cmdline, installer, steps, &dir)
+}
+
+/// Makes `hatchery-grub.iso` (tree in `iso-grub/`) in `dir`.
+pub fn grub_iso_in(
+    artifacts: &Artifacts,
+    images: &Images,
+    cmdline: &str,
+    installer: &Installer,
+    steps: &mut Steps,
+    dir: &Path,
+) -> Result<PathBuf, String> {
     installer.ensure(&[&XORRISO, &MTOOLS, &GRUB])?;
     steps.run("image GRUB ISO", || {
-        let dir = artifacts.profile.build_dir()?;
         let tree_dir = dir.join("iso-grub");
         let iso = dir.join("hatchery-grub.iso");
         let tree = image::grub::tree(

@@ -16,6 +16,11 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_chart;
+mod bench_gate;
+mod bench_hatch;
+mod bench_linux;
+mod bench_report;
 mod bochs;
 mod build;
 mod clippy;
@@ -52,7 +57,7 @@ enum Command {
     Clippy(clippy::ClippyArgs),
     /// rustfmt over the workspace (`--check` to only check).
     Fmt(fmt::FmtArgs),
-    /// Benchmarks (`ipc`): instruction counts under QEMU `-icount shift=0`.
+    /// Benchmarks (`ipc`, `hatch [--linux]`): instruction counts under QEMU `-icount shift=0`.
     Bench(bench::BenchArgs),
     /// Assemble or disassemble eggs (the hatch byte code).
     Egg(egg_cmd::EggArgs),

@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 
 use crate::build::{build_all, relative};
-use crate::image_cmd::{archive_and_bundle, grub_iso, limine_iso};
+use crate::image_cmd::{archive_and_bundle_in, grub_iso, limine_iso, Root};
 use crate::limine_fetch::find_limine;
 use crate::qemu::{run_watched, Boot, Qemu, Serial, Watch};
 use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS};
@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// Boot in Bochs instead of QEMU (an ISO; the serial console is shown, not interactive).
     #[arg(long)]
     bochs: bool,
+    /// Bochs CPU model (`cpu: model=`), e.g. `tigerlake` (SMEP, SMAP, UMIP, AVX); with
+    /// `--bochs`.
+    #[arg(long, value_name = "MODEL", requires = "bochs")]
+    bochs_cpu: Option<String>,
     /// Use KVM (`-enable-kvm -cpu host,-arch-capabilities`) instead of TCG.
     #[arg(long)]
     kvm: bool,
@@ -49,6 +53,13 @@ pub struct RunArgs {
     /// Do not install missing tools; name their packages instead.
     #[arg(long)]
     no_install: bool,
+    /// Boot this archive program as the root task (e.g. `utest`) instead of the default.
+    #[arg(long, value_name = "NAME")]
+    root: Option<String>,
+    /// Words for the root task, in the archive manifest's `root-args` line (`utest` runs
+    /// only the tests whose names contain one of them).
+    #[arg(long, value_name = "WORDS", default_value = "")]
+    root_args: String,
     /// Extra QEMU arguments, after `--`.
     #[arg(last = true, value_name = "QEMU_ARGS")]
     qemu_args: Vec<String>,
@@ -68,7 +79,12 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     };
     steps.run("check tools", || installer.ensure(emulator))?;
     let artifacts = build_all(Profile::from_release_flag(args.release), &mut steps)?;
-    let images = archive_and_bundle(&artifacts, &mut steps)?;
+    let root = Root {
+        program: args.root.clone(),
+        args: args.root_args.clone(),
+    };
+    let build_dir = artifacts.profile.build_dir()?;
+    let images = archive_and_bundle_in(&artifacts, &mut steps, &root, &build_dir)?;
 
     let limine = if args.direct {
         None
@@ -115,7 +131,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             ..Watch::default()
         };
-        crate::bochs::run(&iso, &work_dir, watch)?
+        crate::bochs::run(&iso, &work_dir, watch, args.bochs_cpu.as_deref())?
     } else {
         let boot = match iso {
             Some(iso) => Boot::Iso(iso),
@@ -251,6 +267,21 @@ mod tests {
     #[test]
     fn bochs_always_powers_off() {
         assert_eq!(cmdline(&parse(&["--bochs"]), true), "exit");
+    }
+
+    #[test]
+    fn a_bochs_cpu_model_needs_bochs() {
+        let args = parse(&["--bochs", "--bochs-cpu", "tigerlake"]);
+        assert_eq!(args.bochs_cpu.as_deref(), Some("tigerlake"));
+        assert!(Wrapper::try_parse_from(["run", "--bochs-cpu", "tigerlake"]).is_err());
+    }
+
+    #[test]
+    fn root_and_its_words_are_options() {
+        let args = parse(&["--root", "utest", "--root-args", "cpu ports"]);
+        assert_eq!(args.root.as_deref(), Some("utest"));
+        assert_eq!(args.root_args, "cpu ports");
+        assert_eq!(parse(&[]).root, None);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Expect<'a> {
     pub fatal_expected: bool,
     /// Whether a kernel `PANIC` is the expected outcome (the exception-report test).
     pub panic_expected: bool,
+    /// Text no line may contain.
+    pub absent: &'a [&'a str],
 }
 
 /// Removes ANSI escape sequences (GRUB writes them to COM1) and carriage returns.
@@ -97,6 +99,11 @@ pub fn judge(log: &str, ending: Ending, expect: &Expect<'_>) -> Vec<String> {
             failures.push(format!("no line with {}", quote_all(parts)));
         }
     }
+    for text in expect.absent {
+        if let Some(line) = log.lines().find(|line| line.contains(text)) {
+            failures.push(format!("a line should not be there: {}", line.trim()));
+        }
+    }
     for line in log.lines() {
         let trimmed = line.trim();
         if trimmed.contains("PANIC") && !expect.panic_expected {
@@ -140,7 +147,22 @@ mod tests {
             lines: READY_LINES,
             fatal_expected: false,
             panic_expected: false,
+            absent: &[],
         }
+    }
+
+    #[test]
+    fn an_absent_text_that_appears_is_a_failure() {
+        let expect = Expect {
+            absent: &["dropped:"],
+            ..boot(33)
+        };
+        let log = "HATCHERY READY\nutest: dropped: printed anyway\n";
+        let failures = judge(log, Ending::Exited(Some(33)), &expect);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("utest: dropped: printed anyway"));
+        let clean = "HATCHERY READY\n";
+        assert!(judge(clean, Ending::Exited(Some(33)), &expect).is_empty());
     }
 
     #[test]
@@ -190,6 +212,7 @@ mod tests {
             lines: &[&["hatchery-loader: fatal:", "magic"]],
             fatal_expected: true,
             panic_expected: false,
+            absent: &[],
         };
         assert!(judge(log, Ending::Exited(Some(35)), &expect).is_empty());
     }
@@ -202,6 +225,7 @@ mod tests {
             lines: &[&["hatchery: fatal:", "archive"]],
             fatal_expected: true,
             panic_expected: false,
+            absent: &[],
         };
         let failures = judge(log, Ending::Exited(Some(1)), &expect);
         assert_eq!(failures, ["no line with `hatchery: fatal:` and `archive`"]);

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::build::{build_all, Artifacts};
 use crate::image_cmd::{
-    archive_and_bundle, archive_bytes, default_root, grub_iso, read, read_programs, write,
+    archive_and_bundle_in, archive_bytes, default_root, grub_iso_in, read, read_programs, write,
+    Root,
 };
 use crate::qemu::{run_watched, Boot, Qemu, Typing, Watch, Watched};
 use crate::serial::{judge, tail, Expect, EXIT_FAILURE, EXIT_SUCCESS, READY};
@@ -36,6 +37,10 @@ pub struct TestArgs {
     /// Skip the Bochs boot.
     #[arg(long)]
     no_bochs: bool,
+    /// Run only the userspace tests (`servers/utest`, in QEMU and Bochs) whose names
+    /// contain one of these words (comma or space separated); no other boot runs.
+    #[arg(long, value_name = "NAMES")]
+    utest: Option<String>,
     /// Run only the boot scenarios whose name contains this.
     filter: Option<String>,
 }
@@ -68,6 +73,8 @@ pub struct Scenario {
     pub bundle: Bundle,
     /// Root program of the archive; `None` for the default (`procsrv`, else `hello`).
     pub root: Option<&'static str>,
+    /// Words for the root task (the manifest's `root-args`); `--utest` words replace them.
+    pub root_args: &'static str,
     /// Kernel command line.
     pub cmdline: &'static str,
     /// Extra QEMU arguments.
@@ -80,6 +87,8 @@ pub struct Scenario {
     pub fatal_expected: bool,
     /// Whether a kernel `PANIC` is the expected outcome.
     pub panic_expected: bool,
+    /// Text no line may contain.
+    pub absent: &'static [&'static str],
     /// Kill QEMU after this many seconds.
     pub timeout_secs: u64,
     /// Keys the harness types into the serial port, each at its prompt.
@@ -107,12 +116,14 @@ const fn boot(
         name,
         bundle: Bundle::Real,
         root: None,
+        root_args: "",
         cmdline,
         qemu_args,
         status: EXIT_SUCCESS,
         lines: READY_LINE,
         fatal_expected: false,
         panic_expected: false,
+        absent: &[],
         timeout_secs: BOOT_TIMEOUT,
         input: &[],
     }
@@ -127,16 +138,21 @@ const fn refused(
         name,
         bundle,
         root: None,
+        root_args: "",
         cmdline: "exit",
         qemu_args: &[],
         status: EXIT_FAILURE,
         lines,
         fatal_expected: true,
         panic_expected: false,
+        absent: &[],
         timeout_secs: ERROR_TIMEOUT,
         input: &[],
     }
 }
+
+/// What utest prints with DebugWrite while it holds COM1: the kernel must drop it.
+const COM1_HAND_OFF_ABSENT: &[&str] = &["utest: dropped:"];
 
 /// The QEMU boot scenarios, in the order they run.
 pub const SCENARIOS: &[Scenario] = &[
@@ -175,13 +191,51 @@ pub const SCENARIOS: &[Scenario] = &[
         lines: &[&["hshtest:", " passed, 0 failed"]],
         ..boot("hsh", "exit", &[])
     },
+    // utest's COM1 test hands the console over and back: its port-written line and the
+    // kernel's two lines appear, its DebugWrite line in between does not.
+    Scenario {
+        root: Some("utest"),
+        lines: &[
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+            &["console: COM1 handed to a userspace driver"],
+            &["utest: written through COM1's port cap"],
+            &["console: COM1 is the kernel's again"],
+        ],
+        absent: COM1_HAND_OFF_ABSENT,
+        ..boot("tests", "test", &[])
+    },
+    // The same tests returning to user mode by iretq only (the one exit that checks
+    // every user frame), and on QEMU's `max` CPU (SMEP, SMAP, UMIP on).
     Scenario {
         root: Some("utest"),
         lines: &[
             &["ktest:", " passed, ", " failed"],
             &["utest:", " passed, ", " failed"],
         ],
-        ..boot("tests", "test", &[])
+        ..boot("tests-iretq", "test syscall=iretq", &[])
+    },
+    Scenario {
+        root: Some("utest"),
+        lines: &[
+            &["cpu: protections SMEP, SMAP, UMIP"],
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        absent: COM1_HAND_OFF_ABSENT,
+        ..boot("tests-cpu-max", "test", &["-cpu", "max"])
+    },
+    // An interrupt on a vector nothing routes, pending when the root task starts: the
+    // kernel must acknowledge it, or the RTC's interrupts (and the timer's) never arrive.
+    Scenario {
+        root: Some("utest"),
+        root_args: "irq",
+        lines: &[
+            &["unexpected interrupt on vector 144; acknowledged"],
+            &["utest: rtc_interrupt_is_delivered_to_a_notification ... ok"],
+            &["utest:", " passed, ", " failed"],
+        ],
+        ..boot("stray-interrupt", "exit stray-interrupt", &[])
     },
     Scenario {
         root: Some("chaos"),
@@ -285,6 +339,19 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: ERROR_TIMEOUT,
         ..boot("kernel-exception", "exit crash=pagefault", &[])
     },
+    // A kernel stack overflow (`crash=stack`) runs into the guard page below the stack:
+    // the page fault cannot be pushed there, so it becomes a double fault, reported from
+    // its own stack.
+    Scenario {
+        status: EXIT_FAILURE,
+        lines: &[
+            &["hatchery: PANIC: kernel exception double fault (#DF)"],
+            &["vector 8", "rip 0x"],
+        ],
+        panic_expected: true,
+        timeout_secs: ERROR_TIMEOUT,
+        ..boot("kernel-stack-overflow", "exit crash=stack", &[])
+    },
     refused(
         "base-revision-99",
         Bundle::BaseRevision(99),
@@ -370,9 +437,19 @@ pub fn run(args: TestArgs) -> Result<(), String> {
 
     let start = Instant::now();
     let filter = args.filter.as_deref().unwrap_or("");
+    let utest_words = args
+        .utest
+        .as_deref()
+        .map(|names| names.replace(',', " "))
+        .unwrap_or_default();
+    // With `--utest`, the boots of `utest` that run a selection of their own are left out.
+    let selected = |s: &&Scenario| {
+        let utest_boot = s.root == Some("utest") && s.root_args.is_empty();
+        s.name.contains(filter) && (args.utest.is_none() || utest_boot)
+    };
     let mut boots = Tally::default();
-    for scenario in SCENARIOS.iter().filter(|s| s.name.contains(filter)) {
-        boots.count(run_scenario(scenario, &artifacts));
+    for scenario in SCENARIOS.iter().filter(selected) {
+        boots.count(run_scenario(scenario, &artifacts, &utest_words));
     }
     steps.record("qemu boots", start.elapsed());
     println!(
@@ -381,10 +458,15 @@ pub fn run(args: TestArgs) -> Result<(), String> {
     );
     total.add(boots);
 
-    if !args.no_bochs && "bochs-grub".contains(filter) {
-        let ok = bochs_boot(&artifacts, &installer, &mut steps);
+    for bochs in BOCHS_BOOTS {
+        let wanted = bochs.name.contains(filter) && (args.utest.is_none() || bochs.utest);
+        if args.no_bochs || !wanted {
+            continue;
+        }
+        let ok = bochs_boot(bochs, &artifacts, &installer, &mut steps, &utest_words);
         println!(
-            "xtask: Bochs boot: {}",
+            "xtask: Bochs {}: {}",
+            bochs.name,
             if ok { "passed" } else { "FAILED" }
         );
         total.count(ok);
@@ -445,8 +527,8 @@ fn parse_test_result(line: &str) -> Option<Tally> {
 
 /// Builds the scenario's bundle, boots it, judges it; prints one line (plus reasons and
 /// the log tail on failure). Returns whether it passed.
-fn run_scenario(scenario: &Scenario, artifacts: &Artifacts) -> bool {
-    let outcome = make_bundle(scenario, artifacts).and_then(|bundle| {
+fn run_scenario(scenario: &Scenario, artifacts: &Artifacts, utest_words: &str) -> bool {
+    let outcome = make_bundle(scenario, artifacts, utest_words).and_then(|bundle| {
         let dir = artifacts.profile.build_dir()?.join("test");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let bundle_path = dir.join(format!("{}.bundle.cpio", scenario.name));
@@ -472,6 +554,7 @@ fn run_scenario(scenario: &Scenario, artifacts: &Artifacts) -> bool {
         lines: scenario.lines,
         fatal_expected: scenario.fatal_expected,
         panic_expected: scenario.panic_expected,
+        absent: scenario.absent,
     };
     report(&format!("qemu {}", scenario.name), outcome, &expect)
 }
@@ -515,12 +598,21 @@ fn report(
     false
 }
 
-/// The bundle bytes of a scenario, mutated as it says.
-fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, String> {
+/// The bundle bytes of a scenario, mutated as it says (`utest_words` go to `utest`).
+fn make_bundle(
+    scenario: &Scenario,
+    artifacts: &Artifacts,
+    utest_words: &str,
+) -> Result<Vec<u8>, String> {
     use image::mutate;
     let programs = read_programs(artifacts)?;
     let root = scenario.root.unwrap_or_else(|| default_root(artifacts));
-    let archive = archive_bytes(&programs, root)?;
+    let root_args = if root == "utest" && !utest_words.is_empty() {
+        utest_words
+    } else {
+        scenario.root_args
+    };
+    let archive = archive_bytes(&programs, root, root_args)?;
     let kernel = read(&artifacts.kernel)?;
     let mutation_error = |e: mutate::MutateError| e.to_string();
     let (kernel, archive) = match scenario.bundle {
@@ -544,29 +636,92 @@ fn make_bundle(scenario: &Scenario, artifacts: &Artifacts) -> Result<Vec<u8>, St
     Ok(image::bundle::build_partial(kernel, archive))
 }
 
-/// Boots the GRUB ISO (cmdline `exit`) in Bochs; it must reach READY and power off.
-fn bochs_boot(artifacts: &Artifacts, installer: &Installer, steps: &mut Steps) -> bool {
-    let outcome = archive_and_bundle(artifacts, steps)
-        .and_then(|images| grub_iso(artifacts, &images, "exit", installer, steps))
-        .and_then(|iso| {
+/// One Bochs boot of the GRUB ISO and what it must show.
+pub struct BochsBoot {
+    /// Name (also its work directory under `build/<profile>/test/`).
+    pub name: &'static str,
+    /// Whether the root task is `utest` (else the default).
+    pub utest: bool,
+    /// Kernel command line.
+    pub cmdline: &'static str,
+    /// Bochs CPU model (`None`: Bochs's default).
+    pub cpu_model: Option<&'static str>,
+    /// Lines that must appear.
+    pub lines: &'static [&'static [&'static str]],
+}
+
+/// The Bochs boots, in order: the plain boot, then the test suites on a CPU with SMEP,
+/// SMAP, UMIP and AVX.
+pub const BOCHS_BOOTS: &[BochsBoot] = &[
+    BochsBoot {
+        name: "bochs-grub",
+        utest: false,
+        cmdline: "exit",
+        cpu_model: None,
+        lines: READY_LINE,
+    },
+    BochsBoot {
+        name: "bochs-tests",
+        utest: true,
+        cmdline: "test",
+        cpu_model: Some(crate::bochs::TEST_CPU_MODEL),
+        lines: &[
+            &[READY],
+            &["cpu: protections SMEP, SMAP, UMIP"],
+            &["ktest:", " passed, ", " failed"],
+            &["utest:", " passed, ", " failed"],
+        ],
+    },
+];
+
+/// Boots the GRUB ISO of `bochs` in Bochs; it must show its lines and power off.
+fn bochs_boot(
+    bochs: &BochsBoot,
+    artifacts: &Artifacts,
+    installer: &Installer,
+    steps: &mut Steps,
+    utest_words: &str,
+) -> bool {
+    let root = Root {
+        program: bochs.utest.then(|| "utest".to_string()),
+        args: if bochs.utest {
+            utest_words.to_string()
+        } else {
+            String::new()
+        },
+    };
+    let outcome = artifacts
+        .profile
+        .build_dir()
+        .map(|dir| dir.join("test").join(bochs.name))
+        .and_then(|work_dir| {
+            let images = archive_and_bundle_in(artifacts, steps, &root, &work_dir)?;
+            let iso = grub_iso_in(
+                artifacts,
+                &images,
+                bochs.cmdline,
+                installer,
+                steps,
+                &work_dir,
+            )?;
             let start = Instant::now();
             println!("xtask: bochs boot of {} ...", crate::build::relative(&iso));
-            let work_dir = artifacts.profile.build_dir()?.join("test/bochs");
             let watch = Watch {
                 timeout: Some(Duration::from_secs(BOCHS_TIMEOUT)),
                 ..Watch::default()
             };
-            let watched = crate::bochs::run(&iso, &work_dir, watch)?;
-            steps.record("bochs boot", start.elapsed());
+            let watched = crate::bochs::run(&iso, &work_dir, watch, bochs.cpu_model)?;
+            steps.record(bochs.name, start.elapsed());
             Ok((watched, work_dir.join("com1.log")))
         });
     let expect = Expect {
         status: None,
-        lines: READY_LINE,
+        lines: bochs.lines,
         fatal_expected: false,
         panic_expected: false,
+        absent: COM1_HAND_OFF_ABSENT,
     };
-    report("bochs-grub", outcome, &expect)
+    report(bochs.name, outcome, &expect)
 }
 
 #[cfg(test)]
@@ -625,8 +780,15 @@ mod tests {
     #[test]
     fn an_expected_panic_is_a_failing_power_off_with_the_exception_report() {
         let crash: Vec<&Scenario> = SCENARIOS.iter().filter(|s| s.panic_expected).collect();
-        assert_eq!(crash.len(), 1);
-        assert_eq!(crash[0].status, EXIT_FAILURE);
+        assert_eq!(crash.len(), 2);
+        for scenario in &crash {
+            assert_eq!(scenario.status, EXIT_FAILURE);
+            assert!(scenario.cmdline.contains("crash="));
+            assert!(scenario
+                .lines
+                .iter()
+                .any(|parts| parts.iter().any(|p| p.contains("PANIC: kernel exception"))));
+        }
         assert!(crash[0].cmdline.contains("crash=pagefault"));
         assert!(crash[0]
             .lines

@@ -60,6 +60,8 @@ pub struct ProcessConfig {
     pub priority: u64,
     /// Fault endpoint (a cptr in the parent's CSpace), or null for none.
     pub fault_endpoint: Cap<Endpoint>,
+    /// One past the top of the stack (page aligned; [`STACK_TOP`] by default).
+    pub stack_top: u64,
 }
 
 impl Default for ProcessConfig {
@@ -70,12 +72,13 @@ impl Default for ProcessConfig {
             stack_pages: 4,
             priority: 100,
             fault_endpoint: Cap::null(),
+            stack_top: STACK_TOP,
         }
     }
 }
 
 /// Most slot ranges of the parent's CSpace one process uses.
-const MAX_SLOT_RANGES: usize = 24;
+const MAX_SLOT_RANGES: usize = 48;
 /// Most page-table prefixes the loader remembers per address space.
 const TABLE_CACHE: usize = 16;
 
@@ -97,10 +100,15 @@ pub struct Process {
     pub entry: u64,
     /// Radix of the child's CNode.
     pub cnode_radix: u64,
-    /// The frame of the stack's top page (mapped just below [`STACK_TOP`]).
+    /// The frame of the stack's top page (mapped just below `stack_top`).
     pub stack_top_frame: Cap<Frame>,
+    /// One past the top of the stack.
+    pub stack_top: u64,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    /// Bit `i`: range `i` holds caps not derived from the untyped (copies of shared
+    /// frames, the guarded CSpace root), which the revoke does not remove.
+    foreign: u64,
 }
 
 /// Page-table levels below the PML4: what covers how much.
@@ -163,9 +171,28 @@ struct Objects<'a> {
     pool: UntypedPool,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    foreign: u64,
+    /// Fault injection: the allocation that fails (counting down), see
+    /// [`Loader::fail_allocation`].
+    fail_in: Option<u32>,
 }
 
 impl Objects<'_> {
+    /// Counts one allocation step; fails (out of memory) the one fault injection names.
+    fn injected(&mut self) -> Result<(), LoadError> {
+        match self.fail_in {
+            Some(0) => {
+                self.fail_in = None;
+                Err(LoadError::Alloc(AllocError::OutOfMemory))
+            }
+            Some(n) => {
+                self.fail_in = Some(n - 1);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Retypes `count` objects into consecutive parent slots; returns the first.
     fn retype(
         &mut self,
@@ -173,6 +200,7 @@ impl Objects<'_> {
         size_arg: u64,
         count: u64,
     ) -> Result<u64, LoadError> {
+        self.injected()?;
         if self.slot_range_count == MAX_SLOT_RANGES {
             return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
@@ -199,6 +227,7 @@ impl Objects<'_> {
     /// Takes `count` consecutive parent slots for caps that are not made from the process's
     /// memory (copies of shared frames); they are deleted with the process.
     fn slots_only(&mut self, count: u64) -> Result<u64, LoadError> {
+        self.injected()?;
         if self.slot_range_count == MAX_SLOT_RANGES {
             return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
@@ -208,6 +237,7 @@ impl Objects<'_> {
             .alloc_range(count)
             .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
         self.slot_ranges[self.slot_range_count] = (first, count);
+        self.foreign |= 1 << self.slot_range_count;
         self.slot_range_count += 1;
         Ok(first)
     }
@@ -233,6 +263,8 @@ pub struct Loader {
     root_radix: u64,
     scratch_tables: TableCache,
     shared: Option<shared::SharedText>,
+    /// Fault injection (tests): the allocation step of the next loads that fails.
+    fail_in: Option<u32>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -269,7 +301,16 @@ impl Loader {
             root_radix,
             scratch_tables,
             shared: None,
+            fail_in: None,
         })
+    }
+
+    /// Fault injection, for tests of a parent's rollback: allocation step `n` (counting
+    /// from 0 over the next loads: each object retyped or slot range taken for a process)
+    /// fails as if memory had run out; `None` turns it off. Returns the steps still to go of
+    /// the previous setting (`None` once it fired).
+    pub fn fail_allocation(&mut self, n: Option<u32>) -> Option<u32> {
+        core::mem::replace(&mut self.fail_in, n)
     }
 
     /// Finds `name` (e.g. `bin/ipcpeer`) in the boot archive mapped at [`ARCHIVE_ADDR`].
@@ -337,14 +378,18 @@ impl Loader {
             pool,
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
+            foreign: 0,
+            fail_in: self.fail_in.take(),
         };
         let result = self.build(&mut objects, &elf, &plans[..segments], config, untyped);
+        self.fail_in = objects.fail_in;
         match result {
             Ok(process) => Ok(process),
             Err(e) => {
                 let mut dead = Process::empty(untyped);
                 dead.slot_ranges = objects.slot_ranges;
                 dead.slot_range_count = objects.slot_range_count;
+                dead.foreign = objects.foreign;
                 let _ = dead.destroy_keep_untyped(objects.parent);
                 Err(e)
             }
@@ -367,6 +412,7 @@ impl Loader {
             .map(Cap::from_cptr)?;
         let cspace: Cap<CNode> = Cap::from_cptr(objects.parent.slot().map_err(LoadError::Alloc)?);
         objects.slot_ranges[objects.slot_range_count] = (cspace.cptr(), 1);
+        objects.foreign |= 1 << objects.slot_range_count;
         objects.slot_range_count += 1;
         let guard = CNodeGuard {
             guard: 0,
@@ -390,7 +436,7 @@ impl Loader {
         }
         let stack_first = objects.retype(ObjectType::Frame4K, 0, config.stack_pages)?;
         for i in 0..config.stack_pages {
-            let vaddr = STACK_TOP - (config.stack_pages - i) * PAGE_SIZE;
+            let vaddr = config.stack_top - (config.stack_pages - i) * PAGE_SIZE;
             let frame = Cap::from_cptr(stack_first + i);
 
             map_frame(&mut tables, frame, vaddr, RW, &mut |t| {
@@ -398,6 +444,7 @@ impl Loader {
             })?;
         }
         process.stack_top_frame = Cap::from_cptr(stack_first + config.stack_pages - 1);
+        process.stack_top = config.stack_top;
         let ipc_buffer: Cap<Frame> = objects.make()?;
 
         let mut make = |t| objects.retype(t, 0, 1);
@@ -422,6 +469,7 @@ impl Loader {
             .map_err(kernel(LoadStep::SetPriority))?;
         process.slot_ranges = objects.slot_ranges;
         process.slot_range_count = objects.slot_range_count;
+        process.foreign = objects.foreign;
         Ok(process)
     }
 
@@ -531,8 +579,10 @@ impl Process {
             entry: 0,
             cnode_radix: 0,
             stack_top_frame: Cap::null(),
+            stack_top: STACK_TOP,
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
+            foreign: 0,
         }
     }
 
@@ -601,7 +651,7 @@ impl Process {
     pub fn start(&self, argument: u64) -> Result<(), LoadError> {
         let registers = UserRegisters {
             rip: self.entry,
-            rsp: STACK_TOP - 8,
+            rsp: self.stack_top - 8,
             rflags: 0x202,
             rdi: argument,
             ..UserRegisters::default()
@@ -633,15 +683,58 @@ impl Process {
         let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
         root.revoke(self.untyped.slot())
             .map_err(kernel(LoadStep::Destroy))?;
-        for &(first, count) in &self.slot_ranges[..self.slot_range_count] {
+        for (i, &(first, count)) in self.slot_ranges[..self.slot_range_count].iter().enumerate() {
+            let foreign = self.foreign & (1 << i) != 0;
             for slot in first..first + count {
-                // Already empty after the revoke; the minted CSpace root is not derived
-                // from the untyped in every kernel, so delete explicitly.
-                let _ = root.delete(SlotPath::at(slot));
+                // Caps made from the untyped are gone with the revoke; the others (copies
+                // of shared frames, the guarded CSpace root) are deleted here.
+                if foreign {
+                    let _ = root.delete(SlotPath::at(slot));
+                }
                 parent.slots.free(slot);
             }
         }
         Ok(self.untyped)
+    }
+
+    /// Maps a fresh zeroed page, made from the process's untyped, read-write at `vaddr` (a
+    /// page whose page table exists: the stack grows this way, page by page, as procsrv
+    /// answers its faults).
+    ///
+    /// # Errors
+    /// No parent slot or range left, the untyped is full, or the kernel refused the mapping.
+    pub fn map_fresh_page(&mut self, parent: &mut Allocator, vaddr: u64) -> Result<(), LoadError> {
+        let slot = parent.slot().map_err(LoadError::Alloc)?;
+        let last = self.slot_range_count.checked_sub(1);
+        let extends = last.is_some_and(|l| {
+            let (first, count) = self.slot_ranges[l];
+            first + count == slot && self.foreign & (1 << l) == 0
+        });
+        if !extends && self.slot_range_count == MAX_SLOT_RANGES {
+            parent.slots.free(slot);
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let made = self
+            .untyped
+            .retype(ObjectType::Frame4K, 0, parent.cnode, slot, 1)
+            .map_err(|e| LoadError::Alloc(AllocError::Kernel(e)));
+        let mapped = made.and_then(|()| {
+            Cap::<Frame>::from_cptr(slot)
+                .map_raw(self.vspace, vaddr, RW)
+                .map_err(kernel(LoadStep::MapFrame))
+        });
+        if let Err(e) = mapped {
+            let _ = parent.free_slot(slot);
+            return Err(e);
+        }
+        match last {
+            Some(l) if extends => self.slot_ranges[l].1 += 1,
+            _ => {
+                self.slot_ranges[self.slot_range_count] = (slot, 1);
+                self.slot_range_count += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Sets the thread's registers for its start: `rip` the ELF entry, `rsp` and `rdi` as
@@ -662,7 +755,7 @@ impl Process {
             .map_err(kernel(LoadStep::Start))
     }
 
-    /// Writes `bytes` at the top of the child's stack (ending at [`STACK_TOP`]; at most one
+    /// Writes `bytes` at the top of the child's stack (ending at its `stack_top`; at most one
     /// page), through a copy of the top frame's cap mapped for a moment in the parent's
     /// scratch window.
     ///

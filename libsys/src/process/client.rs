@@ -191,6 +191,34 @@ pub fn usage() -> Result<[u64; 3], Errno> {
     call(PROCSRV, label::USAGE, 0, [0; 4]).map(|r| [r.words[0], r.words[1], r.words[2]])
 }
 
+/// The process listing from pid `from` up: fills `out`, returns how many entries.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn list(from: u64, out: &mut [procsrv_api::PsEntry]) -> Result<usize, Errno> {
+    let r = call(PROCSRV, label::LIST, 1, [from, 0, 0, 0])?;
+    let n = (r.words[0] as usize).min(out.len());
+    for (i, entry) in out[..n].iter_mut().enumerate() {
+        let mut words = [0u64; procsrv_api::PsEntry::WORDS];
+        for (k, w) in words.iter_mut().enumerate() {
+            *w = syscall::word(4 + i * procsrv_api::PsEntry::WORDS + k);
+        }
+        *entry = procsrv_api::PsEntry::from_words(&words);
+    }
+    Ok(n)
+}
+
+/// Closes file descriptor `fd` of this process (deletes its cap; closing what is not open
+/// is not an error).
+///
+/// # Errors
+/// EBADF for an fd number out of range.
+pub fn close(fd: u64) -> Result<(), Errno> {
+    let slot = super::fd_slot(fd).ok_or(Errno::EBADF)?;
+    let own: Cap<CNode> = Cap::from_cptr(super::SLOT_CNODE);
+    own.delete(SlotPath::at(slot)).map_err(|_| Errno::EBADF)
+}
+
 /// A hatched child: its pid and handle.
 #[derive(Debug)]
 pub struct Child {
@@ -376,6 +404,14 @@ impl<'p> Command<'p> {
         closefrom(fd) => Closefrom;
         /// `setpgid pgid`.
         setpgid(pgid) => Setpgid;
+        /// `tcsetpgrp fd pgid`.
+        tcsetpgrp(fd, pgid) => Tcsetpgrp;
+        /// `fchdir fd`.
+        fchdir(fd) => Fchdir;
+        /// `sigdefault signals`.
+        sigdefault(signals) => Sigdefault;
+        /// `setaffinity cpus`.
+        setaffinity(cpus) => Setaffinity;
         /// `setsid`.
         setsid() => Setsid;
         /// `setctty fd`.
@@ -417,6 +453,30 @@ impl<'p> Command<'p> {
         self.egg.number(Opcode::Setenv.number());
         self.egg.string(name);
         self.egg.string(value);
+        self
+    }
+
+    /// `chdir path`.
+    pub fn chdir(mut self, path: &[u8]) -> Self {
+        self.egg.number(Opcode::Chdir.number());
+        self.egg.string(path);
+        self
+    }
+
+    /// `unsetenv name`.
+    pub fn unsetenv(mut self, name: &[u8]) -> Self {
+        self.egg.number(Opcode::Unsetenv.number());
+        self.egg.string(name);
+        self
+    }
+
+    /// `setgroups ids...`.
+    pub fn setgroups(mut self, groups: &[u32]) -> Self {
+        self.egg.number(Opcode::Setgroups.number());
+        self.egg.number(groups.len() as u64);
+        for &g in groups {
+            self.egg.number(g.into());
+        }
         self
     }
 

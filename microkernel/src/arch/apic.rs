@@ -19,6 +19,14 @@ pub const SPURIOUS_VECTOR: u8 = 0xff;
 pub const TICK_HZ: u64 = 100;
 
 const LAPIC_EOI: usize = 0xb0;
+const LAPIC_ISR: usize = 0x100;
+const LAPIC_ID: usize = 0x20;
+const LAPIC_ICR_LOW: usize = 0x300;
+const LAPIC_ICR_HIGH: usize = 0x310;
+const ICR_NMI: u32 = 0b100 << 8;
+const ICR_ASSERT: u32 = 1 << 14;
+const ICR_PENDING: u32 = 1 << 12;
+const ICR_SELF: u32 = 0b01 << 18;
 const LAPIC_SVR: usize = 0xf0;
 const LAPIC_LVT_TIMER: usize = 0x320;
 const LAPIC_TIMER_INITIAL: usize = 0x380;
@@ -28,8 +36,29 @@ const LVT_MASKED: u32 = 1 << 16;
 const LVT_PERIODIC: u32 = 1 << 17;
 
 static LAPIC_VIRT: AtomicU64 = AtomicU64::new(0);
-static IOAPIC_VIRT: AtomicU64 = AtomicU64::new(0);
 static TICKS_PER_PERIOD: AtomicU64 = AtomicU64::new(0);
+
+/// Most I/O APICs programmed (as many as platform discovery keeps).
+const MAX_IOAPICS: usize = crate::platform::MAX_IOAPICS;
+
+/// One I/O APIC as programmed: its mapping, and the GSIs its pins serve.
+#[derive(Clone, Copy)]
+struct IoApic {
+    /// Uncached mapping of its registers (0: no I/O APIC in this entry).
+    virt: u64,
+    /// The GSI of pin 0.
+    gsi_base: u32,
+    /// Number of pins (redirection entries).
+    pins: u32,
+}
+
+static IOAPICS: spin::Mutex<[IoApic; MAX_IOAPICS]> = spin::Mutex::new(
+    [IoApic {
+        virt: 0,
+        gsi_base: 0,
+        pins: 0,
+    }; MAX_IOAPICS],
+);
 
 fn lapic_reg(offset: usize) -> VolatilePtr<'static, u32> {
     let base = LAPIC_VIRT.load(Ordering::Relaxed);
@@ -43,22 +72,93 @@ pub fn eoi() {
     lapic_reg(LAPIC_EOI).write(0);
 }
 
-fn ioapic_write(register: u32, value: u32) {
-    let base = IOAPIC_VIRT.load(Ordering::Relaxed) as usize;
-    // SAFETY: the I/O APIC's select and window registers in its uncached mapping.
-    unsafe {
-        VolatilePtr::new(NonNull::new_unchecked(base as *mut u32)).write(register);
-        VolatilePtr::new(NonNull::new_unchecked((base + 0x10) as *mut u32)).write(value);
+/// A vector nothing routes, for the `stray-interrupt` test hook (priority class 9: while
+/// in service it would hold back every device interrupt and the timer).
+pub const STRAY_TEST_VECTOR: u8 = 0x90;
+
+/// Sends a fixed interrupt on `vector` to this CPU (it stays pending while interrupts are
+/// off).
+pub fn send_self_interrupt(vector: u8) {
+    lapic_reg(LAPIC_ICR_HIGH).write(0);
+    lapic_reg(LAPIC_ICR_LOW).write(ICR_SELF | ICR_ASSERT | u32::from(vector));
+    for _ in 0..1_000_000 {
+        if lapic_reg(LAPIC_ICR_LOW).read() & ICR_PENDING == 0 {
+            break;
+        }
+        core::hint::spin_loop();
     }
 }
 
-fn ioapic_read(register: u32) -> u32 {
-    let base = IOAPIC_VIRT.load(Ordering::Relaxed) as usize;
-    // SAFETY: as in `ioapic_write`.
-    unsafe {
-        VolatilePtr::new(NonNull::new_unchecked(base as *mut u32)).write(register);
-        VolatilePtr::new(NonNull::new_unchecked((base + 0x10) as *mut u32)).read()
+/// Sends a non-maskable interrupt to this CPU (for the in-kernel test of the NMI path)
+/// and waits until the local APIC has sent it.
+pub fn send_self_nmi() {
+    let id = lapic_reg(LAPIC_ID).read() >> 24;
+    lapic_reg(LAPIC_ICR_HIGH).write(id << 24);
+    // Delivery mode NMI, level assert, physical destination, no shorthand.
+    lapic_reg(LAPIC_ICR_LOW).write(ICR_NMI | ICR_ASSERT);
+    for _ in 0..1_000_000 {
+        if lapic_reg(LAPIC_ICR_LOW).read() & ICR_PENDING == 0 {
+            break;
+        }
+        core::hint::spin_loop();
     }
+}
+
+/// Whether the local APIC has `vector` in service (its ISR bit is set): an interrupt the
+/// kernel did not expect must still be acknowledged, or the APIC blocks every vector of
+/// equal or lower priority (the timer among them) for good.
+pub fn in_service(vector: u8) -> bool {
+    let register = lapic_reg(LAPIC_ISR + 0x10 * usize::from(vector / 32)).read();
+    register & (1 << (vector % 32)) != 0
+}
+
+impl IoApic {
+    fn write(&self, register: u32, value: u32) {
+        let base = self.virt as usize;
+        // SAFETY: the I/O APIC's select and window registers in the uncached mapping made
+        // in `init` (`virt` is non-zero only for a mapped I/O APIC).
+        unsafe {
+            VolatilePtr::new(NonNull::new_unchecked(base as *mut u32)).write(register);
+            VolatilePtr::new(NonNull::new_unchecked((base + 0x10) as *mut u32)).write(value);
+        }
+    }
+
+    fn read(&self, register: u32) -> u32 {
+        let base = self.virt as usize;
+        // SAFETY: as in `write`.
+        unsafe {
+            VolatilePtr::new(NonNull::new_unchecked(base as *mut u32)).write(register);
+            VolatilePtr::new(NonNull::new_unchecked((base + 0x10) as *mut u32)).read()
+        }
+    }
+
+    /// The pin serving `gsi`, if this I/O APIC serves it.
+    fn pin(&self, gsi: u32) -> Option<u32> {
+        if self.virt == 0 {
+            return None;
+        }
+        pin_of(self.gsi_base, self.pins, gsi)
+    }
+}
+
+/// The pin of an I/O APIC with `pins` pins from GSI `gsi_base` that serves `gsi`, if any.
+pub fn pin_of(gsi_base: u32, pins: u32, gsi: u32) -> Option<u32> {
+    let pin = gsi.checked_sub(gsi_base)?;
+    (pin < pins).then_some(pin)
+}
+
+/// The I/O APIC and pin serving `gsi`.
+fn find_pin(gsi: u32) -> Option<(IoApic, u32)> {
+    IOAPICS
+        .lock()
+        .iter()
+        .find_map(|ioapic| ioapic.pin(gsi).map(|pin| (*ioapic, pin)))
+}
+
+/// Whether the kernel can route `gsi`: an I/O APIC serves it and it has a vector
+/// (`gsi < IRQ_COUNT`).
+pub fn routable(gsi: u32) -> bool {
+    gsi < u32::from(IRQ_COUNT) && find_pin(gsi).is_some()
 }
 
 /// Remaps the legacy PICs out of the exception range and masks them.
@@ -118,13 +218,19 @@ pub fn init(platform: &Platform) -> Result<(), crate::kmem::MemoryError> {
         crate::kmem::map_mmio(platform.lapic_base)?,
         Ordering::Relaxed,
     );
-    if let Some(ioapic) = platform.ioapics.first() {
-        IOAPIC_VIRT.store(crate::kmem::map_mmio(ioapic.base)?, Ordering::Relaxed);
-        let pins = ((ioapic_read(1) >> 16) & 0xff) + 1;
-        for pin in 0..pins {
-            ioapic_write(0x10 + 2 * pin, LVT_MASKED);
-            ioapic_write(0x11 + 2 * pin, 0);
+    // Every I/O APIC, each at its GSI base, every pin masked.
+    for (info, entry) in platform.ioapics.iter().zip(IOAPICS.lock().iter_mut()) {
+        let mut ioapic = IoApic {
+            virt: crate::kmem::map_mmio(info.base)?,
+            gsi_base: info.gsi_base,
+            pins: 0,
+        };
+        ioapic.pins = ((ioapic.read(1) >> 16) & 0xff) + 1;
+        for pin in 0..ioapic.pins {
+            ioapic.write(0x10 + 2 * pin, LVT_MASKED);
+            ioapic.write(0x11 + 2 * pin, 0);
         }
+        *entry = ioapic;
     }
     lapic_reg(LAPIC_SVR).write(0x100 | u32::from(SPURIOUS_VECTOR));
     let per_10ms = calibrate().max(1);
@@ -145,16 +251,25 @@ pub fn init(platform: &Platform) -> Result<(), crate::kmem::MemoryError> {
 
 /// Routes GSI `gsi` to vector `IRQ_VECTOR_BASE + gsi` on this CPU, unmasked. `inti` are
 /// the MADT override's MPS INTI flags (0 = the bus default: ISA is edge, active high).
-pub fn route_irq(gsi: u8, inti: u16) {
-    let vector = u32::from(IRQ_VECTOR_BASE + gsi);
+/// Does nothing for a GSI that is not [`routable`].
+pub fn route_irq(gsi: u32, inti: u16) {
+    if !routable(gsi) {
+        return;
+    }
+    let Some((ioapic, pin)) = find_pin(gsi) else {
+        return;
+    };
+    let vector = u32::from(IRQ_VECTOR_BASE) + gsi;
     let active_low = inti & 0b11 == 0b11;
     let level = (inti >> 2) & 0b11 == 0b11;
     let flags = (u32::from(active_low) << 13) | (u32::from(level) << 15);
-    ioapic_write(0x11 + 2 * u32::from(gsi), 0);
-    ioapic_write(0x10 + 2 * u32::from(gsi), vector | flags);
+    ioapic.write(0x11 + 2 * pin, 0);
+    ioapic.write(0x10 + 2 * pin, vector | flags);
 }
 
-/// Masks GSI `gsi`.
-pub fn mask_irq(gsi: u8) {
-    ioapic_write(0x10 + 2 * u32::from(gsi), LVT_MASKED);
+/// Masks GSI `gsi` (nothing if no I/O APIC serves it).
+pub fn mask_irq(gsi: u32) {
+    if let Some((ioapic, pin)) = find_pin(gsi) {
+        ioapic.write(0x10 + 2 * pin, LVT_MASKED);
+    }
 }

@@ -9,7 +9,7 @@
 
 use super::gdt;
 use super::syscall::{syscall_entry, SAVE_AREA_END, USER_RSP};
-use super::trap::{trap_entry, SYSCALL_VECTOR};
+use super::trap::{bad_user_rip, trap_entry, SYSCALL_VECTOR};
 use core::arch::global_asm;
 
 global_asm!(
@@ -72,6 +72,11 @@ trap_stubs:
 trap_common:
     SAVE_GPRS
     cld
+    // An interrupt gate keeps RFLAGS.AC, which user mode can set: with it set, SMAP would
+    // let the kernel touch user pages. Clear it (SYSCALL clears it through FMASK).
+    pushfq
+    andq $~(1 << 18), (%rsp)
+    popfq
     movq %rsp, %rdi
     // From user mode the frame is in the TCB: switch to the kernel stack. From kernel
     // mode (the idle loop) stay where we are.
@@ -81,11 +86,27 @@ trap_common:
 1:
     call {trap_entry}
     movq %rax, %rsp
+    // The one `iretq` back to any context. A user frame whose rip is not canonical
+    // (2^47 and up: a single-step trap after the last user byte, a fault handler's reply,
+    // a resumed thread) would make `iretq` fault in ring 0 with rsp inside the TCB: such
+    // a frame becomes a #GP fault of its thread instead, and the scheduler picks again.
     .global trap_return
 trap_return:
+    testb $3, 144(%rsp)
+    jz 2f
+    movq 136(%rsp), %rax
+    shrq $47, %rax
+    jnz 3f
+2:
     RESTORE_GPRS
     addq $16, %rsp
     iretq
+3:
+    movq %rsp, %rdi
+    movq {kernel_stack}(%rip), %rsp
+    call {bad_user_rip}
+    movq %rax, %rsp
+    jmp trap_return
 
     .section .text.syscall, "ax"
     .global syscall_stub
@@ -115,6 +136,7 @@ syscall_stub:
     sysretq
 "#,
     trap_entry = sym trap_entry,
+    bad_user_rip = sym bad_user_rip,
     syscall_entry = sym syscall_entry,
     kernel_stack = sym gdt::KERNEL_STACK_TOP,
     user_rsp = sym USER_RSP,

@@ -1,5 +1,5 @@
 //! The GDT and TSS: kernel and user segments laid out for SYSCALL/SYSRET, and the
-//! interrupt stacks (IST) for double fault and NMI.
+//! interrupt stacks (IST) for double fault, NMI, machine check and debug traps.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -26,28 +26,53 @@ pub const DOUBLE_FAULT_IST: u16 = 1;
 pub const NMI_IST: u16 = 2;
 /// IST slot for machine checks.
 pub const MACHINE_CHECK_IST: u16 = 3;
+/// IST slot for debug traps (#DB): one can arrive in ring 0 on the first instruction of
+/// an entry, before the stub has switched away from the user's stack.
+pub const DEBUG_IST: u16 = 4;
 
 const STACK_SIZE: usize = 64 * 1024;
+/// Offset of the top of [`BOOT_STACK`] from its start (for the entry code).
+pub const STACK_TOP_OFFSET: usize = Stack::<STACK_SIZE>::TOP_OFFSET;
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-/// A stack: 16-byte aligned, writable storage (the `UnsafeCell` keeps it out of
-/// `.rodata`; only the CPU writes it, through the stack pointer).
-#[repr(C, align(16))]
-pub struct Stack<const N: usize>(UnsafeCell<[u8; N]>);
+/// Size of the guard page below every kernel stack.
+pub const GUARD_SIZE: usize = 4096;
+
+/// A kernel stack with a guard page below it: page-aligned, writable storage (the
+/// `UnsafeCell` keeps it out of `.rodata`; only the CPU writes it, through the stack
+/// pointer). `kmem::init` leaves the guard page unmapped in the kernel image's mapping, so
+/// running off the bottom faults (a #PF, then a #DF on its own stack, reported) instead
+/// of overwriting the statics below.
+#[repr(C, align(4096))]
+pub struct Stack<const N: usize> {
+    guard: UnsafeCell<[u8; GUARD_SIZE]>,
+    stack: UnsafeCell<[u8; N]>,
+}
 
 // SAFETY: a stack is used by exactly one context at a time (one CPU); Rust code never
 // reads or writes it through this value.
 unsafe impl<const N: usize> Sync for Stack<N> {}
 
 impl<const N: usize> Stack<N> {
+    /// Bytes from the start of the value to the top of the stack.
+    pub const TOP_OFFSET: usize = GUARD_SIZE + N;
+
     /// A zeroed stack.
     pub const fn new() -> Self {
-        Stack(UnsafeCell::new([0; N]))
+        Stack {
+            guard: UnsafeCell::new([0; GUARD_SIZE]),
+            stack: UnsafeCell::new([0; N]),
+        }
     }
 
     /// The address one past the top (stacks grow down).
     pub fn top(&'static self) -> u64 {
-        self.0.get() as u64 + N as u64
+        self.stack.get() as u64 + N as u64
+    }
+
+    /// The address of the guard page.
+    pub fn guard(&'static self) -> u64 {
+        self.guard.get() as u64
     }
 }
 
@@ -57,9 +82,25 @@ pub static KERNEL_STACK: Stack<STACK_SIZE> = Stack::new();
 static DOUBLE_FAULT_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static NMI_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 static MACHINE_CHECK_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+static DEBUG_STACK: Stack<IST_STACK_SIZE> = Stack::new();
 
 /// The idle loop's stack (interrupts taken while idle are handled on it).
 pub static IDLE_STACK: Stack<IST_STACK_SIZE> = Stack::new();
+/// The boot stack (`kmain` runs on it until the first thread starts).
+pub static BOOT_STACK: Stack<STACK_SIZE> = Stack::new();
+
+/// The guard page of every kernel stack, for `kmem::init` to leave unmapped.
+pub fn stack_guards() -> [u64; 7] {
+    [
+        KERNEL_STACK.guard(),
+        DOUBLE_FAULT_STACK.guard(),
+        NMI_STACK.guard(),
+        MACHINE_CHECK_STACK.guard(),
+        DEBUG_STACK.guard(),
+        IDLE_STACK.guard(),
+        BOOT_STACK.guard(),
+    ]
+}
 /// Top of [`KERNEL_STACK`], read by the entry stubs.
 pub static KERNEL_STACK_TOP: AtomicU64 = AtomicU64::new(0);
 /// The TSS: written at boot, then only its `rsp0` (on every thread switch).
@@ -94,6 +135,7 @@ pub fn init() {
         tss.interrupt_stack_table[(NMI_IST - 1) as usize] = VirtAddr::new(NMI_STACK.top());
         tss.interrupt_stack_table[(MACHINE_CHECK_IST - 1) as usize] =
             VirtAddr::new(MACHINE_CHECK_STACK.top());
+        tss.interrupt_stack_table[(DEBUG_IST - 1) as usize] = VirtAddr::new(DEBUG_STACK.top());
         tss
     };
     let gdt = GDT.call_once(|| {
@@ -117,5 +159,46 @@ pub fn init() {
         ES::set_reg(SegmentSelector(KERNEL_DS));
         SS::set_reg(SegmentSelector(KERNEL_DS));
         load_tss(SegmentSelector::new(5, PrivilegeLevel::Ring0));
+    }
+}
+
+/// A user thread's FS and GS bases (thread-local storage). The kernel itself never uses FS
+/// or GS (no `swapgs`), so the user's values stay loaded while the kernel runs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentBases {
+    /// FS base.
+    pub fs: u64,
+    /// GS base.
+    pub gs: u64,
+}
+
+const IA32_FS_BASE: u32 = 0xc000_0100;
+const IA32_GS_BASE: u32 = 0xc000_0101;
+
+/// Loads a thread's FS and GS bases, after nulling the FS and GS selectors (which the
+/// previous thread may have loaded: a selector is thread state too). Used on every switch
+/// in the scheduler; bases must be canonical (`TcbSetTlsBase` checks them).
+pub fn load_segment_bases(bases: &SegmentBases) {
+    // SAFETY: a null selector is always valid in FS and GS in 64-bit mode; the MSR writes
+    // take canonical values (the only values a TCB can hold), and the kernel never uses
+    // FS or GS itself, so changing them affects only user mode.
+    unsafe {
+        core::arch::asm!(
+            "mov fs, {0:x}",
+            "mov gs, {0:x}",
+            in(reg) 0u64,
+            options(nostack, preserves_flags)
+        );
+        x86_64::registers::model_specific::Msr::new(IA32_FS_BASE).write(bases.fs);
+        x86_64::registers::model_specific::Msr::new(IA32_GS_BASE).write(bases.gs);
+    }
+}
+
+/// The IPC fast path's switch: loads `next`'s bases only if they differ from `previous`'s.
+#[inline(always)]
+pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
+    if previous != next {
+        load_segment_bases(next);
     }
 }

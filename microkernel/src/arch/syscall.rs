@@ -26,6 +26,8 @@ pub(super) static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
 static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
 
+// SAFETY: `syscall_stub` is defined in `entry.rs` with exactly this name; it is never
+// called from Rust, only its address is written to LSTAR.
 unsafe extern "C" {
     fn syscall_stub();
 }
@@ -58,6 +60,15 @@ pub fn set_save_area(frame: *mut TrapFrame) {
     let end = frame as u64 + core::mem::size_of::<TrapFrame>() as u64;
     SAVE_AREA_END.store(end, Ordering::Relaxed);
     gdt::set_rsp0(end);
+}
+
+/// The current thread's saved-register area (null before the first thread runs).
+pub fn current_save_area() -> *mut TrapFrame {
+    let end = SAVE_AREA_END.load(Ordering::Relaxed);
+    if end == 0 {
+        return core::ptr::null_mut();
+    }
+    (end - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame
 }
 
 /// What the SYSCALL stub resumes: the frame, and whether `sysretq` may be used.

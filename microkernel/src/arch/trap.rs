@@ -45,6 +45,8 @@ impl TrapFrame {
     }
 }
 
+// SAFETY: `trap_stubs` is the label in `entry.rs` where the 256 stubs start, 16 bytes
+// apart; only its address is used.
 unsafe extern "C" {
     static trap_stubs: u8;
 }
@@ -100,6 +102,7 @@ pub fn init() {
         let base = addr_of!(trap_stubs) as u64;
         for (vector, gate) in idt.0.iter_mut().enumerate() {
             let ist = match vector {
+                1 => gdt::DEBUG_IST,
                 2 => gdt::NMI_IST,
                 8 => gdt::DOUBLE_FAULT_IST,
                 18 => gdt::MACHINE_CHECK_IST,
@@ -199,9 +202,71 @@ pub fn dump(frame: &TrapFrame) {
     );
 }
 
-/// Rust side of every interrupt and exception; returns the frame to resume.
-pub(super) extern "C" fn trap_entry(frame: &mut TrapFrame) -> *mut TrapFrame {
-    crate::trap::handle(frame)
+/// RFLAGS.TF, the single-step flag.
+const RFLAGS_TF: u64 = 1 << 8;
+
+// SAFETY: `syscall_stub` is defined in `entry.rs`; only its address is used.
+unsafe extern "C" {
+    fn syscall_stub();
 }
 
+/// Whether `rip` is the first instruction of a kernel entry (the SYSCALL stub, or one of
+/// the interrupt stubs), where a debug trap the user armed lands (see [`trap_entry`]).
+fn is_entry_instruction(rip: u64) -> bool {
+    // Both symbols are defined in `entry.rs`; only their addresses are taken.
+    let stubs = addr_of!(trap_stubs) as u64;
+    rip == syscall_stub as *const () as u64
+        || (stubs..stubs + 256 * 16).contains(&rip) && (rip - stubs).is_multiple_of(16)
+}
+
+/// Rust side of every interrupt and exception; returns the frame to resume.
+///
+/// Two CPU behaviours are handled here, before the kernel looks at the trap:
+/// - A **debug trap in ring 0 at an entry instruction.** With TF set (`popfq`, `iretq`),
+///   a single-step trap that `mov ss`/`pop ss` deferred past a `syscall` or `int` is
+///   delivered on the first instruction of the kernel's entry, in ring 0, before the stub
+///   switched stacks (CVE-2018-8897's class). #DB runs on its own IST stack, so the CPU
+///   wrote nothing at the user's rsp; the trap is dismissed (TF cleared in the ring-0
+///   frame, DR6 cleared) and the entry goes on. No GS state is involved: the kernel never
+///   uses `swapgs`. Any other ring-0 #DB is a kernel bug and stops the kernel.
+/// - **An IST frame from user mode** (#DB, NMI): the CPU pushed it on the IST stack, not
+///   in the thread's save area; it is copied there, so the thread's saved registers are
+///   right whatever happens next.
+pub(super) extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: the entry stubs pass the frame they just built, on the stack they run on or
+    // in the current thread's save area; nothing else refers to it.
+    let trap = unsafe { &mut *frame };
+    if trap.vector == 1 && !trap.came_from_user() && is_entry_instruction(trap.rip) {
+        trap.rflags &= !RFLAGS_TF;
+        // SAFETY: clearing DR6's sticky status bits has no effect but on later reads.
+        unsafe { core::arch::asm!("xor {0:e}, {0:e}", "mov dr6, {0}", out(reg) _) };
+        return frame;
+    }
+    let save_area = super::syscall::current_save_area();
+    if trap.came_from_user() && frame != save_area && !save_area.is_null() {
+        // SAFETY: the save area is the current thread's `context`, which nothing uses
+        // while the thread runs in user mode (it just did); the two do not overlap.
+        unsafe {
+            save_area.write(*trap);
+            return crate::trap::handle(&mut *save_area);
+        }
+    }
+    crate::trap::handle(trap)
+}
+
+/// The exit path found a user frame with a non-canonical rip (see `trap_return` in
+/// `entry.rs`): the thread takes a general protection fault, as if it had jumped there,
+/// and the scheduler picks the frame to resume.
+pub(super) extern "C" fn bad_user_rip(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: `trap_return` passes the frame it was about to resume: the current
+    // thread's save area (only the current thread's frame is resumed in user mode).
+    let trap = unsafe { &mut *frame };
+    trap.vector = 13;
+    trap.error_code = 0;
+    crate::trap::user_fault(trap);
+    crate::sched::schedule(false)
+}
+
+// The entry assembly reads the saved cs and rip at these offsets.
 const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == 144);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, rip) == 136);

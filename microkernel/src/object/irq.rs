@@ -1,10 +1,9 @@
-//! Interrupts and I/O ports: IRQ control and handlers, I/O port control and ranges.
+//! Interrupts: IRQ control and IRQ handlers.
 //!
 //! An IRQ handler cap stands for one ISA IRQ line. Once given a notification, the line is
 //! unmasked; when it fires the kernel masks it and signals the notification with the
 //! notification cap's badge; the driver handles the device and calls `IrqHandlerAck` to
-//! unmask it. I/O port caps let userspace drivers (the serial console, say) use `in`/`out`
-//! on their ports only, through invocations.
+//! unmask it. (I/O ports are in [`super::ioport`].)
 
 use super::{
     cap_error, lookup, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply,
@@ -16,7 +15,6 @@ use kerncore::{Argument, Cap, SlotAddr};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
 use spin::Mutex;
-use x86_64::instructions::port::Port;
 
 /// ISA IRQ lines userspace may ask for.
 pub const IRQ_LINES: u32 = 16;
@@ -37,15 +35,14 @@ static IRQS: Mutex<[IrqState; IRQ_LINES as usize]> = Mutex::new(
         badge: 0,
     }; IRQ_LINES as usize],
 );
-/// One bit per I/O port already issued.
-static PORTS: Mutex<[u64; 1024]> = Mutex::new([0; 1024]);
 
-fn gsi(irq: u32) -> u8 {
-    crate::platform::isa_irq_to_gsi(irq as u8) as u8
+/// The GSI ISA IRQ `irq` arrives on (after the MADT's overrides).
+fn gsi(irq: u32) -> u32 {
+    crate::platform::isa_irq_to_gsi(irq as u8)
 }
 
 /// A device interrupt arrived on GSI `gsi`: mask it and signal the handler's notification.
-pub fn deliver(line: u8) {
+pub fn deliver(line: u32) {
     let irqs = IRQS.lock();
     let found = (0..IRQ_LINES).find(|&i| gsi(i) == line && irqs[i as usize].notification != 0);
     let Some(irq) = found else {
@@ -87,50 +84,48 @@ pub fn release_notification(object: u64) {
     }
 }
 
-/// An I/O port cap's last copy is gone: its range may be issued again.
-pub fn release_ports(first: u16, last: u16) {
-    let mut ports = PORTS.lock();
-    for p in first..=last {
-        ports[p as usize / 64] &= !(1 << (p % 64));
-    }
+/// A decoded IRQ invocation: every argument checked.
+enum IrqCall {
+    Get { irq: u64, dest: SlotAddr },
+    SetNotification { irq: u32, object: u64, badge: u64 },
+    Ack { irq: u32 },
+    Clear { irq: u32 },
 }
 
-/// Dispatches IRQ and I/O port invocations.
-pub fn invoke(
-    caller: &mut Tcb,
-    slot: SlotAddr,
-    cap: Cap,
-    label: Label,
-    args: &Args,
-) -> InvocationResult {
-    let root = super::cspace_root(caller);
+/// Checks that ISA IRQ `irq` can have a handler: its GSI is one the kernel routes, it is
+/// a line of its own, and no handler for that line exists. (Out-of-range IRQs are left
+/// for kerncore, which names the argument.)
+fn check_line(irq: u64) -> Result<(), InvocationError> {
+    if irq >= u64::from(IRQ_LINES) {
+        return Ok(());
+    }
+    let line = gsi(irq as u32);
+    // A GSI past the vectors the kernel has, or that no I/O APIC serves, cannot be routed.
+    if !apic::routable(line) {
+        return Err(InvocationError::new(Error::RangeError, 0));
+    }
+    // One handler per interrupt line (GSI): an ISA IRQ whose line another IRQ's MADT
+    // override claims (on PCs, IRQ 2: the PIT's IRQ 0 arrives on GSI 2) is not a line of
+    // its own.
+    let shared = (0..IRQ_LINES).any(|other| other != irq as u32 && gsi(other) == line);
+    if shared && line == irq as u32 {
+        return Err(InvocationError::new(Error::RangeError, 0));
+    }
+    let irqs = IRQS.lock();
+    if (0..IRQ_LINES).any(|other| irqs[other as usize].issued && gsi(other) == line) {
+        return Err(InvocationError::new(Error::RevokeFirst, 0));
+    }
+    Ok(())
+}
+
+fn decode(caller: &Tcb, cap: Cap, label: Label, args: &Args) -> Result<IrqCall, InvocationError> {
     match (label, cap) {
         (Label::IrqControlGet, Cap::IrqControl) => {
             let irq = args.get(0)?;
+            let root = super::cspace_root(caller);
             let dest = resolve_slot(&root, args.get(1)?, args.get(2)?, 1)?;
-            if irq < u64::from(IRQ_LINES) {
-                // One handler per interrupt line (GSI): an ISA IRQ whose line another IRQ's
-                // MADT override claims (on PCs, IRQ 2: the PIT's IRQ 0 arrives on GSI 2) is
-                // not a line of its own.
-                let line = gsi(irq as u32);
-                let shared = (0..IRQ_LINES).any(|other| other != irq as u32 && gsi(other) == line);
-                if shared && crate::platform::isa_irq_to_gsi(irq as u8) == u32::from(irq as u8) {
-                    return Err(InvocationError::new(Error::RangeError, 0));
-                }
-                let irqs = IRQS.lock();
-                if (0..IRQ_LINES).any(|other| irqs[other as usize].issued && gsi(other) == line) {
-                    return Err(InvocationError::new(Error::RevokeFirst, 0));
-                }
-            }
-            let position = |a: Argument| match a {
-                Argument::Irq => Some(0),
-                Argument::Destination => Some(1),
-                _ => None,
-            };
-            kerncore::irq_control_get(&mut KernelSlots, slot, dest, irq, IRQ_LINES)
-                .map_err(|e| cap_error(e, position))?;
-            IRQS.lock()[irq as usize].issued = true;
-            Ok(Reply::empty())
+            check_line(irq)?;
+            Ok(IrqCall::Get { irq, dest })
         }
         (Label::IrqHandlerSetNotification, Cap::IrqHandler { irq }) => {
             let (_, ncap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
@@ -145,80 +140,50 @@ pub fn invoke(
             if !rights.contains(Rights::WRITE) {
                 return Err(InvocationError::new(Error::InsufficientRights, 0));
             }
+            Ok(IrqCall::SetNotification { irq, object, badge })
+        }
+        (Label::IrqHandlerAck, Cap::IrqHandler { irq }) => Ok(IrqCall::Ack { irq }),
+        (Label::IrqHandlerClear, Cap::IrqHandler { irq }) => Ok(IrqCall::Clear { irq }),
+        _ => Err(InvocationError::cap(Error::IllegalOperation)),
+    }
+}
+
+/// Dispatches IRQ control and IRQ handler invocations: decode, then perform.
+pub fn invoke(
+    caller: &mut Tcb,
+    slot: SlotAddr,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> InvocationResult {
+    match decode(caller, cap, label, args)? {
+        IrqCall::Get { irq, dest } => {
+            let position = |a: Argument| match a {
+                Argument::Irq => Some(0),
+                Argument::Destination => Some(1),
+                _ => None,
+            };
+            kerncore::irq_control_get(&mut KernelSlots, slot, dest, irq, IRQ_LINES)
+                .map_err(|e| cap_error(e, position))?;
+            IRQS.lock()[irq as usize].issued = true;
+        }
+        IrqCall::SetNotification { irq, object, badge } => {
             let mut irqs = IRQS.lock();
             irqs[irq as usize].notification = object;
             irqs[irq as usize].badge = badge;
             drop(irqs);
             apic::route_irq(gsi(irq), crate::platform::isa_irq_flags(irq as u8));
-            Ok(Reply::empty())
         }
-        (Label::IrqHandlerAck, Cap::IrqHandler { irq }) => {
+        IrqCall::Ack { irq } => {
             // Unmask only while a notification is there to receive the next interrupt.
             if IRQS.lock()[irq as usize].notification != 0 {
                 apic::route_irq(gsi(irq), crate::platform::isa_irq_flags(irq as u8));
             }
-            Ok(Reply::empty())
         }
-        (Label::IrqHandlerClear, Cap::IrqHandler { irq }) => {
+        IrqCall::Clear { irq } => {
             apic::mask_irq(gsi(irq));
             IRQS.lock()[irq as usize].notification = 0;
-            Ok(Reply::empty())
         }
-        (Label::IoPortControlIssue, Cap::IoPortControl) => {
-            let (first, last) = (args.get(0)?, args.get(1)?);
-            let dest = resolve_slot(&root, args.get(2)?, args.get(3)?, 2)?;
-            if first <= last && last <= 0xffff {
-                let ports = PORTS.lock();
-                if (first..=last).any(|p| ports[p as usize / 64] & (1 << (p % 64)) != 0) {
-                    return Err(InvocationError::new(Error::RevokeFirst, 0));
-                }
-            }
-            let position = |a: Argument| match a {
-                Argument::Ports => Some(0),
-                Argument::Destination => Some(2),
-                _ => None,
-            };
-            kerncore::io_port_control_issue(&mut KernelSlots, slot, dest, first, last)
-                .map_err(|e| cap_error(e, position))?;
-            let mut ports = PORTS.lock();
-            for p in first..=last {
-                ports[p as usize / 64] |= 1 << (p % 64);
-            }
-            Ok(Reply::empty())
-        }
-        (Label::IoPortIn | Label::IoPortOut, Cap::IoPort { first, last }) => {
-            let (port, width) = (args.get(0)?, args.get(1)?);
-            if !matches!(width, 1 | 2 | 4) {
-                return Err(InvocationError::new(Error::InvalidArgument, 1));
-            }
-            if port < u64::from(first) || port.saturating_add(width - 1) > u64::from(last) {
-                return Err(InvocationError::new(Error::RangeError, 0));
-            }
-            let port = port as u16;
-            if label == Label::IoPortIn {
-                // SAFETY: the caller holds a cap for these ports; port I/O cannot touch
-                // kernel memory.
-                let value = unsafe {
-                    match width {
-                        1 => u64::from(Port::<u8>::new(port).read()),
-                        2 => u64::from(Port::<u16>::new(port).read()),
-                        _ => u64::from(Port::<u32>::new(port).read()),
-                    }
-                };
-                Ok(Reply::words(&[value]))
-            } else {
-                let value = args.get(2)?;
-                // SAFETY: as above.
-                unsafe {
-                    match width {
-                        1 => Port::<u8>::new(port).write(value as u8),
-                        2 => Port::<u16>::new(port).write(value as u16),
-                        _ => Port::<u32>::new(port).write(value as u32),
-                    }
-                }
-                Ok(Reply::empty())
-            }
-        }
-        _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+    Ok(Reply::empty())
 }

@@ -9,6 +9,7 @@
 //! [`KernelSlots`] lets the pure capability logic in `kerncore` reach them through the HHDM.
 
 pub mod cnode;
+pub mod ioport;
 pub mod irq;
 pub mod notification;
 pub mod reply;
@@ -237,9 +238,8 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
             vspace::invoke(tcb, slot, cap, label, &args)
         }
         Cap::Reply { object, .. } => reply::invoke(tcb, object, label),
-        Cap::IrqControl | Cap::IrqHandler { .. } | Cap::IoPortControl | Cap::IoPort { .. } => {
-            irq::invoke(tcb, slot, cap, label, &args)
-        }
+        Cap::IrqControl | Cap::IrqHandler { .. } => irq::invoke(tcb, slot, cap, label, &args),
+        Cap::IoPortControl | Cap::IoPort { .. } => ioport::invoke(tcb, slot, cap, label, &args),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
@@ -284,7 +284,7 @@ pub fn finalise(f: Finalise) {
         Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
         Cap::Pml4 { object } => vspace::destroy_vspace(object),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
-        Cap::IoPort { first, last } => irq::release_ports(first, last),
+        Cap::IoPort { first, last } => ioport::release_ports(first, last),
         _ => {}
     }
 }

@@ -108,6 +108,7 @@ pub fn invoke(
             notification.set_bound(target as *mut Tcb as u64);
             Ok(Reply::empty())
         }
+        Label::TcbSetTlsBase => set_tls_base(target, is_self, args),
         Label::TcbUnbindNotification => {
             if target.bound_notification == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
@@ -221,6 +222,23 @@ fn configure(caller: &Tcb, invoked: SlotAddr, object: u64, args: &Args) -> Invoc
     let t = unsafe { at(object) };
     if frame.is_some() {
         t.ipc_buffer = buffer_addr;
+    }
+    Ok(Reply::empty())
+}
+
+/// TcbSetTlsBase(fs_base, gs_base): both below 2^47 (an MSR write of a non-canonical
+/// value would fault in the kernel). Loaded at once when the target is the caller.
+fn set_tls_base(target: &mut Tcb, is_self: bool, args: &Args) -> InvocationResult {
+    let (fs, gs) = (args.get(0)?, args.get(1)?);
+    if fs >= USER_END {
+        return Err(InvocationError::new(Error::InvalidArgument, 0));
+    }
+    if gs >= USER_END {
+        return Err(InvocationError::new(Error::InvalidArgument, 1));
+    }
+    target.segment_bases = crate::arch::gdt::SegmentBases { fs, gs };
+    if is_self {
+        crate::arch::gdt::load_segment_bases(&target.segment_bases);
     }
     Ok(Reply::empty())
 }

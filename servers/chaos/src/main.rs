@@ -620,6 +620,7 @@ fn aimed(rng: &mut Rng, buffer: *mut IpcBuffer) -> (u64, Registers) {
                 Label::TcbSuspend,
                 Label::TcbBindNotification,
                 Label::TcbUnbindNotification,
+                Label::TcbSetTlsBase,
             ]);
             if label == Label::TcbConfigure {
                 let frame = slot::FRAME + rng.below(4);

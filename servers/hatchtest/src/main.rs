@@ -3,13 +3,12 @@
 //! Started as the root task (the `hatch` scenario of `cargo xtask test`), it runs procsrv's
 //! own code ([`procsrv::run`]) with a boot table that hatches `/bin/hatchtest driver`; the
 //! driver, an ordinary hatched process, runs the tests ([`tests`]) against procsrv and
-//! prints `hatchtest: N passed, M failed`. The other argv\[1\] values are the children
-//! the tests hatch ([`child`]).
+//! prints `hatchtest: N passed, M failed`. The children the tests hatch are
+//! `servers/hatchchild` (and `servers/tiny`).
 #![no_std]
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-mod child;
 mod tests;
 
 use libsys::bootinfo::BOOT_INFO_ADDR;
@@ -27,7 +26,10 @@ const BOOT: &[BootProgram] = &[BootProgram {
 
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
-        procsrv::run(arg, BOOT);
+        let options = procsrv::Options {
+            fault_injection: true,
+        };
+        procsrv::run_with(arg, BOOT, options);
         return;
     }
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
@@ -35,7 +37,6 @@ fn main(arg: u64) {
     let start = unsafe { Startup::from_stack(arg) };
     match start.arg(1) {
         Some(b"driver") => tests::run(&start),
-        Some(role) => child::run(role, &start),
-        None => libsys::println!("hatchtest: no role"),
+        _ => libsys::println!("hatchtest: hatched without the role `driver`"),
     }
 }

@@ -58,7 +58,7 @@ fn main(stack: u64) {
     println!("hello: that is the tour; exiting");
 }
 
-/// Hatches `hatchtest echo` with one endpoint, calls it, waits for it.
+/// Hatches `hatchchild echo` with one endpoint, calls it, waits for it.
 fn child() -> Result<(), &'static str> {
     let endpoint: Cap<Endpoint> = Cap::from_cptr(
         make_object(ObjectType::Endpoint, 0).map_err(|_| "cannot make an endpoint")?,
@@ -67,8 +67,8 @@ fn child() -> Result<(), &'static str> {
     caps.put(0, endpoint, Rights::ALL)
         .map_err(|_| "cannot put the endpoint in the cap set")?;
     let (cnode, radix) = caps.cnode();
-    let mut child = Command::new(b"/bin/hatchtest")
-        .arg(b"hatchtest")
+    let mut child = Command::new(b"/bin/hatchchild")
+        .arg(b"hatchchild")
         .arg(b"echo")
         .caps(cnode, radix)
         .cap(16, 0, Rights::ALL.bits(), 0)
@@ -76,7 +76,7 @@ fn child() -> Result<(), &'static str> {
         .spawn()
         .map_err(|_| "procsrv refused the hatch")?;
     println!(
-        "hello: hatched /bin/hatchtest as pid {} with one capability, an endpoint (egg: cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0; setname \"echo\")",
+        "hello: hatched /bin/hatchchild as pid {} with one capability, an endpoint (egg: cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0; setname \"echo\")",
         child.id()
     );
     let reply = endpoint

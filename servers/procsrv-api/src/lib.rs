@@ -45,6 +45,9 @@ pub mod label {
     pub const LIST: u64 = 9;
     /// Diagnostic: free process memory blocks, free procsrv slots, live process records.
     pub const USAGE: u64 = 10;
+    /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
+    /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
+    pub const INJECT: u64 = 11;
 }
 
 /// Reply label of a successful call.
@@ -62,13 +65,16 @@ pub const WAIT_ANY: u64 = u64::MAX;
 pub const WNOHANG: u64 = 1;
 
 /// Badge bits procsrv mints into the endpoint caps it hands out. The low 32 bits are the
-/// pid; the kind sits above so one endpoint serves all three kinds of caller.
+/// pid (for `FAULT`, the memory block); the kind sits above so one endpoint serves all three
+/// kinds of caller.
 pub mod badge {
     /// A process's own endpoint (slot `SLOT_PROCSRV`).
     pub const PROCESS: u64 = 1 << 40;
     /// A process handle (given to the parent by `hatch`).
     pub const HANDLE: u64 = 2 << 40;
-    /// A thread's fault endpoint: the kernel sends fault messages through it.
+    /// A thread's fault endpoint: the kernel sends fault messages through it. The low bits
+    /// are procsrv's memory block of the process, not its pid (the cap is made once per
+    /// block).
     pub const FAULT: u64 = 3 << 40;
     /// Mask of the kind bits.
     pub const KIND_MASK: u64 = 0xff << 40;

@@ -7,14 +7,21 @@ use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
 use egg::RunErrorCause;
 use libsys::cap::{Cap, Endpoint, SlotPath};
-use libsys::loader::{LoadError, Loader, Process, ProcessConfig, STACK_TOP};
+use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
 use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
 
-/// Stack pages of a new process.
-pub const STACK_PAGES: u64 = 16;
+/// Stack pages mapped when a process starts; the rest are mapped when it first touches
+/// them (a page fault procsrv answers, up to [`MAX_STACK`]).
+pub const STACK_PAGES: u64 = 1;
+/// One past the top of a hatched process's stack: 1 MiB above its IPC buffer, so that the
+/// stack and the IPC buffer share their page tables (two fewer tables to make per hatch).
+pub const HATCH_STACK_TOP: u64 = libsys::bootinfo::IPC_BUFFER_ADDR + (1 << 20);
+/// Most bytes of stack a process may grow to: the megabyte above the IPC buffer less an
+/// unmapped guard page above the buffer.
+pub const MAX_STACK: u64 = (1 << 20) - 2 * libsys::loader::PAGE_SIZE;
 
 /// Why a hatch failed: the errno and, when an op is to blame, its index and offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +87,7 @@ impl Server {
             fault_offset: e.offset as u64,
         })?;
         let name = archive_name(request.program)?;
-        let image = Loader::archive_file(self.archive_length, name).map_err(load_errno)?;
+        let image = self.program(name)?;
         let parent = self.table.get(parent_pid.into()).ok_or(Errno::ESRCH)?;
         let uid = parent.creds.uid[0];
         let same_user = self
@@ -125,6 +132,20 @@ impl Server {
         Ok(pid)
     }
 
+    /// The ELF of archive file `name`, from the cache of programs found before or from
+    /// the archive (parsing it costs about 50,000 instructions).
+    fn program(&mut self, name: &str) -> Result<&'static [u8], Errno> {
+        let known = self.programs.iter().flatten();
+        if let Some(p) = known.into_iter().find(|p| p.name() == name.as_bytes()) {
+            return Ok(p.image);
+        }
+        let image = Loader::archive_file(self.archive_length, name).map_err(load_errno)?;
+        if let Some(entry) = self.programs.iter_mut().find(|e| e.is_none()) {
+            *entry = KnownProgram::new(name.as_bytes(), image);
+        }
+        Ok(image)
+    }
+
     /// Builds the child's objects from `block` and gives it its fixed caps.
     fn build(
         &mut self,
@@ -133,19 +154,22 @@ impl Server {
         image: &[u8],
         priority: u8,
     ) -> Result<Process, Errno> {
-        let fault = self.mint_temporary(badge::FAULT | u64::from(pid), Rights::WRITE)?;
         let config = ProcessConfig {
             untyped_bits: HALF_BITS,
             cnode_radix: CNODE_RADIX,
             stack_pages: STACK_PAGES,
             priority: priority.into(),
-            fault_endpoint: fault,
+            fault_endpoint: block.fault,
+            stack_top: HATCH_STACK_TOP,
         };
-        let loaded = self
+        let process = self
             .loader
-            .load_into(&mut self.alloc, block.image, image, &config);
-        let _ = self.alloc.free_slot(fault.cptr());
-        let process = loaded.map_err(load_errno)?;
+            .load_into(&mut self.alloc, block.image, image, &config)
+            .map_err(load_errno)?;
+        if self.injected().is_err() {
+            self.undo(process, usize::MAX, block);
+            return Err(Errno::ENOMEM);
+        }
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
@@ -213,8 +237,10 @@ impl Server {
             entry: process.entry,
             marker: core::marker::PhantomData,
         };
-        let (used, rsp) = build_stack(&mut stack, STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
+        let (used, rsp) =
+            build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
         let suspended = draft.suspended;
+        self.injected()?;
         process
             .write_stack_top(
                 &mut self.loader,
@@ -222,10 +248,24 @@ impl Server {
                 &stack[stack.len() - used..],
             )
             .map_err(|_| Errno::ENOMEM)?;
+        self.injected()?;
         process
             .set_start(rsp, rsp, !suspended)
             .map_err(|_| Errno::ENOMEM)?;
         Ok(suspended)
+    }
+
+    /// Fault injection: counts one of procsrv's own steps of a hatch (after the loader's),
+    /// failing the one `INJECT` named.
+    fn injected(&mut self) -> Result<(), Errno> {
+        match self.loader.fail_allocation(None) {
+            Some(0) => Err(Errno::ENOMEM),
+            Some(n) => {
+                self.loader.fail_allocation(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Destroys a child's objects and frees its block (`block_index` `usize::MAX`: the
@@ -251,5 +291,34 @@ impl Server {
             return Err(Errno::ENOMEM);
         }
         Ok(Cap::from_cptr(slot))
+    }
+}
+
+/// Most programs whose archive entry procsrv remembers.
+pub const KNOWN_PROGRAMS: usize = 16;
+/// Longest archive name remembered.
+const KNOWN_NAME: usize = 48;
+
+/// A program found in the archive: its name and ELF.
+#[derive(Clone, Copy)]
+pub struct KnownProgram {
+    name: [u8; KNOWN_NAME],
+    len: usize,
+    image: &'static [u8],
+}
+
+impl KnownProgram {
+    fn new(name: &[u8], image: &'static [u8]) -> Option<KnownProgram> {
+        let mut stored = [0; KNOWN_NAME];
+        stored.get_mut(..name.len())?.copy_from_slice(name);
+        Some(KnownProgram {
+            name: stored,
+            len: name.len(),
+            image,
+        })
+    }
+
+    fn name(&self) -> &[u8] {
+        &self.name[..self.len]
     }
 }

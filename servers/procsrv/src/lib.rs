@@ -52,6 +52,13 @@ pub struct BootProgram {
     pub egg: &'static [u8],
 }
 
+/// How procsrv runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Answer `INJECT` (tests of the rollback at every step; never in the real system).
+    pub fault_injection: bool,
+}
+
 /// A value only procsrv's one thread touches.
 struct Global<T>(UnsafeCell<T>);
 
@@ -77,10 +84,14 @@ pub struct Server {
     wait_replies: u64,
     /// `handle_replies[i]`: the saved reply of a caller waiting on record `i` by handle.
     handle_replies: u64,
+    /// Programs found in the archive before.
+    programs: [Option<hatch::KnownProgram>; hatch::KNOWN_PROGRAMS],
     /// Bit `i`: a caller waits on record `i` by handle (its reply in `handle_replies + i`).
     handle_waiters: u128,
     /// Free memory and slots right after start, for the usage report.
     pub baseline: (usize, u64),
+    /// How it runs.
+    pub options: Options,
 }
 
 /// Why procsrv could not start.
@@ -122,7 +133,7 @@ impl Server {
             )
         };
         table.init();
-        blocks.carve(&mut alloc);
+        blocks.carve(&mut alloc, endpoint);
         let mut server = Server {
             alloc,
             loader,
@@ -135,7 +146,9 @@ impl Server {
             wait_replies: replies,
             handle_replies: replies + MAX_PROCS as u64,
             handle_waiters: 0,
+            programs: [None; hatch::KNOWN_PROGRAMS],
             baseline: (0, 0),
+            options: Options::default(),
         };
         server.baseline = server.usage();
         Ok(server)
@@ -169,6 +182,11 @@ impl Server {
 
 /// procsrv's whole life: start, hatch `boot`, serve.
 pub fn run(boot_info: u64, boot: &[BootProgram]) {
+    run_with(boot_info, boot, Options::default());
+}
+
+/// [`run`] with `options`.
+pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
     let mut server = match Server::start(boot_info) {
         Ok(server) => server,
         Err(e) => {
@@ -182,6 +200,7 @@ pub fn run(boot_info: u64, boot: &[BootProgram]) {
         (2u64 << memory::HALF_BITS) >> 10,
         server.alloc.slots.free_count()
     );
+    server.options = options;
     server.hatch_boot_programs(boot);
     server.serve();
 }

@@ -51,6 +51,10 @@ impl Server {
 
     pub(crate) fn fault(&mut self, pid: u64, m: &libsys::cap::Received) -> Answer {
         let [vector, _code, address, rip] = m.words;
+        if vector == 14 && self.grow_stack(pid, address) {
+            // The reply resumes the thread at the faulting instruction.
+            return ok(0, [0; 4]);
+        }
         let (signal, signal_name) = fault_signal(vector);
         if let Some(p) = self.table.get(pid) {
             let name = p.name.split(|&b| b == 0).next().unwrap_or(&[]);
@@ -62,6 +66,29 @@ impl Server {
             self.die(pid, WaitStatus::Signaled(signal));
         }
         Answer::Nothing
+    }
+
+    /// Maps the stack page holding `address` when it lies in `pid`'s stack range (below
+    /// the mapped top, within [`crate::hatch::MAX_STACK`] and RLIMIT_STACK).
+    fn grow_stack(&mut self, pid: u64, address: u64) -> bool {
+        use crate::hatch::HATCH_STACK_TOP as STACK_TOP;
+        use libsys::loader::PAGE_SIZE;
+        let Some(p) = self.table.get_mut(pid) else {
+            return false;
+        };
+        let limit = p.limits[crate::table::RLIMIT_STACK]
+            .0
+            .min(crate::hatch::MAX_STACK);
+        let bottom = STACK_TOP.saturating_sub(limit);
+        if address < bottom || address >= STACK_TOP - crate::hatch::STACK_PAGES * PAGE_SIZE {
+            return false;
+        }
+        let Some(process) = p.process.as_mut() else {
+            return false;
+        };
+        process
+            .map_fresh_page(&mut self.alloc, address & !(PAGE_SIZE - 1))
+            .is_ok()
     }
 
     /// Ends `pid` with `status`: its memory returns at once, its children go to init

@@ -10,8 +10,9 @@
 //! so free memory after any number of hatches is exactly what it was.
 
 use libsys::alloc::Allocator;
-use libsys::cap::{Cap, Untyped};
+use libsys::cap::{CNode, Cap, Endpoint, SlotPath, Untyped};
 use libsys::object::ObjectType;
+use libsys::object::Rights;
 
 /// log2 of each half of a block (512 KiB).
 pub const HALF_BITS: u32 = libsys::process::MEMORY_BITS;
@@ -20,13 +21,16 @@ pub const MAX_BLOCKS: usize = 96;
 /// log2 of the memory procsrv keeps for itself (page tables, reply objects, handles).
 pub const RESERVE_BITS: u32 = 22;
 
-/// One block: its two halves.
+/// One block: its two halves, and the fault endpoint of the threads built from it.
 #[derive(Clone, Copy, Debug)]
 pub struct Block {
     /// The half the process is built from.
     pub image: Cap<Untyped>,
     /// The half the process is given.
     pub memory: Cap<Untyped>,
+    /// procsrv's endpoint minted with `FAULT | block index` (made once: the process of the
+    /// block is found from the index when a fault arrives).
+    pub fault: Cap<Endpoint>,
 }
 
 /// The blocks and which are free.
@@ -49,16 +53,29 @@ impl Blocks {
         }
     }
 
-    /// Carves blocks out of `alloc` until memory (less the reserve) or [`MAX_BLOCKS`] runs out.
-    pub fn carve(&mut self, alloc: &mut Allocator) {
+    /// Carves blocks out of `alloc` until memory (less the reserve), slots or [`MAX_BLOCKS`]
+    /// run out; each block's fault endpoint is a mint of `endpoint`.
+    pub fn carve(&mut self, alloc: &mut Allocator, endpoint: Cap<Endpoint>) {
+        let root: Cap<CNode> = Cap::from_cptr(libsys::bootinfo::SLOT_CNODE);
         let reserve = 1u64 << RESERVE_BITS;
         while self.count < MAX_BLOCKS && alloc.untyped.free_bytes() > reserve + (2 << HALF_BITS) {
             let Ok(first) = alloc.retype(ObjectType::Untyped, u64::from(HALF_BITS), 2) else {
                 break;
             };
+            let Ok(fault) = alloc.slot() else {
+                break;
+            };
+            let badge = procsrv_api::badge::FAULT | self.count as u64;
+            if root
+                .mint(SlotPath::at(fault), endpoint.slot(), Rights::WRITE, badge)
+                .is_err()
+            {
+                break;
+            }
             self.blocks[self.count] = Some(Block {
                 image: Cap::from_cptr(first),
                 memory: Cap::from_cptr(first + 1),
+                fault: Cap::from_cptr(fault),
             });
             self.count += 1;
         }

@@ -444,7 +444,12 @@ impl egg::Hatch for Draft<'_> {
         if (index == RLIMIT_AS || index == RLIMIT_DATA) && soft < self.image_bytes {
             return Err(Errno::ENOMEM);
         }
-        if index == RLIMIT_NOFILE && self.fds >> soft.min(MAX_FDS) != 0 && soft < MAX_FDS {
+        // An fd at or above the new soft limit is open (no shift by 64 or more).
+        let above = u32::try_from(soft)
+            .ok()
+            .and_then(|s| self.fds.checked_shr(s))
+            .unwrap_or(0);
+        if index == RLIMIT_NOFILE && above != 0 {
             return Err(Errno::EMFILE);
         }
         self.proc.limits[index] = (soft, hard);

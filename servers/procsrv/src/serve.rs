@@ -69,7 +69,10 @@ impl Server {
     fn dispatch(&mut self, m: &Received) -> Answer {
         let pid = m.badge & badge::PID_MASK;
         match m.badge & badge::KIND_MASK {
-            badge::FAULT => self.fault(pid, m),
+            badge::FAULT => match self.table.pid_of_block(pid as usize) {
+                Some(pid) => self.fault(pid, m),
+                None => Answer::Nothing,
+            },
             badge::PROCESS => self.own_call(pid, m),
             badge::HANDLE => self.handle_call(pid, m),
             _ => error(Errno::EACCES),
@@ -90,6 +93,11 @@ impl Server {
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
+            label::INJECT if self.options.fault_injection => {
+                let step = u32::try_from(w[0]).ok();
+                self.loader.fail_allocation(step);
+                ok(0, [0; 4])
+            }
             label::USAGE => {
                 let (blocks, slots) = self.usage();
                 ok(

@@ -13,6 +13,8 @@ pub const NAME_LEN: usize = 32;
 pub const CWD_LEN: usize = 128;
 /// Resource limits (RLIMIT_CPU..=RLIMIT_RTTIME).
 pub const RLIMITS: usize = 16;
+/// RLIMIT_STACK.
+pub const RLIMIT_STACK: usize = 3;
 /// RLIMIT_NPROC.
 pub const RLIMIT_NPROC: usize = 6;
 /// RLIMIT_NOFILE.
@@ -266,6 +268,13 @@ impl Table {
     pub fn get_mut(&mut self, pid: u64) -> Option<&mut Proc> {
         let i = self.index(pid)?;
         self.procs[i].as_mut()
+    }
+
+    /// The live process built from memory block `block`.
+    pub fn pid_of_block(&self, block: usize) -> Option<u64> {
+        self.iter()
+            .find(|p| p.block == block && p.process.is_some())
+            .map(|p| u64::from(p.pid))
     }
 
     /// A free record index, if any.

@@ -1,7 +1,11 @@
 //! `utest`: the root task of the kernel test run.
 //!
-//! Runs every test in [`TESTS`] and prints `utest: <name> ... ok` or
+//! Runs every test in [`GROUPS`] and prints `utest: <name> ... ok` or
 //! `utest: <name> ... FAILED (<why>)` for each, then `utest: N passed, M failed`.
+//!
+//! Selection: when the boot archive's manifest has a `root-args` line (`cargo xtask test
+//! --utest NAMES`, `cargo xtask run --root utest --root-args NAMES`), only the tests whose
+//! names contain one of its words run; a selection that matches nothing fails.
 //!
 //! Isolation: before the tests, one untyped of [`TEST_UNTYPED_BITS`] is carved from the
 //! boot memory. Each test makes its objects from it (through [`Ctx::alloc`]) and takes slots
@@ -18,15 +22,16 @@
 
 mod check;
 mod cnode;
+mod cpu;
+mod cspace_and_message_edges;
+mod fast_path_and_suspend;
 mod fault;
 mod ipc;
 mod irq;
 mod loader;
 mod misc;
 mod notification;
-mod review;
-mod review2;
-mod review3;
+mod object_lifetimes;
 mod revoke;
 mod tcb;
 mod untyped;
@@ -52,6 +57,8 @@ pub const PEER_UNTYPED_BITS: u32 = 20;
 pub struct Test {
     /// Printed name.
     pub name: &'static str,
+    /// The module that holds it (`utest::cpu`): a selection word can name a whole file.
+    pub group: &'static str,
     /// The test.
     pub run: fn(&mut Ctx) -> TestResult,
 }
@@ -60,7 +67,7 @@ pub struct Test {
 #[macro_export]
 macro_rules! tests {
     ($($f:ident),+ $(,)?) => {
-        &[$($crate::Test { name: stringify!($f), run: $f }),+]
+        &[$($crate::Test { name: stringify!($f), group: module_path!(), run: $f }),+]
     };
 }
 
@@ -243,9 +250,23 @@ fn main(boot_info: u64) {
         info,
         test_untyped,
     };
+    let words = selection(info);
+    if !words.is_empty() {
+        println!("utest: running only the tests whose names contain one of: {words}");
+    }
+    let chosen = |test: &&Test| {
+        words.is_empty()
+            || words
+                .split_whitespace()
+                .any(|w| test.name.contains(w) || test.group.contains(w))
+    };
     let (mut passed, mut failed) = (0u32, 0u32);
+    if GROUPS.iter().flat_map(|g| g.iter()).filter(chosen).count() == 0 {
+        println!("utest: selection ... FAILED (no test name contains any of: {words})");
+        failed += 1;
+    }
     for group in GROUPS {
-        for test in group.iter() {
+        for test in group.iter().filter(chosen) {
             if run_one(&mut ctx, test) {
                 passed += 1;
             } else {
@@ -254,6 +275,20 @@ fn main(boot_info: u64) {
         }
     }
     println!("utest: {passed} passed, {failed} failed");
+}
+
+/// The words of the archive manifest's `root-args` line (empty: run every test).
+fn selection(info: &BootInfo) -> &'static str {
+    let Ok(text) = Loader::archive_file(info.archive_length, "manifest") else {
+        return "";
+    };
+    let Ok(manifest) = bootfmt::manifest::Manifest::parse(text) else {
+        return "";
+    };
+    manifest
+        .lines()
+        .find(|line| line.key == "root-args")
+        .map_or("", |line| line.rest)
 }
 
 /// Every group of tests, in the order they run.
@@ -269,9 +304,10 @@ const GROUPS: &[&[Test]] = &[
     fault::TESTS,
     revoke::TESTS,
     loader::TESTS,
-    review::TESTS,
-    review2::TESTS,
-    review3::TESTS,
+    fast_path_and_suspend::TESTS,
+    object_lifetimes::TESTS,
+    cspace_and_message_edges::TESTS,
+    cpu::TESTS,
 ];
 
 /// Runs one test, then cleans up after it and checks that it leaked nothing.

@@ -203,6 +203,8 @@ entry64:
     options(att_syntax)
 );
 
+// SAFETY: the linker script and the assembly above define these symbols with these
+// types; only their addresses are used.
 unsafe extern "C" {
     /// First byte of the loader image (linker script).
     static __loader_start: u8;

@@ -55,6 +55,8 @@ handover_trampoline:
     options(att_syntax)
 );
 
+// SAFETY: `handover_jump` is defined in the assembly above with this signature (System V:
+// five arguments in rdi, rsi, rdx, rcx, r8) and never returns.
 unsafe extern "C" {
     fn handover_jump(cr3: u64, stack_top: u64, entry: u64, hhdm: u64, gdtr: *const Gdtr) -> !;
 }

@@ -48,6 +48,8 @@ const EXCEPTIONS: usize = 32;
 const CODE_SELECTOR: u16 = 0x28;
 const INTERRUPT_GATE: u8 = 0x8e;
 
+// SAFETY: the assembly above defines `exception_stub_table` as EXCEPTIONS quad words
+// (the stub addresses); it is only read.
 unsafe extern "C" {
     static exception_stub_table: [u64; EXCEPTIONS];
 }

@@ -1,4 +1,4 @@
-//! Third review: CSpace addressing (cycles, full-width guards, the fast path's one-slot
+//! CSpace addressing (cycles, full-width guards, the fast path's one-slot
 //! lookup against kerncore's walk), badges at the edges, message and cap-transfer edge
 //! cases, retype ranges, and IPC buffers that go away while their thread is blocked.
 //!

@@ -1,4 +1,9 @@
-//! The children the tests hatch, chosen by argv[1].
+//! `hatchchild`: the children procsrv's in-system tests (`servers/hatchtest`) hatch, one
+//! role per argv\[1\]. A program of its own, small, so that many can run at once (each
+//! process costs procsrv slots for its pages).
+#![no_std]
+#![no_main]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Endpoint};
@@ -7,7 +12,7 @@ use libsys::process::client::exit;
 use libsys::process::Startup;
 
 /// Where tests put an endpoint for the child (`cap 16 0 ...`).
-pub const SLOT_GIVEN: u64 = 16;
+const SLOT_GIVEN: u64 = 16;
 
 fn number(bytes: &[u8]) -> u64 {
     bytes
@@ -18,8 +23,17 @@ fn number(bytes: &[u8]) -> u64 {
         })
 }
 
+libsys::entry!(main);
+
+fn main(stack: u64) {
+    // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
+    // initial stack, which stays untouched above the running stack.
+    let start = unsafe { Startup::from_stack(stack) };
+    run(start.arg(1).unwrap_or(b""), &start);
+}
+
 /// Runs child role `role`.
-pub fn run(role: &[u8], start: &Startup) {
+fn run(role: &[u8], start: &Startup) {
     match role {
         b"echo" => echo(),
         b"exit" => exit(number(start.arg(2).unwrap_or(b"0")) as u8),
@@ -29,6 +43,8 @@ pub fn run(role: &[u8], start: &Startup) {
         },
         b"probe" => probe(start),
         b"env" => env(start),
+        b"orphan" => orphan(),
+        b"hatcher" => hatcher(),
         _ => exit(127),
     }
 }
@@ -52,7 +68,7 @@ fn fault() {
 /// Probes every slot of its CNode: exits 0 when it finds exactly the fixed slots plus the
 /// slots named in argv[2..] ("slot:rights"), each with exactly those rights.
 fn probe(start: &Startup) {
-    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, 10];
+    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, libsys::process::SLOT_MEMORY];
     let mut ok = true;
     for slot in 0..1u64 << libsys::process::CNODE_RADIX {
         let id = Cap::<Endpoint>::from_cptr(slot).identify();
@@ -70,7 +86,7 @@ fn probe(start: &Startup) {
             (Err(_), Some(_)) => false,
         };
         if !good {
-            libsys::println!("hatchtest: probe: slot {slot} is not as expected ({id:?})");
+            libsys::println!("hatchchild: probe: slot {slot} is not as expected ({id:?})");
             ok = false;
         }
     }
@@ -83,10 +99,37 @@ fn env(start: &Startup) {
     if !same {
         for e in start.env() {
             libsys::println!(
-                "hatchtest: env has {}",
+                "hatchchild: env has {}",
                 core::str::from_utf8(e).unwrap_or("?")
             );
         }
     }
     exit(if same { 0 } else { 1 });
 }
+
+/// Hatches `hatchchild exit 9` and exits at once without waiting: the grandchild becomes an
+/// orphan, which procsrv gives to pid 1.
+fn orphan() {
+    let child = libsys::process::Command::new(b"/bin/hatchchild")
+        .arg(b"hatchchild")
+        .arg(b"exit")
+        .arg(b"9")
+        .spawn();
+    exit(if child.is_ok() { 0 } else { 1 });
+}
+
+/// Hatches `/bin/tiny` [`HATCHER_ROUNDS`] times, waiting for each; exits 0 when every one
+/// hatched and exited 0 (many of these run at once).
+fn hatcher() {
+    let tiny = libsys::process::Command::new(b"/bin/tiny");
+    let mut ok = true;
+    for _ in 0..HATCHER_ROUNDS {
+        ok &= tiny
+            .spawn()
+            .is_ok_and(|mut c| c.wait() == Ok(procsrv_api::WaitStatus::Exited(0)));
+    }
+    exit(if ok { 0 } else { 1 });
+}
+
+/// Hatches per [`hatcher`].
+const HATCHER_ROUNDS: u32 = 50;

@@ -1,4 +1,4 @@
-//! Review tests: corner cases of the IPC fast path against the slow path, threads stopped
+//! Corner cases of the IPC fast path against the slow path, threads stopped
 //! by a fault and then suspended, and `TcbConfigure` on a thread that its own
 //! reconfiguration destroys.
 //!
