@@ -2,7 +2,7 @@
 //!
 //! A file descriptor is a cap in slot [`fd_slot`]`(n)` (see docs/userspace.md): an fd cap
 //! of the file server. [`open`] asks the namespace (the cap in [`namespace`], normally
-//! `SLOT_FS`) for one; [`read`] and [`write`] move bytes through the process's **I/O
+//! `SLOT_FS`) for one; [`read()`] and [`write()`] move bytes through the process's **I/O
 //! window**, the frames mapped at [`WINDOW_ADDR`] that the file server also maps; [`dup2`]
 //! is a CNode copy and [`close`] a delete, each paired with a message that keeps the
 //! server's count of this process's copies right (the server knows when every write end of
@@ -27,6 +27,11 @@ pub use fs_api::{
     Errno, FileKind, Label, ServerStats, Stat, PIPE_BUF, SEEK_CUR, SEEK_END, SEEK_SET, WINDOW_ADDR,
     WINDOW_PAGES, WINDOW_SIZE,
 };
+pub use io::{stderr, stdin, stdout, File, Read, Stderr, Stdin, Stdout, Write};
+
+pub mod control;
+mod io;
+pub mod terminal;
 
 /// Result of a file operation.
 pub type Result<T> = core::result::Result<T, Errno>;
@@ -135,8 +140,13 @@ fn request(
         length = word as u64;
     }
     let info = MessageInfo::new(label as u64, length, 0);
-    let reply = cap.call(info, regs).map_err(|_| Errno::EBADF)?;
+    let mut reply = cap.call(info, regs).map_err(|_| Errno::EBADF)?;
     Errno::check(reply.info.label())?;
+    // Registers past the reply's length hold whatever they held: read them as 0.
+    let sent = reply.info.length() as usize;
+    for word in reply.words.iter_mut().skip(sent) {
+        *word = 0;
+    }
     Ok(reply)
 }
 
@@ -571,7 +581,7 @@ pub fn isatty(fd: Fd) -> bool {
         .is_ok_and(|reply| reply.words[0] == 1)
 }
 
-/// A terminal request (`ioctl`); returns the server's answer word.
+/// A terminal request (`ioctl`, see [`terminal`]); returns the server's answer word.
 ///
 /// # Errors
 /// `ENOTTY` for a file that is not a terminal, `EINVAL` for an unknown request.
@@ -602,185 +612,45 @@ pub fn set_flags(fd: Fd, flags: u64) -> Result<()> {
     request(fd.cap()?, Label::FdSetFlags, [flags, 0, 0, 0], 1, &[]).map(drop)
 }
 
-/// Reading bytes, shaped like `std::io::Read`.
-pub trait Read {
-    /// Reads up to `buf.len()` bytes; 0 is the end.
-    ///
-    /// # Errors
-    /// The server's errno.
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
-
-    /// Fills `buf` or fails (`EIO` when the end comes first).
-    ///
-    /// # Errors
-    /// The server's errno, or `EIO` at a premature end.
-    fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf)? {
-                0 => return Err(Errno::EIO),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Writing bytes, shaped like `std::io::Write`.
-pub trait Write {
-    /// Writes some of `buf`; returns how much.
-    ///
-    /// # Errors
-    /// The server's errno.
-    fn write(&mut self, buf: &[u8]) -> Result<usize>;
-
-    /// Writes all of `buf`.
-    ///
-    /// # Errors
-    /// The server's errno; `EIO` if the server takes nothing.
-    fn write_all(&mut self, mut buf: &[u8]) -> Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf)? {
-                0 => return Err(Errno::EIO),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends what is buffered (nothing is, here).
-    ///
-    /// # Errors
-    /// None here.
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// An open file that closes itself when dropped.
-#[derive(Debug)]
-pub struct File {
-    fd: Fd,
-}
-
-impl File {
-    /// Opens `path` read-only.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn open(path: &str) -> Result<File> {
-        open(path, O_RDONLY, 0).map(|fd| File { fd })
-    }
-
-    /// Creates (or truncates) `path` for writing, mode 0666 less the umask.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn create(path: &str) -> Result<File> {
-        open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o666).map(|fd| File { fd })
-    }
-
-    /// Takes ownership of `fd`.
-    pub fn from_fd(fd: Fd) -> File {
-        File { fd }
-    }
-
-    /// The descriptor, no longer closed on drop.
-    pub fn into_fd(self) -> Fd {
-        let fd = self.fd;
-        core::mem::forget(self);
-        fd
-    }
-
-    /// The descriptor.
-    pub fn fd(&self) -> Fd {
-        self.fd
-    }
-
-    /// The file's stat.
-    ///
-    /// # Errors
-    /// The server's errno.
-    pub fn metadata(&self) -> Result<Stat> {
-        fstat(self.fd)
-    }
-
-    /// Moves the offset.
-    ///
-    /// # Errors
-    /// As for [`lseek`].
-    pub fn seek(&mut self, offset: i64, whence: u64) -> Result<u64> {
-        lseek(self.fd, offset, whence)
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        let _ = close(self.fd);
-    }
-}
-
-impl Read for File {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        read(self.fd, buf)
-    }
-}
-
-impl Write for File {
-    fn write(&mut self, buf: &[u8]) -> Result<usize> {
-        write(self.fd, buf)
-    }
-}
-
-/// Standard input (fd 0).
-#[derive(Clone, Copy, Debug)]
-pub struct Stdin;
-/// Standard output (fd 1).
-#[derive(Clone, Copy, Debug)]
-pub struct Stdout;
-/// Standard error (fd 2).
-#[derive(Clone, Copy, Debug)]
-pub struct Stderr;
-
-/// Standard input.
-pub fn stdin() -> Stdin {
-    Stdin
-}
-/// Standard output.
-pub fn stdout() -> Stdout {
-    Stdout
-}
-/// Standard error.
-pub fn stderr() -> Stderr {
-    Stderr
-}
-
-impl Read for Stdin {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        read(Fd::STDIN, buf)
-    }
-}
-
-macro_rules! output_stream {
-    ($name:ident, $fd:expr) => {
-        impl Write for $name {
-            fn write(&mut self, buf: &[u8]) -> Result<usize> {
-                write($fd, buf)
-            }
-        }
-        impl core::fmt::Write for $name {
-            fn write_str(&mut self, s: &str) -> core::fmt::Result {
-                Write::write_all(self, s.as_bytes()).map_err(|_| core::fmt::Error)
-            }
-        }
-    };
-}
-output_stream!(Stdout, Fd::STDOUT);
-output_stream!(Stderr, Fd::STDERR);
-
 /// Whether fd 1 holds an endpoint cap (an open file), so that `print!` goes there.
 pub fn stdout_is_open() -> bool {
     !PRINT_TO_DEBUG_CONSOLE.load(Ordering::Relaxed)
         && fd_slot(Fd::STDOUT).is_some_and(|slot| {
         matches!(Cap::<Endpoint>::from_cptr(slot).identify(), Ok(id) if id.kind == CapKind::Endpoint as u64)
     })
+}
+
+/// Makes this process's I/O window itself: [`WINDOW_PAGES`] frames (and the page tables
+/// they need) retyped from the untyped `memory` (of `2^memory_bits` bytes) into slots
+/// from `first_slot` up ([`WINDOW_PAGES`] + 3 of them), mapped at [`WINDOW_ADDR`] and
+/// attached through the namespace cap. For a process that holds memory of its own (procsrv
+/// gives each one an untyped), so that nobody pays for a window the process never uses:
+/// call it before the first read or write.
+///
+/// # Errors
+/// `ENOMEM` when the memory or the slots do not suffice, `EFAULT` when a mapping is
+/// refused, the server's errno for the attach.
+pub fn attach_window_from(
+    memory: Cap<crate::cap::Untyped>,
+    memory_bits: u32,
+    first_slot: u64,
+) -> Result<()> {
+    use crate::alloc::{Allocator, SlotAllocator, UntypedPool};
+    let mut untyped = UntypedPool::new();
+    untyped.add(memory.cptr(), memory_bits, false);
+    let mut alloc = Allocator {
+        cnode: own_cnode(),
+        slots: SlotAllocator::new(first_slot, first_slot + WINDOW_PAGES as u64 + 3),
+        untyped,
+    };
+    let rw = Rights::READ.union(Rights::WRITE).bits();
+    let vspace = Cap::from_cptr(crate::bootinfo::SLOT_VSPACE);
+    for page in 0..WINDOW_PAGES as u64 {
+        let frame: Cap<Frame> = alloc.make().map_err(|_| Errno::ENOMEM)?;
+        let vaddr = WINDOW_ADDR + page * 4096;
+        crate::vspace::map_frame(&mut alloc, vspace, frame, vaddr, rw, false)
+            .map_err(|_| Errno::EFAULT)?;
+        namespace().attach_window(page, frame)?;
+    }
+    Ok(())
 }

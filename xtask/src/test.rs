@@ -252,9 +252,15 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         root: Some("fstest"),
         qemu_args: &["-icount", "shift=0"],
+        input: &[
+            ("fstest: console: type a line:", b"typed at the serial port\r"),
+            ("fstest: console: raw mode: press a key:", b"k"),
+        ],
         lines: &[
             &["fstest: done:", " passed, 0 failed"],
             &["bench: read of a 1 MiB /tmp file"],
+            &["fstest: console: output through the driver"],
+            &["fstest: console: 4 passed, 0 failed"],
         ],
         timeout_secs: FS_TIMEOUT,
         ..boot("fs", "exit", &[])

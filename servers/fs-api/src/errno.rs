@@ -9,6 +9,9 @@ crate::wire_enum! {
         ENOENT = 2,
         /// No such process (an unknown process id in a control request).
         ESRCH = 3,
+        /// Interrupted: a background process's terminal read or write sent it SIGTTIN or
+        /// SIGTTOU (retry once it runs again).
+        EINTR = 4,
         /// I/O error.
         EIO = 5,
         /// No such device (`/dev/tty` without a controlling terminal).

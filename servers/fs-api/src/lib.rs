@@ -141,8 +141,12 @@ wire_enum! {
         CtlProcessExit = 0x304,
         /// `chdir_on_behalf(process, path_len)` + path.
         CtlChdir = 0x305,
-        /// `events()` -> pending events for procsrv (signals for process groups).
+        /// `events()` -> a count, then up to 3 `(target, what)` pairs ([`event`]).
         CtlEvents = 0x306,
+        /// `set_job(process, pid, pgid, sid, flags)`: the process's ids for the terminal
+        /// rules, with [`job`] flags. Until set, a process is pid = pgid = its id in
+        /// session 0 (it leads nothing).
+        CtlSetJob = 0x307,
     }
 }
 
@@ -174,6 +178,65 @@ pub const SEEK_SET: u64 = 0;
 pub const SEEK_CUR: u64 = 1;
 /// `seek` from the end.
 pub const SEEK_END: u64 = 2;
+
+/// The words of a [`Label::CtlEvents`] reply: `(target, what)` pairs.
+pub mod event {
+    /// Target kind bits (the top two).
+    pub const KIND_SHIFT: u32 = 62;
+    /// `target` is a process id; `what` a signal number.
+    pub const PROCESS: u64 = 0;
+    /// `target` is a process group id; `what` a signal number.
+    pub const GROUP: u64 = 1 << KIND_SHIFT;
+    /// `target` is a session id that lost its controlling terminal; `what` 0.
+    pub const CONTROL_LOST: u64 = 2 << KIND_SHIFT;
+    /// `target` is a session id that acquired terminal `what` (0: the console, n + 1: pty n).
+    pub const CONTROL_ACQUIRED: u64 = 3 << KIND_SHIFT;
+    /// The id bits of `target`.
+    pub const ID_MASK: u64 = (1 << KIND_SHIFT) - 1;
+}
+
+/// Flags of [`Label::CtlSetJob`].
+pub mod job {
+    /// The process ignores or blocks SIGTTIN.
+    pub const IGNORES_TTIN: u64 = 1;
+    /// The process ignores or blocks SIGTTOU.
+    pub const IGNORES_TTOU: u64 = 2;
+    /// Its process group is orphaned.
+    pub const ORPHANED: u64 = 4;
+}
+
+/// Terminal requests of [`Label::FdIoctl`] (Linux numbers). Word 0 is the request; the
+/// argument words follow.
+pub mod tty {
+    /// `tcgetattr` -> the 5 termios words (`ttycore::Termios::to_words`).
+    pub const TCGETS: u64 = 0x5401;
+    /// `tcsetattr(TCSANOW)`, the 5 termios words in words 1..6.
+    pub const TCSETS: u64 = 0x5402;
+    /// `tcsetattr(TCSADRAIN)`.
+    pub const TCSETSW: u64 = 0x5403;
+    /// `tcsetattr(TCSAFLUSH)`.
+    pub const TCSETSF: u64 = 0x5404;
+    /// `tcflush(queue)`: 0 input, 1 output, 2 both.
+    pub const TCFLSH: u64 = 0x540b;
+    /// Make this the controlling terminal (word 1: steal from another session, root only).
+    pub const TIOCSCTTY: u64 = 0x540e;
+    /// `tcgetpgrp` -> the foreground group.
+    pub const TIOCGPGRP: u64 = 0x540f;
+    /// `tcsetpgrp(word 1)`.
+    pub const TIOCSPGRP: u64 = 0x5410;
+    /// -> rows | columns << 16 | x pixels << 32 | y pixels << 48.
+    pub const TIOCGWINSZ: u64 = 0x5413;
+    /// Word 1 as [`TIOCGWINSZ`] answers it.
+    pub const TIOCSWINSZ: u64 = 0x5414;
+    /// -> bytes readable.
+    pub const FIONREAD: u64 = 0x541b;
+    /// Give up the controlling terminal.
+    pub const TIOCNOTTY: u64 = 0x5422;
+    /// -> the session the terminal controls.
+    pub const TIOCGSID: u64 = 0x5429;
+    /// On a pty master -> its number N (`/dev/pts/N`).
+    pub const TIOCGPTN: u64 = 0x8004_5430;
+}
 
 /// Open flags (Linux numbers, as the egg's `open_flags`).
 pub mod flags {

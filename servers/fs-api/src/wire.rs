@@ -221,19 +221,30 @@ pub fn unpack_bytes<'a>(words: &[u64], len: usize, out: &'a mut [u8]) -> Option<
 }
 
 /// The slots of fsrv's own CSpace that its starter (procsrv, or a test root task) fills,
-/// and the start argument.
+/// and the start argument. They sit in the range a process's egg may fill (from
+/// `libsys::process::FIRST_USER_SLOT`), clear of the runtime's slots 8..16.
 pub mod server {
     /// The endpoint fsrv receives on (the starter keeps the original, and mints the control
     /// and namespace caps from it).
-    pub const SLOT_ENDPOINT: u64 = 8;
+    pub const SLOT_ENDPOINT: u64 = 16;
     /// Untyped memory fsrv makes its heap, page tables and Reply objects from.
-    pub const SLOT_UNTYPED: u64 = 9;
+    pub const SLOT_UNTYPED: u64 = 17;
     /// A notification fsrv signals when it has events for procsrv (may be empty).
-    pub const SLOT_EVENTS: u64 = 10;
+    pub const SLOT_EVENTS: u64 = 18;
     /// The empty slot where caps sent to fsrv arrive.
-    pub const SLOT_RECEIVE: u64 = 11;
+    pub const SLOT_RECEIVE: u64 = 19;
+    /// The frame of the serial console driver's shared page (`console_api::SharedPage`);
+    /// empty when no driver runs (the console then writes to the kernel's debug console).
+    pub const SLOT_CONSOLE_PAGE: u64 = 20;
+    /// The driver's notification, minted with `console_api::BADGE_WORK` (write).
+    pub const SLOT_CONSOLE_DRIVER: u64 = 21;
+    /// The notification the driver signals (`console_api::slot::CLIENT`); fsrv binds it to
+    /// its thread, so a signal arrives as a message on its endpoint.
+    pub const SLOT_CONSOLE_WAKE: u64 = 22;
+    /// Where fsrv maps the console's shared page: the page after its IPC buffer.
+    pub const CONSOLE_PAGE_ADDR: u64 = 0x7ffe_0000_1000;
     /// First slot fsrv allocates from.
-    pub const FIRST_FREE_SLOT: u64 = 16;
+    pub const FIRST_FREE_SLOT: u64 = 24;
     /// log2 of the slots fsrv's CNode must have.
     pub const CNODE_RADIX: u64 = 12;
     /// Where the starter maps the boot archive (read-only) in fsrv: `/bin` is read from it.

@@ -17,6 +17,9 @@ pub type NodeId = usize;
 pub const ROOT: NodeId = 0;
 /// Largest file: 64 MiB.
 pub const MAX_FILE_SIZE: u64 = 64 << 20;
+/// Most nodes (files, directories, devices) at once: more is `ENOSPC` (the inodes are
+/// used up), which bounds the heap names and entries can take.
+pub const MAX_NODES: usize = 16384;
 /// The sticky bit: in a directory, only a file's owner (or the directory's, or root) may
 /// remove or rename it.
 pub const STICKY: u16 = 0o1000;
@@ -34,6 +37,10 @@ pub enum Device {
     Console,
     /// The caller's controlling terminal (resolved by the server at open).
     Tty,
+    /// Opening it makes a new pseudo-terminal and gives its master.
+    Ptmx,
+    /// The slave side of pseudo-terminal `n` (`/dev/pts/n`).
+    PtySlave(u32),
 }
 
 impl Device {
@@ -45,11 +52,16 @@ impl Device {
             Device::Full => 0x107,
             Device::Console => 0x501,
             Device::Tty => 0x500,
+            Device::Ptmx => 0x502,
+            Device::PtySlave(n) => (136 << 8) | n as u64,
         }
     }
     /// Whether it is a terminal (handled by the terminal code, not by [`Fs`]).
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Device::Console | Device::Tty)
+        matches!(
+            self,
+            Device::Console | Device::Tty | Device::Ptmx | Device::PtySlave(_)
+        )
     }
 }
 
@@ -198,9 +210,11 @@ impl Fs {
             (b"full", Device::Full),
             (b"console", Device::Console),
             (b"tty", Device::Tty),
+            (b"ptmx", Device::Ptmx),
         ] {
             fs.make_node(dev, name, Content::Device(device), 0o666, &root)?;
         }
+        fs.make_dir(dev, b"pts", 0o755, &root)?;
         fs.make_dir(ROOT, b"tmp", 0o1777, &root)?;
         let etc = fs.make_dir(ROOT, b"etc", 0o755, &root)?;
         fs.make_node(etc, b"passwd", Content::Static(passwd), 0o644, &root)?;
@@ -247,6 +261,9 @@ impl Fs {
     }
 
     fn alloc(&mut self, node: Node) -> Result<NodeId, Errno> {
+        if self.node_count() >= MAX_NODES {
+            return Err(Errno::ENOSPC);
+        }
         if let Some(id) = self.free.pop() {
             self.nodes[id] = Some(node);
             return Ok(id);
@@ -509,230 +526,6 @@ impl Fs {
         })
     }
 
-    /// Makes directory `path` with `mode & !umask`.
-    ///
-    /// # Errors
-    /// `EEXIST`, `EACCES`, `EROFS`, `EINVAL` (bad mode) and the lookup errors.
-    pub fn mkdir(&mut self, caller: Caller<'_>, path: &[u8], mode: u64) -> Result<NodeId, Errno> {
-        if mode & !fs_api::mode::PERMISSIONS != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let path = Path::new(path)?;
-        let (dir, name) = self.parent_of(caller, &path, 0)?;
-        if self.entries(dir)?.contains_key(name) {
-            return Err(Errno::EEXIST);
-        }
-        if self.node(dir)?.read_only {
-            return Err(Errno::EROFS);
-        }
-        if !self.node(dir)?.may(caller.who, WRITE | EXECUTE) {
-            return Err(Errno::EACCES);
-        }
-        let mode = (mode as u16) & !caller.who.umask & 0o7777;
-        self.make_dir(dir, name, mode, caller.who)
-    }
-
-    /// Checks that `who` may remove entry `victim` from `dir` (write, search, sticky bit).
-    fn may_remove(&self, who: &Credentials, dir: NodeId, victim: NodeId) -> Result<(), Errno> {
-        let dir_node = self.node(dir)?;
-        if dir_node.read_only {
-            return Err(Errno::EROFS);
-        }
-        if !dir_node.may(who, WRITE | EXECUTE) {
-            return Err(Errno::EACCES);
-        }
-        let sticky = dir_node.mode & STICKY != 0;
-        if sticky && who.uid != 0 && who.uid != dir_node.uid && who.uid != self.node(victim)?.uid {
-            return Err(Errno::EPERM);
-        }
-        Ok(())
-    }
-
-    /// Removes the name `path` of a non-directory.
-    ///
-    /// # Errors
-    /// `EISDIR`, `ENOENT`, `EACCES`, `EPERM` (sticky), `EROFS`, lookup errors.
-    pub fn unlink(&mut self, caller: Caller<'_>, path: &[u8]) -> Result<(), Errno> {
-        let path = Path::new(path)?;
-        let (dir, name) = self.parent_of(caller, &path, 0)?;
-        let id = *self.entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
-        if self.node(id)?.is_dir() {
-            return Err(Errno::EISDIR);
-        }
-        if path.has_trailing_slash() {
-            return Err(Errno::ENOTDIR);
-        }
-        self.may_remove(caller.who, dir, id)?;
-        self.entries_mut(dir)?.remove(name);
-        self.bump(dir);
-        self.node_mut(id)?.links -= 1;
-        self.collect(id);
-        Ok(())
-    }
-
-    /// Removes the empty directory `path`.
-    ///
-    /// # Errors
-    /// `ENOTEMPTY`, `ENOTDIR`, `EBUSY` (the root), `EINVAL` (`.`), and as for unlink.
-    pub fn rmdir(&mut self, caller: Caller<'_>, path: &[u8]) -> Result<(), Errno> {
-        let checked = Path::new(path)?;
-        if checked.components().next().is_none() {
-            return Err(Errno::EBUSY);
-        }
-        if path.ends_with(b"/.") || path == b"." {
-            return Err(Errno::EINVAL);
-        }
-        let (dir, name) = self.parent_of(caller, &checked, 0)?;
-        let id = *self.entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
-        if !self.entries(id)?.is_empty() {
-            return Err(Errno::ENOTEMPTY);
-        }
-        self.may_remove(caller.who, dir, id)?;
-        self.entries_mut(dir)?.remove(name);
-        self.node_mut(dir)?.links -= 1;
-        self.bump(dir);
-        self.node_mut(id)?.links = 0;
-        self.collect(id);
-        Ok(())
-    }
-
-    /// Whether `ancestor` is `id` or one of the directories above it.
-    fn is_within(&self, id: NodeId, ancestor: NodeId) -> bool {
-        let mut at = id;
-        loop {
-            if at == ancestor {
-                return true;
-            }
-            match self.node(at).map(|n| &n.content) {
-                Ok(Content::Directory { parent, .. }) if *parent != at => at = *parent,
-                _ => return false,
-            }
-        }
-    }
-
-    /// Renames `from` to `to`, replacing a file (or an empty directory) there.
-    ///
-    /// # Errors
-    /// `ENOENT`, `EISDIR`/`ENOTDIR` (kinds differ), `ENOTEMPTY`, `EINVAL` (a directory into
-    /// itself), `EACCES`, `EPERM`, `EROFS`, lookup errors.
-    pub fn rename(&mut self, caller: Caller<'_>, from: &[u8], to: &[u8]) -> Result<(), Errno> {
-        let from = Path::new(from)?;
-        let to = Path::new(to)?;
-        let (from_dir, from_name) = self.parent_of(caller, &from, 0)?;
-        let (to_dir, to_name) = self.parent_of(caller, &to, 0)?;
-        let id = *self
-            .entries(from_dir)?
-            .get(from_name)
-            .ok_or(Errno::ENOENT)?;
-        let moving_dir = self.node(id)?.is_dir();
-        self.may_remove(caller.who, from_dir, id)?;
-        let to_node = self.node(to_dir)?;
-        if to_node.read_only {
-            return Err(Errno::EROFS);
-        }
-        if !to_node.may(caller.who, WRITE | EXECUTE) {
-            return Err(Errno::EACCES);
-        }
-        if moving_dir && self.is_within(to_dir, id) {
-            return Err(Errno::EINVAL);
-        }
-        let replaced = self.entries(to_dir)?.get(to_name).copied();
-        if let Some(old) = replaced {
-            if old == id {
-                return Ok(());
-            }
-            match (moving_dir, self.node(old)?.is_dir()) {
-                (true, false) => return Err(Errno::ENOTDIR),
-                (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !self.entries(old)?.is_empty() => return Err(Errno::ENOTEMPTY),
-                _ => {}
-            }
-            self.may_remove(caller.who, to_dir, old)?;
-        }
-        let mut key = Vec::new();
-        key.try_reserve_exact(to_name.len())
-            .map_err(|_| Errno::ENOMEM)?;
-        key.extend_from_slice(to_name);
-        // Nothing below fails.
-        if let Some(old) = replaced {
-            let old_is_dir = self.node(old)?.is_dir();
-            self.node_mut(old)?.links = if old_is_dir {
-                0
-            } else {
-                self.node(old)?.links - 1
-            };
-            if old_is_dir {
-                self.node_mut(to_dir)?.links -= 1;
-            }
-        }
-        self.entries_mut(from_dir)?.remove(from_name);
-        self.entries_mut(to_dir)?.insert(key, id);
-        if moving_dir {
-            self.node_mut(from_dir)?.links -= 1;
-            self.node_mut(to_dir)?.links += 1;
-            if let Content::Directory { parent, .. } = &mut self.node_mut(id)?.content {
-                *parent = to_dir;
-            }
-        }
-        self.bump(from_dir);
-        self.bump(to_dir);
-        if let Some(old) = replaced {
-            self.collect(old);
-        }
-        Ok(())
-    }
-
-    /// Sets the size of the regular file `id` (new bytes are zero).
-    ///
-    /// # Errors
-    /// `EISDIR`, `EINVAL` (not a regular file), `EROFS`, `EFBIG`, `ENOSPC`.
-    pub fn truncate_node(&mut self, id: NodeId, length: u64) -> Result<(), Errno> {
-        if length > MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
-        }
-        let (file_bytes, limit) = (self.file_bytes, self.limit_bytes);
-        let node = self.node_mut(id)?;
-        if node.read_only {
-            return Err(Errno::EROFS);
-        }
-        let data = match &mut node.content {
-            Content::File(data) => data,
-            Content::Directory { .. } => return Err(Errno::EISDIR),
-            _ => return Err(Errno::EINVAL),
-        };
-        let old = data.len() as u64;
-        if length > old {
-            if file_bytes + (length - old) > limit {
-                return Err(Errno::ENOSPC);
-            }
-            data.try_reserve_exact((length - old) as usize)
-                .map_err(|_| Errno::ENOSPC)?;
-        }
-        data.resize(length as usize, 0);
-        if length < old {
-            data.shrink_to(length as usize);
-        }
-        self.file_bytes = file_bytes + length - old;
-        self.bump(id);
-        Ok(())
-    }
-
-    /// Truncates the file `path` names (needs write permission).
-    ///
-    /// # Errors
-    /// As for [`Self::truncate_node`], `EACCES` and lookup errors.
-    pub fn truncate(&mut self, caller: Caller<'_>, path: &[u8], length: u64) -> Result<(), Errno> {
-        let id = self.lookup(caller, path)?;
-        let node = self.node(id)?;
-        if node.is_dir() {
-            return Err(Errno::EISDIR);
-        }
-        if !node.may(caller.who, WRITE) {
-            return Err(Errno::EACCES);
-        }
-        self.truncate_node(id, length)
-    }
-
     /// Checks that `who` may use directory `id` as its working directory.
     ///
     /// # Errors
@@ -746,77 +539,6 @@ impl Fs {
             return Err(Errno::EACCES);
         }
         Ok(())
-    }
-
-    /// Reads from `id` at `offset` into `out`; returns the bytes read (0 at the end).
-    ///
-    /// # Errors
-    /// `EISDIR`, `EINVAL` (a terminal: the terminal code reads those).
-    pub fn read(&self, id: NodeId, offset: u64, out: &mut [u8]) -> Result<usize, Errno> {
-        let data: &[u8] = match &self.node(id)?.content {
-            Content::File(data) => data,
-            Content::Static(data) => data,
-            Content::Directory { .. } => return Err(Errno::EISDIR),
-            Content::Device(Device::Null) => return Ok(0),
-            Content::Device(Device::Zero | Device::Full) => {
-                out.fill(0);
-                return Ok(out.len());
-            }
-            Content::Device(_) => return Err(Errno::EINVAL),
-        };
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
-        let count = out.len().min(data.len() - start);
-        out[..count].copy_from_slice(&data[start..start + count]);
-        Ok(count)
-    }
-
-    /// Writes `data` to `id` at `offset` (the end when `append`); returns the bytes written
-    /// and the offset after them.
-    ///
-    /// # Errors
-    /// `EFBIG` (past [`MAX_FILE_SIZE`]), `ENOSPC`, `EROFS`, `EISDIR`, `EINVAL` (a terminal).
-    pub fn write(
-        &mut self,
-        id: NodeId,
-        offset: u64,
-        append: bool,
-        data: &[u8],
-    ) -> Result<(usize, u64), Errno> {
-        let (file_bytes, limit) = (self.file_bytes, self.limit_bytes);
-        let node = self.node_mut(id)?;
-        if node.read_only {
-            return Err(Errno::EROFS);
-        }
-        let file = match &mut node.content {
-            Content::File(file) => file,
-            Content::Device(Device::Null | Device::Zero) => {
-                return Ok((data.len(), offset));
-            }
-            Content::Device(Device::Full) => return Err(Errno::ENOSPC),
-            Content::Directory { .. } => return Err(Errno::EISDIR),
-            Content::Static(_) => return Err(Errno::EROFS),
-            Content::Device(_) => return Err(Errno::EINVAL),
-        };
-        let start = if append { file.len() as u64 } else { offset };
-        let end = start.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
-        if end > MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
-        }
-        let old = file.len() as u64;
-        if end > old {
-            if file_bytes + (end - old) > limit {
-                return Err(Errno::ENOSPC);
-            }
-            file.try_reserve((end - old) as usize)
-                .map_err(|_| Errno::ENOSPC)?;
-            file.resize(end as usize, 0);
-        }
-        file[start as usize..end as usize].copy_from_slice(data);
-        self.file_bytes = file_bytes + end.max(old) - old;
-        self.bump(id);
-        Ok((data.len(), end))
     }
 
     /// Entry `index` of directory `id`: `.` and `..` first, then the names in order;
@@ -854,6 +576,37 @@ impl Fs {
         }
     }
 
+    /// Makes device node `name` in directory `dir` owned by `owner` (the server's own
+    /// bookkeeping, such as `/dev/pts/N`: no permission checks).
+    ///
+    /// # Errors
+    /// `EEXIST`, `ENOTDIR`, `ENOMEM`.
+    pub fn add_device(
+        &mut self,
+        dir: NodeId,
+        name: &[u8],
+        device: Device,
+        mode: u16,
+        owner: &Credentials,
+    ) -> Result<NodeId, Errno> {
+        self.make_node(dir, name, Content::Device(device), mode, owner)
+    }
+
+    /// Removes entry `name` of directory `dir` (no permission checks); the node goes when
+    /// it is not open.
+    pub fn remove_entry(&mut self, dir: NodeId, name: &[u8]) {
+        let Ok(entries) = self.entries_mut(dir) else {
+            return;
+        };
+        if let Some(id) = entries.remove(name) {
+            self.bump(dir);
+            if let Ok(node) = self.node_mut(id) {
+                node.links = 0;
+            }
+            self.collect(id);
+        }
+    }
+
     /// The device `id` is, if it is one.
     pub fn device(&self, id: NodeId) -> Option<Device> {
         match self.node(id).ok()?.content {
@@ -872,6 +625,9 @@ impl Fs {
         self.node(id).map(Node::size).unwrap_or(0)
     }
 }
+
+mod data;
+mod names;
 
 #[cfg(test)]
 mod tests;

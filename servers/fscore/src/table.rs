@@ -21,6 +21,9 @@ use fs_api::{Errno, MAX_HANDLES, MAX_HANDLES_PER_PROCESS};
 
 /// Most copies of one handle one process may claim to hold.
 pub const MAX_COPIES: u32 = 4096;
+/// Most pipes at once (their rings take 64 KiB of the server's heap each): more is
+/// `ENFILE`, as Linux answers when its pipe memory is used up.
+pub const MAX_PIPES: usize = 64;
 
 /// What a description is open on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +34,11 @@ pub enum Object {
     PipeRead(usize),
     /// The write end of pipe `n`.
     PipeWrite(usize),
-    /// Terminal `n` (0 is the console) through node `NodeId`.
+    /// Terminal `n` (0 is the console, `n + 1` the slave of pty `n`) through node
+    /// `NodeId`.
     Terminal(usize, NodeId),
+    /// The master side of pty `n`.
+    PtyMaster(usize),
 }
 
 /// An open file description.
@@ -322,8 +328,11 @@ impl Table {
     /// Makes a pipe with one reader and one writer description to come; returns its index.
     ///
     /// # Errors
-    /// `ENOMEM`.
+    /// `ENFILE` past [`MAX_PIPES`], `ENOMEM`.
     pub fn new_pipe(&mut self) -> Result<usize, Errno> {
+        if self.pipe_count() >= MAX_PIPES {
+            return Err(Errno::ENFILE);
+        }
         let ring = PipeRing::new().ok_or(Errno::ENOMEM)?;
         let pipe = Pipe {
             ring,
@@ -440,6 +449,17 @@ mod tests {
         );
         assert!(t.handle(shared).is_ok());
         assert_eq!(t.handles_of(1), 0);
+    }
+
+    #[test]
+    fn pipes_are_limited_in_number() {
+        let mut t = Table::new();
+        for _ in 0..MAX_PIPES {
+            t.new_pipe().unwrap();
+        }
+        assert_eq!(t.new_pipe(), Err(Errno::ENFILE));
+        t.collect_pipe(0);
+        assert!(t.new_pipe().is_ok(), "a freed pipe makes room");
     }
 
     #[test]

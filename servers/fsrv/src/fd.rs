@@ -59,6 +59,13 @@ impl Server {
             Label::FdStat => {
                 let stat = match object {
                     Object::Node(node) | Object::Terminal(_, node) => self.fs.stat(node)?,
+                    Object::PtyMaster(n) => Stat {
+                        inode: (2 << 32) | n as u64,
+                        mode: fs_api::mode::S_IFCHR | 0o666,
+                        links: 1,
+                        rdev: 0x502,
+                        ..Stat::default()
+                    },
                     Object::PipeRead(pipe) | Object::PipeWrite(pipe) => Stat {
                         inode: (1 << 32) | pipe as u64,
                         mode: fs_api::mode::S_IFIFO | 0o600,
@@ -104,14 +111,14 @@ impl Server {
                 }
                 Ok(Reply::ok(&[]))
             }
-            Label::FdIsatty => Ok(Reply::ok(&[u64::from(matches!(
-                object,
-                Object::Terminal(..)
-            ))])),
-            Label::FdIoctl => match object {
-                Object::Terminal(terminal, _) => crate::terminal::ioctl(terminal, request),
-                _ => Err(Errno::ENOTTY),
-            },
+            Label::FdIsatty => {
+                let terminal = matches!(object, Object::Terminal(..) | Object::PtyMaster(_));
+                Ok(Reply::ok(&[u64::from(terminal)]))
+            }
+            Label::FdIoctl => {
+                request.need(1)?;
+                self.tty_ioctl(process, object, request)
+            }
             Label::FdPipeWriteEnd => {
                 let Object::PipeRead(pipe) = object else {
                     return Err(Errno::EINVAL);
@@ -176,7 +183,10 @@ impl Server {
                 self.pipe_read(handle, process, pipe, length, dont_wait)
             }
             Object::PipeWrite(_) => Outcome::Reply(Reply::error(Errno::EBADF)),
-            Object::Terminal(terminal, _) => crate::terminal::read(terminal).into(),
+            Object::Terminal(..) | Object::PtyMaster(_) => {
+                let flags = self.table.description(handle).map_or(0, |d| d.flags);
+                self.tty_io(handle, process, object, false, length, flags)
+            }
         }
     }
 
@@ -223,15 +233,8 @@ impl Server {
             }
             Object::PipeWrite(pipe) => self.pipe_write(handle, process, pipe, length, flags),
             Object::PipeRead(_) => Outcome::Reply(Reply::error(Errno::EBADF)),
-            Object::Terminal(terminal, _) => {
-                let result = self.window_ptr(process, length);
-                result
-                    .and_then(|window| {
-                        // SAFETY: as above: the window is mapped and only read here.
-                        crate::terminal::write(terminal, unsafe { &*window })
-                    })
-                    .map(|count| Reply::ok(&[count as u64]))
-                    .into()
+            Object::Terminal(..) | Object::PtyMaster(_) => {
+                self.tty_io(handle, process, object, true, length, flags)
             }
         }
     }

@@ -15,11 +15,14 @@
 
 extern crate alloc;
 
+mod control;
 mod fd;
 mod memory;
+mod namespace;
 mod pipes;
 mod server;
 mod terminal;
+mod tty_ioctl;
 
 use fs_api::server::{parse_start_argument, ARCHIVE_ADDR, SLOT_ENDPOINT, SLOT_RECEIVE};
 use libsys::abi::MessageInfo;
@@ -87,6 +90,11 @@ fn serve(server: &mut Server) -> ! {
             Outcome::Deferred => endpoint.recv(),
         };
         outcome = match received {
+            Ok(message) if message.info.label() == libsys::abi::NOTIFICATION_LABEL => {
+                // The console driver's notification (bound to this thread) was signalled.
+                server.console_interrupt();
+                Outcome::Deferred
+            }
             Ok(message) => {
                 let result = server.handle(&message);
                 let info: MessageInfo = message.info;

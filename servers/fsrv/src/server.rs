@@ -5,10 +5,10 @@ use crate::pipes::Pending;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use bootfmt::archive::BootArchive;
-use fs_api::server::{SLOT_ENDPOINT, SLOT_EVENTS, SLOT_RECEIVE, WINDOWS_ADDR};
-use fs_api::{words_for, Badge, Errno, Label, ServerStats, MAX_PROCESSES, PATH_MAX, PATH_WORD};
+use fs_api::server::{SLOT_ENDPOINT, SLOT_EVENTS, WINDOWS_ADDR};
+use fs_api::{words_for, Badge, Errno, Label, ServerStats, MAX_PROCESSES, PATH_MAX};
 use fs_api::{WINDOW_PAGES, WINDOW_SIZE};
-use fscore::fs::{Caller, Device, Fs, NodeId, ROOT};
+use fscore::fs::{Caller, Fs, NodeId};
 use fscore::perm::Credentials;
 use fscore::table::{HandleId, Object, Released, Table};
 use libsys::abi::MessageInfo;
@@ -17,8 +17,10 @@ use libsys::cap::{CNode, Cap, Notification, Received, SlotPath};
 use libsys::object::Rights;
 use libsys::syscall;
 
-/// Most bytes all RAM files hold together.
-const FILE_SPACE: u64 = 24 << 20;
+/// Most bytes all RAM files hold together. With at most 64 pipe rings (4 MiB) this leaves
+/// the heap (a 32 MiB untyped in the test's start) room for nodes, tables and processes:
+/// an allocation that fails outside the checked paths would stop the server.
+const FILE_SPACE: u64 = 16 << 20;
 /// Most programs `/bin` lists.
 const MAX_PROGRAMS: usize = 64;
 /// Signal number of SIGPIPE (an event for procsrv).
@@ -171,7 +173,9 @@ pub struct Process {
     /// Window pages attached.
     pub pages: usize,
     /// The slots of the attached frames.
-    frames: [u64; WINDOW_PAGES],
+    pub(crate) frames: [u64; WINDOW_PAGES],
+    /// Its pid, group and session for the terminal rules (procsrv's `CtlSetJob`).
+    pub job: ttycore::Caller,
 }
 
 /// Everything the server holds.
@@ -182,15 +186,18 @@ pub struct Server {
     pub table: Table,
     /// Processes by procsrv's id.
     pub processes: BTreeMap<u64, Process>,
-    windows_used: Vec<bool>,
+    /// Which window regions are taken.
+    pub(crate) windows_used: Vec<bool>,
     /// The cap slot of each handle's minted cap, by handle slot.
     masters: Vec<u64>,
     /// Requests waiting on pipes.
     pub pending: Vec<Pending>,
     /// Reply objects not in use.
     pub replies: Vec<Cap<libsys::cap::Reply>>,
+    /// The console and the ptys.
+    pub terminals: crate::terminal::Terminals,
     /// Events for procsrv: `(process, signal)`.
-    events: VecDeque<(u64, u64)>,
+    pub(crate) events: VecDeque<(u64, u64)>,
     requests: u64,
 }
 
@@ -229,9 +236,8 @@ impl Server {
             .try_reserve_exact(crate::pipes::MAX_PENDING)
             .map_err(oom)?;
         let mut replies = Vec::new();
-        replies
-            .try_reserve_exact(crate::pipes::MAX_PENDING)
-            .map_err(oom)?;
+        let waiting = crate::pipes::MAX_PENDING + crate::terminal::MAX_WAITING;
+        replies.try_reserve_exact(waiting).map_err(oom)?;
         let mut events = VecDeque::new();
         events.try_reserve_exact(MAX_EVENTS).map_err(oom)?;
         Ok(Server {
@@ -242,6 +248,7 @@ impl Server {
             masters,
             pending,
             replies,
+            terminals: crate::terminal::Terminals::new()?,
             events,
             requests: 0,
         })
@@ -268,254 +275,12 @@ impl Server {
         }
     }
 
-    fn caller(&self, process: u64) -> Result<(&Process, Caller<'_>), Errno> {
-        let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-        Ok((
-            p,
-            Caller {
-                who: &p.credentials,
-                cwd: p.cwd,
-            },
-        ))
-    }
-
-    fn namespace(&mut self, process: u64, label: Label, request: &Request) -> Result<Reply, Errno> {
-        let mut path = [0u8; PATH_MAX];
-        self.caller(process)?;
-        match label {
-            Label::NsOpen => {
-                request.need(3)?;
-                let path = request.bytes(PATH_WORD, request.word(2), &mut path)?;
-                self.open(process, path, request.word(0), request.word(1))
-            }
-            Label::NsStat => {
-                request.need(1)?;
-                let path = request.bytes(PATH_WORD, request.word(0), &mut path)?;
-                let (_, caller) = self.caller(process)?;
-                let id = self.fs.lookup(caller, path)?;
-                Ok(Reply::ok(&self.fs.stat(id)?.to_words()))
-            }
-            Label::NsMkdir => {
-                request.need(2)?;
-                let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
-                let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller {
-                    who: &p.credentials,
-                    cwd: p.cwd,
-                };
-                self.fs
-                    .mkdir(caller, path, request.word(0))
-                    .map(|_| Reply::ok(&[]))
-            }
-            Label::NsUnlink | Label::NsRmdir => {
-                request.need(1)?;
-                let path = request.bytes(PATH_WORD, request.word(0), &mut path)?;
-                let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller {
-                    who: &p.credentials,
-                    cwd: p.cwd,
-                };
-                if label == Label::NsUnlink {
-                    self.fs.unlink(caller, path)?;
-                } else {
-                    if self
-                        .processes
-                        .values()
-                        .any(|q| self.fs.lookup(caller, path).is_ok_and(|id| id == q.cwd))
-                    {
-                        return Err(Errno::EBUSY);
-                    }
-                    self.fs.rmdir(caller, path)?;
-                }
-                Ok(Reply::ok(&[]))
-            }
-            Label::NsRename => {
-                request.need(2)?;
-                let from = request.bytes(PATH_WORD, request.word(0), &mut path)?;
-                let second = PATH_WORD + words_for(from.len());
-                let mut to = [0u8; PATH_MAX];
-                let to = request.bytes(second, request.word(1), &mut to)?;
-                let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller {
-                    who: &p.credentials,
-                    cwd: p.cwd,
-                };
-                self.fs.rename(caller, from, to).map(|_| Reply::ok(&[]))
-            }
-            Label::NsTruncate => {
-                request.need(2)?;
-                let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
-                let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-                let caller = Caller {
-                    who: &p.credentials,
-                    cwd: p.cwd,
-                };
-                self.fs
-                    .truncate(caller, path, request.word(0))
-                    .map(|_| Reply::ok(&[]))
-            }
-            Label::NsChdir => {
-                request.need(1)?;
-                let path = request.bytes(PATH_WORD, request.word(0), &mut path)?;
-                self.chdir(process, path)
-            }
-            Label::NsPipe => self.pipe(process),
-            Label::NsAttachWindow => self.attach_window(process, request),
-            Label::NsStatistics => Ok(Reply::ok(&self.statistics().to_words())),
-            _ if (label as u64) >> 8 == 2 => Err(Errno::EBADF),
-            _ => Err(Errno::ENOSYS),
-        }
-    }
-
-    fn control(&mut self, label: Label, request: &Request) -> Result<Reply, Errno> {
-        let mut path = [0u8; PATH_MAX];
-        match label {
-            Label::CtlSetCredentials => {
-                request.need(5)?;
-                let count = request.word(4);
-                if count > 64 {
-                    return Err(Errno::EINVAL);
-                }
-                request.need(PATH_WORD + count as usize + 1)?;
-                let groups = (0..count as usize)
-                    .map(|i| u32::try_from(request.word(5 + i)).map_err(|_| Errno::EINVAL))
-                    .collect::<Result<Vec<u32>, Errno>>()?;
-                let ids = (
-                    u32::try_from(request.word(1)).map_err(|_| Errno::EINVAL)?,
-                    u32::try_from(request.word(2)).map_err(|_| Errno::EINVAL)?,
-                );
-                let umask = u16::try_from(request.word(3))
-                    .ok()
-                    .filter(|m| *m <= 0o777)
-                    .ok_or(Errno::EINVAL)?;
-                let credentials = Credentials {
-                    uid: ids.0,
-                    gid: ids.1,
-                    groups,
-                    umask,
-                };
-                self.set_credentials(request.word(0), credentials)
-            }
-            Label::CtlOpenOnBehalf => {
-                request.need(4)?;
-                let path = request.bytes(PATH_WORD, request.word(3), &mut path)?;
-                self.open(request.word(0), path, request.word(1), request.word(2))
-            }
-            Label::CtlShare => {
-                request.need(1)?;
-                if request.info.caps() == 0 || request.info.caps_unwrapped() & 1 == 0 {
-                    return Err(Errno::EBADF);
-                }
-                let Some(Badge::Fd(handle)) = Badge::from_word(syscall::unwrapped_badge(0)) else {
-                    return Err(Errno::EBADF);
-                };
-                let process = request.word(0);
-                if !self.processes.contains_key(&process) {
-                    return Err(Errno::ESRCH);
-                }
-                let id = self.table.share(handle, process)?;
-                self.reply_with_handle(id)
-            }
-            Label::CtlProcessExit => {
-                request.need(1)?;
-                self.process_exit(request.word(0))
-            }
-            Label::CtlChdir => {
-                request.need(2)?;
-                let path = request.bytes(PATH_WORD, request.word(1), &mut path)?;
-                self.chdir(request.word(0), path)
-            }
-            Label::CtlEvents => {
-                let mut words = [0u64; 8];
-                let mut count = 0;
-                while count < 3 {
-                    let Some((process, signal)) = self.events.pop_front() else {
-                        break;
-                    };
-                    words[1 + 2 * count] = process;
-                    words[2 + 2 * count] = signal;
-                    count += 1;
-                }
-                words[0] = count as u64;
-                Ok(Reply::ok(&words[..1 + 2 * count]))
-            }
-            _ => Err(Errno::ENOSYS),
-        }
-    }
-
     /// Records `(process, signal)` for procsrv and signals its notification.
     pub fn post_event(&mut self, process: u64, signal: u64) {
         if self.events.len() < MAX_EVENTS && self.events.try_reserve(1).is_ok() {
             self.events.push_back((process, signal));
         }
         let _ = Cap::<Notification>::from_cptr(SLOT_EVENTS).signal();
-    }
-
-    fn set_credentials(&mut self, process: u64, credentials: Credentials) -> Result<Reply, Errno> {
-        if let Some(p) = self.processes.get_mut(&process) {
-            p.credentials = credentials;
-            return Ok(Reply::ok(&[]));
-        }
-        let window = self
-            .windows_used
-            .iter()
-            .position(|used| !used)
-            .ok_or(Errno::EAGAIN)?;
-        self.processes.insert(
-            process,
-            Process {
-                credentials,
-                cwd: ROOT,
-                window,
-                pages: 0,
-                frames: [0; WINDOW_PAGES],
-            },
-        );
-        self.windows_used[window] = true;
-        Ok(Reply::ok(&[]))
-    }
-
-    fn chdir(&mut self, process: u64, path: &[u8]) -> Result<Reply, Errno> {
-        let (p, caller) = self.caller(process)?;
-        let id = self.fs.lookup(caller, path)?;
-        self.fs.check_chdir(&p.credentials, id)?;
-        if let Some(p) = self.processes.get_mut(&process) {
-            p.cwd = id;
-        }
-        Ok(Reply::ok(&[]))
-    }
-
-    /// Opens `path` for `process` and replies with a new fd cap.
-    fn open(&mut self, process: u64, path: &[u8], flags: u64, mode: u64) -> Result<Reply, Errno> {
-        let p = self.processes.get(&process).ok_or(Errno::ESRCH)?;
-        if self.table.handles_of(process) >= fs_api::MAX_HANDLES_PER_PROCESS {
-            return Err(Errno::EMFILE);
-        }
-        let caller = Caller {
-            who: &p.credentials,
-            cwd: p.cwd,
-        };
-        let (node, _) = self.fs.open(caller, path, flags, mode)?;
-        let object = match self.fs.device(node) {
-            Some(Device::Console) => Object::Terminal(crate::terminal::CONSOLE, node),
-            Some(Device::Tty) => {
-                // The caller's controlling terminal: procsrv has not told us of any.
-                self.fs.close(node);
-                return Err(Errno::ENXIO);
-            }
-            _ => Object::Node(node),
-        };
-        let id = match self
-            .table
-            .open(object, flags & !fs_api::flags::O_TRUNC, process)
-        {
-            Ok(id) => id,
-            Err(e) => {
-                self.fs.close(node);
-                return Err(e);
-            }
-        };
-        self.reply_with_handle(id)
     }
 
     /// Mints the cap of handle `id` and replies with it; undoes the handle on failure.
@@ -576,70 +341,24 @@ impl Server {
             }
         }
         self.cancel_pending(|p| p.handle_slot == released.slot);
+        self.cancel_terminal_waits(|w| w.handle_slot == released.slot);
         if let Some(description) = released.description {
-            match description.object {
-                Object::Node(node) | Object::Terminal(_, node) => self.fs.close(node),
-                Object::PipeRead(pipe) => self.pipe_end_closed(pipe, true),
-                Object::PipeWrite(pipe) => self.pipe_end_closed(pipe, false),
-            }
+            self.close_object(description.object);
         }
     }
 
-    fn pipe(&mut self, process: u64) -> Result<Reply, Errno> {
-        let pipe = self.table.new_pipe()?;
-        match self
-            .table
-            .open(Object::PipeRead(pipe), fs_api::flags::O_RDONLY, process)
-        {
-            Ok(id) => {
-                if let Some(p) = self.table.pipe(pipe) {
-                    p.readers = 1;
-                }
-                self.reply_with_handle(id)
+    /// The last description on `object` is gone.
+    pub(crate) fn close_object(&mut self, object: Object) {
+        match object {
+            Object::Node(node) => self.fs.close(node),
+            Object::Terminal(_, node) => {
+                self.terminal_closed(object);
+                self.fs.close(node);
             }
-            Err(e) => {
-                self.table.collect_pipe(pipe);
-                Err(e)
-            }
+            Object::PtyMaster(_) => self.terminal_closed(object),
+            Object::PipeRead(pipe) => self.pipe_end_closed(pipe, true),
+            Object::PipeWrite(pipe) => self.pipe_end_closed(pipe, false),
         }
-    }
-
-    fn attach_window(&mut self, process: u64, request: &Request) -> Result<Reply, Errno> {
-        request.need(1)?;
-        if !request.got_cap() {
-            return Err(Errno::EINVAL);
-        }
-        let page = request.word(0);
-        let p = self.processes.get_mut(&process).ok_or(Errno::ESRCH)?;
-        if page != p.pages as u64 || p.pages >= WINDOW_PAGES {
-            return Err(Errno::EINVAL);
-        }
-        let slot = memory::keep(SLOT_RECEIVE).ok_or(Errno::ENOMEM)?;
-        let vaddr = window_base(p.window) + page * 4096;
-        if !memory::map_page(slot, vaddr, true) {
-            memory::free_slot(slot);
-            return Err(Errno::EFAULT);
-        }
-        p.frames[p.pages] = slot;
-        p.pages += 1;
-        Ok(Reply::ok(&[]))
-    }
-
-    fn process_exit(&mut self, process: u64) -> Result<Reply, Errno> {
-        if !self.processes.contains_key(&process) {
-            return Err(Errno::ESRCH);
-        }
-        self.cancel_pending(|p| p.process == process);
-        for released in self.table.process_exit(process) {
-            self.release(released);
-        }
-        if let Some(p) = self.processes.remove(&process) {
-            for &slot in &p.frames[..p.pages] {
-                memory::free_slot(slot);
-            }
-            self.windows_used[p.window] = false;
-        }
-        Ok(Reply::ok(&[]))
     }
 
     /// The window of `process`, `len` bytes (must be attached), as a raw slice: the pages
@@ -661,7 +380,7 @@ impl Server {
         ))
     }
 
-    fn statistics(&self) -> ServerStats {
+    pub(crate) fn statistics(&self) -> ServerStats {
         let (heap_bytes, heap_mapped) = memory::heap_usage();
         ServerStats {
             heap_bytes,
@@ -674,7 +393,19 @@ impl Server {
     }
 }
 
+/// Who process `process` is, for the namespace (`ESRCH` if procsrv never registered it).
+pub(crate) fn caller_in(
+    processes: &BTreeMap<u64, Process>,
+    process: u64,
+) -> Result<Caller<'_>, Errno> {
+    let p = processes.get(&process).ok_or(Errno::ESRCH)?;
+    Ok(Caller {
+        who: &p.credentials,
+        cwd: p.cwd,
+    })
+}
+
 /// Where window `index` is mapped in fsrv.
-fn window_base(index: usize) -> u64 {
+pub(crate) fn window_base(index: usize) -> u64 {
     WINDOWS_ADDR + index as u64 * WINDOW_SIZE as u64
 }

@@ -6,7 +6,6 @@
 use crate::check::Checks;
 use crate::setup::World;
 use libsys::fs::*;
-use libsys::println;
 
 const SIZE: usize = 1 << 20;
 /// Timed repetitions (the best is reported; the first warms the caches of the emulator).
@@ -56,12 +55,12 @@ pub fn run(_world: &mut World, c: &mut Checks) {
     let _ = close(fd);
     let _ = unlink("/tmp/big");
     let per_byte_x1000 = best * 1000 / SIZE as u64;
-    println!(
+    crate::say!(
         "bench: write of a 1 MiB /tmp file from a buffer: {write_ticks} ticks ({}.{:03} per byte)",
         write_ticks / SIZE as u64,
         write_ticks * 1000 / SIZE as u64 % 1000
     );
-    println!(
+    crate::say!(
         "bench: read of a 1 MiB /tmp file into a buffer: {best} ticks ({}.{:03} per byte; ticks are instructions under -icount)",
         per_byte_x1000 / 1000,
         per_byte_x1000 % 1000

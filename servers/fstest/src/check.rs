@@ -1,7 +1,5 @@
 //! Counting checks and printing the failures.
 
-use libsys::println;
-
 /// Passed and failed checks.
 pub struct Checks {
     passed: u32,
@@ -22,7 +20,7 @@ impl Checks {
             self.passed += 1;
         } else {
             self.failed += 1;
-            println!("fstest: FAIL {what}: {detail}");
+            crate::say!("fstest: FAIL {what}: {detail}");
         }
     }
 
@@ -34,7 +32,7 @@ impl Checks {
 
     /// Prints a section's result line.
     pub fn section(&self, name: &str, before: (u32, u32)) {
-        println!(
+        crate::say!(
             "fstest: {name}: {} passed, {} failed",
             self.passed - before.0,
             self.failed - before.1
@@ -47,9 +45,10 @@ impl Checks {
     }
 
     pub fn summary(&self) {
-        println!(
+        crate::say!(
             "fstest: done: {} passed, {} failed",
-            self.passed, self.failed
+            self.passed,
+            self.failed
         );
     }
 }

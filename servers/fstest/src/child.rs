@@ -1,10 +1,12 @@
 //! The child side: started by the test with a mode, it writes into its fd 1 (a pipe) and
 //! reports on the endpoint in `CHILD_SLOT_REPORT`.
 
-use crate::setup::CHILD_SLOT_REPORT;
+use crate::setup::{
+    CHILD_FIRST_FREE_SLOT, CHILD_MEMORY_BITS, CHILD_SLOT_MEMORY, CHILD_SLOT_REPORT,
+};
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Endpoint};
-use libsys::fs::{close, write, Errno, Fd};
+use libsys::fs::{attach_window_from, close, write, Errno, Fd};
 
 /// Write [`STREAM_BYTES`] of [`stream_byte`] to fd 1 in window-sized writes, close it.
 pub const WRITE_STREAM: u64 = 1;
@@ -13,6 +15,11 @@ pub const WRITE_STREAM: u64 = 1;
 pub const WRITE_RECORDS: u64 = 2;
 /// Write 4 KiB at a time to fd 1 until a write fails; report the error and the total.
 pub const WRITE_UNTIL_ERROR: u64 = 3;
+
+/// Write [`LINE`] to fd 1 (a pty master: a typed line), close it.
+pub const WRITE_LINE: u64 = 4;
+/// What [`WRITE_LINE`] types.
+pub const LINE: &[u8] = b"typed by another process\n";
 
 /// Bytes the stream carries: 10 MiB.
 pub const STREAM_BYTES: usize = 10 << 20;
@@ -37,10 +44,23 @@ fn chunk() -> &'static mut [u8; 32 * 1024] {
 /// Runs the child in `argument`'s mode, reports `(mode, errno or 0, value)`.
 pub fn run(argument: u64) {
     let mode = argument & 0xff;
+    let memory = Cap::from_cptr(CHILD_SLOT_MEMORY);
+    if let Err(e) = attach_window_from(memory, CHILD_MEMORY_BITS, CHILD_FIRST_FREE_SLOT) {
+        let report: Cap<Endpoint> = Cap::from_cptr(CHILD_SLOT_REPORT);
+        let _ = report.call(MessageInfo::new(0, 3, 0), [mode, e as u64, 0, 0]);
+        return;
+    }
     let (error, value) = match mode {
         WRITE_STREAM => stream(),
         WRITE_RECORDS => records((argument >> 8) as u8),
         WRITE_UNTIL_ERROR => until_error(),
+        WRITE_LINE => match write(Fd::STDOUT, LINE) {
+            Ok(n) => (
+                close(Fd::STDOUT).map_or_else(|e| e as u64, |()| 0),
+                n as u64,
+            ),
+            Err(e) => (e as u64, 0),
+        },
         _ => (Errno::EINVAL as u64, 0),
     };
     let report: Cap<Endpoint> = Cap::from_cptr(CHILD_SLOT_REPORT);

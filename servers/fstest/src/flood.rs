@@ -65,7 +65,7 @@ pub fn run(world: &mut World, c: &mut Checks) {
         let _ = close(fd);
         let _ = unlink("/tmp/after");
     }
-    libsys::println!(
+    crate::say!(
         "fstest: {MESSAGES} random messages answered; heap {} bytes in use before and after",
         after.heap_bytes
     );

@@ -5,7 +5,8 @@
 //! part (credentials of four users, fds shared with children, process exit), and checks
 //! through `libsys::fs` and raw `fs-api` messages: every file operation and its errors
 //! ([`files`]), permissions for three users ([`permissions`]), pipes between processes
-//! ([`pipes`]: end of file, EPIPE, 10 MiB streamed, atomic 4 KiB writes), bad and random
+//! ([`pipes`]: end of file, EPIPE, 10 MiB streamed, atomic 4 KiB writes), a pty
+//! ([`terminals`]: canonical and raw mode, the controlling terminal, signals, hangup), bad and random
 //! messages ([`flood`]), and the 1 MiB read benchmark ([`bench`]). Started with a small
 //! number instead of the boot info address, the same program is a child that writes into a
 //! pipe ([`child`]). The last line is `fstest: N passed, M failed`.
@@ -17,14 +18,16 @@
 mod bench;
 mod check;
 mod child;
+mod console;
 mod files;
 mod flood;
+mod out;
 mod permissions;
 mod pipes;
 mod setup;
+mod terminals;
 
 use libsys::bootinfo::{BootInfo, BOOT_INFO_ADDR, BOOT_INFO_MAGIC};
-use libsys::println;
 
 libsys::entry!(main);
 
@@ -37,7 +40,7 @@ fn main(argument: u64) {
     // task's whole life.
     let info: &'static BootInfo = unsafe { &*(argument as *const BootInfo) };
     if info.magic != BOOT_INFO_MAGIC {
-        println!("fstest: bad boot info");
+        crate::say!("fstest: bad boot info");
         return;
     }
     // The tests put pipes on fd 1: print to the debug console unless a test says otherwise.
@@ -45,16 +48,32 @@ fn main(argument: u64) {
     let mut world = match setup::World::start(info) {
         Ok(world) => world,
         Err(why) => {
-            println!("fstest: FAIL: cannot start fsrv: {why}");
-            println!("fstest: 0 passed, 1 failed");
+            crate::say!("fstest: FAIL: cannot start fsrv: {why}");
+            crate::say!("fstest: 0 passed, 1 failed");
             return;
         }
     };
+    // From here the test prints through the console (see `out`).
+    match libsys::fs::open(
+        "/dev/console",
+        libsys::fs::O_WRONLY | libsys::fs::O_NOCTTY,
+        0,
+    ) {
+        Ok(fd) => {
+            if libsys::fs::dup2(fd, out::CONSOLE_FD).is_ok() {
+                out::use_console(out::CONSOLE_FD);
+            }
+            let _ = libsys::fs::close(fd);
+        }
+        Err(e) => say!("fstest: cannot open /dev/console: {e}"),
+    }
     let mut checks = check::Checks::new();
     files::run(&mut world, &mut checks);
     permissions::run(&mut world, &mut checks);
     pipes::run(&mut world, &mut checks);
+    terminals::run(&mut world, &mut checks);
     flood::run(&mut world, &mut checks);
     bench::run(&mut world, &mut checks);
+    console::run(&mut checks);
     checks.summary();
 }

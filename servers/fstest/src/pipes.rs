@@ -1,12 +1,13 @@
 //! Pipes: end of file, EPIPE (and the SIGPIPE event), 10 MiB streamed from a child, atomic
-//! 4 KiB writes from two children at once, a blocked writer woken by EPIPE.
+//! 4 KiB writes from two children at once, a blocked writer woken by EPIPE, a blocked
+//! writer destroyed mid-write.
 
 use crate::check::Checks;
 use crate::child::{
     stream_byte, RECORD, RECORDS, STREAM_BYTES, WRITE_RECORDS, WRITE_STREAM, WRITE_UNTIL_ERROR,
 };
 use crate::setup::World;
-use fs_api::{mode, Label};
+use fs_api::mode;
 use libsys::cap::{Cap, Endpoint};
 use libsys::fs::*;
 
@@ -26,13 +27,14 @@ pub fn run(world: &mut World, c: &mut Checks) {
             stream(world, c, report);
             atomic(world, c, report);
             epipe_wakes_a_writer(world, c, report);
+            a_writer_dies_while_blocked(world, c, report);
         }
         Err(_) => c.check("report endpoint", false, format_args!("no memory")),
     }
     c.eq(
         "no handles left",
         namespace().statistics().map(|s| s.handles),
-        Ok(0),
+        Ok(crate::out::handles()),
     );
     c.section("pipes", before);
 }
@@ -156,7 +158,7 @@ fn stream(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     let _ = close(r);
     let _ = child.destroy(&mut world.alloc);
     c.eq("writer's exit", world.process_exit(id), Ok(()));
-    libsys::println!(
+    crate::say!(
         "fstest: a child streamed 10 MiB through a pipe; every byte arrived in order, then EOF"
     );
 }
@@ -220,12 +222,52 @@ fn atomic(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     }
 }
 
+/// Waits (yielding) until `r`'s pipe holds `bytes`.
+fn wait_for_size(r: Fd, bytes: usize) {
+    for _ in 0..1_000_000 {
+        if fstat(r).is_ok_and(|s| s.size as usize == bytes) {
+            return;
+        }
+        libsys::syscall::yield_now();
+    }
+}
+
+fn a_writer_dies_while_blocked(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
+    let Ok((r, w)) = pipe() else { return };
+    let id = 15;
+    let Some(slot) = hand_over(world, c, w, id) else {
+        return;
+    };
+    let child = world.spawn(WRITE_UNTIL_ERROR, id, &[(slot, 1)], reporter);
+    world.drop_slot(slot);
+    let _ = close(w);
+    // The writer fills the pipe and waits in the server; then it is destroyed, as procsrv
+    // destroys a killed process, and procsrv says so.
+    wait_for_size(r, fs_api::PIPE_CAPACITY);
+    if let Ok(child) = child {
+        let _ = child.destroy(&mut world.alloc);
+    }
+    c.eq("the dead writer's exit", world.process_exit(id), Ok(()));
+    let buf = buffer();
+    let mut total = 0;
+    loop {
+        match read(r, buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    c.eq("what it wrote, then EOF", total, fs_api::PIPE_CAPACITY);
+    let _ = close(r);
+    c.eq(
+        "nothing waits any more",
+        namespace().statistics().map(|s| s.handles),
+        Ok(crate::out::handles()),
+    );
+}
+
 fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoint>) {
     // Forget earlier events (the EPIPE of `in_one_process` posted one).
-    while world
-        .control(Label::CtlEvents, [0; 4], 0, &[])
-        .is_ok_and(|m| m.words[0] > 0)
-    {}
+    while world.ctl().events().is_ok_and(|(_, count)| count > 0) {}
     let Ok((r, w)) = pipe() else { return };
     let id = 13;
     let Some(slot) = hand_over(world, c, w, id) else {
@@ -236,6 +278,7 @@ fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoin
     let _ = close(w);
     let buf = buffer();
     // Let the writer fill the pipe and block, take a little, then close the read end.
+    wait_for_size(r, fs_api::PIPE_CAPACITY);
     let got = read(r, &mut buf[..1000]);
     c.eq("a first read", got, Ok(1000));
     let _ = close(r);
@@ -245,13 +288,15 @@ fn epipe_wakes_a_writer(world: &mut World, c: &mut Checks, reporter: Cap<Endpoin
         (mode, error),
         (WRITE_UNTIL_ERROR, Errno::EPIPE as u64),
     );
-    c.check(
+    c.eq(
         "it filled the pipe first",
-        total as usize >= fs_api::PIPE_CAPACITY,
-        format_args!("{total} bytes"),
+        total as usize,
+        fs_api::PIPE_CAPACITY,
     );
-    let events = world.control(Label::CtlEvents, [0; 4], 0, &[]);
-    let first = events.map(|m| (m.words[0], m.words[1], m.words[2]));
+    let first = world
+        .ctl()
+        .events()
+        .map(|(e, count)| (count, e[0].target, e[0].what));
     c.eq("SIGPIPE event for procsrv", first, Ok((1, id, 13)));
     if let Ok(child) = child {
         let _ = child.destroy(&mut world.alloc);

@@ -1,15 +1,14 @@
 //! Starting fsrv and playing procsrv's part: identities, windows, sharing fds, children.
 
-use fs_api::server::{start_argument, SLOT_ENDPOINT, SLOT_EVENTS, SLOT_UNTYPED};
-use fs_api::{Badge, Errno, Label, PATH_WORD, WINDOW_ADDR, WINDOW_PAGES};
-use libsys::abi::MessageInfo;
+use fs_api::server::{self, start_argument, SLOT_ENDPOINT, SLOT_EVENTS, SLOT_UNTYPED};
+use fs_api::{Badge, Errno, WINDOW_ADDR, WINDOW_PAGES};
 use libsys::alloc::Allocator;
 use libsys::bootinfo::{BootInfo, SLOT_CNODE, SLOT_VSPACE};
-use libsys::cap::{CNode, Cap, Endpoint, Frame, Notification, Received, SlotPath};
+use libsys::cap::{CNode, Cap, Endpoint, Frame, Notification, SlotPath};
+use libsys::fs::control::Control;
 use libsys::fs::{fd_slot, Fd, Namespace};
 use libsys::loader::{Loader, Process, ProcessConfig};
 use libsys::object::Rights;
-use libsys::syscall;
 use libsys::vspace::map_frame;
 
 /// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
@@ -31,6 +30,12 @@ pub const CAROL: u64 = 4;
 
 /// The slot in a child where its report endpoint goes.
 pub const CHILD_SLOT_REPORT: u64 = 8;
+/// The slot in a child holding memory of its own (as procsrv's `SLOT_MEMORY`).
+pub const CHILD_SLOT_MEMORY: u64 = 11;
+/// log2 of that memory.
+pub const CHILD_MEMORY_BITS: u32 = 17;
+/// The first slot a child allocates from (after its descriptors).
+pub const CHILD_FIRST_FREE_SLOT: u64 = libsys::process::FIRST_FREE_SLOT;
 
 /// Everything the tests use.
 pub struct World {
@@ -70,9 +75,26 @@ impl World {
             priority: info.priority,
             ..ProcessConfig::default()
         };
+        let console = crate::console::start_driver(&mut alloc, &mut loader, info);
         let fsrv = loader
             .load(&mut alloc, image, &config)
             .map_err(fail("load fsrv"))?;
+        match console {
+            Ok(caps) => {
+                fsrv.give(&loader, caps.page, server::SLOT_CONSOLE_PAGE, Rights::ALL)
+                    .map_err(fail("give the console page"))?;
+                fsrv.give(
+                    &loader,
+                    caps.work,
+                    server::SLOT_CONSOLE_DRIVER,
+                    Rights::WRITE,
+                )
+                .map_err(fail("give the driver's notification"))?;
+                fsrv.give(&loader, caps.wake, server::SLOT_CONSOLE_WAKE, Rights::ALL)
+                    .map_err(fail("give the wake notification"))?;
+            }
+            Err(why) => crate::say!("fstest: no console driver: {why}"),
+        }
         fsrv.give(&loader, endpoint, SLOT_ENDPOINT, Rights::ALL)
             .map_err(fail("give endpoint"))?;
         fsrv.give(&loader, heap, SLOT_UNTYPED, Rights::ALL)
@@ -131,29 +153,6 @@ impl World {
         Ok(world)
     }
 
-    /// A control request with `regs` (the first `count` words) and `extra` words from word 4.
-    pub fn control(
-        &mut self,
-        label: Label,
-        regs: [u64; 4],
-        count: u64,
-        extra: &[u64],
-    ) -> Result<Received, Errno> {
-        for (i, &w) in extra.iter().enumerate() {
-            syscall::set_word(PATH_WORD + i, w);
-        }
-        let length = if extra.is_empty() {
-            count
-        } else {
-            (PATH_WORD + extra.len()) as u64
-        };
-        let reply = self
-            .control
-            .call(MessageInfo::new(label as u64, length, 0), regs)
-            .map_err(|_| Errno::EIO)?;
-        Errno::check(reply.info.label()).map(|()| reply)
-    }
-
     /// Tells fsrv who process `id` is.
     pub fn set_credentials(
         &mut self,
@@ -163,18 +162,20 @@ impl World {
         umask: u64,
         groups: &[u64],
     ) -> Result<(), Errno> {
-        let mut extra = [0u64; 9];
-        extra[0] = groups.len() as u64;
-        extra[1..1 + groups.len()].copy_from_slice(groups);
-        // Word 4 is the group count, the groups follow.
-        let regs = [id, uid, gid, umask];
-        self.control(
-            Label::CtlSetCredentials,
-            regs,
-            4,
-            &extra[..1 + groups.len()],
-        )
-        .map(drop)
+        let mut ids = [0u32; 8];
+        for (to, &from) in ids.iter_mut().zip(groups) {
+            *to = u32::try_from(from).map_err(|_| Errno::EINVAL)?;
+        }
+        let ids = &ids[..groups.len().min(8)];
+        let id32 = |v: u64| u32::try_from(v).map_err(|_| Errno::EINVAL);
+        let umask = u16::try_from(umask).map_err(|_| Errno::EINVAL)?;
+        self.ctl()
+            .set_credentials(id, id32(uid)?, id32(gid)?, umask, ids)
+    }
+
+    /// procsrv's control client.
+    pub fn ctl(&self) -> Control {
+        Control(self.control)
     }
 
     /// Registers process `id` as user `uid`, mints its namespace cap and attaches the root
@@ -209,22 +210,17 @@ impl World {
     /// a fresh slot of ours, returned.
     pub fn share(&mut self, fd: Fd, id: u64) -> Result<u64, Errno> {
         let slot = self.alloc.slot().map_err(|_| Errno::ENOMEM)?;
-        syscall::set_send_cap(0, fd_slot(fd).ok_or(Errno::EBADF)?);
-        syscall::set_receive_slot(slot);
-        let reply = self.control.call(
-            MessageInfo::new(Label::CtlShare as u64, 1, 1),
-            [id, 0, 0, 0],
-        );
-        syscall::set_receive_slot(0);
-        let reply = reply.map_err(|_| Errno::EIO)?;
-        Errno::check(reply.info.label())?;
+        let from = fd_slot(fd).ok_or(Errno::EBADF)?;
+        if let Err(e) = self.ctl().share(id, from, slot) {
+            self.alloc.slots.free(slot);
+            return Err(e);
+        }
         Ok(slot)
     }
 
     /// Tells fsrv process `id` is gone.
     pub fn process_exit(&mut self, id: u64) -> Result<(), Errno> {
-        self.control(Label::CtlProcessExit, [id, 0, 0, 0], 1, &[])
-            .map(drop)
+        self.ctl().process_exit(id)
     }
 
     /// Loads a child (this program in `mode`) as process `id` (uid 0) with the caps in
@@ -252,21 +248,16 @@ impl World {
         self.set_credentials(id, 0, 0, 0o022, &[])
             .map_err(|_| "child credentials")?;
         let ns = self.namespace_cap(id).map_err(|_| "child namespace")?;
-        for page in 0..WINDOW_PAGES as u64 {
-            let frame: Cap<Frame> = self.alloc.make().map_err(|_| "child window")?;
-            let rw = Rights::READ.union(Rights::WRITE).bits();
-            map_frame(
-                &mut self.alloc,
-                child.vspace,
-                frame,
-                WINDOW_ADDR + page * 4096,
-                rw,
-                false,
-            )
-            .map_err(|_| "map child window")?;
-            ns.attach_window(page, frame)
-                .map_err(|_| "attach child window")?;
-        }
+        // Memory of its own, from which the child makes its I/O window (libsys
+        // `attach_window_from`), as a process hatched by procsrv does.
+        let memory = self
+            .alloc
+            .make_untyped(CHILD_MEMORY_BITS)
+            .map_err(|_| "child memory")?;
+        child
+            .give(&self.loader, memory, CHILD_SLOT_MEMORY, Rights::ALL)
+            .map_err(fail("give memory"))?;
+        self.drop_slot(memory.cptr());
         for &(slot, fd) in fds {
             let child_slot = libsys::process::fd_slot(fd).ok_or("fd")?;
             child

@@ -171,6 +171,33 @@ fn devices_behave_as_on_linux() {
 }
 
 #[test]
+fn pty_nodes_come_and_go_under_dev_pts() {
+    let mut fs = tree();
+    let root = Credentials::root();
+    let pts = fs.lookup(at(&root), b"/dev/pts").unwrap();
+    let nodes = fs.node_count();
+    let id = fs
+        .add_device(
+            pts,
+            b"0",
+            Device::PtySlave(0),
+            0o620,
+            &Credentials::user(7, 5),
+        )
+        .unwrap();
+    assert_eq!(fs.lookup(at(&root), b"/dev/pts/0"), Ok(id));
+    assert_eq!(fs.device(id), Some(Device::PtySlave(0)));
+    assert_eq!(fs.stat(id).unwrap().uid, 7);
+    let (open, _) = fs.open(at(&root), b"/dev/pts/0", O_RDWR, 0).unwrap();
+    fs.remove_entry(pts, b"0");
+    assert_eq!(fs.lookup(at(&root), b"/dev/pts/0"), Err(Errno::ENOENT));
+    assert!(fs.node(open).is_ok(), "open: still there");
+    fs.close(open);
+    assert_eq!(fs.node_count(), nodes);
+    assert!(Device::Ptmx.is_terminal() && !Device::Null.is_terminal());
+}
+
+#[test]
 fn permissions_for_three_users() {
     let mut fs = tree();
     let root = Credentials::root();
@@ -324,6 +351,20 @@ fn readdir_lists_dot_dotdot_then_names_in_order() {
     assert_eq!(fs.readdir(tmp, u64::MAX).unwrap(), None);
     let passwd = fs.lookup(at(&root), b"/etc/passwd").unwrap();
     assert_eq!(fs.readdir(passwd, 0), Err(Errno::ENOTDIR));
+}
+
+#[test]
+fn running_out_of_nodes_answers_enospc() {
+    let mut fs = Fs::new(1 << 20);
+    let root = Credentials::root();
+    let mut made = 1;
+    let result = loop {
+        match fs.mkdir(at(&root), alloc::format!("/{made}").as_bytes(), 0o755) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!((result, fs.node_count()), (Errno::ENOSPC, MAX_NODES));
 }
 
 #[test]

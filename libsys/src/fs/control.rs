@@ -1,0 +1,147 @@
+//! procsrv's side of the file server's control protocol (`fs_api::Label::Ctl*`): telling
+//! the file server who each process is, opening and sharing fds for children, reporting
+//! exits and fetching the events (signals) terminals and pipes raise.
+
+use super::{reply_word, request, request_cap, Errno, Label, Result};
+use crate::abi::MessageInfo;
+use crate::cap::{Cap, Endpoint};
+use crate::syscall;
+
+/// Most supplementary groups one process may have here.
+pub const MAX_GROUPS: usize = 64;
+
+/// One event for procsrv: `target` with `fs_api::event`'s kind bits, and a signal number
+/// (or a terminal index for `CONTROL_ACQUIRED`, 0 for `CONTROL_LOST`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The process, group or session, with its kind in the top two bits.
+    pub target: u64,
+    /// The signal number, or the terminal for `CONTROL_ACQUIRED`.
+    pub what: u64,
+}
+
+/// The control cap (badge `fs_api::Badge::Control`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Control(pub Cap<Endpoint>);
+
+impl Control {
+    /// Registers process `process` (procsrv's id, the payload of its namespace badge) or
+    /// updates its credentials.
+    ///
+    /// # Errors
+    /// `EINVAL` (ids past 32 bits, umask past 0o777, more than [`MAX_GROUPS`] groups),
+    /// `EAGAIN` (no room for another process).
+    pub fn set_credentials(
+        self,
+        process: u64,
+        uid: u32,
+        gid: u32,
+        umask: u16,
+        groups: &[u32],
+    ) -> Result<()> {
+        if groups.len() > MAX_GROUPS {
+            return Err(Errno::EINVAL);
+        }
+        syscall::set_word(4, groups.len() as u64);
+        for (i, &g) in groups.iter().enumerate() {
+            syscall::set_word(5 + i, u64::from(g));
+        }
+        let regs = [process, u64::from(uid), u64::from(gid), u64::from(umask)];
+        let info = MessageInfo::new(Label::CtlSetCredentials as u64, 5 + groups.len() as u64, 0);
+        let reply = self.0.call(info, regs).map_err(|_| Errno::EBADF)?;
+        Errno::check(reply.info.label())
+    }
+
+    /// Tells the file server process `process`'s pid, group and session for the terminal
+    /// rules, with `fs_api::job` flags.
+    ///
+    /// # Errors
+    /// `ESRCH` (not registered), `EINVAL`.
+    pub fn set_job(self, process: u64, pid: u32, pgid: u32, sid: u32, flags: u64) -> Result<()> {
+        syscall::set_word(4, flags);
+        let regs = [process, u64::from(pid), u64::from(pgid), u64::from(sid)];
+        let info = MessageInfo::new(Label::CtlSetJob as u64, 5, 0);
+        let reply = self.0.call(info, regs).map_err(|_| Errno::EBADF)?;
+        Errno::check(reply.info.label())
+    }
+
+    /// The egg's `open`: opens `path` with `process`'s credentials, working directory and
+    /// umask; the new fd cap (held by `process`) lands in our slot `receive_slot`, for
+    /// procsrv to move into the child's fd slot.
+    ///
+    /// # Errors
+    /// The file server's errno.
+    pub fn open_on_behalf(
+        self,
+        process: u64,
+        path: &[u8],
+        flags: u64,
+        mode: u64,
+        receive_slot: u64,
+    ) -> Result<()> {
+        let regs = [process, flags, mode, path.len() as u64];
+        request_cap(
+            self.0,
+            Label::CtlOpenOnBehalf,
+            regs,
+            4,
+            &[path],
+            receive_slot,
+        )
+        .map(drop)
+    }
+
+    /// Gives `process` its own handle on the description our fd cap in `fd_slot` refers to
+    /// (inheritance); the new cap lands in `receive_slot`.
+    ///
+    /// # Errors
+    /// `EBADF` (not an fd cap of this server), `ESRCH`, `EMFILE`, `ENFILE`.
+    pub fn share(self, process: u64, fd_slot: u64, receive_slot: u64) -> Result<()> {
+        syscall::set_send_cap(0, fd_slot);
+        syscall::set_receive_slot(receive_slot);
+        let info = MessageInfo::new(Label::CtlShare as u64, 1, 1);
+        let reply = self.0.call(info, [process, 0, 0, 0]);
+        syscall::set_receive_slot(0);
+        let reply = reply.map_err(|_| Errno::EBADF)?;
+        Errno::check(reply.info.label())?;
+        if reply.info.caps() == 0 {
+            return Err(Errno::EIO);
+        }
+        Ok(())
+    }
+
+    /// The egg's `chdir` for `process`.
+    ///
+    /// # Errors
+    /// `ENOENT`, `ENOTDIR`, `EACCES`, `ESRCH`.
+    pub fn chdir(self, process: u64, path: &[u8]) -> Result<()> {
+        let regs = [process, path.len() as u64, 0, 0];
+        request(self.0, Label::CtlChdir, regs, 2, &[path]).map(drop)
+    }
+
+    /// Process `process` is gone: every handle it held ends, its waiting requests are
+    /// answered, its window goes; a session leader's terminal is freed.
+    ///
+    /// # Errors
+    /// `ESRCH`.
+    pub fn process_exit(self, process: u64) -> Result<()> {
+        request(self.0, Label::CtlProcessExit, [process, 0, 0, 0], 1, &[]).map(drop)
+    }
+
+    /// Up to 3 pending events; fewer (or none) when fewer are pending.
+    ///
+    /// # Errors
+    /// `EBADF` when this is not the control cap.
+    pub fn events(self) -> Result<([Event; 3], usize)> {
+        let reply = request(self.0, Label::CtlEvents, [0; 4], 0, &[])?;
+        let count = (reply.words[0] as usize).min(3);
+        let mut events = [Event::default(); 3];
+        for (i, e) in events.iter_mut().enumerate().take(count) {
+            *e = Event {
+                target: reply_word(&reply, 1 + 2 * i),
+                what: reply_word(&reply, 2 + 2 * i),
+            };
+        }
+        Ok((events, count))
+    }
+}
