@@ -81,7 +81,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let artifacts = build_all(Profile::from_release_flag(args.release), &mut steps)?;
     let root = Root {
         program: args.root.clone(),
-        args: args.root_args.clone(),
+        args: root_args(&args, &cmdline),
     };
     let build_dir = artifacts.profile.build_dir()?;
     let images = archive_and_bundle_in(&artifacts, &mut steps, &root, &build_dir)?;
@@ -176,6 +176,18 @@ pub fn run(args: RunArgs) -> Result<(), String> {
 
 /// The kernel command line: `exit` without a terminal (or under Bochs, whose console is
 /// not interactive), `syscall=iretq` with `--iretq`, `log=LEVEL` with `--log`.
+/// The root task's arguments: `--root-args`, and for the default root (procsrv) `exit`
+/// when the kernel is told `exit`, so that init ends the system when the console shell
+/// exits instead of starting another.
+fn root_args(args: &RunArgs, cmdline: &str) -> String {
+    let exit = cmdline.split_whitespace().any(|w| w == "exit");
+    if args.root.is_none() && exit {
+        format!("{} exit", args.root_args).trim().to_string()
+    } else {
+        args.root_args.clone()
+    }
+}
+
 fn cmdline(args: &RunArgs, terminal: bool) -> String {
     let mut words = Vec::new();
     if !terminal || args.bochs {

@@ -618,3 +618,40 @@ impl Drop for CapSet {
         free_slot(self.unguarded);
     }
 }
+
+/// Makes and attaches this process's I/O window (`crate::fs::attach_window_from`) from
+/// its own memory (`SLOT_MEMORY`) and slots of its own range, when it has a file server
+/// (`SLOT_FS` holds a cap). A hatched program that reads or writes files calls it first.
+///
+/// # Errors
+/// `ENOMEM` (no room), the file server's errno; `ENOSYS` without a file server.
+pub fn attach_window() -> Result<(), fs_api::Errno> {
+    use fs_api::Errno as FsErrno;
+    let ns: Cap<Endpoint> = Cap::from_cptr(super::SLOT_FS);
+    if ns.identify().is_err() {
+        return Err(FsErrno::ENOSYS);
+    }
+    // The window takes WINDOW_PAGES frames and up to 3 page tables, in consecutive slots.
+    let want = fs_api::WINDOW_PAGES as u64 + 3;
+    let first = alloc_slot().ok_or(FsErrno::ENOMEM)?;
+    let mut taken = 1;
+    while taken < want {
+        match alloc_slot() {
+            Some(s) if s == first + taken => taken += 1,
+            other => {
+                if let Some(s) = other {
+                    free_slot(s);
+                }
+                for s in first..first + taken {
+                    free_slot(s);
+                }
+                return Err(FsErrno::ENOMEM);
+            }
+        }
+    }
+    crate::fs::attach_window_from(
+        Cap::from_cptr(super::SLOT_MEMORY),
+        super::MEMORY_BITS,
+        first,
+    )
+}

@@ -28,6 +28,7 @@ fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
         let options = procsrv::Options {
             fault_injection: true,
+            ..procsrv::Options::default()
         };
         procsrv::run_with(arg, BOOT, options);
         return;

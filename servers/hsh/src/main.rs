@@ -28,6 +28,9 @@ fn main(arg: u64) {
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
     // initial stack, which stays untouched above the running stack.
     let start = unsafe { Startup::from_stack(arg) };
+    // Its I/O window, before the heap takes slots (the window wants consecutive ones).
+    // Without a file server (hshtest) there is none to attach.
+    let _ = libsys::process::client::attach_window();
     let environ: Vec<Vec<u8>> = start.env().map(<[u8]>::to_vec).collect();
     let mut shell = Shell::new(system::Libsys::new(), &environ);
     let status = match (start.arg(1), start.arg(2)) {

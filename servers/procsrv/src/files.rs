@@ -7,7 +7,9 @@
 //! request's timeout: a server that does not answer in time fails the op with ETIMEDOUT.
 
 use crate::table::Creds;
-use libsys::cap::{CNode, Cap, SlotPath};
+use libsys::cap::{CNode, Cap, Endpoint, SlotPath};
+use libsys::fs::control::Event;
+use libsys::object::Rights;
 use procsrv_api::Errno;
 
 /// Who is opening, as the egg has left the child so far.
@@ -65,6 +67,55 @@ pub trait FileServer {
     /// # Errors
     /// ENOTDIR-like errors as EBADF, or ETIMEDOUT.
     fn directory_path(&mut self, fd: u32, out: &mut [u8], timeout_ms: u64) -> Result<usize, Errno>;
+
+    /// The endpoint children's namespace caps are minted from (`SLOT_FS`), if any.
+    fn namespace_endpoint(&self) -> Option<Cap<Endpoint>> {
+        None
+    }
+
+    /// A new child is being built (forget the last one's terminal fds).
+    fn begin(&mut self) {}
+
+    /// Tells the server who process `pid` is (credentials, umask, group, session).
+    ///
+    /// # Errors
+    /// The server's errno.
+    fn register(
+        &mut self,
+        _pid: u32,
+        _creds: &Creds,
+        _umask: u32,
+        _pgid: u32,
+        _sid: u32,
+    ) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The egg's `cap` into fd slot `fd`: when the cap at `src` (relative to `root`) is one
+    /// of the server's fds, gives child `pid` a handle of its own on the description at
+    /// `dest` with `rights` and returns true; false for any other cap (copied as it is).
+    ///
+    /// # Errors
+    /// `EBADF` (an empty source), `ENOMEM`.
+    fn share(
+        &mut self,
+        _pid: u32,
+        _fd: u32,
+        _root: Cap<CNode>,
+        _src: SlotPath,
+        _dest: SlotPath,
+        _rights: Rights,
+    ) -> Result<bool, Errno> {
+        Ok(false)
+    }
+
+    /// Process `pid` is gone (dead, or its hatch undone): its handles close.
+    fn forget(&mut self, _pid: u32) {}
+
+    /// Fetches up to 3 pending events (signals for groups and processes).
+    fn events(&mut self, _out: &mut [Event; 3]) -> usize {
+        0
+    }
 }
 
 /// The file server before one exists: the boot archive's `/bin` is the only directory

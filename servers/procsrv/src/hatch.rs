@@ -113,9 +113,24 @@ impl Server {
                 return Err(errno.into());
             }
         };
-        let suspended = match self.run_egg(&mut proc, &process, request, caps) {
+        self.files.begin();
+        let registered = self
+            .files
+            .register(pid, &proc.creds, proc.umask, proc.pgid, proc.sid);
+        let suspended = match registered
+            .map_err(HatchFailure::from)
+            .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
+            .and_then(|s| {
+                // The file server learns what the egg made of the child.
+                let p = &proc;
+                self.files
+                    .register(pid, &p.creds, p.umask, p.pgid, p.sid)
+                    .map(|()| s)
+                    .map_err(HatchFailure::from)
+            }) {
             Ok(suspended) => suspended,
             Err(failure) => {
+                self.files.forget(pid);
                 self.undo(process, block_index, block);
                 return Err(failure);
             }
@@ -181,7 +196,17 @@ impl Server {
                 own,
                 badge::PROCESS | u64::from(pid),
             )
-            .and_then(|()| process.give(&self.loader, block.memory, SLOT_MEMORY, Rights::ALL));
+            .and_then(|()| process.give(&self.loader, block.memory, SLOT_MEMORY, Rights::ALL))
+            .and_then(|()| match self.files.namespace_endpoint() {
+                Some(fs) => process.give_badged(
+                    &self.loader,
+                    fs,
+                    libsys::process::SLOT_FS,
+                    own,
+                    fs_api::Badge::Namespace(pid.into()).to_word(),
+                ),
+                None => Ok(()),
+            });
         if given.is_err() {
             self.undo(process, usize::MAX, block);
             return Err(Errno::ENOMEM);

@@ -19,6 +19,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod files;
+pub mod fsrv;
 pub mod hatch;
 mod lifecycle;
 pub mod memory;
@@ -57,6 +58,9 @@ pub struct BootProgram {
 pub struct Options {
     /// Answer `INJECT` (tests of the rollback at every step; never in the real system).
     pub fault_injection: bool,
+    /// Start the console driver and the file server at boot ([`fsrv::FsLink`]); test root
+    /// tasks run without them.
+    pub file_server: bool,
 }
 
 /// A value only procsrv's one thread touches.
@@ -68,6 +72,7 @@ unsafe impl<T> Sync for Global<T> {}
 static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
+static FILE_SERVER: Global<Option<fsrv::FsLink>> = Global(UnsafeCell::new(None));
 
 /// The server's state.
 pub struct Server {
@@ -109,6 +114,14 @@ impl Server {
     /// # Errors
     /// [`StartError`].
     pub fn start(boot_info: u64) -> Result<Server, StartError> {
+        Self::start_with(boot_info, Options::default())
+    }
+
+    /// [`Server::start`] with `options` (the file server starts before memory is carved).
+    ///
+    /// # Errors
+    /// [`StartError`].
+    pub fn start_with(boot_info: u64, options: Options) -> Result<Server, StartError> {
         // SAFETY: the kernel maps the boot info page read-only at this address for the root
         // task's whole life.
         let info: &'static BootInfo = unsafe { &*(boot_info as *const BootInfo) };
@@ -118,6 +131,18 @@ impl Server {
         let mut alloc = Allocator::from_boot_info(info);
         let loader =
             Loader::new(&mut alloc, info.cnode_radix).map_err(|_| StartError::OutOfMemory)?;
+        let mut loader = loader;
+        let link = if options.file_server {
+            match fsrv::FsLink::start(&mut alloc, &mut loader, info) {
+                Ok(link) => Some(link),
+                Err(why) => {
+                    println!("procsrv: no file server: {why}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| StartError::OutOfMemory)?;
         let receive_slot = alloc.slot().map_err(|_| StartError::OutOfMemory)?;
         let replies = alloc
@@ -126,10 +151,14 @@ impl Server {
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
         let (table, blocks, files) = unsafe {
+            let files: &'static mut dyn FileServer = match link {
+                Some(link) => (*FILE_SERVER.0.get()).insert(link),
+                None => &mut *NO_FILE_SERVER.0.get(),
+            };
             (
                 Table::init_in_place(&mut *TABLE.0.get()),
                 &mut *BLOCKS.0.get(),
-                &mut *NO_FILE_SERVER.0.get(),
+                files,
             )
         };
         table.init();
@@ -148,7 +177,7 @@ impl Server {
             handle_waiters: 0,
             programs: [None; hatch::KNOWN_PROGRAMS],
             baseline: (0, 0),
-            options: Options::default(),
+            options,
         };
         server.baseline = server.usage();
         Ok(server)
@@ -187,7 +216,7 @@ pub fn run(boot_info: u64, boot: &[BootProgram]) {
 
 /// [`run`] with `options`.
 pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
-    let mut server = match Server::start(boot_info) {
+    let mut server = match Server::start_with(boot_info, options) {
         Ok(server) => server,
         Err(e) => {
             println!("procsrv: cannot start: {e:?}");
@@ -200,7 +229,28 @@ pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
         (2u64 << memory::HALF_BITS) >> 10,
         server.alloc.slots.free_count()
     );
-    server.options = options;
     server.hatch_boot_programs(boot);
     server.serve();
+}
+
+/// Whether the boot archive's manifest has a `root-args` line with the word `exit` (what
+/// `cargo xtask run` without a terminal and the tests add beside the kernel's `exit`): init
+/// then ends the system when the console shell exits instead of starting another.
+pub fn root_args_say_exit(boot_info: u64) -> bool {
+    // SAFETY: the kernel maps the boot info page read-only at this address for the root
+    // task's whole life.
+    let info: &BootInfo = unsafe { &*(boot_info as *const BootInfo) };
+    if info.magic != BOOT_INFO_MAGIC {
+        return false;
+    }
+    let Ok(text) = Loader::archive_file(info.archive_length, "manifest") else {
+        return false;
+    };
+    let Ok(manifest) = bootfmt::manifest::Manifest::parse(text) else {
+        return false;
+    };
+    manifest
+        .lines()
+        .filter(|line| line.key == "root-args")
+        .any(|line| line.rest.split_ascii_whitespace().any(|w| w == "exit"))
 }

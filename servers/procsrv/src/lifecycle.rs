@@ -107,6 +107,7 @@ impl Server {
         if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
             self.undo(process, block_index, block);
         }
+        self.files.forget(pid as u32);
         let init = if self
             .table
             .get(1)

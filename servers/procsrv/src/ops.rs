@@ -358,7 +358,21 @@ impl egg::Hatch for Draft<'_> {
         } else if !(FIRST_USER_SLOT..FIRST_BIND_SLOT).contains(&slot) {
             return Err(Errno::EINVAL);
         }
-        self.copy_request_cap(slot, source, rights.0, badge)?;
+        let shared = if fd < MAX_FDS && badge == 0 {
+            // An fd of the file server becomes the child's own handle (CtlShare).
+            let src = self.request_cap(source)?;
+            let dest = self.child_slot(slot);
+            self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+            let rights =
+                libsys::object::Rights::from_bits(u64::from(rights.0)).ok_or(Errno::EINVAL)?;
+            let (pid, root) = (self.proc.pid, self.root());
+            self.files.share(pid, fd as u32, root, src, dest, rights)?
+        } else {
+            false
+        };
+        if !shared {
+            self.copy_request_cap(slot, source, rights.0, badge)?;
+        }
         if fd < MAX_FDS {
             self.fds |= 1 << fd;
         }

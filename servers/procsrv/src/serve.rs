@@ -75,6 +75,10 @@ impl Server {
             },
             badge::PROCESS => self.own_call(pid, m),
             badge::HANDLE => self.handle_call(pid, m),
+            crate::fsrv::EVENTS_BADGE => {
+                self.file_events();
+                Answer::Nothing
+            }
             _ => error(Errno::EACCES),
         }
     }
