@@ -183,8 +183,12 @@ impl System for Libsys {
         client::ids().map_or(0, |ids| ids[2] as Pid)
     }
 
-    fn tcsetpgrp(&mut self, _fd: Fd, _pgid: Pid) -> Result<(), Errno> {
-        Err(Errno::ENOSYS)
+    fn tcsetpgrp(&mut self, fd: Fd, pgid: Pid) -> Result<(), Errno> {
+        self.files(Errno::ENOSYS)?;
+        let request = fs_api::tty::TIOCSPGRP;
+        fs::ioctl(fs::Fd(fd.into()), request, u64::from(pgid))
+            .map(drop)
+            .map_err(from_fs)
     }
 
     fn ignore_job_control_signals(&mut self) -> Result<(), Errno> {

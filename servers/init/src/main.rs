@@ -1,7 +1,8 @@
 //! `init`, pid 1, hatched by procsrv at boot.
 //!
 //! It starts the shell on the console as a new session whose controlling terminal is the
-//! console (the egg `setsid; open 0 "/dev/console" O_RDWR 0; dup2 0 1; dup2 0 2`), reaps
+//! console (the egg `setsid; sigignore SIGINT|SIGQUIT|SIGTSTP|SIGTTIN|SIGTTOU; open 0
+//! "/dev/console" O_RDWR 0; dup2 0 1; dup2 0 2`), reaps
 //! every child that ends (orphans come to pid 1), and when the shell exits either ends
 //! (argument `exit`: the system then has nothing left to run and the kernel, told `exit`,
 //! powers off) or starts a new shell.
@@ -22,6 +23,10 @@ libsys::entry!(main);
 const SHELL: &[u8] = b"/bin/hsh";
 /// Linux's `O_RDWR`.
 const O_RDWR: u64 = 2;
+/// What an interactive shell ignores (SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU: bit
+/// `n - 1` for signal `n`); the shell hands them back to its commands with `sigdefault`.
+/// The shell cannot set its own dispositions, so its egg does.
+const JOB_CONTROL_SIGNALS: u64 = 1 << 1 | 1 << 2 | 1 << 19 | 1 << 20 | 1 << 21;
 
 fn main(arg: u64) {
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
@@ -35,6 +40,7 @@ fn main(arg: u64) {
             .env(b"HOME", b"/")
             .env(b"TERM", b"vt100")
             .setsid()
+            .sigignore(JOB_CONTROL_SIGNALS)
             .open(0, b"/dev/console", O_RDWR, 0)
             .dup2(0, 1)
             .dup2(0, 2)

@@ -6,7 +6,7 @@
 //! the open file's cap straight into the child's fd slot. Every call is bounded by the
 //! request's timeout: a server that does not answer in time fails the op with ETIMEDOUT.
 
-use crate::table::Creds;
+use crate::table::{Creds, Proc};
 use libsys::cap::{CNode, Cap, Endpoint, SlotPath};
 use libsys::fs::control::Event;
 use libsys::object::Rights;
@@ -28,6 +28,8 @@ pub struct OpenContext<'a> {
     pub pgid: u32,
     /// Bound of the call in milliseconds (0: the default).
     pub timeout_ms: u64,
+    /// The whole record as the egg has left it so far.
+    pub proc: &'a Proc,
 }
 
 /// What an open gave.
@@ -76,18 +78,12 @@ pub trait FileServer {
     /// A new child is being built (forget the last one's terminal fds).
     fn begin(&mut self) {}
 
-    /// Tells the server who process `pid` is (credentials, umask, group, session).
+    /// Tells the server who process `p` is (credentials, umask, group, session, whether it
+    /// ignores or blocks SIGTTIN/SIGTTOU).
     ///
     /// # Errors
     /// The server's errno.
-    fn register(
-        &mut self,
-        _pid: u32,
-        _creds: &Creds,
-        _umask: u32,
-        _pgid: u32,
-        _sid: u32,
-    ) -> Result<(), Errno> {
+    fn register(&mut self, _p: &Proc) -> Result<(), Errno> {
         Ok(())
     }
 
@@ -107,6 +103,16 @@ pub trait FileServer {
         _rights: Rights,
     ) -> Result<bool, Errno> {
         Ok(false)
+    }
+
+    /// The egg's `tcsetpgrp`: with `p` registered as it is now, makes its group the
+    /// foreground group of the terminal whose fd cap is at `fd` (relative to
+    /// `root`).
+    ///
+    /// # Errors
+    /// The server's errno.
+    fn set_foreground(&mut self, _p: &Proc, _root: Cap<CNode>, _fd: SlotPath) -> Result<(), Errno> {
+        Ok(())
     }
 
     /// Process `pid` is gone (dead, or its hatch undone): its handles close.

@@ -13,7 +13,7 @@
 //! thread.
 
 use crate::files::{FileServer, OpenContext, Opened};
-use crate::table::Creds;
+use crate::table::Proc;
 use console_api::{slot, BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
 use fs_api::server::{
     start_argument, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE, SLOT_CONSOLE_WAKE, SLOT_ENDPOINT,
@@ -65,7 +65,13 @@ fn own(slot: u64) -> SlotPath {
 }
 
 fn to_errno(e: fs_api::Errno) -> Errno {
-    Errno::from_number(e as u64).unwrap_or(Errno::EINVAL)
+    to_errno_number(e as u64)
+}
+
+/// A file server's errno as procsrv's (the same Linux numbers; EINTR and EIO, which
+/// procsrv has no name for, become EPERM: a terminal refused a background process).
+fn to_errno_number(n: u64) -> Errno {
+    Errno::from_number(n).unwrap_or(Errno::EPERM)
 }
 
 impl FsLink {
@@ -177,13 +183,7 @@ impl FileServer for FsLink {
         dest: SlotPath,
     ) -> Result<Opened, Errno> {
         let pid = u64::from(context.pid);
-        self.register(
-            context.pid,
-            context.creds,
-            context.umask,
-            context.pgid,
-            context.sid,
-        )?;
+        self.register(context.proc)?;
         if context.cwd != b"/" {
             self.control.chdir(pid, context.cwd).map_err(to_errno)?;
         }
@@ -229,15 +229,17 @@ impl FileServer for FsLink {
         self.terminals = 0;
     }
 
-    fn register(
-        &mut self,
-        pid: u32,
-        creds: &Creds,
-        umask: u32,
-        pgid: u32,
-        sid: u32,
-    ) -> Result<(), Errno> {
+    fn register(&mut self, p: &Proc) -> Result<(), Errno> {
+        let (pid, creds, umask, pgid, sid) = (p.pid, &p.creds, p.umask, p.pgid, p.sid);
         let process = u64::from(pid);
+        let unheard = p.sigignore | p.sigmask;
+        let mut flags = 0;
+        if unheard & (1 << (procsrv_api::signal::SIGTTIN - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTIN;
+        }
+        if unheard & (1 << (procsrv_api::signal::SIGTTOU - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTOU;
+        }
         self.control
             .set_credentials(
                 process,
@@ -248,7 +250,7 @@ impl FileServer for FsLink {
             )
             .map_err(to_errno)?;
         self.control
-            .set_job(process, pid, pgid, sid, 0)
+            .set_job(process, pid, pgid, sid, flags)
             .map_err(to_errno)
     }
 
@@ -280,6 +282,23 @@ impl FileServer for FsLink {
         self.clear_spares();
         copied.map_err(|_| Errno::ENOMEM)?;
         Ok(true)
+    }
+
+    fn set_foreground(&mut self, p: &Proc, root: Cap<CNode>, fd: SlotPath) -> Result<(), Errno> {
+        let pgid = p.pgid;
+        self.register(p)?;
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+        let reply = cap.call(info, [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0]);
+        self.clear_spares();
+        let label = reply.map_err(|_| Errno::EBADF)?.info.label();
+        match label {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
+        }
     }
 
     fn forget(&mut self, pid: u32) {

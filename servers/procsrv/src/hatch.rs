@@ -114,17 +114,14 @@ impl Server {
             }
         };
         self.files.begin();
-        let registered = self
-            .files
-            .register(pid, &proc.creds, proc.umask, proc.pgid, proc.sid);
+        let registered = self.files.register(&proc);
         let suspended = match registered
             .map_err(HatchFailure::from)
             .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
-                let p = &proc;
                 self.files
-                    .register(pid, &p.creds, p.umask, p.pgid, p.sid)
+                    .register(&proc)
                     .map(|()| s)
                     .map_err(HatchFailure::from)
             }) {

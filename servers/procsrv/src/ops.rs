@@ -220,6 +220,7 @@ impl egg::Hatch for Draft<'_> {
             sid: self.proc.sid,
             pgid: self.proc.pgid,
             timeout_ms: self.timeout_ms,
+            proc: &*self.proc,
         };
         let dest = self.child_slot(FD_SLOT_BASE + u64::from(fd));
         let opened =
@@ -304,14 +305,24 @@ impl egg::Hatch for Draft<'_> {
 
     fn tcsetpgrp(&mut self, fd: u32, pgid: u32) -> Result<(), Errno> {
         self.terminal_fd(fd)?;
-        if !self.proc.ctty {
+        // The session's terminal is kept on its leader's record.
+        let has_ctty = if self.leads_session() {
+            self.proc.ctty
+        } else {
+            self.table
+                .get(self.proc.sid.into())
+                .is_some_and(|leader| leader.ctty)
+        };
+        if !has_ctty {
             return Err(Errno::ENOTTY);
         }
         let pgid = if pgid == 0 { self.proc.pgid } else { pgid };
         if pgid != self.proc.pgid {
             return Err(Errno::EPERM);
         }
-        Ok(())
+        let fd_path = self.child_slot(FD_SLOT_BASE + u64::from(fd));
+        let root = self.root();
+        self.files.set_foreground(&*self.proc, root, fd_path)
     }
 
     fn chdir(&mut self, path: Str<'_>) -> Result<(), Errno> {
