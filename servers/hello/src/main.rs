@@ -40,6 +40,9 @@ fn main(stack: u64) {
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
     // initial stack, which stays untouched above the running stack.
     let start = unsafe { Startup::from_stack(stack) };
+    // Its I/O window, so that `println!` reaches fd 1 (the shell's terminal) when it has
+    // one; without a file server its lines go to the kernel's debug console.
+    let _ = libsys::process::client::attach_window();
     let [pid, ppid, pgid, sid] = ids().unwrap_or([0; 4]);
     println!("hello: I am pid {pid} (parent {ppid}, group {pgid}, session {sid}), hatched by procsrv from an egg");
     for (i, arg) in start.args().enumerate() {

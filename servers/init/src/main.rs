@@ -62,7 +62,6 @@ fn main(arg: u64) {
             }
         }
         if end_with_shell {
-            libsys::println!("init: the shell exited; the system ends");
             exit(0);
         }
     }
