@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use crate::build::{build_all, relative};
 use crate::image_cmd::{archive_and_bundle_in, grub_iso, limine_iso, Root};
 use crate::limine_fetch::find_limine;
-use crate::qemu::{run_watched, Boot, Qemu, Serial, Watch};
+use crate::qemu::{run_watched, Boot, Qemu, Serial, Typing, Watch};
 use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS};
 use crate::steps::{Profile, Steps};
 use crate::tools::{Installer, BOCHS, GRUB, MTOOLS, QEMU, XORRISO};
@@ -152,11 +152,16 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             Serial::Stdio
         };
         qemu.extra = args.qemu_args.clone();
+        let input = if terminal || args.root.is_some() {
+            &[][..]
+        } else {
+            script_typing(&std::io::read_to_string(std::io::stdin()).unwrap_or_default())
+        };
         let watch = Watch {
             echo: true,
             inherit_stdin: terminal,
             timeout: None,
-            input: &[],
+            input,
         };
         run_watched(&mut qemu.command(), watch)?
     };
@@ -176,6 +181,21 @@ pub fn run(args: RunArgs) -> Result<(), String> {
 
 /// The kernel command line: `exit` without a terminal (or under Bochs, whose console is
 /// not interactive), `syscall=iretq` with `--iretq`, `log=LEVEL` with `--log`.
+/// Piped stdin as a script for the shell on the console: each line typed at a prompt
+/// (`$ `, or `> ` where a line goes on), then ^D, the end of the shell's input; the shell
+/// exits, and init, told `exit`, ends the system. Leaked: it lives as long as `run`.
+fn script_typing(script: &str) -> &'static [Typing] {
+    let mut steps: Vec<Typing> = Vec::new();
+    let mut continued = false;
+    for line in script.lines() {
+        let keys = format!("{line}\r").into_bytes().leak();
+        steps.push((if continued { "> " } else { "$ " }, keys));
+        continued = line.ends_with('\\') || line.ends_with('|');
+    }
+    steps.push(("$ ", b"\x04"));
+    steps.leak()
+}
+
 /// The root task's arguments: `--root-args`, and for the default root (procsrv) `exit`
 /// when the kernel is told `exit`, so that init ends the system when the console shell
 /// exits instead of starting another.
@@ -294,6 +314,28 @@ mod tests {
         assert_eq!(args.root.as_deref(), Some("utest"));
         assert_eq!(args.root_args, "cpu ports");
         assert_eq!(parse(&[]).root, None);
+    }
+
+    #[test]
+    fn a_piped_script_is_typed_line_by_line_then_ended_with_ctrl_d() {
+        let typed = script_typing("echo hi\nls /bin |\nwc\n");
+        assert_eq!(
+            typed,
+            [
+                ("$ ", &b"echo hi\r"[..]),
+                ("$ ", b"ls /bin |\r"),
+                ("> ", b"wc\r"),
+                ("$ ", b"\x04"),
+            ]
+        );
+        assert_eq!(script_typing(""), [("$ ", &b"\x04"[..])]);
+    }
+
+    #[test]
+    fn the_default_root_is_told_exit_with_the_kernel() {
+        assert_eq!(root_args(&parse(&[]), "exit"), "exit");
+        assert_eq!(root_args(&parse(&[]), ""), "");
+        assert_eq!(root_args(&parse(&["--root", "utest"]), "exit"), "");
     }
 
     #[test]
