@@ -305,51 +305,16 @@ impl<S: System> Shell<S> {
     }
 
     fn builtin_ulimit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let (mut soft, mut hard, mut all) = (false, false, false);
-        let mut resources = Vec::new();
-        let mut value = None;
-        for arg in args {
-            match arg.strip_prefix(b"-") {
-                Some(letters) if !letters.is_empty() && value.is_none() => {
-                    for &letter in letters {
-                        match letter {
-                            b'S' => soft = true,
-                            b'H' => hard = true,
-                            b'a' => all = true,
-                            _ => match ULIMIT_LETTERS.iter().find(|(l, ..)| *l == letter) {
-                                Some(&(_, resource, _)) => resources.push(resource),
-                                None => {
-                                    return out.fail(
-                                        &format!("ulimit: -{}: unknown option", char::from(letter)),
-                                        STATUS_USAGE,
-                                    )
-                                }
-                            },
-                        }
-                    }
-                }
-                _ if value.is_none() => {
-                    value = Some(match arg.as_slice() {
-                        b"unlimited" => RLIM_INFINITY,
-                        text => match crate::hatch_cmd::parse_number(text) {
-                            Some(n) => n,
-                            None => {
-                                return out.fail(
-                                    &format!("ulimit: {}: not a number", text.escape_ascii()),
-                                    STATUS_USAGE,
-                                )
-                            }
-                        },
-                    })
-                }
-                _ => return out.fail("ulimit: too many arguments", STATUS_USAGE),
-            }
-        }
-        if all {
-            resources = ULIMIT_LETTERS.iter().map(|&(_, r, _)| r).collect();
-        } else if resources.is_empty() {
-            resources.push(Resource::FileSize);
-        }
+        let UlimitArgs {
+            soft,
+            hard,
+            all,
+            resources,
+            value,
+        } = match UlimitArgs::parse(args) {
+            Ok(parsed) => parsed,
+            Err(message) => return out.fail(&message, STATUS_USAGE),
+        };
         let Some(value) = value else {
             for resource in resources {
                 let Ok((s, h)) = self.sys.getrlimit(resource) else {
@@ -463,6 +428,65 @@ impl<S: System> Shell<S> {
                 exported: true,
             },
         );
+    }
+}
+
+/// `ulimit`'s arguments: `-S`, `-H`, `-a`, resource letters, then at most one value.
+struct UlimitArgs {
+    soft: bool,
+    hard: bool,
+    all: bool,
+    /// The resources named (all of them with `-a`; RLIMIT_FSIZE when none is).
+    resources: Vec<Resource>,
+    value: Option<u64>,
+}
+
+impl UlimitArgs {
+    fn parse(args: &[Vec<u8>]) -> Result<UlimitArgs, String> {
+        let mut parsed = UlimitArgs {
+            soft: false,
+            hard: false,
+            all: false,
+            resources: Vec::new(),
+            value: None,
+        };
+        for arg in args {
+            match arg.strip_prefix(b"-") {
+                Some(letters) if !letters.is_empty() && parsed.value.is_none() => {
+                    for &letter in letters {
+                        match letter {
+                            b'S' => parsed.soft = true,
+                            b'H' => parsed.hard = true,
+                            b'a' => parsed.all = true,
+                            _ => match ULIMIT_LETTERS.iter().find(|(l, ..)| *l == letter) {
+                                Some(&(_, resource, _)) => parsed.resources.push(resource),
+                                None => {
+                                    return Err(format!(
+                                        "ulimit: -{}: unknown option",
+                                        char::from(letter)
+                                    ))
+                                }
+                            },
+                        }
+                    }
+                }
+                _ if parsed.value.is_none() => {
+                    parsed.value = Some(match arg.as_slice() {
+                        b"unlimited" => RLIM_INFINITY,
+                        text => crate::hatch_cmd::parse_number(text).ok_or_else(|| {
+                            format!("ulimit: {}: not a number", text.escape_ascii())
+                        })?,
+                    })
+                }
+                _ => return Err(String::from("ulimit: too many arguments")),
+            }
+        }
+        if parsed.all {
+            parsed.resources = ULIMIT_LETTERS.iter().map(|&(_, r, _)| r).collect();
+        } else if parsed.resources.is_empty() {
+            parsed.resources.push(Resource::FileSize);
+        }
+        Ok(parsed)
     }
 }
 
