@@ -1,7 +1,8 @@
 //! The builtins: commands that change or read the shell itself, run without a hatch.
 //!
 //! `cd`, `pwd`, `export`, `unset`, `umask`, `ulimit`, `exit`, `set`, `jobs`, `fg`, `bg`,
-//! `wait`, `kill` (a builtin so that it knows job specs: `kill %1`). (`hatch` is not here: it hatches, so it is planned like any command, see
+//! `wait`, `kill` (a builtin so that it knows job specs: `kill %1`). The job-control ones
+//! (`jobs`, `fg`, `bg`, `wait`, `kill`) are in `job_builtins.rs`. (`hatch` is not here: it hatches, so it is planned like any command, see
 //! `hatch_cmd.rs`.) A builtin's redirections apply to it alone: the shell opens the files,
 //! writes the builtin's output there, and closes them.
 
@@ -12,9 +13,9 @@ use alloc::vec::Vec;
 use egg::{Resource, RLIM_INFINITY};
 
 use crate::expand::{Expanded, RedirectAction};
-use crate::jobs::{JobSpec, JobState};
+use crate::jobs::JobState;
 use crate::shell::{Shell, STATUS_USAGE};
-use crate::system::{Errno, Fd, KillTarget, Pid, Signal, System, WaitOptions, WaitTarget};
+use crate::system::{Fd, System};
 
 /// A builtin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,51 +305,16 @@ impl<S: System> Shell<S> {
     }
 
     fn builtin_ulimit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let (mut soft, mut hard, mut all) = (false, false, false);
-        let mut resources = Vec::new();
-        let mut value = None;
-        for arg in args {
-            match arg.strip_prefix(b"-") {
-                Some(letters) if !letters.is_empty() && value.is_none() => {
-                    for &letter in letters {
-                        match letter {
-                            b'S' => soft = true,
-                            b'H' => hard = true,
-                            b'a' => all = true,
-                            _ => match ULIMIT_LETTERS.iter().find(|(l, ..)| *l == letter) {
-                                Some(&(_, resource, _)) => resources.push(resource),
-                                None => {
-                                    return out.fail(
-                                        &format!("ulimit: -{}: unknown option", char::from(letter)),
-                                        STATUS_USAGE,
-                                    )
-                                }
-                            },
-                        }
-                    }
-                }
-                _ if value.is_none() => {
-                    value = Some(match arg.as_slice() {
-                        b"unlimited" => RLIM_INFINITY,
-                        text => match crate::hatch_cmd::parse_number(text) {
-                            Some(n) => n,
-                            None => {
-                                return out.fail(
-                                    &format!("ulimit: {}: not a number", text.escape_ascii()),
-                                    STATUS_USAGE,
-                                )
-                            }
-                        },
-                    })
-                }
-                _ => return out.fail("ulimit: too many arguments", STATUS_USAGE),
-            }
-        }
-        if all {
-            resources = ULIMIT_LETTERS.iter().map(|&(_, r, _)| r).collect();
-        } else if resources.is_empty() {
-            resources.push(Resource::FileSize);
-        }
+        let UlimitArgs {
+            soft,
+            hard,
+            all,
+            resources,
+            value,
+        } = match UlimitArgs::parse(args) {
+            Ok(parsed) => parsed,
+            Err(message) => return out.fail(&message, STATUS_USAGE),
+        };
         let Some(value) = value else {
             for resource in resources {
                 let Ok((s, h)) = self.sys.getrlimit(resource) else {
@@ -386,60 +352,6 @@ impl<S: System> Shell<S> {
             }
         }
         0
-    }
-
-    fn builtin_kill(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let (signal, targets) = match args.split_first() {
-            Some((first, rest)) if first.starts_with(b"-") && first.len() > 1 => {
-                match parse_signal(&first[1..]) {
-                    Some(signal) => (signal, rest),
-                    None => {
-                        return out.fail(
-                            &format!("kill: {}: no such signal", first.escape_ascii()),
-                            STATUS_USAGE,
-                        )
-                    }
-                }
-            }
-            _ => (crate::system::signal::SIGTERM, args),
-        };
-        if targets.is_empty() {
-            return out.fail("kill: usage: kill [-SIGNAL] %JOB | PID...", STATUS_USAGE);
-        }
-        let mut status = 0;
-        for target in targets {
-            let kill_target = if let Some(spec) = JobSpec::parse(target) {
-                match self.jobs.find(spec).and_then(|id| self.jobs.get(id)) {
-                    Some(job) if job.pgid != 0 => KillTarget::Group(job.pgid),
-                    Some(job) => match job.processes.last() {
-                        Some(process) => KillTarget::Process(process.pid),
-                        None => continue,
-                    },
-                    None => {
-                        status =
-                            out.fail(&format!("kill: {}: no such job", target.escape_ascii()), 1);
-                        continue;
-                    }
-                }
-            } else if let Some(pid) =
-                parse_decimal(target).filter(|&p| p > 0 && p <= u64::from(u32::MAX))
-            {
-                KillTarget::Process(pid as Pid)
-            } else {
-                status = out.fail(
-                    &format!("kill: {}: not a pid or job", target.escape_ascii()),
-                    STATUS_USAGE,
-                );
-                continue;
-            };
-            if let Err(errno) = self.sys.kill(kill_target, signal) {
-                status = out.fail(
-                    &format!("kill: {}: {}", target.escape_ascii(), errno.description()),
-                    1,
-                );
-            }
-        }
-        status
     }
 
     fn builtin_exit(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
@@ -504,213 +416,6 @@ impl<S: System> Shell<S> {
         0
     }
 
-    fn builtin_jobs(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let long = match args {
-            [] => false,
-            [l] if l == b"-l" => true,
-            _ => return out.fail("jobs: usage: jobs [-l]", STATUS_USAGE),
-        };
-        self.notify_jobs();
-        let lines: Vec<String> = self
-            .jobs
-            .iter()
-            .map(|job| {
-                let state = match job.state() {
-                    JobState::Running => "Running",
-                    JobState::Stopped => "Stopped",
-                    JobState::Done => "Done",
-                };
-                let mark = self.jobs.mark(job.id);
-                if long {
-                    let pids: Vec<String> =
-                        job.processes.iter().map(|p| format!("{}", p.pid)).collect();
-                    format!(
-                        "[{}]{mark}  {} {state:<24}{}",
-                        job.id,
-                        pids.join(","),
-                        job.text
-                    )
-                } else {
-                    format!("[{}]{mark}  {state:<24}{}", job.id, job.text)
-                }
-            })
-            .collect();
-        for line in lines {
-            out.line(&line);
-        }
-        0
-    }
-
-    /// The job an `fg`/`bg` argument names.
-    fn job_argument(&self, name: &str, args: &[Vec<u8>], out: &mut Output) -> Option<usize> {
-        if !self.job_control {
-            out.fail(&format!("{name}: no job control"), 1);
-            return None;
-        }
-        let spec = match args {
-            [] => JobSpec::Current,
-            [arg] => match JobSpec::parse(arg) {
-                Some(spec) => spec,
-                None => match parse_decimal(arg) {
-                    Some(n) => JobSpec::Number(n as usize),
-                    None => {
-                        out.fail(&format!("{name}: {}: no such job", arg.escape_ascii()), 1);
-                        return None;
-                    }
-                },
-            },
-            _ => {
-                out.fail(&format!("{name}: too many arguments"), STATUS_USAGE);
-                return None;
-            }
-        };
-        let found = self.jobs.find(spec);
-        if found.is_none() {
-            let what = args
-                .first()
-                .map_or(String::from("current"), |a| format!("{}", a.escape_ascii()));
-            out.fail(&format!("{name}: {what}: no such job"), 1);
-        }
-        found
-    }
-
-    fn builtin_fg(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let Some(id) = self.job_argument("fg", args, out) else {
-            return 1;
-        };
-        let Some(job) = self.jobs.get(id) else {
-            return 1;
-        };
-        let (pgid, text) = (job.pgid, job.text.clone());
-        // The command goes to the terminal before the job runs: flush it now.
-        self.write_line(1, &text);
-        if pgid != 0 {
-            if let Err(errno) = self.sys.tcsetpgrp(0, pgid) {
-                return out.fail(&format!("fg: {}", errno.description()), 1);
-            }
-        }
-        if let Err(errno) = self.continue_job(id) {
-            let _ = self.sys.tcsetpgrp(0, self.shell_pgid);
-            return out.fail(&format!("fg: {}", errno.description()), 1);
-        }
-        self.wait_foreground(id)
-    }
-
-    fn builtin_bg(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let Some(id) = self.job_argument("bg", args, out) else {
-            return 1;
-        };
-        if let Err(errno) = self.continue_job(id) {
-            return out.fail(&format!("bg: {}", errno.description()), 1);
-        }
-        self.jobs.make_current(id);
-        if let Some(job) = self.jobs.get(id) {
-            out.line(&format!("[{id}]+ {} &", job.text));
-        }
-        0
-    }
-
-    fn builtin_wait(&mut self, args: &[Vec<u8>], out: &mut Output) -> u8 {
-        let options = WaitOptions {
-            nohang: false,
-            untraced: false,
-        };
-        if args.is_empty() {
-            loop {
-                let running = self.jobs.iter().any(|job| job.state() == JobState::Running);
-                if !running {
-                    break;
-                }
-                match self.sys.wait(WaitTarget::Any, options) {
-                    Ok(Some((pid, status))) => {
-                        self.jobs.record(pid, status);
-                    }
-                    Err(Errno::EINTR) => {}
-                    _ => break,
-                }
-            }
-            self.remove_done_jobs();
-            return 0;
-        }
-        let mut status = 0;
-        for arg in args {
-            let pids: Vec<Pid> = if let Some(spec) = JobSpec::parse(arg) {
-                match self.jobs.find(spec).and_then(|id| self.jobs.get(id)) {
-                    Some(job) => job.processes.iter().map(|p| p.pid).collect(),
-                    None => {
-                        status =
-                            out.fail(&format!("wait: {}: no such job", arg.escape_ascii()), 127);
-                        continue;
-                    }
-                }
-            } else if let Some(pid) = parse_decimal(arg) {
-                alloc::vec![pid as Pid]
-            } else {
-                status = out.fail(
-                    &format!("wait: {}: not a pid or job", arg.escape_ascii()),
-                    STATUS_USAGE,
-                );
-                continue;
-            };
-            for pid in pids {
-                status = self.wait_pid(pid, out);
-            }
-        }
-        self.remove_done_jobs();
-        status
-    }
-
-    /// Waits for `pid` (already reported to the job table or not); returns its status.
-    fn wait_pid(&mut self, pid: Pid, out: &mut Output) -> u8 {
-        if let Some(id) = self.jobs.job_of(pid) {
-            let done = self.jobs.get(id).and_then(|job| {
-                job.processes
-                    .iter()
-                    .find(|p| p.pid == pid)
-                    .and_then(|p| match p.state {
-                        crate::jobs::ProcessState::Done(status) => Some(status),
-                        _ => None,
-                    })
-            });
-            if let Some(status) = done {
-                return crate::jobs::status_code(status);
-            }
-        }
-        let options = WaitOptions {
-            nohang: false,
-            untraced: false,
-        };
-        loop {
-            match self.sys.wait(WaitTarget::Pid(pid), options) {
-                Ok(Some((got, status))) => {
-                    self.jobs.record(got, status);
-                    if got == pid {
-                        return crate::jobs::status_code(status);
-                    }
-                }
-                Err(Errno::EINTR) => {}
-                Ok(None) | Err(_) => {
-                    return out.fail(
-                        &format!("wait: pid {pid} is not a child of this shell"),
-                        127,
-                    )
-                }
-            }
-        }
-    }
-
-    fn remove_done_jobs(&mut self) {
-        let done: Vec<usize> = self
-            .jobs
-            .iter()
-            .filter(|job| job.state() == JobState::Done)
-            .map(|job| job.id)
-            .collect();
-        for id in done {
-            self.jobs.remove(id);
-        }
-    }
-
     fn get_var(&self, name: &[u8]) -> Option<Vec<u8>> {
         self.vars.get(name).map(|v| v.value.clone())
     }
@@ -726,21 +431,80 @@ impl<S: System> Shell<S> {
     }
 }
 
+/// `ulimit`'s arguments: `-S`, `-H`, `-a`, resource letters, then at most one value.
+struct UlimitArgs {
+    soft: bool,
+    hard: bool,
+    all: bool,
+    /// The resources named (all of them with `-a`; RLIMIT_FSIZE when none is).
+    resources: Vec<Resource>,
+    value: Option<u64>,
+}
+
+impl UlimitArgs {
+    fn parse(args: &[Vec<u8>]) -> Result<UlimitArgs, String> {
+        let mut parsed = UlimitArgs {
+            soft: false,
+            hard: false,
+            all: false,
+            resources: Vec::new(),
+            value: None,
+        };
+        for arg in args {
+            match arg.strip_prefix(b"-") {
+                Some(letters) if !letters.is_empty() && parsed.value.is_none() => {
+                    for &letter in letters {
+                        match letter {
+                            b'S' => parsed.soft = true,
+                            b'H' => parsed.hard = true,
+                            b'a' => parsed.all = true,
+                            _ => match ULIMIT_LETTERS.iter().find(|(l, ..)| *l == letter) {
+                                Some(&(_, resource, _)) => parsed.resources.push(resource),
+                                None => {
+                                    return Err(format!(
+                                        "ulimit: -{}: unknown option",
+                                        char::from(letter)
+                                    ))
+                                }
+                            },
+                        }
+                    }
+                }
+                _ if parsed.value.is_none() => {
+                    parsed.value = Some(match arg.as_slice() {
+                        b"unlimited" => RLIM_INFINITY,
+                        text => crate::hatch_cmd::parse_number(text).ok_or_else(|| {
+                            format!("ulimit: {}: not a number", text.escape_ascii())
+                        })?,
+                    })
+                }
+                _ => return Err(String::from("ulimit: too many arguments")),
+            }
+        }
+        if parsed.all {
+            parsed.resources = ULIMIT_LETTERS.iter().map(|&(_, r, _)| r).collect();
+        } else if parsed.resources.is_empty() {
+            parsed.resources.push(Resource::FileSize);
+        }
+        Ok(parsed)
+    }
+}
+
 /// What a builtin writes, sent to its (redirected) descriptors 1 and 2 when it is done.
 #[derive(Default)]
-struct Output {
+pub(crate) struct Output {
     stdout: String,
     stderr: String,
 }
 
 impl Output {
-    fn line(&mut self, text: &str) {
+    pub(crate) fn line(&mut self, text: &str) {
         self.stdout.push_str(text);
         self.stdout.push('\n');
     }
 
     /// Writes `hsh: message` to the error stream; returns `status`.
-    fn fail(&mut self, message: &str, status: u8) -> u8 {
+    pub(crate) fn fail(&mut self, message: &str, status: u8) -> u8 {
         self.stderr.push_str("hsh: ");
         self.stderr.push_str(message);
         self.stderr.push('\n');
@@ -755,28 +519,11 @@ fn split_assignment(entry: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-fn parse_decimal(text: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
-/// A signal by number, name (`TERM`, `SIGTERM`) or `SIGn`, as `kill -SIGNAL` takes it.
-fn parse_signal(text: &[u8]) -> Option<Signal> {
-    if let Some(n) = parse_decimal(text) {
-        return (1..=64).contains(&n).then_some(n as Signal);
-    }
-    let name = text.strip_prefix(b"SIG").unwrap_or(text);
-    if let Some(index) = egg::SignalSet::NAMES
-        .iter()
-        .position(|known| known.as_bytes()[3..] == *name)
-    {
-        return Some(index as Signal + 1);
-    }
-    parse_decimal(name)
-        .filter(|n| (32..=64).contains(n))
-        .map(|n| n as Signal)
 }
 
 fn parse_octal(text: &[u8]) -> Option<u32> {

@@ -113,39 +113,9 @@ impl Editor {
 
     /// Feeds one byte; appends what the terminal must show to `echo`.
     pub fn feed(&self, line: &mut Line, byte: u8, echo: &mut Vec<u8>) -> Event {
-        match line.escape {
-            Escape::Start => {
-                line.escape = match byte {
-                    b'[' => Escape::Csi(0),
-                    b'O' => Escape::Ss3,
-                    _ => Escape::None,
-                };
-                return Event::Continue;
-            }
-            Escape::Csi(n) => {
-                line.escape = Escape::None;
-                match byte {
-                    b'0'..=b'9' => {
-                        let n = n.saturating_mul(10).saturating_add(u32::from(byte - b'0'));
-                        line.escape = Escape::Csi(n);
-                    }
-                    b';' => line.escape = Escape::Csi(0),
-                    b'~' => match n {
-                        1 | 7 => self.home(line, echo),
-                        3 => self.delete_at_cursor(line, echo),
-                        4 | 8 => self.end(line, echo),
-                        _ => {}
-                    },
-                    _ => self.arrow(line, byte, echo),
-                }
-                return Event::Continue;
-            }
-            Escape::Ss3 => {
-                line.escape = Escape::None;
-                self.arrow(line, byte, echo);
-                return Event::Continue;
-            }
-            Escape::None => {}
+        if line.escape != Escape::None {
+            self.feed_escape(line, byte, echo);
+            return Event::Continue;
         }
         match byte {
             b'\r' | b'\n' => {
@@ -216,6 +186,42 @@ impl Editor {
             _ => {}
         }
         Event::Continue
+    }
+
+    /// A byte after ESC: `ESC [ n ~` (Home, Delete, End), `ESC [ X` and `ESC O X` (arrows,
+    /// Home, End).
+    fn feed_escape(&self, line: &mut Line, byte: u8, echo: &mut Vec<u8>) {
+        match line.escape {
+            Escape::Start => {
+                line.escape = match byte {
+                    b'[' => Escape::Csi(0),
+                    b'O' => Escape::Ss3,
+                    _ => Escape::None,
+                };
+            }
+            Escape::Csi(n) => {
+                line.escape = Escape::None;
+                match byte {
+                    b'0'..=b'9' => {
+                        let n = n.saturating_mul(10).saturating_add(u32::from(byte - b'0'));
+                        line.escape = Escape::Csi(n);
+                    }
+                    b';' => line.escape = Escape::Csi(0),
+                    b'~' => match n {
+                        1 | 7 => self.home(line, echo),
+                        3 => self.delete_at_cursor(line, echo),
+                        4 | 8 => self.end(line, echo),
+                        _ => {}
+                    },
+                    _ => self.arrow(line, byte, echo),
+                }
+            }
+            Escape::Ss3 => {
+                line.escape = Escape::None;
+                self.arrow(line, byte, echo);
+            }
+            Escape::None => {}
+        }
     }
 
     fn home(&self, line: &mut Line, echo: &mut Vec<u8>) {

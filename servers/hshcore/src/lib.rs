@@ -18,7 +18,8 @@
 //! 3. **No panics on any line.** Every input is bytes; errors are values with a message.
 //!
 //! Modules, in the order a line goes through them: [`lex`], [`parse`], [`expand`],
-//! [`compile`]; then [`shell`] runs it, with [`builtins`], [`hatch_cmd`] and [`jobs`];
+//! [`compile`]; then [`shell`] runs it (private modules: `input` reads lines, `pipeline`
+//! hatches, `wait` waits, `job_builtins`), with [`builtins`], [`hatch_cmd`] and [`jobs`];
 //! [`edit`] edits the line at an interactive prompt.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -31,12 +32,16 @@ pub mod compile;
 pub mod edit;
 pub mod expand;
 pub mod hatch_cmd;
+mod input;
+mod job_builtins;
 pub mod jobs;
 pub mod lex;
 pub mod parse;
+mod pipeline;
 pub mod quote;
 pub mod shell;
 pub mod system;
+mod wait;
 
 pub use shell::Shell;
 pub use system::{
