@@ -141,9 +141,10 @@ fn cargo_build(
     run_command(&mut command)
 }
 
-/// The servers under `dir`: for each `dir/*/Cargo.toml` that builds a program (a `[[bin]]`
-/// or `src/main.rs`), its package name and binary name (the `[[bin]]` name, else the
-/// package name), sorted by binary name.
+/// The servers under `dir`: for each `dir/*/Cargo.toml` of a crate with a program (a
+/// `[[bin]]` section or `src/main.rs`), its package name and binary name (the `[[bin]]`
+/// name, else the package name), sorted by binary name. Library-only crates (a server's
+/// `-api` crate, `ttycore`) are not programs and are skipped.
 ///
 /// # Errors
 /// When `dir` cannot be read or a manifest has no package name.
@@ -155,8 +156,7 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
-        // A library only (a server's `-api` crate) is no program.
-        if !text.contains("[[bin]]") && !entry.path().join("src/main.rs").is_file() {
+        if !has_program(&text, &entry.path()) {
             continue;
         }
         let (package, bin) = package_and_bin(&text)
@@ -165,6 +165,11 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
     }
     servers.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(servers)
+}
+
+/// Whether the crate in `dir` with manifest text `manifest` builds a program.
+fn has_program(manifest: &str, dir: &Path) -> bool {
+    manifest.lines().any(|line| line.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
 }
 
 /// The package name and the first `[[bin]]` name (else the package name) of a manifest.
@@ -231,5 +236,20 @@ mod tests {
     fn servers_of_the_repository_include_hello() {
         let servers = discover_servers(&workspace_root().join("servers")).unwrap();
         assert!(servers.iter().any(|(_, bin)| bin == "hello"), "{servers:?}");
+    }
+
+    #[test]
+    fn library_crates_under_servers_are_not_programs() {
+        let servers = discover_servers(&workspace_root().join("servers")).unwrap();
+        for library in ["ttycore", "console-api"] {
+            assert!(
+                servers.iter().all(|(package, _)| package != library),
+                "{servers:?}"
+            );
+        }
+        assert!(
+            servers.iter().any(|(_, bin)| bin == "console"),
+            "{servers:?}"
+        );
     }
 }

@@ -117,6 +117,11 @@ impl Qemu {
     }
 }
 
+/// Keys typed into the serial port: once the serial output shows the prompt (after the
+/// previous prompt), the bytes are written to the emulator's stdin (the serial port's
+/// input with `-serial stdio`).
+pub type Typing = (&'static str, &'static [u8]);
+
 /// How to watch a run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Watch {
@@ -126,6 +131,9 @@ pub struct Watch {
     pub echo: bool,
     /// Give the emulator our stdin (for QEMU's stdio mux); else /dev/null.
     pub inherit_stdin: bool,
+    /// Type these into the serial port, in order, each at its prompt (stdin becomes a
+    /// pipe; ignored with `inherit_stdin`).
+    pub input: &'static [Typing],
 }
 
 /// The result of a watched run.
@@ -148,6 +156,8 @@ pub struct Watched {
 pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, String> {
     let stdin = if watch.inherit_stdin {
         Stdio::inherit()
+    } else if !watch.input.is_empty() {
+        Stdio::piped()
     } else {
         Stdio::null()
     };
@@ -158,6 +168,12 @@ pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, Strin
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", crate::steps::describe(command)))?;
+    let mut keyboard = Keyboard {
+        stdin: child.stdin.take(),
+        steps: watch.input,
+        next: 0,
+        search_from: 0,
+    };
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (sender, receiver) = mpsc::channel::<Vec<u8>>();
@@ -179,7 +195,10 @@ pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, Strin
     let mut timed_out = None;
     loop {
         match receiver.recv_timeout(Duration::from_millis(20)) {
-            Ok(chunk) => serial.push(&chunk),
+            Ok(chunk) => {
+                serial.push(&chunk);
+                keyboard.type_at_prompts(&serial);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 if child.try_wait().ok().flatten().is_some() {
@@ -211,6 +230,32 @@ pub fn run_watched(command: &mut Command, watch: Watch) -> Result<Watched, Strin
         ready_after,
         stderr: stderr_reader.join().unwrap_or_default(),
     })
+}
+
+/// Types [`Watch::input`] into the emulator's stdin as the prompts appear.
+struct Keyboard {
+    stdin: Option<std::process::ChildStdin>,
+    steps: &'static [Typing],
+    next: usize,
+    search_from: usize,
+}
+
+impl Keyboard {
+    fn type_at_prompts(&mut self, serial: &SerialLog) {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return;
+        };
+        while let Some(&(prompt, keys)) = self.steps.get(self.next) {
+            let Some(end) = serial.find_after(self.search_from, prompt) else {
+                return;
+            };
+            if stdin.write_all(keys).and_then(|()| stdin.flush()).is_err() {
+                return;
+            }
+            self.search_from = end;
+            self.next += 1;
+        }
+    }
 }
 
 /// The serial output of a run as it arrives: kept, optionally echoed to stdout, and
@@ -267,6 +312,16 @@ impl SerialLog {
         }
         let _ = out.write_all(&chunk[split..]);
         let _ = out.flush();
+    }
+
+    /// The offset just past the first `needle` at or after `from` (an empty needle is
+    /// found at `from`).
+    pub fn find_after(&self, from: usize, needle: &str) -> Option<usize> {
+        let rest = self.bytes.get(from..)?;
+        if needle.is_empty() {
+            return Some(from);
+        }
+        find(rest, needle.as_bytes()).map(|at| from + at + needle.len())
     }
 
     /// The whole log (lossy UTF-8) and the time READY appeared.
@@ -381,6 +436,35 @@ mod tests {
         let (log, ready_after) = serial.finish();
         assert_eq!(log, "boot\nHATCHERY READY\nhello");
         assert!(ready_after.is_some());
+    }
+
+    #[test]
+    fn keys_are_typed_at_each_prompt_in_order() {
+        // A shell script as the "emulator": it prompts, reads a line, prints it back.
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "echo 'first?'; read a; echo \"got $a\"; echo 'second?'; read b; echo \"got $b\"",
+        ]);
+        let watch = Watch {
+            timeout: Some(Duration::from_secs(10)),
+            input: &[("first?", b"one\n"), ("second?", b"two\n")],
+            ..Watch::default()
+        };
+        let watched = run_watched(&mut command, watch).unwrap();
+        assert_eq!(watched.ending, Ending::Exited(Some(0)));
+        assert_eq!(watched.log, "first?\ngot one\nsecond?\ngot two\n");
+    }
+
+    #[test]
+    fn prompts_are_found_after_the_previous_one() {
+        let mut serial = SerialLog::new(Instant::now(), false);
+        serial.push(b"a? b? a?");
+        assert_eq!(serial.find_after(0, "a?"), Some(2));
+        assert_eq!(serial.find_after(2, "a?"), Some(8));
+        assert_eq!(serial.find_after(8, "a?"), None);
+        assert_eq!(serial.find_after(3, ""), Some(3));
+        assert_eq!(serial.find_after(100, "a?"), None);
     }
 
     #[test]

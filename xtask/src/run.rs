@@ -156,6 +156,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             echo: true,
             inherit_stdin: terminal,
             timeout: None,
+            input: &[],
         };
         run_watched(&mut qemu.command(), watch)?
     };

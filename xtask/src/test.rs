@@ -17,7 +17,7 @@ use crate::image_cmd::{
     archive_and_bundle_in, archive_bytes, default_root, grub_iso_in, read, read_programs, write,
     Root,
 };
-use crate::qemu::{run_watched, Boot, Qemu, Watch, Watched};
+use crate::qemu::{run_watched, Boot, Qemu, Typing, Watch, Watched};
 use crate::serial::{judge, tail, Expect, EXIT_FAILURE, EXIT_SUCCESS, READY};
 use crate::steps::{workspace_root, Profile, Steps};
 use crate::tools::{Installer, BOCHS, GRUB, MTOOLS, QEMU, XORRISO};
@@ -91,6 +91,8 @@ pub struct Scenario {
     pub absent: &'static [&'static str],
     /// Kill QEMU after this many seconds.
     pub timeout_secs: u64,
+    /// Keys the harness types into the serial port, each at its prompt.
+    pub input: &'static [Typing],
 }
 
 const READY_LINE: &[&[&str]] = &[&[READY]];
@@ -121,6 +123,7 @@ const fn boot(
         panic_expected: false,
         absent: &[],
         timeout_secs: BOOT_TIMEOUT,
+        input: &[],
     }
 }
 
@@ -142,6 +145,7 @@ const fn refused(
         panic_expected: false,
         absent: &[],
         timeout_secs: ERROR_TIMEOUT,
+        input: &[],
     }
 }
 
@@ -233,6 +237,48 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: CHAOS_TIMEOUT,
         ..boot("chaos", "exit", &[])
     },
+    // The serial console driver and the line discipline: `ttytest` starts `console` and
+    // drives the console terminal; the harness types through the real serial port at each
+    // prompt and the echo and the lines read must come back through the driver.
+    Scenario {
+        root: Some("ttytest"),
+        input: CONSOLE_TYPING,
+        lines: &[
+            &["console: COM1 driver running (ports 0x3f8-0x3ff, IRQ 4)"],
+            &["ttytest: the driver woke 0 times while we yielded 100000 times"],
+            &["makes it the controlling terminal ... ok"],
+            &[
+                "ttytest: canonical mode: type a line: echo hellp\u{8} \u{8}o wurld",
+                "\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}world",
+            ],
+            &["ttytest: read \"echo hello world\\n\""],
+            &[
+                "ttytest: canonical mode: kill the line: rm -rf /\u{8} \u{8}",
+                "ls -l",
+            ],
+            &["ttytest: read \"ls -l\\n\""],
+            &["end of file on an empty line reads 0 bytes ... ok"],
+            // ^C flushes output: the echo of "sleep 100" is gone unless it was sent first.
+            &["ttytest: canonical mode: interrupt: ", "^C"],
+            &["ttytest: SIGINT for process group 1"],
+            &["ttytest: a background read sends SIGTTIN to process group 1"],
+            &["needs SIGTTOU ignored, then gives the terminal back ... ok"],
+            &["ttytest: raw read 1b 5b 41 03, echoed 0 bytes"],
+            &["ttytest: flow control: the receive ring filled: true; received 4096 bytes, 0 differ, 0 overruns"],
+            &["pty: setsid then open makes the slave the shell's controlling terminal ... ok"],
+            &["pty$ cat fiel\u{8} \u{8}\u{8} \u{8}le"],
+            &["ttytest: pty: the shell read \"cat file\\n\""],
+            &["pty interrupt: ^C"],
+            &["ttytest: pty: SIGINT for Group(GroupId(5))"],
+            &["ttytest: pty: raw read 78 03 04"],
+            &["ttytest: pty: master closed: SIGHUP sent: true; the shell's read returns Ok(0)"],
+            &["ttytest: session 1's leader exited: SIGHUP to its foreground group: true; the console is free: true"],
+            &["ttytest: open then setsid acquires: false; setsid then open acquires: true"],
+            &["ttytest: the driver handled", "interrupts"],
+            &["ttytest: ", " passed, 0 failed"],
+        ],
+        ..boot("console", "exit", &[])
+    },
     boot("memory-64m", "exit", &["-m", "64M"]),
     boot("iretq", "exit syscall=iretq", &[]),
     refused(
@@ -293,6 +339,24 @@ pub const SCENARIOS: &[Scenario] = &[
         &[&["hatchery-loader: fatal:", "revision"]],
     ),
 ];
+
+/// What the harness types in the `console` scenario, at each of `ttytest`'s prompts:
+/// erase (DEL) and word erase (^W); kill (^U); end of file (^D); interrupt (^C); and in raw
+/// mode an escape sequence and a ^C that must arrive as bytes.
+const CONSOLE_TYPING: &[Typing] = &[
+    ("type a line: ", b"echo hellp\x7fo wurld\x17world\r"),
+    ("kill the line: ", b"rm -rf /\x15ls -l\r"),
+    ("end of file: ", b"\x04"),
+    ("interrupt: ", b"sleep 100\x03"),
+    ("type 4 bytes: ", b"\x1b[A\x03"),
+    ("bytes: ", &PASTE),
+    ("pty$ ", b"cat fiel\x7f\x7fle\r"),
+    ("pty interrupt: ", b"\x03"),
+    ("pty raw: ", b"x\x03\x04"),
+];
+
+/// The paste of the flow-control check (shared with `ttytest` through `console-api`).
+const PASTE: [u8; console_api::paste::LENGTH] = console_api::paste::bytes();
 
 /// Counts of one stage or of the whole run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -458,6 +522,7 @@ fn run_scenario(scenario: &Scenario, artifacts: &Artifacts, utest_words: &str) -
         qemu.extra = scenario.qemu_args.iter().map(|s| s.to_string()).collect();
         let watch = Watch {
             timeout: Some(Duration::from_secs(scenario.timeout_secs)),
+            input: scenario.input,
             ..Watch::default()
         };
         let watched = run_watched(&mut qemu.command(), watch)?;
@@ -733,6 +798,7 @@ mod tests {
         for name in [
             "boot",
             "tests",
+            "console",
             "memory-64m",
             "iretq",
             "kernel-bad-magic",
