@@ -116,8 +116,10 @@ impl Server {
             return Err(StartError::BadBootInfo);
         }
         let mut alloc = Allocator::from_boot_info(info);
-        let loader =
+        let mut loader =
             Loader::new(&mut alloc, info.cnode_radix).map_err(|_| StartError::OutOfMemory)?;
+        // Read-only segments are shared between the processes of one program.
+        loader.share_text();
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| StartError::OutOfMemory)?;
         let receive_slot = alloc.slot().map_err(|_| StartError::OutOfMemory)?;
         let replies = alloc
