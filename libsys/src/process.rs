@@ -23,6 +23,9 @@ pub const SLOT_IPC_BUFFER: u64 = 4;
 pub const SLOT_PROCSRV: u64 = 8;
 /// Endpoint to the file server's namespace, badged with the process's identity.
 pub const SLOT_FS: u64 = 9;
+/// The kernel's debug console, if the process may print (`print!` writes through it); the
+/// first of the runtime's reserved slots 10..=15.
+pub const SLOT_DEBUG_CONSOLE: u64 = 10;
 /// The process's own untyped memory ([`MEMORY_BITS`]): the objects it makes come from it.
 pub const SLOT_MEMORY: u64 = 11;
 /// First slot the egg's `cap` op may fill.

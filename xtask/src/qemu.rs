@@ -314,9 +314,13 @@ impl SerialLog {
         let _ = out.flush();
     }
 
-    /// The offset just past the first `needle` at or after `from`.
+    /// The offset just past the first `needle` at or after `from` (an empty needle is
+    /// found at `from`).
     pub fn find_after(&self, from: usize, needle: &str) -> Option<usize> {
         let rest = self.bytes.get(from..)?;
+        if needle.is_empty() {
+            return Some(from);
+        }
         find(rest, needle.as_bytes()).map(|at| from + at + needle.len())
     }
 
@@ -450,6 +454,17 @@ mod tests {
         let watched = run_watched(&mut command, watch).unwrap();
         assert_eq!(watched.ending, Ending::Exited(Some(0)));
         assert_eq!(watched.log, "first?\ngot one\nsecond?\ngot two\n");
+    }
+
+    #[test]
+    fn prompts_are_found_after_the_previous_one() {
+        let mut serial = SerialLog::new(Instant::now(), false);
+        serial.push(b"a? b? a?");
+        assert_eq!(serial.find_after(0, "a?"), Some(2));
+        assert_eq!(serial.find_after(2, "a?"), Some(8));
+        assert_eq!(serial.find_after(8, "a?"), None);
+        assert_eq!(serial.find_after(3, ""), Some(3));
+        assert_eq!(serial.find_after(100, "a?"), None);
     }
 
     #[test]

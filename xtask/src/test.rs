@@ -323,6 +323,7 @@ pub const SCENARIOS: &[Scenario] = &[
         input: CONSOLE_TYPING,
         lines: &[
             &["console: COM1 driver running (ports 0x3f8-0x3ff, IRQ 4)"],
+            &["ttytest: the driver woke 0 times while we yielded 100000 times"],
             &["makes it the controlling terminal ... ok"],
             &[
                 "ttytest: canonical mode: type a line: echo hellp\u{8} \u{8}o wurld",
@@ -349,6 +350,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["ttytest: pty: SIGINT for Group(GroupId(5))"],
             &["ttytest: pty: raw read 78 03 04"],
             &["ttytest: pty: master closed: SIGHUP sent: true; the shell's read returns Ok(0)"],
+            &["ttytest: session 1's leader exited: SIGHUP to its foreground group: true; the console is free: true"],
+            &["ttytest: open then setsid acquires: false; setsid then open acquires: true"],
             &["ttytest: the driver handled", "interrupts"],
             &["ttytest: ", " passed, 0 failed"],
         ],

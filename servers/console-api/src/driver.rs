@@ -8,6 +8,8 @@ use core::sync::atomic::Ordering;
 /// Most bytes taken from the UART per pass (its FIFO holds 16; a UART that always says
 /// "data ready" must not keep the driver forever).
 pub const RECEIVE_BATCH: usize = 64;
+/// Most line-status reads [`Driver::announce`] makes waiting for the transmitter.
+pub const ANNOUNCE_POLLS: u32 = 100_000;
 /// Most interrupt causes handled per pass.
 pub const MAX_CAUSES: usize = 32;
 
@@ -171,6 +173,32 @@ impl<U: Uart> Driver<U> {
     /// Fills the UART's transmit FIFO from the transmit ring when it is empty; keeps the
     /// transmit-empty interrupt on exactly while bytes remain. Returns whether it took
     /// bytes.
+    /// Writes `bytes` straight to the UART, one FIFO load at a time, reading the line status
+    /// at most [`ANNOUNCE_POLLS`] times per load: for the driver's start-up line, written
+    /// before it serves the rings (the kernel no longer prints for programs once the
+    /// driver holds COM1). Returns how many bytes went out; a transmitter that never
+    /// empties stops it early instead of holding the driver.
+    ///
+    /// # Errors
+    /// When a register access is refused.
+    pub fn announce(&mut self, bytes: &[u8]) -> Result<usize, U::Error> {
+        let mut sent = 0;
+        for chunk in bytes.chunks(uart::TRANSMIT_FIFO) {
+            let mut polls = 0;
+            while self.uart.read(uart::LINE_STATUS)? & uart::LSR_TRANSMIT_EMPTY == 0 {
+                polls += 1;
+                if polls == ANNOUNCE_POLLS {
+                    return Ok(sent);
+                }
+            }
+            for &byte in chunk {
+                self.uart.write(uart::DATA, byte)?;
+            }
+            sent += chunk.len();
+        }
+        Ok(sent)
+    }
+
     fn transmit(&mut self, page: &SharedPage) -> Result<bool, U::Error> {
         let mut took = false;
         if !page.tx.is_empty() && self.uart.read(uart::LINE_STATUS)? & uart::LSR_TRANSMIT_EMPTY != 0

@@ -35,10 +35,13 @@
 #![no_std]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod driver;
 mod link;
 mod ring;
+#[cfg(all(feature = "runtime", target_os = "none"))]
+pub mod start;
 
 pub use link::{Pumped, TerminalLink, LINK_CHUNK};
 pub use ring::Ring;
@@ -101,6 +104,9 @@ pub struct SharedPage {
     pub overruns: AtomicU32,
     /// Interrupts the driver handled (for tests and diagnostics).
     pub interrupts: AtomicU32,
+    /// Times the driver woke from waiting on its notification (an idle driver does not
+    /// wake: tests check that it does not poll).
+    pub wakeups: AtomicU32,
     /// Bytes the driver wrote to the UART.
     pub transmitted: AtomicU32,
     /// Bytes from the UART, for the server.
@@ -122,6 +128,7 @@ impl SharedPage {
             state: AtomicU32::new(STATE_STARTING),
             overruns: AtomicU32::new(0),
             interrupts: AtomicU32::new(0),
+            wakeups: AtomicU32::new(0),
             transmitted: AtomicU32::new(0),
             rx: Ring::new(),
             tx: Ring::new(),

@@ -1,7 +1,7 @@
 //! The terminal server's half of the console protocol: between the shared rings and a
 //! [`ttycore::Terminal`].
 
-use crate::SharedPage;
+use crate::{SharedPage, RX_CAPACITY, TX_CAPACITY};
 use ttycore::{Event, Terminal};
 
 /// Bytes moved between a ring and the terminal per step.
@@ -47,6 +47,10 @@ impl TerminalLink {
     /// the transmit ring while there is room. Call it when the driver signals, and after
     /// the terminal reports [`Event::OutputReady`] or [`Event::InputSpace`]. `events`
     /// receives the terminal's events from its input processing.
+    ///
+    /// Each call moves at most one ring's worth each way ([`RX_CAPACITY`] in,
+    /// [`TX_CAPACITY`] out), so a driver that writes garbage counters into the shared page
+    /// cannot keep the server in here.
     pub fn pump(
         &mut self,
         page: &SharedPage,
@@ -54,10 +58,15 @@ impl TerminalLink {
         events: &mut dyn FnMut(Event),
     ) -> Pumped {
         let mut pumped = Pumped::default();
+        let mut popped = 0;
         loop {
             if self.held() == 0 {
+                if popped >= RX_CAPACITY {
+                    break;
+                }
                 self.held_len = page.rx.pop(&mut self.held);
                 self.held_at = 0;
+                popped += self.held_len;
                 if self.held_len == 0 {
                     break;
                 }
@@ -71,7 +80,7 @@ impl TerminalLink {
             }
         }
         let mut chunk = [0u8; LINK_CHUNK];
-        loop {
+        while pumped.output < TX_CAPACITY {
             let room = page.tx.room().min(LINK_CHUNK);
             let count = terminal.take_output(&mut chunk[..room], &mut |_| {});
             if count == 0 {
@@ -94,7 +103,6 @@ impl Default for TerminalLink {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::{RX_CAPACITY, TX_CAPACITY};
     use std::boxed::Box;
     use std::vec::Vec;
     use ttycore::{Caller, SetWhen, TtyError, INPUT_CAPACITY};

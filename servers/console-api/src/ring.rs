@@ -48,6 +48,12 @@ impl<const N: usize> Ring<N> {
         N - self.len()
     }
 
+    /// The two counters (`head`, `tail`) as the other process sees them, and may write
+    /// them: for tests that play a confused or hostile peer.
+    pub fn counters(&self) -> (&AtomicU32, &AtomicU32) {
+        (&self.head, &self.tail)
+    }
+
     /// Producer: appends as many of `bytes` as fit; returns how many.
     pub fn push(&self, bytes: &[u8]) -> usize {
         let head = self.head.load(Ordering::Relaxed);

@@ -2,10 +2,12 @@
 //! in FIFO bursts, holding the UART back while the receive ring is full, overruns, and a
 //! stuck UART that cannot hold the driver.
 
-use console_api::driver::{Driver, Uart, MAX_CAUSES, RECEIVE_BATCH};
+use console_api::driver::{Driver, Uart, ANNOUNCE_POLLS, MAX_CAUSES, RECEIVE_BATCH};
 use console_api::uart::*;
-use console_api::{SharedPage, RX_CAPACITY};
+use console_api::{SharedPage, TerminalLink, RX_CAPACITY};
+use proptest::prelude::*;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 
 /// A 16550 as QEMU models it: bytes on the line enter the receive FIFO (16 bytes) only
 /// while it has room; a written byte is sent at once (so the transmit-empty interrupt
@@ -25,6 +27,8 @@ struct Simulated {
     reads: usize,
     /// Reports received data forever (a broken device).
     stuck: bool,
+    /// The transmitter never empties (a broken device).
+    transmit_busy: bool,
 }
 
 impl Simulated {
@@ -86,8 +90,11 @@ impl Uart for Simulated {
             LINE_STATUS => {
                 let status = u8::from(!self.fifo.is_empty())
                     | if self.overrun { LSR_OVERRUN } else { 0 }
-                    | LSR_TRANSMIT_EMPTY
-                    | 0x40;
+                    | if self.transmit_busy {
+                        0
+                    } else {
+                        LSR_TRANSMIT_EMPTY | 0x40
+                    };
                 self.overrun = false;
                 status
             }
@@ -146,6 +153,24 @@ fn run_interrupts(driver: &mut Driver<Simulated>, page: &SharedPage, limit: usiz
 }
 
 #[test]
+fn the_start_up_line_goes_out_whole_and_in_order() {
+    let mut driver = ready(Simulated::default());
+    let line = b"console: COM1 driver running (ports 0x3f8-0x3ff, IRQ 4)\n";
+    assert_eq!(driver.announce(line).unwrap(), line.len());
+    assert_eq!(driver.uart().sent, line);
+}
+
+#[test]
+fn a_transmitter_that_never_empties_cannot_hold_the_start_up_line() {
+    let mut driver = ready(Simulated::default());
+    driver.uart().transmit_busy = true;
+    let before = driver.uart().reads;
+    assert_eq!(driver.announce(b"hello").unwrap(), 0);
+    assert!(driver.uart().sent.is_empty());
+    assert_eq!(driver.uart().reads - before, ANNOUNCE_POLLS as usize);
+}
+
+#[test]
 fn init_programs_115200_8n1_with_fifos_and_out2_then_enable_turns_receive_on() {
     let mut stale = Simulated::default();
     stale.line.extend(b"before");
@@ -196,10 +221,7 @@ fn output_leaves_in_fifo_bursts_with_the_transmit_interrupt_on_while_bytes_remai
     assert!(passes <= 3, "{passes} passes");
     assert_eq!(driver.uart().sent, text);
     assert_eq!(driver.interrupt_enable() & IER_TRANSMIT_EMPTY, 0);
-    assert_eq!(
-        page.transmitted.load(std::sync::atomic::Ordering::Relaxed),
-        40
-    );
+    assert_eq!(page.transmitted.load(Ordering::Relaxed), 40);
 }
 
 #[test]
@@ -233,7 +255,7 @@ fn a_full_receive_ring_holds_the_uart_back_and_no_byte_is_lost() {
     }
     assert_eq!(got, paste);
     assert!(!driver.receive_held());
-    assert_eq!(page.overruns.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(page.overruns.load(Ordering::Relaxed), 0);
 }
 
 #[test]
@@ -242,7 +264,7 @@ fn overruns_the_uart_reports_are_counted() {
     let mut driver = ready(Simulated::default());
     driver.uart().overrun = true;
     run_interrupts(&mut driver, &page, 5);
-    assert_eq!(page.overruns.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(page.overruns.load(Ordering::Relaxed), 1);
 }
 
 #[test]
@@ -260,4 +282,74 @@ fn a_uart_stuck_reporting_data_cannot_hold_the_driver() {
     // The ring filled, and the driver stopped taking bytes.
     assert_eq!(page.rx.room(), 0);
     assert!(driver.receive_held());
+}
+
+/// One thing that happens to the driver, its UART or its peer.
+#[derive(Clone, Debug)]
+enum Happening {
+    /// Bytes arrive on the line.
+    Line(Vec<u8>),
+    /// The UART reports an overrun.
+    Overrun,
+    /// The driver services (an interrupt or the server's signal).
+    Service,
+    /// The terminal server pumps (a well-behaved peer).
+    Pump,
+    /// The peer writes a counter of the shared page with garbage.
+    Corrupt(u8, u32),
+}
+
+fn happening() -> impl Strategy<Value = Happening> {
+    prop_oneof![
+        3 => prop::collection::vec(any::<u8>(), 0..100).prop_map(Happening::Line),
+        1 => Just(Happening::Overrun),
+        4 => Just(Happening::Service),
+        3 => Just(Happening::Pump),
+        1 => (0..4u8, any::<u32>()).prop_map(|(w, v)| Happening::Corrupt(w, v)),
+    ]
+}
+
+/// Reads one service pass may make at most.
+const READS_PER_PASS: usize = MAX_CAUSES * (2 * RECEIVE_BATCH + 4) + 2 * RECEIVE_BATCH + 16;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn a_hostile_peer_and_random_line_traffic_never_make_the_driver_fault_or_spin(
+        happenings in prop::collection::vec(happening(), 1..80)
+    ) {
+        let page = Box::new(SharedPage::new());
+        let mut driver = ready(Simulated::default());
+        let mut terminal = ttycore::Terminal::new();
+        let mut link = TerminalLink::new();
+        for happening in &happenings {
+            match happening {
+                Happening::Line(bytes) => {
+                    driver.uart().line.extend(bytes);
+                    driver.uart().refill();
+                }
+                Happening::Overrun => driver.uart().overrun = true,
+                Happening::Service => {
+                    let before = driver.uart().reads;
+                    driver.service(&page).unwrap();
+                    prop_assert!(driver.uart().reads - before <= READS_PER_PASS);
+                }
+                Happening::Pump => {
+                    link.pump(&page, &mut terminal, &mut |_| {});
+                    let mut buffer = [0u8; 64];
+                    let _ = terminal.read(&ttycore::Caller::new(1, 1, 1), &mut buffer, &mut |_| {});
+                }
+                Happening::Corrupt(which, value) => {
+                    let (rx_head, rx_tail) = page.rx.counters();
+                    let (tx_head, tx_tail) = page.tx.counters();
+                    [rx_head, rx_tail, tx_head, tx_tail][usize::from(*which)]
+                        .store(*value, Ordering::Relaxed);
+                }
+            }
+            prop_assert!(page.rx.len() <= page.rx.capacity());
+            prop_assert!(page.tx.len() <= page.tx.capacity());
+            prop_assert!(driver.uart().fifo.len() <= 16);
+        }
+    }
 }

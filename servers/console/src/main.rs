@@ -23,6 +23,7 @@
 use console_api::driver::{Driver, Uart};
 use console_api::{slot, SharedPage, BADGE_IRQ, COM1_BASE, COM1_IRQ, SHARED_PAGE_ADDR};
 use console_api::{STATE_FAILED, STATE_RUNNING, UART_PORTS};
+use core::fmt::Write;
 use core::sync::atomic::Ordering;
 use libsys::cap::{CNode, Cap, Frame, InvocationError, IoPort, IrqHandler, Notification, SlotPath};
 use libsys::object::Rights;
@@ -132,11 +133,15 @@ fn run(page: &SharedPage) -> Result<(), Failure> {
     IRQ.ack().map_err(Failure::BindIrq)?;
     driver.enable()?;
     page.state.store(STATE_RUNNING, Ordering::Release);
-    libsys::println!(
+    // The kernel prints nothing for programs once COM1 is ours: say it on the UART itself.
+    let mut line = Line::new();
+    let _ = writeln!(
+        line,
         "console: COM1 driver running (ports {:#x}-{:#x}, IRQ {COM1_IRQ})",
         COM1_BASE,
         COM1_BASE + UART_PORTS - 1,
     );
+    driver.announce(line.bytes())?;
 
     loop {
         // Each wake-up: what the UART has pending and the rings' work, then sleep. After
@@ -144,6 +149,7 @@ fn run(page: &SharedPage) -> Result<(), Failure> {
         // cause that arrived while it was masked is seen.
         serve(&mut driver, page)?;
         let bits = NOTIFICATION.wait().map_err(Failure::Wait)?;
+        page.wakeups.fetch_add(1, Ordering::Relaxed);
         if bits & BADGE_IRQ != 0 {
             page.interrupts.fetch_add(1, Ordering::Relaxed);
             serve(&mut driver, page)?;
@@ -158,4 +164,33 @@ fn serve(driver: &mut Driver<Com1>, page: &SharedPage) -> Result<(), Failure> {
         let _ = CLIENT.signal();
     }
     Ok(())
+}
+
+/// A start-up line formatted on the stack (longer text is cut).
+struct Line {
+    bytes: [u8; 96],
+    used: usize,
+}
+
+impl Line {
+    const fn new() -> Self {
+        Line {
+            bytes: [0; 96],
+            used: 0,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.used]
+    }
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        let room = self.bytes.len() - self.used;
+        let take = text.len().min(room);
+        self.bytes[self.used..self.used + take].copy_from_slice(&text.as_bytes()[..take]);
+        self.used += take;
+        Ok(())
+    }
 }

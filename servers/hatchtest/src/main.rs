@@ -9,6 +9,7 @@
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod leaks;
 mod tests;
 
 use libsys::bootinfo::BOOT_INFO_ADDR;

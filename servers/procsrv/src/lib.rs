@@ -129,9 +129,10 @@ impl Server {
             return Err(StartError::BadBootInfo);
         }
         let mut alloc = Allocator::from_boot_info(info);
-        let loader =
+        let mut loader =
             Loader::new(&mut alloc, info.cnode_radix).map_err(|_| StartError::OutOfMemory)?;
-        let mut loader = loader;
+        // Read-only segments are shared between the processes of one program.
+        loader.share_text();
         let link = if options.file_server {
             match fsrv::FsLink::start(&mut alloc, &mut loader, info) {
                 Ok(link) => Some(link),

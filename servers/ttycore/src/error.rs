@@ -20,6 +20,9 @@ pub enum TtyError {
     NotPermitted,
     /// A bad argument: a window size or termios field out of range (`EINVAL`).
     Invalid,
+    /// Not a terminal request this implementation knows (`ENOTTY`, as Linux answers an
+    /// unknown ioctl on a terminal).
+    UnknownRequest,
 }
 
 impl TtyError {
@@ -32,6 +35,7 @@ impl TtyError {
             TtyError::NotControlling => 25,
             TtyError::NotPermitted => 1,
             TtyError::Invalid => 22,
+            TtyError::UnknownRequest => 25,
         }
     }
 }
@@ -45,6 +49,7 @@ impl core::fmt::Display for TtyError {
             TtyError::NotControlling => "not the controlling terminal",
             TtyError::NotPermitted => "operation not permitted",
             TtyError::Invalid => "invalid argument",
+            TtyError::UnknownRequest => "unknown terminal request",
         };
         f.write_str(text)
     }

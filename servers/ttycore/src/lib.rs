@@ -11,7 +11,9 @@
 //!   the device (the console driver, or a pty master's reader);
 //! - a client's read and write become [`Terminal::read`] and [`Terminal::write`];
 //! - termios, window size, `tcsetpgrp`/`tcgetpgrp`, `TIOCSCTTY`/`TIOCNOTTY` and the
-//!   controlling-terminal rule of `open` are methods too.
+//!   controlling-terminal rule of `open` are methods too, and a client's ioctl-style
+//!   request (by Linux number, arguments in message words) goes through
+//!   [`request::Request::decode`] and [`Terminal::request`].
 //!
 //! Every call reports what the server must do next as [`Event`]s through a callback:
 //! "send SIGINT to process group P", "readers may proceed", "output is waiting for the
@@ -40,8 +42,10 @@
 mod error;
 mod event;
 mod identity;
+mod input;
 mod pty;
 mod queue;
+pub mod request;
 mod session;
 mod terminal;
 mod termios;

@@ -129,12 +129,13 @@ pub struct Termios {
 /// Words a [`Termios`] takes in a message ([`Termios::to_words`]).
 pub const TERMIOS_WORDS: usize = 5;
 
-/// `CS8 | CREAD | B38400`, Linux's default control flags.
-const DEFAULT_CFLAG: u32 = 0o60 | 0o200 | 0o17;
+/// `B38400 | CS8 | CREAD | HUPCL`, Linux's default control flags.
+const DEFAULT_CFLAG: u32 = 0o17 | 0o60 | 0o200 | 0o2000;
 
 impl Termios {
     /// Linux's defaults for a new terminal ("cooked" mode): canonical input, echo with
-    /// visible erase, signals, CR to NL on input, NL to CR NL on output.
+    /// visible erase, signals, CR to NL on input, NL to CR NL on output; plus `IUTF8`,
+    /// which a UTF-8 locale sets on Linux.
     pub const fn cooked() -> Self {
         let mut cc = [0u8; NCCS];
         cc[cc::VINTR] = 0x03;

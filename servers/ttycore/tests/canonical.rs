@@ -77,6 +77,18 @@ fn word_erase_removes_the_last_word_and_the_blanks_after_it() {
 }
 
 #[test]
+fn word_erase_stops_at_punctuation_as_linux_does() {
+    let mut t = controlled();
+    typed(&mut t, b"cd /usr/lib\x17local\n");
+    assert_eq!(read(&mut t).unwrap(), b"cd /usr/local\n");
+    typed(&mut t, b"x = foo_bar2()\x17y\n");
+    assert_eq!(read(&mut t).unwrap(), b"x = y\n");
+    // With no word after it, the punctuation goes too, then the word before.
+    typed(&mut t, b"a = b\x17\x17c\n");
+    assert_eq!(read(&mut t).unwrap(), b"c\n");
+}
+
+#[test]
 fn word_erase_of_only_blanks_empties_the_line() {
     let mut t = controlled();
     typed(&mut t, b"   \x17x\n");
@@ -103,6 +115,18 @@ fn kill_without_echoke_echoes_the_kill_character_and_a_newline() {
     typed(&mut t, b"junk\x15ok\n");
     assert_eq!(read(&mut t).unwrap(), b"ok\n");
     assert_eq!(echoed(&mut t), "junk^U\r\nok\r\n");
+}
+
+#[test]
+fn kill_without_echok_echoes_only_the_kill_character() {
+    let mut t = controlled();
+    let mut termios = t.termios();
+    termios.lflag &= !lflag::ECHOK;
+    t.set_termios(&FOREGROUND, &termios, SetWhen::Now, &mut |_| {})
+        .unwrap();
+    typed(&mut t, b"junk\x15ok\n");
+    assert_eq!(read(&mut t).unwrap(), b"ok\n");
+    assert_eq!(echoed(&mut t), "junk^Uok\r\n");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `ttytest`: the in-system test of the serial console driver and the line discipline.
 //!
-//! As root task it starts `bin/console` with [`libsys::loader`], giving it COM1's I/O
-//! ports, IRQ 4, a notification to wait on, a notification of its own to signal, and the
-//! shared page of `console-api`. It then plays the part the file server will play for
+//! As root task it starts `bin/console` with `console_api::start` (over
+//! [`libsys::loader`]), which gives it COM1's I/O ports, IRQ 4, a notification to wait on,
+//! a notification of ours to signal, and the shared page of `console-api`. It then plays the part the file server will play for
 //! `/dev/console`: it embeds a [`ttycore::Terminal`], feeds it what the driver received and
 //! hands the driver what the terminal outputs. Every line it prints after the driver
 //! starts goes through the terminal and the driver, not through the kernel.
@@ -27,24 +27,17 @@ mod paste;
 mod pty;
 
 use console::Console;
-use console_api::{slot, SharedPage, BADGE_WORK, COM1_BASE, COM1_IRQ, SHARED_PAGE_ADDR};
-use console_api::{STATE_FAILED, UART_PORTS};
+use console_api::start::StartError;
+use console_api::SHARED_PAGE_ADDR;
 use core::sync::atomic::Ordering;
 use libsys::alloc::Allocator;
-use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC, SLOT_CNODE, SLOT_VSPACE};
-use libsys::bootinfo::{SLOT_IO_PORT_CONTROL, SLOT_IRQ_CONTROL};
-use libsys::cap::{CNode, Cap, Frame, IoPortControl, IrqControl, Notification, SlotPath};
-use libsys::loader::{Loader, ProcessConfig};
-use libsys::object::Rights;
+use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC};
+use libsys::loader::Loader;
 use libsys::println;
 use ttycore::{cc, Caller, GroupId, SetWhen, Signal, Target, TtyError};
 
 libsys::entry!(main);
 
-/// log2 of the memory the driver gets.
-const DRIVER_UNTYPED_BITS: u32 = 20;
-/// How many yields to wait for the driver to start before giving up.
-const START_YIELDS: u32 = 100_000;
 /// The badge of the driver's cap to our notification.
 const CLIENT_BADGE: u64 = 1;
 
@@ -67,12 +60,14 @@ fn main(boot_info: u64) {
         }
     };
     let mut results = Results::default();
+    idle(&mut console, &mut results);
     session(&mut console, &mut results);
     canonical(&mut console, &mut results);
     signals(&mut console, &mut results);
     raw(&mut console, &mut results);
     paste::paste(&mut console, &mut results);
     pty::pty(&mut console, &mut results);
+    leader_exit(&mut console, &mut results);
     let page = console.page();
     say!(
         console,
@@ -90,99 +85,20 @@ fn main(boot_info: u64) {
     console.drain();
 }
 
-/// Starts `bin/console` and returns our side of the link.
-fn start_driver(info: &BootInfo) -> Result<Console, &'static str> {
+/// Starts `bin/console` (`console_api::start`) and returns our side of the link.
+fn start_driver(info: &BootInfo) -> Result<Console, StartError> {
     let mut alloc = Allocator::from_boot_info(info);
-    let mut loader = Loader::new(&mut alloc, info.cnode_radix).map_err(|_| "loader")?;
-    let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
-    let port_control: Cap<IoPortControl> = Cap::from_cptr(SLOT_IO_PORT_CONTROL);
-    let irq_control: Cap<IrqControl> = Cap::from_cptr(SLOT_IRQ_CONTROL);
-
-    let slot = |alloc: &mut Allocator| alloc.slot().map_err(|_| "out of slots");
-    let first = u64::from(COM1_BASE);
-    let ports = port_control
-        .issue(
-            first,
-            first + u64::from(UART_PORTS) - 1,
-            SlotPath::at(slot(&mut alloc)?),
-        )
-        .map_err(|_| "COM1's ports were refused")?;
-    let irq = irq_control
-        .get(COM1_IRQ, SlotPath::at(slot(&mut alloc)?))
-        .map_err(|_| "COM1's IRQ was refused")?;
-    let driver_notification: Cap<Notification> =
-        alloc.make().map_err(|_| "cannot make a notification")?;
-    let own_notification: Cap<Notification> =
-        alloc.make().map_err(|_| "cannot make a notification")?;
-    let frame: Cap<Frame> = alloc.make().map_err(|_| "cannot make the shared frame")?;
-
-    // Our own mapping of the shared page (a frame cap maps once: map a copy).
-    let own_frame: Cap<Frame> = Cap::from_cptr(slot(&mut alloc)?);
-    root.copy(own_frame.slot(), frame.slot(), Rights::ALL)
-        .map_err(|_| "cannot copy the frame cap")?;
-    own_frame
-        .map(
-            Cap::from_cptr(SLOT_VSPACE),
-            SHARED_PAGE_ADDR,
-            Rights::READ.union(Rights::WRITE),
-        )
-        .map_err(|_| "cannot map the shared page")?;
-    // Our cap to signal the driver with BADGE_WORK.
-    let work: Cap<Notification> = Cap::from_cptr(slot(&mut alloc)?);
-    root.mint(
-        work.slot(),
-        driver_notification.slot(),
-        Rights::WRITE,
-        BADGE_WORK,
-    )
-    .map_err(|_| "cannot badge the driver's notification")?;
-
-    let image =
-        Loader::archive_file(info.archive_length, "bin/console").map_err(|_| "no bin/console")?;
-    let config = ProcessConfig {
-        untyped_bits: DRIVER_UNTYPED_BITS,
-        priority: info.priority,
-        ..ProcessConfig::default()
-    };
-    let driver = loader
-        .load(&mut alloc, image, &config)
-        .map_err(|_| "cannot load bin/console")?;
-    let give = |result: Result<(), libsys::loader::LoadError>| {
-        result.map_err(|_| "cannot give the driver its caps")
-    };
-    give(driver.give(&loader, ports, slot::IO_PORTS, Rights::ALL))?;
-    give(driver.give(&loader, irq, slot::IRQ_HANDLER, Rights::ALL))?;
-    give(driver.give(
-        &loader,
-        driver_notification,
-        slot::NOTIFICATION,
-        Rights::ALL,
-    ))?;
-    give(driver.give_badged(
-        &loader,
-        own_notification,
-        slot::CLIENT,
-        Rights::WRITE,
+    let mut loader =
+        Loader::new(&mut alloc, info.cnode_radix).map_err(|_| StartError::Resources)?;
+    let end = console_api::start::start(
+        &mut alloc,
+        &mut loader,
+        info.archive_length,
+        info.priority,
         CLIENT_BADGE,
-    ))?;
-    give(driver.give(&loader, frame, slot::SHARED_FRAME, Rights::ALL))?;
-    driver.start(0).map_err(|_| "cannot start the driver")?;
-
-    // SAFETY: the shared frame is mapped read-write at SHARED_PAGE_ADDR in this address
-    // space (above) and never unmapped; SharedPage is a repr(C) struct of atomics no larger
-    // than a page, valid for any bit pattern and sound to share through `&` with the
-    // driver, which maps the same frame.
-    let page: &'static SharedPage = unsafe { &*(SHARED_PAGE_ADDR as *const SharedPage) };
-    for _ in 0..START_YIELDS {
-        if page.running() {
-            return Ok(Console::new(page, work, own_notification));
-        }
-        if page.state.load(Ordering::Acquire) == STATE_FAILED {
-            return Err("the driver failed (see its line above)");
-        }
-        libsys::syscall::yield_now();
-    }
-    Err("the driver did not start")
+        SHARED_PAGE_ADDR,
+    )?;
+    Ok(Console::new(end.page, end.work, end.wake))
 }
 
 /// Counts of checks.
@@ -201,6 +117,36 @@ pub(crate) fn check(console: &mut Console, results: &mut Results, ok: bool, what
         results.failed += 1;
         say!(console, "ttytest: {what} ... FAILED\n");
     }
+}
+
+/// Yields this many times to see the driver stay asleep.
+const IDLE_YIELDS: u32 = 100_000;
+
+/// With nothing to send or receive the driver sleeps on its notification: it does not
+/// wake while we yield many times without signalling it.
+fn idle(console: &mut Console, results: &mut Results) {
+    console.drain();
+    // Let the driver finish with what is in flight (the last transmit-empty interrupt, a
+    // signal already pending) before watching it.
+    for _ in 0..IDLE_YIELDS / 10 {
+        console.idle_without_input();
+    }
+    let page = console.page();
+    let before = page.wakeups.load(Ordering::Relaxed);
+    for _ in 0..IDLE_YIELDS {
+        console.idle_without_input();
+    }
+    let woken = page.wakeups.load(Ordering::Relaxed) - before;
+    say!(
+        console,
+        "ttytest: the driver woke {woken} times while we yielded {IDLE_YIELDS} times\n"
+    );
+    check(
+        console,
+        results,
+        woken == 0,
+        "the idle driver sleeps on its notification (no polling)",
+    );
 }
 
 /// The session rule: as a session leader without a terminal, opening the console makes it
@@ -375,6 +321,60 @@ fn raw(console: &mut Console, results: &mut Results) {
     );
 }
 
+/// The session leader exits: the foreground group is hung up and the console is free; then
+/// the controlling-terminal rule both ways round (`open` then `setsid` does not acquire it,
+/// `setsid` then `open` does).
+fn leader_exit(console: &mut Console, results: &mut Results) {
+    let mut sent = [None; 4];
+    let mut count = 0;
+    console
+        .terminal()
+        .session_leader_exited(SELF.session, &mut |event| {
+            if let ttycore::Event::Signal { target, signal } = event {
+                if let Some(slot) = sent.get_mut(count) {
+                    *slot = Some((target, signal));
+                    count += 1;
+                }
+            }
+        });
+    let hangup = sent.contains(&Some((Target::Group(GroupId(1)), Signal::Hangup)));
+    let free = console.terminal().controlling_session().is_none();
+    say!(
+        console,
+        "ttytest: session 1's leader exited: SIGHUP to its foreground group: {hangup}; the console is free: {free}\n"
+    );
+    check(
+        console,
+        results,
+        hangup && free,
+        "the session leader's exit hangs up the foreground group and frees the terminal",
+    );
+    // Process 8 of session 1 opens the console, then calls setsid: no terminal.
+    let before_setsid = Caller::new(8, 1, 1);
+    let opened_first = console
+        .terminal()
+        .open(&before_setsid, false, false)
+        .acquired;
+    let after_setsid = Caller::new(8, 8, 8);
+    let still_none = console.terminal().controlling_session().is_none();
+    // Then it opens the console again as the leader of its new session: acquired.
+    let opened_after = console
+        .terminal()
+        .open(&after_setsid, false, false)
+        .acquired;
+    say!(
+        console,
+        "ttytest: open then setsid acquires: {}; setsid then open acquires: {opened_after}\n",
+        opened_first || !still_none
+    );
+    check(
+        console,
+        results,
+        !opened_first && still_none && opened_after,
+        "open then setsid does not acquire the terminal; setsid then open does",
+    );
+}
+
 /// Short names for read errors in failure lines.
 trait ErrnoName {
     fn errno_name(self) -> &'static str;
@@ -389,6 +389,7 @@ impl ErrnoName for TtyError {
             TtyError::NotControlling => "read: ENOTTY",
             TtyError::NotPermitted => "read: EPERM",
             TtyError::Invalid => "read: EINVAL",
+            TtyError::UnknownRequest => "read: ENOTTY (unknown request)",
         }
     }
 }

@@ -6,7 +6,7 @@ use console_api::paste;
 use ttycore::{cc, SetWhen};
 
 /// Most yields to wait for the driver's receive ring to fill.
-const FILL_YIELDS: u32 = 2_000_000;
+const FILL_YIELDS: u32 = 10_000_000;
 
 /// The harness pastes [`paste::LENGTH`] bytes at the prompt. We take none until the
 /// driver's receive ring is full (so the driver must hold the UART back and QEMU the rest
@@ -26,12 +26,14 @@ pub fn paste(console: &mut Console, results: &mut Results) {
     console.drain();
     let page = console.page();
     let mut filled = false;
-    for _ in 0..FILL_YIELDS {
+    let mut yields = 0;
+    while yields < FILL_YIELDS {
         if page.rx.room() == 0 {
             filled = true;
             break;
         }
         console.idle_without_input();
+        yields += 1;
     }
     let mut received = 0usize;
     let mut mismatches = 0usize;
@@ -52,6 +54,10 @@ pub fn paste(console: &mut Console, results: &mut Results) {
         console,
         "\nttytest: flow control: the receive ring filled: {filled}; received {received} \
          bytes, {mismatches} differ, {overruns} overruns\n"
+    );
+    say!(
+        console,
+        "ttytest: flow control: the ring filled after {yields} yields (at most {FILL_YIELDS})\n"
     );
     check(
         console,
