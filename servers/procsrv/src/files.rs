@@ -78,6 +78,10 @@ pub trait FileServer {
     /// A new child is being built (forget the last one's terminal fds).
     fn begin(&mut self) {}
 
+    /// The child's hatch ends: `succeeded`, or undone, and then what it changed in the
+    /// server (a terminal's foreground group) is put back.
+    fn end(&mut self, _succeeded: bool) {}
+
     /// Tells the server who process `p` is (credentials, umask, group, session, whether it
     /// ignores or blocks SIGTTIN/SIGTTOU).
     ///
@@ -114,6 +118,16 @@ pub trait FileServer {
     fn set_foreground(&mut self, _p: &Proc, _root: Cap<CNode>, _fd: SlotPath) -> Result<(), Errno> {
         Ok(())
     }
+
+    /// The egg's `open` put the server's fd into fd `fd` of the child being built.
+    fn opened(&mut self, _fd: u32, _terminal: bool) {}
+
+    /// The egg's `dup2` copied fd `from` to fd `to` (at `to_path`, relative to `root`): the
+    /// child holds one more copy of a server fd (`FdDup`).
+    fn copied(&mut self, _from: u32, _to: u32, _root: Cap<CNode>, _to_path: SlotPath) {}
+
+    /// The egg is about to delete fd `fd` (at `path`): one copy fewer (`FdClose`).
+    fn closing(&mut self, _fd: u32, _root: Cap<CNode>, _path: SlotPath) {}
 
     /// Process `pid` is gone (dead, or its hatch undone): its handles close.
     fn forget(&mut self, _pid: u32) {}

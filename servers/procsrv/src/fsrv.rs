@@ -53,8 +53,13 @@ pub struct FsLink {
     endpoint: Cap<Endpoint>,
     /// Two slots of procsrv's for caps in transit.
     spare: [u64; 2],
+    /// While a hatch runs after its `tcsetpgrp`: a slot holding a copy of the terminal fd
+    /// and the foreground group before, to put back if the hatch is undone.
+    restore: (u64, Option<u64>),
     /// Terminal fds of the child being built (bit n: fd n), from its opens and shares.
     terminals: u64,
+    /// Fds of the child being built that are this server's (bit n: fd n).
+    ours: u64,
 }
 
 fn own(slot: u64) -> SlotPath {
@@ -153,7 +158,9 @@ impl FsLink {
             control: Control(Cap::from_cptr(control_slot)),
             endpoint,
             spare,
+            restore: (alloc.slot().map_err(|_| "slot")?, None),
             terminals: 0,
+            ours: 0,
         })
     }
 
@@ -161,6 +168,21 @@ impl FsLink {
         let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
         for s in self.spare {
             let _ = root.delete(SlotPath::at(s));
+        }
+    }
+
+    /// Sends `label` (no arguments) through the fd cap at `fd` (relative to `root`): the
+    /// child's handle counts it as the child's own call.
+    fn fd_call(&self, root: Cap<CNode>, fd: SlotPath, label: Label) -> Result<(), Errno> {
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let reply = cap.call(MessageInfo::new(label as u64, 0, 0), [0; 4]);
+        self.clear_spares();
+        match reply.map_err(|_| Errno::EBADF)?.info.label() {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
         }
     }
 
@@ -227,6 +249,44 @@ impl FileServer for FsLink {
 
     fn begin(&mut self) {
         self.terminals = 0;
+        self.ours = 0;
+    }
+
+    fn end(&mut self, succeeded: bool) {
+        if let (false, Some(group)) = (succeeded, self.restore.1) {
+            let cap: Cap<Endpoint> = Cap::from_cptr(self.restore.0);
+            let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+            let _ = cap.call(info, [fs_api::tty::TIOCSPGRP, group, 0, 0]);
+        }
+        self.restore.1 = None;
+        let _ = Cap::<CNode>::from_cptr(SLOT_CNODE).delete(SlotPath::at(self.restore.0));
+    }
+
+    fn opened(&mut self, fd: u32, terminal: bool) {
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals = (self.terminals & !(1 << fd)) | (u64::from(terminal) << fd);
+        }
+    }
+
+    fn copied(&mut self, from: u32, to: u32, root: Cap<CNode>, to_path: SlotPath) {
+        if from >= 64 || to >= 64 {
+            return;
+        }
+        let (ours, terminal) = (self.ours >> from & 1, self.terminals >> from & 1);
+        self.ours = (self.ours & !(1 << to)) | ours << to;
+        self.terminals = (self.terminals & !(1 << to)) | terminal << to;
+        if ours == 1 {
+            let _ = self.fd_call(root, to_path, Label::FdDup);
+        }
+    }
+
+    fn closing(&mut self, fd: u32, root: Cap<CNode>, path: SlotPath) {
+        if fd < 64 && self.ours & (1 << fd) != 0 {
+            let _ = self.fd_call(root, path, Label::FdClose);
+            self.ours &= !(1 << fd);
+            self.terminals &= !(1 << fd);
+        }
     }
 
     fn register(&mut self, p: &Proc) -> Result<(), Errno> {
@@ -275,8 +335,10 @@ impl FileServer for FsLink {
             self.clear_spares();
             return Ok(false);
         }
-        if Self::isatty(self.spare[1]) && fd < 64 {
-            self.terminals |= 1 << fd;
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals =
+                (self.terminals & !(1 << fd)) | (u64::from(Self::isatty(self.spare[1])) << fd);
         }
         let copied = root.copy(dest, own(self.spare[1]), rights);
         self.clear_spares();
@@ -292,9 +354,29 @@ impl FileServer for FsLink {
             .map_err(|_| Errno::EBADF)?;
         let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
         let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+        let before = cap
+            .call(info, [fs_api::tty::TIOCGPGRP, 0, 0, 0])
+            .ok()
+            .filter(|r| r.info.label() == 0)
+            .map(|r| r.words[0]);
         let reply = cap.call(info, [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0]);
+        let label = match reply {
+            Ok(r) => r.info.label(),
+            Err(_) => Errno::EBADF.number(),
+        };
+        if label == 0 && self.restore.1.is_none() {
+            // Keep the cap and the group before, until the hatch ends.
+            let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+            let kept = root.copy(
+                SlotPath::at(self.restore.0),
+                SlotPath::at(self.spare[0]),
+                Rights::ALL,
+            );
+            if kept.is_ok() {
+                self.restore.1 = before;
+            }
+        }
         self.clear_spares();
-        let label = reply.map_err(|_| Errno::EBADF)?.info.label();
         match label {
             0 => Ok(()),
             n => Err(to_errno_number(n)),

@@ -125,8 +125,12 @@ impl Server {
                     .map(|()| s)
                     .map_err(HatchFailure::from)
             }) {
-            Ok(suspended) => suspended,
+            Ok(suspended) => {
+                self.files.end(true);
+                suspended
+            }
             Err(failure) => {
+                self.files.end(false);
                 self.files.forget(pid);
                 self.undo(process, block_index, block);
                 return Err(failure);

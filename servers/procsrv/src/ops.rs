@@ -109,6 +109,8 @@ impl<'d> Draft<'d> {
 
     fn close_fd(&mut self, fd: u64) -> Result<(), Errno> {
         if fd < MAX_FDS && self.fds & (1 << fd) != 0 {
+            let (root, path) = (self.root(), self.child_slot(FD_SLOT_BASE + fd));
+            self.files.closing(fd as u32, root, path);
             self.delete_slot(FD_SLOT_BASE + fd)?;
             self.fds &= !(1 << fd);
         }
@@ -227,6 +229,7 @@ impl egg::Hatch for Draft<'_> {
             self.files
                 .open(&context, path.as_bytes(), flags.0, mode, self.root(), dest)?;
         self.fds |= 1 << fd;
+        self.files.opened(fd, opened.terminal);
         let noctty = flags.contains(egg::O_NOCTTY);
         if opened.terminal && !noctty && self.leads_session() && !self.proc.ctty {
             self.proc.ctty = true;
@@ -250,6 +253,8 @@ impl egg::Hatch for Draft<'_> {
         self.root()
             .copy(dest, src, libsys::object::Rights::ALL)
             .map_err(|_| Errno::ENOMEM)?;
+        let root = self.root();
+        self.files.copied(from, to, root, dest);
         self.fds |= 1 << to;
         Ok(())
     }
