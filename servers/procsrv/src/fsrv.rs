@@ -1,0 +1,495 @@
+//! The file server in the real system: procsrv starts the serial console driver and
+//! `fsrv` at boot (before carving its memory into process blocks) and is the file
+//! server's one control client ([`FsLink`], a [`FileServer`] over `fs-api`'s `Ctl*`
+//! labels). Test root tasks that link procsrv's library run without one.
+//!
+//! What procsrv does with it (docs/userspace.md): every child gets a namespace cap badged
+//! with its pid in `SLOT_FS` and is registered (credentials, pid/group/session) before its
+//! egg runs and again after; an fd the egg copies with `cap` into an fd slot becomes the
+//! child's own handle (`CtlShare`); `open` goes through `CtlOpenOnBehalf` with the
+//! credentials, cwd and umask the egg has left; `CtlProcessExit` when a process dies or a
+//! hatch is undone; the file server's events (signals for groups and processes) are
+//! fetched with `CtlEvents` when it signals its notification, which is bound to procsrv's
+//! thread.
+
+use crate::files::{FileServer, OpenContext, Opened};
+use crate::table::Proc;
+use console_api::{slot, BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
+use fs_api::server::{
+    start_argument, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE, SLOT_CONSOLE_WAKE, SLOT_ENDPOINT,
+    SLOT_EVENTS, SLOT_UNTYPED,
+};
+use fs_api::{Badge, Label};
+use libsys::abi::MessageInfo;
+use libsys::alloc::Allocator;
+use libsys::bootinfo::{
+    BootInfo, ROOT_CNODE_RADIX, SLOT_CNODE, SLOT_IO_PORT_CONTROL, SLOT_IRQ_CONTROL,
+};
+use libsys::cap::{CNode, Cap, Endpoint, Frame, IoPortControl, IrqControl, Notification, SlotPath};
+use libsys::fs::control::{Control, Event};
+use libsys::loader::{Loader, ProcessConfig};
+use libsys::object::Rights;
+use procsrv_api::Errno;
+
+/// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
+const FSRV_PROCESS_BITS: u32 = 23;
+/// log2 of the untyped fsrv makes its heap (file data, tables) from.
+const FSRV_HEAP_BITS: u32 = 25;
+/// fsrv's CNode: its own slots and one per boot archive page.
+const FSRV_CNODE_RADIX: u64 = 14;
+/// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
+const FSRV_ARCHIVE_FIRST_SLOT: u64 = 4096;
+/// log2 of the console driver's memory.
+const DRIVER_UNTYPED_BITS: u32 = 20;
+/// The badge fsrv's console notification carries when the driver signals it.
+const WAKE_BADGE: u64 = 1;
+/// The badge of fsrv's events notification as procsrv receives it (no kind of
+/// `procsrv_api::badge` uses these bits).
+pub const EVENTS_BADGE: u64 = 0xfe << 40;
+
+/// procsrv's link to the file server.
+pub struct FsLink {
+    control: Control,
+    endpoint: Cap<Endpoint>,
+    /// Two slots of procsrv's for caps in transit.
+    spare: [u64; 2],
+    /// While a hatch runs after its `tcsetpgrp`: a slot holding a copy of the terminal fd
+    /// and the foreground group before, to put back if the hatch is undone.
+    restore: (u64, Option<u64>),
+    /// Terminal fds of the child being built (bit n: fd n), from its opens and shares.
+    terminals: u64,
+    /// Fds of the child being built that are this server's (bit n: fd n).
+    ours: u64,
+}
+
+fn own(slot: u64) -> SlotPath {
+    SlotPath {
+        index: slot,
+        depth: ROOT_CNODE_RADIX,
+    }
+}
+
+fn to_errno(e: fs_api::Errno) -> Errno {
+    to_errno_number(e as u64)
+}
+
+/// A file server's errno as procsrv's (the same Linux numbers; EINTR and EIO, which
+/// procsrv has no name for, become EPERM: a terminal refused a background process).
+fn to_errno_number(n: u64) -> Errno {
+    Errno::from_number(n).unwrap_or(Errno::EPERM)
+}
+
+impl FsLink {
+    /// Starts the console driver (COM1) and the file server from the boot archive, the
+    /// driver's shared page handed to the file server as `/dev/console`, fsrv's events
+    /// notification bound to procsrv's thread. Without the driver the console writes to the
+    /// kernel's debug console.
+    ///
+    /// # Errors
+    /// What could not be made or started.
+    pub fn start(
+        alloc: &mut Allocator,
+        loader: &mut Loader,
+        info: &BootInfo,
+    ) -> Result<FsLink, &'static str> {
+        let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
+        let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+        let heap = alloc
+            .make_untyped(FSRV_HEAP_BITS)
+            .map_err(|_| "no memory for fsrv's heap")?;
+        let image =
+            Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
+        let config = ProcessConfig {
+            untyped_bits: FSRV_PROCESS_BITS,
+            cnode_radix: FSRV_CNODE_RADIX,
+            stack_pages: 16,
+            priority: info.priority,
+            ..ProcessConfig::default()
+        };
+        let console = start_driver(alloc, loader, info);
+        let fsrv = loader
+            .load(alloc, image, &config)
+            .map_err(|_| "cannot load bin/fsrv")?;
+        let give =
+            |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give fsrv its caps");
+        match console {
+            Ok(caps) => {
+                give(fsrv.give(loader, caps.page, SLOT_CONSOLE_PAGE, Rights::ALL))?;
+                give(fsrv.give(loader, caps.work, SLOT_CONSOLE_DRIVER, Rights::WRITE))?;
+                give(fsrv.give(loader, caps.wake, SLOT_CONSOLE_WAKE, Rights::ALL))?;
+            }
+            Err(why) => libsys::println!("procsrv: no console driver: {why}"),
+        }
+        give(fsrv.give(loader, endpoint, SLOT_ENDPOINT, Rights::ALL))?;
+        give(fsrv.give(loader, heap, SLOT_UNTYPED, Rights::ALL))?;
+        give(fsrv.give_badged(loader, events, SLOT_EVENTS, Rights::WRITE, EVENTS_BADGE))?;
+        let archive = info.archive_slots;
+        for (i, slot) in (archive.start..archive.end).enumerate() {
+            let frame: Cap<Frame> = Cap::from_cptr(slot);
+            give(fsrv.give(
+                loader,
+                frame,
+                FSRV_ARCHIVE_FIRST_SLOT + i as u64,
+                Rights::READ,
+            ))?;
+        }
+        fsrv.start(start_argument(info.archive_length, FSRV_HEAP_BITS))
+            .map_err(|_| "cannot start fsrv")?;
+        Cap::<libsys::cap::Tcb>::from_cptr(libsys::bootinfo::SLOT_TCB)
+            .bind_notification(events)
+            .map_err(|_| "cannot bind fsrv's events")?;
+        let control_slot = alloc.slot().map_err(|_| "slot")?;
+        let rights = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        Cap::<CNode>::from_cptr(SLOT_CNODE)
+            .mint(
+                SlotPath::at(control_slot),
+                endpoint.slot(),
+                rights,
+                Badge::Control.to_word(),
+            )
+            .map_err(|_| "cannot mint the control cap")?;
+        let spare = [
+            alloc.slot().map_err(|_| "slot")?,
+            alloc.slot().map_err(|_| "slot")?,
+        ];
+        Ok(FsLink {
+            control: Control(Cap::from_cptr(control_slot)),
+            endpoint,
+            spare,
+            restore: (alloc.slot().map_err(|_| "slot")?, None),
+            terminals: 0,
+            ours: 0,
+        })
+    }
+
+    fn clear_spares(&self) {
+        let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+        for s in self.spare {
+            let _ = root.delete(SlotPath::at(s));
+        }
+    }
+
+    /// Sends `label` (no arguments) through the fd cap at `fd` (relative to `root`): the
+    /// child's handle counts it as the child's own call.
+    fn fd_call(&self, root: Cap<CNode>, fd: SlotPath, label: Label) -> Result<(), Errno> {
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let reply = cap.call(MessageInfo::new(label as u64, 0, 0), [0; 4]);
+        self.clear_spares();
+        match reply.map_err(|_| Errno::EBADF)?.info.label() {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
+        }
+    }
+
+    /// Whether the fd cap in procsrv slot `slot` is a terminal.
+    fn isatty(slot: u64) -> bool {
+        let cap: Cap<Endpoint> = Cap::from_cptr(slot);
+        cap.call(MessageInfo::new(Label::FdIsatty as u64, 0, 0), [0; 4])
+            .is_ok_and(|r| r.info.label() == 0 && r.words[0] == 1)
+    }
+}
+
+impl FileServer for FsLink {
+    fn open(
+        &mut self,
+        context: &OpenContext<'_>,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        root: Cap<CNode>,
+        dest: SlotPath,
+    ) -> Result<Opened, Errno> {
+        let pid = u64::from(context.pid);
+        self.register(context.proc)?;
+        if context.cwd != b"/" {
+            self.control.chdir(pid, context.cwd).map_err(to_errno)?;
+        }
+        self.clear_spares();
+        self.control
+            .open_on_behalf(pid, path, u64::from(flags), u64::from(mode), self.spare[0])
+            .map_err(to_errno)?;
+        let terminal = Self::isatty(self.spare[0]);
+        let moved = root.copy(dest, own(self.spare[0]), Rights::ALL);
+        self.clear_spares();
+        moved.map_err(|_| Errno::ENOMEM)?;
+        Ok(Opened { terminal })
+    }
+
+    fn is_terminal(&self, fd: u32) -> bool {
+        fd < 64 && self.terminals & (1 << fd) != 0
+    }
+
+    fn check_directory(&mut self, path: &[u8], _timeout_ms: u64) -> Result<(), Errno> {
+        // The file server checks the directory at the child's first `open` (CtlChdir) and
+        // the child's own calls; here only its form.
+        if path.first() == Some(&b'/') {
+            Ok(())
+        } else {
+            Err(Errno::ENOENT)
+        }
+    }
+
+    fn directory_path(
+        &mut self,
+        _fd: u32,
+        _out: &mut [u8],
+        _timeout_ms: u64,
+    ) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+
+    fn namespace_endpoint(&self) -> Option<Cap<Endpoint>> {
+        Some(self.endpoint)
+    }
+
+    fn begin(&mut self) {
+        self.terminals = 0;
+        self.ours = 0;
+    }
+
+    fn end(&mut self, succeeded: bool) {
+        if let (false, Some(group)) = (succeeded, self.restore.1) {
+            let cap: Cap<Endpoint> = Cap::from_cptr(self.restore.0);
+            let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+            let _ = cap.call(info, [fs_api::tty::TIOCSPGRP, group, 0, 0]);
+        }
+        self.restore.1 = None;
+        let _ = Cap::<CNode>::from_cptr(SLOT_CNODE).delete(SlotPath::at(self.restore.0));
+    }
+
+    fn opened(&mut self, fd: u32, terminal: bool) {
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals = (self.terminals & !(1 << fd)) | (u64::from(terminal) << fd);
+        }
+    }
+
+    fn copied(&mut self, from: u32, to: u32, root: Cap<CNode>, to_path: SlotPath) {
+        if from >= 64 || to >= 64 {
+            return;
+        }
+        let (ours, terminal) = (self.ours >> from & 1, self.terminals >> from & 1);
+        self.ours = (self.ours & !(1 << to)) | ours << to;
+        self.terminals = (self.terminals & !(1 << to)) | terminal << to;
+        if ours == 1 {
+            let _ = self.fd_call(root, to_path, Label::FdDup);
+        }
+    }
+
+    fn closing(&mut self, fd: u32, root: Cap<CNode>, path: SlotPath) {
+        if fd < 64 && self.ours & (1 << fd) != 0 {
+            let _ = self.fd_call(root, path, Label::FdClose);
+            self.ours &= !(1 << fd);
+            self.terminals &= !(1 << fd);
+        }
+    }
+
+    fn register(&mut self, p: &Proc) -> Result<(), Errno> {
+        let (pid, creds, umask, pgid, sid) = (p.pid, &p.creds, p.umask, p.pgid, p.sid);
+        let process = u64::from(pid);
+        let unheard = p.sigignore | p.sigmask;
+        let mut flags = 0;
+        if unheard & (1 << (procsrv_api::signal::SIGTTIN - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTIN;
+        }
+        if unheard & (1 << (procsrv_api::signal::SIGTTOU - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTOU;
+        }
+        self.control
+            .set_credentials(
+                process,
+                creds.uid[1],
+                creds.gid[1],
+                (umask & 0o777) as u16,
+                &creds.groups[..creds.ngroups.min(creds.groups.len())],
+            )
+            .map_err(to_errno)?;
+        self.control
+            .set_job(process, pid, pgid, sid, flags)
+            .map_err(to_errno)
+    }
+
+    fn share(
+        &mut self,
+        pid: u32,
+        fd: u32,
+        root: Cap<CNode>,
+        src: SlotPath,
+        dest: SlotPath,
+        rights: Rights,
+    ) -> Result<bool, Errno> {
+        self.clear_spares();
+        root.copy(own(self.spare[0]), src, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        if self
+            .control
+            .share(u64::from(pid), self.spare[0], self.spare[1])
+            .is_err()
+        {
+            // Not one of the file server's fds: the caller copies it as any cap.
+            self.clear_spares();
+            return Ok(false);
+        }
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals =
+                (self.terminals & !(1 << fd)) | (u64::from(Self::isatty(self.spare[1])) << fd);
+        }
+        let copied = root.copy(dest, own(self.spare[1]), rights);
+        self.clear_spares();
+        copied.map_err(|_| Errno::ENOMEM)?;
+        Ok(true)
+    }
+
+    fn set_foreground(&mut self, p: &Proc, root: Cap<CNode>, fd: SlotPath) -> Result<(), Errno> {
+        let pgid = p.pgid;
+        self.register(p)?;
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+        let before = cap
+            .call(info, [fs_api::tty::TIOCGPGRP, 0, 0, 0])
+            .ok()
+            .filter(|r| r.info.label() == 0)
+            .map(|r| r.words[0]);
+        let reply = cap.call(info, [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0]);
+        let label = match reply {
+            Ok(r) => r.info.label(),
+            Err(_) => Errno::EBADF.number(),
+        };
+        if label == 0 && self.restore.1.is_none() {
+            // Keep the cap and the group before, until the hatch ends.
+            let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+            let kept = root.copy(
+                SlotPath::at(self.restore.0),
+                SlotPath::at(self.spare[0]),
+                Rights::ALL,
+            );
+            if kept.is_ok() {
+                self.restore.1 = before;
+            }
+        }
+        self.clear_spares();
+        match label {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
+        }
+    }
+
+    fn forget(&mut self, pid: u32) {
+        let _ = self.control.process_exit(u64::from(pid));
+    }
+
+    fn events(&mut self, out: &mut [Event; 3]) -> usize {
+        match self.control.events() {
+            Ok((events, n)) => {
+                *out = events;
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The caps fsrv needs to serve the console through the driver.
+struct DriverCaps {
+    page: Cap<Frame>,
+    work: Cap<Notification>,
+    wake: Cap<Notification>,
+}
+
+/// Starts `bin/console` with COM1's ports and IRQ.
+fn start_driver(
+    alloc: &mut Allocator,
+    loader: &mut Loader,
+    info: &BootInfo,
+) -> Result<DriverCaps, &'static str> {
+    let ports_control: Cap<IoPortControl> = Cap::from_cptr(SLOT_IO_PORT_CONTROL);
+    let irq_control: Cap<IrqControl> = Cap::from_cptr(SLOT_IRQ_CONTROL);
+    let first = u64::from(COM1_BASE);
+    let ports_slot = alloc.slot().map_err(|_| "slot")?;
+    let ports = ports_control
+        .issue(
+            first,
+            first + u64::from(UART_PORTS) - 1,
+            SlotPath::at(ports_slot),
+        )
+        .map_err(|_| "COM1's ports were refused")?;
+    let irq_slot = alloc.slot().map_err(|_| "slot")?;
+    let irq = irq_control
+        .get(COM1_IRQ, SlotPath::at(irq_slot))
+        .map_err(|_| "COM1's IRQ was refused")?;
+    let driver_notification: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+    let wake: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+    let page: Cap<Frame> = alloc.make().map_err(|_| "frame")?;
+    let work: Cap<Notification> = Cap::from_cptr(alloc.slot().map_err(|_| "slot")?);
+    alloc
+        .cnode
+        .mint(
+            work.slot(),
+            driver_notification.slot(),
+            Rights::WRITE,
+            BADGE_WORK,
+        )
+        .map_err(|_| "cannot badge the driver's notification")?;
+    let image =
+        Loader::archive_file(info.archive_length, "bin/console").map_err(|_| "no bin/console")?;
+    let config = ProcessConfig {
+        untyped_bits: DRIVER_UNTYPED_BITS,
+        priority: info.priority,
+        ..ProcessConfig::default()
+    };
+    let driver = loader
+        .load(alloc, image, &config)
+        .map_err(|_| "cannot load bin/console")?;
+    let give =
+        |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give the driver its caps");
+    give(driver.give(loader, ports, slot::IO_PORTS, Rights::ALL))?;
+    give(driver.give(loader, irq, slot::IRQ_HANDLER, Rights::ALL))?;
+    give(driver.give(loader, driver_notification, slot::NOTIFICATION, Rights::ALL))?;
+    give(driver.give_badged(loader, wake, slot::CLIENT, Rights::WRITE, WAKE_BADGE))?;
+    give(driver.give(loader, page, slot::SHARED_FRAME, Rights::ALL))?;
+    driver.start(0).map_err(|_| "cannot start the driver")?;
+    Ok(DriverCaps { page, work, wake })
+}
+
+impl crate::Server {
+    /// Fetches the file server's events and delivers their signals: to a process group
+    /// (a terminal's ^C, ^Z, ^\\, SIGTTIN, a hangup's SIGHUP, SIGWINCH) or a process (a
+    /// pipe's SIGPIPE). A session's change of controlling terminal is noted in its leader.
+    pub(crate) fn file_events(&mut self) {
+        use fs_api::event::{CONTROL_ACQUIRED, CONTROL_LOST, GROUP, ID_MASK, PROCESS};
+        // Bounded: the file server queues a bounded number of events.
+        for _ in 0..64 {
+            let mut events = [Event::default(); 3];
+            let n = self.files.events(&mut events);
+            if n == 0 {
+                return;
+            }
+            for e in &events[..n] {
+                let id = e.target & ID_MASK;
+                match e.target & !ID_MASK {
+                    GROUP if id != 0 => {
+                        let _ = self.kill_call(0, -(id as i64), e.what);
+                    }
+                    PROCESS if id != 0 => {
+                        let _ = self.kill_one(None, id, e.what);
+                    }
+                    kind @ (CONTROL_ACQUIRED | CONTROL_LOST) => {
+                        if let Some(leader) = self.table.get_mut(id) {
+                            leader.ctty = kind == CONTROL_ACQUIRED;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
