@@ -883,7 +883,12 @@ mod tests {
         assert!(check_filter("memory", true, false).is_ok());
         assert!(check_filter("bochs", true, false).is_ok());
         let error = check_filter("bochs", false, false).unwrap_err();
-        assert!(error.starts_with("no boot matches `bochs`; the boots are: boot, tests"));
+        assert!(
+            error.starts_with(
+                "no boot matches `bochs`; the boots are: boot, session, hatch, hsh, tests"
+            ),
+            "{error}"
+        );
         let error = check_filter("nosuchtest", true, false).unwrap_err();
         assert!(error.ends_with(", bochs-grub, bochs-tests"), "{error}");
         // `--utest` runs only the boots of the whole utest suite.

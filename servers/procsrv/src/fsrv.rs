@@ -29,6 +29,7 @@ use libsys::cap::{CNode, Cap, Endpoint, Frame, IoPortControl, IrqControl, Notifi
 use libsys::fs::control::{Control, Event};
 use libsys::loader::{Loader, ProcessConfig};
 use libsys::object::Rights;
+use libsys::time::Clock;
 use procsrv_api::Errno;
 
 /// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
@@ -60,7 +61,12 @@ pub struct FsLink {
     terminals: u64,
     /// Fds of the child being built that are this server's (bit n: fd n).
     ours: u64,
+    /// The time-stamp counter's rate (boot info), for the bound of an egg's `open`.
+    clock: Clock,
 }
+
+/// The bound of an egg's `open` when the request names none (`timeout_ms` 0).
+pub const DEFAULT_OPEN_TIMEOUT_MS: u64 = 5_000;
 
 fn own(slot: u64) -> SlotPath {
     SlotPath {
@@ -161,6 +167,7 @@ impl FsLink {
             restore: (alloc.slot().map_err(|_| "slot")?, None),
             terminals: 0,
             ours: 0,
+            clock: Clock::new(info.tsc_hz),
         })
     }
 
@@ -210,8 +217,24 @@ impl FileServer for FsLink {
             self.control.chdir(pid, context.cwd).map_err(to_errno)?;
         }
         self.clear_spares();
+        // A file server that does not answer by the request's bound fails the op with
+        // ETIMEDOUT (CallTimeout) instead of holding procsrv.
+        let bound_ms = match context.timeout_ms {
+            0 => DEFAULT_OPEN_TIMEOUT_MS,
+            ms => ms,
+        };
+        let deadline = self
+            .clock
+            .deadline_after(libsys::time::now(), bound_ms.saturating_mul(1_000_000));
         self.control
-            .open_on_behalf(pid, path, u64::from(flags), u64::from(mode), self.spare[0])
+            .open_on_behalf_until(
+                pid,
+                path,
+                u64::from(flags),
+                u64::from(mode),
+                self.spare[0],
+                Some(deadline),
+            )
             .map_err(to_errno)?;
         let terminal = Self::isatty(self.spare[0]);
         let moved = root.copy(dest, own(self.spare[0]), Rights::ALL);
