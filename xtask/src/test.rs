@@ -206,6 +206,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["-r-xr-xr-x 0 0", " hsh"],
             &["  PID  PPID  PGID   SID   UID S NAME"],
             &["    1     0     0     0     0 R init"],
+            // The console driver, hatched by procsrv from its egg at boot.
+            &["    2     0     0     0     0 R console"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["saved  in tmp"],
             &["1 3 14 /tmp/f"],
