@@ -106,7 +106,7 @@ const CHAOS_TIMEOUT: u64 = 180;
 const HATCH_TIMEOUT: u64 = 600;
 /// The file server's test streams 10 MiB and sends 100,000 messages under `-icount`.
 const FS_TIMEOUT: u64 = 180;
-/// The typed shell session (a 1 MiB pipeline, about 20 hatches).
+/// The typed shell session (1 MiB and 2 MiB pipelines, about 30 hatches).
 const SESSION_TIMEOUT: u64 = 120;
 
 /// What the `session` scenario types, each at its prompt: the shell's `$ `, or what shows
@@ -116,6 +116,11 @@ const SESSION_TYPING: &[Typing] = &[
     ("$ ", b"ls -l /bin\r"),
     ("$ ", b"ps\r"),
     ("$ ", b"producer 1048576 | consumer\r"),
+    ("$ ", b"producer 2097152 | cat | consumer\r"),
+    (
+        "$ ",
+        b"mkdir /tmp/d; echo in $HOME > /tmp/d/f; head -n 1 /tmp/d/f; rm /tmp/d/f; ls /tmp/d\r",
+    ),
     (
         "$ ",
         b"echo 'saved  in' tmp > /tmp/f; cat /tmp/f; wc /tmp/f\r",
@@ -207,7 +212,11 @@ pub const SCENARIOS: &[Scenario] = &[
             &["-r-xr-xr-x 0 0", " hsh"],
             &["  PID  PPID  PGID   SID   UID S NAME"],
             &["    1     0     0     0     0 R init"],
+            // The console driver, hatched by procsrv from its egg at boot.
+            &["    2     0     0     0     0 R console"],
             &["consumer: 1048576 bytes, 0 differ"],
+            &["consumer: 2097152 bytes, 0 differ"],
+            &["in /"],
             &["saved  in tmp"],
             &["1 3 14 /tmp/f"],
             &["status 1"],

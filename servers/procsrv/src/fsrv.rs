@@ -14,7 +14,7 @@
 
 use crate::files::{FileServer, OpenContext, Opened};
 use crate::table::Proc;
-use console_api::{slot, BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
+use console_api::{BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
 use fs_api::server::{
     start_argument, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE, SLOT_CONSOLE_WAKE, SLOT_ENDPOINT,
     SLOT_EVENTS, SLOT_UNTYPED,
@@ -40,8 +40,6 @@ const FSRV_HEAP_BITS: u32 = 25;
 const FSRV_CNODE_RADIX: u64 = 14;
 /// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
 const FSRV_ARCHIVE_FIRST_SLOT: u64 = 4096;
-/// log2 of the console driver's memory.
-const DRIVER_UNTYPED_BITS: u32 = 20;
 /// The badge fsrv's console notification carries when the driver signals it.
 const WAKE_BADGE: u64 = 1;
 /// The badge of fsrv's events notification as procsrv receives it (no kind of
@@ -86,18 +84,18 @@ fn to_errno_number(n: u64) -> Errno {
 }
 
 impl FsLink {
-    /// Starts the console driver (COM1) and the file server from the boot archive, the
-    /// driver's shared page handed to the file server as `/dev/console`, fsrv's events
-    /// notification bound to procsrv's thread. Without the driver the console writes to the
-    /// kernel's debug console.
+    /// Loads the file server from the boot archive (not started: it waits for the console
+    /// driver's shared page) and makes the driver's caps (COM1's ports and IRQ, its
+    /// notifications, the shared page); binds fsrv's events notification to procsrv's
+    /// thread. [`crate::Server::start_file_server`] hatches the driver and starts fsrv.
     ///
     /// # Errors
     /// What could not be made or started.
-    pub fn start(
+    pub fn prepare(
         alloc: &mut Allocator,
         loader: &mut Loader,
         info: &BootInfo,
-    ) -> Result<FsLink, &'static str> {
+    ) -> Result<Pending, &'static str> {
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
         let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
         let heap = alloc
@@ -112,20 +110,15 @@ impl FsLink {
             priority: info.priority,
             ..ProcessConfig::default()
         };
-        let console = start_driver(alloc, loader, info);
+        let driver = driver_caps(alloc);
+        if let Err(why) = driver {
+            libsys::println!("procsrv: no console driver: {why}");
+        }
         let fsrv = loader
             .load(alloc, image, &config)
             .map_err(|_| "cannot load bin/fsrv")?;
         let give =
             |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give fsrv its caps");
-        match console {
-            Ok(caps) => {
-                give(fsrv.give(loader, caps.page, SLOT_CONSOLE_PAGE, Rights::ALL))?;
-                give(fsrv.give(loader, caps.work, SLOT_CONSOLE_DRIVER, Rights::WRITE))?;
-                give(fsrv.give(loader, caps.wake, SLOT_CONSOLE_WAKE, Rights::ALL))?;
-            }
-            Err(why) => libsys::println!("procsrv: no console driver: {why}"),
-        }
         give(fsrv.give(loader, endpoint, SLOT_ENDPOINT, Rights::ALL))?;
         give(fsrv.give(loader, heap, SLOT_UNTYPED, Rights::ALL))?;
         give(fsrv.give_badged(loader, events, SLOT_EVENTS, Rights::WRITE, EVENTS_BADGE))?;
@@ -139,8 +132,6 @@ impl FsLink {
                 Rights::READ,
             ))?;
         }
-        fsrv.start(start_argument(info.archive_length, FSRV_HEAP_BITS))
-            .map_err(|_| "cannot start fsrv")?;
         Cap::<libsys::cap::Tcb>::from_cptr(libsys::bootinfo::SLOT_TCB)
             .bind_notification(events)
             .map_err(|_| "cannot bind fsrv's events")?;
@@ -160,7 +151,7 @@ impl FsLink {
             alloc.slot().map_err(|_| "slot")?,
             alloc.slot().map_err(|_| "slot")?,
         ];
-        Ok(FsLink {
+        let link = FsLink {
             control: Control(Cap::from_cptr(control_slot)),
             endpoint,
             spare,
@@ -168,6 +159,12 @@ impl FsLink {
             terminals: 0,
             ours: 0,
             clock: Clock::new(info.tsc_hz),
+        };
+        Ok(Pending {
+            link,
+            fsrv,
+            driver: driver.ok(),
+            argument: start_argument(info.archive_length, FSRV_HEAP_BITS),
         })
     }
 
@@ -421,69 +418,156 @@ impl FileServer for FsLink {
     }
 }
 
-/// The caps fsrv needs to serve the console through the driver.
-struct DriverCaps {
+/// The console driver's caps, made by procsrv: what its egg's `cap` ops put in its slots
+/// 16..20 (`console_api::slot`), and the two fsrv needs.
+pub struct DriverCaps {
+    ports: u64,
+    irq: u64,
+    notification: Cap<Notification>,
+    wake: Cap<Notification>,
     page: Cap<Frame>,
     work: Cap<Notification>,
-    wake: Cap<Notification>,
 }
 
-/// Starts `bin/console` with COM1's ports and IRQ.
-fn start_driver(
-    alloc: &mut Allocator,
-    loader: &mut Loader,
-    info: &BootInfo,
-) -> Result<DriverCaps, &'static str> {
+/// Issues COM1's ports and IRQ and makes the driver's notifications and shared page.
+fn driver_caps(alloc: &mut Allocator) -> Result<DriverCaps, &'static str> {
     let ports_control: Cap<IoPortControl> = Cap::from_cptr(SLOT_IO_PORT_CONTROL);
     let irq_control: Cap<IrqControl> = Cap::from_cptr(SLOT_IRQ_CONTROL);
     let first = u64::from(COM1_BASE);
-    let ports_slot = alloc.slot().map_err(|_| "slot")?;
-    let ports = ports_control
+    let ports = alloc.slot().map_err(|_| "slot")?;
+    ports_control
         .issue(
             first,
             first + u64::from(UART_PORTS) - 1,
-            SlotPath::at(ports_slot),
+            SlotPath::at(ports),
         )
         .map_err(|_| "COM1's ports were refused")?;
-    let irq_slot = alloc.slot().map_err(|_| "slot")?;
-    let irq = irq_control
-        .get(COM1_IRQ, SlotPath::at(irq_slot))
+    let irq = alloc.slot().map_err(|_| "slot")?;
+    irq_control
+        .get(COM1_IRQ, SlotPath::at(irq))
         .map_err(|_| "COM1's IRQ was refused")?;
-    let driver_notification: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+    let notification: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
     let wake: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
     let page: Cap<Frame> = alloc.make().map_err(|_| "frame")?;
     let work: Cap<Notification> = Cap::from_cptr(alloc.slot().map_err(|_| "slot")?);
     alloc
         .cnode
-        .mint(
-            work.slot(),
-            driver_notification.slot(),
-            Rights::WRITE,
-            BADGE_WORK,
-        )
+        .mint(work.slot(), notification.slot(), Rights::WRITE, BADGE_WORK)
         .map_err(|_| "cannot badge the driver's notification")?;
-    let image =
-        Loader::archive_file(info.archive_length, "bin/console").map_err(|_| "no bin/console")?;
-    let config = ProcessConfig {
-        untyped_bits: DRIVER_UNTYPED_BITS,
-        priority: info.priority,
-        ..ProcessConfig::default()
-    };
-    let driver = loader
-        .load(alloc, image, &config)
-        .map_err(|_| "cannot load bin/console")?;
-    let give =
-        |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give the driver its caps");
-    give(driver.give(loader, ports, slot::IO_PORTS, Rights::ALL))?;
-    give(driver.give(loader, irq, slot::IRQ_HANDLER, Rights::ALL))?;
-    give(driver.give(loader, driver_notification, slot::NOTIFICATION, Rights::ALL))?;
-    give(driver.give_badged(loader, wake, slot::CLIENT, Rights::WRITE, WAKE_BADGE))?;
-    give(driver.give(loader, page, slot::SHARED_FRAME, Rights::ALL))?;
-    driver.start(0).map_err(|_| "cannot start the driver")?;
-    Ok(DriverCaps { page, work, wake })
+    Ok(DriverCaps {
+        ports,
+        irq,
+        notification,
+        wake,
+        page,
+        work,
+    })
 }
 
+/// The file server loaded but not started, and the driver's caps.
+pub struct Pending {
+    link: FsLink,
+    fsrv: libsys::loader::Process,
+    driver: Option<DriverCaps>,
+    argument: u64,
+}
+
+/// The console driver's egg: its five caps from the request (ports, IRQ handler, its
+/// notification, the file server's wake notification badged `WAKE_BADGE`, the shared
+/// page) into `console_api::slot`'s 16..20, and its name:
+/// `cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0; cap 17 1 ...; cap 18 2 ...; cap 19 3 WRITE 1;
+/// cap 20 4 READ|WRITE|GRANT|GRANT_REPLY 0; setname "console"` (`cargo xtask egg asm`).
+const DRIVER_EGG: &[u8] = &[
+    0x0b, 0x10, 0x00, 0x0f, 0x00, 0x0b, 0x11, 0x01, 0x0f, 0x00, 0x0b, 0x12, 0x02, 0x0f, 0x00, 0x0b,
+    0x13, 0x03, 0x02, 0x01, 0x0b, 0x14, 0x04, 0x0f, 0x00, 0x17, 0x07, b'c', b'o', b'n', b's', b'o',
+    b'l', b'e',
+];
+// The egg's `cap 19 3 WRITE 1` mints the wake notification with WAKE_BADGE.
+const _: () = assert!(WAKE_BADGE == 1);
+
+/// log2 of the slots of the driver's request CNode.
+const DRIVER_REQUEST_RADIX: u64 = 3;
+
 impl crate::Server {
+    /// Hatches the console driver from its egg (a child of procsrv, like the boot table's
+    /// programs), hands its shared page to the file server, starts the file server and
+    /// makes it procsrv's [`FileServer`]. Without the driver the console writes to the
+    /// kernel's debug console and has no input.
+    pub fn start_file_server(&mut self, pending: Pending) {
+        let Pending {
+            link,
+            fsrv,
+            driver,
+            argument,
+        } = pending;
+        if let Some(d) = driver {
+            match self.hatch_driver(&d) {
+                Ok(()) => {
+                    let given = fsrv
+                        .give(&self.loader, d.page, SLOT_CONSOLE_PAGE, Rights::ALL)
+                        .and_then(|()| {
+                            fsrv.give(&self.loader, d.work, SLOT_CONSOLE_DRIVER, Rights::WRITE)
+                        })
+                        .and_then(|()| {
+                            fsrv.give(&self.loader, d.wake, SLOT_CONSOLE_WAKE, Rights::ALL)
+                        });
+                    if given.is_err() {
+                        libsys::println!("procsrv: cannot give fsrv the console");
+                    }
+                }
+                Err(e) => libsys::println!("procsrv: cannot hatch /bin/console: {}", e.errno),
+            }
+        }
+        if fsrv.start(argument).is_err() {
+            libsys::println!("procsrv: cannot start fsrv");
+            return;
+        }
+        // SAFETY: procsrv has one thread, and this is the only reference ever made to
+        // FILE_SERVER (start_file_server runs once, at boot).
+        let link: &'static mut FsLink = unsafe { (*crate::FILE_SERVER.0.get()).insert(link) };
+        self.files = link;
+    }
+
+    /// Hatches `/bin/console` with [`DRIVER_EGG`], its caps in a request CNode.
+    fn hatch_driver(&mut self, d: &DriverCaps) -> Result<(), crate::hatch::HatchFailure> {
+        let cnode = self
+            .alloc
+            .make_cnode(DRIVER_REQUEST_RADIX)
+            .map_err(|_| Errno::ENOMEM)?;
+        let root = self.loader.root_unguarded;
+        let sources = [
+            d.ports,
+            d.irq,
+            d.notification.cptr(),
+            d.wake.cptr(),
+            d.page.cptr(),
+        ];
+        for (i, &source) in sources.iter().enumerate() {
+            let dest = SlotPath {
+                index: (cnode.cptr() << DRIVER_REQUEST_RADIX) | i as u64,
+                depth: ROOT_CNODE_RADIX + DRIVER_REQUEST_RADIX,
+            };
+            root.copy(dest, own(source), Rights::ALL)
+                .map_err(|_| Errno::ENOMEM)?;
+        }
+        let request = procsrv_api::HatchRequest {
+            program: b"/bin/console",
+            argv: b"console\0",
+            envp: b"",
+            egg: DRIVER_EGG,
+            cap_radix: DRIVER_REQUEST_RADIX,
+            timeout_ms: 0,
+        };
+        let caps = crate::ops::RequestCaps {
+            slot: cnode.cptr(),
+            radix: DRIVER_REQUEST_RADIX,
+        };
+        let hatched = self.hatch(0, &request, caps);
+        // The request's caps were copied, never consumed: the CNode and its copies go.
+        let _ = self.alloc.free_slot(cnode.cptr());
+        hatched.map(drop)
+    }
+
     /// Fetches the file server's events and delivers their signals: to a process group
     /// (a terminal's ^C, ^Z, ^\\, SIGTTIN, a hangup's SIGHUP, SIGWINCH) or a process (a
     /// pipe's SIGPIPE). A session's change of controlling terminal is noted in its leader.

@@ -64,7 +64,7 @@ pub struct Options {
 }
 
 /// A value only procsrv's one thread touches.
-struct Global<T>(UnsafeCell<T>);
+pub(crate) struct Global<T>(pub(crate) UnsafeCell<T>);
 
 // SAFETY: procsrv has exactly one thread; the value is reached only through `take`, once.
 unsafe impl<T> Sync for Global<T> {}
@@ -72,7 +72,7 @@ unsafe impl<T> Sync for Global<T> {}
 static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
-static FILE_SERVER: Global<Option<fsrv::FsLink>> = Global(UnsafeCell::new(None));
+pub(crate) static FILE_SERVER: Global<Option<fsrv::FsLink>> = Global(UnsafeCell::new(None));
 
 /// The server's state.
 pub struct Server {
@@ -97,6 +97,8 @@ pub struct Server {
     pub baseline: (usize, u64),
     /// How it runs.
     pub options: Options,
+    /// The file server, loaded at start and started after the boot table's first hatch.
+    pending_files: Option<fsrv::Pending>,
 }
 
 /// Why procsrv could not start.
@@ -138,8 +140,8 @@ impl Server {
         .map_err(|_| StartError::OutOfMemory)?;
         // Read-only segments are shared between the processes of one program.
         loader.share_text();
-        let link = if options.file_server {
-            match fsrv::FsLink::start(&mut alloc, &mut loader, info) {
+        let pending = if options.file_server {
+            match fsrv::FsLink::prepare(&mut alloc, &mut loader, info) {
                 Ok(link) => Some(link),
                 Err(why) => {
                     println!("procsrv: no file server: {why}");
@@ -157,10 +159,7 @@ impl Server {
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
         let (table, blocks, files) = unsafe {
-            let files: &'static mut dyn FileServer = match link {
-                Some(link) => (*FILE_SERVER.0.get()).insert(link),
-                None => &mut *NO_FILE_SERVER.0.get(),
-            };
+            let files: &'static mut dyn FileServer = &mut *NO_FILE_SERVER.0.get();
             (
                 Table::init_in_place(&mut *TABLE.0.get()),
                 &mut *BLOCKS.0.get(),
@@ -184,6 +183,7 @@ impl Server {
             programs: [None; hatch::KNOWN_PROGRAMS],
             baseline: (0, 0),
             options,
+            pending_files: pending,
         };
         server.baseline = server.usage();
         Ok(server)
@@ -235,7 +235,14 @@ pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
         (2u64 << memory::HALF_BITS) >> 10,
         server.alloc.slots.free_count()
     );
-    server.hatch_boot_programs(boot);
+    // init first (pid 1), then the console driver hatched from its egg and the file
+    // server; init's first request is served after both.
+    let (first, rest) = boot.split_at(boot.len().min(1));
+    server.hatch_boot_programs(first);
+    if let Some(pending) = server.pending_files.take() {
+        server.start_file_server(pending);
+    }
+    server.hatch_boot_programs(rest);
     server.serve();
 }
 

@@ -1,6 +1,7 @@
 //! `producer [BYTES]`: writes BYTES (default 1 MiB) of a known pattern to standard output
 //! (byte `i` is `(i * 7 + i / 4096) mod 251`), in writes of up to 32 KiB; the other end of
-//! the pipeline test (`producer | consumer`). Exits 1 when a write fails.
+//! the pipeline test (`producer | consumer`). Exits 1 when a write fails (quietly when
+//! nobody reads any more: EPIPE, and SIGPIPE from procsrv).
 #![no_std]
 #![no_main]
 
@@ -27,9 +28,14 @@ fn main(arg: u64) {
         for (k, b) in chunk[..n].iter_mut().enumerate() {
             *b = pattern(at + k as u64);
         }
-        if let Err(e) = userland::write_all(Fd::STDOUT, &chunk[..n]) {
-            userland::complain("producer", b"write", e);
-            userland::exit(1);
+        match userland::write_all(Fd::STDOUT, &chunk[..n]) {
+            Ok(()) => {}
+            // Nobody reads any more: SIGPIPE is on its way from procsrv; end quietly.
+            Err(libsys::fs::Errno::EPIPE) => userland::exit(1),
+            Err(e) => {
+                userland::complain("producer", b"write", e);
+                userland::exit(1);
+            }
         }
         at += n as u64;
     }
