@@ -130,6 +130,7 @@ const SESSION_TYPING: &[Typing] = &[
     ("cat\r\n", b"typed at cat\r"),
     ("typed at cat\r\ntyped at cat", b"\x03"),
     ("$ ", b"echo after ^C: $?\r"),
+    ("$ ", b"hatchchild fault\r"),
     ("$ ", b"hello\r"),
     ("that is the tour", b""),
     ("$ ", b"set -x\r"),
@@ -201,7 +202,8 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     // A session typed through the real serial port at the shell's prompts: commands,
     // a pipeline across two hatches, a redirection to /tmp read back, `$?`, ^C reaching a
-    // foreground job and not the shell, `set -x`, the `hatch` builtin's failure report,
+    // foreground job and not the shell, a faulting child reported, `set -x`, the `hatch`
+    // builtin's failure report,
     // the tour (`/bin/hello`); `exit` ends the shell and init (root-args `exit`) ends the
     // system: the boot must power off cleanly (status success), not time out.
     Scenario {
@@ -223,10 +225,14 @@ pub const SCENARIOS: &[Scenario] = &[
             &["typed at cat"],
             &["after ^C: 130"],
             &["hello: that is the tour"],
+            // A child that faults: procsrv's line reaches the console through the file
+            // server, the shell names the signal.
+            &["procsrv: pid ", " (hatchchild) killed by SIGSEGV: page fault at address 0x0"],
+            &["hsh: pid ", ": Segmentation fault"],
             &["+   open 1 \"/tmp/y\" O_WRONLY|O_CREAT|O_TRUNC 0o666"],
             &["hatch: op 1 (setsid) at byte 2: EPERM: already a process group leader"],
         ],
-        absent: &["Segmentation fault", "not found"],
+        absent: &["not found"],
         timeout_secs: SESSION_TIMEOUT,
         ..boot("session", "exit", &[])
     },

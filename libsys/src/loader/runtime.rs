@@ -518,7 +518,7 @@ impl Loader {
         if plan.executable {
             rights |= MAP_EXECUTABLE;
         }
-        if !plan.writable && self.shared.is_some() {
+        if !plan.writable && self.can_share(elf, plan) {
             return self.load_shared(objects, tables, elf, plan, rights);
         }
         let mut done = 0;

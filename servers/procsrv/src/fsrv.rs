@@ -525,7 +525,56 @@ impl crate::Server {
         // SAFETY: procsrv has one thread, and this is the only reference ever made to
         // FILE_SERVER (start_file_server runs once, at boot).
         let link: &'static mut FsLink = unsafe { (*crate::FILE_SERVER.0.get()).insert(link) };
+        if let Err(why) = self.print_to_console(link) {
+            libsys::println!("procsrv: my lines stay on the kernel's console: {why}");
+        }
         self.files = link;
+    }
+
+    /// Makes procsrv's own lines (a faulting child's report) go to `/dev/console` through
+    /// the file server: procsrv is process 0 there (root, no group or session), with an
+    /// I/O window of its own and the console open on its fd 1 (fds in a slot range of its
+    /// own). Until this works they go to the kernel's debug console, which is quiet once
+    /// the console driver holds COM1.
+    fn print_to_console(&mut self, link: &FsLink) -> Result<(), &'static str> {
+        use libsys::fs::{Namespace, O_NOCTTY, O_WRONLY};
+        link.control
+            .set_credentials(0, 0, 0, 0o022, &[])
+            .map_err(|_| "not registered")?;
+        let ns_slot = self.alloc.slot().map_err(|_| "slot")?;
+        let rights = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        Cap::<CNode>::from_cptr(SLOT_CNODE)
+            .mint(
+                SlotPath::at(ns_slot),
+                link.endpoint.slot(),
+                rights,
+                Badge::Namespace(0).to_word(),
+            )
+            .map_err(|_| "cannot mint a namespace cap")?;
+        let ns = Namespace(Cap::from_cptr(ns_slot));
+        let rw = Rights::READ.union(Rights::WRITE).bits();
+        let vspace = Cap::from_cptr(libsys::bootinfo::SLOT_VSPACE);
+        for page in 0..fs_api::WINDOW_PAGES as u64 {
+            let frame: Cap<Frame> = self.alloc.make().map_err(|_| "window frame")?;
+            let vaddr = fs_api::WINDOW_ADDR + page * 4096;
+            libsys::vspace::map_frame(&mut self.alloc, vspace, frame, vaddr, rw, false)
+                .map_err(|_| "cannot map the window")?;
+            ns.attach_window(page, frame)
+                .map_err(|_| "cannot attach the window")?;
+        }
+        let fds = self
+            .alloc
+            .slots
+            .alloc_range(libsys::process::MAX_FDS)
+            .ok_or("no fd slots")?;
+        link.control
+            .open_on_behalf(0, b"/dev/console", O_WRONLY | O_NOCTTY, 0, fds + 1)
+            .map_err(|_| "cannot open /dev/console")?;
+        libsys::fs::set_namespace(ns_slot);
+        libsys::fs::set_fd_slot_base(fds);
+        Ok(())
     }
 
     /// Hatches `/bin/console` with [`DRIVER_EGG`], its caps in a request CNode.

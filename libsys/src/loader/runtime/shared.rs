@@ -49,6 +49,28 @@ impl Loader {
         });
     }
 
+    /// Whether the read-only segment `plan` of `elf` can be mapped from shared frames: it
+    /// is shared already, or the table of runs has room for the runs it still needs (a
+    /// full table leaves further programs' segments private, copied as writable ones are,
+    /// rather than failing their hatch).
+    pub(super) fn can_share(&self, elf: &ElfFile<'_>, plan: &SegmentPlan) -> bool {
+        let Some(shared) = self.shared.as_ref() else {
+            return false;
+        };
+        let image = elf.bytes().as_ptr() as usize;
+        let mut missing = 0;
+        let mut done = 0;
+        while done < plan.pages {
+            let batch = (plan.pages - done).min(crate::object::MAX_RETYPE_COUNT);
+            let page0 = plan.first_page + done * PAGE_SIZE;
+            if shared.find(image, page0, batch).is_none() {
+                missing += 1;
+            }
+            done += batch;
+        }
+        shared.count + missing <= MAX_SHARED_RUNS
+    }
+
     /// Maps a read-only segment from shared frames (made and filled on first use).
     pub(super) fn load_shared(
         &mut self,
