@@ -84,9 +84,22 @@ impl SlotAllocator {
         if count == 0 {
             return None;
         }
+        if count == 1 {
+            return self.alloc();
+        }
         let mut run = 0;
-        for slot in self.start..self.end {
+        let mut slot = self.start;
+        while slot < self.end {
+            // Whole used words end any run at once (the root task's first few hundred slots
+            // are its archive pages: scanning them bit by bit cost thousands of steps).
+            if slot.is_multiple_of(64) && self.used[(slot / 64) as usize] == u64::MAX {
+                run = 0;
+                slot += 64;
+                continue;
+            }
             run = if self.is_used(slot) { 0 } else { run + 1 };
+            slot += 1;
+            let slot = slot - 1;
             if run == count {
                 let first = slot + 1 - count;
                 for s in first..=slot {

@@ -123,6 +123,19 @@ fn request(
     count: u64,
     bytes: &[&[u8]],
 ) -> Result<Received> {
+    request_until(cap, label, regs, count, bytes, None)
+}
+
+/// [`request`] that gives up at `deadline` (a time-stamp counter value, [`crate::time`])
+/// when there is one: `ETIMEDOUT` when no reply came by then (the kernel drops a later one).
+fn request_until(
+    cap: Cap<Endpoint>,
+    label: Label,
+    regs: [u64; 4],
+    count: u64,
+    bytes: &[&[u8]],
+    deadline: Option<u64>,
+) -> Result<Received> {
     let mut length = count;
     if !bytes.is_empty() {
         let mut word = fs_api::PATH_WORD;
@@ -140,7 +153,14 @@ fn request(
         length = word as u64;
     }
     let info = MessageInfo::new(label as u64, length, 0);
-    let mut reply = cap.call(info, regs).map_err(|_| Errno::EBADF)?;
+    let reply = match deadline {
+        Some(deadline) => cap.call_timeout(info, regs, deadline),
+        None => cap.call(info, regs),
+    };
+    let mut reply = reply.map_err(|e| match e.error {
+        crate::abi::Error::TimedOut => Errno::ETIMEDOUT,
+        _ => Errno::EBADF,
+    })?;
     Errno::check(reply.info.label())?;
     // Registers past the reply's length hold whatever they held: read them as 0.
     let sent = reply.info.length() as usize;
@@ -159,8 +179,21 @@ fn request_cap(
     bytes: &[&[u8]],
     slot: u64,
 ) -> Result<Received> {
+    request_cap_until(cap, label, regs, count, bytes, slot, None)
+}
+
+/// [`request_cap`] that gives up at `deadline` when there is one ([`request_until`]).
+fn request_cap_until(
+    cap: Cap<Endpoint>,
+    label: Label,
+    regs: [u64; 4],
+    count: u64,
+    bytes: &[&[u8]],
+    slot: u64,
+    deadline: Option<u64>,
+) -> Result<Received> {
     syscall::set_receive_slot(slot);
-    let reply = request(cap, label, regs, count, bytes);
+    let reply = request_until(cap, label, regs, count, bytes, deadline);
     syscall::set_receive_slot(0);
     let reply = reply?;
     if reply.info.caps() == 0 {

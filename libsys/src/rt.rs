@@ -36,9 +36,27 @@ macro_rules! entry {
     };
 }
 
-/// Ends this thread by suspending its own TCB. Never returns.
+/// Ends the program: a hatched process tells procsrv (through its endpoint in
+/// [`crate::process::SLOT_PROCSRV`]) that it exited with status 0; the root task, which has
+/// no such endpoint, suspends its own TCB. Never returns.
 #[unsafe(no_mangle)]
 pub extern "C" fn hatchery_exit() -> ! {
+    exit_with(0)
+}
+
+/// Ends the program with status `code` (see [`hatchery_exit`]). Never returns.
+pub fn exit_with(code: u8) -> ! {
+    use crate::process::SLOT_PROCSRV;
+    let procsrv = crate::cap::Cap::<crate::cap::Endpoint>::from_cptr(SLOT_PROCSRV);
+    if procsrv
+        .identify()
+        .is_ok_and(|id| id.cap_kind() == Some(crate::object::CapKind::Endpoint))
+    {
+        let _ = procsrv.call(
+            MessageInfo::new(procsrv_api::label::EXIT, 1, 0),
+            [code.into(), 0, 0, 0],
+        );
+    }
     let _ = crate::syscall::call(
         SLOT_TCB,
         MessageInfo::new(Label::TcbSuspend as u64, 0, 0),
@@ -166,5 +184,5 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         Some(l) => crate::println!("panic: {} at {}:{}", info.message(), l.file(), l.line()),
         None => crate::println!("panic: {}", info.message()),
     }
-    hatchery_exit()
+    exit_with(101)
 }

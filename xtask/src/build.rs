@@ -24,7 +24,10 @@ const KERNEL_BIN: &str = "hatchery";
 pub const LOADER_PACKAGE: &str = "loader";
 const LOADER_BIN: &str = "hatchery-loader";
 pub const KERNEL_RUSTFLAGS: &str = "-C code-model=kernel -C relocation-model=static";
-pub const USER_RUSTFLAGS: &str = "-C relocation-model=static";
+/// Userspace: linked low, static. Debug info is stripped: every program goes into the boot
+/// archive, whose pages the root task receives one cap each, and the debug sections were
+/// three quarters of the archive (the root CNode holds at most 3960 archive pages).
+pub const USER_RUSTFLAGS: &str = "-C relocation-model=static -C strip=debuginfo";
 
 /// A userspace program built from `servers/<dir>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,11 +96,27 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
             quiet,
         )
     })?;
+    let alone = servers_built_alone(&root.join("servers"))?;
     let mut user_packages = vec![LOADER_PACKAGE];
-    user_packages.extend(servers.iter().map(|(package, _)| package.as_str()));
+    user_packages.extend(
+        servers
+            .iter()
+            .map(|(package, _)| package.as_str())
+            .filter(|package| !alone.iter().any(|a| a == package)),
+    );
     let quiet = quiet_build(&user_dir, profile, LOADER_BIN);
     steps.run("build loader and servers", || {
-        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile, quiet)
+        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile, quiet)?;
+        for package in &alone {
+            cargo_build(
+                &user_dir,
+                USER_RUSTFLAGS,
+                &[package.as_str()],
+                profile,
+                quiet,
+            )?;
+        }
+        Ok(())
     })?;
 
     let out = |dir: &Path, bin: &str| -> Result<PathBuf, String> {
@@ -189,6 +208,41 @@ pub fn discover_servers(dir: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(servers)
 }
 
+/// The programs under `dir` built by a cargo invocation of their own: those whose manifest
+/// says `build-alone = true` (under `[package.metadata.hatchery]`). Cargo unifies the
+/// features of the packages one invocation builds, so a program that turns on a feature of
+/// a shared crate (the shell needs `egg`'s `alloc`, and so `alloc`, and so a global
+/// allocator) would turn it on in every other program, which has no allocator.
+///
+/// # Errors
+/// When `dir` cannot be read.
+pub fn servers_built_alone(dir: &Path) -> Result<Vec<String>, String> {
+    let mut alone = Vec::new();
+    for (package, _) in discover_servers(dir)? {
+        let manifest = dir.join(&package).join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        if builds_alone(&text) {
+            alone.push(package);
+        }
+    }
+    Ok(alone)
+}
+
+/// Whether a manifest says `build-alone = true` in `[package.metadata.hatchery]`.
+fn builds_alone(manifest: &str) -> bool {
+    let mut section = "";
+    manifest.lines().map(str::trim).any(|line| {
+        if line.starts_with('[') {
+            section = line;
+            return false;
+        }
+        section == "[package.metadata.hatchery]"
+            && line
+                .split_once('=')
+                .is_some_and(|(key, value)| key.trim() == "build-alone" && value.trim() == "true")
+    })
+}
+
 /// Whether the crate in `dir` with manifest text `manifest` builds a program.
 fn has_program(manifest: &str, dir: &Path) -> bool {
     manifest.lines().any(|line| line.trim() == "[[bin]]") || dir.join("src/main.rs").is_file()
@@ -265,6 +319,21 @@ mod tests {
             package_and_bin(manifest),
             Some(("procsrv".into(), "procsrv".into()))
         );
+    }
+
+    #[test]
+    fn a_program_that_says_so_is_built_alone() {
+        assert!(builds_alone(
+            "[package]\nname = \"hsh\"\n[package.metadata.hatchery]\nbuild-alone = true\n"
+        ));
+        assert!(!builds_alone(
+            "[package]\nname = \"x\"\nbuild-alone = true\n"
+        ));
+        assert!(!builds_alone(
+            "[package.metadata.hatchery]\nbuild-alone = false\n"
+        ));
+        let alone = servers_built_alone(&workspace_root().join("servers")).unwrap();
+        assert_eq!(alone, ["hsh"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::build::discover_servers;
+use crate::build::{discover_servers, servers_built_alone};
 use crate::steps::{run_command, workspace_root, Steps};
 use crate::tools::{ensure_rust_target, TARGET};
 
@@ -31,16 +31,25 @@ pub fn run(_args: ClippyArgs) -> Result<(), String> {
         )
     })?;
     let servers = discover_servers(&root.join("servers"))?;
+    let alone = servers_built_alone(&root.join("servers"))?;
     steps.run("clippy loader and servers", || {
-        let mut command = cargo(
-            Some(&root.join("target/user")),
-            Some(crate::build::USER_RUSTFLAGS),
-        );
+        let user = || {
+            cargo(
+                Some(&root.join("target/user")),
+                Some(crate::build::USER_RUSTFLAGS),
+            )
+        };
+        let mut command = user();
         command.args(["-p", crate::build::LOADER_PACKAGE, "--target", TARGET]);
-        for (package, _) in &servers {
+        for (package, _) in servers.iter().filter(|(p, _)| !alone.contains(p)) {
             command.args(["-p", package]);
         }
-        run_command(command.args(["--", "-D", "warnings"]))
+        run_command(command.args(["--", "-D", "warnings"]))?;
+        // Each on its own, as `build` does (see `servers_built_alone`).
+        for package in &alone {
+            run_command(user().args(["-p", package, "--target", TARGET, "--", "-D", "warnings"]))?;
+        }
+        Ok(())
     })?;
     steps.summary();
     Ok(())

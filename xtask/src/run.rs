@@ -9,7 +9,7 @@ use crate::build::{build_all, relative};
 use crate::image_cmd::{archive_and_bundle_in, grub_iso, limine_iso, Root};
 use crate::limine_fetch::find_limine;
 use crate::options::{self, Memory};
-use crate::qemu::{run_watched, Boot, Qemu, Serial, Watch};
+use crate::qemu::{run_watched, Boot, Qemu, Serial, Typing, Watch};
 use crate::serial::{Ending, EXIT_FAILURE, EXIT_SUCCESS, ROOT_TASK_FAULTED};
 use crate::steps::{Profile, Steps};
 use crate::tools::{Installer, BOCHS, GRUB, MTOOLS, QEMU, XORRISO};
@@ -96,7 +96,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let artifacts = build_all(Profile::from_release_flag(args.release), &mut steps)?;
     let root = Root {
         program: args.root.clone(),
-        args: args.root_args.clone(),
+        args: root_args(&args, &cmdline),
     };
     let build_dir = artifacts.profile.build_dir()?;
     let images = archive_and_bundle_in(&artifacts, &mut steps, &root, &build_dir)?;
@@ -173,11 +173,16 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             Serial::Stdio
         };
         qemu.extra = args.qemu_args.clone();
+        let input = if terminal || args.root.is_some() {
+            &[][..]
+        } else {
+            script_typing(&std::io::read_to_string(std::io::stdin()).unwrap_or_default())
+        };
         let watch = Watch {
             echo: true,
             inherit_stdin: terminal,
             timeout: None,
-            input: &[],
+            input,
         };
         run_watched(&mut qemu.command(), watch)?
     };
@@ -285,6 +290,33 @@ fn failure_message(log: &str) -> String {
 
 /// The kernel command line: `exit` without a terminal (or under Bochs, whose console is
 /// not interactive), `syscall=iretq` with `--iretq`, `log=LEVEL` with `--log`.
+/// Piped stdin as a script for the shell on the console: each line typed at a prompt
+/// (`$ `, or `> ` where a line goes on), then ^D, the end of the shell's input; the shell
+/// exits, and init, told `exit`, ends the system. Leaked: it lives as long as `run`.
+fn script_typing(script: &str) -> &'static [Typing] {
+    let mut steps: Vec<Typing> = Vec::new();
+    let mut continued = false;
+    for line in script.lines() {
+        let keys = format!("{line}\r").into_bytes().leak();
+        steps.push((if continued { "> " } else { "$ " }, keys));
+        continued = line.ends_with('\\') || line.ends_with('|');
+    }
+    steps.push(("$ ", b"\x04"));
+    steps.leak()
+}
+
+/// The root task's arguments: `--root-args`, and for the default root (procsrv) `exit`
+/// when the kernel is told `exit`, so that init ends the system when the console shell
+/// exits instead of starting another.
+fn root_args(args: &RunArgs, cmdline: &str) -> String {
+    let exit = cmdline.split_whitespace().any(|w| w == "exit");
+    if args.root.is_none() && exit {
+        format!("{} exit", args.root_args).trim().to_string()
+    } else {
+        args.root_args.clone()
+    }
+}
+
 fn cmdline(args: &RunArgs, terminal: bool) -> String {
     let mut words = Vec::new();
     if !terminal || args.bochs {
@@ -484,6 +516,28 @@ mod tests {
         assert!(Wrapper::try_parse_from(["run", "--root-args", "cpu"]).is_err());
         let error = parse_error(&["--root", "utest", "--root-args", "cpu\u{1b}"]);
         assert!(error.contains("words of printable text"), "{error}");
+    }
+
+    #[test]
+    fn a_piped_script_is_typed_line_by_line_then_ended_with_ctrl_d() {
+        let typed = script_typing("echo hi\nls /bin |\nwc\n");
+        assert_eq!(
+            typed,
+            [
+                ("$ ", &b"echo hi\r"[..]),
+                ("$ ", b"ls /bin |\r"),
+                ("> ", b"wc\r"),
+                ("$ ", b"\x04"),
+            ]
+        );
+        assert_eq!(script_typing(""), [("$ ", &b"\x04"[..])]);
+    }
+
+    #[test]
+    fn the_default_root_is_told_exit_with_the_kernel() {
+        assert_eq!(root_args(&parse(&[]), "exit"), "exit");
+        assert_eq!(root_args(&parse(&[]), ""), "");
+        assert_eq!(root_args(&parse(&["--root", "utest"]), "exit"), "");
     }
 
     #[test]

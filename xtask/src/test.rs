@@ -102,8 +102,42 @@ const ERROR_TIMEOUT: u64 = 20;
 const BOCHS_TIMEOUT: u64 = 120;
 /// The randomized system call test makes 1,000,000 calls (about 3 s of QEMU time here).
 const CHAOS_TIMEOUT: u64 = 180;
+/// procsrv's in-system tests hatch 20,000 children and send 100,000 random eggs.
+const HATCH_TIMEOUT: u64 = 600;
 /// The file server's test streams 10 MiB and sends 100,000 messages under `-icount`.
 const FS_TIMEOUT: u64 = 180;
+/// The typed shell session (1 MiB and 2 MiB pipelines, about 30 hatches).
+const SESSION_TIMEOUT: u64 = 120;
+
+/// What the `session` scenario types, each at its prompt: the shell's `$ `, or what shows
+/// that the foreground `cat` runs (its copy of the typed line) before ^C.
+const SESSION_TYPING: &[Typing] = &[
+    ("$ ", b"echo home is $HOME\r"),
+    ("$ ", b"ls -l /bin\r"),
+    ("$ ", b"ps\r"),
+    ("$ ", b"producer 1048576 | consumer\r"),
+    ("$ ", b"producer 2097152 | cat | consumer\r"),
+    (
+        "$ ",
+        b"mkdir /tmp/d; echo in $HOME > /tmp/d/f; head -n 1 /tmp/d/f; rm /tmp/d/f; ls /tmp/d\r",
+    ),
+    (
+        "$ ",
+        b"echo 'saved  in' tmp > /tmp/f; cat /tmp/f; wc /tmp/f\r",
+    ),
+    ("$ ", b"false; echo status $?\r"),
+    ("$ ", b"cat\r"),
+    ("cat\r\n", b"typed at cat\r"),
+    ("typed at cat\r\ntyped at cat", b"\x03"),
+    ("$ ", b"echo after ^C: $?\r"),
+    ("$ ", b"hatchchild fault\r"),
+    ("$ ", b"hello\r"),
+    ("that is the tour", b""),
+    ("$ ", b"set -x\r"),
+    ("$ ", b"echo x > /tmp/y\r"),
+    ("$ ", b"hatch --egg 'setpgid 0; setsid' echo no\r"),
+    ("$ ", b"exit\r"),
+];
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -155,17 +189,73 @@ const COM1_HAND_OFF_ABSENT: &[&str] = &["utest: dropped:"];
 
 /// The QEMU boot scenarios, in the order they run.
 pub const SCENARIOS: &[Scenario] = &[
-    // The default root task's tour: a second process called through an endpoint, destroyed
-    // by a revoke, and an egg decoded.
+    // The system as booted: procsrv starts the console driver and the file server, hatches
+    // init, and init the shell on the console; with nothing typed everything waits and the
+    // kernel, told `exit`, powers off.
     Scenario {
         lines: &[
             &[READY],
-            &["hello:", "it answered (42, 100)"],
-            &["hello:", "destroyed it with one revoke"],
-            &["hello:   open 0 \"/dev/console\" O_RDWR 0"],
-            &["hello: that is the tour"],
+            &["console: COM1 handed to a userspace driver"],
+            &["$ "],
         ],
         ..boot("boot", "exit", &[])
+    },
+    // A session typed through the real serial port at the shell's prompts: commands,
+    // a pipeline across two hatches, a redirection to /tmp read back, `$?`, ^C reaching a
+    // foreground job and not the shell, a faulting child reported, `set -x`, the `hatch`
+    // builtin's failure report,
+    // the tour (`/bin/hello`); `exit` ends the shell and init (root-args `exit`) ends the
+    // system: the boot must power off cleanly (status success), not time out.
+    Scenario {
+        root_args: "exit",
+        input: SESSION_TYPING,
+        lines: &[
+            &["home is /"],
+            &["-r-xr-xr-x 0 0", " hsh"],
+            &["  PID  PPID  PGID   SID   UID S NAME"],
+            &["    1     0     0     0     0 R init"],
+            // The console driver, hatched by procsrv from its egg at boot.
+            &["    2     0     0     0     0 R console"],
+            &["consumer: 1048576 bytes, 0 differ"],
+            &["consumer: 2097152 bytes, 0 differ"],
+            &["in /"],
+            &["saved  in tmp"],
+            &["1 3 14 /tmp/f"],
+            &["status 1"],
+            &["typed at cat"],
+            &["after ^C: 130"],
+            &["hello: that is the tour"],
+            // A child that faults: procsrv's line reaches the console through the file
+            // server, the shell names the signal.
+            &["procsrv: pid ", " (hatchchild) killed by SIGSEGV: page fault at address 0x0"],
+            &["hsh: pid ", ": Segmentation fault"],
+            &["+   open 1 \"/tmp/y\" O_WRONLY|O_CREAT|O_TRUNC 0o666"],
+            &["hatch: op 1 (setsid) at byte 2: EPERM: already a process group leader"],
+        ],
+        absent: &["not found"],
+        timeout_secs: SESSION_TIMEOUT,
+        ..boot("session", "exit", &[])
+    },
+    // procsrv's in-system tests: hatchtest runs procsrv's code as the root task and hatches
+    // its own driver, which hatches thousands of children through it.
+    Scenario {
+        root: Some("hatchtest"),
+        lines: &[
+            &["hatchtest:", " passed, 0 failed"],
+            &[
+                "procsrv: pid",
+                "killed by SIGSEGV: page fault at address 0x0",
+            ],
+        ],
+        timeout_secs: HATCH_TIMEOUT,
+        ..boot("hatch", "exit", &[])
+    },
+    // The shell program in the system: hshtest runs procsrv's code as the root task, and
+    // its driver hatches `hsh -c LINE` cases and checks their exit status.
+    Scenario {
+        root: Some("hshtest"),
+        lines: &[&["hshtest:", " passed, 0 failed"]],
+        ..boot("hsh", "exit", &[])
     },
     // utest's COM1 test hands the console over and back: its port-written line and the
     // kernel's two lines appear, its DebugWrite line in between does not.
@@ -808,7 +898,12 @@ mod tests {
         assert!(check_filter("memory", true, false).is_ok());
         assert!(check_filter("bochs", true, false).is_ok());
         let error = check_filter("bochs", false, false).unwrap_err();
-        assert!(error.starts_with("no boot matches `bochs`; the boots are: boot, tests"));
+        assert!(
+            error.starts_with(
+                "no boot matches `bochs`; the boots are: boot, session, hatch, hsh, tests"
+            ),
+            "{error}"
+        );
         let error = check_filter("nosuchtest", true, false).unwrap_err();
         assert!(error.ends_with(", bochs-grub, bochs-tests"), "{error}");
         // `--utest` runs only the boots of the whole utest suite.

@@ -2,7 +2,7 @@
 //! the file server who each process is, opening and sharing fds for children, reporting
 //! exits and fetching the events (signals) terminals and pipes raise.
 
-use super::{reply_word, request, request_cap, Errno, Label, Result};
+use super::{reply_word, request, request_cap_until, Errno, Label, Result};
 use crate::abi::MessageInfo;
 use crate::cap::{Cap, Endpoint};
 use crate::syscall;
@@ -79,14 +79,33 @@ impl Control {
         mode: u64,
         receive_slot: u64,
     ) -> Result<()> {
+        self.open_on_behalf_until(process, path, flags, mode, receive_slot, None)
+    }
+
+    /// [`Self::open_on_behalf`] bounded by `deadline` (a time-stamp counter value,
+    /// [`crate::time`]) when there is one: a file server that has not answered by then
+    /// cannot hold procsrv (the call is a `CallTimeout`).
+    ///
+    /// # Errors
+    /// The file server's errno, or `ETIMEDOUT`.
+    pub fn open_on_behalf_until(
+        self,
+        process: u64,
+        path: &[u8],
+        flags: u64,
+        mode: u64,
+        receive_slot: u64,
+        deadline: Option<u64>,
+    ) -> Result<()> {
         let regs = [process, flags, mode, path.len() as u64];
-        request_cap(
+        request_cap_until(
             self.0,
             Label::CtlOpenOnBehalf,
             regs,
             4,
             &[path],
             receive_slot,
+            deadline,
         )
         .map(drop)
     }

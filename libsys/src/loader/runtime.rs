@@ -17,6 +17,9 @@ use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
 use bootfmt::elf::ElfFile;
 
+mod process;
+mod shared;
+
 /// The `FrameMap` rights word for data: read and write, no execute.
 const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
 
@@ -60,6 +63,8 @@ pub struct ProcessConfig {
     pub priority: u64,
     /// Fault endpoint (a cptr in the parent's CSpace), or null for none.
     pub fault_endpoint: Cap<Endpoint>,
+    /// One past the top of the stack (page aligned; [`STACK_TOP`] by default).
+    pub stack_top: u64,
 }
 
 impl Default for ProcessConfig {
@@ -70,12 +75,13 @@ impl Default for ProcessConfig {
             stack_pages: 4,
             priority: 100,
             fault_endpoint: Cap::null(),
+            stack_top: STACK_TOP,
         }
     }
 }
 
 /// Most slot ranges of the parent's CSpace one process uses.
-const MAX_SLOT_RANGES: usize = 24;
+const MAX_SLOT_RANGES: usize = 48;
 /// Most page-table prefixes the loader remembers per address space.
 const TABLE_CACHE: usize = 16;
 
@@ -97,9 +103,24 @@ pub struct Process {
     pub entry: u64,
     /// Radix of the child's CNode.
     pub cnode_radix: u64,
+    /// The frame of the stack's top page (mapped just below `stack_top`).
+    pub stack_top_frame: Cap<Frame>,
+    /// One past the top of the stack.
+    pub stack_top: u64,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    /// Bit `i`: range `i` holds caps not derived from the untyped (copies of shared
+    /// frames, the guarded CSpace root), which the revoke does not remove.
+    foreign: u64,
+    /// Parent slots of the pages mapped later by [`Process::map_fresh_page`] (one each,
+    /// wherever the parent's allocator put them; the revoke empties them).
+    grown: [u16; MAX_GROWN_PAGES],
+    /// How many of `grown` are used.
+    grown_count: usize,
 }
+
+/// Most pages [`Process::map_fresh_page`] maps into one process.
+pub const MAX_GROWN_PAGES: usize = 256;
 
 /// Page-table levels below the PML4: what covers how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,9 +182,28 @@ struct Objects<'a> {
     pool: UntypedPool,
     slot_ranges: [(u64, u64); MAX_SLOT_RANGES],
     slot_range_count: usize,
+    foreign: u64,
+    /// Fault injection: the allocation that fails (counting down), see
+    /// [`Loader::fail_allocation`].
+    fail_in: Option<u32>,
 }
 
 impl Objects<'_> {
+    /// Counts one allocation step; fails (out of memory) the one fault injection names.
+    fn injected(&mut self) -> Result<(), LoadError> {
+        match self.fail_in {
+            Some(0) => {
+                self.fail_in = None;
+                Err(LoadError::Alloc(AllocError::OutOfMemory))
+            }
+            Some(n) => {
+                self.fail_in = Some(n - 1);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Retypes `count` objects into consecutive parent slots; returns the first.
     fn retype(
         &mut self,
@@ -171,6 +211,7 @@ impl Objects<'_> {
         size_arg: u64,
         count: u64,
     ) -> Result<u64, LoadError> {
+        self.injected()?;
         if self.slot_range_count == MAX_SLOT_RANGES {
             return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
@@ -190,6 +231,24 @@ impl Objects<'_> {
         }
         self.pool.commit(placement, object_type, size_arg, count);
         self.slot_ranges[self.slot_range_count] = (first, count);
+        self.slot_range_count += 1;
+        Ok(first)
+    }
+
+    /// Takes `count` consecutive parent slots for caps that are not made from the process's
+    /// memory (copies of shared frames); they are deleted with the process.
+    fn slots_only(&mut self, count: u64) -> Result<u64, LoadError> {
+        self.injected()?;
+        if self.slot_range_count == MAX_SLOT_RANGES {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        let first = self
+            .parent
+            .slots
+            .alloc_range(count)
+            .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
+        self.slot_ranges[self.slot_range_count] = (first, count);
+        self.foreign |= 1 << self.slot_range_count;
         self.slot_range_count += 1;
         Ok(first)
     }
@@ -216,6 +275,9 @@ pub struct Loader {
     scratch_tables: TableCache,
     /// The pool the children's address spaces get their ASIDs from.
     asid_pool: Cap<AsidPool>,
+    shared: Option<shared::SharedText>,
+    /// Fault injection (tests): the allocation step of the next loads that fails.
+    fail_in: Option<u32>,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -258,7 +320,17 @@ impl Loader {
             root_radix,
             scratch_tables,
             asid_pool,
+            shared: None,
+            fail_in: None,
         })
+    }
+
+    /// Fault injection, for tests of a parent's rollback: allocation step `n` (counting
+    /// from 0 over the next loads: each object retyped or slot range taken for a process)
+    /// fails as if memory had run out; `None` turns it off. Returns the steps still to go of
+    /// the previous setting (`None` once it fired).
+    pub fn fail_allocation(&mut self, n: Option<u32>) -> Option<u32> {
+        core::mem::replace(&mut self.fail_in, n)
     }
 
     /// Finds `name` (e.g. `bin/ipcpeer`) in the boot archive mapped at [`ARCHIVE_ADDR`].
@@ -292,10 +364,33 @@ impl Loader {
     ) -> Result<Process, LoadError> {
         let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
         let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
-        let segments = plan_segments(&elf, &mut plans)?;
+        plan_segments(&elf, &mut plans)?;
         let untyped = parent
             .make_untyped(config.untyped_bits)
             .map_err(LoadError::Alloc)?;
+        let loaded = self.load_into(parent, untyped, image, config);
+        if loaded.is_err() {
+            let _ = parent.free_slot(untyped.cptr());
+        }
+        loaded
+    }
+
+    /// Loads the ELF `image` into a new process built from `untyped` (of
+    /// `2^config.untyped_bits` bytes, with no children), which the caller keeps: on failure
+    /// everything made from it is revoked and it is free again.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_into(
+        &mut self,
+        parent: &mut Allocator,
+        untyped: Cap<Untyped>,
+        image: &[u8],
+        config: &ProcessConfig,
+    ) -> Result<Process, LoadError> {
+        let elf = ElfFile::parse(image).map_err(LoadError::Elf)?;
+        let mut plans = [SegmentPlan::EMPTY; MAX_SEGMENTS];
+        let segments = plan_segments(&elf, &mut plans)?;
         let mut pool = UntypedPool::new();
         pool.add(untyped.cptr(), config.untyped_bits, false);
         let mut objects = Objects {
@@ -303,15 +398,19 @@ impl Loader {
             pool,
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
+            foreign: 0,
+            fail_in: self.fail_in.take(),
         };
         let result = self.build(&mut objects, &elf, &plans[..segments], config, untyped);
+        self.fail_in = objects.fail_in;
         match result {
             Ok(process) => Ok(process),
             Err(e) => {
                 let mut dead = Process::empty(untyped);
                 dead.slot_ranges = objects.slot_ranges;
                 dead.slot_range_count = objects.slot_range_count;
-                let _ = dead.destroy(objects.parent);
+                dead.foreign = objects.foreign;
+                let _ = dead.destroy_keep_untyped(objects.parent);
                 Err(e)
             }
         }
@@ -336,6 +435,7 @@ impl Loader {
             .map(Cap::from_cptr)?;
         let cspace: Cap<CNode> = Cap::from_cptr(objects.parent.slot().map_err(LoadError::Alloc)?);
         objects.slot_ranges[objects.slot_range_count] = (cspace.cptr(), 1);
+        objects.foreign |= 1 << objects.slot_range_count;
         objects.slot_range_count += 1;
         let guard = CNodeGuard {
             guard: 0,
@@ -359,13 +459,15 @@ impl Loader {
         }
         let stack_first = objects.retype(ObjectType::Frame4K, 0, config.stack_pages)?;
         for i in 0..config.stack_pages {
-            let vaddr = STACK_TOP - (config.stack_pages - i) * PAGE_SIZE;
+            let vaddr = config.stack_top - (config.stack_pages - i) * PAGE_SIZE;
             let frame = Cap::from_cptr(stack_first + i);
 
             map_frame(&mut tables, frame, vaddr, RW, &mut |t| {
                 objects.retype(t, 0, 1)
             })?;
         }
+        process.stack_top_frame = Cap::from_cptr(stack_first + config.stack_pages - 1);
+        process.stack_top = config.stack_top;
         let ipc_buffer: Cap<Frame> = objects.make()?;
 
         let mut make = |t| objects.retype(t, 0, 1);
@@ -397,6 +499,7 @@ impl Loader {
             .map_err(kernel(LoadStep::SetPriority))?;
         process.slot_ranges = objects.slot_ranges;
         process.slot_range_count = objects.slot_range_count;
+        process.foreign = objects.foreign;
         Ok(process)
     }
 
@@ -414,6 +517,9 @@ impl Loader {
         };
         if plan.executable {
             rights |= MAP_EXECUTABLE;
+        }
+        if !plan.writable && self.can_share(elf, plan) {
+            return self.load_shared(objects, tables, elf, plan, rights);
         }
         let mut done = 0;
         while done < plan.pages {
@@ -489,124 +595,4 @@ fn map_frame(
     frame
         .map_raw(tables.vspace, vaddr, rights)
         .map_err(kernel(LoadStep::MapFrame))
-}
-
-impl Process {
-    fn empty(untyped: Cap<Untyped>) -> Self {
-        Process {
-            tcb: Cap::null(),
-            cnode: Cap::null(),
-            cspace: Cap::null(),
-            vspace: Cap::null(),
-            ipc_buffer: Cap::null(),
-            untyped,
-            entry: 0,
-            cnode_radix: 0,
-            slot_ranges: [(0, 0); MAX_SLOT_RANGES],
-            slot_range_count: 0,
-        }
-    }
-
-    /// The path, relative to `loader.root_unguarded`, of slot `child_slot` of this
-    /// process's CNode.
-    pub fn child_path(&self, loader: &Loader, child_slot: u64) -> SlotPath {
-        SlotPath {
-            index: (self.cnode.cptr() << self.cnode_radix) | child_slot,
-            depth: loader.root_radix + self.cnode_radix,
-        }
-    }
-
-    /// The path, relative to `loader.root_unguarded`, of parent slot `slot`.
-    pub fn parent_path(loader: &Loader, slot: u64) -> SlotPath {
-        SlotPath {
-            index: slot,
-            depth: loader.root_radix,
-        }
-    }
-
-    /// Copies the parent's cap `cap` into slot `child_slot` of the child's CSpace with
-    /// `rights` (use slots from [`FIRST_FREE_CHILD_SLOT`] up).
-    ///
-    /// # Errors
-    /// The kernel's refusal (occupied slot, empty source...).
-    pub fn give<T>(
-        &self,
-        loader: &Loader,
-        cap: Cap<T>,
-        child_slot: u64,
-        rights: Rights,
-    ) -> Result<(), LoadError> {
-        let dest = self.child_path(loader, child_slot);
-        let src = Process::parent_path(loader, cap.cptr());
-        loader
-            .root_unguarded
-            .copy(dest, src, rights)
-            .map_err(kernel(LoadStep::CopyCap))
-    }
-
-    /// Mints the parent's cap `cap` into slot `child_slot` of the child's CSpace with
-    /// `rights` and `badge`.
-    ///
-    /// # Errors
-    /// The kernel's refusal (occupied slot, empty source...).
-    pub fn give_badged<T>(
-        &self,
-        loader: &Loader,
-        cap: Cap<T>,
-        child_slot: u64,
-        rights: Rights,
-        badge: u64,
-    ) -> Result<(), LoadError> {
-        let dest = self.child_path(loader, child_slot);
-        let src = Process::parent_path(loader, cap.cptr());
-        loader
-            .root_unguarded
-            .mint(dest, src, rights, badge)
-            .map_err(kernel(LoadStep::CopyCap))
-    }
-
-    /// Starts the thread at the ELF entry with `argument` in `rdi`.
-    ///
-    /// # Errors
-    /// The kernel's refusal.
-    pub fn start(&self, argument: u64) -> Result<(), LoadError> {
-        let registers = UserRegisters {
-            rip: self.entry,
-            rsp: STACK_TOP - 8,
-            rflags: 0x202,
-            rdi: argument,
-            ..UserRegisters::default()
-        };
-        self.tcb
-            .write_registers(true, &registers)
-            .map_err(kernel(LoadStep::Start))
-    }
-
-    /// Destroys the process: revoking its untyped deletes every object made for it (and
-    /// every cap to them, in any CSpace), then the untyped itself goes and the parent's
-    /// slots are given back.
-    ///
-    /// # Errors
-    /// The kernel's refusal of the revoke or delete.
-    pub fn destroy(self, parent: &mut Allocator) -> Result<(), LoadError> {
-        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
-        root.revoke(self.untyped.slot())
-            .map_err(kernel(LoadStep::Destroy))?;
-        for &(first, count) in &self.slot_ranges[..self.slot_range_count] {
-            for slot in first..first + count {
-                // Already empty after the revoke; the minted CSpace root is not derived
-                // from the untyped in every kernel, so delete explicitly.
-                let _ = root.delete(SlotPath::at(slot));
-                parent.slots.free(slot);
-            }
-        }
-        parent
-            .free_slot(self.untyped.cptr())
-            .map_err(kernel(LoadStep::Destroy))
-    }
-
-    /// The first slot of the child's CSpace the parent may fill.
-    pub const fn first_free_slot(&self) -> u64 {
-        FIRST_FREE_CHILD_SLOT
-    }
 }

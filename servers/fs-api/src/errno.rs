@@ -58,6 +58,9 @@ crate::wire_enum! {
         ENOSYS = 38,
         /// The directory is not empty.
         ENOTEMPTY = 39,
+        /// Timed out: a client's bounded call (procsrv's `open` for an egg) got no answer by
+        /// its deadline. Never a server's reply label.
+        ETIMEDOUT = 110,
     }
 }
 

@@ -1,21 +1,18 @@
-//! `hello`, the default root task: a short tour of what the kernel hands userspace.
+//! `hello`: a short tour, as an ordinary program hatched by procsrv at boot.
 //!
-//! It reports what the root task was given (untyped memory, the boot archive), starts a
-//! second process from the archive in its own address space with one capability (an
-//! endpoint), calls it, destroys it with one revoke and shows that the memory came back,
-//! and decodes an egg: the byte code that processes will be hatched from. Everything it
-//! prints starts with `hello:`.
+//! It reports who it is (pid, parent, group, session, arguments, environment), hatches a
+//! child from the boot archive with an egg that gives it one endpoint, calls it, waits for
+//! it, and decodes an egg: the byte code processes are hatched from. Everything it prints
+//! starts with `hello:`.
 #![no_std]
 #![no_main]
 
-use ipcpeer::{label, mode};
 use libsys::abi::MessageInfo;
-use libsys::alloc::Allocator;
-use libsys::bootinfo::{BootInfo, ARCHIVE_ADDR, BOOT_INFO_MAGIC};
 use libsys::cap::{Cap, Endpoint};
-use libsys::loader::{Loader, ProcessConfig};
-use libsys::object::Rights;
+use libsys::object::{ObjectType, Rights};
 use libsys::println;
+use libsys::process::client::{ids, make_object};
+use libsys::process::{CapSet, Command, Startup};
 
 libsys::entry!(main);
 
@@ -39,101 +36,61 @@ const LOGIN_EGG: &[u8] = &[
     0x4d, 0x05, 0x76, 0x74, 0x31, 0x30, 0x30, 0x17, 0x02, 0x73, 0x68,
 ];
 
-/// log2 of the memory given to the second process.
-const CHILD_UNTYPED_BITS: u32 = 20;
-
-fn main(boot_info: u64) {
-    // SAFETY: the kernel maps the boot info page read-only at this address for the root
-    // task's whole life.
-    let info: &'static BootInfo = unsafe { &*(boot_info as *const BootInfo) };
-    if info.magic != BOOT_INFO_MAGIC {
-        println!("hello: the boot info page has a bad magic number; stopping");
-        return;
+fn main(stack: u64) {
+    // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
+    // initial stack, which stays untouched above the running stack.
+    let start = unsafe { Startup::from_stack(stack) };
+    // Its I/O window, so that `println!` reaches fd 1 (the shell's terminal) when it has
+    // one; without a file server its lines go to the kernel's debug console.
+    let _ = libsys::process::client::attach_window();
+    let [pid, ppid, pgid, sid] = ids().unwrap_or([0; 4]);
+    println!("hello: I am pid {pid} (parent {ppid}, group {pgid}, session {sid}), hatched by procsrv from an egg");
+    for (i, arg) in start.args().enumerate() {
+        println!(
+            "hello:   argv[{i}] = {}",
+            core::str::from_utf8(arg).unwrap_or("?")
+        );
     }
-    println!("hello: I am the root task, in ring 3, in my own address space");
-    memory(info);
-    archive(info);
-    if let Err(why) = second_process(info) {
-        println!("hello: the second process failed: {why}");
+    for var in start.env() {
+        println!("hello:   env {}", core::str::from_utf8(var).unwrap_or("?"));
+    }
+    if let Err(why) = child() {
+        println!("hello: the child failed: {why}");
     }
     egg();
     println!("hello: that is the tour; exiting");
 }
 
-/// What untyped memory the kernel handed over.
-fn memory(info: &BootInfo) {
-    let count = (info.untyped_slots.end - info.untyped_slots.start) as usize;
-    let total: u64 = info.untyped[..count.min(info.untyped.len())]
-        .iter()
-        .map(|u| 1u64 << u.size_bits)
-        .sum();
-    println!(
-        "hello: the kernel gave me all free memory as {count} untyped capabilities ({} KiB); \
-         every object anyone makes comes out of those",
-        total >> 10
+/// Hatches `hatchchild echo` with one endpoint, calls it, waits for it.
+fn child() -> Result<(), &'static str> {
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(
+        make_object(ObjectType::Endpoint, 0).map_err(|_| "cannot make an endpoint")?,
     );
-}
-
-/// What the boot archive holds.
-fn archive(info: &BootInfo) {
-    // SAFETY: the kernel maps the boot archive read-only at ARCHIVE_ADDR, this long.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(ARCHIVE_ADDR as *const u8, info.archive_length as usize)
-    };
-    match bootfmt::archive::BootArchive::parse(bytes) {
-        Ok(archive) => {
-            println!("hello: the boot archive ({} bytes) holds:", bytes.len());
-            for entry in archive.cpio().entries().flatten() {
-                println!("hello:   {} ({} bytes)", entry.name(), entry.data().len());
-            }
-        }
-        Err(e) => println!("hello: the boot archive does not parse: {e}"),
-    }
-}
-
-/// Starts `ipcpeer` with one endpoint, calls it, destroys it.
-fn second_process(info: &BootInfo) -> Result<(), &'static str> {
-    let mut alloc = Allocator::from_boot_info(info);
-    let mut loader = Loader::new(
-        &mut alloc,
-        info.cnode_radix,
-        Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
-    )
-    .map_err(|_| "cannot prepare the loader")?;
-    let image = Loader::archive_file(info.archive_length, "bin/ipcpeer")
-        .map_err(|_| "no bin/ipcpeer in the archive")?;
-    let config = ProcessConfig {
-        untyped_bits: CHILD_UNTYPED_BITS,
-        priority: info.priority,
-        ..ProcessConfig::default()
-    };
-    let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "cannot make an endpoint")?;
-    let process = loader
-        .load(&mut alloc, image, &config)
-        .map_err(|_| "cannot load ipcpeer")?;
-    process
-        .give(&loader, endpoint, ipcpeer::SLOT_ENDPOINT, Rights::ALL)
-        .map_err(|_| "cannot give it the endpoint")?;
-    process.start(mode::SERVER).map_err(|_| "cannot start it")?;
+    let caps = CapSet::new(1).map_err(|_| "cannot make a cap set")?;
+    caps.put(0, endpoint, Rights::ALL)
+        .map_err(|_| "cannot put the endpoint in the cap set")?;
+    let (cnode, radix) = caps.cnode();
+    let mut child = Command::new(b"/bin/hatchchild")
+        .arg(b"hatchchild")
+        .arg(b"echo")
+        .caps(cnode, radix)
+        .cap(16, 0, Rights::ALL.bits(), 0)
+        .setname(b"echo")
+        .spawn()
+        .map_err(|_| "procsrv refused the hatch")?;
     println!(
-        "hello: started ipcpeer in its own address space with {} KiB of memory and one \
-         capability: an endpoint",
-        (1u64 << CHILD_UNTYPED_BITS) >> 10
+        "hello: hatched /bin/hatchchild as pid {} with one capability, an endpoint (egg: cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0; setname \"echo\")",
+        child.id()
     );
     let reply = endpoint
-        .call(MessageInfo::new(label::ECHO, 2, 0), [41, 99, 0, 0])
+        .call(MessageInfo::new(1, 2, 0), [41, 99, 0, 0])
         .map_err(|_| "the call failed")?;
     println!(
         "hello: called it through the endpoint with (41, 99); it answered ({}, {})",
         reply.words[0], reply.words[1]
     );
-    process
-        .destroy(&mut alloc)
-        .map_err(|_| "cannot destroy it")?;
-    println!(
-        "hello: destroyed it with one revoke of its untyped: its threads, tables and frames \
-         are gone and the memory can be retyped again"
-    );
+    let status = child.wait().map_err(|_| "wait failed")?;
+    println!("hello: waited for it: {status}; its memory went back to procsrv when it exited");
     Ok(())
 }
 

@@ -1,0 +1,9 @@
+//! `false`: exits 1.
+#![no_std]
+#![no_main]
+
+libsys::entry!(main);
+
+fn main(_arg: u64) {
+    userland::exit(1)
+}

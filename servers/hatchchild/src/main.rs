@@ -1,0 +1,155 @@
+//! `hatchchild`: the children procsrv's in-system tests (`servers/hatchtest`) hatch, one
+//! role per argv\[1\]. A program of its own, small, so that many can run at once (each
+//! process costs procsrv slots for its pages).
+#![no_std]
+#![no_main]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+use libsys::abi::MessageInfo;
+use libsys::cap::{Cap, Endpoint};
+use libsys::object::CapKind;
+use libsys::process::client::exit;
+use libsys::process::Startup;
+
+/// Where tests put an endpoint for the child (`cap 16 0 ...`).
+const SLOT_GIVEN: u64 = 16;
+
+fn number(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |n, &b| {
+            n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'))
+        })
+}
+
+libsys::entry!(main);
+
+fn main(stack: u64) {
+    // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
+    // initial stack, which stays untouched above the running stack.
+    let start = unsafe { Startup::from_stack(stack) };
+    run(start.arg(1).unwrap_or(b""), &start);
+}
+
+/// Runs child role `role`.
+fn run(role: &[u8], start: &Startup) {
+    match role {
+        b"echo" => echo(),
+        b"exit" => exit(number(start.arg(2).unwrap_or(b"0")) as u8),
+        b"fault" => fault(),
+        b"spin" => loop {
+            core::hint::spin_loop();
+        },
+        b"probe" => probe(start),
+        b"env" => env(start),
+        b"orphan" => orphan(),
+        b"hatcher" => hatcher(),
+        b"stack" => {
+            let kib = number(start.arg(2).unwrap_or(b"0"));
+            exit(if deep(kib / 4) == kib / 4 { 0 } else { 1 })
+        }
+        _ => exit(127),
+    }
+}
+
+/// Answers one call on the endpoint in slot 16 with each word plus one, then exits.
+fn echo() {
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(SLOT_GIVEN);
+    if let Ok(m) = endpoint.recv() {
+        let words = [m.words[0] + 1, m.words[1] + 1, 0, 0];
+        let _ = libsys::cap::reply(MessageInfo::new(0, 2, 0), words);
+    }
+}
+
+fn fault() {
+    // SAFETY: not safe at all, on purpose: this child exists to fault on a null read so the
+    // test sees procsrv report and reap it.
+    let value = unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
+    exit(value as u8);
+}
+
+/// Probes every slot of its CNode: exits 0 when it finds exactly the fixed slots plus the
+/// slots named in argv[2..] ("slot:rights"), each with exactly those rights.
+fn probe(start: &Startup) {
+    const FIXED: [u64; 6] = [1, 2, 3, 4, 8, libsys::process::SLOT_MEMORY];
+    let mut ok = true;
+    for slot in 0..1u64 << libsys::process::CNODE_RADIX {
+        let id = Cap::<Endpoint>::from_cptr(slot).identify();
+        let expected = start.args().skip(2).find_map(|a| {
+            let mut parts = a.split(|&b| b == b':');
+            let s = number(parts.next()?);
+            (s == slot).then(|| number(parts.next().unwrap_or(b"0")))
+        });
+        let good = match (id, expected) {
+            (Err(_), None) => !FIXED.contains(&slot),
+            // The kernel's debug console may be given by the loader (not an endpoint).
+            (Ok(id), None) if slot == libsys::process::SLOT_DEBUG_CONSOLE => {
+                id.cap_kind() != Some(CapKind::Endpoint)
+            }
+            (Ok(_), None) => FIXED.contains(&slot),
+            (Ok(id), Some(rights)) => {
+                id.cap_kind() == Some(CapKind::Endpoint) && id.rights == rights
+            }
+            (Err(_), Some(_)) => false,
+        };
+        if !good {
+            libsys::println!("hatchchild: probe: slot {slot} is not as expected ({id:?})");
+            ok = false;
+        }
+    }
+    exit(if ok { 0 } else { 1 });
+}
+
+/// Exits 0 when its environment is exactly argv[2..].
+fn env(start: &Startup) {
+    let same = start.env().eq(start.args().skip(2));
+    if !same {
+        for e in start.env() {
+            libsys::println!(
+                "hatchchild: env has {}",
+                core::str::from_utf8(e).unwrap_or("?")
+            );
+        }
+    }
+    exit(if same { 0 } else { 1 });
+}
+
+/// Hatches `hatchchild exit 9` and exits at once without waiting: the grandchild becomes an
+/// orphan, which procsrv gives to pid 1.
+fn orphan() {
+    let child = libsys::process::Command::new(b"/bin/hatchchild")
+        .arg(b"hatchchild")
+        .arg(b"exit")
+        .arg(b"9")
+        .spawn();
+    exit(if child.is_ok() { 0 } else { 1 });
+}
+
+/// Hatches `/bin/tiny` [`HATCHER_ROUNDS`] times, waiting for each; exits 0 when every one
+/// hatched and exited 0 (many of these run at once).
+fn hatcher() {
+    let tiny = libsys::process::Command::new(b"/bin/tiny");
+    let mut ok = true;
+    for _ in 0..HATCHER_ROUNDS {
+        ok &= tiny
+            .spawn()
+            .is_ok_and(|mut c| c.wait() == Ok(procsrv_api::WaitStatus::Exited(0)));
+    }
+    exit(if ok { 0 } else { 1 });
+}
+
+/// Hatches per [`hatcher`].
+const HATCHER_ROUNDS: u32 = 50;
+
+/// Uses about `frames` × 4 KiB of stack (each call holds a page-sized array), so that the
+/// stack grows page by page through procsrv's fault handler.
+fn deep(frames: u64) -> u64 {
+    let mut page = [0u8; 4096];
+    page[0] = 1;
+    let page = core::hint::black_box(page);
+    if frames == 0 {
+        return u64::from(page[0]) - 1;
+    }
+    deep(frames - 1) + u64::from(page[4095]) + 1
+}

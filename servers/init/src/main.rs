@@ -1,0 +1,68 @@
+//! `init`, pid 1, hatched by procsrv at boot.
+//!
+//! It starts the shell on the console as a new session whose controlling terminal is the
+//! console (the egg `setsid; sigignore SIGINT|SIGQUIT|SIGTSTP|SIGTTIN|SIGTTOU; open 0
+//! "/dev/console" O_RDWR 0; dup2 0 1; dup2 0 2`), reaps
+//! every child that ends (orphans come to pid 1), and when the shell exits either ends
+//! (argument `exit`: the system then has nothing left to run and the kernel, told `exit`,
+//! powers off) or starts a new shell.
+//!
+//! With `exit` init waits without blocking (a wait with WNOHANG, then a yield): the kernel
+//! powers off as soon as no thread is runnable, and a shell waiting for typed input must
+//! not count as the end.
+#![no_std]
+#![no_main]
+
+use libsys::process::client::{exit, wait, Command};
+use libsys::process::Startup;
+use procsrv_api::WAIT_ANY;
+
+libsys::entry!(main);
+
+/// The shell.
+const SHELL: &[u8] = b"/bin/hsh";
+/// Linux's `O_RDWR`.
+const O_RDWR: u64 = 2;
+/// What an interactive shell ignores (SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU: bit
+/// `n - 1` for signal `n`); the shell hands them back to its commands with `sigdefault`.
+/// The shell cannot set its own dispositions, so its egg does.
+const JOB_CONTROL_SIGNALS: u64 = 1 << 1 | 1 << 2 | 1 << 19 | 1 << 20 | 1 << 21;
+
+fn main(arg: u64) {
+    // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V
+    // initial stack, which stays untouched above the running stack.
+    let start = unsafe { Startup::from_stack(arg) };
+    let end_with_shell = start.args().any(|a| a == b"exit");
+    loop {
+        let shell = Command::new(SHELL)
+            .arg(b"hsh")
+            .env(b"PATH", b"/bin")
+            .env(b"HOME", b"/")
+            .env(b"TERM", b"vt100")
+            .setsid()
+            .sigignore(JOB_CONTROL_SIGNALS)
+            .open(0, b"/dev/console", O_RDWR, 0)
+            .dup2(0, 1)
+            .dup2(0, 2)
+            .spawn();
+        let shell = match shell {
+            Ok(child) => child.id(),
+            Err(e) => {
+                libsys::println!("init: cannot hatch {}: {e:?}", "/bin/hsh");
+                exit(1);
+            }
+        };
+        // Reap whatever ends until the shell does.
+        loop {
+            match wait(WAIT_ANY, end_with_shell) {
+                Ok(Some((pid, _))) if pid == shell => break,
+                Ok(Some(_)) => {}
+                Ok(None) => libsys::syscall::yield_now(),
+                Err(_) => break,
+            }
+        }
+        if end_with_shell {
+            exit(0);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The process server's protocol, written once: labels, the hatch request and reply layout,
+//! errno-style errors, wait statuses and the badges procsrv mints.
+//!
+//! This crate is pure (`no_std`, no system calls) so that procsrv, libsys's client side
+//! (`libsys::process`) and host tests share one definition. docs/procsrv.md describes the
+//! protocol in prose; the layout here is the authority.
+#![no_std]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod errno;
+mod request;
+mod status;
+
+pub use errno::Errno;
+pub use request::{
+    decode_hatch, encode_hatch, strings, HatchRequest, RequestError, HATCH_HEADER_WORDS,
+    MAX_CAP_RADIX, MAX_REQUEST_BYTES, MAX_STRINGS,
+};
+pub use status::{signal, Signal, WaitStatus};
+
+/// Labels of the calls procsrv answers. Calls through a process's own procsrv endpoint
+/// (slot `SLOT_PROCSRV`) act on the caller; calls through a process handle act on the child
+/// the handle names.
+pub mod label {
+    /// Hatch a child (own endpoint). See [`crate::encode_hatch`].
+    pub const HATCH: u64 = 1;
+    /// End the calling process with status word 0 (own endpoint). Never answered.
+    pub const EXIT: u64 = 2;
+    /// Wait for a child. Own endpoint: word 0 is the pid (or [`crate::WAIT_ANY`]), word 1
+    /// the options ([`crate::WNOHANG`]). Handle: word 1 the options. Reply: pid, status word.
+    pub const WAIT: u64 = 3;
+    /// Send signal word 1 to pid word 0 (own endpoint) or to the handle's process (word 0).
+    pub const KILL: u64 = 4;
+    /// Start a child left suspended by `start_suspended` (handle).
+    pub const RESUME: u64 = 5;
+    /// The caller's (or the handle's process's) pid, ppid, process group and session.
+    pub const IDS: u64 = 6;
+    /// Is opcode word 0 supported? Reply word 0: 1 or 0.
+    pub const SUPPORTED: u64 = 7;
+    /// Limits: reply words most ops, most request caps, most request bytes, most processes;
+    /// then in the IPC buffer words 4..: the supported opcode bitmap (bit n = opcode n).
+    pub const LIMITS: u64 = 8;
+    /// Process listing: entries from pid word 0 up (see [`crate::PsEntry`]).
+    pub const LIST: u64 = 9;
+    /// Diagnostic: free process memory blocks, free procsrv slots, live process records.
+    pub const USAGE: u64 = 10;
+    /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
+    /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
+    pub const INJECT: u64 = 11;
+}
+
+/// Reply label of a successful call.
+pub const REPLY_OK: u64 = 0;
+/// Reply label of a failed call: word 0 is the [`Errno`], word 1 the failing op index
+/// ([`NO_OP`] when no op is to blame), word 2 its byte offset, word 3 the byte offset of
+/// the fault itself (validation errors) or 0.
+pub const REPLY_ERROR: u64 = 1;
+/// The op index of an error that no op caused (a bad request, a missing program...).
+pub const NO_OP: u64 = u64::MAX;
+
+/// `wait` on any child (as `waitpid(-1, ...)`).
+pub const WAIT_ANY: u64 = u64::MAX;
+/// `wait` option: do not block; reply pid 0 when no child has ended.
+pub const WNOHANG: u64 = 1;
+
+/// Badge bits procsrv mints into the endpoint caps it hands out. The low 32 bits are the
+/// pid (for `FAULT`, the memory block); the kind sits above so one endpoint serves all three
+/// kinds of caller.
+pub mod badge {
+    /// A process's own endpoint (slot `SLOT_PROCSRV`).
+    pub const PROCESS: u64 = 1 << 40;
+    /// A process handle (given to the parent by `hatch`).
+    pub const HANDLE: u64 = 2 << 40;
+    /// A thread's fault endpoint: the kernel sends fault messages through it. The low bits
+    /// are procsrv's memory block of the process, not its pid (the cap is made once per
+    /// block).
+    pub const FAULT: u64 = 3 << 40;
+    /// Mask of the kind bits.
+    pub const KIND_MASK: u64 = 0xff << 40;
+    /// Mask of the pid bits.
+    pub const PID_MASK: u64 = 0xffff_ffff;
+}
+
+/// One entry of a process listing, 8 words in the IPC buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PsEntry {
+    /// Process id.
+    pub pid: u64,
+    /// Parent's pid.
+    pub ppid: u64,
+    /// Process group.
+    pub pgid: u64,
+    /// Session.
+    pub sid: u64,
+    /// Effective uid.
+    pub uid: u64,
+    /// State: 0 running, 1 suspended before its start, 2 stopped, 3 zombie.
+    pub state: u64,
+    /// The first 16 bytes of the name, NUL padded.
+    pub name: [u8; 16],
+}
+
+impl PsEntry {
+    /// Words per entry.
+    pub const WORDS: usize = 8;
+
+    /// The entry as words.
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        let (a, b) = self.name.split_at(8);
+        [
+            self.pid,
+            self.ppid,
+            self.pgid,
+            self.sid,
+            self.uid,
+            self.state,
+            u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
+            u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        ]
+    }
+
+    /// The entry from words.
+    pub fn from_words(w: &[u64; Self::WORDS]) -> Self {
+        let mut name = [0; 16];
+        name[..8].copy_from_slice(&w[6].to_le_bytes());
+        name[8..].copy_from_slice(&w[7].to_le_bytes());
+        PsEntry {
+            pid: w[0],
+            ppid: w[1],
+            pgid: w[2],
+            sid: w[3],
+            uid: w[4],
+            state: w[5],
+            name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_entries_round_trip_through_words() {
+        let mut e = PsEntry {
+            pid: 7,
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            uid: 1000,
+            state: 3,
+            name: [0; 16],
+        };
+        e.name[..5].copy_from_slice(b"hello");
+        assert_eq!(PsEntry::from_words(&e.to_words()), e);
+    }
+
+    #[test]
+    fn badge_kinds_do_not_overlap_pids() {
+        for kind in [badge::PROCESS, badge::HANDLE, badge::FAULT] {
+            assert_eq!(kind & badge::PID_MASK, 0);
+            assert_eq!(kind & badge::KIND_MASK, kind);
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! The file server in the real system: procsrv starts the serial console driver and
+//! `fsrv` at boot (before carving its memory into process blocks) and is the file
+//! server's one control client ([`FsLink`], a [`FileServer`] over `fs-api`'s `Ctl*`
+//! labels). Test root tasks that link procsrv's library run without one.
+//!
+//! What procsrv does with it (docs/userspace.md): every child gets a namespace cap badged
+//! with its pid in `SLOT_FS` and is registered (credentials, pid/group/session) before its
+//! egg runs and again after; an fd the egg copies with `cap` into an fd slot becomes the
+//! child's own handle (`CtlShare`); `open` goes through `CtlOpenOnBehalf` with the
+//! credentials, cwd and umask the egg has left; `CtlProcessExit` when a process dies or a
+//! hatch is undone; the file server's events (signals for groups and processes) are
+//! fetched with `CtlEvents` when it signals its notification, which is bound to procsrv's
+//! thread.
+
+use crate::files::{FileServer, OpenContext, Opened};
+use crate::table::Proc;
+use console_api::{BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
+use fs_api::server::{
+    start_argument, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE, SLOT_CONSOLE_WAKE, SLOT_ENDPOINT,
+    SLOT_EVENTS, SLOT_UNTYPED,
+};
+use fs_api::{Badge, Label};
+use libsys::abi::MessageInfo;
+use libsys::alloc::Allocator;
+use libsys::bootinfo::{
+    BootInfo, ROOT_CNODE_RADIX, SLOT_CNODE, SLOT_IO_PORT_CONTROL, SLOT_IRQ_CONTROL,
+};
+use libsys::cap::{CNode, Cap, Endpoint, Frame, IoPortControl, IrqControl, Notification, SlotPath};
+use libsys::fs::control::{Control, Event};
+use libsys::loader::{Loader, ProcessConfig};
+use libsys::object::Rights;
+use libsys::time::Clock;
+use procsrv_api::Errno;
+
+/// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
+const FSRV_PROCESS_BITS: u32 = 23;
+/// log2 of the untyped fsrv makes its heap (file data, tables) from.
+const FSRV_HEAP_BITS: u32 = 25;
+/// fsrv's CNode: its own slots and one per boot archive page.
+const FSRV_CNODE_RADIX: u64 = 14;
+/// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
+const FSRV_ARCHIVE_FIRST_SLOT: u64 = 4096;
+/// The badge fsrv's console notification carries when the driver signals it.
+const WAKE_BADGE: u64 = 1;
+/// The badge of fsrv's events notification as procsrv receives it (no kind of
+/// `procsrv_api::badge` uses these bits).
+pub const EVENTS_BADGE: u64 = 0xfe << 40;
+
+/// procsrv's link to the file server.
+pub struct FsLink {
+    control: Control,
+    endpoint: Cap<Endpoint>,
+    /// Two slots of procsrv's for caps in transit.
+    spare: [u64; 2],
+    /// While a hatch runs after its `tcsetpgrp`: a slot holding a copy of the terminal fd
+    /// and the foreground group before, to put back if the hatch is undone.
+    restore: (u64, Option<u64>),
+    /// Terminal fds of the child being built (bit n: fd n), from its opens and shares.
+    terminals: u64,
+    /// Fds of the child being built that are this server's (bit n: fd n).
+    ours: u64,
+    /// The time-stamp counter's rate (boot info), for the bound of an egg's `open`.
+    clock: Clock,
+}
+
+/// The bound of an egg's `open` when the request names none (`timeout_ms` 0).
+pub const DEFAULT_OPEN_TIMEOUT_MS: u64 = 5_000;
+
+fn own(slot: u64) -> SlotPath {
+    SlotPath {
+        index: slot,
+        depth: ROOT_CNODE_RADIX,
+    }
+}
+
+fn to_errno(e: fs_api::Errno) -> Errno {
+    to_errno_number(e as u64)
+}
+
+/// A file server's errno as procsrv's (the same Linux numbers; EINTR and EIO, which
+/// procsrv has no name for, become EPERM: a terminal refused a background process).
+fn to_errno_number(n: u64) -> Errno {
+    Errno::from_number(n).unwrap_or(Errno::EPERM)
+}
+
+impl FsLink {
+    /// Loads the file server from the boot archive (not started: it waits for the console
+    /// driver's shared page) and makes the driver's caps (COM1's ports and IRQ, its
+    /// notifications, the shared page); binds fsrv's events notification to procsrv's
+    /// thread. [`crate::Server::start_file_server`] hatches the driver and starts fsrv.
+    ///
+    /// # Errors
+    /// What could not be made or started.
+    pub fn prepare(
+        alloc: &mut Allocator,
+        loader: &mut Loader,
+        info: &BootInfo,
+    ) -> Result<Pending, &'static str> {
+        let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
+        let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+        let heap = alloc
+            .make_untyped(FSRV_HEAP_BITS)
+            .map_err(|_| "no memory for fsrv's heap")?;
+        let image =
+            Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
+        let config = ProcessConfig {
+            untyped_bits: FSRV_PROCESS_BITS,
+            cnode_radix: FSRV_CNODE_RADIX,
+            stack_pages: 16,
+            priority: info.priority,
+            ..ProcessConfig::default()
+        };
+        let driver = driver_caps(alloc);
+        if let Err(why) = driver {
+            libsys::println!("procsrv: no console driver: {why}");
+        }
+        let fsrv = loader
+            .load(alloc, image, &config)
+            .map_err(|_| "cannot load bin/fsrv")?;
+        let give =
+            |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give fsrv its caps");
+        give(fsrv.give(loader, endpoint, SLOT_ENDPOINT, Rights::ALL))?;
+        give(fsrv.give(loader, heap, SLOT_UNTYPED, Rights::ALL))?;
+        give(fsrv.give_badged(loader, events, SLOT_EVENTS, Rights::WRITE, EVENTS_BADGE))?;
+        let archive = info.archive_slots;
+        for (i, slot) in (archive.start..archive.end).enumerate() {
+            let frame: Cap<Frame> = Cap::from_cptr(slot);
+            give(fsrv.give(
+                loader,
+                frame,
+                FSRV_ARCHIVE_FIRST_SLOT + i as u64,
+                Rights::READ,
+            ))?;
+        }
+        Cap::<libsys::cap::Tcb>::from_cptr(libsys::bootinfo::SLOT_TCB)
+            .bind_notification(events)
+            .map_err(|_| "cannot bind fsrv's events")?;
+        let control_slot = alloc.slot().map_err(|_| "slot")?;
+        let rights = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        Cap::<CNode>::from_cptr(SLOT_CNODE)
+            .mint(
+                SlotPath::at(control_slot),
+                endpoint.slot(),
+                rights,
+                Badge::Control.to_word(),
+            )
+            .map_err(|_| "cannot mint the control cap")?;
+        let spare = [
+            alloc.slot().map_err(|_| "slot")?,
+            alloc.slot().map_err(|_| "slot")?,
+        ];
+        let link = FsLink {
+            control: Control(Cap::from_cptr(control_slot)),
+            endpoint,
+            spare,
+            restore: (alloc.slot().map_err(|_| "slot")?, None),
+            terminals: 0,
+            ours: 0,
+            clock: Clock::new(info.tsc_hz),
+        };
+        Ok(Pending {
+            link,
+            fsrv,
+            driver: driver.ok(),
+            argument: start_argument(info.archive_length, FSRV_HEAP_BITS),
+        })
+    }
+
+    fn clear_spares(&self) {
+        let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+        for s in self.spare {
+            let _ = root.delete(SlotPath::at(s));
+        }
+    }
+
+    /// Sends `label` (no arguments) through the fd cap at `fd` (relative to `root`): the
+    /// child's handle counts it as the child's own call.
+    fn fd_call(&self, root: Cap<CNode>, fd: SlotPath, label: Label) -> Result<(), Errno> {
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let reply = cap.call(MessageInfo::new(label as u64, 0, 0), [0; 4]);
+        self.clear_spares();
+        match reply.map_err(|_| Errno::EBADF)?.info.label() {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
+        }
+    }
+
+    /// Whether the fd cap in procsrv slot `slot` is a terminal.
+    fn isatty(slot: u64) -> bool {
+        let cap: Cap<Endpoint> = Cap::from_cptr(slot);
+        cap.call(MessageInfo::new(Label::FdIsatty as u64, 0, 0), [0; 4])
+            .is_ok_and(|r| r.info.label() == 0 && r.words[0] == 1)
+    }
+}
+
+impl FileServer for FsLink {
+    fn open(
+        &mut self,
+        context: &OpenContext<'_>,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        root: Cap<CNode>,
+        dest: SlotPath,
+    ) -> Result<Opened, Errno> {
+        let pid = u64::from(context.pid);
+        self.register(context.proc)?;
+        if context.cwd != b"/" {
+            self.control.chdir(pid, context.cwd).map_err(to_errno)?;
+        }
+        self.clear_spares();
+        // A file server that does not answer by the request's bound fails the op with
+        // ETIMEDOUT (CallTimeout) instead of holding procsrv.
+        let bound_ms = match context.timeout_ms {
+            0 => DEFAULT_OPEN_TIMEOUT_MS,
+            ms => ms,
+        };
+        let deadline = self
+            .clock
+            .deadline_after(libsys::time::now(), bound_ms.saturating_mul(1_000_000));
+        self.control
+            .open_on_behalf_until(
+                pid,
+                path,
+                u64::from(flags),
+                u64::from(mode),
+                self.spare[0],
+                Some(deadline),
+            )
+            .map_err(to_errno)?;
+        let terminal = Self::isatty(self.spare[0]);
+        let moved = root.copy(dest, own(self.spare[0]), Rights::ALL);
+        self.clear_spares();
+        moved.map_err(|_| Errno::ENOMEM)?;
+        Ok(Opened { terminal })
+    }
+
+    fn is_terminal(&self, fd: u32) -> bool {
+        fd < 64 && self.terminals & (1 << fd) != 0
+    }
+
+    fn check_directory(&mut self, path: &[u8], _timeout_ms: u64) -> Result<(), Errno> {
+        // The file server checks the directory at the child's first `open` (CtlChdir) and
+        // the child's own calls; here only its form.
+        if path.first() == Some(&b'/') {
+            Ok(())
+        } else {
+            Err(Errno::ENOENT)
+        }
+    }
+
+    fn directory_path(
+        &mut self,
+        _fd: u32,
+        _out: &mut [u8],
+        _timeout_ms: u64,
+    ) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+
+    fn namespace_endpoint(&self) -> Option<Cap<Endpoint>> {
+        Some(self.endpoint)
+    }
+
+    fn begin(&mut self) {
+        self.terminals = 0;
+        self.ours = 0;
+    }
+
+    fn end(&mut self, succeeded: bool) {
+        if let (false, Some(group)) = (succeeded, self.restore.1) {
+            let cap: Cap<Endpoint> = Cap::from_cptr(self.restore.0);
+            let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+            let _ = cap.call(info, [fs_api::tty::TIOCSPGRP, group, 0, 0]);
+        }
+        self.restore.1 = None;
+        let _ = Cap::<CNode>::from_cptr(SLOT_CNODE).delete(SlotPath::at(self.restore.0));
+    }
+
+    fn opened(&mut self, fd: u32, terminal: bool) {
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals = (self.terminals & !(1 << fd)) | (u64::from(terminal) << fd);
+        }
+    }
+
+    fn copied(&mut self, from: u32, to: u32, root: Cap<CNode>, to_path: SlotPath) {
+        if from >= 64 || to >= 64 {
+            return;
+        }
+        let (ours, terminal) = (self.ours >> from & 1, self.terminals >> from & 1);
+        self.ours = (self.ours & !(1 << to)) | ours << to;
+        self.terminals = (self.terminals & !(1 << to)) | terminal << to;
+        if ours == 1 {
+            let _ = self.fd_call(root, to_path, Label::FdDup);
+        }
+    }
+
+    fn closing(&mut self, fd: u32, root: Cap<CNode>, path: SlotPath) {
+        if fd < 64 && self.ours & (1 << fd) != 0 {
+            let _ = self.fd_call(root, path, Label::FdClose);
+            self.ours &= !(1 << fd);
+            self.terminals &= !(1 << fd);
+        }
+    }
+
+    fn register(&mut self, p: &Proc) -> Result<(), Errno> {
+        let (pid, creds, umask, pgid, sid) = (p.pid, &p.creds, p.umask, p.pgid, p.sid);
+        let process = u64::from(pid);
+        let unheard = p.sigignore | p.sigmask;
+        let mut flags = 0;
+        if unheard & (1 << (procsrv_api::signal::SIGTTIN - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTIN;
+        }
+        if unheard & (1 << (procsrv_api::signal::SIGTTOU - 1)) != 0 {
+            flags |= fs_api::job::IGNORES_TTOU;
+        }
+        self.control
+            .set_credentials(
+                process,
+                creds.uid[1],
+                creds.gid[1],
+                (umask & 0o777) as u16,
+                &creds.groups[..creds.ngroups.min(creds.groups.len())],
+            )
+            .map_err(to_errno)?;
+        self.control
+            .set_job(process, pid, pgid, sid, flags)
+            .map_err(to_errno)
+    }
+
+    fn share(
+        &mut self,
+        pid: u32,
+        fd: u32,
+        root: Cap<CNode>,
+        src: SlotPath,
+        dest: SlotPath,
+        rights: Rights,
+    ) -> Result<bool, Errno> {
+        self.clear_spares();
+        root.copy(own(self.spare[0]), src, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        if self
+            .control
+            .share(u64::from(pid), self.spare[0], self.spare[1])
+            .is_err()
+        {
+            // Not one of the file server's fds: the caller copies it as any cap.
+            self.clear_spares();
+            return Ok(false);
+        }
+        if fd < 64 {
+            self.ours |= 1 << fd;
+            self.terminals =
+                (self.terminals & !(1 << fd)) | (u64::from(Self::isatty(self.spare[1])) << fd);
+        }
+        let copied = root.copy(dest, own(self.spare[1]), rights);
+        self.clear_spares();
+        copied.map_err(|_| Errno::ENOMEM)?;
+        Ok(true)
+    }
+
+    fn set_foreground(&mut self, p: &Proc, root: Cap<CNode>, fd: SlotPath) -> Result<(), Errno> {
+        let pgid = p.pgid;
+        self.register(p)?;
+        self.clear_spares();
+        root.copy(own(self.spare[0]), fd, Rights::ALL)
+            .map_err(|_| Errno::EBADF)?;
+        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
+        let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
+        let before = cap
+            .call(info, [fs_api::tty::TIOCGPGRP, 0, 0, 0])
+            .ok()
+            .filter(|r| r.info.label() == 0)
+            .map(|r| r.words[0]);
+        let reply = cap.call(info, [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0]);
+        let label = match reply {
+            Ok(r) => r.info.label(),
+            Err(_) => Errno::EBADF.number(),
+        };
+        if label == 0 && self.restore.1.is_none() {
+            // Keep the cap and the group before, until the hatch ends.
+            let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+            let kept = root.copy(
+                SlotPath::at(self.restore.0),
+                SlotPath::at(self.spare[0]),
+                Rights::ALL,
+            );
+            if kept.is_ok() {
+                self.restore.1 = before;
+            }
+        }
+        self.clear_spares();
+        match label {
+            0 => Ok(()),
+            n => Err(to_errno_number(n)),
+        }
+    }
+
+    fn forget(&mut self, pid: u32) {
+        let _ = self.control.process_exit(u64::from(pid));
+    }
+
+    fn events(&mut self, out: &mut [Event; 3]) -> usize {
+        match self.control.events() {
+            Ok((events, n)) => {
+                *out = events;
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The console driver's caps, made by procsrv: what its egg's `cap` ops put in its slots
+/// 16..20 (`console_api::slot`), and the two fsrv needs.
+pub struct DriverCaps {
+    ports: u64,
+    irq: u64,
+    notification: Cap<Notification>,
+    wake: Cap<Notification>,
+    page: Cap<Frame>,
+    work: Cap<Notification>,
+}
+
+/// Issues COM1's ports and IRQ and makes the driver's notifications and shared page.
+fn driver_caps(alloc: &mut Allocator) -> Result<DriverCaps, &'static str> {
+    let ports_control: Cap<IoPortControl> = Cap::from_cptr(SLOT_IO_PORT_CONTROL);
+    let irq_control: Cap<IrqControl> = Cap::from_cptr(SLOT_IRQ_CONTROL);
+    let first = u64::from(COM1_BASE);
+    let ports = alloc.slot().map_err(|_| "slot")?;
+    ports_control
+        .issue(
+            first,
+            first + u64::from(UART_PORTS) - 1,
+            SlotPath::at(ports),
+        )
+        .map_err(|_| "COM1's ports were refused")?;
+    let irq = alloc.slot().map_err(|_| "slot")?;
+    irq_control
+        .get(COM1_IRQ, SlotPath::at(irq))
+        .map_err(|_| "COM1's IRQ was refused")?;
+    let notification: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+    let wake: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+    let page: Cap<Frame> = alloc.make().map_err(|_| "frame")?;
+    let work: Cap<Notification> = Cap::from_cptr(alloc.slot().map_err(|_| "slot")?);
+    alloc
+        .cnode
+        .mint(work.slot(), notification.slot(), Rights::WRITE, BADGE_WORK)
+        .map_err(|_| "cannot badge the driver's notification")?;
+    Ok(DriverCaps {
+        ports,
+        irq,
+        notification,
+        wake,
+        page,
+        work,
+    })
+}
+
+/// The file server loaded but not started, and the driver's caps.
+pub struct Pending {
+    link: FsLink,
+    fsrv: libsys::loader::Process,
+    driver: Option<DriverCaps>,
+    argument: u64,
+}
+
+/// The console driver's egg: its five caps from the request (ports, IRQ handler, its
+/// notification, the file server's wake notification badged `WAKE_BADGE`, the shared
+/// page) into `console_api::slot`'s 16..20, and its name:
+/// `cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0; cap 17 1 ...; cap 18 2 ...; cap 19 3 WRITE 1;
+/// cap 20 4 READ|WRITE|GRANT|GRANT_REPLY 0; setname "console"` (`cargo xtask egg asm`).
+const DRIVER_EGG: &[u8] = &[
+    0x0b, 0x10, 0x00, 0x0f, 0x00, 0x0b, 0x11, 0x01, 0x0f, 0x00, 0x0b, 0x12, 0x02, 0x0f, 0x00, 0x0b,
+    0x13, 0x03, 0x02, 0x01, 0x0b, 0x14, 0x04, 0x0f, 0x00, 0x17, 0x07, b'c', b'o', b'n', b's', b'o',
+    b'l', b'e',
+];
+// The egg's `cap 19 3 WRITE 1` mints the wake notification with WAKE_BADGE.
+const _: () = assert!(WAKE_BADGE == 1);
+
+/// log2 of the slots of the driver's request CNode.
+const DRIVER_REQUEST_RADIX: u64 = 3;
+
+impl crate::Server {
+    /// Hatches the console driver from its egg (a child of procsrv, like the boot table's
+    /// programs), hands its shared page to the file server, starts the file server and
+    /// makes it procsrv's [`FileServer`]. Without the driver the console writes to the
+    /// kernel's debug console and has no input.
+    pub fn start_file_server(&mut self, pending: Pending) {
+        let Pending {
+            link,
+            fsrv,
+            driver,
+            argument,
+        } = pending;
+        if let Some(d) = driver {
+            match self.hatch_driver(&d) {
+                Ok(()) => {
+                    let given = fsrv
+                        .give(&self.loader, d.page, SLOT_CONSOLE_PAGE, Rights::ALL)
+                        .and_then(|()| {
+                            fsrv.give(&self.loader, d.work, SLOT_CONSOLE_DRIVER, Rights::WRITE)
+                        })
+                        .and_then(|()| {
+                            fsrv.give(&self.loader, d.wake, SLOT_CONSOLE_WAKE, Rights::ALL)
+                        });
+                    if given.is_err() {
+                        libsys::println!("procsrv: cannot give fsrv the console");
+                    }
+                }
+                Err(e) => libsys::println!("procsrv: cannot hatch /bin/console: {}", e.errno),
+            }
+        }
+        if fsrv.start(argument).is_err() {
+            libsys::println!("procsrv: cannot start fsrv");
+            return;
+        }
+        // SAFETY: procsrv has one thread, and this is the only reference ever made to
+        // FILE_SERVER (start_file_server runs once, at boot).
+        let link: &'static mut FsLink = unsafe { (*crate::FILE_SERVER.0.get()).insert(link) };
+        if let Err(why) = self.print_to_console(link) {
+            libsys::println!("procsrv: my lines stay on the kernel's console: {why}");
+        }
+        self.files = link;
+    }
+
+    /// Makes procsrv's own lines (a faulting child's report) go to `/dev/console` through
+    /// the file server: procsrv is process 0 there (root, no group or session), with an
+    /// I/O window of its own and the console open on its fd 1 (fds in a slot range of its
+    /// own). Until this works they go to the kernel's debug console, which is quiet once
+    /// the console driver holds COM1.
+    fn print_to_console(&mut self, link: &FsLink) -> Result<(), &'static str> {
+        use libsys::fs::{Namespace, O_NOCTTY, O_WRONLY};
+        link.control
+            .set_credentials(0, 0, 0, 0o022, &[])
+            .map_err(|_| "not registered")?;
+        let ns_slot = self.alloc.slot().map_err(|_| "slot")?;
+        let rights = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        Cap::<CNode>::from_cptr(SLOT_CNODE)
+            .mint(
+                SlotPath::at(ns_slot),
+                link.endpoint.slot(),
+                rights,
+                Badge::Namespace(0).to_word(),
+            )
+            .map_err(|_| "cannot mint a namespace cap")?;
+        let ns = Namespace(Cap::from_cptr(ns_slot));
+        let rw = Rights::READ.union(Rights::WRITE).bits();
+        let vspace = Cap::from_cptr(libsys::bootinfo::SLOT_VSPACE);
+        for page in 0..fs_api::WINDOW_PAGES as u64 {
+            let frame: Cap<Frame> = self.alloc.make().map_err(|_| "window frame")?;
+            let vaddr = fs_api::WINDOW_ADDR + page * 4096;
+            libsys::vspace::map_frame(&mut self.alloc, vspace, frame, vaddr, rw, false)
+                .map_err(|_| "cannot map the window")?;
+            ns.attach_window(page, frame)
+                .map_err(|_| "cannot attach the window")?;
+        }
+        let fds = self
+            .alloc
+            .slots
+            .alloc_range(libsys::process::MAX_FDS)
+            .ok_or("no fd slots")?;
+        link.control
+            .open_on_behalf(0, b"/dev/console", O_WRONLY | O_NOCTTY, 0, fds + 1)
+            .map_err(|_| "cannot open /dev/console")?;
+        libsys::fs::set_namespace(ns_slot);
+        libsys::fs::set_fd_slot_base(fds);
+        Ok(())
+    }
+
+    /// Hatches `/bin/console` with [`DRIVER_EGG`], its caps in a request CNode.
+    fn hatch_driver(&mut self, d: &DriverCaps) -> Result<(), crate::hatch::HatchFailure> {
+        let cnode = self
+            .alloc
+            .make_cnode(DRIVER_REQUEST_RADIX)
+            .map_err(|_| Errno::ENOMEM)?;
+        let root = self.loader.root_unguarded;
+        let sources = [
+            d.ports,
+            d.irq,
+            d.notification.cptr(),
+            d.wake.cptr(),
+            d.page.cptr(),
+        ];
+        for (i, &source) in sources.iter().enumerate() {
+            let dest = SlotPath {
+                index: (cnode.cptr() << DRIVER_REQUEST_RADIX) | i as u64,
+                depth: ROOT_CNODE_RADIX + DRIVER_REQUEST_RADIX,
+            };
+            root.copy(dest, own(source), Rights::ALL)
+                .map_err(|_| Errno::ENOMEM)?;
+        }
+        let request = procsrv_api::HatchRequest {
+            program: b"/bin/console",
+            argv: b"console\0",
+            envp: b"",
+            egg: DRIVER_EGG,
+            cap_radix: DRIVER_REQUEST_RADIX,
+            timeout_ms: 0,
+        };
+        let caps = crate::ops::RequestCaps {
+            slot: cnode.cptr(),
+            radix: DRIVER_REQUEST_RADIX,
+        };
+        let hatched = self.hatch(0, &request, caps);
+        // The request's caps were copied, never consumed: the CNode and its copies go.
+        let _ = self.alloc.free_slot(cnode.cptr());
+        hatched.map(drop)
+    }
+
+    /// Fetches the file server's events and delivers their signals: to a process group
+    /// (a terminal's ^C, ^Z, ^\\, SIGTTIN, a hangup's SIGHUP, SIGWINCH) or a process (a
+    /// pipe's SIGPIPE). A session's change of controlling terminal is noted in its leader.
+    pub(crate) fn file_events(&mut self) {
+        use fs_api::event::{CONTROL_ACQUIRED, CONTROL_LOST, GROUP, ID_MASK, PROCESS};
+        // Bounded: the file server queues a bounded number of events.
+        for _ in 0..64 {
+            let mut events = [Event::default(); 3];
+            let n = self.files.events(&mut events);
+            if n == 0 {
+                return;
+            }
+            for e in &events[..n] {
+                let id = e.target & ID_MASK;
+                match e.target & !ID_MASK {
+                    GROUP if id != 0 => {
+                        let _ = self.kill_call(0, -(id as i64), e.what);
+                    }
+                    PROCESS if id != 0 => {
+                        let _ = self.kill_one(None, id, e.what);
+                    }
+                    kind @ (CONTROL_ACQUIRED | CONTROL_LOST) => {
+                        if let Some(leader) = self.table.get_mut(id) {
+                            leader.ctty = kind == CONTROL_ACQUIRED;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}

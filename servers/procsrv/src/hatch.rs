@@ -1,0 +1,350 @@
+//! A hatch, in two phases: validate everything, then build the child and run its egg; any
+//! failure undoes all of it (see docs/procsrv.md, "Hatching").
+
+use crate::memory::{Block, HALF_BITS};
+use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
+use crate::table::{Proc, State, RLIMIT_NPROC};
+use crate::Server;
+use egg::RunErrorCause;
+use libsys::cap::{Cap, Endpoint, SlotPath};
+use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
+use libsys::object::Rights;
+use libsys::process::SLOT_PROCSRV;
+use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
+use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
+
+/// Stack pages mapped when a process starts; the rest are mapped when it first touches
+/// them (a page fault procsrv answers, up to [`MAX_STACK`]).
+pub const STACK_PAGES: u64 = 1;
+/// One past the top of a hatched process's stack: 1 MiB above its IPC buffer, so that the
+/// stack and the IPC buffer share their page tables (two fewer tables to make per hatch).
+pub const HATCH_STACK_TOP: u64 = libsys::bootinfo::IPC_BUFFER_ADDR + (1 << 20);
+/// Most bytes of stack a process may grow to: the megabyte above the IPC buffer less an
+/// unmapped guard page above the buffer.
+pub const MAX_STACK: u64 = (1 << 20) - 2 * libsys::loader::PAGE_SIZE;
+
+/// Why a hatch failed: the errno and, when an op is to blame, its index and offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HatchFailure {
+    /// The error.
+    pub errno: Errno,
+    /// The failing op's index, or [`NO_OP`].
+    pub op_index: u64,
+    /// The failing op's byte offset.
+    pub op_offset: u64,
+    /// The offset of the bad byte (validation) or of the op.
+    pub fault_offset: u64,
+}
+
+impl From<Errno> for HatchFailure {
+    fn from(errno: Errno) -> Self {
+        HatchFailure {
+            errno,
+            op_index: NO_OP,
+            op_offset: 0,
+            fault_offset: 0,
+        }
+    }
+}
+
+fn load_errno(e: LoadError) -> Errno {
+    match e {
+        LoadError::NotFound => Errno::ENOENT,
+        LoadError::Archive(_) => Errno::ENOENT,
+        LoadError::Elf(_)
+        | LoadError::SegmentOutOfRange(_)
+        | LoadError::SegmentsShareAPage(_)
+        | LoadError::TooManySegments => Errno::ENOEXEC,
+        _ => Errno::ENOMEM,
+    }
+}
+
+/// The archive name of `program` (`/bin/NAME` is `bin/NAME`).
+fn archive_name(program: &[u8]) -> Result<&str, Errno> {
+    let name = program.strip_prefix(b"/").ok_or(Errno::ENOENT)?;
+    if !name.starts_with(b"bin/") {
+        return Err(Errno::ENOENT);
+    }
+    core::str::from_utf8(name).map_err(|_| Errno::ENOENT)
+}
+
+impl Server {
+    /// Hatches `request` for `parent_pid`; returns the child's pid.
+    ///
+    /// # Errors
+    /// A [`HatchFailure`]; then nothing of the child is left.
+    pub fn hatch(
+        &mut self,
+        parent_pid: u32,
+        request: &HatchRequest<'_>,
+        caps: RequestCaps,
+    ) -> Result<u32, HatchFailure> {
+        // Phase 1: check everything that can be checked without making anything.
+        egg::validate(request.egg).map_err(|e| HatchFailure {
+            errno: Errno::EINVAL,
+            op_index: e.op_index as u64,
+            op_offset: e.op_offset as u64,
+            fault_offset: e.offset as u64,
+        })?;
+        let name = archive_name(request.program)?;
+        let image = self.program(name)?;
+        let parent = self.table.get(parent_pid.into()).ok_or(Errno::ESRCH)?;
+        let uid = parent.creds.uid[0];
+        let same_user = self
+            .table
+            .iter()
+            .filter(|p| p.pid != 0 && p.creds.uid[0] == uid && !matches!(p.state, State::Zombie(_)))
+            .count() as u64;
+        if parent.pid != 0 && same_user >= parent.limits[RLIMIT_NPROC].0 {
+            return Err(Errno::EAGAIN.into());
+        }
+        let index = self.table.free_index().ok_or(Errno::EAGAIN)?;
+        let pid = self.table.peek_pid();
+        let mut proc = Proc::child_of(parent, pid);
+        proc.name = crate::table::name_bytes(name.strip_prefix("bin/").unwrap_or(name).as_bytes());
+
+        // Phase 2: make the child; from here every failure undoes what was made.
+        let (block_index, block) = self.blocks.take().ok_or(Errno::ENOMEM)?;
+        proc.block = block_index;
+        let process = match self.build(pid, block, image, proc.priority) {
+            Ok(process) => process,
+            Err(errno) => {
+                self.blocks.give_back(block_index);
+                return Err(errno.into());
+            }
+        };
+        self.files.begin();
+        let registered = self.files.register(&proc);
+        let suspended = match registered
+            .map_err(HatchFailure::from)
+            .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
+            .and_then(|s| {
+                // The file server learns what the egg made of the child.
+                self.files
+                    .register(&proc)
+                    .map(|()| s)
+                    .map_err(HatchFailure::from)
+            }) {
+            Ok(suspended) => {
+                self.files.end(true);
+                suspended
+            }
+            Err(failure) => {
+                self.files.end(false);
+                self.files.forget(pid);
+                self.undo(process, block_index, block);
+                return Err(failure);
+            }
+        };
+        // The point of no return: the thread is started (or left suspended) and nothing
+        // after this can fail.
+        proc.state = if suspended {
+            State::Suspended
+        } else {
+            State::Running
+        };
+        proc.process = Some(process);
+        self.table.insert(index, proc);
+        Ok(pid)
+    }
+
+    /// The ELF of archive file `name`, from the cache of programs found before or from
+    /// the archive (parsing it costs about 50,000 instructions).
+    fn program(&mut self, name: &str) -> Result<&'static [u8], Errno> {
+        let known = self.programs.iter().flatten();
+        if let Some(p) = known.into_iter().find(|p| p.name() == name.as_bytes()) {
+            return Ok(p.image);
+        }
+        let image = Loader::archive_file(self.archive_length, name).map_err(load_errno)?;
+        if let Some(entry) = self.programs.iter_mut().find(|e| e.is_none()) {
+            *entry = KnownProgram::new(name.as_bytes(), image);
+        }
+        Ok(image)
+    }
+
+    /// Builds the child's objects from `block` and gives it its fixed caps.
+    fn build(
+        &mut self,
+        pid: u32,
+        block: Block,
+        image: &[u8],
+        priority: u8,
+    ) -> Result<Process, Errno> {
+        let config = ProcessConfig {
+            untyped_bits: HALF_BITS,
+            cnode_radix: CNODE_RADIX,
+            stack_pages: STACK_PAGES,
+            priority: priority.into(),
+            fault_endpoint: block.fault,
+            stack_top: HATCH_STACK_TOP,
+        };
+        let process = self
+            .loader
+            .load_into(&mut self.alloc, block.image, image, &config)
+            .map_err(load_errno)?;
+        if self.injected().is_err() {
+            self.undo(process, usize::MAX, block);
+            return Err(Errno::ENOMEM);
+        }
+        let own = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        let given = process
+            .give_badged(
+                &self.loader,
+                self.endpoint,
+                SLOT_PROCSRV,
+                own,
+                badge::PROCESS | u64::from(pid),
+            )
+            .and_then(|()| process.give(&self.loader, block.memory, SLOT_MEMORY, Rights::ALL))
+            .and_then(|()| match self.files.namespace_endpoint() {
+                Some(fs) => process.give_badged(
+                    &self.loader,
+                    fs,
+                    libsys::process::SLOT_FS,
+                    own,
+                    fs_api::Badge::Namespace(pid.into()).to_word(),
+                ),
+                None => Ok(()),
+            });
+        if given.is_err() {
+            self.undo(process, usize::MAX, block);
+            return Err(Errno::ENOMEM);
+        }
+        Ok(process)
+    }
+
+    /// Runs the egg, lays out the stack and sets the registers; returns `start_suspended`.
+    fn run_egg(
+        &mut self,
+        proc: &mut Proc,
+        process: &Process,
+        request: &HatchRequest<'_>,
+        caps: RequestCaps,
+    ) -> Result<bool, HatchFailure> {
+        let mut draft = Draft {
+            proc,
+            table: &*self.table,
+            process,
+            loader: &self.loader,
+            caps,
+            files: &mut *self.files,
+            timeout_ms: request.timeout_ms,
+            fds: 0,
+            env: [0; ENV_BYTES],
+            env_len: 0,
+            bindings: [(0, 0, 0); MAX_BINDINGS as usize],
+            binding_count: 0,
+            bind_paths: [0; BIND_BYTES],
+            bind_len: 0,
+            suspended: false,
+            image_bytes: 1 << HALF_BITS,
+        };
+        draft.set_env(request.envp)?;
+        egg::run(request.egg, &mut draft).map_err(|e| {
+            let (errno, fault) = match e.cause {
+                RunErrorCause::Invalid(d) => (Errno::EINVAL, d.offset),
+                RunErrorCause::Failed { error, .. } => (error, e.offset),
+            };
+            HatchFailure {
+                errno,
+                op_index: e.op_index as u64,
+                op_offset: e.offset as u64,
+                fault_offset: fault as u64,
+            }
+        })?;
+        let mut stack = [0u8; 4096];
+        let contents = StackContents {
+            argv: request.args(),
+            envp: draft.env(),
+            bindings: draft.bindings(),
+            pid: draft.proc.pid.into(),
+            entry: process.entry,
+            marker: core::marker::PhantomData,
+        };
+        let (used, rsp) =
+            build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
+        let suspended = draft.suspended;
+        self.injected()?;
+        process
+            .write_stack_top(
+                &mut self.loader,
+                &mut self.alloc,
+                &stack[stack.len() - used..],
+            )
+            .map_err(|_| Errno::ENOMEM)?;
+        self.injected()?;
+        process
+            .set_start(rsp, rsp, !suspended)
+            .map_err(|_| Errno::ENOMEM)?;
+        Ok(suspended)
+    }
+
+    /// Fault injection: counts one of procsrv's own steps of a hatch (after the loader's),
+    /// failing the one `INJECT` named.
+    fn injected(&mut self) -> Result<(), Errno> {
+        match self.loader.fail_allocation(None) {
+            Some(0) => Err(Errno::ENOMEM),
+            Some(n) => {
+                self.loader.fail_allocation(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Destroys a child's objects and frees its block (`block_index` `usize::MAX`: the
+    /// caller frees it).
+    pub fn undo(&mut self, process: Process, block_index: usize, block: Block) {
+        let _ = process.destroy_keep_untyped(&mut self.alloc);
+        let _ = libsys::cap::Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE)
+            .revoke(block.memory.slot());
+        if block_index != usize::MAX {
+            self.blocks.give_back(block_index);
+        }
+    }
+
+    /// Mints procsrv's endpoint with `badge` and `rights` into a fresh slot of its own.
+    pub fn mint_temporary(&mut self, badge: u64, rights: Rights) -> Result<Cap<Endpoint>, Errno> {
+        let slot = self.alloc.slot().map_err(|_| Errno::ENOMEM)?;
+        let root = libsys::cap::Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        if root
+            .mint(SlotPath::at(slot), self.endpoint.slot(), rights, badge)
+            .is_err()
+        {
+            self.alloc.slots.free(slot);
+            return Err(Errno::ENOMEM);
+        }
+        Ok(Cap::from_cptr(slot))
+    }
+}
+
+/// Most programs whose archive entry procsrv remembers.
+pub const KNOWN_PROGRAMS: usize = 16;
+/// Longest archive name remembered.
+const KNOWN_NAME: usize = 48;
+
+/// A program found in the archive: its name and ELF.
+#[derive(Clone, Copy)]
+pub struct KnownProgram {
+    name: [u8; KNOWN_NAME],
+    len: usize,
+    image: &'static [u8],
+}
+
+impl KnownProgram {
+    fn new(name: &[u8], image: &'static [u8]) -> Option<KnownProgram> {
+        let mut stored = [0; KNOWN_NAME];
+        stored.get_mut(..name.len())?.copy_from_slice(name);
+        Some(KnownProgram {
+            name: stored,
+            len: name.len(),
+            image,
+        })
+    }
+
+    fn name(&self) -> &[u8] {
+        &self.name[..self.len]
+    }
+}

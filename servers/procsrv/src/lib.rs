@@ -1,0 +1,269 @@
+//! procsrv, the process server: the root task. It owns all memory and every process, and
+//! starts every program in the system by hatching it from an egg — the programs of its
+//! boot table included, so that boot uses the path users use.
+//!
+//! Design (docs/procsrv.md has the whole protocol):
+//!
+//! 1. **One endpoint, three kinds of badge.** Each process's own procsrv cap, each process
+//!    handle and each thread's fault endpoint are mints of one endpoint; the badge says
+//!    which kind and which pid ([`procsrv_api::badge`]). procsrv never trusts a pid a
+//!    caller sends about itself.
+//! 2. **Validate, then build, then run the egg, then start.** Nothing can fail after the
+//!    child's thread is started; any failure before undoes everything (one revoke per
+//!    block half), so procsrv's free memory is exactly what it was.
+//! 3. **Fixed memory blocks** ([`memory`]): a dead process's memory returns at once.
+//! 4. **procsrv never panics on a message**: every request is decoded and checked first.
+#![no_std]
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod files;
+pub mod fsrv;
+pub mod hatch;
+mod lifecycle;
+pub mod memory;
+pub mod ops;
+mod serve;
+pub mod table;
+
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use files::{FileServer, NoFileServer};
+use libsys::alloc::Allocator;
+use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC};
+use libsys::cap::{Cap, Endpoint};
+use libsys::loader::Loader;
+use libsys::println;
+use memory::Blocks;
+use ops::RequestCaps;
+use procsrv_api::HatchRequest;
+use table::{Table, MAX_PROCS};
+
+/// A program procsrv hatches at boot.
+#[derive(Clone, Copy, Debug)]
+pub struct BootProgram {
+    /// The program, `/bin/NAME`.
+    pub program: &'static [u8],
+    /// Its arguments, each followed by a NUL.
+    pub argv: &'static [u8],
+    /// Its environment, each `NAME=value` followed by a NUL.
+    pub envp: &'static [u8],
+    /// Its egg.
+    pub egg: &'static [u8],
+}
+
+/// How procsrv runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Answer `INJECT` (tests of the rollback at every step; never in the real system).
+    pub fault_injection: bool,
+    /// Start the console driver and the file server at boot ([`fsrv::FsLink`]); test root
+    /// tasks run without them.
+    pub file_server: bool,
+}
+
+/// A value only procsrv's one thread touches.
+pub(crate) struct Global<T>(pub(crate) UnsafeCell<T>);
+
+// SAFETY: procsrv has exactly one thread; the value is reached only through `take`, once.
+unsafe impl<T> Sync for Global<T> {}
+
+static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
+static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
+static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
+pub(crate) static FILE_SERVER: Global<Option<fsrv::FsLink>> = Global(UnsafeCell::new(None));
+
+/// The server's state.
+pub struct Server {
+    alloc: Allocator,
+    loader: Loader,
+    endpoint: Cap<Endpoint>,
+    table: &'static mut Table,
+    blocks: &'static mut Blocks,
+    files: &'static mut dyn FileServer,
+    archive_length: u64,
+    /// Where a request's cap arrives.
+    receive_slot: u64,
+    /// `wait_replies[i]`: the saved reply of record `i`'s process waiting for a child.
+    wait_replies: u64,
+    /// `handle_replies[i]`: the saved reply of a caller waiting on record `i` by handle.
+    handle_replies: u64,
+    /// Programs found in the archive before.
+    programs: [Option<hatch::KnownProgram>; hatch::KNOWN_PROGRAMS],
+    /// Bit `i`: a caller waits on record `i` by handle (its reply in `handle_replies + i`).
+    handle_waiters: u128,
+    /// Free memory and slots right after start, for the usage report.
+    pub baseline: (usize, u64),
+    /// How it runs.
+    pub options: Options,
+    /// The file server, loaded at start and started after the boot table's first hatch.
+    pending_files: Option<fsrv::Pending>,
+}
+
+/// Why procsrv could not start.
+#[derive(Clone, Copy, Debug)]
+pub enum StartError {
+    /// The boot info page is not one.
+    BadBootInfo,
+    /// Making its own objects failed.
+    OutOfMemory,
+}
+
+impl Server {
+    /// Sets procsrv up from the boot info at `boot_info`.
+    ///
+    /// # Errors
+    /// [`StartError`].
+    pub fn start(boot_info: u64) -> Result<Server, StartError> {
+        Self::start_with(boot_info, Options::default())
+    }
+
+    /// [`Server::start`] with `options` (the file server starts before memory is carved).
+    ///
+    /// # Errors
+    /// [`StartError`].
+    pub fn start_with(boot_info: u64, options: Options) -> Result<Server, StartError> {
+        // SAFETY: the kernel maps the boot info page read-only at this address for the root
+        // task's whole life.
+        let info: &'static BootInfo = unsafe { &*(boot_info as *const BootInfo) };
+        if info.magic != BOOT_INFO_MAGIC {
+            return Err(StartError::BadBootInfo);
+        }
+        let mut alloc = Allocator::from_boot_info(info);
+        // Every address space procsrv makes gets its ASID from the boot ASID pool.
+        let mut loader = Loader::new(
+            &mut alloc,
+            info.cnode_radix,
+            Cap::from_cptr(libsys::bootinfo::SLOT_ASID_POOL),
+        )
+        .map_err(|_| StartError::OutOfMemory)?;
+        // Read-only segments are shared between the processes of one program.
+        loader.share_text();
+        let pending = if options.file_server {
+            match fsrv::FsLink::prepare(&mut alloc, &mut loader, info) {
+                Ok(link) => Some(link),
+                Err(why) => {
+                    println!("procsrv: no file server: {why}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| StartError::OutOfMemory)?;
+        let receive_slot = alloc.slot().map_err(|_| StartError::OutOfMemory)?;
+        let replies = alloc
+            .retype(libsys::object::ObjectType::Reply, 0, 2 * MAX_PROCS as u64)
+            .map_err(|_| StartError::OutOfMemory)?;
+        // SAFETY: `start` runs once, on procsrv's only thread; these are the only
+        // references ever made to the statics.
+        let (table, blocks, files) = unsafe {
+            let files: &'static mut dyn FileServer = &mut *NO_FILE_SERVER.0.get();
+            (
+                Table::init_in_place(&mut *TABLE.0.get()),
+                &mut *BLOCKS.0.get(),
+                files,
+            )
+        };
+        table.init();
+        blocks.carve(&mut alloc, endpoint);
+        let mut server = Server {
+            alloc,
+            loader,
+            endpoint,
+            table,
+            blocks,
+            files,
+            archive_length: info.archive_length,
+            receive_slot,
+            wait_replies: replies,
+            handle_replies: replies + MAX_PROCS as u64,
+            handle_waiters: 0,
+            programs: [None; hatch::KNOWN_PROGRAMS],
+            baseline: (0, 0),
+            options,
+            pending_files: pending,
+        };
+        server.baseline = server.usage();
+        Ok(server)
+    }
+
+    /// Free blocks and free procsrv slots.
+    pub fn usage(&self) -> (usize, u64) {
+        (self.blocks.free(), self.alloc.slots.free_count())
+    }
+
+    /// Hatches the boot table's programs (children of procsrv, pid 0).
+    pub fn hatch_boot_programs(&mut self, programs: &[BootProgram]) {
+        for p in programs {
+            let request = HatchRequest {
+                program: p.program,
+                argv: p.argv,
+                envp: p.envp,
+                egg: p.egg,
+                cap_radix: 0,
+                timeout_ms: 0,
+            };
+            let none = RequestCaps { slot: 0, radix: 0 };
+            let name = core::str::from_utf8(p.program).unwrap_or("?");
+            match self.hatch(0, &request, none) {
+                Ok(pid) => println!("procsrv: hatched {name} as pid {pid}"),
+                Err(f) => println!("procsrv: cannot hatch {name}: {}", f.errno),
+            }
+        }
+    }
+}
+
+/// procsrv's whole life: start, hatch `boot`, serve.
+pub fn run(boot_info: u64, boot: &[BootProgram]) {
+    run_with(boot_info, boot, Options::default());
+}
+
+/// [`run`] with `options`.
+pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
+    let mut server = match Server::start_with(boot_info, options) {
+        Ok(server) => server,
+        Err(e) => {
+            println!("procsrv: cannot start: {e:?}");
+            return;
+        }
+    };
+    println!(
+        "procsrv: {} process blocks of {} KiB, {} free slots",
+        server.blocks.total(),
+        (2u64 << memory::HALF_BITS) >> 10,
+        server.alloc.slots.free_count()
+    );
+    // init first (pid 1), then the console driver hatched from its egg and the file
+    // server; init's first request is served after both.
+    let (first, rest) = boot.split_at(boot.len().min(1));
+    server.hatch_boot_programs(first);
+    if let Some(pending) = server.pending_files.take() {
+        server.start_file_server(pending);
+    }
+    server.hatch_boot_programs(rest);
+    server.serve();
+}
+
+/// Whether the boot archive's manifest has a `root-args` line with the word `exit` (what
+/// `cargo xtask run` without a terminal and the tests add beside the kernel's `exit`): init
+/// then ends the system when the console shell exits instead of starting another.
+pub fn root_args_say_exit(boot_info: u64) -> bool {
+    // SAFETY: the kernel maps the boot info page read-only at this address for the root
+    // task's whole life.
+    let info: &BootInfo = unsafe { &*(boot_info as *const BootInfo) };
+    if info.magic != BOOT_INFO_MAGIC {
+        return false;
+    }
+    let Ok(text) = Loader::archive_file(info.archive_length, "manifest") else {
+        return false;
+    };
+    let Ok(manifest) = bootfmt::manifest::Manifest::parse(text) else {
+        return false;
+    };
+    manifest
+        .lines()
+        .filter(|line| line.key == "root-args")
+        .any(|line| line.rest.split_ascii_whitespace().any(|w| w == "exit"))
+}

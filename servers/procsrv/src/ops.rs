@@ -1,0 +1,547 @@
+//! The egg's ops, run by `egg::run` against a [`Draft`]: the child being built, not yet
+//! started. Each op changes the child's record (procsrv state) or its CNode; nothing here
+//! touches any other process, so undoing a failed hatch is dropping the record and revoking
+//! the child's memory.
+
+use crate::files::{FileServer, OpenContext};
+use crate::table::{Proc, Table, NGROUPS_MAX, RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE};
+use egg::{IdList, OpenFlags, Resource, Rights, SignalSet, Str};
+use libsys::cap::{CNode, Cap, SlotPath};
+use libsys::loader::{Loader, Process};
+use libsys::process::{FD_SLOT_BASE, FIRST_BIND_SLOT, FIRST_USER_SLOT, MAX_BINDINGS, MAX_FDS};
+use procsrv_api::signal::{SIGKILL, SIGSTOP};
+use procsrv_api::Errno;
+
+/// Bytes of environment a child may have (strings and their NULs).
+pub const ENV_BYTES: usize = 4096;
+/// Bytes of binding paths.
+pub const BIND_BYTES: usize = 1024;
+/// CPUs the system has (the kernel runs one; `setaffinity` must name it).
+pub const CPUS: u32 = 1;
+
+/// The caps a request sent: a CNode (guard 0) in procsrv's slot `slot`, of `2^radix` slots.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestCaps {
+    /// procsrv slot of the CNode, 0 when none was sent.
+    pub slot: u64,
+    /// Its radix.
+    pub radix: u64,
+}
+
+/// The child being built.
+pub struct Draft<'a> {
+    /// Its record.
+    pub proc: &'a mut Proc,
+    /// The table (read only: other processes are never changed by an egg).
+    pub table: &'a Table,
+    /// Its objects.
+    pub process: &'a Process,
+    /// The loader (for paths into the child's CNode).
+    pub loader: &'a Loader,
+    /// The caps of the request.
+    pub caps: RequestCaps,
+    /// The file server.
+    pub files: &'a mut dyn FileServer,
+    /// Bound of each file-server call.
+    pub timeout_ms: u64,
+    /// Open descriptors (bit n = fd n).
+    pub fds: u64,
+    /// Environment: `NAME=value\0...`.
+    pub env: [u8; ENV_BYTES],
+    /// Used bytes of `env`.
+    pub env_len: usize,
+    /// Bindings: `(slot, start, end)` in `bind_paths`.
+    pub bindings: [(u64, usize, usize); MAX_BINDINGS as usize],
+    /// How many bindings.
+    pub binding_count: usize,
+    /// The paths of the bindings.
+    pub bind_paths: [u8; BIND_BYTES],
+    /// Used bytes of `bind_paths`.
+    pub bind_len: usize,
+    /// `start_suspended` ran.
+    pub suspended: bool,
+    /// Bytes of the block's image half the loader used (for RLIMIT_AS/DATA).
+    pub image_bytes: u64,
+}
+
+impl<'d> Draft<'d> {
+    /// The environment strings.
+    pub fn env<'s>(&'s self) -> impl Iterator<Item = &'s [u8]> + Clone + use<'s, 'd> {
+        procsrv_api::strings(&self.env[..self.env_len])
+    }
+
+    /// The bindings as `(slot, path)`.
+    pub fn bindings<'s>(&'s self) -> impl Iterator<Item = (u64, &'s [u8])> + Clone + use<'s, 'd> {
+        self.bindings[..self.binding_count]
+            .iter()
+            .map(|&(slot, a, b)| (slot, &self.bind_paths[a..b]))
+    }
+
+    /// Sets the initial environment from the request.
+    pub fn set_env(&mut self, envp: &[u8]) -> Result<(), Errno> {
+        let dest = self.env.get_mut(..envp.len()).ok_or(Errno::E2BIG)?;
+        dest.copy_from_slice(envp);
+        self.env_len = envp.len();
+        Ok(())
+    }
+
+    fn child_slot(&self, slot: u64) -> SlotPath {
+        self.process.child_path(self.loader, slot)
+    }
+
+    fn root(&self) -> Cap<CNode> {
+        self.loader.root_unguarded
+    }
+
+    fn nofile(&self) -> u64 {
+        self.proc.limits[RLIMIT_NOFILE].0.min(MAX_FDS)
+    }
+
+    fn fd_open(&self, fd: u32) -> bool {
+        u64::from(fd) < MAX_FDS && self.fds & (1 << fd) != 0
+    }
+
+    fn delete_slot(&self, slot: u64) -> Result<(), Errno> {
+        self.root()
+            .delete(self.child_slot(slot))
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn close_fd(&mut self, fd: u64) -> Result<(), Errno> {
+        if fd < MAX_FDS && self.fds & (1 << fd) != 0 {
+            let (root, path) = (self.root(), self.child_slot(FD_SLOT_BASE + fd));
+            self.files.closing(fd as u32, root, path);
+            self.delete_slot(FD_SLOT_BASE + fd)?;
+            self.fds &= !(1 << fd);
+        }
+        Ok(())
+    }
+
+    /// The path of request cap `index` (relative to the loader's unguarded root).
+    fn request_cap(&self, index: u32) -> Result<SlotPath, Errno> {
+        if self.caps.slot == 0 || u64::from(index) >= 1 << self.caps.radix {
+            return Err(Errno::EBADF);
+        }
+        Ok(SlotPath {
+            index: (self.caps.slot << self.caps.radix) | u64::from(index),
+            depth: libsys::bootinfo::ROOT_CNODE_RADIX + self.caps.radix,
+        })
+    }
+
+    /// Copies request cap `source` into child slot `slot` with `rights`, minting `badge`.
+    fn copy_request_cap(
+        &self,
+        slot: u64,
+        source: u32,
+        rights: u8,
+        badge: u64,
+    ) -> Result<(), Errno> {
+        let src = self.request_cap(source)?;
+        let dest = self.child_slot(slot);
+        self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+        let rights = libsys::object::Rights::from_bits(u64::from(rights)).ok_or(Errno::EINVAL)?;
+        let result = if badge == 0 {
+            self.root().copy(dest, src, rights)
+        } else {
+            self.root().mint(dest, src, rights, badge)
+        };
+        result.map_err(|e| match e.error {
+            libsys::abi::Error::FailedLookup => Errno::EBADF,
+            libsys::abi::Error::InvalidArgument | libsys::abi::Error::IllegalOperation => {
+                Errno::EINVAL
+            }
+            libsys::abi::Error::RevokeFirst => Errno::EBUSY,
+            _ => Errno::ENOMEM,
+        })
+    }
+
+    fn check_fd_number(&self, fd: u32) -> Result<(), Errno> {
+        if u64::from(fd) >= self.nofile() {
+            return Err(Errno::EMFILE);
+        }
+        Ok(())
+    }
+
+    fn leads_session(&self) -> bool {
+        self.proc.sid == self.proc.pid
+    }
+
+    fn terminal_fd(&self, fd: u32) -> Result<(), Errno> {
+        if !self.fd_open(fd) {
+            return Err(Errno::EBADF);
+        }
+        // Only the file server knows whether an fd is a terminal.
+        if self.files.is_terminal(fd) {
+            Ok(())
+        } else {
+            Err(Errno::ENOTTY)
+        }
+    }
+
+    fn env_find(&self, name: &[u8]) -> Option<(usize, usize)> {
+        let mut at = 0;
+        for s in procsrv_api::strings(&self.env[..self.env_len]) {
+            let end = at + s.len() + 1;
+            if s.strip_prefix(name)
+                .is_some_and(|r| r.first() == Some(&b'='))
+            {
+                return Some((at, end));
+            }
+            at = end;
+        }
+        None
+    }
+
+    fn env_remove(&mut self, name: &[u8]) {
+        if let Some((a, b)) = self.env_find(name) {
+            self.env.copy_within(b..self.env_len, a);
+            self.env_len -= b - a;
+        }
+    }
+}
+
+fn set_ids(ids: &mut [u32; 3], new: u32, privileged: bool) -> Result<(), Errno> {
+    if !privileged && !ids.contains(&new) {
+        return Err(Errno::EPERM);
+    }
+    *ids = [new; 3];
+    Ok(())
+}
+
+impl egg::Hatch for Draft<'_> {
+    type Error = Errno;
+
+    fn open(&mut self, fd: u32, path: Str<'_>, flags: OpenFlags, mode: u32) -> Result<(), Errno> {
+        self.check_fd_number(fd)?;
+        self.close_fd(fd.into())?;
+        let context = OpenContext {
+            creds: &self.proc.creds,
+            cwd: self.proc.cwd(),
+            umask: self.proc.umask,
+            pid: self.proc.pid,
+            sid: self.proc.sid,
+            pgid: self.proc.pgid,
+            timeout_ms: self.timeout_ms,
+            proc: &*self.proc,
+        };
+        let dest = self.child_slot(FD_SLOT_BASE + u64::from(fd));
+        let opened =
+            self.files
+                .open(&context, path.as_bytes(), flags.0, mode, self.root(), dest)?;
+        self.fds |= 1 << fd;
+        self.files.opened(fd, opened.terminal);
+        let noctty = flags.contains(egg::O_NOCTTY);
+        if opened.terminal && !noctty && self.leads_session() && !self.proc.ctty {
+            self.proc.ctty = true;
+        }
+        Ok(())
+    }
+
+    fn dup2(&mut self, from: u32, to: u32) -> Result<(), Errno> {
+        if !self.fd_open(from) {
+            return Err(Errno::EBADF);
+        }
+        if u64::from(to) >= self.nofile() {
+            return Err(Errno::EBADF);
+        }
+        if from == to {
+            return Ok(());
+        }
+        self.close_fd(to.into())?;
+        let src = self.child_slot(FD_SLOT_BASE + u64::from(from));
+        let dest = self.child_slot(FD_SLOT_BASE + u64::from(to));
+        self.root()
+            .copy(dest, src, libsys::object::Rights::ALL)
+            .map_err(|_| Errno::ENOMEM)?;
+        let root = self.root();
+        self.files.copied(from, to, root, dest);
+        self.fds |= 1 << to;
+        Ok(())
+    }
+
+    fn close(&mut self, fd: u32) -> Result<(), Errno> {
+        self.close_fd(fd.into())
+    }
+
+    fn closefrom(&mut self, fd: u32) -> Result<(), Errno> {
+        for n in u64::from(fd)..MAX_FDS {
+            self.close_fd(n)?;
+        }
+        Ok(())
+    }
+
+    fn setpgid(&mut self, pgid: u32) -> Result<(), Errno> {
+        if self.leads_session() {
+            return Err(Errno::EPERM);
+        }
+        let pgid = if pgid == 0 { self.proc.pid } else { pgid };
+        if pgid != self.proc.pid {
+            let sid = self.proc.sid;
+            let exists = self
+                .table
+                .iter()
+                .any(|p| p.pgid == pgid && p.sid == sid && p.pid != 0);
+            if !exists {
+                return Err(Errno::EPERM);
+            }
+        }
+        self.proc.pgid = pgid;
+        Ok(())
+    }
+
+    fn setsid(&mut self) -> Result<(), Errno> {
+        if self.proc.pgid == self.proc.pid {
+            return Err(Errno::EPERM);
+        }
+        self.proc.sid = self.proc.pid;
+        self.proc.pgid = self.proc.pid;
+        self.proc.ctty = false;
+        Ok(())
+    }
+
+    fn setctty(&mut self, fd: u32) -> Result<(), Errno> {
+        if !self.leads_session() || self.proc.ctty {
+            return Err(Errno::EPERM);
+        }
+        self.terminal_fd(fd)?;
+        self.proc.ctty = true;
+        Ok(())
+    }
+
+    fn tcsetpgrp(&mut self, fd: u32, pgid: u32) -> Result<(), Errno> {
+        self.terminal_fd(fd)?;
+        // The session's terminal is kept on its leader's record.
+        let has_ctty = if self.leads_session() {
+            self.proc.ctty
+        } else {
+            self.table
+                .get(self.proc.sid.into())
+                .is_some_and(|leader| leader.ctty)
+        };
+        if !has_ctty {
+            return Err(Errno::ENOTTY);
+        }
+        let pgid = if pgid == 0 { self.proc.pgid } else { pgid };
+        if pgid != self.proc.pgid {
+            return Err(Errno::EPERM);
+        }
+        let fd_path = self.child_slot(FD_SLOT_BASE + u64::from(fd));
+        let root = self.root();
+        self.files.set_foreground(&*self.proc, root, fd_path)
+    }
+
+    fn chdir(&mut self, path: Str<'_>) -> Result<(), Errno> {
+        let path = path.as_bytes();
+        let mut cwd = [0u8; crate::table::CWD_LEN];
+        let mut len = 0;
+        let mut push = |bytes: &[u8]| -> Result<(), Errno> {
+            let dest = cwd.get_mut(len..len + bytes.len()).ok_or(Errno::E2BIG)?;
+            dest.copy_from_slice(bytes);
+            len += bytes.len();
+            Ok(())
+        };
+        if path.first() != Some(&b'/') {
+            push(self.proc.cwd())?;
+            if self.proc.cwd() != b"/" {
+                push(b"/")?;
+            }
+        }
+        push(path)?;
+        self.files.check_directory(&cwd[..len], self.timeout_ms)?;
+        self.proc.cwd = cwd;
+        self.proc.cwd_len = len;
+        Ok(())
+    }
+
+    fn fchdir(&mut self, fd: u32) -> Result<(), Errno> {
+        if !self.fd_open(fd) {
+            return Err(Errno::EBADF);
+        }
+        let mut path = [0u8; crate::table::CWD_LEN];
+        let len = self.files.directory_path(fd, &mut path, self.timeout_ms)?;
+        self.proc.cwd = path;
+        self.proc.cwd_len = len;
+        Ok(())
+    }
+
+    fn cap(&mut self, slot: u32, source: u32, rights: Rights, badge: u64) -> Result<(), Errno> {
+        let slot = u64::from(slot);
+        let fd = slot.wrapping_sub(FD_SLOT_BASE);
+        if fd < MAX_FDS {
+            if fd >= self.nofile() {
+                return Err(Errno::EMFILE);
+            }
+        } else if !(FIRST_USER_SLOT..FIRST_BIND_SLOT).contains(&slot) {
+            return Err(Errno::EINVAL);
+        }
+        let shared = if fd < MAX_FDS && badge == 0 {
+            // An fd of the file server becomes the child's own handle (CtlShare).
+            let src = self.request_cap(source)?;
+            let dest = self.child_slot(slot);
+            self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+            let rights =
+                libsys::object::Rights::from_bits(u64::from(rights.0)).ok_or(Errno::EINVAL)?;
+            let (pid, root) = (self.proc.pid, self.root());
+            self.files.share(pid, fd as u32, root, src, dest, rights)?
+        } else {
+            false
+        };
+        if !shared {
+            self.copy_request_cap(slot, source, rights.0, badge)?;
+        }
+        if fd < MAX_FDS {
+            self.fds |= 1 << fd;
+        }
+        Ok(())
+    }
+
+    fn bind(&mut self, path: Str<'_>, source: u32) -> Result<(), Errno> {
+        let path = path.as_bytes();
+        let existing = self.bindings().position(|(_, p)| p == path);
+        let index = existing.unwrap_or(self.binding_count);
+        if index as u64 >= MAX_BINDINGS {
+            return Err(Errno::ENOMEM);
+        }
+        let slot = FIRST_BIND_SLOT + index as u64;
+        self.copy_request_cap(slot, source, libsys::object::Rights::ALL.bits() as u8, 0)?;
+        if existing.is_none() {
+            let start = self.bind_len;
+            let dest = self
+                .bind_paths
+                .get_mut(start..start + path.len())
+                .ok_or(Errno::E2BIG)?;
+            dest.copy_from_slice(path);
+            self.bind_len += path.len();
+            self.bindings[index] = (slot, start, self.bind_len);
+            self.binding_count += 1;
+        }
+        Ok(())
+    }
+
+    fn sigsetmask(&mut self, signals: SignalSet) -> Result<(), Errno> {
+        let unblockable = SignalSet::of(SIGKILL).with(SIGSTOP).0;
+        self.proc.sigmask = signals.0 & !unblockable;
+        Ok(())
+    }
+
+    fn sigdefault(&mut self, signals: SignalSet) -> Result<(), Errno> {
+        self.proc.sigignore &= !signals.0;
+        Ok(())
+    }
+
+    fn sigignore(&mut self, signals: SignalSet) -> Result<(), Errno> {
+        self.proc.sigignore |= signals.0;
+        Ok(())
+    }
+
+    fn setuid(&mut self, uid: u32) -> Result<(), Errno> {
+        let privileged = self.proc.creds.privileged();
+        set_ids(&mut self.proc.creds.uid, uid, privileged)
+    }
+
+    fn setgid(&mut self, gid: u32) -> Result<(), Errno> {
+        let privileged = self.proc.creds.privileged();
+        set_ids(&mut self.proc.creds.gid, gid, privileged)
+    }
+
+    fn setgroups(&mut self, groups: IdList<'_>) -> Result<(), Errno> {
+        if !self.proc.creds.privileged() {
+            return Err(Errno::EPERM);
+        }
+        if groups.len() > NGROUPS_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let mut n = 0;
+        for id in groups.iter() {
+            self.proc.creds.groups[n] = id;
+            n += 1;
+        }
+        self.proc.creds.ngroups = n;
+        Ok(())
+    }
+
+    fn umask(&mut self, mask: u32) -> Result<(), Errno> {
+        self.proc.umask = mask;
+        Ok(())
+    }
+
+    fn setrlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> Result<(), Errno> {
+        let index = resource as usize;
+        let (_, old_hard) = self.proc.limits[index];
+        if hard > old_hard && !self.proc.creds.privileged() {
+            return Err(Errno::EPERM);
+        }
+        if (index == RLIMIT_AS || index == RLIMIT_DATA) && soft < self.image_bytes {
+            return Err(Errno::ENOMEM);
+        }
+        // An fd at or above the new soft limit is open (no shift by 64 or more).
+        let above = u32::try_from(soft)
+            .ok()
+            .and_then(|s| self.fds.checked_shr(s))
+            .unwrap_or(0);
+        if index == RLIMIT_NOFILE && above != 0 {
+            return Err(Errno::EMFILE);
+        }
+        self.proc.limits[index] = (soft, hard);
+        Ok(())
+    }
+
+    fn setpriority(&mut self, priority: u8) -> Result<(), Errno> {
+        let parent = self
+            .table
+            .get(self.proc.ppid.into())
+            .map_or(0, |p| p.priority);
+        if priority > parent {
+            return Err(Errno::EPERM);
+        }
+        self.process
+            .tcb
+            .set_priority(priority.into())
+            .map_err(|_| Errno::EPERM)?;
+        self.proc.priority = priority;
+        Ok(())
+    }
+
+    fn setaffinity(&mut self, cpus: u64) -> Result<(), Errno> {
+        let existing = (1u64 << CPUS) - 1;
+        if cpus & existing == 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.proc.affinity = cpus & existing;
+        Ok(())
+    }
+
+    fn setname(&mut self, name: Str<'_>) -> Result<(), Errno> {
+        self.proc.name = crate::table::name_bytes(name.as_bytes());
+        Ok(())
+    }
+
+    fn setenv(&mut self, name: Str<'_>, value: Str<'_>) -> Result<(), Errno> {
+        let (name, value) = (name.as_bytes(), value.as_bytes());
+        self.env_remove(name);
+        let need = name.len() + 1 + value.len() + 1;
+        let start = self.env_len;
+        let dest = self.env.get_mut(start..start + need).ok_or(Errno::E2BIG)?;
+        dest[..name.len()].copy_from_slice(name);
+        dest[name.len()] = b'=';
+        dest[name.len() + 1..need - 1].copy_from_slice(value);
+        dest[need - 1] = 0;
+        self.env_len += need;
+        Ok(())
+    }
+
+    fn unsetenv(&mut self, name: Str<'_>) -> Result<(), Errno> {
+        self.env_remove(name.as_bytes());
+        Ok(())
+    }
+
+    fn clearenv(&mut self) -> Result<(), Errno> {
+        self.env_len = 0;
+        Ok(())
+    }
+
+    fn start_suspended(&mut self) -> Result<(), Errno> {
+        self.suspended = true;
+        Ok(())
+    }
+}
