@@ -190,13 +190,26 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     if !watched.stderr.trim().is_empty() && !args.bochs {
         eprint!("{}", watched.stderr);
     }
-    let verdict = verdict(&watched.ending, watched.ready_after.is_some(), args.bochs);
-    println!("xtask: {verdict}");
     let root_fault = root_task_fault(&watched.log);
+    // init (pid 1) ending badly: procsrv's line; the run fails with init's status.
+    let init_failure = crate::serial::pid1_failure(&watched.log).filter(|_| root_fault.is_none());
+    if init_failure.is_none() || watched.ending != Ending::Exited(Some(EXIT_SUCCESS)) {
+        let verdict = verdict(&watched.ending, watched.ready_after.is_some(), args.bochs);
+        println!("xtask: {verdict}");
+    }
     if args.kvm && root_fault.is_some() {
         println!("xtask: {KVM_FAULT_HINT}");
     }
     steps.summary();
+    if let Some((why, status)) = init_failure {
+        // The shell's status (`printf 'false\n' | cargo xtask run` fails with 1) is
+        // xtask's own exit status, not the 1 of every other error.
+        eprintln!("xtask: error: {why}");
+        std::process::exit(status);
+    }
+    if let Some(why) = crate::serial::procsrv_stopped(&watched.log) {
+        return Err(why);
+    }
     match (watched.ending, root_fault) {
         (_, Some(why)) => Err(why),
         (Ending::Exited(Some(EXIT_FAILURE)), None) => Err(failure_message(&watched.log)),

@@ -4,7 +4,9 @@
 //! `ktest: <name> ... ok|FAILED` and `ktest: N passed, M failed` for in-kernel tests, the
 //! same with `utest:` for userspace tests; `hatchery: fatal: <why>`,
 //! `hatchery-loader: fatal: <why>` and `hatchery: PANIC: <message> at <file>:<line>`;
-//! `hatchery: root task <name> faulted; the run fails` when the root task faults.
+//! `hatchery: root task <name> faulted; the run fails` when the root task faults;
+//! `procsrv: init (pid 1) exited with status N` (or `killed by signal N`) when init ends
+//! badly; `procsrv: cannot start: WHY` when procsrv stops itself.
 
 use std::time::Duration;
 
@@ -17,6 +19,11 @@ pub const EXIT_FAILURE: i32 = 35;
 /// Part of the kernel's line when the root task faults with no fault handler
 /// (`hatchery: root task hello faulted; the run fails`): the run has failed.
 pub const ROOT_TASK_FAULTED: &str = "faulted; the run fails";
+/// What procsrv's line says when pid 1 (init) ends with a status other than 0 or by a
+/// signal (`procsrv: init (pid 1) exited with status 3`): the run has failed.
+const PID1_ENDED: &str = " (pid 1) ";
+/// procsrv's line when it cannot start and stops itself.
+const PROCSRV_STOPPED: &str = "procsrv: cannot start: ";
 /// Test-result prefixes of in-kernel and userspace tests.
 const TEST_PREFIXES: [&str; 2] = ["ktest:", "utest:"];
 
@@ -70,6 +77,33 @@ pub fn clean(raw: &str) -> String {
     out
 }
 
+/// How pid 1 ended badly, from procsrv's line: the message (`init exited with status 3`)
+/// and the status a shell would report (the code, or 128 + the signal).
+pub fn pid1_failure(log: &str) -> Option<(String, i32)> {
+    clean(log).lines().find_map(|line| {
+        let (_, rest) = line.split_once("procsrv: ")?;
+        let (name, how) = rest.trim().split_once(PID1_ENDED)?;
+        let status = if let Some(code) = how.strip_prefix("exited with status ") {
+            code.parse::<u8>().ok().map(i32::from)?
+        } else {
+            128 + how
+                .strip_prefix("killed by signal ")?
+                .parse::<u8>()
+                .ok()
+                .map(i32::from)?
+        };
+        (!name.is_empty() && !name.contains(' ')).then(|| (format!("{name} {how}"), status))
+    })
+}
+
+/// procsrv's line when it must stop itself (`procsrv: cannot start: OutOfMemory`).
+pub fn procsrv_stopped(log: &str) -> Option<String> {
+    clean(log)
+        .lines()
+        .find_map(|line| line.split_once(PROCSRV_STOPPED))
+        .map(|(_, why)| format!("procsrv cannot start: {}", why.trim()))
+}
+
 /// `passed` and `failed` of a summary line such as `ktest: 12 passed, 0 failed`.
 pub fn parse_summary(line: &str) -> Option<(u32, u32)> {
     let rest = TEST_PREFIXES
@@ -103,6 +137,16 @@ pub fn judge(log: &str, ending: Ending, expect: &Expect<'_>) -> Vec<String> {
             failures.push(format!("no line with {}", quote_all(parts)));
         }
     }
+    // pid 1 ending badly fails the run unless the scenario expects procsrv's line.
+    let pid1_expected = expect
+        .lines
+        .iter()
+        .flat_map(|parts| parts.iter())
+        .any(|part| part.contains(PID1_ENDED));
+    if let Some((why, _)) = pid1_failure(&log).filter(|_| !pid1_expected) {
+        failures.push(why);
+    }
+    failures.extend(procsrv_stopped(&log));
     for text in expect.absent {
         if let Some(line) = log.lines().find(|line| line.contains(text)) {
             failures.push(format!("a line should not be there: {}", line.trim()));
@@ -167,6 +211,61 @@ mod tests {
         assert!(failures[0].contains("utest: dropped: printed anyway"));
         let clean = "HATCHERY READY\n";
         assert!(judge(clean, Ending::Exited(Some(33)), &expect).is_empty());
+    }
+
+    #[test]
+    fn procsrvs_line_for_pid_1_gives_the_message_and_the_shell_status() {
+        let log =
+            "HATCHERY READY\r\n$ false\r\n$ exit\r\nprocsrv: init (pid 1) exited with status 3\r\n";
+        assert_eq!(
+            pid1_failure(log),
+            Some(("init exited with status 3".to_string(), 3))
+        );
+        let killed = "\u{1b}[0mprocsrv: init (pid 1) killed by signal 11\n";
+        assert_eq!(
+            pid1_failure(killed),
+            Some(("init killed by signal 11".to_string(), 139))
+        );
+        // Another pid, a clean end, or words that only look alike are not pid 1's end.
+        for other in [
+            "procsrv: pid 4 (hatchchild) killed by SIGSEGV: page fault at address 0x0\n",
+            "procsrv: hatched /bin/init as pid 1\n",
+            "procsrv: init (pid 1) exited with status many\n",
+            "echo procsrv: a b (pid 1) exited with status 3\n",
+            "HATCHERY READY\n",
+        ] {
+            assert_eq!(pid1_failure(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn pid_1_ending_badly_fails_a_boot_unless_the_line_is_expected() {
+        let log = "HATCHERY READY\nprocsrv: init (pid 1) exited with status 1\n";
+        let ending = Ending::Exited(Some(EXIT_SUCCESS));
+        assert_eq!(
+            judge(log, ending, &boot(EXIT_SUCCESS)),
+            ["init exited with status 1"]
+        );
+        let expect = Expect {
+            lines: &[&["procsrv: init (pid 1) exited with status 1"]],
+            ..boot(EXIT_SUCCESS)
+        };
+        assert!(judge(log, ending, &expect).is_empty());
+    }
+
+    #[test]
+    fn procsrv_stopping_itself_fails_a_boot() {
+        let log = "HATCHERY READY\r\nprocsrv: cannot start: OutOfMemory\r\n";
+        assert_eq!(
+            procsrv_stopped(log).as_deref(),
+            Some("procsrv cannot start: OutOfMemory")
+        );
+        let failures = judge(log, Ending::Exited(Some(EXIT_SUCCESS)), &boot(EXIT_SUCCESS));
+        assert_eq!(failures, ["procsrv cannot start: OutOfMemory"]);
+        assert_eq!(
+            procsrv_stopped("procsrv: hatched /bin/init as pid 1\n"),
+            None
+        );
     }
 
     #[test]

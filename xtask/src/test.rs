@@ -136,7 +136,8 @@ const SESSION_TYPING: &[Typing] = &[
     ("$ ", b"set -x\r"),
     ("$ ", b"echo x > /tmp/y\r"),
     ("$ ", b"hatch --egg 'setpgid 0; setsid' echo no\r"),
-    ("$ ", b"exit\r"),
+    ("$ ", b"false\r"),
+    ("$ ", b"\x04"),
 ];
 const LOG_TAIL_LINES: usize = 40;
 
@@ -204,8 +205,10 @@ pub const SCENARIOS: &[Scenario] = &[
     // a pipeline across two hatches, a redirection to /tmp read back, `$?`, ^C reaching a
     // foreground job and not the shell, a faulting child reported, `set -x`, the `hatch`
     // builtin's failure report,
-    // the tour (`/bin/hello`); `exit` ends the shell and init (root-args `exit`) ends the
-    // system: the boot must power off cleanly (status success), not time out.
+    // the tour (`/bin/hello`); then `false` and ^D, the end of input as a piped script
+    // ends: the shell exits with the last command's status, init (root-args `exit`) ends
+    // with it and the system powers off (status success, not a time-out) with procsrv's
+    // line saying init failed, the line that fails `cargo xtask run`.
     Scenario {
         root_args: "exit",
         input: SESSION_TYPING,
@@ -231,6 +234,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &["hsh: pid ", ": Segmentation fault"],
             &["+   open 1 \"/tmp/y\" O_WRONLY|O_CREAT|O_TRUNC 0o666"],
             &["hatch: op 1 (setsid) at byte 2: EPERM: already a process group leader"],
+            &["procsrv: init (pid 1) exited with status 1"],
         ],
         absent: &["not found"],
         timeout_secs: SESSION_TIMEOUT,

@@ -7,6 +7,10 @@
 //! (argument `exit`: the system then has nothing left to run and the kernel, told `exit`,
 //! powers off) or starts a new shell.
 //!
+//! With `exit` init ends with the shell's status, a signal death as 128 + the signal (as
+//! shells report it); procsrv prints a line when pid 1 ends with anything but 0, and
+//! `cargo xtask run` fails with that status.
+//!
 //! With `exit` init waits without blocking (a wait with WNOHANG, then a yield): the kernel
 //! powers off as soon as no thread is runnable, and a shell waiting for typed input must
 //! not count as the end.
@@ -15,7 +19,7 @@
 
 use libsys::process::client::{exit, wait, Command};
 use libsys::process::Startup;
-use procsrv_api::WAIT_ANY;
+use procsrv_api::{WaitStatus, WAIT_ANY};
 
 libsys::entry!(main);
 
@@ -53,16 +57,29 @@ fn main(arg: u64) {
             }
         };
         // Reap whatever ends until the shell does.
+        let mut shell_status = WaitStatus::Exited(0);
         loop {
             match wait(WAIT_ANY, end_with_shell) {
-                Ok(Some((pid, _))) if pid == shell => break,
+                Ok(Some((pid, status))) if pid == shell => {
+                    shell_status = status;
+                    break;
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => libsys::syscall::yield_now(),
                 Err(_) => break,
             }
         }
         if end_with_shell {
-            exit(0);
+            exit(exit_code(shell_status));
         }
+    }
+}
+
+/// The exit code that reports `status` the way a shell does: the code itself, or 128 +
+/// the signal for a signal death.
+fn exit_code(status: WaitStatus) -> u8 {
+    match status {
+        WaitStatus::Exited(code) => code,
+        WaitStatus::Signaled(signal) => 128u32.saturating_add(signal).min(255) as u8,
     }
 }

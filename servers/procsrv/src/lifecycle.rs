@@ -92,13 +92,23 @@ impl Server {
     }
 
     /// Ends `pid` with `status`: its memory returns at once, its children go to init
-    /// (pid 1) or, without one, to procsrv, and a waiter learns of it.
+    /// (pid 1) or, without one, to procsrv, and a waiter learns of it. When pid 1 ends
+    /// with a status other than 0 (or by a signal), one line says so.
     pub(crate) fn die(&mut self, pid: u64, status: WaitStatus) {
         let Some(p) = self.table.get_mut(pid) else {
             return;
         };
         if matches!(p.state, State::Zombie(_)) {
             return;
+        }
+        if pid == 1 && status != WaitStatus::Exited(0) {
+            // The one line `cargo xtask run` and the tests read as a failed run (pid 1 is
+            // init, or a test root's driver): `procsrv: init (pid 1) exited with status 3`.
+            let name = p.name.split(|&b| b == 0).next().unwrap_or(&[]);
+            println!(
+                "procsrv: {} (pid 1) {status}",
+                core::str::from_utf8(name).unwrap_or("?")
+            );
         }
         p.state = State::Zombie(status);
         p.waiting_for = None;
