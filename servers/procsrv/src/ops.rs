@@ -374,7 +374,8 @@ impl egg::Hatch for Draft<'_> {
         } else if !(FIRST_USER_SLOT..FIRST_BIND_SLOT).contains(&slot) {
             return Err(Errno::EINVAL);
         }
-        let shared = if fd < MAX_FDS && badge == 0 {
+        let with_files = self.files.namespace_endpoint().is_some();
+        let shared = if fd < MAX_FDS && badge == 0 && with_files {
             // An fd of the file server becomes the child's own handle (CtlShare).
             let src = self.request_cap(source)?;
             let dest = self.child_slot(slot);
