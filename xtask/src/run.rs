@@ -318,12 +318,14 @@ fn script_typing(script: &str) -> &'static [Typing] {
     steps.leak()
 }
 
-/// The root task's arguments: `--root-args`, and for the default root (procsrv) `exit`
-/// when the kernel is told `exit`, so that init ends the system when the console shell
-/// exits instead of starting another.
+/// The root task's arguments: `--root-args`, and for the default root (procsrv) under
+/// QEMU `exit` when the kernel is told `exit`, so that init ends the system when the
+/// console shell exits instead of starting another.
 fn root_args(args: &RunArgs, cmdline: &str) -> String {
     let exit = cmdline.split_whitespace().any(|w| w == "exit");
-    if args.root.is_none() && exit {
+    // Under Bochs nothing types into the console: init waits, the system goes idle and
+    // the kernel powers off.
+    if args.root.is_none() && exit && !args.bochs {
         format!("{} exit", args.root_args).trim().to_string()
     } else {
         args.root_args.clone()
@@ -551,6 +553,7 @@ mod tests {
         assert_eq!(root_args(&parse(&[]), "exit"), "exit");
         assert_eq!(root_args(&parse(&[]), ""), "");
         assert_eq!(root_args(&parse(&["--root", "utest"]), "exit"), "");
+        assert_eq!(root_args(&parse(&["--bochs"]), "exit"), "");
     }
 
     #[test]
