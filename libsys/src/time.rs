@@ -62,9 +62,10 @@ impl Clock {
     }
 }
 
-/// The time-stamp counter now.
+/// The time-stamp counter now (under QEMU `-icount shift=0`, instructions executed: the
+/// benchmarks' clock).
 #[cfg(target_arch = "x86_64")]
-#[inline]
+#[inline(always)]
 pub fn now() -> u64 {
     // SAFETY: `rdtsc` reads a counter; the kernel leaves CR4.TSD clear, so it is allowed
     // in user mode, and it touches no memory.

@@ -24,6 +24,7 @@ use libsys::bootinfo::{BootInfo, BOOT_INFO_MAGIC, SLOT_IO_PORT_CONTROL};
 use libsys::cap::{Cap, IoPortControl, SlotPath};
 use libsys::loader::Loader;
 use libsys::println;
+use libsys::time::now;
 use ttycore::{Caller, Terminal, TtyError};
 
 libsys::entry!(main);
@@ -38,17 +39,6 @@ const PORT_WRITES: u64 = 10_000;
 const POST_PORT: u64 = 0x80;
 /// The writer: the session leader of session 1.
 const WRITER: Caller = Caller::new(1, 1, 1);
-
-/// The time-stamp counter (instructions under `-icount shift=0`).
-#[inline(always)]
-fn ticks() -> u64 {
-    let (low, high): (u32, u32);
-    // SAFETY: rdtsc reads the time-stamp counter into edx:eax and has no other effect.
-    unsafe {
-        core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack));
-    }
-    (u64::from(high) << 32) | u64::from(low)
-}
 
 fn main(boot_info: u64) {
     // SAFETY: the kernel maps the boot info page read-only at this address for the root
@@ -101,7 +91,7 @@ fn run(info: &BootInfo) -> Result<(), &'static str> {
 
     let mut chunk = [0u8; 512];
     let sent_before = page.transmitted.load(Ordering::Relaxed);
-    let start = ticks();
+    let start = now();
     let mut written = 0;
     while written < TOTAL {
         let count = chunk.len().min(TOTAL - written);
@@ -132,7 +122,7 @@ fn run(info: &BootInfo) -> Result<(), &'static str> {
         pump(&mut terminal, &mut link);
         libsys::syscall::yield_now();
     }
-    let elapsed = ticks() - start;
+    let elapsed = now() - start;
     let sent = page
         .transmitted
         .load(Ordering::Relaxed)
@@ -204,13 +194,13 @@ fn time_port_writes(alloc: &mut Allocator) -> Result<u64, &'static str> {
         port.port_out(POST_PORT, 1, 0)
             .map_err(|_| "IoPortOut failed")?;
     }
-    let start = ticks();
+    let start = now();
     for i in 0..PORT_WRITES {
         if port.port_out(POST_PORT, 1, i & 0xff).is_err() {
             return Err("IoPortOut failed");
         }
     }
-    let elapsed = ticks() - start;
+    let elapsed = now() - start;
     Ok((elapsed + PORT_WRITES / 2) / PORT_WRITES)
 }
 

@@ -6,17 +6,13 @@
 use crate::check::Checks;
 use crate::setup::World;
 use libsys::fs::*;
+use libsys::time::now;
 
 const SIZE: usize = 1 << 20;
 /// Timed repetitions (the best is reported; the first warms the caches of the emulator).
 const ROUNDS: usize = 5;
 
 static mut DATA: [u8; SIZE] = [0; SIZE];
-
-fn ticks() -> u64 {
-    // SAFETY: rdtsc has no memory effects; user mode may execute it (CR4.TSD is clear).
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
 
 pub fn run(_world: &mut World, c: &mut Checks) {
     let before = c.counts();
@@ -29,17 +25,17 @@ pub fn run(_world: &mut World, c: &mut Checks) {
         c.check("create /tmp/big", false, format_args!("refused"));
         return;
     };
-    let start = ticks();
+    let start = now();
     let written = write(fd, data);
-    let write_ticks = ticks() - start;
+    let write_ticks = now() - start;
     c.eq("write 1 MiB", written, Ok(SIZE));
     data.fill(0);
     let mut best = u64::MAX;
     for _ in 0..ROUNDS {
         let _ = lseek(fd, 0, SEEK_SET);
-        let start = ticks();
+        let start = now();
         let got = read(fd, data);
-        let elapsed = ticks() - start;
+        let elapsed = now() - start;
         best = best.min(elapsed);
         c.eq("read 1 MiB", got, Ok(SIZE));
     }

@@ -14,6 +14,7 @@ use libsys::object::{ObjectType, Rights};
 use libsys::println;
 use libsys::process::client::make_object;
 use libsys::process::{CapSet, Command};
+use libsys::time::now;
 use procsrv::BootProgram;
 use procsrv_api::WaitStatus;
 
@@ -30,15 +31,6 @@ const BOOT: &[BootProgram] = &[BootProgram {
     envp: b"",
     egg: &[],
 }];
-
-fn ticks() -> u64 {
-    let (low, high): (u32, u32);
-    // SAFETY: rdtsc reads the time-stamp counter into edx:eax and has no other effect.
-    unsafe {
-        core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack));
-    }
-    (u64::from(high) << 32) | u64::from(low)
-}
 
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
@@ -61,10 +53,10 @@ struct Figures {
 fn time(command: &Command<'_>) -> Result<Figures, &'static str> {
     let mut rounds = [0u64; ROUNDS as usize];
     for round in 0..WARM_UP + ROUNDS {
-        let start = ticks();
+        let start = now();
         let mut child = command.spawn().map_err(|_| "hatch refused")?;
         let status = child.wait().map_err(|_| "wait failed")?;
-        let took = ticks() - start;
+        let took = now() - start;
         if status != WaitStatus::Exited(0) {
             return Err("the child did not exit 0");
         }

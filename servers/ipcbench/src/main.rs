@@ -26,6 +26,7 @@ use libsys::loader::{Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::println;
 use libsys::syscall;
+use libsys::time::now;
 
 libsys::entry!(main);
 
@@ -53,17 +54,6 @@ impl core::fmt::Display for Failure {
             Failure::Ipc(what, e) => write!(f, "{what}: {e}"),
         }
     }
-}
-
-/// The time-stamp counter (instructions under `-icount shift=0`).
-#[inline(always)]
-fn ticks() -> u64 {
-    let (low, high): (u32, u32);
-    // SAFETY: rdtsc reads the time-stamp counter into edx:eax and has no other effect.
-    unsafe {
-        core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack));
-    }
-    (u64::from(high) << 32) | u64::from(low)
 }
 
 fn main(boot_info: u64) {
@@ -164,9 +154,9 @@ fn stretch(
     console
         .longest_entry()
         .map_err(|e| Failure::Ipc("longest entry", e))?;
-    let start = ticks();
+    let start = now();
     call().map_err(|e| Failure::Ipc(what, e))?;
-    let whole = ticks() - start;
+    let whole = now() - start;
     let longest = console
         .longest_entry()
         .map_err(|e| Failure::Ipc("longest entry", e))?;
@@ -305,12 +295,12 @@ fn measure(endpoint: Cap<Endpoint>, info: MessageInfo, what: &'static str) -> Re
             return Err(Failure::Setup("the pong peer answered the wrong word"));
         }
     }
-    let start = ticks();
+    let start = now();
     for i in 0..ROUND_TRIPS {
         if syscall::call(cptr, info, [i, 0, 0, 0]).is_err() {
             return Err(Failure::Setup("a timed round trip failed"));
         }
     }
-    let elapsed = ticks() - start;
+    let elapsed = now() - start;
     Ok((elapsed + ROUND_TRIPS / 2) / ROUND_TRIPS)
 }
