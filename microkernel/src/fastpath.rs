@@ -76,8 +76,8 @@ pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
     let me = unsafe { &mut *current };
     // The cap must be an endpoint (found in one step: anything else takes the slow path).
     let (ep_phys, badge, rights) = lookup_endpoint(me, rdi)?;
-    // SAFETY: the cap names a live endpoint.
-    let ep = unsafe { Endpoint::at(ep_phys) };
+    // SAFETY: the cap names a live endpoint; this is the only reference to it.
+    let ep = unsafe { &mut *Endpoint::at(ep_phys) };
     let (next, vspace) = if call {
         let next = fast_call(me, ep, badge, rights, info)?;
         HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);

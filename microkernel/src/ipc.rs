@@ -11,7 +11,7 @@
 //! Nothing here checks rights or decodes arguments: the syscall layer has done that.
 
 use crate::sched::SCHEDULER;
-use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
+use crate::thread::{PendingSend, SendKind, Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
 use libsys::abi::{Error, MessageInfo};
 
@@ -87,20 +87,24 @@ impl Queue {
 /// `t` must be a live TCB.
 pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
     // SAFETY: forwarded from the caller.
-    let tcb = unsafe { &mut *t };
-    if tcb.pending.is_fault() {
+    let Some(tcb) = (unsafe { TcbPtr::from_raw(t) }) else {
+        return;
+    };
+    if tcb.pending().is_fault() {
         // A fault message that can no longer be delivered: the thread stays stopped, as
         // it would with no fault handler.
-        tcb.pending.kind = SendKind::Message;
-        tcb.fault = [0; 3];
-        tcb.state = ThreadState::Inactive;
+        let mut pending = tcb.pending();
+        pending.kind = SendKind::Message;
+        tcb.set_pending(pending);
+        tcb.set_fault([0; 3]);
+        tcb.set_state(ThreadState::Inactive);
         crate::warn!(
             "thread {}: its fault handler went away; suspended",
             tcb.name()
         );
         return;
     }
-    tcb.context.rax = error as u64;
+    tcb.update_context(|c| c.rax = error as u64);
     // SAFETY: forwarded from the caller.
     unsafe { SCHEDULER.lock().make_runnable(t) };
 }
@@ -108,13 +112,13 @@ pub unsafe fn wake_with_error(t: *mut Tcb, error: Error) {
 /// Copies a message from `sender` to `receiver` and sets the receiver's return registers.
 /// Returns the delivered message info.
 pub fn transfer(
-    sender: &mut Tcb,
-    receiver: &mut Tcb,
+    sender: TcbPtr,
+    receiver: TcbPtr,
     badge: u64,
     can_grant: bool,
     endpoint: u64,
 ) -> MessageInfo {
-    let info = MessageInfo(sender.context.rsi);
+    let info = MessageInfo(sender.context().rsi);
     let mut length = info.length().min(MessageInfo::MAX_LENGTH);
     if length > MessageInfo::REGISTER_WORDS {
         let (s, r) = (
@@ -146,20 +150,18 @@ pub fn transfer(
         (0, 0)
     };
     let delivered = MessageInfo::new(info.label(), length, caps).with_unwrapped(unwrapped);
-    receiver.context.rsi = delivered.0;
-    receiver.context.rdi = badge;
-    receiver.context.rax = 0;
+    receiver.update_context(|c| {
+        c.rsi = delivered.0;
+        c.rdi = badge;
+        c.rax = 0;
+    });
     delivered
 }
 
 /// Copies a fault message (label = fault vector + `FAULT_LABEL_BASE`) to the handler.
-fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
-    let words = [
-        faulter.fault[0],
-        faulter.fault[1],
-        faulter.fault[2],
-        faulter.context.rip,
-    ];
+fn transfer_fault(faulter: TcbPtr, receiver: TcbPtr, badge: u64) {
+    let (fault, frame) = (faulter.fault(), faulter.context());
+    let words = [fault[0], fault[1], fault[2], frame.rip];
     for (i, w) in words.iter().enumerate() {
         receiver.set_register_word(i, *w);
     }
@@ -168,58 +170,64 @@ fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
         // SAFETY: the receiver's buffer frame is allocated while its cap is in the TCB's
         // slot; two words are written through the raw pointer (no reference).
         unsafe {
-            core::ptr::addr_of_mut!((*buffer).msg[0]).write(faulter.context.rsp);
-            core::ptr::addr_of_mut!((*buffer).msg[1]).write(faulter.context.rflags);
+            core::ptr::addr_of_mut!((*buffer).msg[0]).write(frame.rsp);
+            core::ptr::addr_of_mut!((*buffer).msg[1]).write(frame.rflags);
         }
     }
     let length = if buffer.is_null() { 4 } else { 6 };
-    receiver.context.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
-    receiver.context.rdi = badge;
-    receiver.context.rax = 0;
+    receiver.update_context(|c| {
+        c.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
+        c.rdi = badge;
+        c.rax = 0;
+    });
 }
 
 /// Sends from `sender` through `endpoint`. `blocking` = Send/Call (else NBSend).
 ///
 /// # Safety
-/// `sender` must be the live current thread (or a faulting thread) and `endpoint` a live
+/// `sender` must be the current thread (or a faulting thread) and `endpoint` a live
 /// endpoint object.
-pub unsafe fn send(sender: *mut Tcb, endpoint: u64, pending: PendingSend, blocking: bool) {
+pub unsafe fn send(sender: TcbPtr, endpoint: u64, pending: PendingSend, blocking: bool) {
     // SAFETY: forwarded from the caller.
     let ep = unsafe { Endpoint::at(endpoint) };
-    // SAFETY: as above.
-    let s = unsafe { &mut *sender };
-    if ep.state() == EndpointState::Recv {
-        let mut q = ep.queue();
-        let r = q.head;
-        // SAFETY: the queue head is a live TCB.
-        unsafe { q.remove(r) };
-        ep.set_queue(q, EndpointState::Recv);
-        // SAFETY: as above.
-        let receiver = unsafe { &mut *r };
-        receiver.blocked_on = 0;
-        deliver(s, receiver, pending, endpoint);
-        // SAFETY: `r` is live.
-        unsafe { SCHEDULER.lock().make_runnable(r) };
+    // SAFETY: as above; no reference to the endpoint is live.
+    let state = unsafe { (*ep).state() };
+    if state == EndpointState::Recv {
+        // SAFETY: as above; the queue head is a live TCB.
+        let r = unsafe {
+            let mut q = (*ep).queue();
+            let r = q.head;
+            q.remove(r);
+            (*ep).set_queue(q, EndpointState::Recv);
+            TcbPtr::from_raw(r)
+        };
+        let Some(receiver) = r else {
+            return;
+        };
+        receiver.set_blocked_on(0);
+        deliver(sender, receiver, pending, endpoint);
+        // SAFETY: the receiver is live.
+        unsafe { SCHEDULER.lock().make_runnable(receiver.as_raw()) };
         return;
     }
     if !blocking {
         return;
     }
-    s.pending = pending;
-    s.state = ThreadState::BlockedOnSend;
-    s.blocked_on = endpoint;
-    let mut q = ep.queue();
-    // SAFETY: `sender` is live and in no queue.
+    sender.set_pending(pending);
+    sender.set_state(ThreadState::BlockedOnSend);
+    sender.set_blocked_on(endpoint);
+    // SAFETY: `sender` is live and in no queue; the endpoint is live.
     unsafe {
-        SCHEDULER.lock().dequeue(sender);
-        q.push(sender);
+        SCHEDULER.lock().dequeue(sender.as_raw());
+        let mut q = (*ep).queue();
+        q.push(sender.as_raw());
+        (*ep).set_queue(q, EndpointState::Send);
     }
-    ep.set_queue(q, EndpointState::Send);
 }
 
 /// Delivers `s`'s message to `r` and sets up the reply link for calls.
-fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
-    s.pending = pending;
+fn deliver(s: TcbPtr, r: TcbPtr, pending: PendingSend, endpoint: u64) {
+    s.set_pending(pending);
     if pending.is_fault() {
         transfer_fault(s, r, pending.badge);
     } else {
@@ -228,15 +236,15 @@ fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
     if pending.is_call {
         drop_caller(r);
         // SAFETY: `s` is live; taking it off the run queue while it waits for the reply.
-        unsafe { SCHEDULER.lock().dequeue(s) };
-        s.state = ThreadState::BlockedOnReply;
-        s.replier = r;
-        r.caller = s;
-        r.caller_can_grant = pending.reply_can_grant;
-    } else if s.state != ThreadState::Running {
-        s.state = ThreadState::Running;
+        unsafe { SCHEDULER.lock().dequeue(s.as_raw()) };
+        s.set_state(ThreadState::BlockedOnReply);
+        s.set_replier(r.as_raw());
+        r.set_caller(s.as_raw());
+        r.set_caller_can_grant(pending.reply_can_grant);
+    } else if s.state() != ThreadState::Running {
+        s.set_state(ThreadState::Running);
         // SAFETY: `s` is live.
-        unsafe { SCHEDULER.lock().make_runnable(s) };
+        unsafe { SCHEDULER.lock().make_runnable(s.as_raw()) };
     }
 }
 
@@ -244,130 +252,129 @@ fn deliver(s: &mut Tcb, r: &mut Tcb, pending: PendingSend, endpoint: u64) {
 /// receive that found nothing.
 ///
 /// # Safety
-/// `receiver` must be the live current thread and `endpoint` a live endpoint object.
-pub unsafe fn receive(receiver: *mut Tcb, endpoint: u64, blocking: bool) -> Result<(), Error> {
-    // SAFETY: forwarded from the caller.
-    let r = unsafe { &mut *receiver };
-    if r.bound_notification != 0 {
-        // SAFETY: a bound notification is live while bound.
-        let n = unsafe { Notification::at(r.bound_notification) };
-        if let Some(bits) = n.take_pending() {
-            r.set_signal_result(bits);
+/// `receiver` must be the current thread and `endpoint` a live endpoint object.
+pub unsafe fn receive(receiver: TcbPtr, endpoint: u64, blocking: bool) -> Result<(), Error> {
+    let bound = receiver.bound_notification();
+    if bound != 0 {
+        // SAFETY: a bound notification is live while bound; no reference to it is live.
+        if let Some(bits) = unsafe { (*Notification::at(bound)).take_pending() } {
+            receiver.set_signal_result(bits);
             return Ok(());
         }
     }
     // SAFETY: forwarded from the caller.
     let ep = unsafe { Endpoint::at(endpoint) };
-    if ep.state() == EndpointState::Send {
-        let mut q = ep.queue();
-        let s = q.head;
-        // SAFETY: the queue head is a live TCB.
-        unsafe { q.remove(s) };
-        ep.set_queue(q, EndpointState::Send);
-        // SAFETY: as above.
-        let sender = unsafe { &mut *s };
-        sender.blocked_on = 0;
-        let pending = sender.pending;
-        deliver(sender, r, pending, endpoint);
+    // SAFETY: as above; no reference to the endpoint is live.
+    if unsafe { (*ep).state() } == EndpointState::Send {
+        // SAFETY: as above; the queue head is a live TCB.
+        let s = unsafe {
+            let mut q = (*ep).queue();
+            let s = q.head;
+            q.remove(s);
+            (*ep).set_queue(q, EndpointState::Send);
+            TcbPtr::from_raw(s)
+        };
+        let Some(sender) = s else {
+            return Ok(());
+        };
+        sender.set_blocked_on(0);
+        deliver(sender, receiver, sender.pending(), endpoint);
         return Ok(());
     }
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    r.state = ThreadState::BlockedOnRecv;
-    r.blocked_on = endpoint;
-    let mut q = ep.queue();
-    // SAFETY: `receiver` is live and in no queue.
+    receiver.set_state(ThreadState::BlockedOnRecv);
+    receiver.set_blocked_on(endpoint);
+    // SAFETY: `receiver` is live and in no queue; the endpoint is live.
     unsafe {
-        SCHEDULER.lock().dequeue(receiver);
-        q.push(receiver);
+        SCHEDULER.lock().dequeue(receiver.as_raw());
+        let mut q = (*ep).queue();
+        q.push(receiver.as_raw());
+        (*ep).set_queue(q, EndpointState::Recv);
     }
-    ep.set_queue(q, EndpointState::Recv);
     Ok(())
 }
 
 /// A server that takes a new call without replying to the previous one drops it: the
 /// previous caller is woken with `Cancelled` (it would otherwise wait forever).
-pub fn drop_caller(r: &mut Tcb) {
-    let old = core::mem::replace(&mut r.caller, null_mut());
-    if !old.is_null() {
-        // SAFETY: reply links are symmetric, so the old caller is live.
-        unsafe {
-            (*old).replier = null_mut();
-            if (*old).state == ThreadState::BlockedOnReply {
-                wake_with_error(old, Error::Cancelled);
-            }
+pub fn drop_caller(r: TcbPtr) {
+    let old = r.caller();
+    r.set_caller(null_mut());
+    // SAFETY: reply links are symmetric, so the old caller is live.
+    if let Some(old) = unsafe { TcbPtr::from_raw(old) } {
+        old.set_replier(null_mut());
+        if old.state() == ThreadState::BlockedOnReply {
+            // SAFETY: as above.
+            unsafe { wake_with_error(old.as_raw(), Error::Cancelled) };
         }
     }
 }
 
 /// Replies from `replier` to its caller, if any. A caller whose thread is gone or no
 /// longer waiting makes this a no-op (seL4 semantics).
-pub fn reply(replier: &mut Tcb) {
-    let c = core::mem::replace(&mut replier.caller, null_mut());
-    if c.is_null() {
-        return;
-    }
-    let grant = replier.caller_can_grant;
+pub fn reply(replier: TcbPtr) {
+    let c = replier.caller();
+    replier.set_caller(null_mut());
     // SAFETY: `caller` links are cleared when either thread is destroyed, so `c` is live.
-    unsafe { reply_to(replier, c, grant) };
+    if let Some(c) = unsafe { TcbPtr::from_raw(c) } {
+        reply_to(replier, c, replier.caller_can_grant());
+    }
 }
 
-/// Delivers `replier`'s message as the reply `c` waits for (or resumes `c` after a fault)
-/// and makes it runnable. Does nothing if `c` no longer waits for a reply.
-///
-/// # Safety
-/// `c` must be a live TCB.
-pub unsafe fn reply_to(replier: &mut Tcb, c: *mut Tcb, grant: bool) {
-    // SAFETY: forwarded from the caller.
-    let caller = unsafe { &mut *c };
-    if caller.state != ThreadState::BlockedOnReply {
+/// Delivers `replier`'s message as the reply `caller` waits for (or resumes `caller` after
+/// a fault) and makes it runnable. Does nothing if `caller` no longer waits for a reply.
+pub fn reply_to(replier: TcbPtr, caller: TcbPtr, grant: bool) {
+    if caller.state() != ThreadState::BlockedOnReply {
         return;
     }
-    caller.replier = null_mut();
-    caller.saved_in = 0;
-    if caller.pending.is_fault() {
+    caller.set_replier(null_mut());
+    caller.set_saved_in(0);
+    let mut pending = caller.pending();
+    if pending.is_fault() {
         // Reply to a fault: the thread resumes with its (possibly rewritten) registers.
-        caller.pending.kind = SendKind::Message;
-        caller.fault = [0; 3];
+        pending.kind = SendKind::Message;
+        caller.set_pending(pending);
+        caller.set_fault([0; 3]);
     } else {
         transfer(replier, caller, 0, grant, 0);
     }
-    // SAFETY: `c` is live.
-    unsafe { SCHEDULER.lock().make_runnable(c) };
+    // SAFETY: `caller` is live.
+    unsafe { SCHEDULER.lock().make_runnable(caller.as_raw()) };
 }
 
 /// Takes a thread out of whatever IPC queue or reply relation it is in (before it is
 /// suspended, reconfigured or destroyed).
-pub fn cancel_ipc(t: &mut Tcb) {
-    let tp = t as *mut Tcb;
-    if t.deadline != 0 {
+pub fn cancel_ipc(t: TcbPtr) {
+    let tp = t.as_raw();
+    if t.deadline() != 0 {
         // SAFETY: `t` is live.
         unsafe { SCHEDULER.lock().cancel_timeout(tp) };
     }
-    match t.state {
-        ThreadState::BlockedOnSend | ThreadState::BlockedOnRecv if t.blocked_on != 0 => {
+    let blocked_on = t.blocked_on();
+    match t.state() {
+        ThreadState::BlockedOnSend | ThreadState::BlockedOnRecv if blocked_on != 0 => {
             // SAFETY: the thread is queued on that live endpoint.
-            unsafe { Endpoint::at(t.blocked_on).dequeue(tp) };
+            unsafe { (*Endpoint::at(blocked_on)).dequeue(tp) };
         }
-        ThreadState::BlockedOnNotification if t.blocked_on != 0 => {
+        ThreadState::BlockedOnNotification if blocked_on != 0 => {
             // SAFETY: the thread is queued on that live notification.
-            unsafe { Notification::at(t.blocked_on).dequeue(tp) };
+            unsafe { (*Notification::at(blocked_on)).dequeue(tp) };
         }
         ThreadState::BlockedOnReply => {
-            if !t.replier.is_null() {
-                // SAFETY: reply links are kept symmetric, so the replier is live.
-                unsafe { (*t.replier).caller = null_mut() };
-                t.replier = null_mut();
+            // SAFETY: reply links are kept symmetric, so the replier is live.
+            if let Some(replier) = unsafe { TcbPtr::from_raw(t.replier()) } {
+                replier.set_caller(null_mut());
+                t.set_replier(null_mut());
             }
-            if t.saved_in != 0 {
+            if t.saved_in() != 0 {
                 // SAFETY: a reply object holding a caller is live (deleting it wakes the
                 // caller and clears `saved_in`).
-                unsafe { crate::object::reply::ReplyObject::at(t.saved_in) }.forget();
-                t.saved_in = 0;
+                unsafe { (*crate::object::reply::ReplyObject::at(t.saved_in())).forget() };
+                t.set_saved_in(0);
             }
         }
         _ => {}
     }
-    t.blocked_on = 0;
+    t.set_blocked_on(0);
 }

@@ -4,7 +4,7 @@
 
 use crate::arch::gdt;
 use crate::arch::trap::TrapFrame;
-use crate::thread::{Tcb, ThreadState};
+use crate::thread::{Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
 use spin::Mutex;
 
@@ -287,8 +287,10 @@ pub fn timer_tick() -> bool {
 /// `t` must be a live TCB.
 unsafe fn time_out(t: *mut Tcb) {
     // SAFETY: forwarded from the caller.
-    let tcb = unsafe { &mut *t };
-    let code = match tcb.state {
+    let Some(tcb) = (unsafe { crate::thread::TcbPtr::from_raw(t) }) else {
+        return;
+    };
+    let code = match tcb.state() {
         ThreadState::Sleeping => 0,
         ThreadState::BlockedOnSend
         | ThreadState::BlockedOnRecv
@@ -298,8 +300,10 @@ unsafe fn time_out(t: *mut Tcb) {
         ThreadState::Running | ThreadState::Inactive => return,
     };
     crate::ipc::cancel_ipc(tcb);
-    tcb.pending.kind = crate::thread::SendKind::Message;
-    tcb.context.rax = code;
+    let mut pending = tcb.pending();
+    pending.kind = crate::thread::SendKind::Message;
+    tcb.set_pending(pending);
+    tcb.update_context(|c| c.rax = code);
     // SAFETY: `t` is live.
     unsafe { SCHEDULER.lock().make_runnable(t) };
 }
@@ -347,14 +351,15 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     // A thread whose address space was taken away (its VSpace cap revoked) cannot run:
     // stop it instead of loading a null page table.
     // SAFETY: `next` is a live TCB taken from the run queue (or the current thread).
-    while !next.is_null() && unsafe { (*next).vspace().pml4 } == 0 {
-        // SAFETY: as above.
-        let t = unsafe { &mut *next };
+    while let Some(t) = unsafe { TcbPtr::from_raw(next) } {
+        if t.vspace().pml4 != 0 {
+            break;
+        }
         crate::warn!(
             "thread {} has no address space any more; suspended",
             t.name()
         );
-        t.state = ThreadState::Inactive;
+        t.set_state(ThreadState::Inactive);
         s.current = core::ptr::null_mut();
         next = s.choose(false);
     }
@@ -367,13 +372,14 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
         if !previous.is_null() && crate::log::enabled(crate::log::Level::Debug) {
             // SAFETY: the previous thread is live unless it was just destroyed, in which
             // case `current` was cleared and `previous` is null.
-            let p = unsafe { &*previous };
-            crate::debug!(
-                "idle: last thread {} is {:?} (blocked on {:#x})",
-                p.name(),
-                p.state,
-                p.blocked_on
-            );
+            if let Some(p) = unsafe { TcbPtr::from_raw(previous) } {
+                crate::debug!(
+                    "idle: last thread {} is {:?} (blocked on {:#x})",
+                    p.name(),
+                    p.state(),
+                    p.blocked_on()
+                );
+            }
         }
         // SAFETY: the kernel table maps the kernel like every address space; idle runs on
         // it so that no dying address space stays loaded.
@@ -384,8 +390,10 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
         unsafe { *idle = idle_context() };
         return idle;
     }
-    // SAFETY: `next` is a live TCB, now current.
-    let t = unsafe { &mut *next };
+    // SAFETY: `next` is a live TCB, now current (and not null: checked above).
+    let Some(t) = (unsafe { TcbPtr::from_raw(next) }) else {
+        return IDLE_FRAME.0.get();
+    };
     let loaded = crate::mem::paging::PageTable::current_pml4();
     let vspace = t.vspace();
     if loaded != vspace.pml4 {
@@ -393,9 +401,11 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
         unsafe { vspace.activate() };
     }
     if next != previous {
-        gdt::load_segment_bases(&t.segment_bases);
+        gdt::load_segment_bases(&t.segment_bases());
     }
-    let frame = &mut t.context as *mut TrapFrame;
+    // The entry code saves the thread's registers here and the exit code restores them;
+    // the pointer comes from the raw TCB pointer (no reference).
+    let frame = t.context_ptr();
     crate::arch::syscall::set_save_area(frame);
     frame
 }

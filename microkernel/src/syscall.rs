@@ -8,7 +8,7 @@ use crate::arch::trap::TrapFrame;
 use crate::ipc::{self, Notification};
 use crate::object::{self, InvocationError};
 use crate::sched;
-use crate::thread::{PendingSend, SendKind, Tcb, ThreadState};
+use crate::thread::{PendingSend, SendKind, TcbPtr, ThreadState};
 use crate::uaccess::UserSlice;
 use kerncore::Cap;
 use libsys::abi::{Error, Syscall};
@@ -93,28 +93,26 @@ fn handle_slow(frame: *mut TrapFrame) -> *mut TrapFrame {
 /// [`handle_slow`] itself.
 #[inline(always)]
 fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
-    let current = sched::current();
-    if current.is_null() {
+    // SAFETY: the current thread is a live TCB (destroying it clears `current`).
+    let Some(tcb) = (unsafe { TcbPtr::from_raw(sched::current()) }) else {
         // A SYSCALL can only come from user mode, so there is always a current thread.
         return frame;
-    }
-    // SAFETY: the current thread is a live TCB; interrupts are off.
-    let tcb = unsafe { &mut *current };
+    };
     // A parked delete or revoke goes first (no other capability work may run meanwhile).
     match object::pending::before_syscall(tcb) {
         object::pending::Before::Proceed => {}
         object::pending::Before::Restart => {
-            tcb.context.rip -= SYSCALL_LENGTH;
+            tcb.update_context(|c| c.rip -= SYSCALL_LENGTH);
             return sched::schedule(false);
         }
         object::pending::Before::OwnCallDone => {
-            tcb.context.rax = 0;
+            tcb.update_context(|c| c.rax = 0);
             object::pending::done_reply().deliver(tcb);
             return sched::schedule(false);
         }
     }
     let mut yielding = false;
-    let number = core::mem::take(&mut tcb.context.rax);
+    let number = tcb.update_context(|c| core::mem::take(&mut c.rax));
     let result = match Syscall::try_from(number) {
         Ok(Syscall::DebugWrite) => debug_write(tcb),
         Ok(Syscall::Yield) => {
@@ -145,13 +143,17 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
     };
     if RESTART.swap(false, core::sync::atomic::Ordering::Relaxed) {
         // Run the same call again: nothing of this entry's result is delivered.
-        tcb.context.rax = number;
-        tcb.context.rip -= SYSCALL_LENGTH;
+        tcb.update_context(|c| {
+            c.rax = number;
+            c.rip -= SYSCALL_LENGTH;
+        });
         return sched::schedule(false);
     }
     if let Err(e) = result {
-        tcb.context.rax = e.error as u64;
-        tcb.context.rdx = e.argument;
+        tcb.update_context(|c| {
+            c.rax = e.error as u64;
+            c.rdx = e.argument;
+        });
     }
     sched::schedule(yielding)
 }
@@ -160,12 +162,12 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
 /// many as the UART takes without waiting (at most its FIFO), and returns that count in
 /// word 0. Only those bytes are read; the machine never waits for the UART on a user's
 /// behalf.
-fn debug_write(tcb: &mut Tcb) -> Result<(), InvocationError> {
+fn debug_write(tcb: TcbPtr) -> Result<(), InvocationError> {
     let (_, cap) = lookup(tcb)?;
     if cap != Cap::DebugConsole {
         return Err(InvocationError::cap(Error::InvalidCapability));
     }
-    let (address, length) = (tcb.context.rdx, tcb.context.r8);
+    let (address, length) = (tcb.context().rdx, tcb.context().r8);
     if length > DEBUG_WRITE_MAX {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
@@ -179,13 +181,13 @@ fn debug_write(tcb: &mut Tcb) -> Result<(), InvocationError> {
     Ok(())
 }
 
-fn lookup(tcb: &Tcb) -> Result<(kerncore::SlotAddr, Cap), InvocationError> {
-    object::lookup(tcb, tcb.context.rdi).map_err(|e| InvocationError::cap(e.code()))
+fn lookup(tcb: TcbPtr) -> Result<(kerncore::SlotAddr, Cap), InvocationError> {
+    object::lookup(tcb, tcb.context().rdi).map_err(|e| InvocationError::cap(e.code()))
 }
 
 /// Call: IPC on an endpoint (send + wait for reply), a signal on a notification, or an
 /// invocation of any other object.
-fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
+fn call(tcb: TcbPtr) -> Result<(), InvocationError> {
     let (slot, cap) = lookup(tcb)?;
     match cap {
         Cap::Endpoint {
@@ -203,7 +205,7 @@ fn call(tcb: &mut Tcb) -> Result<(), InvocationError> {
 }
 
 /// CallTimeout: a Call on an endpoint that ends with `TimedOut` at the deadline in `r12`.
-fn call_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
+fn call_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
     let (_, cap) = lookup(tcb)?;
     let Cap::Endpoint {
         object,
@@ -213,55 +215,55 @@ fn call_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
     else {
         return Err(InvocationError::cap(Error::InvalidCapability));
     };
-    let deadline = tcb.context.r12;
+    let deadline = tcb.context().r12;
     send_on_endpoint(tcb, object, badge, rights, true, SendKind::TimedCall, true)?;
     if matches!(
-        tcb.state,
+        tcb.state(),
         ThreadState::BlockedOnSend | ThreadState::BlockedOnReply
     ) {
         // SAFETY: `tcb` is the live current thread, now blocked.
-        unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+        unsafe { sched::SCHEDULER.lock().add_timeout(tcb.as_raw(), deadline) };
     }
     Ok(())
 }
 
 /// RecvTimeout: a Recv on an endpoint or notification that ends with `TimedOut` at the
 /// deadline in `r12`.
-fn receive_timeout(tcb: &mut Tcb) -> Result<(), InvocationError> {
-    let deadline = tcb.context.r12;
+fn receive_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
+    let deadline = tcb.context().r12;
     receive(tcb, true)?;
-    match tcb.state {
+    match tcb.state() {
         ThreadState::BlockedOnRecv => {
             // SAFETY: the thread is queued on that live endpoint.
-            unsafe { ipc::Endpoint::at(tcb.blocked_on) }.mark_timed_receiver();
+            unsafe { (*ipc::Endpoint::at(tcb.blocked_on())).mark_timed_receiver() };
         }
         ThreadState::BlockedOnNotification => {}
         _ => return Ok(()),
     }
     // SAFETY: `tcb` is the live current thread, now blocked.
-    unsafe { sched::SCHEDULER.lock().add_timeout(tcb, deadline) };
+    unsafe { sched::SCHEDULER.lock().add_timeout(tcb.as_raw(), deadline) };
     Ok(())
 }
 
 /// Sleep: blocks until the time-stamp counter reaches `rdi` (at once if it has).
-fn sleep(tcb: &mut Tcb) {
-    let deadline = tcb.context.rdi;
+fn sleep(tcb: TcbPtr) {
+    let deadline = tcb.context().rdi;
     if crate::time::now() >= deadline {
         return;
     }
-    tcb.state = ThreadState::Sleeping;
+    tcb.set_state(ThreadState::Sleeping);
     let mut s = sched::SCHEDULER.lock();
     // SAFETY: `tcb` is the live current thread.
     unsafe {
-        s.dequeue(tcb);
-        s.add_timeout(tcb, deadline);
+        s.dequeue(tcb.as_raw());
+        s.add_timeout(tcb.as_raw(), deadline);
     }
 }
 
 /// Send or Call through an endpoint cap: needs WRITE; GRANT lets the message carry caps,
 /// GRANT_REPLY lets the reply to a Call carry them.
 fn send_on_endpoint(
-    tcb: &mut Tcb,
+    tcb: TcbPtr,
     object: u64,
     badge: u64,
     rights: Rights,
@@ -287,8 +289,8 @@ fn send_on_endpoint(
 
 /// Decode before sending: every extra cap the message names must exist, else the send
 /// fails with `FailedLookup` naming the cap's index (0..3) and nothing is sent.
-fn check_extra_caps(tcb: &Tcb) -> Result<(), InvocationError> {
-    let count = libsys::abi::MessageInfo(tcb.context.rsi).caps();
+fn check_extra_caps(tcb: TcbPtr) -> Result<(), InvocationError> {
+    let count = libsys::abi::MessageInfo(tcb.context().rsi).caps();
     if count == 0 {
         return Ok(());
     }
@@ -317,13 +319,14 @@ fn signal(cap: Cap) -> Result<(), InvocationError> {
     if !rights.contains(Rights::WRITE) {
         return Err(InvocationError::cap(Error::InsufficientRights));
     }
-    // SAFETY: the cap names a live notification.
-    unsafe { Notification::at(object) }.signal(badge);
+    // SAFETY: the cap names a live notification; the reference lasts for the one call,
+    // which reaches only TCBs and endpoints.
+    unsafe { (*Notification::at(object)).signal(badge) };
     Ok(())
 }
 
 /// Send / NBSend on an endpoint or notification.
-fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
+fn send(tcb: TcbPtr, blocking: bool) -> Result<(), InvocationError> {
     let (_, cap) = lookup(tcb)?;
     match cap {
         Cap::Endpoint {
@@ -341,8 +344,9 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
         ),
         Cap::Notification { .. } => signal(cap),
         Cap::Reply { object, can_grant } => {
-            // SAFETY: the cap names a live reply object.
-            unsafe { object::reply::ReplyObject::at(object) }.send(tcb, can_grant);
+            // SAFETY: the cap names a live reply object; the reference lasts for the one
+            // call, which reaches only TCBs (and, for caps in the reply, CSpace slots).
+            unsafe { (*object::reply::ReplyObject::at(object)).send(tcb, can_grant) };
             Ok(())
         }
         _ => Err(InvocationError::cap(Error::InvalidCapability)),
@@ -350,7 +354,7 @@ fn send(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
 }
 
 /// Recv / NBRecv on an endpoint or notification.
-fn receive(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
+fn receive(tcb: TcbPtr, blocking: bool) -> Result<(), InvocationError> {
     let (_, cap) = lookup(tcb)?;
     let r = match cap {
         Cap::Endpoint { object, rights, .. } => {
@@ -364,12 +368,13 @@ fn receive(tcb: &mut Tcb, blocking: bool) -> Result<(), InvocationError> {
             if !rights.contains(Rights::READ) {
                 return Err(InvocationError::cap(Error::InsufficientRights));
             }
-            // SAFETY: the cap names a live notification; `tcb` is the current thread.
-            let n = unsafe { Notification::at(object) };
+            // SAFETY: the cap names a live notification; `tcb` is the current thread. The
+            // reference lasts for this arm, which reaches nothing but this thread's TCB.
+            let n = unsafe { &mut *Notification::at(object) };
             // A notification bound to another thread delivers to that thread only (as in
             // seL4): anyone else waiting on it would steal its signals.
             let bound = n.bound();
-            if bound != 0 && bound != tcb as *mut Tcb as u64 {
+            if bound != 0 && bound != tcb.as_raw() as u64 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
             // SAFETY: as above.

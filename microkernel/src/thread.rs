@@ -11,7 +11,7 @@ use crate::arch::gdt;
 use crate::arch::trap::TrapFrame;
 use crate::mem::paging::PageTable;
 use core::ptr::null_mut;
-use kerncore::Slot;
+use kerncore::{Cap, Slot, SlotAddr, SlotStore};
 
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,18 +193,6 @@ impl Tcb {
         }
     }
 
-    /// Physical address of the IPC buffer frame (the frame cap in the IPC buffer slot), or 0.
-    pub fn ipc_buffer_frame(&self) -> u64 {
-        match *self.slots[TCB_SLOT_IPC_BUFFER].cap() {
-            kerncore::Cap::Frame {
-                object,
-                size: kerncore::FrameSize::Small,
-                ..
-            } => object,
-            _ => 0,
-        }
-    }
-
     /// Sets the log name.
     pub fn set_name(&mut self, name: &str) {
         let mut n = [0u8; NAME_LENGTH];
@@ -213,46 +201,248 @@ impl Tcb {
         self.name = n;
     }
 
-    /// The name as text.
-    pub fn name(&self) -> &str {
-        let len = self
-            .name
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(NAME_LENGTH);
-        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
-    }
-
     /// Address of capability slot `index` (one of `TCB_SLOT_*`) of the TCB object at `tcb`.
     pub fn slot_addr(tcb: u64, index: usize) -> kerncore::SlotAddr {
         kerncore::SlotAddr(tcb + ((index as u64) << libsys::object::SLOT_SIZE_BITS))
     }
+}
+
+/// A handle to a live TCB: how the kernel reaches threads.
+///
+/// TCB memory is shared: kerncore rewrites the capability slots inside a TCB (through
+/// [`crate::object::KernelSlots`]) whenever a derivation-tree neighbour changes, IPC
+/// touches two TCBs at once, and deleting a capability can reach any thread (its own TCB,
+/// a bound thread, a waiter woken with `Cancelled`). So the kernel never holds a reference
+/// to a TCB across such work: it passes this handle, a raw pointer, and reads and writes
+/// one field at a time through it (`(*ptr).field`, which makes no reference). The only
+/// references made are [`TcbPtr::update_context`]'s, to the register save area alone, for
+/// the length of a closure that only sets registers.
+///
+/// Invariant: the TCB is live (its memory holds an initialised `Tcb`) while a handle to it
+/// is used. Handles are stored only where the TCB's destruction clears them (the
+/// scheduler's queues and current thread, endpoint and notification queues, reply links,
+/// bound notifications, reply objects, the parked long operation), as in seL4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcbPtr(*mut Tcb);
+
+/// Getters for `Copy` fields of a TCB, through the raw pointer.
+macro_rules! tcb_getters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty;)*) => {$(
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $field(self) -> $ty {
+            // SAFETY: the handle's invariant (the TCB is live); a place read through the
+            // raw pointer makes no reference, so it aliases nothing.
+            unsafe { (*self.0).$field }
+        }
+    )*};
+}
+
+/// Setters for `Copy` fields of a TCB, through the raw pointer.
+macro_rules! tcb_setters {
+    ($($(#[$doc:meta])* $field:ident, $set:ident: $ty:ty;)*) => {$(
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $set(self, value: $ty) {
+            // SAFETY: the handle's invariant (the TCB is live); a place write through the
+            // raw pointer makes no reference (`Copy` field: nothing is dropped).
+            unsafe { (*self.0).$field = value }
+        }
+    )*};
+}
+
+impl TcbPtr {
+    /// A handle to the TCB at `tcb` (its kernel virtual address).
+    ///
+    /// # Safety
+    /// `tcb` must point at a live, initialised TCB, and the handle must not be used after
+    /// the TCB is destroyed (see the type's invariant).
+    #[inline(always)]
+    pub unsafe fn from_raw(tcb: *mut Tcb) -> Option<TcbPtr> {
+        (!tcb.is_null()).then_some(TcbPtr(tcb))
+    }
+
+    /// A handle to the TCB object at physical address `phys`.
+    ///
+    /// # Safety
+    /// `phys` must be a live TCB object (a `Cap::Tcb` names it), as for [`Self::from_raw`].
+    #[inline(always)]
+    pub unsafe fn at(phys: u64) -> TcbPtr {
+        TcbPtr(crate::mem::phys_to_virt(phys) as *mut Tcb)
+    }
+
+    /// The raw pointer (for the links stored in other TCBs and in kernel objects).
+    #[inline(always)]
+    pub fn as_raw(self) -> *mut Tcb {
+        self.0
+    }
+
+    /// The TCB object's physical address.
+    pub fn phys(self) -> u64 {
+        crate::mem::virt_to_phys(self.as_raw() as u64)
+    }
+
+    tcb_getters! {
+        /// Scheduling state.
+        state: ThreadState;
+        /// Priority.
+        priority: u8;
+        /// Whether the thread is in a ready queue.
+        queued: bool;
+        /// The endpoint or notification the thread is queued on (0 = none).
+        blocked_on: u64;
+        /// What it sends while blocked on send (or sent, while blocked on reply).
+        pending: PendingSend;
+        /// The thread this one must reply to (null = none).
+        caller: *mut Tcb;
+        /// The reply to `caller` may carry caps.
+        caller_can_grant: bool;
+        /// The thread holding this one's reply (null = none).
+        replier: *mut Tcb;
+        /// The reply object holding this one's reply (0 = none).
+        saved_in: u64;
+        /// Bound notification (0 = none).
+        bound_notification: u64;
+        /// Fault message waiting to be sent.
+        fault: [u64; 3];
+        /// A long operation it started was finished for it.
+        long_op_done: bool;
+        /// Deadline of a timed wait (0 = none).
+        deadline: u64;
+        /// FS and GS bases.
+        segment_bases: gdt::SegmentBases;
+        /// Saved user registers (a copy).
+        context: TrapFrame;
+    }
+
+    tcb_setters! {
+        /// Sets the scheduling state.
+        state, set_state: ThreadState;
+        /// Sets the priority field (the scheduler's queues are the caller's business).
+        priority, set_priority_field: u8;
+        /// Sets the IPC buffer's virtual address.
+        ipc_buffer, set_ipc_buffer: u64;
+        /// Sets the object the thread is queued on.
+        blocked_on, set_blocked_on: u64;
+        /// Sets what it sends.
+        pending, set_pending: PendingSend;
+        /// Sets the reply link to its caller.
+        caller, set_caller: *mut Tcb;
+        /// Sets whether the reply may carry caps.
+        caller_can_grant, set_caller_can_grant: bool;
+        /// Sets the reply link to its replier.
+        replier, set_replier: *mut Tcb;
+        /// Sets the reply object holding its reply.
+        saved_in, set_saved_in: u64;
+        /// Sets the bound notification.
+        bound_notification, set_bound_notification: u64;
+        /// Sets the fault message.
+        fault, set_fault: [u64; 3];
+        /// Sets the long-operation flag.
+        long_op_done, set_long_op_done: bool;
+        /// Sets the FS and GS bases.
+        segment_bases, set_segment_bases: gdt::SegmentBases;
+    }
+
+    /// Changes the saved registers: `f` gets a reference to the register save area alone,
+    /// which it must only read and write (it must not reach this TCB in any other way).
+    #[inline(always)]
+    pub fn update_context<R>(self, f: impl FnOnce(&mut TrapFrame) -> R) -> R {
+        // SAFETY: the TCB is live (invariant); `context` is only ever reached through a
+        // handle (or, for the current thread, the save-area pointer the entry code holds,
+        // which nothing uses while the kernel runs), so this is the only reference to it
+        // for the closure's duration.
+        f(unsafe { &mut *core::ptr::addr_of_mut!((*self.as_raw()).context) })
+    }
+
+    /// Pointer to the register save area, made from the raw TCB pointer (no reference):
+    /// what the entry code saves into and the exit code restores from.
+    pub fn context_ptr(self) -> *mut TrapFrame {
+        // SAFETY: a place projection through the live TCB's pointer; no reference.
+        unsafe { core::ptr::addr_of_mut!((*self.as_raw()).context) }
+    }
+
+    /// The capability in slot `index` (one of `TCB_SLOT_*`), read through `KernelSlots`
+    /// like every other slot.
+    pub fn slot_cap(self, index: usize) -> Cap {
+        *crate::object::KernelSlots.slot(self.slot_addr(index)).cap()
+    }
+
+    /// Address of capability slot `index` (one of `TCB_SLOT_*`).
+    pub fn slot_addr(self, index: usize) -> SlotAddr {
+        Tcb::slot_addr(self.phys(), index)
+    }
+
+    /// The address space the thread runs in: the PML4 cap in its VSpace slot (a null
+    /// table if the slot is empty, e.g. after a revoke took the cap away).
+    pub fn vspace(self) -> PageTable {
+        match self.slot_cap(TCB_SLOT_VSPACE) {
+            Cap::Pml4 { object, .. } => PageTable { pml4: object },
+            _ => PageTable { pml4: 0 },
+        }
+    }
+
+    /// Physical address of the IPC buffer frame (the 4 KiB frame cap in the IPC buffer
+    /// slot), or 0.
+    pub fn ipc_buffer_frame(self) -> u64 {
+        match self.slot_cap(TCB_SLOT_IPC_BUFFER) {
+            Cap::Frame {
+                object,
+                size: kerncore::FrameSize::Small,
+                ..
+            } => object,
+            _ => 0,
+        }
+    }
+
+    /// The name, for log lines (a copy).
+    pub fn name(self) -> Name {
+        Name(self.name_bytes())
+    }
+
+    fn name_bytes(self) -> [u8; NAME_LENGTH] {
+        // SAFETY: a place read of a `Copy` field through the live TCB's pointer.
+        unsafe { (*self.as_raw()).name }
+    }
 
     /// Sets the return registers of a wait that received notification bits: `rax` = 0,
     /// `rdi` = the bits, `rsi` = `NOTIFICATION_LABEL` with no words.
-    pub fn set_signal_result(&mut self, bits: u64) {
-        self.context.rax = 0;
-        self.context.rdi = bits;
-        self.context.rsi = libsys::abi::MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+    pub fn set_signal_result(self, bits: u64) {
+        self.update_context(|c| {
+            c.rax = 0;
+            c.rdi = bits;
+            c.rsi = libsys::abi::MessageInfo::new(libsys::abi::NOTIFICATION_LABEL, 0, 0).0;
+        });
     }
 
-    /// Message register `i` (0..4) in the saved context.
-    pub fn register_word(&self, i: usize) -> u64 {
+    /// Message register `i` (0..4).
+    pub fn register_word(self, i: usize) -> u64 {
+        let c = self.context();
         match i {
-            0 => self.context.rdx,
-            1 => self.context.r8,
-            2 => self.context.r9,
-            _ => self.context.r10,
+            0 => c.rdx,
+            1 => c.r8,
+            2 => c.r9,
+            _ => c.r10,
         }
     }
 
-    /// Sets message register `i` (0..4) in the saved context.
-    pub fn set_register_word(&mut self, i: usize, value: u64) {
-        match i {
-            0 => self.context.rdx = value,
-            1 => self.context.r8 = value,
-            2 => self.context.r9 = value,
-            _ => self.context.r10 = value,
-        }
+    /// Sets message register `i` (0..4).
+    pub fn set_register_word(self, i: usize, value: u64) {
+        self.update_context(|c| match i {
+            0 => c.rdx = value,
+            1 => c.r8 = value,
+            2 => c.r9 = value,
+            _ => c.r10 = value,
+        });
+    }
+}
+
+/// A thread's name, copied out of its TCB (for log lines).
+pub struct Name([u8; NAME_LENGTH]);
+
+impl core::fmt::Display for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(NAME_LENGTH);
+        f.write_str(core::str::from_utf8(&self.0[..len]).unwrap_or("?"))
     }
 }

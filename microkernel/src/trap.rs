@@ -15,8 +15,14 @@ pub fn nmi_count() -> u64 {
 
 /// Handles a trap (`frame` is the current thread's saved registers, or the idle loop's),
 /// then returns the frame of the thread the scheduler chooses to resume.
-pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
-    let vector = frame.vector;
+///
+/// `frame` is a raw pointer because it may be the current TCB's `context`, which the
+/// handlers reach through the thread's handle: the trap is read once, by value, and the
+/// frame is not touched through this pointer again.
+pub fn handle(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: the entry code passes the frame it just saved; no reference to it is live.
+    let trap = unsafe { *frame };
+    let vector = trap.vector;
     // NMIs and machine checks arrive on their own stacks (IST): resume exactly the
     // interrupted context, whoever it was. An NMI can interrupt the kernel in the middle
     // of a log line, so it must not wait for the console lock: it logs only if the lock
@@ -25,18 +31,18 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
         let count = NMIS.fetch_add(1, Ordering::Relaxed) + 1;
         crate::log::try_write_line(
             crate::log::Level::Warn,
-            format_args!("NMI at rip {:#x} ({count} so far); ignored", frame.rip),
+            format_args!("NMI at rip {:#x} ({count} so far); ignored", trap.rip),
         );
         return frame;
     }
     if vector == 18 {
-        kernel_exception(frame);
+        kernel_exception(&trap);
     }
-    if vector < 32 && !frame.came_from_user() {
-        kernel_exception(frame);
+    if vector < 32 && !trap.came_from_user() {
+        kernel_exception(&trap);
     }
     match vector {
-        0..=31 => user_fault(frame),
+        0..=31 => user_fault(&trap),
         v if v == u64::from(apic::TIMER_VECTOR) => {
             apic::eoi();
             let expired = sched::timer_tick();
@@ -67,29 +73,29 @@ pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
 /// A fault in user mode becomes a message to the thread's fault endpoint (a Call made on
 /// its behalf: the handler's reply resumes it). With no fault handler the thread is
 /// suspended and logged; if it is the root task, the run is marked failed.
+///
+/// `frame` is a copy of the faulting registers (not the TCB's save area).
 pub fn user_fault(frame: &TrapFrame) {
-    let current = sched::current();
-    if current.is_null() {
+    // SAFETY: the current thread is live (destroying it clears `current`).
+    let Some(tcb) = (unsafe { crate::thread::TcbPtr::from_raw(sched::current()) }) else {
         return;
-    }
-    // SAFETY: the current thread is live.
-    let tcb = unsafe { &mut *current };
+    };
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     if let kerncore::Cap::Endpoint {
         object,
         badge,
         rights,
-    } = *tcb.slots[crate::thread::TCB_SLOT_FAULT].cap()
+    } = tcb.slot_cap(crate::thread::TCB_SLOT_FAULT)
     {
         if rights.contains(libsys::object::Rights::WRITE) {
-            tcb.fault = [
+            tcb.set_fault([
                 frame.vector,
                 frame.error_code,
                 if frame.vector == 14 { cr2 } else { 0 },
-            ];
+            ]);
             let pending = crate::thread::PendingSend::fault(badge);
             // SAFETY: the TCB's fault slot keeps the endpoint alive; the thread is current.
-            unsafe { crate::ipc::send(current, object, pending, true) };
+            unsafe { crate::ipc::send(tcb, object, pending, true) };
             return;
         }
     }
@@ -101,7 +107,7 @@ pub fn user_fault(frame: &TrapFrame) {
         frame.error_code,
         cr2
     );
-    if crate::rootask::is_root_task(current) {
+    if crate::rootask::is_root_task(tcb.as_raw()) {
         // Nothing can restart the root task: the system has failed (xtask looks for this).
         crate::error!("hatchery: root task {} faulted; the run fails", tcb.name());
         crate::mark_failed();

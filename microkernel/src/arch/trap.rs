@@ -248,10 +248,10 @@ pub(super) extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         // while the thread runs in user mode (it just did); the two do not overlap.
         unsafe {
             save_area.write(*trap);
-            return crate::trap::handle(&mut *save_area);
+            return crate::trap::handle(save_area);
         }
     }
-    crate::trap::handle(trap)
+    crate::trap::handle(frame)
 }
 
 /// The exit path found a user frame with a non-canonical rip (see `trap_return` in

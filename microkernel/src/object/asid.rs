@@ -18,7 +18,7 @@
 
 use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::phys_to_virt;
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap};
 use libsys::abi::{Error, Label};
 use libsys::object::{ASIDS_PER_POOL, ASID_POOL_SIZE_BITS, MAX_ASID_POOLS};
@@ -142,7 +142,7 @@ impl PoolTeardown {
 }
 
 /// Dispatches ASID control and ASID pool invocations.
-pub fn invoke(caller: &mut Tcb, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(caller: TcbPtr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
     match (label, cap) {
         (Label::AsidControlMakePool, Cap::AsidControl) => make_pool(caller, args),
         (Label::AsidPoolAssign, Cap::AsidPool { object, first_asid }) => {
@@ -153,7 +153,7 @@ pub fn invoke(caller: &mut Tcb, cap: Cap, label: Label, args: &Args) -> Invocati
 }
 
 /// AsidControlMakePool(untyped cptr, dest_index, dest_depth).
-fn make_pool(caller: &Tcb, args: &Args) -> InvocationResult {
+fn make_pool(caller: TcbPtr, args: &Args) -> InvocationResult {
     let (untyped_cptr, index, depth) = (args.get(0)?, args.get(1)?, args.get(2)?);
     let (untyped, _) = lookup(caller, untyped_cptr).map_err(|e| super::lookup_error(e, 0))?;
     let root = super::cspace_root(caller);
@@ -178,7 +178,7 @@ fn make_pool(caller: &Tcb, args: &Args) -> InvocationResult {
 }
 
 /// AsidPoolAssign(vspace cptr).
-fn assign(caller: &Tcb, pool: u64, first_asid: u64, args: &Args) -> InvocationResult {
+fn assign(caller: TcbPtr, pool: u64, first_asid: u64, args: &Args) -> InvocationResult {
     let (vslot, vcap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
     let Cap::Pml4 { object: pml4, asid } = vcap else {
         return Err(InvocationError::new(Error::InvalidCapability, 0));

@@ -6,13 +6,13 @@
 
 use super::pending::{self, Work};
 use super::{cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, SlotStore};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
 
 /// Dispatches an invocation on the CNode cap `root`.
-pub fn invoke(caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> InvocationResult {
     match label {
         Label::CNodeCopy | Label::CNodeMint | Label::CNodeMove | Label::CNodeMutate => {
             let dest = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
@@ -51,7 +51,7 @@ pub fn invoke(caller: &mut Tcb, root: &Cap, label: Label, args: &Args) -> Invoca
                 Work::Revoke(kerncore::cnode_revoke(slot))
             };
             // Long work goes on in bounded steps: the call is restarted meanwhile.
-            pending::perform(caller, work).map_err(|()| crate::syscall::restart())?;
+            pending::perform(caller.as_raw(), work).map_err(|()| crate::syscall::restart())?;
             Ok(Reply::empty())
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),

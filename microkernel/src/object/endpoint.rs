@@ -80,13 +80,14 @@ impl Endpoint {
         self.tail = q.tail as u64;
     }
 
-    /// The endpoint object at a physical address.
+    /// The endpoint object at a physical address, as a raw pointer: callers make a
+    /// reference only for one method call (`(*ep).method()`), never one that outlives it.
     ///
     /// # Safety
-    /// `phys` must be a live endpoint object.
-    pub unsafe fn at<'a>(phys: u64) -> &'a mut Endpoint {
-        // SAFETY: forwarded from the caller; the HHDM maps all RAM.
-        unsafe { &mut *(phys_to_virt(phys) as *mut Endpoint) }
+    /// `phys` must be a live endpoint object (then the pointer is valid: the HHDM maps all
+    /// RAM).
+    pub unsafe fn at(phys: u64) -> *mut Endpoint {
+        phys_to_virt(phys) as *mut Endpoint
     }
 
     /// The first waiting receiver, if receivers wait and none has a deadline (fast path).

@@ -12,7 +12,7 @@
 //! ports, which program every PCI device's DMA and interrupt routing, are reserved.
 
 use super::{cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, SlotAddr};
 use libsys::abi::{Error, Label};
 use spin::Mutex;
@@ -133,7 +133,12 @@ fn check_issue(first: u64, last: u64) -> Result<(), InvocationError> {
     Ok(())
 }
 
-fn decode(caller: &Tcb, cap: Cap, label: Label, args: &Args) -> Result<PortCall, InvocationError> {
+fn decode(
+    caller: TcbPtr,
+    cap: Cap,
+    label: Label,
+    args: &Args,
+) -> Result<PortCall, InvocationError> {
     match (label, cap) {
         (Label::IoPortControlIssue, Cap::IoPortControl) => {
             let (first, last) = (args.get(0)?, args.get(1)?);
@@ -164,7 +169,7 @@ fn decode(caller: &Tcb, cap: Cap, label: Label, args: &Args) -> Result<PortCall,
 
 /// Dispatches I/O port control and I/O port invocations: decode, then perform.
 pub fn invoke(
-    caller: &mut Tcb,
+    caller: TcbPtr,
     slot: SlotAddr,
     cap: Cap,
     label: Label,

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::arch::apic;
 use crate::ipc::Notification;
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, SlotAddr};
 use libsys::abi::{Error, Label};
 use libsys::object::Rights;
@@ -55,8 +55,9 @@ pub fn deliver(line: u32) {
     drop(irqs);
     apic::mask_irq(line);
     // SAFETY: a notification stays live while an IRQ is bound to it: deleting its last
-    // cap clears every IRQ binding (see `release_notification`).
-    unsafe { Notification::at(state.notification) }.signal(state.badge);
+    // cap clears every IRQ binding (see `release_notification`). The reference lasts for
+    // the one call, which reaches only TCBs and endpoints.
+    unsafe { (*Notification::at(state.notification)).signal(state.badge) };
 }
 
 /// The IRQ handler's last cap is gone.
@@ -118,7 +119,7 @@ fn check_line(irq: u64) -> Result<(), InvocationError> {
     Ok(())
 }
 
-fn decode(caller: &Tcb, cap: Cap, label: Label, args: &Args) -> Result<IrqCall, InvocationError> {
+fn decode(caller: TcbPtr, cap: Cap, label: Label, args: &Args) -> Result<IrqCall, InvocationError> {
     match (label, cap) {
         (Label::IrqControlGet, Cap::IrqControl) => {
             let irq = args.get(0)?;
@@ -150,7 +151,7 @@ fn decode(caller: &Tcb, cap: Cap, label: Label, args: &Args) -> Result<IrqCall, 
 
 /// Dispatches IRQ control and IRQ handler invocations: decode, then perform.
 pub fn invoke(
-    caller: &mut Tcb,
+    caller: TcbPtr,
     slot: SlotAddr,
     cap: Cap,
     label: Label,

@@ -22,7 +22,7 @@ pub mod vspace;
 
 use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
-use crate::thread::Tcb;
+use crate::thread::{TcbPtr, TCB_SLOT_CSPACE};
 use kerncore::{
     Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore,
 };
@@ -42,12 +42,11 @@ impl SlotStore for KernelSlots {
 
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
         // SAFETY: as above; one CPU with interrupts off, and kerncore drops each slot
-        // reference before it takes the next. Not yet true in one respect (docs/kernel.md,
-        // *Soundness*): a system call handler holds `&mut Tcb` of the current thread (and
-        // IPC holds `&mut Tcb` of the other side) while kerncore may rewrite a slot inside
-        // that TCB (its caps, or the derivation links of a neighbour's copy). No Rust code
-        // reads those slots through the `Tcb` reference meanwhile, but the aliasing rules
-        // are broken on paper until TCBs are reached through raw handles.
+        // reference before it takes the next. No other reference to a slot is live: CNode
+        // slots are only reached through this store, and TCBs (whose first slots these
+        // may be) are reached through `TcbPtr` handles, which make no reference to the
+        // TCB, while kerncore runs (the fast path's short-lived `&Tcb` reads one slot and
+        // runs no capability operation).
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
 }
@@ -96,8 +95,8 @@ pub struct Args {
 
 impl Args {
     /// Reads the message the current thread sent.
-    pub fn read(tcb: &Tcb) -> Args {
-        let info = MessageInfo(tcb.context.rsi);
+    pub fn read(tcb: TcbPtr) -> Args {
+        let info = MessageInfo(tcb.context().rsi);
         let mut words = [0u64; MAX_ARGS];
         let mut length = (info.length() as usize).min(MAX_ARGS);
         for (i, w) in words.iter_mut().enumerate().take(length.min(4)) {
@@ -160,7 +159,7 @@ impl Reply {
     }
 
     /// Writes the reply into the caller's registers and IPC buffer.
-    pub fn deliver(&self, tcb: &mut Tcb) {
+    pub fn deliver(&self, tcb: TcbPtr) {
         let mut length = self.length;
         for i in 0..length.min(4) {
             tcb.set_register_word(i, self.words[i]);
@@ -180,15 +179,17 @@ impl Reply {
                 };
             }
         }
-        tcb.context.rax = 0;
-        tcb.context.rsi = MessageInfo::new(0, length as u64, 0).0;
+        tcb.update_context(|c| {
+            c.rax = 0;
+            c.rsi = MessageInfo::new(0, length as u64, 0).0;
+        });
     }
 }
 
 /// A thread's IPC buffer as a raw pointer (null if it has none). The buffer is a frame the
 /// user maps and other threads may share, so the kernel never makes a reference to it: it
 /// reads and writes words through this pointer.
-pub fn ipc_buffer_ptr(tcb: &Tcb) -> *mut IpcBuffer {
+pub fn ipc_buffer_ptr(tcb: TcbPtr) -> *mut IpcBuffer {
     match tcb.ipc_buffer_frame() {
         0 => core::ptr::null_mut(),
         frame => phys_to_virt(frame) as *mut IpcBuffer,
@@ -196,12 +197,12 @@ pub fn ipc_buffer_ptr(tcb: &Tcb) -> *mut IpcBuffer {
 }
 
 /// The thread's CSpace root cap (null if unconfigured).
-pub fn cspace_root(tcb: &Tcb) -> Cap {
-    *tcb.slots[crate::thread::TCB_SLOT_CSPACE].cap()
+pub fn cspace_root(tcb: TcbPtr) -> Cap {
+    tcb.slot_cap(TCB_SLOT_CSPACE)
 }
 
 /// Looks up `cptr` (at depth 64) in the thread's CSpace.
-pub fn lookup(tcb: &Tcb, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
+pub fn lookup(tcb: TcbPtr, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
     kerncore::lookup_cap(&KernelSlots, &cspace_root(tcb), cptr)
 }
 
@@ -262,7 +263,7 @@ pub fn cap_error(e: impl CoreError, position: impl Fn(Argument) -> Option<u64>) 
 }
 
 /// Performs a Call on a non-endpoint capability (an invocation).
-pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
+pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
     let args = Args::read(tcb);
     let label =
         Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
@@ -315,16 +316,17 @@ pub fn finalise(f: Finalise) {
     }
     match f.cap {
         // SAFETY: the cap named a live endpoint/notification until now; it is still
-        // allocated (its memory returns only when its untyped is retyped again).
-        Cap::Endpoint { object, .. } => unsafe { Endpoint::at(object) }.cancel_all(),
+        // allocated (its memory returns only when its untyped is retyped again), and the
+        // reference lasts for the one call (which reaches only TCBs).
+        Cap::Endpoint { object, .. } => unsafe { (*Endpoint::at(object)).cancel_all() },
         Cap::Notification { object, .. } => {
             irq::release_notification(object);
             // SAFETY: as above.
-            unsafe { Notification::at(object) }.cancel_all();
+            unsafe { (*Notification::at(object)).cancel_all() };
         }
         Cap::Tcb { object } => tcb::destroy(object),
         // SAFETY: as above.
-        Cap::Reply { object, .. } => unsafe { reply::ReplyObject::at(object) }.cancel(),
+        Cap::Reply { object, .. } => unsafe { (*reply::ReplyObject::at(object)).cancel() },
         Cap::Pml4 { object, asid } => vspace::destroy_vspace(object, asid),
         Cap::AsidPool { object, first_asid } => asid::destroy_pool(object, first_asid),
         Cap::IrqHandler { irq } => irq::release_irq(irq),
@@ -343,8 +345,8 @@ pub fn delete_slot(slot: SlotAddr) {
 /// otherwise one cap can go into the receiver's receive slot, if the sender may grant).
 /// Returns (caps transferred or unwrapped, unwrapped mask).
 pub fn transfer_caps(
-    sender: &Tcb,
-    receiver: &mut Tcb,
+    sender: TcbPtr,
+    receiver: TcbPtr,
     count: u64,
     can_grant: bool,
     endpoint: u64,

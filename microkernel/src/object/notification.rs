@@ -8,7 +8,7 @@
 use crate::ipc::{Endpoint, Queue};
 use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
-use crate::thread::{Tcb, ThreadState};
+use crate::thread::{Tcb, TcbPtr, ThreadState};
 use libsys::abi::Error;
 
 /// A notification object (32 bytes).
@@ -27,13 +27,14 @@ const _: () =
     assert!(core::mem::size_of::<Notification>() == 1 << libsys::object::NOTIFICATION_SIZE_BITS);
 
 impl Notification {
-    /// The notification object at a physical address.
+    /// The notification object at a physical address, as a raw pointer: callers make a
+    /// reference only for one method call (`(*n).method()`), never one that outlives it.
     ///
     /// # Safety
-    /// `phys` must be a live notification object.
-    pub unsafe fn at<'a>(phys: u64) -> &'a mut Notification {
-        // SAFETY: forwarded from the caller.
-        unsafe { &mut *(phys_to_virt(phys) as *mut Notification) }
+    /// `phys` must be a live notification object (then the pointer is valid: the HHDM
+    /// maps all RAM).
+    pub unsafe fn at(phys: u64) -> *mut Notification {
+        phys_to_virt(phys) as *mut Notification
     }
 
     fn queue(&self) -> Queue {
@@ -86,26 +87,33 @@ impl Notification {
             unsafe {
                 q.remove(t);
                 self.set_queue(q);
-                (*t).blocked_on = 0;
-                (*t).set_signal_result(self.word | badge);
-                SCHEDULER.lock().make_runnable(t);
+            }
+            // SAFETY: as above (the head of a non-empty queue is not null).
+            if let Some(waiter) = unsafe { TcbPtr::from_raw(t) } {
+                waiter.set_blocked_on(0);
+                waiter.set_signal_result(self.word | badge);
+                // SAFETY: as above.
+                unsafe { SCHEDULER.lock().make_runnable(t) };
             }
             self.word = 0;
             self.bound &= !1;
             return;
         }
         if self.bound() != 0 {
-            let t = self.bound() as *mut Tcb;
-            // SAFETY: a bound TCB is live while bound.
-            let tcb = unsafe { &mut *t };
-            if tcb.state == ThreadState::BlockedOnRecv && tcb.blocked_on != 0 {
-                // SAFETY: the TCB is queued on that endpoint.
-                unsafe { Endpoint::at(tcb.blocked_on).dequeue(t) };
+            // SAFETY: a bound TCB is live while bound (`bound` is its pointer, not null).
+            let Some(tcb) = (unsafe { TcbPtr::from_raw(self.bound() as *mut Tcb) }) else {
+                return;
+            };
+            let endpoint = tcb.blocked_on();
+            if tcb.state() == ThreadState::BlockedOnRecv && endpoint != 0 {
+                // SAFETY: the TCB is queued on that live endpoint, which is not this
+                // notification (no other reference to it exists).
+                unsafe { (*Endpoint::at(endpoint)).dequeue(tcb.as_raw()) };
                 tcb.set_signal_result(self.word | badge);
                 self.word = 0;
                 self.bound &= !1;
-                // SAFETY: `t` is live.
-                unsafe { SCHEDULER.lock().make_runnable(t) };
+                // SAFETY: the TCB is live.
+                unsafe { SCHEDULER.lock().make_runnable(tcb.as_raw()) };
                 return;
             }
         }
@@ -117,23 +125,21 @@ impl Notification {
     ///
     /// # Safety
     /// `t` must be the live current thread; `phys` must be this object's address.
-    pub unsafe fn wait(&mut self, t: *mut Tcb, phys: u64, blocking: bool) -> Result<(), Error> {
-        // SAFETY: forwarded from the caller.
-        let tcb = unsafe { &mut *t };
+    pub unsafe fn wait(&mut self, t: TcbPtr, phys: u64, blocking: bool) -> Result<(), Error> {
         if let Some(bits) = self.take_pending() {
-            tcb.set_signal_result(bits);
+            t.set_signal_result(bits);
             return Ok(());
         }
         if !blocking {
             return Err(Error::WouldBlock);
         }
-        tcb.state = ThreadState::BlockedOnNotification;
-        tcb.blocked_on = phys;
+        t.set_state(ThreadState::BlockedOnNotification);
+        t.set_blocked_on(phys);
         let mut q = self.queue();
         // SAFETY: `t` is live and in no queue.
         unsafe {
-            SCHEDULER.lock().dequeue(t);
-            q.push(t);
+            SCHEDULER.lock().dequeue(t.as_raw());
+            q.push(t.as_raw());
         }
         self.set_queue(q);
         Ok(())

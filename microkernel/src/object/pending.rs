@@ -18,7 +18,7 @@
 use super::asid::PoolTeardown;
 use super::vspace::Teardown;
 use super::{finalise, KernelSlots, Reply};
-use crate::thread::Tcb;
+use crate::thread::{Tcb, TcbPtr};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kerncore::{Cap, Deletion, Revocation, Step};
 use spin::Mutex;
@@ -160,8 +160,8 @@ pub enum Before {
 }
 
 /// Continues the parked operation, if any, for a system call of `current`.
-pub fn before_syscall(current: &mut Tcb) -> Before {
-    let me = current as *mut Tcb;
+pub fn before_syscall(current: TcbPtr) -> Before {
+    let me = current.as_raw();
     if let Some(mut p) = unpark() {
         if !run(&mut p, crate::time::now() + BUDGET) {
             park(p);
@@ -175,7 +175,8 @@ pub fn before_syscall(current: &mut Tcb) -> Before {
             unsafe { (*p.owner).long_op_done = true };
         }
     }
-    if core::mem::take(&mut current.long_op_done) {
+    if current.long_op_done() {
+        current.set_long_op_done(false);
         return Before::OwnCallDone;
     }
     Before::Proceed

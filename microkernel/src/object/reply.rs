@@ -11,7 +11,7 @@
 use super::{InvocationError, InvocationResult, Reply};
 use crate::ipc::{reply_to, wake_with_error};
 use crate::mem::phys_to_virt;
-use crate::thread::Tcb;
+use crate::thread::{Tcb, TcbPtr};
 use core::ptr::null_mut;
 use libsys::abi::{Error, Label};
 
@@ -28,13 +28,14 @@ pub struct ReplyObject {
 const _: () = assert!(core::mem::size_of::<ReplyObject>() == 1 << libsys::object::REPLY_SIZE_BITS);
 
 impl ReplyObject {
-    /// The reply object at a physical address.
+    /// The reply object at a physical address, as a raw pointer: callers make a reference
+    /// only for one method call (`(*r).method()`), never one that outlives it.
     ///
     /// # Safety
-    /// `phys` must be a live reply object.
-    pub unsafe fn at<'a>(phys: u64) -> &'a mut ReplyObject {
-        // SAFETY: forwarded from the caller.
-        unsafe { &mut *(phys_to_virt(phys) as *mut ReplyObject) }
+    /// `phys` must be a live reply object (then the pointer is valid: the HHDM maps all
+    /// RAM).
+    pub unsafe fn at(phys: u64) -> *mut ReplyObject {
+        phys_to_virt(phys) as *mut ReplyObject
     }
 
     /// The saved caller went away.
@@ -57,36 +58,35 @@ impl ReplyObject {
     /// `Send` on the Reply cap: `sender`'s message becomes the saved caller's reply. It may
     /// carry caps if the original call allowed it (GRANT_REPLY) and the Reply cap used keeps
     /// its grant right.
-    pub fn send(&mut self, sender: &mut Tcb, cap_can_grant: bool) {
+    pub fn send(&mut self, sender: TcbPtr, cap_can_grant: bool) {
         let c = core::mem::replace(&mut self.caller, 0) as *mut Tcb;
-        if !c.is_null() {
-            // SAFETY: a saved caller is live.
-            unsafe { reply_to(sender, c, self.can_grant != 0 && cap_can_grant) };
+        // SAFETY: a saved caller is live (its destruction clears this object).
+        if let Some(c) = unsafe { TcbPtr::from_raw(c) } {
+            reply_to(sender, c, self.can_grant != 0 && cap_can_grant);
         }
     }
 }
 
 /// Dispatches an invocation on the Reply object at `object`.
-pub fn invoke(caller: &mut Tcb, object: u64, label: Label) -> InvocationResult {
+pub fn invoke(invoker: TcbPtr, object: u64, label: Label) -> InvocationResult {
     if label != Label::ReplySave {
         return Err(InvocationError::cap(Error::IllegalOperation));
     }
-    // SAFETY: the cap names a live reply object.
-    let reply = unsafe { ReplyObject::at(object) };
-    if caller.caller.is_null() {
+    // SAFETY: reply links are symmetric, so a caller the invoker owes a reply is live.
+    let Some(c) = (unsafe { TcbPtr::from_raw(invoker.caller()) }) else {
         // Nothing to save: this thread holds no unanswered call.
         return Err(InvocationError::cap(Error::IllegalOperation));
-    }
+    };
+    // SAFETY: the cap names a live reply object; this is the only reference to it (the
+    // code below reaches no other reply object, only the two threads' handles).
+    let reply = unsafe { &mut *ReplyObject::at(object) };
     if reply.caller != 0 {
         return Err(InvocationError::cap(Error::DeleteFirst));
     }
-    let c = core::mem::replace(&mut caller.caller, null_mut());
-    reply.caller = c as u64;
-    reply.can_grant = u64::from(caller.caller_can_grant);
-    // SAFETY: reply links are symmetric, so the saved caller is live.
-    unsafe {
-        (*c).replier = null_mut();
-        (*c).saved_in = object;
-    }
+    reply.caller = c.as_raw() as u64;
+    reply.can_grant = u64::from(invoker.caller_can_grant());
+    invoker.set_caller(null_mut());
+    c.set_replier(null_mut());
+    c.set_saved_in(object);
     Ok(Reply::empty())
 }

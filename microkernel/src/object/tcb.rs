@@ -2,10 +2,9 @@
 
 use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::ipc::{self, Notification};
-use crate::mem::phys_to_virt;
 use crate::sched::SCHEDULER;
 use crate::thread::{
-    SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
+    SendKind, Tcb, TcbPtr, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_FAULT, TCB_SLOT_IPC_BUFFER,
     TCB_SLOT_VSPACE,
 };
 use crate::uaccess::USER_END;
@@ -16,18 +15,19 @@ use libsys::object::Rights;
 /// RFLAGS bits a user may set: CF, PF, AF, ZF, SF, TF? (no), DF, OF.
 const USER_RFLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800;
 
-/// The TCB object at a physical address.
-///
-/// # Safety
-/// `phys` must be a live TCB object.
-pub unsafe fn at<'a>(phys: u64) -> &'a mut Tcb {
-    // SAFETY: forwarded from the caller.
-    unsafe { &mut *(phys_to_virt(phys) as *mut Tcb) }
+/// Initialises a TCB object that a retype has just made (zero-filled).
+pub fn init_new(object: u64) {
+    // SAFETY: the object was just carved from untyped memory and zeroed: it is a valid
+    // (inactive) TCB, and no handle or reference to it exists yet, so this reference is
+    // the only one, for the length of `init`.
+    unsafe { (*TcbPtr::at(object).as_raw()).init("thread", 0) };
 }
 
 /// Dispatches an invocation on the TCB at `object`.
+///
+/// The target may be the caller itself: both are handles, so that is harmless.
 pub fn invoke(
-    caller: &mut Tcb,
+    caller: TcbPtr,
     invoked: SlotAddr,
     object: u64,
     label: Label,
@@ -36,24 +36,22 @@ pub fn invoke(
     if label == Label::TcbConfigure {
         return configure(caller, invoked, object, args);
     }
-    // Decode what needs the caller first: from here on the target may be the caller itself,
-    // and there is one reference to it.
-    let caller_priority = caller.priority;
     let notification = if label == Label::TcbBindNotification {
         let (_, cap) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
         Some(cap)
     } else {
         None
     };
-    let is_self = phys_to_virt(object) == caller as *mut Tcb as u64;
-    let target: &mut Tcb = if is_self {
-        caller
-    } else {
-        // SAFETY: the cap names a live TCB, not the caller's, and nothing else refers to
-        // it during this invocation.
-        unsafe { at(object) }
-    };
-    let op = decode(target, is_self, caller_priority, notification, label, args)?;
+    // SAFETY: the cap names a live TCB.
+    let target = unsafe { TcbPtr::at(object) };
+    let op = decode(
+        target,
+        target == caller,
+        caller.priority(),
+        notification,
+        label,
+        args,
+    )?;
     Ok(apply(target, op))
 }
 
@@ -80,7 +78,7 @@ enum TcbOp {
 /// Checks an invocation on `target` without changing anything. `notification` is the cap
 /// a `TcbBindNotification` names (looked up in the caller's CSpace).
 fn decode(
-    target: &Tcb,
+    target: TcbPtr,
     is_self: bool,
     caller_priority: u8,
     notification: Option<Cap>,
@@ -134,21 +132,25 @@ fn decode(
             if !rights.contains(Rights::READ) {
                 return Err(InvocationError::new(Error::InsufficientRights, 0));
             }
-            if target.bound_notification != 0 {
+            if target.bound_notification() != 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
-            // SAFETY: the cap names a live notification.
-            let notification = unsafe { Notification::at(n) };
+            // SAFETY: the cap names a live notification; the reference is only read, for
+            // this statement.
+            let (bound, has_waiters) = unsafe {
+                let notification = &*Notification::at(n);
+                (notification.bound(), notification.has_waiters())
+            };
             // As in seL4: a notification that is bound, or that threads wait on, cannot be
             // bound (its signals would have two places to go).
-            if notification.bound() != 0 || notification.has_waiters() {
+            if bound != 0 || has_waiters {
                 return Err(InvocationError::new(Error::IllegalOperation, 0));
             }
             Ok(TcbOp::Bind(n))
         }
         Label::TcbSetTlsBase => decode_tls_base(is_self, args),
         Label::TcbUnbindNotification => {
-            if target.bound_notification == 0 {
+            if target.bound_notification() == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
             }
             Ok(TcbOp::Unbind)
@@ -158,7 +160,7 @@ fn decode(
 }
 
 /// Performs a checked invocation; cannot fail.
-fn apply(target: &mut Tcb, op: TcbOp) -> Reply {
+fn apply(target: TcbPtr, op: TcbOp) -> Reply {
     match op {
         TcbOp::SetPriority(priority) => set_priority(target, priority),
         TcbOp::ReadRegisters => return Reply::words(&read_registers(target)),
@@ -171,31 +173,34 @@ fn apply(target: &mut Tcb, op: TcbOp) -> Reply {
         TcbOp::Resume => make_runnable_if_inactive(target),
         TcbOp::Suspend => suspend(target),
         TcbOp::Bind(n) => {
-            target.bound_notification = n;
-            // SAFETY: checked live in `decode`; nothing happened since.
-            unsafe { Notification::at(n) }.set_bound(target as *mut Tcb as u64);
+            target.set_bound_notification(n);
+            // SAFETY: checked live in `decode`; nothing happened since. The reference lasts
+            // for the one call.
+            unsafe { (*Notification::at(n)).set_bound(target.as_raw() as u64) };
         }
         TcbOp::Unbind => unbind(target),
         TcbOp::SetTlsBase { bases, load_now } => {
-            target.segment_bases = bases;
+            target.set_segment_bases(bases);
             if load_now {
-                crate::arch::gdt::load_segment_bases(&target.segment_bases);
+                crate::arch::gdt::load_segment_bases(&bases);
             }
         }
     }
     Reply::empty()
 }
 
-fn unbind(t: &mut Tcb) {
-    if t.bound_notification != 0 {
-        // SAFETY: a bound notification is live while bound.
-        unsafe { Notification::at(t.bound_notification) }.set_bound(0);
-        t.bound_notification = 0;
+fn unbind(t: TcbPtr) {
+    let n = t.bound_notification();
+    if n != 0 {
+        // SAFETY: a bound notification is live while bound; the reference lasts for the
+        // one call.
+        unsafe { (*Notification::at(n)).set_bound(0) };
+        t.set_bound_notification(0);
     }
 }
 
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
-fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
+fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -284,13 +289,8 @@ fn configure(caller: &mut Tcb, invoked: SlotAddr, object: u64, args: &Args) -> I
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
     if frame.is_some() {
-        if phys_to_virt(object) == caller as *mut Tcb as u64 {
-            caller.ipc_buffer = buffer_addr;
-        } else {
-            // SAFETY: the TCB is live (`still_valid` checked it after the last deletion)
-            // and is not the caller's, so this is the only reference to it.
-            unsafe { at(object) }.ipc_buffer = buffer_addr;
-        }
+        // SAFETY: the TCB is live (`still_valid` checked it after the last deletion).
+        unsafe { TcbPtr::at(object) }.set_ipc_buffer(buffer_addr);
     }
     Ok(Reply::empty())
 }
@@ -312,31 +312,34 @@ fn decode_tls_base(is_self: bool, args: &Args) -> Result<TcbOp, InvocationError>
 }
 
 /// Changes a thread's priority, requeueing it if it is ready.
-pub fn set_priority(t: &mut Tcb, priority: u8) {
+pub fn set_priority(t: TcbPtr, priority: u8) {
     let mut s = SCHEDULER.lock();
-    let queued = t.queued;
+    let queued = t.queued();
     // SAFETY: `t` is a live TCB.
-    unsafe { s.dequeue(t) };
-    t.priority = priority;
+    unsafe { s.dequeue(t.as_raw()) };
+    t.set_priority_field(priority);
     if queued {
         // SAFETY: as above; it was just dequeued.
-        unsafe { s.enqueue(t) };
+        unsafe { s.enqueue(t.as_raw()) };
     }
 }
 
 /// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8..r15.
-fn read_registers(t: &Tcb) -> [u64; REGISTER_COUNT] {
-    let c = &t.context;
+fn read_registers(t: TcbPtr) -> [u64; REGISTER_COUNT] {
+    let c = t.context();
     [
         c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10,
         c.r11, c.r12, c.r13, c.r14, c.r15,
     ]
 }
 
-fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
+fn write_registers(t: TcbPtr, v: &[u64; REGISTER_COUNT]) {
     // New registers: whatever call the thread was restarting is not the one it runs now.
-    t.long_op_done = false;
-    let c = &mut t.context;
+    t.set_long_op_done(false);
+    t.update_context(|c| write_frame(c, v));
+}
+
+fn write_frame(c: &mut crate::arch::trap::TrapFrame, v: &[u64; REGISTER_COUNT]) {
     c.rip = v[0];
     c.rsp = v[1];
     c.rflags = (v[2] & USER_RFLAGS) | 0x202;
@@ -360,17 +363,17 @@ fn write_registers(t: &mut Tcb, v: &[u64; REGISTER_COUNT]) {
 }
 
 /// Makes a new or suspended thread runnable (one in any other state is left alone).
-fn make_runnable_if_inactive(t: &mut Tcb) {
-    if t.state == ThreadState::Inactive {
+fn make_runnable_if_inactive(t: TcbPtr) {
+    if t.state() == ThreadState::Inactive {
         // SAFETY: `t` is live.
-        unsafe { SCHEDULER.lock().make_runnable(t) };
+        unsafe { SCHEDULER.lock().make_runnable(t.as_raw()) };
     }
 }
 
 /// Stops a thread: out of every queue and reply relation, not scheduled until resumed.
-pub fn suspend(t: &mut Tcb) {
+pub fn suspend(t: TcbPtr) {
     let was_blocked = matches!(
-        t.state,
+        t.state(),
         ThreadState::BlockedOnSend
             | ThreadState::BlockedOnRecv
             | ThreadState::BlockedOnReply
@@ -379,39 +382,43 @@ pub fn suspend(t: &mut Tcb) {
     );
     // A thread stopped by a fault made no system call: its registers stay as they were
     // (resumed, it runs the faulting instruction again), and the fault is forgotten.
-    let faulted = t.pending.is_fault();
+    let mut pending = t.pending();
+    let faulted = pending.is_fault();
     ipc::cancel_ipc(t);
-    t.pending.kind = SendKind::Message;
-    t.fault = [0; 3];
+    pending.kind = SendKind::Message;
+    t.set_pending(pending);
+    t.set_fault([0; 3]);
     if was_blocked && !faulted {
         // Its system call did not complete: when resumed it returns `Cancelled`.
-        t.context.rax = Error::Cancelled as u64;
-        t.context.vector = 0;
+        t.update_context(|c| {
+            c.rax = Error::Cancelled as u64;
+            c.vector = 0;
+        });
     }
     // SAFETY: `t` is live.
-    unsafe { SCHEDULER.lock().dequeue(t) };
-    t.state = ThreadState::Inactive;
+    unsafe { SCHEDULER.lock().dequeue(t.as_raw()) };
+    t.set_state(ThreadState::Inactive);
     crate::debug!("thread {} suspended", t.name());
 }
 
 /// The TCB's last cap is gone: take it out of the system for good.
 pub fn destroy(object: u64) {
-    // SAFETY: the object was a live TCB until its last cap went.
-    let t = unsafe { at(object) };
-    super::pending::forget_owner(t);
+    // SAFETY: the object was a live TCB until its last cap went; its memory is still
+    // allocated (it returns to its untyped only when that is retyped again).
+    let t = unsafe { TcbPtr::at(object) };
+    super::pending::forget_owner(t.as_raw());
     suspend(t);
     unbind(t);
-    if !t.caller.is_null() {
+    // SAFETY: reply links are symmetric, so the caller is live.
+    if let Some(caller) = unsafe { TcbPtr::from_raw(t.caller()) } {
         // Whoever called us will never get a reply.
-        // SAFETY: reply links are symmetric, so the caller is live.
-        unsafe {
-            (*t.caller).replier = core::ptr::null_mut();
-            ipc::wake_with_error(t.caller, Error::Cancelled);
-        }
-        t.caller = core::ptr::null_mut();
+        caller.set_replier(core::ptr::null_mut());
+        // SAFETY: as above.
+        unsafe { ipc::wake_with_error(caller.as_raw(), Error::Cancelled) };
+        t.set_caller(core::ptr::null_mut());
     }
     let mut s = SCHEDULER.lock();
-    if core::ptr::eq(s.current(), t) {
+    if core::ptr::eq(s.current(), t.as_raw()) {
         s.clear_current();
     }
 }

@@ -6,13 +6,13 @@
 
 use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::phys_to_virt;
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use kerncore::{Argument, RetypeArgs, SlotAddr};
 use libsys::abi::{Error, Label};
 use libsys::object::ObjectType;
 
 /// Dispatches an invocation on the untyped cap in `slot`.
-pub fn invoke(caller: &mut Tcb, slot: SlotAddr, label: Label, args: &Args) -> InvocationResult {
+pub fn invoke(caller: TcbPtr, slot: SlotAddr, label: Label, args: &Args) -> InvocationResult {
     if label != Label::UntypedRetype {
         return Err(InvocationError::cap(Error::IllegalOperation));
     }
@@ -87,10 +87,7 @@ fn reset(slot: SlotAddr) -> bool {
 /// Gives a new (zero) object its initial state.
 fn initialise(object_type: ObjectType, object: u64) {
     match object_type {
-        ObjectType::Tcb => {
-            // SAFETY: a fresh, zeroed TCB object.
-            unsafe { super::tcb::at(object) }.init("thread", 0);
-        }
+        ObjectType::Tcb => super::tcb::init_new(object),
         ObjectType::Pml4 => super::vspace::init_vspace(object),
         _ => {}
     }

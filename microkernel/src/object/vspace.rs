@@ -12,7 +12,7 @@
 use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
 use crate::mem::paging::{PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
 use crate::mem::phys_to_virt;
-use crate::thread::Tcb;
+use crate::thread::TcbPtr;
 use crate::uaccess::USER_END;
 use kerncore::{Cap, FrameSize, Mapping, SlotAddr};
 use libsys::abi::{Error, Label};
@@ -204,7 +204,7 @@ pub fn unmap_deleted(cap: &Cap) {
 
 /// Dispatches frame and page-table invocations.
 pub fn invoke(
-    caller: &mut Tcb,
+    caller: TcbPtr,
     slot: SlotAddr,
     cap: Cap,
     label: Label,
@@ -245,7 +245,7 @@ fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
 }
 
 /// FrameMap(vspace, vaddr, rights) / PageTableMap(vspace, vaddr).
-fn map(caller: &Tcb, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
+fn map(caller: TcbPtr, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
     let plan = decode_map(caller, cap, label, args)?;
     apply_map(slot, &plan);
     Ok(Reply::empty())
@@ -269,7 +269,7 @@ struct MapPlan {
 /// Checks a `FrameMap(vspace, vaddr, rights)` or `PageTableMap(vspace, vaddr)` of `cap`
 /// without changing anything.
 fn decode_map(
-    caller: &Tcb,
+    caller: TcbPtr,
     cap: Cap,
     label: Label,
     args: &Args,
