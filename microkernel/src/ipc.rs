@@ -118,7 +118,7 @@ pub fn transfer(
     can_grant: bool,
     endpoint: u64,
 ) -> MessageInfo {
-    let info = MessageInfo(sender.context().rsi);
+    let info = MessageInfo(sender.read_context(|c| c.rsi));
     let mut length = info.length().min(MessageInfo::MAX_LENGTH);
     if length > MessageInfo::REGISTER_WORDS {
         let (s, r) = (
@@ -141,9 +141,8 @@ pub fn transfer(
             }
         }
     }
-    for i in 0..(length.min(MessageInfo::REGISTER_WORDS) as usize) {
-        receiver.set_register_word(i, sender.register_word(i));
-    }
+    let registers = length.min(MessageInfo::REGISTER_WORDS) as usize;
+    receiver.set_message_registers(&sender.message_registers()[..registers]);
     let (caps, unwrapped) = if info.caps() > 0 {
         crate::object::transfer_caps(sender, receiver, info.caps(), can_grant, endpoint)
     } else {
@@ -160,11 +159,9 @@ pub fn transfer(
 
 /// Copies a fault message (label = fault vector + `FAULT_LABEL_BASE`) to the handler.
 fn transfer_fault(faulter: TcbPtr, receiver: TcbPtr, badge: u64) {
-    let (fault, frame) = (faulter.fault(), faulter.context());
+    let (fault, frame) = (faulter.fault(), faulter.read_context(|c| *c));
     let words = [fault[0], fault[1], fault[2], frame.rip];
-    for (i, w) in words.iter().enumerate() {
-        receiver.set_register_word(i, *w);
-    }
+    receiver.set_message_registers(&words);
     let buffer = crate::object::ipc_buffer_ptr(receiver);
     if !buffer.is_null() {
         // SAFETY: the receiver's buffer frame is allocated while its cap is in the TCB's

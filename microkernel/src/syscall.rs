@@ -167,7 +167,7 @@ fn debug_write(tcb: TcbPtr) -> Result<(), InvocationError> {
     if cap != Cap::DebugConsole {
         return Err(InvocationError::cap(Error::InvalidCapability));
     }
-    let (address, length) = (tcb.context().rdx, tcb.context().r8);
+    let (address, length) = (tcb.read_context(|c| c.rdx), tcb.read_context(|c| c.r8));
     if length > DEBUG_WRITE_MAX {
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
@@ -182,7 +182,7 @@ fn debug_write(tcb: TcbPtr) -> Result<(), InvocationError> {
 }
 
 fn lookup(tcb: TcbPtr) -> Result<(kerncore::SlotAddr, Cap), InvocationError> {
-    object::lookup(tcb, tcb.context().rdi).map_err(|e| InvocationError::cap(e.code()))
+    object::lookup(tcb, tcb.read_context(|c| c.rdi)).map_err(|e| InvocationError::cap(e.code()))
 }
 
 /// Call: IPC on an endpoint (send + wait for reply), a signal on a notification, or an
@@ -215,7 +215,7 @@ fn call_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
     else {
         return Err(InvocationError::cap(Error::InvalidCapability));
     };
-    let deadline = tcb.context().r12;
+    let deadline = tcb.read_context(|c| c.r12);
     send_on_endpoint(tcb, object, badge, rights, true, SendKind::TimedCall, true)?;
     if matches!(
         tcb.state(),
@@ -230,7 +230,7 @@ fn call_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
 /// RecvTimeout: a Recv on an endpoint or notification that ends with `TimedOut` at the
 /// deadline in `r12`.
 fn receive_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
-    let deadline = tcb.context().r12;
+    let deadline = tcb.read_context(|c| c.r12);
     receive(tcb, true)?;
     match tcb.state() {
         ThreadState::BlockedOnRecv => {
@@ -247,7 +247,7 @@ fn receive_timeout(tcb: TcbPtr) -> Result<(), InvocationError> {
 
 /// Sleep: blocks until the time-stamp counter reaches `rdi` (at once if it has).
 fn sleep(tcb: TcbPtr) {
-    let deadline = tcb.context().rdi;
+    let deadline = tcb.read_context(|c| c.rdi);
     if crate::time::now() >= deadline {
         return;
     }
@@ -290,7 +290,7 @@ fn send_on_endpoint(
 /// Decode before sending: every extra cap the message names must exist, else the send
 /// fails with `FailedLookup` naming the cap's index (0..3) and nothing is sent.
 fn check_extra_caps(tcb: TcbPtr) -> Result<(), InvocationError> {
-    let count = libsys::abi::MessageInfo(tcb.context().rsi).caps();
+    let count = libsys::abi::MessageInfo(tcb.read_context(|c| c.rsi)).caps();
     if count == 0 {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use crate::arch::gdt;
 use crate::arch::trap::TrapFrame;
 use crate::mem::paging::PageTable;
 use core::ptr::null_mut;
-use kerncore::{Cap, Slot, SlotAddr, SlotStore};
+use kerncore::{Cap, Slot};
 
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,11 +277,6 @@ impl TcbPtr {
         self.0
     }
 
-    /// The TCB object's physical address.
-    pub fn phys(self) -> u64 {
-        crate::mem::virt_to_phys(self.as_raw() as u64)
-    }
-
     tcb_getters! {
         /// Scheduling state.
         state: ThreadState;
@@ -311,8 +306,6 @@ impl TcbPtr {
         deadline: u64;
         /// FS and GS bases.
         segment_bases: gdt::SegmentBases;
-        /// Saved user registers (a copy).
-        context: TrapFrame;
     }
 
     tcb_setters! {
@@ -344,6 +337,15 @@ impl TcbPtr {
         segment_bases, set_segment_bases: gdt::SegmentBases;
     }
 
+    /// Reads the saved registers: `f` gets a shared reference to the register save area
+    /// alone, for its duration (it must not reach this TCB in any other way).
+    #[inline(always)]
+    pub fn read_context<R>(self, f: impl FnOnce(&TrapFrame) -> R) -> R {
+        // SAFETY: the TCB is live (invariant); nothing writes the save area while the
+        // closure runs (it only reads registers), so the shared reference is sound.
+        f(unsafe { &*core::ptr::addr_of!((*self.as_raw()).context) })
+    }
+
     /// Changes the saved registers: `f` gets a reference to the register save area alone,
     /// which it must only read and write (it must not reach this TCB in any other way).
     #[inline(always)]
@@ -365,12 +367,21 @@ impl TcbPtr {
     /// The capability in slot `index` (one of `TCB_SLOT_*`), read through `KernelSlots`
     /// like every other slot.
     pub fn slot_cap(self, index: usize) -> Cap {
-        *crate::object::KernelSlots.slot(self.slot_addr(index)).cap()
+        // SAFETY: the TCB is live (invariant) and `index` < TCB_SLOTS (else the indexing
+        // stops); the slot is read by value, and the shared reference `cap()` makes lasts
+        // for that read only (as `KernelSlots::slot`'s does).
+        unsafe { *(*core::ptr::addr_of!((*self.as_raw()).slots[index])).cap() }
     }
 
-    /// Address of capability slot `index` (one of `TCB_SLOT_*`).
-    pub fn slot_addr(self, index: usize) -> SlotAddr {
-        Tcb::slot_addr(self.phys(), index)
+    /// Runs `f` on the capability in slot `index` (one of `TCB_SLOT_*`) without copying
+    /// it: `f` gets a shared reference into the slot, so it must not write any capability
+    /// slot (a lookup or resolve only reads them).
+    #[inline(always)]
+    pub fn read_slot_cap<R>(self, index: usize, f: impl FnOnce(&Cap) -> R) -> R {
+        // SAFETY: the TCB is live (invariant) and `index` < TCB_SLOTS (else the indexing
+        // stops); nothing writes a slot while `f` runs (its contract), so the shared
+        // reference is sound.
+        f(unsafe { (*core::ptr::addr_of!((*self.as_raw()).slots[index])).cap() })
     }
 
     /// The address space the thread runs in: the PML4 cap in its VSpace slot (a null
@@ -415,24 +426,24 @@ impl TcbPtr {
         });
     }
 
-    /// Message register `i` (0..4).
-    pub fn register_word(self, i: usize) -> u64 {
-        let c = self.context();
-        match i {
-            0 => c.rdx,
-            1 => c.r8,
-            2 => c.r9,
-            _ => c.r10,
-        }
+    /// The four message registers (message words 0..4: `rdx`, `r8`, `r9`, `r10`).
+    #[inline(always)]
+    pub fn message_registers(self) -> [u64; 4] {
+        self.read_context(|c| [c.rdx, c.r8, c.r9, c.r10])
     }
 
-    /// Sets message register `i` (0..4).
-    pub fn set_register_word(self, i: usize, value: u64) {
-        self.update_context(|c| match i {
-            0 => c.rdx = value,
-            1 => c.r8 = value,
-            2 => c.r9 = value,
-            _ => c.r10 = value,
+    /// Sets the first `words.len()` (at most 4) message registers; the others keep their
+    /// values.
+    #[inline(always)]
+    pub fn set_message_registers(self, words: &[u64]) {
+        self.update_context(|c| {
+            let mut words = words.iter().copied();
+            for register in [&mut c.rdx, &mut c.r8, &mut c.r9, &mut c.r10] {
+                match words.next() {
+                    Some(word) => *register = word,
+                    None => break,
+                }
+            }
         });
     }
 }

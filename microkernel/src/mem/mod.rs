@@ -26,11 +26,6 @@ pub fn phys_to_virt(phys: u64) -> u64 {
     phys + hhdm_offset()
 }
 
-/// The physical address of an HHDM virtual address (one `phys_to_virt` returned).
-pub fn virt_to_phys(virt: u64) -> u64 {
-    virt - hhdm_offset()
-}
-
 /// Rounds up to a multiple of `align` (a power of two); `None` on overflow.
 pub fn align_up(value: u64, align: u64) -> Option<u64> {
     Some(value.checked_add(align - 1)? & !(align - 1))

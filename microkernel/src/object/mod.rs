@@ -96,12 +96,11 @@ pub struct Args {
 impl Args {
     /// Reads the message the current thread sent.
     pub fn read(tcb: TcbPtr) -> Args {
-        let info = MessageInfo(tcb.context().rsi);
+        let info = MessageInfo(tcb.read_context(|c| c.rsi));
         let mut words = [0u64; MAX_ARGS];
         let mut length = (info.length() as usize).min(MAX_ARGS);
-        for (i, w) in words.iter_mut().enumerate().take(length.min(4)) {
-            *w = tcb.register_word(i);
-        }
+        let registers = length.min(4);
+        words[..registers].copy_from_slice(&tcb.message_registers()[..registers]);
         if length > 4 {
             let buffer = ipc_buffer_ptr(tcb);
             if buffer.is_null() {
@@ -161,9 +160,7 @@ impl Reply {
     /// Writes the reply into the caller's registers and IPC buffer.
     pub fn deliver(&self, tcb: TcbPtr) {
         let mut length = self.length;
-        for i in 0..length.min(4) {
-            tcb.set_register_word(i, self.words[i]);
-        }
+        tcb.set_message_registers(&self.words[..length.min(4)]);
         if length > 4 {
             let buffer = ipc_buffer_ptr(tcb);
             if buffer.is_null() {
@@ -203,7 +200,10 @@ pub fn cspace_root(tcb: TcbPtr) -> Cap {
 
 /// Looks up `cptr` (at depth 64) in the thread's CSpace.
 pub fn lookup(tcb: TcbPtr, cptr: u64) -> Result<(SlotAddr, Cap), LookupError> {
-    kerncore::lookup_cap(&KernelSlots, &cspace_root(tcb), cptr)
+    // A lookup only reads slots.
+    tcb.read_slot_cap(TCB_SLOT_CSPACE, |root| {
+        kerncore::lookup_cap(&KernelSlots, root, cptr)
+    })
 }
 
 /// Finds the slot `(index, depth)` relative to the CNode cap `root` (argument `arg`).
@@ -382,8 +382,11 @@ pub fn transfer_caps(
         if !can_grant || receive_slot == 0 {
             break;
         }
-        let Ok(dest) = kerncore::resolve(&KernelSlots, &cspace_root(receiver), receive_slot, 64)
-        else {
+        // Resolving only reads slots.
+        let resolved = receiver.read_slot_cap(TCB_SLOT_CSPACE, |root| {
+            kerncore::resolve(&KernelSlots, root, receive_slot, 64)
+        });
+        let Ok(dest) = resolved else {
             break;
         };
         if kerncore::cnode_copy(&mut KernelSlots, src, dest, libsys::object::Rights::ALL).is_err() {

@@ -326,7 +326,7 @@ pub fn set_priority(t: TcbPtr, priority: u8) {
 
 /// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8..r15.
 fn read_registers(t: TcbPtr) -> [u64; REGISTER_COUNT] {
-    let c = t.context();
+    let c = t.read_context(|c| *c);
     [
         c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10,
         c.r11, c.r12, c.r13, c.r14, c.r15,
