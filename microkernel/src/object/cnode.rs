@@ -51,7 +51,8 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
                 Work::Revoke(kerncore::cnode_revoke(slot))
             };
             // Long work goes on in bounded steps: the call is restarted meanwhile.
-            pending::perform(caller.as_raw(), work).map_err(|()| crate::syscall::restart())?;
+            pending::perform(caller.as_raw(), work, pending::After::CallDone)
+                .map_err(|()| crate::syscall::restart())?;
             Ok(Reply::empty())
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),

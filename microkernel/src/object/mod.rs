@@ -335,11 +335,6 @@ pub fn finalise(f: Finalise) {
     }
 }
 
-/// Deletes the cap in `slot` (and, if it was the last, its object).
-pub fn delete_slot(slot: SlotAddr) {
-    kerncore::cnode_delete(slot).finish(&mut KernelSlots, |_, f| finalise(f));
-}
-
 /// Transfers up to `count` extra caps named in the sender's IPC buffer to the receiver
 /// (seL4 rules: a badged cap to the endpoint being received on is unwrapped to its badge;
 /// otherwise one cap can go into the receiver's receive slot, if the sender may grant).

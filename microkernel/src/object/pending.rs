@@ -1,4 +1,5 @@
-//! Long capability operations in bounded steps: `CNodeDelete` and `CNodeRevoke`.
+//! Long capability operations in bounded steps: `CNodeDelete`, `CNodeRevoke`, and the
+//! deletions inside `TcbConfigure`.
 //!
 //! Deleting the last cap to a big CNode, or revoking an untyped that holds a process, can
 //! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do one slot per
@@ -13,7 +14,9 @@
 //! timer tick also continues it, so it finishes even if its owner was destroyed by it. The
 //! IPC fast path and interrupt delivery make no capability operations. When the operation
 //! finishes, its owner's restarted call returns success (at once if the owner finished it
-//! itself, else the next time the owner enters the kernel).
+//! itself, else the next time the owner enters the kernel) — or, for a deletion that is
+//! only a step of a call (`TcbConfigure` replacing a binding), the call runs again from
+//! the start, now finding the slot empty ([`After::RunCallAgain`]).
 
 use super::asid::PoolTeardown;
 use super::vspace::Teardown;
@@ -45,10 +48,22 @@ impl Work {
     }
 }
 
+/// What finishing a long operation means for the call that started it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// The call is done (`CNodeDelete`, `CNodeRevoke`): it returns success.
+    CallDone,
+    /// The operation was one step of the call (`TcbConfigure`'s deletion of a binding):
+    /// the restarted call runs again from the start.
+    RunCallAgain,
+}
+
 /// The parked operation and the thread whose call it is (null once that thread is gone).
 struct Parked {
     owner: *mut Tcb,
     work: Work,
+    /// What its finishing means for the owner's call.
+    after: After,
     /// An address space or pool being emptied (finished before the operation goes on).
     teardown: Option<Cleanup>,
 }
@@ -135,11 +150,13 @@ fn run(p: &mut Parked, deadline: u64) -> bool {
 }
 
 /// Performs `work` for `owner` (the current thread): `Ok` when it finished within this
-/// entry's budget, else it is parked and the call must be restarted (`Err`).
-pub fn perform(owner: *mut Tcb, work: Work) -> Result<(), ()> {
+/// entry's budget, else it is parked and the call must be restarted (`Err`); `after`
+/// says what the restarted call does once the work is finished.
+pub fn perform(owner: *mut Tcb, work: Work, after: After) -> Result<(), ()> {
     let mut p = Parked {
         owner,
         work,
+        after,
         teardown: None,
     };
     if run(&mut p, crate::time::now() + BUDGET) {
@@ -168,12 +185,12 @@ pub fn before_syscall(current: TcbPtr) -> Before {
             return Before::Restart;
         }
         if p.owner == me {
-            return Before::OwnCallDone;
+            return match p.after {
+                After::CallDone => Before::OwnCallDone,
+                After::RunCallAgain => Before::Proceed,
+            };
         }
-        if !p.owner.is_null() {
-            // SAFETY: a non-null owner is a live TCB (cleared when destroyed).
-            unsafe { (*p.owner).long_op_done = true };
-        }
+        finished_for_owner(&p);
     }
     if current.long_op_done() {
         current.set_long_op_done(false);
@@ -188,10 +205,21 @@ pub fn continue_from_timer() {
     if let Some(mut p) = unpark() {
         if !run(&mut p, crate::time::now() + BUDGET) {
             park(p);
-        } else if !p.owner.is_null() {
-            // SAFETY: a non-null owner is a live TCB.
-            unsafe { (*p.owner).long_op_done = true };
+        } else {
+            finished_for_owner(&p);
         }
+    }
+}
+
+/// Someone else finished `p`: its owner's restarted call returns success when the
+/// operation was the whole call (else it simply runs again).
+fn finished_for_owner(p: &Parked) {
+    if p.after != After::CallDone {
+        return;
+    }
+    // SAFETY: a non-null owner is a live TCB (cleared when destroyed).
+    if let Some(owner) = unsafe { TcbPtr::from_raw(p.owner) } {
+        owner.set_long_op_done(true);
     }
 }
 

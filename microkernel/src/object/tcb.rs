@@ -261,6 +261,13 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
     }
     // Then act: replace each named binding with a copy of the given cap.
     //
+    // Deleting the old binding can be long (the last cap to a CSpace of thousands of
+    // caps, or to an address space): it runs in bounded steps like `CNodeDelete`, and
+    // when it does not finish within this entry the call is restarted; once the deletion
+    // is finished the call runs again from the start (decoding everything anew), finding
+    // that slot empty. Bindings an earlier run already replaced are replaced again, which
+    // is cheap: the copy is not the last cap to its object.
+    //
     // Deleting the old binding can destroy objects, and with them more caps: if the CSpace
     // being replaced held the last cap to this TCB (or to a source cap), the TCB may be
     // gone after the deletion. So each step re-checks, as seL4 does, that the invoked cap
@@ -280,7 +287,13 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
             continue;
         };
         let dest = Tcb::slot_addr(object, index);
-        super::delete_slot(dest);
+        let deletion = super::pending::Work::Delete(kerncore::cnode_delete(dest));
+        super::pending::perform(
+            caller.as_raw(),
+            deletion,
+            super::pending::After::RunCallAgain,
+        )
+        .map_err(|()| crate::syscall::restart())?;
         if !still_valid(src, &decoded) {
             return Err(InvocationError::cap(Error::Cancelled));
         }

@@ -227,6 +227,37 @@ fn long_operations(alloc: &mut Allocator) -> Result<(), Failure> {
     let delete = stretch("delete a full CNode", || {
         ROOT.delete(SlotPath::at(cnode_slot))
     })?;
+    // The same CNode again, now bound as a thread's CSpace and then replaced by
+    // `TcbConfigure`: the binding held the last cap, so replacing it deletes 4096 caps.
+    big.retype(ObjectType::CNode, 12, ROOT, cnode_slot, 1)
+        .map_err(|e| Failure::Ipc("retype CNode", e))?;
+    for i in 0..4096u64 {
+        let to = SlotPath {
+            index: (cnode_slot << 12) | i,
+            depth: 24,
+        };
+        let from = SlotPath {
+            index: endpoint.cptr(),
+            depth: 12,
+        };
+        unguarded
+            .copy(to, from, Rights::ALL)
+            .map_err(|e| Failure::Ipc("fill the CNode", e))?;
+    }
+    let thread: Cap<libsys::cap::Tcb> = alloc.make().map_err(Failure::Alloc)?;
+    let bind = |cspace: Cap<CNode>| {
+        thread.configure(&libsys::cap::TcbConfig {
+            cspace,
+            vspace: Cap::null(),
+            ipc_buffer_addr: 0,
+            ipc_buffer_frame: Cap::null(),
+            fault_endpoint: Cap::null(),
+        })
+    };
+    bind(Cap::from_cptr(cnode_slot)).map_err(|e| Failure::Ipc("bind the CNode", e))?;
+    ROOT.delete(SlotPath::at(cnode_slot))
+        .map_err(|e| Failure::Ipc("delete the CNode cap", e))?;
+    let configure = stretch("configure replacing a full CSpace", || bind(ROOT))?;
     // An address space with 512 page tables (one full page directory), destroyed with its
     // untyped before its tables: it empties all 512.
     ROOT.revoke(big.slot())
@@ -276,6 +307,7 @@ fn long_operations(alloc: &mut Allocator) -> Result<(), Failure> {
         ("retype-64MiB-frames", frames),
         ("revoke-64MiB-4KiB-frames", revoke),
         ("delete-cnode-4096", delete),
+        ("configure-replacing-cnode-4096", configure),
     ] {
         println!(
             "bench: longop-{name}: longest kernel entry {} instructions (whole call {})",

@@ -1,12 +1,14 @@
 //! Long capability operations run in bounded steps: a delete or revoke that empties
 //! thousands of slots is parked and its system call restarted until it is done (the
 //! caller sees one call). Done means done: the memory is free for a retype from offset 0.
+//! `TcbConfigure` replacing a binding that held the last cap to a big CNode deletes it in
+//! the same bounded steps, then runs again and completes.
 
 use crate::check::TestResult;
 use crate::{ensure, ok, Ctx, Test, ROOT};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libsys::cap::Tcb;
-use libsys::cap::{CNode, Cap, Endpoint, SlotPath};
+use libsys::cap::{CNode, Cap, Endpoint, SlotPath, TcbConfig};
 use libsys::object::{ObjectType, Rights};
 
 /// The tests of this file.
@@ -14,6 +16,7 @@ pub const TESTS: &[Test] = crate::tests![
     deleting_a_full_cnode_of_4096_caps_finishes_in_one_call,
     revoking_an_untyped_of_256_frames_finishes_in_one_call,
     a_delete_that_destroys_its_own_thread_is_finished_by_another,
+    configure_replacing_a_cspace_of_4096_caps_finishes_in_one_call,
 ];
 
 /// The root slot of the CNode the helper deletes (0 until it may go ahead).
@@ -60,6 +63,56 @@ fn deleting_a_full_cnode_of_4096_caps_finishes_in_one_call(ctx: &mut Ctx) -> Tes
     ensure!(
         again.is_ok(),
         "the untyped still has children: {}",
+        again.unwrap_err()
+    );
+    Ok(())
+}
+
+/// A thread's CSpace binding holds the last cap to a CNode whose 4096 slots hold endpoint
+/// caps; `TcbConfigure` with another CSpace deletes that CNode (parked and restarted
+/// meanwhile), then binds the new one: one call, which succeeds, after which the untyped
+/// has no children (the CNode is gone) and the thread's new CSpace works.
+fn configure_replacing_a_cspace_of_4096_caps_finishes_in_one_call(ctx: &mut Ctx) -> TestResult {
+    let untyped = ctx.untyped(18)?;
+    let slot = ctx.slot()?;
+    ok!(untyped.retype(ObjectType::CNode, 12, ROOT, slot, 1));
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let radix = ctx.info.cnode_radix;
+    let unguarded: Cap<CNode> = ctx.mint(ROOT, Rights::ALL, 0)?;
+    for i in 0..4096u64 {
+        let to = SlotPath {
+            index: (slot << 12) | i,
+            depth: radix + 12,
+        };
+        let from = SlotPath {
+            index: endpoint.cptr(),
+            depth: radix,
+        };
+        ok!(unguarded.copy(to, from, Rights::ALL));
+    }
+    let thread: Cap<Tcb> = ctx.make()?;
+    let bind = |cspace: Cap<CNode>| {
+        thread.configure(&TcbConfig {
+            cspace,
+            vspace: Cap::null(),
+            ipc_buffer_addr: 0,
+            ipc_buffer_frame: Cap::null(),
+            fault_endpoint: Cap::null(),
+        })
+    };
+    ok!(bind(Cap::from_cptr(slot)));
+    ok!(ROOT.delete(SlotPath::at(slot)));
+    // The thread's binding is now the CNode's last cap.
+    let kept = untyped.retype(ObjectType::CNode, 12, ROOT, slot, 1);
+    ensure!(
+        kept.is_err(),
+        "the bound CNode was freed with its other cap"
+    );
+    ok!(bind(ROOT));
+    let again = untyped.retype(ObjectType::CNode, 12, ROOT, slot, 1);
+    ensure!(
+        again.is_ok(),
+        "the replaced CNode is not gone: {}",
         again.unwrap_err()
     );
     Ok(())
