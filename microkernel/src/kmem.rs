@@ -107,14 +107,12 @@ pub fn init(facts: &BootFacts) -> Result<(), MemoryError> {
         }
         // Pre-create every kernel-half PML4 entry so user address spaces, which copy the
         // kernel half once, see later kernel mappings too.
-        for slot in 256..512u64 {
-            let virt = 0xffff_0000_0000_0000 | (slot << 39);
-            // SAFETY: reading/writing the PML4 frame we just allocated.
-            let e = unsafe { &mut *((mem::phys_to_virt(pml4) + slot * 8) as *mut u64) };
-            if *e & paging::PRESENT == 0 {
+        // SAFETY: the PML4 frame just allocated for the kernel's table.
+        let root = unsafe { mem::WordPage::at(pml4) };
+        for slot in 256..mem::WordPage::WORDS {
+            if root.get(slot) & paging::PRESENT == 0 {
                 let frame = new_table().ok_or(MemoryError::OutOfFrames)?;
-                *e = frame | paging::PRESENT | WRITABLE;
-                let _ = virt;
+                root.set(slot, frame | paging::PRESENT | WRITABLE);
             }
         }
     }

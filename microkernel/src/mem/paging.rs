@@ -4,7 +4,7 @@
 //! intermediate tables from a caller-supplied source, so the same code builds the
 //! kernel's tables at boot (boot frames) and user address spaces.
 
-use super::{phys_to_virt, PAGE_SIZE};
+use super::{WordPage, PAGE_SIZE};
 
 /// Present.
 pub const PRESENT: u64 = 1 << 0;
@@ -42,17 +42,36 @@ pub enum MapError {
 }
 
 /// Index into the table at `level` (4 = PML4 .. 1 = PT) for a virtual address.
-fn index(virt: u64, level: u32) -> usize {
+pub fn index(virt: u64, level: u32) -> usize {
     ((virt >> (12 + 9 * (level - 1))) & 0x1ff) as usize
 }
 
-/// The entries of a table at a physical address.
+/// The table an entry points at, if it points at one (present, not a large page).
+pub fn next_table(entry: u64) -> Option<u64> {
+    (entry & PRESENT != 0 && entry & HUGE == 0).then_some(entry & ADDRESS_MASK)
+}
+
+/// The kernel's one page-table walk: from the PML4 at `pml4` down to the table at `level`
+/// (4 = the PML4 itself .. 1 = a page table) that covers `virt`. At each level above it,
+/// `step(table, index, level)` looks at (and may fill in) the entry that covers `virt`
+/// and returns the next table's address, or an error that ends the walk.
 ///
-/// # Safety
-/// `phys` must be a page table frame that the caller may access exclusively.
-unsafe fn entries<'a>(phys: u64) -> &'a mut [u64; 512] {
-    // SAFETY: the caller guarantees `phys` is a table we own; the HHDM maps it.
-    unsafe { &mut *(phys_to_virt(phys) as *mut [u64; 512]) }
+/// `pml4` must be a PML4 the kernel keeps (as for every [`PageTable`]); every table
+/// reached from it is one `step` returned, which must be a page-table page too.
+pub fn walk<E>(
+    pml4: u64,
+    virt: u64,
+    level: u32,
+    mut step: impl FnMut(WordPage, usize, u32) -> Result<u64, E>,
+) -> Result<WordPage, E> {
+    let mut table = pml4;
+    for l in ((level + 1)..=4).rev() {
+        // SAFETY: the PML4, then tables its entries point at: page-table pages (see above).
+        let page = unsafe { WordPage::at(table) };
+        table = step(page, index(virt, l), l)?;
+    }
+    // SAFETY: as above.
+    Ok(unsafe { WordPage::at(table) })
 }
 
 /// A four-level page table hierarchy identified by its PML4's physical address.
@@ -81,26 +100,27 @@ impl PageTable {
             return Err(MapError::BadAddress);
         }
         let table_flags = PRESENT | WRITABLE | (flags & USER);
-        let mut table = self.pml4;
-        for level in (leaf_level + 1..=4).rev() {
-            // SAFETY: `table` is a page table of this hierarchy, which the kernel owns.
-            let e = unsafe { &mut entries(table)[index(virt, level)] };
-            if *e & PRESENT == 0 {
-                let frame = new_table().ok_or(MapError::OutOfFrames)?;
-                *e = frame | table_flags;
-            } else if *e & HUGE != 0 {
+        let leaf = walk(self.pml4, virt, leaf_level, |table, i, _| {
+            let mut e = table.get(i);
+            if e & PRESENT == 0 {
+                // A fresh (zeroed) frame from the caller's source.
+                e = new_table().ok_or(MapError::OutOfFrames)? | table_flags;
+            } else if e & HUGE != 0 {
                 return Err(MapError::HugePageInTheWay);
             } else {
-                *e |= table_flags & USER;
+                e |= table_flags & USER;
             }
-            table = *e & ADDRESS_MASK;
-        }
-        // SAFETY: as above, `table` is now the leaf-level table.
-        let e = unsafe { &mut entries(table)[index(virt, leaf_level)] };
-        if *e & PRESENT != 0 {
+            table.set(i, e);
+            Ok(e & ADDRESS_MASK)
+        })?;
+        let i = index(virt, leaf_level);
+        if leaf.get(i) & PRESENT != 0 {
             return Err(MapError::AlreadyMapped);
         }
-        *e = phys | flags | PRESENT | if leaf_level == 2 { HUGE } else { 0 };
+        leaf.set(
+            i,
+            phys | flags | PRESENT | if leaf_level == 2 { HUGE } else { 0 },
+        );
         Ok(())
     }
 
@@ -130,31 +150,38 @@ impl PageTable {
     /// Translates a virtual address: the physical address and the leaf flags (with the
     /// USER and WRITABLE bits ANDed over every level), or `None` if unmapped.
     pub fn translate(&self, virt: u64) -> Option<(u64, u64)> {
-        let mut table = self.pml4;
         let mut rights = USER | WRITABLE;
-        for level in (1..=4).rev() {
-            // SAFETY: reading entries of a hierarchy the kernel owns.
-            let e = unsafe { entries(table)[index(virt, level)] };
+        // The walk ends early at a large page, with its entry (or at a hole, with `None`).
+        let walked = walk(self.pml4, virt, 1, |table, i, level| {
+            let e = table.get(i);
             if e & PRESENT == 0 {
-                return None;
+                return Err(None);
             }
             rights &= e;
-            if level == 1 || (e & HUGE != 0 && level <= 3) {
-                let page = 1u64 << (12 + 9 * (level - 1));
-                let base = e & ADDRESS_MASK & !(page - 1);
-                let flags = (e & !(USER | WRITABLE)) | rights;
-                return Some((base + (virt & (page - 1)), flags));
+            if e & HUGE != 0 && level <= 3 {
+                return Err(Some((e, level)));
             }
-            table = e & ADDRESS_MASK;
+            Ok(e & ADDRESS_MASK)
+        });
+        let (e, level) = match walked {
+            Ok(pt) => (pt.get(index(virt, 1)), 1),
+            Err(leaf) => leaf?,
+        };
+        if e & PRESENT == 0 {
+            return None;
         }
-        None
+        rights &= e;
+        let page = 1u64 << (12 + 9 * (level - 1));
+        let base = e & ADDRESS_MASK & !(page - 1);
+        let flags = (e & !(USER | WRITABLE)) | rights;
+        Some((base + (virt & (page - 1)), flags))
     }
 
     /// Copies the kernel half (PML4 entries 256..512) from `kernel` into this table.
     pub fn share_kernel_half(&self, kernel: &PageTable) {
-        // SAFETY: both are PML4 frames owned by the kernel; distinct frames.
-        let (dst, src) = unsafe { (entries(self.pml4), entries(kernel.pml4)) };
-        dst[256..].copy_from_slice(&src[256..]);
+        // SAFETY: both are PML4s the kernel keeps.
+        let (dst, src) = unsafe { (WordPage::at(self.pml4), WordPage::at(kernel.pml4)) };
+        dst.copy_from(src, 256);
     }
 
     /// The physical address of the PML4 the CPU is using now (CR3 without flag bits).

@@ -17,7 +17,7 @@
 //! address space) is never handed out.
 
 use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
-use crate::mem::phys_to_virt;
+use crate::mem::WordPage;
 use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap};
 use libsys::abi::{Error, Label};
@@ -30,14 +30,16 @@ static POOLS: Mutex<[u64; MAX_ASID_POOLS as usize]> = Mutex::new([0; MAX_ASID_PO
 /// The entries of the pool at a physical address: one PML4 address per ASID (0 = free).
 ///
 /// # Safety
-/// `pool` must be a live ASID pool object (listed in [`POOLS`]); the caller must not hold
-/// another reference to it.
-unsafe fn entries<'a>(pool: u64) -> &'a mut [u64; ASIDS_PER_POOL as usize] {
-    // SAFETY: forwarded from the caller; the HHDM maps all RAM and a pool is 4 KiB.
-    unsafe { &mut *(phys_to_virt(pool) as *mut [u64; ASIDS_PER_POOL as usize]) }
+/// `pool` must be an ASID pool object that stays allocated while the handle is used
+/// (listed in [`POOLS`], or being made or torn down).
+unsafe fn entries(pool: u64) -> WordPage {
+    // SAFETY: forwarded from the caller: a pool is a 4 KiB page the kernel keeps as a
+    // table of words.
+    unsafe { WordPage::at(pool) }
 }
 
 const _: () = assert!(ASIDS_PER_POOL * 8 == 1 << ASID_POOL_SIZE_BITS);
+const _: () = assert!(ASIDS_PER_POOL as usize == WordPage::WORDS);
 
 /// The PML4 an ASID names, or 0 when it names none (never assigned, or its address space
 /// or its pool is gone).
@@ -50,7 +52,7 @@ pub fn pml4_of(asid: u64) -> u64 {
         return 0;
     }
     // SAFETY: listed pools are live; the lock is held.
-    unsafe { entries(pool)[(asid % ASIDS_PER_POOL) as usize] }
+    unsafe { entries(pool) }.get((asid % ASIDS_PER_POOL) as usize)
 }
 
 /// Makes the boot pool (pool 0, at `pool`, zeroed) and assigns ASID 1 to `pml4`; returns
@@ -58,7 +60,7 @@ pub fn pml4_of(asid: u64) -> u64 {
 pub fn boot_pool(pool: u64, pml4: u64) -> (Cap, u64) {
     POOLS.lock()[0] = pool;
     // SAFETY: the pool was just listed and is zeroed; nothing else refers to it yet.
-    unsafe { entries(pool)[1] = pml4 };
+    unsafe { entries(pool) }.set(1, pml4);
     (
         Cap::AsidPool {
             object: pool,
@@ -74,9 +76,10 @@ pub fn release(asid: u64, pml4: u64) {
     if let Some(&pool) = pools.get((asid / ASIDS_PER_POOL) as usize) {
         if pool != 0 {
             // SAFETY: listed pools are live; the lock is held.
-            let entry = unsafe { &mut entries(pool)[(asid % ASIDS_PER_POOL) as usize] };
-            if *entry == pml4 {
-                *entry = 0;
+            let entries = unsafe { entries(pool) };
+            let index = (asid % ASIDS_PER_POOL) as usize;
+            if entries.get(index) == pml4 {
+                entries.set(index, 0);
             }
         }
     }
@@ -130,7 +133,9 @@ impl PoolTeardown {
             // SAFETY: the pool object is still allocated (its memory returns only when its
             // untyped is retyped again, which no one can do before this finishes) and is no
             // longer listed, so nothing else reads it.
-            let pml4 = core::mem::take(unsafe { &mut entries(self.pool)[self.next] });
+            let entries = unsafe { entries(self.pool) };
+            let pml4 = entries.get(self.next);
+            entries.set(self.next, 0);
             self.next += 1;
             if pml4 != 0 {
                 self.current = Some(super::vspace::Teardown::new(pml4));
@@ -172,7 +177,7 @@ fn make_pool(caller: TcbPtr, args: &Args) -> InvocationResult {
     let pool = kerncore::asid_control_make_pool(&mut KernelSlots, untyped, dest, first_asid)
         .map_err(|e| cap_error(e, position))?;
     // SAFETY: the pool's memory was an untyped with no children: nothing refers to it.
-    unsafe { entries(pool) }.fill(0);
+    unsafe { entries(pool) }.clear();
     pools[free] = pool;
     Ok(Reply::empty())
 }
@@ -189,14 +194,12 @@ fn assign(caller: TcbPtr, pool: u64, first_asid: u64, args: &Args) -> Invocation
     let _pools = POOLS.lock();
     // SAFETY: the invoked cap names a live pool, listed while it lives; the lock is held.
     let table = unsafe { entries(pool) };
-    let free = table
-        .iter()
-        .enumerate()
-        .position(|(i, p)| *p == 0 && first_asid + i as u64 != 0)
+    let free = (0..WordPage::WORDS)
+        .find(|&i| table.get(i) == 0 && first_asid + i as u64 != 0)
         .ok_or(InvocationError::cap(Error::NotEnoughMemory))?;
     let asid = first_asid + free as u64;
     kerncore::set_vspace_asid(&mut KernelSlots, vslot, asid)
         .map_err(|e| cap_error(e, |_| Some(0)))?;
-    table[free] = pml4;
+    table.set(free, pml4);
     Ok(Reply::empty())
 }

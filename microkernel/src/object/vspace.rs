@@ -10,8 +10,10 @@
 //! in it.
 
 use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
-use crate::mem::paging::{PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE};
-use crate::mem::phys_to_virt;
+use crate::mem::paging::{
+    index, next_table, walk, PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE,
+};
+use crate::mem::WordPage;
 use crate::thread::TcbPtr;
 use crate::uaccess::USER_END;
 use kerncore::{Cap, FrameSize, Mapping, SlotAddr};
@@ -71,35 +73,37 @@ impl Teardown {
 
     /// Does one bounded part of the work; true when all is done.
     pub fn step(&mut self) -> bool {
-        let table = |entry: u64| {
-            (entry & PRESENT != 0 && entry & HUGE == 0).then_some(entry & ADDRESS_MASK)
-        };
+        // SAFETY: the PML4 of a VSpace whose last cap is being deleted (still allocated:
+        // its memory returns only when its untyped is retyped again), and the tables its
+        // entries point at.
+        let table = |phys: u64| unsafe { WordPage::at(phys) };
+        let pml4 = table(self.pml4);
         while self.i4 < 256 {
-            let Some(pdpt) = table(entries(self.pml4)[self.i4]) else {
-                entries(self.pml4)[self.i4] = 0;
+            let Some(pdpt) = next_table(pml4.get(self.i4)).map(table) else {
+                pml4.set(self.i4, 0);
                 self.i4 += 1;
                 continue;
             };
             while self.i3 < 512 {
-                let Some(pd) = table(entries(pdpt)[self.i3]) else {
+                let Some(pd) = next_table(pdpt.get(self.i3)).map(table) else {
                     self.i3 += 1;
                     continue;
                 };
                 while self.i2 < 512 {
-                    let pt = table(entries(pd)[self.i2]);
+                    let pt = next_table(pd.get(self.i2)).map(table);
                     self.i2 += 1;
                     if let Some(pt) = pt {
-                        entries(pt).fill(0);
+                        pt.clear();
                         return false;
                     }
                 }
-                entries(pd).fill(0);
+                pd.clear();
                 self.i2 = 0;
                 self.i3 += 1;
                 return false;
             }
-            entries(pdpt).fill(0);
-            entries(self.pml4)[self.i4] = 0;
+            pdpt.clear();
+            pml4.set(self.i4, 0);
             self.i3 = 0;
             self.i4 += 1;
             return false;
@@ -108,27 +112,13 @@ impl Teardown {
     }
 }
 
-/// Entries of the table at a physical address.
-fn entries<'a>(table: u64) -> &'a mut [u64; 512] {
-    // SAFETY: callers pass only page-table pages reached from a live PML4.
-    unsafe { &mut *(phys_to_virt(table) as *mut [u64; 512]) }
-}
-
-fn index(vaddr: u64, level: u32) -> usize {
-    ((vaddr >> (12 + 9 * (level - 1))) & 0x1ff) as usize
-}
-
-/// Walks from the PML4 down to the table at `level` covering `vaddr` (4 = the PML4).
-fn table_at(pml4: u64, vaddr: u64, level: u32) -> Option<u64> {
-    let mut table = pml4;
-    for l in ((level + 1)..=4).rev() {
-        let e = entries(table)[index(vaddr, l)];
-        if e & PRESENT == 0 || e & HUGE != 0 {
-            return None;
-        }
-        table = e & ADDRESS_MASK;
-    }
-    Some(table)
+/// The table at `level` covering `vaddr` (4 = the PML4) in the live address space at
+/// `pml4`, if the tables above it are mapped.
+fn table_at(pml4: u64, vaddr: u64, level: u32) -> Option<WordPage> {
+    walk(pml4, vaddr, level, |table, i, _| {
+        next_table(table.get(i)).ok_or(())
+    })
+    .ok()
 }
 
 fn flush(pml4: u64, vaddr: u64) {
@@ -144,16 +134,19 @@ fn flush(pml4: u64, vaddr: u64) {
 /// frames that are deleted meanwhile, and must never be reachable again.
 fn clear_entry(asid: u64, vaddr: u64, level: u32, object: u64, is_table: bool) {
     if is_table {
-        entries(object).fill(0);
+        // SAFETY: a page-table object whose (last) cap is being unmapped or deleted: still
+        // allocated, and kept as a table.
+        unsafe { WordPage::at(object) }.clear();
     }
     let pml4 = super::asid::pml4_of(asid);
     if pml4 == 0 {
         return;
     }
     if let Some(table) = table_at(pml4, vaddr, level) {
-        let e = &mut entries(table)[index(vaddr, level)];
-        if *e & PRESENT != 0 && *e & ADDRESS_MASK == object {
-            *e = 0;
+        let i = index(vaddr, level);
+        let e = table.get(i);
+        if e & PRESENT != 0 && e & ADDRESS_MASK == object {
+            table.set(i, 0);
         }
     }
     if is_table {
@@ -254,7 +247,7 @@ fn map(caller: TcbPtr, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> I
 /// A checked `FrameMap` or `PageTableMap`: everything `apply_map` needs, which cannot fail.
 struct MapPlan {
     /// The page-table page that gets the entry, and the entry's index in it.
-    table: u64,
+    table: WordPage,
     index: usize,
     /// The entry: the object's address and the flags.
     entry: u64,
@@ -315,7 +308,7 @@ fn decode_map(
     };
     let table = table_at(pml4, vaddr, level).ok_or(InvocationError::new(Error::FailedLookup, 1))?;
     let index = index(vaddr, level);
-    if entries(table)[index] & PRESENT != 0 {
+    if table.get(index) & PRESENT != 0 {
         return Err(InvocationError::new(Error::DeleteFirst, 1));
     }
     let object = cap.region().map(|(o, _)| o).unwrap_or(0);
@@ -361,9 +354,10 @@ fn frame_flags(cap_rights: Rights, word: u64, level: u32) -> Result<u64, Invocat
 fn apply_map(slot: SlotAddr, plan: &MapPlan) {
     if plan.is_table {
         // A table goes in empty, whatever it held while it was detached.
-        entries(plan.object).fill(0);
+        // SAFETY: the cap names a page-table object (checked in `decode_map`).
+        unsafe { WordPage::at(plan.object) }.clear();
     }
-    entries(plan.table)[plan.index] = plan.entry;
+    plan.table.set(plan.index, plan.entry);
     // Cannot fail: the cap is a frame or table cap.
     let _ = kerncore::set_mapping(&mut KernelSlots, slot, Some(plan.mapping));
 }
