@@ -310,7 +310,7 @@ pub fn drop_caller(r: TcbPtr) {
 
 /// Replies from `replier` to its caller, if any. A caller whose thread is gone or no
 /// longer waiting makes this a no-op (seL4 semantics).
-pub fn reply(replier: TcbPtr) {
+pub fn reply_to_caller(replier: TcbPtr) {
     let c = replier.caller();
     replier.set_caller(null_mut());
     // SAFETY: `caller` links are cleared when either thread is destroyed, so `c` is live.
@@ -367,7 +367,7 @@ pub fn cancel_ipc(t: TcbPtr) {
             if t.saved_in() != 0 {
                 // SAFETY: a reply object holding a caller is live (deleting it wakes the
                 // caller and clears `saved_in`).
-                unsafe { (*crate::object::reply::ReplyObject::at(t.saved_in())).forget() };
+                unsafe { (*crate::object::reply::Reply::at(t.saved_in())).forget() };
                 t.set_saved_in(0);
             }
         }

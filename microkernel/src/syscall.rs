@@ -107,7 +107,7 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
         }
         object::pending::Before::OwnCallDone => {
             tcb.update_context(|c| c.rax = 0);
-            object::pending::done_reply().deliver(tcb);
+            object::pending::done_output().write_to(tcb);
             return sched::schedule(false);
         }
     }
@@ -119,18 +119,18 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
             yielding = true;
             Ok(())
         }
-        Ok(Syscall::Identify) => lookup(tcb).map(|(_, cap)| object::identify(&cap).deliver(tcb)),
+        Ok(Syscall::Identify) => lookup(tcb).map(|(_, cap)| object::identify(&cap).write_to(tcb)),
         Ok(Syscall::Call) => call(tcb),
         Ok(Syscall::Send) => send(tcb, true),
         Ok(Syscall::NBSend) => send(tcb, false),
         Ok(Syscall::Recv) => receive(tcb, true),
         Ok(Syscall::NBRecv) => receive(tcb, false),
         Ok(Syscall::Reply) => {
-            ipc::reply(tcb);
+            ipc::reply_to_caller(tcb);
             Ok(())
         }
         Ok(Syscall::ReplyRecv) => {
-            ipc::reply(tcb);
+            ipc::reply_to_caller(tcb);
             receive(tcb, true)
         }
         Ok(Syscall::CallTimeout) => call_timeout(tcb),
@@ -177,7 +177,7 @@ fn debug_write(tcb: TcbPtr) -> Result<(), InvocationError> {
         .read(bytes)
         .map_err(|e| InvocationError::new(e, 0))?;
     let taken = crate::log::write_raw_now(bytes);
-    object::Reply::words(&[taken as u64]).deliver(tcb);
+    object::Output::words(&[taken as u64]).write_to(tcb);
     Ok(())
 }
 
@@ -198,7 +198,7 @@ fn call(tcb: TcbPtr) -> Result<(), InvocationError> {
         Cap::Notification { .. } => signal(cap),
         _ => {
             let reply = object::invoke(tcb, slot, cap)?;
-            reply.deliver(tcb);
+            reply.write_to(tcb);
             Ok(())
         }
     }
@@ -346,7 +346,7 @@ fn send(tcb: TcbPtr, blocking: bool) -> Result<(), InvocationError> {
         Cap::Reply { object, can_grant } => {
             // SAFETY: the cap names a live reply object; the reference lasts for the one
             // call, which reaches only TCBs (and, for caps in the reply, CSpace slots).
-            unsafe { (*object::reply::ReplyObject::at(object)).send(tcb, can_grant) };
+            unsafe { (*object::reply::Reply::at(object)).send(tcb, can_grant) };
             Ok(())
         }
         _ => Err(InvocationError::cap(Error::InvalidCapability)),

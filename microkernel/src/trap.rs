@@ -54,7 +54,7 @@ pub fn handle(frame: *mut TrapFrame) -> *mut TrapFrame {
             ..u64::from(apic::IRQ_VECTOR_BASE) + u64::from(apic::IRQ_COUNT))
             .contains(&v) =>
         {
-            crate::object::irq::deliver((v - u64::from(apic::IRQ_VECTOR_BASE)) as u32);
+            crate::object::irq::signal_handler((v - u64::from(apic::IRQ_VECTOR_BASE)) as u32);
             apic::eoi();
         }
         v => {

@@ -16,7 +16,7 @@
 //! ASID 0 means "none": entry 0 of pool 0 (the boot pool, which holds the root task's
 //! address space) is never handed out.
 
-use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Output};
 use crate::mem::WordPage;
 use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap};
@@ -179,7 +179,7 @@ fn make_pool(caller: TcbPtr, args: &Args) -> InvocationResult {
     // SAFETY: the pool's memory was an untyped with no children: nothing refers to it.
     unsafe { entries(pool) }.clear();
     pools[free] = pool;
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }
 
 /// AsidPoolAssign(vspace cptr).
@@ -201,5 +201,5 @@ fn assign(caller: TcbPtr, pool: u64, first_asid: u64, args: &Args) -> Invocation
     kerncore::set_vspace_asid(&mut KernelSlots, vslot, asid)
         .map_err(|e| cap_error(e, |_| Some(0)))?;
     table.set(free, pml4);
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }

@@ -5,7 +5,9 @@
 //! src_depth` then rights and/or data; delete/revoke take `index, depth`.
 
 use super::pending::{self, Work};
-use super::{cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{
+    cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Output,
+};
 use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, SlotStore};
 use libsys::abi::{Error, Label};
@@ -41,7 +43,7 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
                 _ => kerncore::cnode_mutate(&mut KernelSlots, src, dest, args.get(4)?),
             };
             result.map_err(|e| cap_error(e, position))?;
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
         Label::CNodeDelete | Label::CNodeRevoke => {
             let slot = resolve_slot(root, args.get(0)?, args.get(1)?, 0)?;
@@ -53,7 +55,7 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
             // Long work goes on in bounded steps: the call is restarted meanwhile.
             pending::perform(caller.as_raw(), work, pending::After::CallDone)
                 .map_err(|()| crate::syscall::restart())?;
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }

@@ -11,7 +11,9 @@
 //! devices, and a device that can do DMA can reach all of memory; the PCI configuration
 //! ports, which program every PCI device's DMA and interrupt routing, are reserved.
 
-use super::{cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{
+    cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Output,
+};
 use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, SlotAddr};
 use libsys::abi::{Error, Label};
@@ -188,7 +190,7 @@ pub fn invoke(
             if COM1_PORTS.overlaps(first, last) {
                 crate::log::hand_off_console();
             }
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
         PortCall::In { port, width } => {
             // SAFETY: the caller holds a cap for these ports, and the kernel never issues
@@ -200,7 +202,7 @@ pub fn invoke(
                     _ => u64::from(Port::<u32>::new(port).read()),
                 }
             };
-            Ok(Reply::words(&[value]))
+            Ok(Output::words(&[value]))
         }
         PortCall::Out { port, width, value } => {
             // SAFETY: as for input.
@@ -211,7 +213,7 @@ pub fn invoke(
                     _ => Port::<u32>::new(port).write(value as u32),
                 }
             }
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
     }
 }

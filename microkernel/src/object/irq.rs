@@ -6,7 +6,7 @@
 //! unmask it. (I/O ports are in [`super::ioport`].)
 
 use super::{
-    cap_error, lookup, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Reply,
+    cap_error, lookup, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Output,
 };
 use crate::arch::apic;
 use crate::ipc::Notification;
@@ -42,7 +42,7 @@ fn gsi(irq: u32) -> u32 {
 }
 
 /// A device interrupt arrived on GSI `gsi`: mask it and signal the handler's notification.
-pub fn deliver(line: u32) {
+pub fn signal_handler(line: u32) {
     let irqs = IRQS.lock();
     let found = (0..IRQ_LINES).find(|&i| gsi(i) == line && irqs[i as usize].notification != 0);
     let Some(irq) = found else {
@@ -186,5 +186,5 @@ pub fn invoke(
             IRQS.lock()[irq as usize].notification = 0;
         }
     }
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }

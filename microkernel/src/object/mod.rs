@@ -79,8 +79,8 @@ impl InvocationError {
     }
 }
 
-/// Result of an invocation: the reply words.
-pub type InvocationResult = Result<Reply, InvocationError>;
+/// Result of an invocation: the words it returns.
+pub type InvocationResult = Result<Output, InvocationError>;
 
 /// Most words an invocation reads.
 pub const MAX_ARGS: usize = 24;
@@ -135,30 +135,32 @@ impl Args {
     }
 }
 
-/// Words to send back to the caller.
+/// What an invocation returns to its caller: up to [`MAX_ARGS`] words, written into the
+/// caller's message registers and IPC buffer. (Named apart from the Reply object,
+/// `reply::Reply`, and from the `Reply` system call, `ipc::reply_to_caller`.)
 #[derive(Default)]
-pub struct Reply {
+pub struct Output {
     words: [u64; MAX_ARGS],
     length: usize,
 }
 
-impl Reply {
-    /// An empty reply.
-    pub fn empty() -> Reply {
-        Reply::default()
+impl Output {
+    /// No words.
+    pub fn empty() -> Output {
+        Output::default()
     }
 
-    /// A reply of the given words (at most [`MAX_ARGS`]).
-    pub fn words(words: &[u64]) -> Reply {
-        let mut r = Reply::default();
+    /// The given words (at most [`MAX_ARGS`]).
+    pub fn words(words: &[u64]) -> Output {
+        let mut r = Output::default();
         let n = words.len().min(MAX_ARGS);
         r.words[..n].copy_from_slice(&words[..n]);
         r.length = n;
         r
     }
 
-    /// Writes the reply into the caller's registers and IPC buffer.
-    pub fn deliver(&self, tcb: TcbPtr) {
+    /// Writes the words into the caller's registers and IPC buffer, with `rax` = 0.
+    pub fn write_to(&self, tcb: TcbPtr) {
         let mut length = self.length;
         tcb.set_message_registers(&self.words[..length.min(4)]);
         if length > 4 {
@@ -279,9 +281,9 @@ pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::IoPortControl | Cap::IoPort { .. } => ioport::invoke(tcb, slot, cap, label, &args),
         Cap::AsidControl | Cap::AsidPool { .. } => asid::invoke(tcb, cap, label, &args),
         Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
-            Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
+            Ok(Output::words(&[crate::syscall::take_longest_entry()]))
         }
-        Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Reply::words(
+        Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Output::words(
             &crate::fastpath::set_enabled(args.get(0)? != 0),
         )),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
@@ -289,14 +291,14 @@ pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
 }
 
 /// The Identify system call's answer: kind, rights, badge.
-pub fn identify(cap: &Cap) -> Reply {
+pub fn identify(cap: &Cap) -> Output {
     let rights = match cap {
         Cap::Endpoint { rights, .. }
         | Cap::Notification { rights, .. }
         | Cap::Frame { rights, .. } => rights.bits(),
         _ => 0,
     };
-    Reply::words(&[cap.kind() as u64, rights, cap.badge()])
+    Output::words(&[cap.kind() as u64, rights, cap.badge()])
 }
 
 /// Tears down what an object's last capability kept alive, and undoes mappings recorded
@@ -326,7 +328,7 @@ pub fn finalise(f: Finalise) {
         }
         Cap::Tcb { object } => tcb::destroy(object),
         // SAFETY: as above.
-        Cap::Reply { object, .. } => unsafe { (*reply::ReplyObject::at(object)).cancel() },
+        Cap::Reply { object, .. } => unsafe { (*reply::Reply::at(object)).cancel() },
         Cap::Pml4 { object, asid } => vspace::destroy_vspace(object, asid),
         Cap::AsidPool { object, first_asid } => asid::destroy_pool(object, first_asid),
         Cap::IrqHandler { irq } => irq::release_irq(irq),

@@ -20,7 +20,7 @@
 
 use super::asid::PoolTeardown;
 use super::vspace::Teardown;
-use super::{finalise, KernelSlots, Reply};
+use super::{finalise, KernelSlots, Output};
 use crate::thread::{Tcb, TcbPtr};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kerncore::{Cap, Deletion, Revocation, Step};
@@ -236,6 +236,6 @@ pub fn forget_owner(tcb: *mut Tcb) {
 }
 
 /// The reply of a finished delete or revoke.
-pub fn done_reply() -> Reply {
-    Reply::empty()
+pub fn done_output() -> Output {
+    Output::empty()
 }

@@ -8,7 +8,7 @@
 //! empties the object. Deleting the Reply object's last cap while a caller is saved wakes
 //! that caller with `Cancelled`; a caller that goes away first just leaves the object empty.
 
-use super::{InvocationError, InvocationResult, Reply};
+use super::{InvocationError, InvocationResult, Output};
 use crate::ipc::{reply_to, wake_with_error};
 use crate::mem::phys_to_virt;
 use crate::thread::{Tcb, TcbPtr};
@@ -17,7 +17,7 @@ use libsys::abi::{Error, Label};
 
 /// A reply object (32 bytes).
 #[repr(C)]
-pub struct ReplyObject {
+pub struct Reply {
     /// The saved caller (TCB pointer; 0 = empty).
     caller: u64,
     /// Whether the reply may carry caps.
@@ -25,17 +25,17 @@ pub struct ReplyObject {
     reserved: [u64; 2],
 }
 
-const _: () = assert!(core::mem::size_of::<ReplyObject>() == 1 << libsys::object::REPLY_SIZE_BITS);
+const _: () = assert!(core::mem::size_of::<Reply>() == 1 << libsys::object::REPLY_SIZE_BITS);
 
-impl ReplyObject {
+impl Reply {
     /// The reply object at a physical address, as a raw pointer: callers make a reference
     /// only for one method call (`(*r).method()`), never one that outlives it.
     ///
     /// # Safety
     /// `phys` must be a live reply object (then the pointer is valid: the HHDM maps all
     /// RAM).
-    pub unsafe fn at(phys: u64) -> *mut ReplyObject {
-        phys_to_virt(phys) as *mut ReplyObject
+    pub unsafe fn at(phys: u64) -> *mut Reply {
+        phys_to_virt(phys) as *mut Reply
     }
 
     /// The saved caller went away.
@@ -79,7 +79,7 @@ pub fn invoke(invoker: TcbPtr, object: u64, label: Label) -> InvocationResult {
     };
     // SAFETY: the cap names a live reply object; this is the only reference to it (the
     // code below reaches no other reply object, only the two threads' handles).
-    let reply = unsafe { &mut *ReplyObject::at(object) };
+    let reply = unsafe { &mut *Reply::at(object) };
     if reply.caller != 0 {
         return Err(InvocationError::cap(Error::DeleteFirst));
     }
@@ -88,5 +88,5 @@ pub fn invoke(invoker: TcbPtr, object: u64, label: Label) -> InvocationResult {
     invoker.set_caller(null_mut());
     c.set_replier(null_mut());
     c.set_saved_in(object);
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }

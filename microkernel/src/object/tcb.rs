@@ -1,6 +1,6 @@
 //! TCB invocations: configure, priority, registers, resume/suspend, notification binding.
 
-use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Output};
 use crate::ipc::{self, Notification};
 use crate::sched::SCHEDULER;
 use crate::thread::{
@@ -160,10 +160,10 @@ fn decode(
 }
 
 /// Performs a checked invocation; cannot fail.
-fn apply(target: TcbPtr, op: TcbOp) -> Reply {
+fn apply(target: TcbPtr, op: TcbOp) -> Output {
     match op {
         TcbOp::SetPriority(priority) => set_priority(target, priority),
-        TcbOp::ReadRegisters => return Reply::words(&read_registers(target)),
+        TcbOp::ReadRegisters => return Output::words(&read_registers(target)),
         TcbOp::WriteRegisters { values, resume } => {
             write_registers(target, &values);
             if resume {
@@ -186,7 +186,7 @@ fn apply(target: TcbPtr, op: TcbOp) -> Reply {
             }
         }
     }
-    Reply::empty()
+    Output::empty()
 }
 
 fn unbind(t: TcbPtr) {
@@ -305,7 +305,7 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
         // SAFETY: the TCB is live (`still_valid` checked it after the last deletion).
         unsafe { TcbPtr::at(object) }.set_ipc_buffer(buffer_addr);
     }
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }
 
 /// TcbSetTlsBase(fs_base, gs_base): both below 2^47 (an MSR write of a non-canonical

@@ -4,7 +4,7 @@
 //! cptr (depth 64) in the caller's CSpace naming a CNode cap; the new caps go into its
 //! slots `dest_offset..dest_offset + count`, which must be empty.
 
-use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Output};
 use crate::mem::phys_to_virt;
 use crate::thread::TcbPtr;
 use kerncore::{Argument, RetypeArgs, SlotAddr};
@@ -49,7 +49,7 @@ pub fn invoke(caller: TcbPtr, slot: SlotAddr, label: Label, args: &Args) -> Invo
     for object in made.objects() {
         initialise(made.object_type, object);
     }
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }
 
 /// Bytes zeroed in one step of a reset.

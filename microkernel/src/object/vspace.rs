@@ -9,7 +9,7 @@
 //! never makes the kernel touch freed memory. A PML4 needs an ASID before anything is mapped
 //! in it.
 
-use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Reply};
+use super::{lookup, Args, InvocationError, InvocationResult, KernelSlots, Output};
 use crate::mem::paging::{
     index, next_table, walk, PageTable, ADDRESS_MASK, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE,
 };
@@ -204,7 +204,7 @@ pub fn invoke(
     args: &Args,
 ) -> InvocationResult {
     match (label, cap) {
-        (Label::FrameGetAddress, Cap::Frame { object, .. }) => Ok(Reply::words(&[object])),
+        (Label::FrameGetAddress, Cap::Frame { object, .. }) => Ok(Output::words(&[object])),
         (Label::FrameMap, Cap::Frame { .. }) => map(caller, slot, cap, label, args),
         (Label::PageTableMap, Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }) => {
             only_cap(slot)?;
@@ -215,13 +215,13 @@ pub fn invoke(
             unmap_deleted(&cap);
             // Cannot fail: the cap is a table cap.
             let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
         (Label::FrameUnmap, Cap::Frame { .. }) => {
             unmap_deleted(&cap);
             // Cannot fail: the cap is a frame or table cap.
             let _ = kerncore::set_mapping(&mut KernelSlots, slot, None);
-            Ok(Reply::empty())
+            Ok(Output::empty())
         }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
@@ -241,7 +241,7 @@ fn only_cap(slot: SlotAddr) -> Result<(), InvocationError> {
 fn map(caller: TcbPtr, slot: SlotAddr, cap: Cap, label: Label, args: &Args) -> InvocationResult {
     let plan = decode_map(caller, cap, label, args)?;
     apply_map(slot, &plan);
-    Ok(Reply::empty())
+    Ok(Output::empty())
 }
 
 /// A checked `FrameMap` or `PageTableMap`: everything `apply_map` needs, which cannot fail.
