@@ -10,6 +10,7 @@
 //!
 //! Nothing here checks rights or decodes arguments: the syscall layer has done that.
 
+use crate::queue::{IpcLinks, TcbQueue};
 use crate::sched::SCHEDULER;
 use crate::thread::{PendingSend, SendKind, Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
@@ -19,15 +20,10 @@ pub use crate::object::endpoint::Endpoint;
 use crate::object::endpoint::EndpointState;
 pub use crate::object::notification::Notification;
 
-/// A thread queue threaded through `Tcb::ipc_next/ipc_prev`.
-pub(crate) struct Queue {
-    /// First thread.
-    pub(crate) head: *mut Tcb,
-    /// Last thread.
-    pub(crate) tail: *mut Tcb,
-}
+/// A queue of threads waiting on an endpoint or notification.
+pub(crate) type Queue = TcbQueue<IpcLinks>;
 
-impl Queue {
+impl TcbQueue<IpcLinks> {
     /// Empties the queue, waking every thread with `Cancelled` (its object is going away).
     pub(crate) fn cancel_all(&mut self) {
         while !self.head.is_null() {
@@ -38,45 +34,6 @@ impl Queue {
                 (*t).blocked_on = 0;
                 wake_with_error(t, Error::Cancelled);
             }
-        }
-    }
-
-    /// Appends `t`.
-    ///
-    /// # Safety
-    /// `t` must be a live TCB not in any queue.
-    pub(crate) unsafe fn push(&mut self, t: *mut Tcb) {
-        // SAFETY: forwarded from the caller; queued TCBs are live.
-        unsafe {
-            (*t).ipc_next = null_mut();
-            (*t).ipc_prev = self.tail;
-            if self.tail.is_null() {
-                self.head = t;
-            } else {
-                (*self.tail).ipc_next = t;
-            }
-        }
-        self.tail = t;
-    }
-
-    /// # Safety
-    /// `t` must be a live TCB in this queue.
-    pub(crate) unsafe fn remove(&mut self, t: *mut Tcb) {
-        // SAFETY: forwarded from the caller; its neighbours are live queue members.
-        unsafe {
-            let (prev, next) = ((*t).ipc_prev, (*t).ipc_next);
-            if prev.is_null() {
-                self.head = next;
-            } else {
-                (*prev).ipc_next = next;
-            }
-            if next.is_null() {
-                self.tail = prev;
-            } else {
-                (*next).ipc_prev = prev;
-            }
-            (*t).ipc_next = null_mut();
-            (*t).ipc_prev = null_mut();
         }
     }
 }

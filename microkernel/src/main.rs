@@ -32,6 +32,7 @@ mod log;
 mod mem;
 mod object;
 mod platform;
+mod queue;
 mod rootask;
 mod sched;
 mod syscall;

@@ -4,6 +4,7 @@
 
 use crate::arch::gdt;
 use crate::arch::trap::TrapFrame;
+use crate::queue::{ReadyLinks, TcbQueue, TimeoutLinks};
 use crate::thread::{Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
 use spin::Mutex;
@@ -13,24 +14,17 @@ pub const PRIORITIES: usize = 256;
 /// Timer ticks in one timeslice.
 pub const TIMESLICE_TICKS: u32 = 5;
 
-#[derive(Clone, Copy)]
-struct Queue {
-    head: *mut Tcb,
-    tail: *mut Tcb,
-}
-
 /// Run queues and the current thread.
 pub struct Scheduler {
-    queues: [Queue; PRIORITIES],
+    queues: [TcbQueue<ReadyLinks>; PRIORITIES],
     /// Bit p set when queue p is non-empty.
     bitmap: [u64; PRIORITIES / 64],
     /// The running thread; null while idle.
     current: *mut Tcb,
     /// Ticks left in the current thread's timeslice.
     slice_left: u32,
-    /// Threads in a timed wait, soonest deadline first (linked through
-    /// `Tcb::timeout_next/timeout_prev`).
-    timeouts: *mut Tcb,
+    /// Threads in a timed wait, soonest deadline first.
+    timeouts: TcbQueue<TimeoutLinks>,
 }
 
 // SAFETY: the scheduler is only touched with interrupts off on the single CPU, through the
@@ -40,14 +34,11 @@ unsafe impl Send for Scheduler {}
 
 /// The scheduler.
 pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
-    queues: [Queue {
-        head: null_mut(),
-        tail: null_mut(),
-    }; PRIORITIES],
+    queues: [TcbQueue::EMPTY; PRIORITIES],
     bitmap: [0; PRIORITIES / 64],
     current: null_mut(),
     slice_left: TIMESLICE_TICKS,
-    timeouts: null_mut(),
+    timeouts: TcbQueue::EMPTY,
 });
 
 impl Scheduler {
@@ -62,18 +53,12 @@ impl Scheduler {
     /// `tcb` must be a live TCB that is not queued.
     pub unsafe fn enqueue(&mut self, tcb: *mut Tcb) {
         // SAFETY: the caller guarantees `tcb` is live and unqueued.
-        let t = unsafe { &mut *tcb };
-        let p = t.priority as usize;
-        t.sched_next = null_mut();
-        t.sched_prev = self.queues[p].tail;
-        t.queued = true;
-        if self.queues[p].tail.is_null() {
-            self.queues[p].head = tcb;
-        } else {
-            // SAFETY: queue members are live TCBs.
-            unsafe { (*self.queues[p].tail).sched_next = tcb };
-        }
-        self.queues[p].tail = tcb;
+        let p = unsafe {
+            (*tcb).queued = true;
+            (*tcb).priority as usize
+        };
+        // SAFETY: as above.
+        unsafe { self.queues[p].push(tcb) };
         self.bitmap[p / 64] |= 1 << (p % 64);
     }
 
@@ -82,27 +67,16 @@ impl Scheduler {
     /// # Safety
     /// `tcb` must be a live TCB.
     pub unsafe fn dequeue(&mut self, tcb: *mut Tcb) {
-        // SAFETY: the caller guarantees `tcb` is live; neighbours are live queue members.
+        // SAFETY: the caller guarantees `tcb` is live; a queued thread is in the queue
+        // of its priority (a priority changes only while the thread is dequeued).
         unsafe {
-            let t = &mut *tcb;
-            if !t.queued {
+            if !(*tcb).queued {
                 return;
             }
-            let p = t.priority as usize;
-            if t.sched_prev.is_null() {
-                self.queues[p].head = t.sched_next;
-            } else {
-                (*t.sched_prev).sched_next = t.sched_next;
-            }
-            if t.sched_next.is_null() {
-                self.queues[p].tail = t.sched_prev;
-            } else {
-                (*t.sched_next).sched_prev = t.sched_prev;
-            }
-            t.sched_next = null_mut();
-            t.sched_prev = null_mut();
-            t.queued = false;
-            if self.queues[p].head.is_null() {
+            let p = (*tcb).priority as usize;
+            self.queues[p].remove(tcb);
+            (*tcb).queued = false;
+            if self.queues[p].is_empty() {
                 self.bitmap[p / 64] &= !(1 << (p % 64));
             }
         }
@@ -195,24 +169,12 @@ impl Scheduler {
             self.cancel_timeout(tcb);
             // 0 means "not in the list".
             let deadline = deadline.max(1);
-            let mut prev: *mut Tcb = null_mut();
-            let mut next = self.timeouts;
+            let mut next = self.timeouts.head;
             while !next.is_null() && (*next).deadline <= deadline {
-                prev = next;
-                next = (*next).timeout_next;
+                next = TcbQueue::<TimeoutLinks>::next(next);
             }
-            let t = &mut *tcb;
-            t.deadline = deadline;
-            t.timeout_prev = prev;
-            t.timeout_next = next;
-            if prev.is_null() {
-                self.timeouts = tcb;
-            } else {
-                (*prev).timeout_next = tcb;
-            }
-            if !next.is_null() {
-                (*next).timeout_prev = tcb;
-            }
+            (*tcb).deadline = deadline;
+            self.timeouts.insert_before(next, tcb);
         }
     }
 
@@ -221,29 +183,19 @@ impl Scheduler {
     /// # Safety
     /// `tcb` must be a live TCB.
     pub unsafe fn cancel_timeout(&mut self, tcb: *mut Tcb) {
-        // SAFETY: forwarded from the caller; its neighbours are live list members.
+        // SAFETY: forwarded from the caller; a thread with a deadline is in the list.
         unsafe {
-            let t = &mut *tcb;
-            if t.deadline == 0 {
+            if (*tcb).deadline == 0 {
                 return;
             }
-            if t.timeout_prev.is_null() {
-                self.timeouts = t.timeout_next;
-            } else {
-                (*t.timeout_prev).timeout_next = t.timeout_next;
-            }
-            if !t.timeout_next.is_null() {
-                (*t.timeout_next).timeout_prev = t.timeout_prev;
-            }
-            t.deadline = 0;
-            t.timeout_next = null_mut();
-            t.timeout_prev = null_mut();
+            self.timeouts.remove(tcb);
+            (*tcb).deadline = 0;
         }
     }
 
     /// Takes the first thread whose deadline is at or before `now` out of the list.
     fn pop_expired(&mut self, now: u64) -> Option<*mut Tcb> {
-        let head = self.timeouts;
+        let head = self.timeouts.head;
         // SAFETY: list members are live TCBs.
         if head.is_null() || unsafe { (*head).deadline } > now {
             return None;
@@ -256,7 +208,7 @@ impl Scheduler {
     /// Whether any thread waits with a deadline (the system is not finished while one
     /// does, even with nothing runnable).
     pub fn has_timeouts(&self) -> bool {
-        !self.timeouts.is_null()
+        !self.timeouts.is_empty()
     }
 
     /// Counts a timer tick; true when the current timeslice is used up.

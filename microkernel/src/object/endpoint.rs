@@ -58,10 +58,10 @@ impl Endpoint {
     }
 
     pub(crate) fn queue(&self) -> Queue {
-        Queue {
-            head: (self.head_and_state & !3) as *mut Tcb,
-            tail: self.tail as *mut Tcb,
-        }
+        Queue::from_ends(
+            (self.head_and_state & !3) as *mut Tcb,
+            self.tail as *mut Tcb,
+        )
     }
 
     pub(crate) fn set_queue(&mut self, q: Queue, state: EndpointState) {

@@ -38,10 +38,7 @@ impl Notification {
     }
 
     fn queue(&self) -> Queue {
-        Queue {
-            head: self.head as *mut Tcb,
-            tail: self.tail as *mut Tcb,
-        }
+        Queue::from_ends(self.head as *mut Tcb, self.tail as *mut Tcb)
     }
 
     fn set_queue(&mut self, q: Queue) {
