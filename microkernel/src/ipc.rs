@@ -23,17 +23,15 @@ pub use crate::object::notification::Notification;
 /// A queue of threads waiting on an endpoint or notification.
 pub(crate) type Queue = TcbQueue<IpcLinks>;
 
-impl TcbQueue<IpcLinks> {
-    /// Empties the queue, waking every thread with `Cancelled` (its object is going away).
-    pub(crate) fn cancel_all(&mut self) {
-        while !self.head.is_null() {
-            let t = self.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                self.remove(t);
-                (*t).blocked_on = 0;
-                wake_with_error(t, Error::Cancelled);
-            }
+/// Empties `q`, waking every thread with `Cancelled` (its object is going away).
+pub(crate) fn cancel_all(q: &mut Queue) {
+    while !q.head.is_null() {
+        let t = q.head;
+        // SAFETY: queued TCBs are live.
+        unsafe {
+            q.remove(t);
+            (*t).blocked_on = 0;
+            wake_with_error(t, Error::Cancelled);
         }
     }
 }

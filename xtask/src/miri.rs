@@ -1,4 +1,4 @@
-//! `cargo xtask miri`: the kernel's host-tested crates (kerncore, and libsys, the ABI it
+//! `cargo xtask miri`: the kernel's host-tested crates (kerncore, intrusive-queue, and libsys, the ABI it
 //! shares with userspace) under Miri, which checks every step of the tests for undefined
 //! behaviour. (The egg crate's property tests take too long under Miri for CI.)
 //!
@@ -20,7 +20,7 @@ pub struct MiriArgs {
 }
 
 /// The crates whose host tests run under Miri.
-const CRATES: &[&str] = &["kerncore", "libsys"];
+const CRATES: &[&str] = &["kerncore", "intrusive-queue", "libsys"];
 
 /// Runs `cargo xtask miri`.
 pub fn run(args: MiriArgs) -> Result<(), String> {

@@ -161,7 +161,7 @@ impl Endpoint {
     /// Wakes every queued thread with `Cancelled` (the endpoint is being destroyed).
     pub fn cancel_all(&mut self) {
         let mut q = self.queue();
-        q.cancel_all();
+        crate::ipc::cancel_all(&mut q);
         self.set_queue(q, EndpointState::Idle);
     }
 }

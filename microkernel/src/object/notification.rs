@@ -78,44 +78,37 @@ impl Notification {
     /// its endpoint, or accumulates them.
     pub fn signal(&mut self, badge: u64) {
         let mut q = self.queue();
-        if !q.head.is_null() {
-            let t = q.head;
-            // SAFETY: queued TCBs are live.
-            unsafe {
-                q.remove(t);
-                self.set_queue(q);
-            }
-            // SAFETY: as above (the head of a non-empty queue is not null).
-            if let Some(waiter) = unsafe { TcbPtr::from_raw(t) } {
-                waiter.set_blocked_on(0);
-                waiter.set_signal_result(self.word | badge);
-                // SAFETY: as above.
-                unsafe { SCHEDULER.lock().make_runnable(t) };
-            }
-            self.word = 0;
-            self.bound &= !1;
+        // SAFETY: queued TCBs are live.
+        if let Some(waiter) = unsafe { TcbPtr::from_raw(q.head) } {
+            // SAFETY: as above; the head is a member.
+            unsafe { q.remove(waiter.as_raw()) };
+            self.set_queue(q);
+            self.wake_with_bits(waiter, badge);
             return;
         }
-        if self.bound() != 0 {
-            // SAFETY: a bound TCB is live while bound (`bound` is its pointer, not null).
-            let Some(tcb) = (unsafe { TcbPtr::from_raw(self.bound() as *mut Tcb) }) else {
-                return;
-            };
-            let endpoint = tcb.blocked_on();
-            if tcb.state() == ThreadState::BlockedOnRecv && endpoint != 0 {
+        // SAFETY: a bound TCB is live while bound (`bound` is its pointer, 0 when none).
+        if let Some(bound) = unsafe { TcbPtr::from_raw(self.bound() as *mut Tcb) } {
+            let endpoint = bound.blocked_on();
+            if bound.state() == ThreadState::BlockedOnRecv && endpoint != 0 {
                 // SAFETY: the TCB is queued on that live endpoint, which is not this
                 // notification (no other reference to it exists).
-                unsafe { (*Endpoint::at(endpoint)).dequeue(tcb.as_raw()) };
-                tcb.set_signal_result(self.word | badge);
-                self.word = 0;
-                self.bound &= !1;
-                // SAFETY: the TCB is live.
-                unsafe { SCHEDULER.lock().make_runnable(tcb.as_raw()) };
+                unsafe { (*Endpoint::at(endpoint)).dequeue(bound.as_raw()) };
+                self.wake_with_bits(bound, badge);
                 return;
             }
         }
         self.word |= badge;
         self.bound |= 1;
+    }
+
+    /// Wakes `t`, already taken out of the queue it waited in, with the pending bits and
+    /// `badge`; the notification is left with none pending.
+    fn wake_with_bits(&mut self, t: TcbPtr, badge: u64) {
+        t.set_blocked_on(0);
+        t.set_signal_result(core::mem::take(&mut self.word) | badge);
+        self.bound &= !1;
+        // SAFETY: `t` is live (a queue member or the bound thread).
+        unsafe { SCHEDULER.lock().make_runnable(t.as_raw()) };
     }
 
     /// Waits (or polls when not `blocking`) on this notification at `phys`.
@@ -159,7 +152,7 @@ impl Notification {
     /// Wakes every waiter with `Cancelled` and unbinds (the notification is being destroyed).
     pub fn cancel_all(&mut self) {
         let mut q = self.queue();
-        q.cancel_all();
+        crate::ipc::cancel_all(&mut q);
         self.set_queue(q);
         if self.bound() != 0 {
             // SAFETY: a bound TCB is live while bound.
