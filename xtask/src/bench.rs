@@ -129,6 +129,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Ok(())
     } else if gated {
         crate::bench_gate::check("ipc", &gate_figures(&figures), args.update_baseline)
+            .and(check_longest_entries(&figures))
     } else {
         println!("xtask: gate skipped: the baseline is for the release build under TCG");
         Ok(())
@@ -138,6 +139,53 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         println!("{line}");
     }
     gate
+}
+
+/// Issue 14's goal for the long kernel operations: no single kernel entry (interrupts off
+/// throughout) longer than this many instructions.
+pub const LONGEST_ENTRY_GOAL: u64 = 100_000;
+
+/// The long operations' longest kernel entries (`bench: longop-NAME: longest kernel entry
+/// N instructions ...`), by name.
+fn longest_entries(lines: &[&str]) -> Vec<(String, u64)> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix(PREFIX)?.trim().split_once(": ")?;
+            let name = name.strip_prefix("longop-")?;
+            let count = rest
+                .strip_prefix("longest kernel entry ")?
+                .split_once(' ')?
+                .0;
+            Some((name.to_string(), count.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Fails when a long operation held the kernel for [`LONGEST_ENTRY_GOAL`] instructions or
+/// more in one entry, or when no long operation was reported.
+fn check_longest_entries(lines: &[&str]) -> Result<(), String> {
+    let entries = longest_entries(lines);
+    if entries.is_empty() {
+        return Err("no long-operation figures (bench: longop-...) were reported".into());
+    }
+    let over: Vec<String> = entries
+        .iter()
+        .filter(|(_, longest)| *longest >= LONGEST_ENTRY_GOAL)
+        .map(|(name, longest)| format!("{name} ({longest})"))
+        .collect();
+    if over.is_empty() {
+        println!(
+            "xtask: gate ok: {} long operations, each kernel entry under {LONGEST_ENTRY_GOAL} instructions",
+            entries.len()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "kernel entries of {LONGEST_ENTRY_GOAL} instructions or more: {}",
+            over.join(", ")
+        ))
+    }
 }
 
 /// The gated figures among the benchmark's lines: `bench: NAME: N instructions ...` where
@@ -237,6 +285,30 @@ fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_operation_of_100000_instructions_in_one_entry_fails_the_gate() {
+        let lines = [
+            "bench: ipc-1word: 358 instructions per round trip (10000 round trips)",
+            "bench: longop-delete-cnode-4096: longest kernel entry 50640 instructions (whole call 1374776)",
+            "bench: longop-configure-replacing-cnode-4096: longest kernel entry 1374900 instructions (whole call 1374900)",
+        ];
+        assert_eq!(
+            longest_entries(&lines),
+            [
+                ("delete-cnode-4096".to_string(), 50640),
+                ("configure-replacing-cnode-4096".to_string(), 1374900)
+            ]
+        );
+        let error = check_longest_entries(&lines).unwrap_err();
+        assert!(
+            error.contains("configure-replacing-cnode-4096 (1374900)"),
+            "{error}"
+        );
+        assert!(!error.contains("delete-cnode"), "{error}");
+        assert!(check_longest_entries(&lines[..2]).is_ok());
+        assert!(check_longest_entries(&lines[..1]).is_err());
+    }
 
     #[test]
     fn gate_figures_are_the_one_word_instruction_lines() {
