@@ -316,15 +316,19 @@ fn fill_fixed_slots(cnode: u64, tcb_phys: u64, layout: &Layout) {
 /// The root thread: entry, stack, boot info in rdi, and copies of its CSpace, VSpace and
 /// IPC buffer caps in its TCB slots.
 fn init_thread(tcb_phys: u64, cnode: u64, name: &'static str, entry: u64) -> *mut Tcb {
-    // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
-    // thread.rs); nothing else refers to it.
-    let tcb = unsafe { &mut *(phys_to_virt(tcb_phys) as *mut Tcb) };
-    let short_name = name.rsplit('/').next().unwrap_or(name);
-    tcb.init(short_name, ROOT_PRIORITY);
-    tcb.context.rip = entry;
-    tcb.context.rsp = ROOT_STACK_TOP - 8;
-    tcb.context.rdi = BOOT_INFO_ADDR;
-    tcb.ipc_buffer = IPC_BUFFER_ADDR;
+    let tcb = phys_to_virt(tcb_phys) as *mut Tcb;
+    {
+        // SAFETY: a fresh zeroed frame, large enough for a TCB (checked at compile time in
+        // thread.rs); nothing else refers to it, and this reference ends before kerncore
+        // writes the TCB's slots below.
+        let t = unsafe { &mut *tcb };
+        let short_name = name.rsplit('/').next().unwrap_or(name);
+        t.init(short_name, ROOT_PRIORITY);
+        t.context.rip = entry;
+        t.context.rsp = ROOT_STACK_TOP - 8;
+        t.context.rdi = BOOT_INFO_ADDR;
+        t.ipc_buffer = IPC_BUFFER_ADDR;
+    }
     for (tcb_slot, root_slot) in [
         (TCB_SLOT_CSPACE, SLOT_CNODE),
         (TCB_SLOT_VSPACE, SLOT_VSPACE),
