@@ -199,8 +199,23 @@ fn unbind(t: TcbPtr) {
     }
 }
 
-/// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint).
+/// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint):
+/// decoded, then performed.
 fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
+    let configuration = decode_configure(caller, args)?;
+    apply_configure(caller, invoked, object, &configuration)
+}
+
+/// A checked `TcbConfigure`: for each TCB slot, the cap to copy into it (its slot in the
+/// caller's CSpace and the cap decoded there), if one was named; and the IPC buffer's
+/// address, with a frame.
+struct Configuration {
+    bindings: [(usize, Option<(SlotAddr, Cap)>); 4],
+    ipc_buffer: Option<u64>,
+}
+
+/// Checks a `TcbConfigure` without changing anything.
+fn decode_configure(caller: TcbPtr, args: &Args) -> Result<Configuration, InvocationError> {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -259,7 +274,26 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
             return Err(InvocationError::new(Error::InsufficientRights, 4));
         }
     }
-    // Then act: replace each named binding with a copy of the given cap.
+    Ok(Configuration {
+        bindings: [
+            (TCB_SLOT_CSPACE, cspace),
+            (TCB_SLOT_VSPACE, vspace),
+            (TCB_SLOT_IPC_BUFFER, frame),
+            (TCB_SLOT_FAULT, fault),
+        ],
+        ipc_buffer: frame.map(|_| buffer_addr),
+    })
+}
+
+/// Performs a checked `TcbConfigure`. It can stop early only for what the deletions it
+/// makes do meanwhile (`Cancelled`, or a restart while a long deletion is parked).
+fn apply_configure(
+    caller: TcbPtr,
+    invoked: SlotAddr,
+    object: u64,
+    configuration: &Configuration,
+) -> InvocationResult {
+    // Replace each named binding with a copy of the given cap.
     //
     // Deleting the old binding can be long (the last cap to a CSpace of thousands of
     // caps, or to an address space): it runs in bounded steps like `CNodeDelete`, and
@@ -271,18 +305,13 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
     // Deleting the old binding can destroy objects, and with them more caps: if the CSpace
     // being replaced held the last cap to this TCB (or to a source cap), the TCB may be
     // gone after the deletion. So each step re-checks, as seL4 does, that the invoked cap
-    // still names this TCB and the source slot still holds the cap decoded above; if not,
-    // the configure stops there with `Cancelled`.
+    // still names this TCB and the source slot still holds the cap `decode_configure`
+    // found; if not, the configure stops there with `Cancelled`.
     let still_valid = |src: SlotAddr, decoded: &Cap| {
         matches!(*KernelSlots.slot(invoked).cap(), Cap::Tcb { object: o } if o == object)
             && KernelSlots.slot(src).cap() == decoded
     };
-    for (index, source) in [
-        (TCB_SLOT_CSPACE, cspace),
-        (TCB_SLOT_VSPACE, vspace),
-        (TCB_SLOT_IPC_BUFFER, frame),
-        (TCB_SLOT_FAULT, fault),
-    ] {
+    for &(index, source) in &configuration.bindings {
         let Some((src, decoded)) = source else {
             continue;
         };
@@ -301,9 +330,9 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
         // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.
         let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
     }
-    if frame.is_some() {
+    if let Some(address) = configuration.ipc_buffer {
         // SAFETY: the TCB is live (`still_valid` checked it after the last deletion).
-        unsafe { TcbPtr::at(object) }.set_ipc_buffer(buffer_addr);
+        unsafe { TcbPtr::at(object) }.set_ipc_buffer(address);
     }
     Ok(Output::empty())
 }
