@@ -180,7 +180,7 @@ impl World {
 
     /// procsrv's control client.
     pub fn ctl(&self) -> Control {
-        Control(self.control)
+        Control::new(self.control)
     }
 
     /// Registers process `id` as user `uid`, mints its namespace cap and attaches the root

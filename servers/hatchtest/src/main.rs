@@ -9,6 +9,7 @@
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod file_server;
 mod leaks;
 mod tests;
 
@@ -25,13 +26,27 @@ const BOOT: &[BootProgram] = &[BootProgram {
     egg: &[],
 }];
 
+/// With the root argument `files` (the `hatch-files` scenario): only the tests of procsrv's
+/// calls to a file server that does not answer ([`file_server`]).
+const BOOT_FILES: &[BootProgram] = &[BootProgram {
+    program: b"/bin/hatchtest",
+    argv: b"hatchtest\0driver\0files\0",
+    envp: b"HOME=/\0",
+    egg: &[],
+}];
+
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
         let options = procsrv::Options {
             fault_injection: true,
             ..procsrv::Options::default()
         };
-        procsrv::run_with(arg, BOOT, options);
+        let boot = if procsrv::root_args_have(arg, "files") {
+            BOOT_FILES
+        } else {
+            BOOT
+        };
+        procsrv::run_with(arg, boot, options);
         return;
     }
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V

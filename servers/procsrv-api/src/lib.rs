@@ -48,6 +48,11 @@ pub mod label {
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
     pub const INJECT: u64 = 11;
+    /// Tests only (ENOSYS unless procsrv was started with fault injection on): with one
+    /// endpoint cap sent, hatches from now on use the server receiving on it as their file
+    /// server (a test's stand-in, e.g. one that never answers an open); with no cap, they
+    /// have none again. Numbered far from the others so new labels do not collide.
+    pub const TEST_FILE_SERVER: u64 = 64;
 }
 
 /// Reply label of a successful call.

@@ -102,6 +102,7 @@ impl Server {
                 self.loader.fail_allocation(step);
                 ok(0, [0; 4])
             }
+            label::TEST_FILE_SERVER if self.options.fault_injection => self.test_file_server(m),
             label::USAGE => {
                 let (blocks, slots) = self.usage();
                 ok(
@@ -123,6 +124,40 @@ impl Server {
             label::RESUME => self.resume(pid),
             label::IDS => self.ids(pid),
             _ => error(Errno::ENOSYS),
+        }
+    }
+
+    /// `TEST_FILE_SERVER`: the endpoint cap sent (or none) becomes the file server.
+    fn test_file_server(&mut self, m: &Received) -> Answer {
+        let endpoint = if m.info.caps() == 1 && m.info.caps_unwrapped() == 0 {
+            let Ok(slot) = self.alloc.slot() else {
+                return error(Errno::ENOMEM);
+            };
+            let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+            let is_endpoint = matches!(
+                Cap::<CNode>::from_cptr(self.receive_slot).identify(),
+                Ok(id) if id.cap_kind() == Some(CapKind::Endpoint)
+            );
+            if !is_endpoint
+                || root
+                    .move_cap(SlotPath::at(slot), SlotPath::at(self.receive_slot))
+                    .is_err()
+            {
+                self.alloc.slots.free(slot);
+                return error(Errno::EBADF);
+            }
+            Some(slot)
+        } else {
+            None
+        };
+        match self.files.replace_test_server(&mut self.alloc, endpoint) {
+            Ok(()) => ok(0, [0; 4]),
+            Err(e) => {
+                if let Some(slot) = endpoint {
+                    let _ = self.alloc.free_slot(slot);
+                }
+                error(e)
+            }
         }
     }
 
