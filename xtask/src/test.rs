@@ -254,15 +254,16 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: HATCH_TIMEOUT,
         ..boot("hatch", "exit", &[])
     },
-    // procsrv's calls to a file server that does not answer (hatchtest with the root
-    // argument `files`): ETIMEDOUT at the op index, the request's bound and the default,
-    // another client answered meanwhile, nothing leaked.
+    // procsrv's requests (hatchtest with the root argument `requests`): calls to a file
+    // server that does not answer (ETIMEDOUT at the op index, the request's bound and the
+    // default, another client answered meanwhile) and requests too big for the IPC buffer
+    // (request pages, bad pages); nothing leaked.
     Scenario {
         root: Some("hatchtest"),
-        root_args: "files",
+        root_args: "requests",
         lines: &[&["hatchtest:", " passed, 0 failed"]],
         absent: &["hatchtest: FAILED"],
-        ..boot("hatch-files", "exit", &[])
+        ..boot("hatch-requests", "exit", &[])
     },
     // The shell program in the system: hshtest runs procsrv's code as the root task, and
     // its driver hatches `hsh -c LINE` cases and checks their exit status.

@@ -9,6 +9,7 @@
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod big_requests;
 mod file_server;
 mod leaks;
 mod tests;
@@ -26,11 +27,12 @@ const BOOT: &[BootProgram] = &[BootProgram {
     egg: &[],
 }];
 
-/// With the root argument `files` (the `hatch-files` scenario): only the tests of procsrv's
-/// calls to a file server that does not answer ([`file_server`]).
-const BOOT_FILES: &[BootProgram] = &[BootProgram {
+/// With the root argument `requests` (the `hatch-requests` scenario): only the tests of
+/// procsrv's calls to a file server that does not answer ([`file_server`]) and of requests
+/// too big for the IPC buffer ([`big_requests`]).
+const BOOT_REQUESTS: &[BootProgram] = &[BootProgram {
     program: b"/bin/hatchtest",
-    argv: b"hatchtest\0driver\0files\0",
+    argv: b"hatchtest\0driver\0requests\0",
     envp: b"HOME=/\0",
     egg: &[],
 }];
@@ -41,8 +43,8 @@ fn main(arg: u64) {
             fault_injection: true,
             ..procsrv::Options::default()
         };
-        let boot = if procsrv::root_args_have(arg, "files") {
-            BOOT_FILES
+        let boot = if procsrv::root_args_have(arg, "requests") {
+            BOOT_REQUESTS
         } else {
             BOOT
         };

@@ -56,8 +56,9 @@ pub fn run(start: &Startup) {
         passed: 0,
         failed: 0,
     };
-    if start.arg(2) == Some(b"files") {
+    if start.arg(2) == Some(b"requests") {
         crate::file_server::timeouts(&mut t);
+        crate::big_requests::run(&mut t);
         println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
         return;
     }

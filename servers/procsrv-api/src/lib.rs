@@ -14,8 +14,9 @@ mod status;
 
 pub use errno::Errno;
 pub use request::{
-    decode_hatch, encode_hatch, strings, HatchRequest, RequestError, HATCH_HEADER_WORDS,
-    MAX_CAP_RADIX, MAX_REQUEST_BYTES, MAX_STRINGS,
+    decode_hatch, encode_hatch, encode_hatch_paged, strings, HatchRequest, RequestError,
+    RequestPages, HATCH_HEADER_WORDS, MAX_CAP_RADIX, MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES,
+    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR,
 };
 pub use status::{signal, Signal, WaitStatus};
 

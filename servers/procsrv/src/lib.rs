@@ -24,6 +24,7 @@ pub mod hatch;
 mod lifecycle;
 pub mod memory;
 pub mod ops;
+mod request_pages;
 mod serve;
 pub mod table;
 pub mod testfiles;
