@@ -106,7 +106,7 @@ const CHAOS_TIMEOUT: u64 = 180;
 const HATCH_TIMEOUT: u64 = 600;
 /// The file server's test streams 10 MiB and sends 100,000 messages under `-icount`.
 const FS_TIMEOUT: u64 = 180;
-/// The typed shell session (1 MiB and 2 MiB pipelines, about 30 hatches).
+/// The typed shell session (1 MiB, 2 MiB and 10 MiB pipelines, about 30 hatches).
 const SESSION_TIMEOUT: u64 = 120;
 
 /// What the `session` scenario types, each at its prompt: the shell's `$ `, or what shows
@@ -117,6 +117,7 @@ const SESSION_TYPING: &[Typing] = &[
     ("$ ", b"ps\r"),
     ("$ ", b"producer 1048576 | consumer\r"),
     ("$ ", b"producer 2097152 | cat | consumer\r"),
+    ("$ ", b"producer 10485760 | consumer\r"),
     (
         "$ ",
         b"mkdir /tmp/d; echo in $HOME > /tmp/d/f; head -n 1 /tmp/d/f; rm /tmp/d/f; ls /tmp/d\r",
@@ -221,6 +222,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["    2     0     0     0     0 R console"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["consumer: 2097152 bytes, 0 differ"],
+            // Issue 8's pipeline: two hatches joined by dup2 ops stream 10 MiB.
+            &["consumer: 10485760 bytes, 0 differ"],
             &["in /"],
             &["saved  in tmp"],
             &["1 3 14 /tmp/f"],

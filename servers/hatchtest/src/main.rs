@@ -12,6 +12,7 @@
 mod big_requests;
 mod file_server;
 mod leaks;
+mod random_messages;
 mod tests;
 
 use libsys::bootinfo::BOOT_INFO_ADDR;

@@ -59,6 +59,7 @@ pub fn run(start: &Startup) {
     if start.arg(2) == Some(b"requests") {
         crate::file_server::timeouts(&mut t);
         crate::big_requests::run(&mut t);
+        crate::random_messages::run(&mut t);
         println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
         return;
     }
