@@ -22,7 +22,7 @@ pub(crate) fn run(t: &mut Tally) {
     let ids = client::ids();
     let before = usage();
     let procsrv: Cap<Endpoint> = Cap::from_cptr(SLOT_PROCSRV);
-    let mut state = 0x5eed_0f_f100d_u64;
+    let mut state = 0x05ee_d0ff_100d_u64;
     let (mut answered, mut accepted) = (0u32, 0u32);
     for _ in 0..MESSAGES {
         let mut message = label::EXIT;
