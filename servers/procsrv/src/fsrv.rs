@@ -169,7 +169,7 @@ impl FsLink {
             link,
             fsrv,
             driver: driver.ok(),
-            argument: start_argument(info.archive_length, FSRV_HEAP_BITS),
+            argument: start_argument(info.archive_length, FSRV_HEAP_BITS, info.tsc_hz / 1000),
         })
     }
 
