@@ -34,8 +34,12 @@ use procsrv_api::Errno;
 
 /// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
 const FSRV_PROCESS_BITS: u32 = 23;
-/// log2 of the untyped fsrv makes its heap (file data, tables) from.
+/// log2 of the untyped fsrv makes its heap (file data, tables) from, when there is one
+/// that big: 32 MiB.
 const FSRV_HEAP_BITS: u32 = 25;
+/// The smallest heap procsrv gives fsrv on a small machine (8 MiB: its tables, some
+/// pipes and files; `ENOSPC` sooner), trying each size down from [`FSRV_HEAP_BITS`].
+const FSRV_MIN_HEAP_BITS: u32 = 23;
 /// fsrv's CNode: its own slots and one per boot archive page.
 const FSRV_CNODE_RADIX: u64 = 14;
 /// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
@@ -102,9 +106,18 @@ impl FsLink {
     ) -> Result<Pending, &'static str> {
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
         let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
-        let heap = alloc
-            .make_untyped(FSRV_HEAP_BITS)
-            .map_err(|_| "no memory for fsrv's heap")?;
+        // The biggest heap up to 32 MiB that the memory holds (a 64 MiB machine has no
+        // 32 MiB untyped left once the kernel and procsrv are in).
+        let (heap, heap_bits) = (FSRV_MIN_HEAP_BITS..=FSRV_HEAP_BITS)
+            .rev()
+            .find_map(|bits| alloc.make_untyped(bits).ok().map(|u| (u, bits)))
+            .ok_or("no memory for fsrv's heap")?;
+        if heap_bits < FSRV_HEAP_BITS {
+            libsys::println!(
+                "procsrv: a small machine: the file server's heap is {} MiB",
+                (1u64 << heap_bits) >> 20
+            );
+        }
         let image =
             Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
         let config = ProcessConfig {
@@ -169,7 +182,7 @@ impl FsLink {
             link,
             fsrv,
             driver: driver.ok(),
-            argument: start_argument(info.archive_length, FSRV_HEAP_BITS, info.tsc_hz / 1000),
+            argument: start_argument(info.archive_length, heap_bits, info.tsc_hz / 1000),
         })
     }
 
