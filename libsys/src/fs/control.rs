@@ -2,9 +2,9 @@
 //! the file server who each process is, opening and sharing fds for children, reporting
 //! exits and fetching the events (signals) terminals and pipes raise.
 
-use super::{reply_word, request, request_cap_until, Errno, Label, Result};
+use super::{reply_word, request_cap_until, request_until, Errno, Label, Result};
 use crate::abi::MessageInfo;
-use crate::cap::{Cap, Endpoint};
+use crate::cap::{Cap, Endpoint, Received};
 use crate::syscall;
 
 /// Most supplementary groups one process may have here.
@@ -20,11 +20,55 @@ pub struct Event {
     pub what: u64,
 }
 
-/// The control cap (badge `fs_api::Badge::Control`).
+/// The control cap (badge `fs_api::Badge::Control`), and the deadline its calls give up
+/// at, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Control(pub Cap<Endpoint>);
+pub struct Control {
+    /// The cap.
+    pub cap: Cap<Endpoint>,
+    /// A time-stamp counter value ([`crate::time`]): every call made through this value
+    /// is a `CallTimeout` that fails with `ETIMEDOUT` when no answer came by then (procsrv
+    /// bounds every call it makes to the file server this way). `None`: plain `Call`s.
+    pub deadline: Option<u64>,
+}
 
 impl Control {
+    /// The control cap `cap`, its calls unbounded.
+    pub const fn new(cap: Cap<Endpoint>) -> Control {
+        Control {
+            cap,
+            deadline: None,
+        }
+    }
+
+    /// This cap with its calls bounded by `deadline` (`None`: unbounded).
+    pub const fn until(self, deadline: Option<u64>) -> Control {
+        Control {
+            cap: self.cap,
+            deadline,
+        }
+    }
+
+    fn request(
+        self,
+        label: Label,
+        regs: [u64; 4],
+        count: u64,
+        bytes: &[&[u8]],
+    ) -> Result<Received> {
+        request_until(self.cap, label, regs, count, bytes, self.deadline)
+    }
+
+    fn call(self, info: MessageInfo, regs: [u64; 4]) -> Result<Received> {
+        let reply = match self.deadline {
+            Some(deadline) => self.cap.call_timeout(info, regs, deadline),
+            None => self.cap.call(info, regs),
+        };
+        reply.map_err(|e| match e.error {
+            crate::abi::Error::TimedOut => Errno::ETIMEDOUT,
+            _ => Errno::EBADF,
+        })
+    }
     /// Registers process `process` (procsrv's id, the payload of its namespace badge) or
     /// updates its credentials.
     ///
@@ -48,7 +92,7 @@ impl Control {
         }
         let regs = [process, u64::from(uid), u64::from(gid), u64::from(umask)];
         let info = MessageInfo::new(Label::CtlSetCredentials as u64, 5 + groups.len() as u64, 0);
-        let reply = self.0.call(info, regs).map_err(|_| Errno::EBADF)?;
+        let reply = self.call(info, regs)?;
         Errno::check(reply.info.label())
     }
 
@@ -61,7 +105,7 @@ impl Control {
         syscall::set_word(4, flags);
         let regs = [process, u64::from(pid), u64::from(pgid), u64::from(sid)];
         let info = MessageInfo::new(Label::CtlSetJob as u64, 5, 0);
-        let reply = self.0.call(info, regs).map_err(|_| Errno::EBADF)?;
+        let reply = self.call(info, regs)?;
         Errno::check(reply.info.label())
     }
 
@@ -79,7 +123,7 @@ impl Control {
         mode: u64,
         receive_slot: u64,
     ) -> Result<()> {
-        self.open_on_behalf_until(process, path, flags, mode, receive_slot, None)
+        self.open_on_behalf_until(process, path, flags, mode, receive_slot, self.deadline)
     }
 
     /// [`Self::open_on_behalf`] bounded by `deadline` (a time-stamp counter value,
@@ -99,7 +143,7 @@ impl Control {
     ) -> Result<()> {
         let regs = [process, flags, mode, path.len() as u64];
         request_cap_until(
-            self.0,
+            self.cap,
             Label::CtlOpenOnBehalf,
             regs,
             4,
@@ -119,9 +163,9 @@ impl Control {
         syscall::set_send_cap(0, fd_slot);
         syscall::set_receive_slot(receive_slot);
         let info = MessageInfo::new(Label::CtlShare as u64, 1, 1);
-        let reply = self.0.call(info, [process, 0, 0, 0]);
+        let reply = self.call(info, [process, 0, 0, 0]);
         syscall::set_receive_slot(0);
-        let reply = reply.map_err(|_| Errno::EBADF)?;
+        let reply = reply?;
         Errno::check(reply.info.label())?;
         if reply.info.caps() == 0 {
             return Err(Errno::EIO);
@@ -135,7 +179,7 @@ impl Control {
     /// `ENOENT`, `ENOTDIR`, `EACCES`, `ESRCH`.
     pub fn chdir(self, process: u64, path: &[u8]) -> Result<()> {
         let regs = [process, path.len() as u64, 0, 0];
-        request(self.0, Label::CtlChdir, regs, 2, &[path]).map(drop)
+        self.request(Label::CtlChdir, regs, 2, &[path]).map(drop)
     }
 
     /// Process `process` is gone: every handle it held ends, its waiting requests are
@@ -144,7 +188,8 @@ impl Control {
     /// # Errors
     /// `ESRCH`.
     pub fn process_exit(self, process: u64) -> Result<()> {
-        request(self.0, Label::CtlProcessExit, [process, 0, 0, 0], 1, &[]).map(drop)
+        self.request(Label::CtlProcessExit, [process, 0, 0, 0], 1, &[])
+            .map(drop)
     }
 
     /// Up to 3 pending events; fewer (or none) when fewer are pending.
@@ -152,7 +197,7 @@ impl Control {
     /// # Errors
     /// `EBADF` when this is not the control cap.
     pub fn events(self) -> Result<([Event; 3], usize)> {
-        let reply = request(self.0, Label::CtlEvents, [0; 4], 0, &[])?;
+        let reply = self.request(Label::CtlEvents, [0; 4], 0, &[])?;
         let count = (reply.words[0] as usize).min(3);
         let mut events = [Event::default(); 3];
         for (i, e) in events.iter_mut().enumerate().take(count) {

@@ -12,11 +12,12 @@ use crate::cap::{CNode, Cap, Endpoint, Received, SlotPath};
 use crate::syscall;
 use core::sync::atomic::{AtomicU64, Ordering};
 use procsrv_api::{
-    encode_hatch, label, Errno, HatchRequest, WaitStatus, HATCH_HEADER_WORDS, MAX_REQUEST_BYTES,
-    NO_OP, REPLY_OK, WNOHANG,
+    encode_hatch, encode_hatch_paged, label, Errno, HatchRequest, WaitStatus, HATCH_HEADER_WORDS,
+    MAX_REQUEST_BYTES, NO_OP, REPLY_OK, WNOHANG,
 };
 
 mod command;
+mod pages;
 pub use command::{Command, COMMAND_BYTES};
 
 const PROCSRV: Cap<Endpoint> = Cap::from_cptr(SLOT_PROCSRV);
@@ -101,16 +102,52 @@ pub fn hatch(
     request: &HatchRequest<'_>,
     caps: Option<Cap<CNode>>,
 ) -> Result<(u64, Cap<Endpoint>), HatchError> {
+    if request.byte_len() > MAX_REQUEST_BYTES {
+        return hatch_paged(request, caps);
+    }
     let mut header = [0u64; HATCH_HEADER_WORDS];
     let mut bytes = [0u8; MAX_REQUEST_BYTES];
     let n = encode_hatch(request, &mut header, &mut bytes).map_err(|e| plain(e.errno()))?;
-    syscall::set_word(4, header[4]);
-    syscall::set_word(5, header[5]);
     for (i, chunk) in bytes[..n].chunks(8).enumerate() {
         let mut w = [0u8; 8];
         w[..chunk.len()].copy_from_slice(chunk);
         syscall::set_word(HATCH_HEADER_WORDS + i, u64::from_le_bytes(w));
     }
+    let length = (HATCH_HEADER_WORDS + n.div_ceil(8)) as u64;
+    hatch_call(&header, length, caps)
+}
+
+/// [`hatch`] of a request too big for the IPC buffer: its bytes go in request pages
+/// ([`pages`]), the message is the header alone.
+fn hatch_paged(
+    request: &HatchRequest<'_>,
+    caps: Option<Cap<CNode>>,
+) -> Result<(u64, Cap<Endpoint>), HatchError> {
+    let given = caps.map(|c| (c, request.cap_radix));
+    let lent = pages::lend(request.byte_len(), given).map_err(plain)?;
+    let mut header = [0u64; HATCH_HEADER_WORDS];
+    let sent = HatchRequest {
+        cap_radix: lent.radix,
+        ..*request
+    };
+    let encoded = encode_hatch_paged(&sent, lent.pages, &mut header, lent.bytes());
+    let result = match encoded {
+        Ok(_) => hatch_call(&header, HATCH_HEADER_WORDS as u64, Some(lent.cnode)),
+        Err(e) => Err(plain(e.errno())),
+    };
+    lent.end();
+    result
+}
+
+/// Sends the hatch message: `header` (words 4 and 5 go to the IPC buffer, the bytes
+/// are there already or in pages), `length` words, the CNode of caps.
+fn hatch_call(
+    header: &[u64; HATCH_HEADER_WORDS],
+    length: u64,
+    caps: Option<Cap<CNode>>,
+) -> Result<(u64, Cap<Endpoint>), HatchError> {
+    syscall::set_word(4, header[4]);
+    syscall::set_word(5, header[5]);
     let slot = alloc_slot().ok_or(plain(Errno::ENOMEM))?;
     syscall::set_receive_slot(slot);
     let cap_count = match caps {
@@ -120,7 +157,6 @@ pub fn hatch(
         }
         None => 0,
     };
-    let length = (HATCH_HEADER_WORDS + n.div_ceil(8)) as u64;
     let info = MessageInfo::new(label::HATCH, length, cap_count);
     let words = [header[0], header[1], header[2], header[3]];
     let reply = PROCSRV.call(info, words);

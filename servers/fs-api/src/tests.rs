@@ -74,8 +74,11 @@ fn stat_words_round_trip_and_name_the_kind() {
 
 #[test]
 fn start_argument_round_trips() {
-    let arg = server::start_argument(8_863_724, 24);
-    assert_eq!(server::parse_start_argument(arg), (8_863_724, 24));
+    let arg = server::start_argument(8_863_724, 24, 2_615_899);
+    assert_eq!(
+        server::parse_start_argument(arg),
+        (8_863_724, 24, 2_615_899)
+    );
 }
 
 #[test]

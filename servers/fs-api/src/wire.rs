@@ -254,13 +254,20 @@ pub mod server {
     /// Where fsrv maps the processes' I/O windows (each [`crate::WINDOW_SIZE`] apart).
     pub const WINDOWS_ADDR: u64 = 0x20_0000_0000;
 
-    /// The start argument: the archive length in the low 48 bits, log2 of the untyped's
-    /// size above.
-    pub const fn start_argument(archive_length: u64, untyped_bits: u32) -> u64 {
-        (archive_length & ((1 << 48) - 1)) | ((untyped_bits as u64) << 48)
+    /// The start argument: the archive length in the low 32 bits, log2 of the untyped's
+    /// size in bits 32..38, the time-stamp counter's rate in kHz (the boot info's `tsc_hz`
+    /// / 1000; the clock of `VTIME`) in bits 38..64.
+    pub const fn start_argument(archive_length: u64, untyped_bits: u32, tsc_khz: u64) -> u64 {
+        (archive_length & 0xffff_ffff)
+            | ((untyped_bits as u64 & 0x3f) << 32)
+            | ((tsc_khz & ((1 << 26) - 1)) << 38)
     }
-    /// `(archive_length, untyped_bits)` from the start argument.
-    pub const fn parse_start_argument(argument: u64) -> (u64, u32) {
-        (argument & ((1 << 48) - 1), (argument >> 48) as u32 & 0x3f)
+    /// `(archive_length, untyped_bits, tsc_khz)` from the start argument.
+    pub const fn parse_start_argument(argument: u64) -> (u64, u32, u64) {
+        (
+            argument & 0xffff_ffff,
+            (argument >> 32) as u32 & 0x3f,
+            argument >> 38,
+        )
     }
 }

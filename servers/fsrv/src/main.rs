@@ -46,7 +46,8 @@ const GROUP: &[u8] =
 fn main(argument: u64) {
     // Slot 65 (fd 1 elsewhere) may hold one of our own fd caps: never print through it.
     libsys::fs::set_print_to_debug_console(true);
-    let (archive_length, untyped_bits) = parse_start_argument(argument);
+    let (archive_length, untyped_bits, tsc_khz) = parse_start_argument(argument);
+    terminal::set_clock(tsc_khz.saturating_mul(1000));
     memory::init(untyped_bits);
     let archive = map_archive(archive_length);
     let mut server = match Server::new(archive) {
@@ -82,12 +83,19 @@ fn serve(server: &mut Server) -> ! {
     let mut outcome = Outcome::Deferred;
     loop {
         syscall::set_receive_slot(SLOT_RECEIVE);
-        let received = match outcome {
-            Outcome::Reply(reply) => {
+        // A terminal read with VTIME waits at most until its timer fires.
+        let deadline = server.next_deadline();
+        let received = match (outcome, deadline) {
+            (Outcome::Reply(reply), None) => {
                 let info = reply.prepare();
                 endpoint.reply_recv(info, reply.registers())
             }
-            Outcome::Deferred => endpoint.recv(),
+            (Outcome::Reply(reply), Some(deadline)) => {
+                let _ = libsys::cap::reply(reply.prepare(), reply.registers());
+                endpoint.recv_timeout(deadline)
+            }
+            (Outcome::Deferred, None) => endpoint.recv(),
+            (Outcome::Deferred, Some(deadline)) => endpoint.recv_timeout(deadline),
         };
         outcome = match received {
             Ok(message) if message.info.label() == libsys::abi::NOTIFICATION_LABEL => {
@@ -104,7 +112,21 @@ fn serve(server: &mut Server) -> ! {
                 }
                 result
             }
-            Err(_) => Outcome::Deferred,
+            Err(e) => {
+                if e.error == libsys::abi::Error::TimedOut {
+                    server.expire_terminal_reads();
+                }
+                Outcome::Deferred
+            }
         };
+        if deadline.is_some() {
+            // Timers that fired while a request was handled.
+            if server
+                .next_deadline()
+                .is_some_and(|d| d <= libsys::time::now())
+            {
+                server.expire_terminal_reads();
+            }
+        }
     }
 }

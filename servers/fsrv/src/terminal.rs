@@ -38,6 +38,20 @@ pub const MAX_PTYS: usize = 16;
 /// Most terminal requests waiting at once.
 pub const MAX_WAITING: usize = 64;
 
+/// The time-stamp counter's rate (from the start argument), for `VTIME`.
+static CLOCK_HZ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Sets the time-stamp counter's rate `VTIME` timers count in (at start).
+pub fn set_clock(tsc_hz: u64) {
+    CLOCK_HZ.store(tsc_hz, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The deadline `tenths` tenths of a second from now.
+fn deadline_in(tenths: u8) -> u64 {
+    let clock = libsys::time::Clock::new(CLOCK_HZ.load(core::sync::atomic::Ordering::Relaxed));
+    clock.deadline_after(libsys::time::now(), u64::from(tenths) * 100_000_000)
+}
+
 /// What a waiting terminal request wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TtyOp {
@@ -60,6 +74,12 @@ pub struct TtyWait {
     on: usize,
     op: TtyOp,
     length: usize,
+    /// A non-canonical read with `VTIME`: when its timer fires (a time-stamp counter
+    /// value), `None` while it runs none (with `VMIN` above 0, until a byte is there).
+    deadline: Option<u64>,
+    /// Bytes readable when the timer was last started (each new byte restarts it when
+    /// `VMIN` is above 0: POSIX's inter-byte timer).
+    seen: usize,
 }
 
 impl TtyWait {
@@ -362,6 +382,7 @@ impl Server {
                 self.replies.push(reply);
                 return Err(Errno::EIO);
             }
+            let (deadline, seen) = self.read_timer(on, op);
             self.terminals.waiting.push(TtyWait {
                 reply,
                 process,
@@ -369,6 +390,8 @@ impl Server {
                 on,
                 op,
                 length,
+                deadline,
+                seen,
             });
             Ok(())
         })();
@@ -376,6 +399,60 @@ impl Server {
             Ok(()) => Outcome::Deferred,
             Err(e) => Outcome::Reply(Reply::error(e)),
         }
+    }
+
+    /// The `VTIME` timer of a read of terminal `on` that must wait, as POSIX has it: with
+    /// `VMIN` 0 it runs from the read; with `VMIN` above 0 from the first byte (and each
+    /// new byte restarts it); none without `VTIME` or in canonical mode. Returns the
+    /// deadline and the bytes readable now.
+    fn read_timer(&mut self, on: usize, op: TtyOp) -> (Option<u64>, usize) {
+        let Some(terminal) = self.terminals.terminal(on).filter(|_| op == TtyOp::Read) else {
+            return (None, 0);
+        };
+        let termios = terminal.termios();
+        let (time, minimum) = (
+            termios.cc[ttycore::cc::VTIME],
+            termios.cc[ttycore::cc::VMIN],
+        );
+        let readable = terminal.readable();
+        if termios.canonical() || time == 0 || (minimum > 0 && readable == 0) {
+            return (None, readable);
+        }
+        (Some(deadline_in(time)), readable)
+    }
+
+    /// The earliest `VTIME` deadline of the waiting reads.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.terminals
+            .waiting
+            .iter()
+            .filter_map(|w| w.deadline)
+            .min()
+    }
+
+    /// Ends the waiting reads whose `VTIME` timer has fired (`Terminal::read_expired`:
+    /// what is there, even nothing); one with `VMIN` above 0 and nothing there waits on
+    /// without a timer.
+    pub fn expire_terminal_reads(&mut self) {
+        let now = libsys::time::now();
+        let mut i = 0;
+        while i < self.terminals.waiting.len() {
+            let w = &self.terminals.waiting[i];
+            if w.deadline.is_none_or(|d| d > now) {
+                i += 1;
+                continue;
+            }
+            let (process, on, op, length) = (w.process, w.on, w.op, w.length);
+            match self.tty_attempt_timed(process, on, op, length, true) {
+                Ok(Some(count)) => self.tty_complete(i, Reply::ok(&[count as u64])),
+                Err(e) => self.tty_complete(i, Reply::error(e)),
+                Ok(None) => {
+                    self.terminals.waiting[i].deadline = None;
+                    i += 1;
+                }
+            }
+        }
+        self.retry_terminals();
     }
 
     /// One attempt at a terminal request: `Ok(Some(count))` done, `Ok(None)` must wait.
@@ -386,6 +463,18 @@ impl Server {
         op: TtyOp,
         length: usize,
     ) -> Result<Option<usize>, Errno> {
+        self.tty_attempt_timed(process, on, op, length, false)
+    }
+
+    /// [`Self::tty_attempt`]; a read whose `VTIME` timer fired when `expired`.
+    fn tty_attempt_timed(
+        &mut self,
+        process: u64,
+        on: usize,
+        op: TtyOp,
+        length: usize,
+        expired: bool,
+    ) -> Result<Option<usize>, Errno> {
         let window = self.window_ptr(process, length)?;
         let caller = self.tty_caller(process);
         let mut events = Vec::new();
@@ -395,6 +484,11 @@ impl Server {
         // window lives during the call.
         let window = unsafe { &mut *window };
         let result = match op {
+            TtyOp::Read if expired => self
+                .terminals
+                .terminal(on)
+                .ok_or(Errno::EIO)?
+                .read_expired(&caller, window, &mut push),
             TtyOp::Read => self
                 .terminals
                 .terminal(on)
@@ -467,9 +561,18 @@ impl Server {
             let mut i = 0;
             while i < self.terminals.waiting.len() {
                 let w = &self.terminals.waiting[i];
-                let (process, on, op, length) = (w.process, w.on, w.op, w.length);
+                let (process, on, op, length, seen) = (w.process, w.on, w.op, w.length, w.seen);
                 match self.tty_attempt(process, on, op, length) {
-                    Ok(None) => i += 1,
+                    Ok(None) => {
+                        // New bytes (re)start a read's timer (VMIN above 0).
+                        let (deadline, readable) = self.read_timer(on, op);
+                        let w = &mut self.terminals.waiting[i];
+                        if readable > seen || w.deadline.is_none() {
+                            w.deadline = deadline;
+                        }
+                        w.seen = readable;
+                        i += 1;
+                    }
                     Ok(Some(count)) => {
                         self.tty_complete(i, Reply::ok(&[count as u64]));
                         progress = true;

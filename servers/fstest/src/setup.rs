@@ -117,8 +117,12 @@ impl World {
             )
             .map_err(fail("give archive"))?;
         }
-        fsrv.start(start_argument(info.archive_length, FSRV_HEAP_BITS))
-            .map_err(fail("start fsrv"))?;
+        fsrv.start(start_argument(
+            info.archive_length,
+            FSRV_HEAP_BITS,
+            info.tsc_hz / 1000,
+        ))
+        .map_err(fail("start fsrv"))?;
 
         let control = mint(&mut alloc, endpoint, Badge::Control.to_word())?;
         let mut window = [Cap::null(); WINDOW_PAGES];
@@ -180,7 +184,7 @@ impl World {
 
     /// procsrv's control client.
     pub fn ctl(&self) -> Control {
-        Control(self.control)
+        Control::new(self.control)
     }
 
     /// Registers process `id` as user `uid`, mints its namespace cap and attaches the root

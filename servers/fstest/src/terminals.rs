@@ -31,6 +31,62 @@ fn drain_events(world: &mut World) {
     while world.ctl().events().is_ok_and(|(_, count)| count > 0) {}
 }
 
+/// `raw` with `VTIME` = `time` tenths of a second and `VMIN` = `minimum`.
+fn with_timer(raw: &[u64; 5], time: u8, minimum: u8) -> [u64; 5] {
+    let mut t = *raw;
+    let shift = |i: usize| 8 * (i % 8);
+    for (i, v) in [(ttycore_cc::VTIME, time), (ttycore_cc::VMIN, minimum)] {
+        t[2 + i / 8] = (t[2 + i / 8] & !(0xff << shift(i))) | u64::from(v) << shift(i);
+    }
+    t
+}
+
+/// The control characters' indices (as `ttycore::cc`).
+mod ttycore_cc {
+    pub const VTIME: usize = 5;
+    pub const VMIN: usize = 6;
+}
+
+/// Non-canonical reads with `VTIME`, timed on the time-stamp counter: the file server's
+/// clock ends them.
+fn vtime(world: &mut World, c: &mut Checks, master: Fd, slave: Fd, raw: &[u64; 5]) {
+    let hz = world.info.tsc_hz.max(1);
+    let mut buf = [0u8; 64];
+    let tenth = hz / 10;
+    let _ = terminal::set_attributes(slave, TCSETS, &with_timer(raw, 2, 0));
+    let start = libsys::time::now();
+    let nothing = read(slave, &mut buf);
+    let took = libsys::time::now() - start;
+    c.eq("VMIN 0, VTIME 2, nothing typed: 0 bytes", nothing, Ok(0));
+    c.check(
+        "after the 0.2 s timer (less than 0.5 s)",
+        took >= 2 * tenth && took < 5 * tenth,
+        format_args!("{took} ticks at {hz} Hz"),
+    );
+    c.eq("type ab", write(master, b"ab"), Ok(2));
+    c.eq(
+        "VMIN 0, VTIME 2, bytes there: at once",
+        read_text(slave, &mut buf),
+        &b"ab"[..],
+    );
+    let _ = terminal::set_attributes(slave, TCSETS, &with_timer(raw, 1, 5));
+    c.eq("type xy", write(master, b"xy"), Ok(2));
+    let start = libsys::time::now();
+    let short = read(slave, &mut buf);
+    let took = libsys::time::now() - start;
+    c.eq(
+        "VMIN 5, VTIME 1, two bytes typed: the inter-byte timer gives 2",
+        short,
+        Ok(2),
+    );
+    c.check(
+        "after the 0.1 s timer",
+        took >= tenth && took < 4 * tenth,
+        format_args!("{took} ticks at {hz} Hz"),
+    );
+    let _ = terminal::set_attributes(slave, TCSETS, raw);
+}
+
 fn read_text(fd: Fd, buf: &mut [u8]) -> &[u8] {
     match read(fd, buf) {
         Ok(n) => &buf[..n],
@@ -227,6 +283,7 @@ pub fn run(world: &mut World, c: &mut Checks) {
         Err(Errno::EAGAIN),
     );
     let _ = set_flags(master, 0);
+    vtime(world, c, master, slave, &raw);
     let mut cooked = raw;
     cooked[1] |= (ICANON | ECHO | ISIG) << 32;
     let _ = terminal::set_attributes(slave, TCSETS, &cooked);

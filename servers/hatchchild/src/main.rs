@@ -45,6 +45,8 @@ fn run(role: &[u8], start: &Startup) {
         b"env" => env(start),
         b"orphan" => orphan(),
         b"hatcher" => hatcher(),
+        b"stallfs" => stall_file_server(start.arg(2) == Some(b"all")),
+        b"pinger" => pinger(start.pid()),
         b"stack" => {
             let kib = number(start.arg(2).unwrap_or(b"0"));
             exit(if deep(kib / 4) == kib / 4 { 0 } else { 1 })
@@ -114,6 +116,62 @@ fn env(start: &Startup) {
     }
     exit(if same { 0 } else { 1 });
 }
+
+/// Parked replies of [`stall_file_server`] (each Reply object holds one).
+const PARKED: usize = 8;
+
+/// A file server that never answers: receives on the endpoint in slot 16 and parks the
+/// reply of every `CtlOpenOnBehalf` (of every call, with `all`) in a Reply object, never
+/// to answer it; answers any other call with success and no words (no events). Runs
+/// until killed.
+fn stall_file_server(all: bool) {
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(SLOT_GIVEN);
+    let mut parked: [Option<Cap<libsys::cap::Reply>>; PARKED] = [None; PARKED];
+    for p in parked.iter_mut() {
+        *p = libsys::process::client::make_object(libsys::object::ObjectType::Reply, 0)
+            .ok()
+            .map(Cap::from_cptr);
+    }
+    let mut next = 0;
+    loop {
+        let Ok(m) = endpoint.recv() else {
+            continue;
+        };
+        if all || m.info.label() == fs_api::Label::CtlOpenOnBehalf as u64 {
+            // Parked, never answered; the oldest parked reply is dropped (its caller has
+            // long given up) when all are taken.
+            if let Some(reply) = parked[next % PARKED] {
+                let _ = reply.send(MessageInfo::new(0, 0, 0), [0; 4]);
+                let _ = reply.save();
+            }
+            next += 1;
+        } else {
+            let _ = libsys::cap::reply(MessageInfo::new(0, 1, 0), [0; 4]);
+        }
+    }
+}
+
+/// Yields for a while (so that the test's stalled hatch is under way), then asks procsrv
+/// for its ids and sends the counter values before and after the call, and whether the
+/// answer named it, to the endpoint in slot 16.
+fn pinger(pid: u64) {
+    for _ in 0..PINGER_YIELDS {
+        libsys::syscall::yield_now();
+    }
+    let before = libsys::time::now();
+    let ids = libsys::process::client::ids();
+    let after = libsys::time::now();
+    let named = ids.is_ok_and(|ids| ids[0] == pid);
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(SLOT_GIVEN);
+    let _ = endpoint.send(
+        MessageInfo::new(0, 3, 0),
+        [before, after, u64::from(named), 0],
+    );
+    exit(0);
+}
+
+/// Yields of [`pinger`] before its call.
+const PINGER_YIELDS: u32 = 2_000;
 
 /// Hatches `hatchchild exit 9` and exits at once without waiting: the grandchild becomes an
 /// orphan, which procsrv gives to pid 1.

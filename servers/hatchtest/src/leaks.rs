@@ -159,7 +159,7 @@ pub(crate) fn many_hatchers(t: &mut Tally) {
 }
 
 /// xorshift64*.
-fn next(state: &mut u64) -> u64 {
+pub(crate) fn next(state: &mut u64) -> u64 {
     *state ^= *state >> 12;
     *state ^= *state << 25;
     *state ^= *state >> 27;

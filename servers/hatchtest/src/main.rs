@@ -9,7 +9,10 @@
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod big_requests;
+mod file_server;
 mod leaks;
+mod random_messages;
 mod tests;
 
 use libsys::bootinfo::BOOT_INFO_ADDR;
@@ -25,13 +28,28 @@ const BOOT: &[BootProgram] = &[BootProgram {
     egg: &[],
 }];
 
+/// With the root argument `requests` (the `hatch-requests` scenario): only the tests of
+/// procsrv's calls to a file server that does not answer ([`file_server`]) and of requests
+/// too big for the IPC buffer ([`big_requests`]).
+const BOOT_REQUESTS: &[BootProgram] = &[BootProgram {
+    program: b"/bin/hatchtest",
+    argv: b"hatchtest\0driver\0requests\0",
+    envp: b"HOME=/\0",
+    egg: &[],
+}];
+
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
         let options = procsrv::Options {
             fault_injection: true,
             ..procsrv::Options::default()
         };
-        procsrv::run_with(arg, BOOT, options);
+        let boot = if procsrv::root_args_have(arg, "requests") {
+            BOOT_REQUESTS
+        } else {
+            BOOT
+        };
+        procsrv::run_with(arg, boot, options);
         return;
     }
     // SAFETY: procsrv starts every hatched process with `rdi` pointing at its System V

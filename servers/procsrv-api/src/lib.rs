@@ -14,8 +14,9 @@ mod status;
 
 pub use errno::Errno;
 pub use request::{
-    decode_hatch, encode_hatch, strings, HatchRequest, RequestError, HATCH_HEADER_WORDS,
-    MAX_CAP_RADIX, MAX_REQUEST_BYTES, MAX_STRINGS,
+    decode_hatch, encode_hatch, encode_hatch_paged, strings, HatchRequest, RequestError,
+    RequestPages, HATCH_HEADER_WORDS, MAX_CAP_RADIX, MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES,
+    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR,
 };
 pub use status::{signal, Signal, WaitStatus};
 
@@ -48,6 +49,11 @@ pub mod label {
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
     pub const INJECT: u64 = 11;
+    /// Tests only (ENOSYS unless procsrv was started with fault injection on): with one
+    /// endpoint cap sent, hatches from now on use the server receiving on it as their file
+    /// server (a test's stand-in, e.g. one that never answers an open); with no cap, they
+    /// have none again. Numbered far from the others so new labels do not collide.
+    pub const TEST_FILE_SERVER: u64 = 64;
 }
 
 /// Reply label of a successful call.

@@ -7,12 +7,15 @@
 //! | 1 | argv length in bytes: each argument followed by a NUL |
 //! | 2 | envp length in bytes: each `NAME=value` followed by a NUL |
 //! | 3 | egg length in bytes |
-//! | 4 | radix of the CNode sent as extra cap 0 (its caps are the egg's cap indices); 0: no caps |
+//! | 4 | bits 0..8: radix of the CNode sent as extra cap 0 (its caps are the egg's cap indices; 0: no caps); bits 8..16: request pages *n* (0: the bytes follow in the message); bits 16..32: the CNode index of the first request page |
 //! | 5 | bound of each file-server call in milliseconds (0: the default) |
 //! | 6.. | the bytes: path, argv, envp, egg, one after another, 8 per word |
 //!
 //! The message is `6 + ceil(bytes / 8)` words, at most 512: so at most
-//! [`MAX_REQUEST_BYTES`] bytes in all.
+//! [`MAX_REQUEST_BYTES`] bytes in all. A bigger request travels in *request pages*
+//! ([`RequestPages`]): up to [`MAX_REQUEST_PAGES`] 4 KiB frames the caller shares for the
+//! call, at consecutive indices of the CNode it sends, the bytes one after another from
+//! the first page's offset 0; the message is then the header alone. Still one round trip.
 
 use crate::Errno;
 
@@ -24,6 +27,54 @@ pub const MAX_REQUEST_BYTES: usize = (512 - HATCH_HEADER_WORDS) * 8;
 pub const MAX_STRINGS: usize = 256;
 /// Largest CNode radix a request may send.
 pub const MAX_CAP_RADIX: u64 = 12;
+/// Most request pages.
+pub const MAX_REQUEST_PAGES: u64 = 8;
+/// Most bytes of a request that travels in request pages.
+pub const MAX_PAGED_REQUEST_BYTES: usize = MAX_REQUEST_PAGES as usize * 4096;
+
+/// Where the request pages are mapped: in the caller (libsys) while it writes them, and in
+/// procsrv while it reads them (below the loader's scratch window,
+/// `libsys::loader::SCRATCH_ADDR`).
+pub const REQUEST_PAGES_ADDR: u64 = 0x7ffb_0000_0000;
+
+/// Where a request's bytes are: header word 4 past the radix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestPages {
+    /// How many pages (0: the bytes are in the message).
+    pub count: u64,
+    /// The CNode index of the first.
+    pub first: u64,
+}
+
+impl RequestPages {
+    /// Header word 4 with radix `radix` and these pages.
+    pub const fn word(self, radix: u64) -> u64 {
+        radix | self.count << 8 | self.first << 16
+    }
+
+    /// The radix and the pages of header word 4.
+    ///
+    /// # Errors
+    /// [`RequestError::BadCapRadix`] for a radix above [`MAX_CAP_RADIX`] or bits past 32;
+    /// [`RequestError::BadPages`] for more than [`MAX_REQUEST_PAGES`] pages, pages
+    /// without a CNode, or pages past its end.
+    pub const fn from_word(word: u64) -> Result<(u64, RequestPages), RequestError> {
+        let radix = word & 0xff;
+        let pages = RequestPages {
+            count: word >> 8 & 0xff,
+            first: word >> 16 & 0xffff,
+        };
+        if radix > MAX_CAP_RADIX || word >> 32 != 0 {
+            return Err(RequestError::BadCapRadix);
+        }
+        if pages.count > MAX_REQUEST_PAGES
+            || (pages.count > 0 && (radix == 0 || pages.first + pages.count > 1 << radix))
+        {
+            return Err(RequestError::BadPages);
+        }
+        Ok((radix, pages))
+    }
+}
 
 /// A decoded hatch request; the strings borrow from the message bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +106,8 @@ pub enum RequestError {
     BadStrings,
     /// The cap radix is above [`MAX_CAP_RADIX`].
     BadCapRadix,
+    /// The request pages are too many or not in the CNode sent.
+    BadPages,
 }
 
 impl RequestError {
@@ -64,7 +117,9 @@ impl RequestError {
             RequestError::Truncated => Errno::EFAULT,
             RequestError::TooBig => Errno::E2BIG,
             RequestError::BadProgram => Errno::ENOENT,
-            RequestError::BadStrings | RequestError::BadCapRadix => Errno::EINVAL,
+            RequestError::BadStrings | RequestError::BadCapRadix | RequestError::BadPages => {
+                Errno::EINVAL
+            }
         }
     }
 }
@@ -127,7 +182,13 @@ pub fn decode_hatch<'a>(
     for len in lens {
         total = total.checked_add(len).ok_or(RequestError::TooBig)?;
     }
-    if total > MAX_REQUEST_BYTES as u64 {
+    let (radix, pages) = RequestPages::from_word(header[4])?;
+    let most = if pages.count == 0 {
+        MAX_REQUEST_BYTES
+    } else {
+        MAX_PAGED_REQUEST_BYTES.min(pages.count as usize * 4096)
+    };
+    if total > most as u64 {
         return Err(RequestError::TooBig);
     }
     if total > bytes.len() as u64 {
@@ -144,7 +205,7 @@ pub fn decode_hatch<'a>(
         argv: take(lens[1]),
         envp: take(lens[2]),
         egg: take(lens[3]),
-        cap_radix: header[4],
+        cap_radix: radix,
         timeout_ms: header[5],
     };
     if request.program.is_empty() || request.program.contains(&0) {
@@ -152,9 +213,6 @@ pub fn decode_hatch<'a>(
     }
     check_strings(request.argv, false)?;
     check_strings(request.envp, true)?;
-    if request.cap_radix > MAX_CAP_RADIX {
-        return Err(RequestError::BadCapRadix);
-    }
     Ok(request)
 }
 
@@ -168,8 +226,27 @@ pub fn encode_hatch(
     header: &mut [u64; HATCH_HEADER_WORDS],
     bytes: &mut [u8],
 ) -> Result<usize, RequestError> {
+    encode_hatch_paged(request, RequestPages { count: 0, first: 0 }, header, bytes)
+}
+
+/// [`encode_hatch`] for a request whose bytes go into `pages` (`bytes` is their contents;
+/// with no pages, the message).
+///
+/// # Errors
+/// [`RequestError::TooBig`] if the request does not fit `bytes` or the pages.
+pub fn encode_hatch_paged(
+    request: &HatchRequest<'_>,
+    pages: RequestPages,
+    header: &mut [u64; HATCH_HEADER_WORDS],
+    bytes: &mut [u8],
+) -> Result<usize, RequestError> {
     let total = request.byte_len();
-    if total > MAX_REQUEST_BYTES || total > bytes.len() {
+    let most = if pages.count == 0 {
+        MAX_REQUEST_BYTES
+    } else {
+        MAX_PAGED_REQUEST_BYTES.min(pages.count as usize * 4096)
+    };
+    if total > most || total > bytes.len() {
         return Err(RequestError::TooBig);
     }
     *header = [
@@ -177,7 +254,7 @@ pub fn encode_hatch(
         request.argv.len() as u64,
         request.envp.len() as u64,
         request.egg.len() as u64,
-        request.cap_radix,
+        pages.word(request.cap_radix),
         request.timeout_ms,
     ];
     let mut at = 0;
@@ -240,6 +317,48 @@ mod tests {
         bad.argv = b"unterminated";
         encode_hatch(&bad, &mut h, &mut bytes).unwrap();
         assert_eq!(decode_hatch(&h, &bytes), Err(RequestError::BadStrings));
+    }
+
+    #[test]
+    fn requests_in_pages_round_trip_and_are_bounded_by_them() {
+        let big = [b'a'; 3 * 4096];
+        let mut r = sample();
+        r.argv = b"x\0";
+        r.egg = &big;
+        let pages = RequestPages { count: 3, first: 1 };
+        let mut header = [0; HATCH_HEADER_WORDS];
+        let mut bytes = [0u8; MAX_PAGED_REQUEST_BYTES];
+        assert_eq!(
+            encode_hatch_paged(&r, pages, &mut header, &mut bytes),
+            Err(RequestError::TooBig),
+            "3 pages hold 12 KiB, not 12 KiB and the strings"
+        );
+        r.egg = &big[..2 * 4096];
+        let n = encode_hatch_paged(&r, pages, &mut header, &mut bytes).unwrap();
+        assert_eq!(RequestPages::from_word(header[4]), Ok((2, pages)));
+        assert_eq!(decode_hatch(&header, &bytes[..n]), Ok(r));
+    }
+
+    #[test]
+    fn request_pages_must_lie_in_the_cnode_sent() {
+        let at = |count, first| RequestPages { count, first };
+        assert_eq!(
+            RequestPages::from_word(at(2, 3).word(2)),
+            Err(RequestError::BadPages)
+        );
+        assert_eq!(
+            RequestPages::from_word(at(1, 0).word(0)),
+            Err(RequestError::BadPages)
+        );
+        assert_eq!(
+            RequestPages::from_word(at(MAX_REQUEST_PAGES + 1, 0).word(12)),
+            Err(RequestError::BadPages)
+        );
+        assert_eq!(
+            RequestPages::from_word(1 << 40),
+            Err(RequestError::BadCapRadix)
+        );
+        assert_eq!(RequestPages::from_word(at(2, 2).word(2)), Ok((2, at(2, 2))));
     }
 
     #[test]

@@ -75,8 +75,10 @@ pub trait FileServer {
         None
     }
 
-    /// A new child is being built (forget the last one's terminal fds).
-    fn begin(&mut self) {}
+    /// A new child is being built (forget the last one's terminal fds); every call to the
+    /// server until [`Self::end`] (and the [`Self::forget`] of an undone hatch) is bounded
+    /// by `timeout_ms` (0: the default).
+    fn begin(&mut self, _timeout_ms: u64) {}
 
     /// The child's hatch ends: `succeeded`, or undone, and then what it changed in the
     /// server (a terminal's foreground group) is put back.
@@ -135,6 +137,19 @@ pub trait FileServer {
     /// Fetches up to 3 pending events (signals for groups and processes).
     fn events(&mut self, _out: &mut [Event; 3]) -> usize {
         0
+    }
+
+    /// Tests only (`crate::testfiles`): the file server becomes the one receiving on the
+    /// endpoint in procsrv slot `endpoint` (owned from now on), or none.
+    ///
+    /// # Errors
+    /// ENOSYS for every server but a test procsrv's.
+    fn replace_test_server(
+        &mut self,
+        _alloc: &mut libsys::alloc::Allocator,
+        _endpoint: Option<u64>,
+    ) -> Result<(), Errno> {
+        Err(Errno::ENOSYS)
     }
 }
 

@@ -34,8 +34,12 @@ use procsrv_api::Errno;
 
 /// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
 const FSRV_PROCESS_BITS: u32 = 23;
-/// log2 of the untyped fsrv makes its heap (file data, tables) from.
+/// log2 of the untyped fsrv makes its heap (file data, tables) from, when there is one
+/// that big: 32 MiB.
 const FSRV_HEAP_BITS: u32 = 25;
+/// The smallest heap procsrv gives fsrv on a small machine (8 MiB: its tables, some
+/// pipes and files; `ENOSPC` sooner), trying each size down from [`FSRV_HEAP_BITS`].
+const FSRV_MIN_HEAP_BITS: u32 = 23;
 /// fsrv's CNode: its own slots and one per boot archive page.
 const FSRV_CNODE_RADIX: u64 = 14;
 /// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
@@ -59,11 +63,15 @@ pub struct FsLink {
     terminals: u64,
     /// Fds of the child being built that are this server's (bit n: fd n).
     ours: u64,
-    /// The time-stamp counter's rate (boot info), for the bound of an egg's `open`.
+    /// The time-stamp counter's rate (boot info), for the bound of every call.
     clock: Clock,
+    /// The bound of each call in milliseconds: the hatch request's while a hatch runs
+    /// ([`FileServer::begin`]), else [`DEFAULT_OPEN_TIMEOUT_MS`].
+    bound_ms: u64,
 }
 
-/// The bound of an egg's `open` when the request names none (`timeout_ms` 0).
+/// The bound of each call procsrv makes to the file server when the hatch request names
+/// none (`timeout_ms` 0), and outside hatches (a process's exit, fetching events).
 pub const DEFAULT_OPEN_TIMEOUT_MS: u64 = 5_000;
 
 fn own(slot: u64) -> SlotPath {
@@ -98,9 +106,18 @@ impl FsLink {
     ) -> Result<Pending, &'static str> {
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
         let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
-        let heap = alloc
-            .make_untyped(FSRV_HEAP_BITS)
-            .map_err(|_| "no memory for fsrv's heap")?;
+        // The biggest heap up to 32 MiB that the memory holds (a 64 MiB machine has no
+        // 32 MiB untyped left once the kernel and procsrv are in).
+        let (heap, heap_bits) = (FSRV_MIN_HEAP_BITS..=FSRV_HEAP_BITS)
+            .rev()
+            .find_map(|bits| alloc.make_untyped(bits).ok().map(|u| (u, bits)))
+            .ok_or("no memory for fsrv's heap")?;
+        if heap_bits < FSRV_HEAP_BITS {
+            libsys::println!(
+                "procsrv: a small machine: the file server's heap is {} MiB",
+                (1u64 << heap_bits) >> 20
+            );
+        }
         let image =
             Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
         let config = ProcessConfig {
@@ -152,20 +169,110 @@ impl FsLink {
             alloc.slot().map_err(|_| "slot")?,
         ];
         let link = FsLink {
-            control: Control(Cap::from_cptr(control_slot)),
+            control: Control::new(Cap::from_cptr(control_slot)),
             endpoint,
             spare,
             restore: (alloc.slot().map_err(|_| "slot")?, None),
             terminals: 0,
             ours: 0,
             clock: Clock::new(info.tsc_hz),
+            bound_ms: DEFAULT_OPEN_TIMEOUT_MS,
         };
         Ok(Pending {
             link,
             fsrv,
             driver: driver.ok(),
-            argument: start_argument(info.archive_length, FSRV_HEAP_BITS),
+            argument: start_argument(info.archive_length, heap_bits, info.tsc_hz / 1000),
         })
+    }
+
+    /// A link to a file server some other process runs (a test's stand-in): `endpoint` is
+    /// a procsrv slot holding an unbadged cap to its endpoint, which the link now owns.
+    /// Its calls are bounded as the real server's are.
+    ///
+    /// # Errors
+    /// ENOMEM (no slots), EBADF (the cap cannot be minted from).
+    pub fn connect(alloc: &mut Allocator, endpoint: u64, clock: Clock) -> Result<FsLink, Errno> {
+        let mut slots = [0u64; 4];
+        for i in 0..slots.len() {
+            match alloc.slot() {
+                Ok(s) => slots[i] = s,
+                Err(_) => {
+                    for &s in &slots[..i] {
+                        alloc.slots.free(s);
+                    }
+                    return Err(Errno::ENOMEM);
+                }
+            }
+        }
+        let [control, spare0, spare1, restore] = slots;
+        let rights = Rights::WRITE
+            .union(Rights::GRANT)
+            .union(Rights::GRANT_REPLY);
+        let minted = Cap::<CNode>::from_cptr(SLOT_CNODE).mint(
+            SlotPath::at(control),
+            SlotPath::at(endpoint),
+            rights,
+            Badge::Control.to_word(),
+        );
+        if minted.is_err() {
+            for s in slots {
+                alloc.slots.free(s);
+            }
+            return Err(Errno::EBADF);
+        }
+        Ok(FsLink {
+            control: Control::new(Cap::from_cptr(control)),
+            endpoint: Cap::from_cptr(endpoint),
+            spare: [spare0, spare1],
+            restore: (restore, None),
+            terminals: 0,
+            ours: 0,
+            clock,
+            bound_ms: DEFAULT_OPEN_TIMEOUT_MS,
+        })
+    }
+
+    /// Ends a link made by [`Self::connect`]: its slots (the endpoint's included) are
+    /// emptied and given back.
+    pub fn release(self, alloc: &mut Allocator) {
+        let slots = [
+            self.control.cap.cptr(),
+            self.spare[0],
+            self.spare[1],
+            self.restore.0,
+            self.endpoint.cptr(),
+        ];
+        for s in slots {
+            let _ = alloc.free_slot(s);
+        }
+    }
+
+    /// The deadline of a call starting now: [`Self::bound_ms`] from now.
+    fn deadline(&self) -> u64 {
+        self.clock
+            .deadline_after(libsys::time::now(), self.bound_ms.saturating_mul(1_000_000))
+    }
+
+    /// The control cap, its calls bounded ([`Self::deadline`]): a file server that does not
+    /// answer cannot hold procsrv.
+    fn ctl(&self) -> Control {
+        self.control.until(Some(self.deadline()))
+    }
+
+    /// A bounded call on the fd cap in procsrv slot `slot`.
+    fn fd_request(
+        &self,
+        slot: u64,
+        info: MessageInfo,
+        words: [u64; 4],
+    ) -> Result<libsys::cap::Received, Errno> {
+        Cap::<Endpoint>::from_cptr(slot)
+            .call_timeout(info, words, self.deadline())
+            .map_err(|e| match e.error {
+                libsys::abi::Error::TimedOut => Errno::ETIMEDOUT,
+                _ => Errno::EBADF,
+            })
     }
 
     fn clear_spares(&self) {
@@ -181,19 +288,17 @@ impl FsLink {
         self.clear_spares();
         root.copy(own(self.spare[0]), fd, Rights::ALL)
             .map_err(|_| Errno::EBADF)?;
-        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
-        let reply = cap.call(MessageInfo::new(label as u64, 0, 0), [0; 4]);
+        let reply = self.fd_request(self.spare[0], MessageInfo::new(label as u64, 0, 0), [0; 4]);
         self.clear_spares();
-        match reply.map_err(|_| Errno::EBADF)?.info.label() {
+        match reply?.info.label() {
             0 => Ok(()),
             n => Err(to_errno_number(n)),
         }
     }
 
     /// Whether the fd cap in procsrv slot `slot` is a terminal.
-    fn isatty(slot: u64) -> bool {
-        let cap: Cap<Endpoint> = Cap::from_cptr(slot);
-        cap.call(MessageInfo::new(Label::FdIsatty as u64, 0, 0), [0; 4])
+    fn isatty(&self, slot: u64) -> bool {
+        self.fd_request(slot, MessageInfo::new(Label::FdIsatty as u64, 0, 0), [0; 4])
             .is_ok_and(|r| r.info.label() == 0 && r.words[0] == 1)
     }
 }
@@ -211,29 +316,15 @@ impl FileServer for FsLink {
         let pid = u64::from(context.pid);
         self.register(context.proc)?;
         if context.cwd != b"/" {
-            self.control.chdir(pid, context.cwd).map_err(to_errno)?;
+            self.ctl().chdir(pid, context.cwd).map_err(to_errno)?;
         }
         self.clear_spares();
         // A file server that does not answer by the request's bound fails the op with
         // ETIMEDOUT (CallTimeout) instead of holding procsrv.
-        let bound_ms = match context.timeout_ms {
-            0 => DEFAULT_OPEN_TIMEOUT_MS,
-            ms => ms,
-        };
-        let deadline = self
-            .clock
-            .deadline_after(libsys::time::now(), bound_ms.saturating_mul(1_000_000));
-        self.control
-            .open_on_behalf_until(
-                pid,
-                path,
-                u64::from(flags),
-                u64::from(mode),
-                self.spare[0],
-                Some(deadline),
-            )
+        self.ctl()
+            .open_on_behalf(pid, path, u64::from(flags), u64::from(mode), self.spare[0])
             .map_err(to_errno)?;
-        let terminal = Self::isatty(self.spare[0]);
+        let terminal = self.isatty(self.spare[0]);
         let moved = root.copy(dest, own(self.spare[0]), Rights::ALL);
         self.clear_spares();
         moved.map_err(|_| Errno::ENOMEM)?;
@@ -267,19 +358,25 @@ impl FileServer for FsLink {
         Some(self.endpoint)
     }
 
-    fn begin(&mut self) {
+    fn begin(&mut self, timeout_ms: u64) {
         self.terminals = 0;
         self.ours = 0;
+        self.bound_ms = match timeout_ms {
+            0 => DEFAULT_OPEN_TIMEOUT_MS,
+            ms => ms,
+        };
     }
 
     fn end(&mut self, succeeded: bool) {
         if let (false, Some(group)) = (succeeded, self.restore.1) {
-            let cap: Cap<Endpoint> = Cap::from_cptr(self.restore.0);
             let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
-            let _ = cap.call(info, [fs_api::tty::TIOCSPGRP, group, 0, 0]);
+            let _ = self.fd_request(self.restore.0, info, [fs_api::tty::TIOCSPGRP, group, 0, 0]);
         }
         self.restore.1 = None;
         let _ = Cap::<CNode>::from_cptr(SLOT_CNODE).delete(SlotPath::at(self.restore.0));
+        if succeeded {
+            self.bound_ms = DEFAULT_OPEN_TIMEOUT_MS;
+        }
     }
 
     fn opened(&mut self, fd: u32, terminal: bool) {
@@ -320,7 +417,7 @@ impl FileServer for FsLink {
         if unheard & (1 << (procsrv_api::signal::SIGTTOU - 1)) != 0 {
             flags |= fs_api::job::IGNORES_TTOU;
         }
-        self.control
+        self.ctl()
             .set_credentials(
                 process,
                 creds.uid[1],
@@ -329,7 +426,7 @@ impl FileServer for FsLink {
                 &creds.groups[..creds.ngroups.min(creds.groups.len())],
             )
             .map_err(to_errno)?;
-        self.control
+        self.ctl()
             .set_job(process, pid, pgid, sid, flags)
             .map_err(to_errno)
     }
@@ -346,19 +443,25 @@ impl FileServer for FsLink {
         self.clear_spares();
         root.copy(own(self.spare[0]), src, Rights::ALL)
             .map_err(|_| Errno::EBADF)?;
-        if self
-            .control
+        match self
+            .ctl()
             .share(u64::from(pid), self.spare[0], self.spare[1])
-            .is_err()
         {
-            // Not one of the file server's fds: the caller copies it as any cap.
-            self.clear_spares();
-            return Ok(false);
+            Ok(()) => {}
+            Err(fs_api::Errno::ETIMEDOUT) => {
+                self.clear_spares();
+                return Err(Errno::ETIMEDOUT);
+            }
+            Err(_) => {
+                // Not one of the file server's fds: the caller copies it as any cap.
+                self.clear_spares();
+                return Ok(false);
+            }
         }
         if fd < 64 {
             self.ours |= 1 << fd;
-            self.terminals =
-                (self.terminals & !(1 << fd)) | (u64::from(Self::isatty(self.spare[1])) << fd);
+            let terminal = u64::from(self.isatty(self.spare[1]));
+            self.terminals = (self.terminals & !(1 << fd)) | terminal << fd;
         }
         let copied = root.copy(dest, own(self.spare[1]), rights);
         self.clear_spares();
@@ -372,17 +475,20 @@ impl FileServer for FsLink {
         self.clear_spares();
         root.copy(own(self.spare[0]), fd, Rights::ALL)
             .map_err(|_| Errno::EBADF)?;
-        let cap: Cap<Endpoint> = Cap::from_cptr(self.spare[0]);
         let info = MessageInfo::new(Label::FdIoctl as u64, 2, 0);
-        let before = cap
-            .call(info, [fs_api::tty::TIOCGPGRP, 0, 0, 0])
+        let before = self
+            .fd_request(self.spare[0], info, [fs_api::tty::TIOCGPGRP, 0, 0, 0])
             .ok()
             .filter(|r| r.info.label() == 0)
             .map(|r| r.words[0]);
-        let reply = cap.call(info, [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0]);
+        let reply = self.fd_request(
+            self.spare[0],
+            info,
+            [fs_api::tty::TIOCSPGRP, u64::from(pgid), 0, 0],
+        );
         let label = match reply {
             Ok(r) => r.info.label(),
-            Err(_) => Errno::EBADF.number(),
+            Err(e) => e.number(),
         };
         if label == 0 && self.restore.1.is_none() {
             // Keep the cap and the group before, until the hatch ends.
@@ -404,11 +510,14 @@ impl FileServer for FsLink {
     }
 
     fn forget(&mut self, pid: u32) {
-        let _ = self.control.process_exit(u64::from(pid));
+        let _ = self.ctl().process_exit(u64::from(pid));
+        // Outside a hatch every call has the default bound.
+        self.bound_ms = DEFAULT_OPEN_TIMEOUT_MS;
     }
 
     fn events(&mut self, out: &mut [Event; 3]) -> usize {
-        match self.control.events() {
+        self.bound_ms = DEFAULT_OPEN_TIMEOUT_MS;
+        match self.ctl().events() {
             Ok((events, n)) => {
                 *out = events;
                 n

@@ -113,7 +113,7 @@ impl Server {
                 return Err(errno.into());
             }
         };
-        self.files.begin();
+        self.files.begin(request.timeout_ms);
         let registered = self.files.register(&proc);
         let suspended = match registered
             .map_err(HatchFailure::from)

@@ -24,8 +24,10 @@ pub mod hatch;
 mod lifecycle;
 pub mod memory;
 pub mod ops;
+mod request_pages;
 mod serve;
 pub mod table;
+pub mod testfiles;
 
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
@@ -72,6 +74,9 @@ unsafe impl<T> Sync for Global<T> {}
 static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
+static TEST_FILES: Global<testfiles::TestFiles> = Global(UnsafeCell::new(
+    testfiles::TestFiles::new(libsys::time::Clock::new(1)),
+));
 pub(crate) static FILE_SERVER: Global<Option<fsrv::FsLink>> = Global(UnsafeCell::new(None));
 
 /// The server's state.
@@ -159,7 +164,13 @@ impl Server {
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
         let (table, blocks, files) = unsafe {
-            let files: &'static mut dyn FileServer = &mut *NO_FILE_SERVER.0.get();
+            let files: &'static mut dyn FileServer = if options.fault_injection {
+                let test_files = &mut *TEST_FILES.0.get();
+                *test_files = testfiles::TestFiles::new(libsys::time::Clock::new(info.tsc_hz));
+                test_files
+            } else {
+                &mut *NO_FILE_SERVER.0.get()
+            };
             (
                 Table::init_in_place(&mut *TABLE.0.get()),
                 &mut *BLOCKS.0.get(),
@@ -250,6 +261,11 @@ pub fn run_with(boot_info: u64, boot: &[BootProgram], options: Options) {
 /// `cargo xtask run` without a terminal and the tests add beside the kernel's `exit`): init
 /// then ends the system when the console shell exits instead of starting another.
 pub fn root_args_say_exit(boot_info: u64) -> bool {
+    root_args_have(boot_info, "exit")
+}
+
+/// Whether the boot archive's manifest has a `root-args` line with the word `word`.
+pub fn root_args_have(boot_info: u64, word: &str) -> bool {
     // SAFETY: the kernel maps the boot info page read-only at this address for the root
     // task's whole life.
     let info: &BootInfo = unsafe { &*(boot_info as *const BootInfo) };
@@ -265,5 +281,5 @@ pub fn root_args_say_exit(boot_info: u64) -> bool {
     manifest
         .lines()
         .filter(|line| line.key == "root-args")
-        .any(|line| line.rest.split_ascii_whitespace().any(|w| w == "exit"))
+        .any(|line| line.rest.split_ascii_whitespace().any(|w| w == word))
 }

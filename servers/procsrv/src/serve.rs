@@ -7,8 +7,8 @@ use libsys::cap::{CNode, Cap, Received, SlotPath};
 use libsys::object::{CapKind, Rights};
 use libsys::syscall;
 use procsrv_api::{
-    badge, decode_hatch, label, Errno, HATCH_HEADER_WORDS, MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR,
-    REPLY_OK,
+    badge, decode_hatch, label, Errno, RequestPages, HATCH_HEADER_WORDS, MAX_PAGED_REQUEST_BYTES,
+    MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR, REPLY_OK,
 };
 
 /// What to answer.
@@ -102,6 +102,7 @@ impl Server {
                 self.loader.fail_allocation(step);
                 ok(0, [0; 4])
             }
+            label::TEST_FILE_SERVER if self.options.fault_injection => self.test_file_server(m),
             label::USAGE => {
                 let (blocks, slots) = self.usage();
                 ok(
@@ -126,6 +127,40 @@ impl Server {
         }
     }
 
+    /// `TEST_FILE_SERVER`: the endpoint cap sent (or none) becomes the file server.
+    fn test_file_server(&mut self, m: &Received) -> Answer {
+        let endpoint = if m.info.caps() == 1 && m.info.caps_unwrapped() == 0 {
+            let Ok(slot) = self.alloc.slot() else {
+                return error(Errno::ENOMEM);
+            };
+            let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+            let is_endpoint = matches!(
+                Cap::<CNode>::from_cptr(self.receive_slot).identify(),
+                Ok(id) if id.cap_kind() == Some(CapKind::Endpoint)
+            );
+            if !is_endpoint
+                || root
+                    .move_cap(SlotPath::at(slot), SlotPath::at(self.receive_slot))
+                    .is_err()
+            {
+                self.alloc.slots.free(slot);
+                return error(Errno::EBADF);
+            }
+            Some(slot)
+        } else {
+            None
+        };
+        match self.files.replace_test_server(&mut self.alloc, endpoint) {
+            Ok(()) => ok(0, [0; 4]),
+            Err(e) => {
+                if let Some(slot) = endpoint {
+                    let _ = self.alloc.free_slot(slot);
+                }
+                error(e)
+            }
+        }
+    }
+
     fn limits(&self) -> Answer {
         let mut bitmap = 0u64;
         for n in 1..64 {
@@ -140,7 +175,7 @@ impl Server {
             [
                 u64::MAX,
                 1 << procsrv_api::MAX_CAP_RADIX,
-                MAX_REQUEST_BYTES as u64,
+                MAX_PAGED_REQUEST_BYTES as u64,
                 crate::table::MAX_PROCS as u64,
             ],
         )
@@ -177,19 +212,34 @@ impl Server {
         header[..4].copy_from_slice(&m.words);
         header[4] = syscall::word(4);
         header[5] = syscall::word(5);
-        let mut bytes = [0u8; MAX_REQUEST_BYTES];
-        let words = (length - HATCH_HEADER_WORDS).min(MAX_REQUEST_BYTES / 8);
-        for i in 0..words {
-            let w = syscall::word(HATCH_HEADER_WORDS + i).to_le_bytes();
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&w);
-        }
-        let request = match decode_hatch(&header, &bytes[..words * 8]) {
-            Ok(r) => r,
+        let (radix, pages) = match RequestPages::from_word(header[4]) {
+            Ok(p) => p,
             Err(e) => return error(e.errno()),
         };
-        let caps = match self.request_caps(m, request.cap_radix) {
+        let caps = match self.request_caps(m, radix) {
             Ok(c) => c,
             Err(e) => return error(e),
+        };
+        let mut bytes = [0u8; MAX_REQUEST_BYTES];
+        let paged;
+        let request_bytes: &[u8] = if pages.count == 0 {
+            let words = (length - HATCH_HEADER_WORDS).min(MAX_REQUEST_BYTES / 8);
+            for i in 0..words {
+                let w = syscall::word(HATCH_HEADER_WORDS + i).to_le_bytes();
+                bytes[i * 8..i * 8 + 8].copy_from_slice(&w);
+            }
+            &bytes[..words * 8]
+        } else {
+            // A request too big for the IPC buffer: its bytes are in pages of the CNode.
+            paged = match self.read_request_pages(caps.slot, radix, pages) {
+                Ok(b) => b,
+                Err(e) => return error(e),
+            };
+            paged
+        };
+        let request = match decode_hatch(&header, request_bytes) {
+            Ok(r) => r,
+            Err(e) => return error(e.errno()),
         };
         match self.hatch(pid as u32, &request, caps) {
             Ok(child) => {

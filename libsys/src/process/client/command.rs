@@ -62,6 +62,8 @@ pub struct Command<'p> {
     egg: Bytes,
     caps: Option<(Cap<CNode>, u64)>,
     timeout_ms: u64,
+    /// An egg given whole ([`Command::egg_whole`]), used instead of the ops built.
+    whole_egg: Option<&'p [u8]>,
 }
 
 macro_rules! numeric_ops {
@@ -88,6 +90,7 @@ impl<'p> Command<'p> {
             egg: Bytes::new(),
             caps: None,
             timeout_ms: 0,
+            whole_egg: None,
         }
     }
 
@@ -116,6 +119,15 @@ impl<'p> Command<'p> {
     /// Bounds each file-server call made for this hatch.
     pub fn timeout_ms(mut self, ms: u64) -> Self {
         self.timeout_ms = ms;
+        self
+    }
+
+    /// The egg is `egg`, whole, instead of the ops built with the other methods (before or
+    /// after): for eggs past the builder's [`COMMAND_BYTES`]. A request bigger than the
+    /// IPC buffer (4,048 bytes of path, argv, envp and egg) travels in request pages
+    /// (`procsrv_api::RequestPages`), up to 32 KiB, still in one round trip.
+    pub fn egg_whole(mut self, egg: &'p [u8]) -> Self {
+        self.whole_egg = Some(egg);
         self
     }
 
@@ -242,7 +254,7 @@ impl<'p> Command<'p> {
             program: self.program,
             argv: self.argv.bytes(),
             envp: self.envp.bytes(),
-            egg: self.egg.bytes(),
+            egg: self.whole_egg.unwrap_or(self.egg.bytes()),
             cap_radix: self.caps.map_or(0, |(_, r)| r),
             timeout_ms: self.timeout_ms,
         };
