@@ -4,7 +4,9 @@
 //! It handles the common case of a client calling a waiting server and the server replying
 //! and waiting again. Every condition it cannot handle sends the call down the general path
 //! (`syscall::handle`), which gives the same result more slowly. Each guard below is one
-//! early exit; none changes any state.
+//! early exit; none changes any state. The SYSCALL stub (`arch::entry`) comes here
+//! straight from saving the registers, on the system call number, and resumes the frame
+//! returned with `sysretq` (`iretq` under `syscall=iretq`).
 
 use crate::arch::syscall::set_save_area;
 use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
@@ -14,7 +16,7 @@ use crate::sched::{Scheduler, SCHEDULER};
 use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
-use libsys::abi::{MessageInfo, Syscall};
+use libsys::abi::MessageInfo;
 use libsys::object::Rights;
 use libsys::object::SLOT_SIZE_BITS;
 
@@ -24,11 +26,20 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
     core::sync::atomic::AtomicU64::new(0),
 ];
 
+/// Adds one to a hit counter: a load and a store, no locked instruction (one CPU,
+/// interrupts off; the counters are statistics).
+#[inline(always)]
+fn count_hit(hits: &core::sync::atomic::AtomicU64) {
+    let n = hits.load(core::sync::atomic::Ordering::Relaxed);
+    hits.store(n + 1, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// One more than the longest message (in the low 12 bits of the message info: length, and
 /// the caps field above it, which must be zero) the fast path takes: `REGISTER_WORDS + 1`
-/// when it is on, 0 when it is off (then no call qualifies). Folding the switch into the
-/// length test costs the fast path one load per call (the bound was an immediate).
-static FAST_BOUND: core::sync::atomic::AtomicU64 =
+/// when it is on, 0 when it is off (then no call qualifies). The SYSCALL stub compares
+/// with it before it calls the fast path (`arch::entry`). Folding the switch into the
+/// length test costs one load per call (the bound was an immediate).
+pub(crate) static FAST_BOUND: core::sync::atomic::AtomicU64 =
     core::sync::atomic::AtomicU64::new(MessageInfo::REGISTER_WORDS + 1);
 
 /// Turns the fast path on or off (`DebugConsoleFastPath`, for tests that run the same calls
@@ -44,71 +55,128 @@ pub fn set_enabled(enabled: bool) -> [u64; 2] {
         .map(|hits| hits.load(core::sync::atomic::Ordering::Relaxed))
 }
 
-/// Handles the call entirely if it qualifies for the fast path; returns the frame to
-/// resume if it did.
-///
-/// `frame` is the current thread's `context`, the same memory as its TCB: it is only read
-/// by value here, before the TCB is borrowed, so no two references to it exist.
+/// The TCB whose `context` is `frame`.
 #[inline(always)]
-pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
+fn tcb_of(frame: *mut TrapFrame) -> *mut Tcb {
+    frame
+        .cast::<u8>()
+        .wrapping_sub(core::mem::offset_of!(Tcb, context))
+        .cast::<Tcb>()
+}
+
+/// The fast path of a `Call` (the SYSCALL stub dispatches here on `rax`, after it found
+/// the return address canonical and the message short: at most
+/// [`MessageInfo::REGISTER_WORDS`] words, no caps, see [`FAST_BOUND`]): returns the frame to resume with `sysretq`, or null
+/// when the call must take the general path (nothing was changed then).
+///
+/// `frame` is the current thread's `context` (the SYSCALL stub saves into the current
+/// thread's TCB: `set_save_area`), so the thread is found from it without the
+/// scheduler's `current`; it is read by value before the TCB is borrowed, so no two
+/// references to it exist.
+#[inline(always)]
+pub fn try_call(frame: *mut TrapFrame) -> *mut TrapFrame {
     // SAFETY: `frame` is the current thread's saved registers; no reference to them is live.
-    let (rsi, rax, rdi) = unsafe { ((*frame).rsi, (*frame).rax, (*frame).rdi) };
-    let info = MessageInfo(rsi);
-    // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
-    // caps field (bits 10..12) zero, in one comparison (with a bound of 0 when the fast
-    // path is switched off).
-    if rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
-        return None;
-    }
-    let call = rax == Syscall::Call as u64;
-    if !call && rax != Syscall::ReplyRecv as u64 {
-        return None;
-    }
-    // The lock is free here (one CPU, interrupts off): try it first, so that the code that
-    // takes it runs straight through.
-    let mut s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
-    let current = s.current();
-    if current.is_null() {
-        return None;
-    }
+    let (rsi, rdi) = unsafe { ((*frame).rsi, (*frame).rdi) };
+    let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
+    let current = tcb_of(frame);
+    debug_assert_eq!(s.current(), current);
     // SAFETY: the current thread is live, and the only reference to it from here on (the
     // frame is not touched again).
     let me = unsafe { &mut *current };
-    // The cap must be an endpoint (found in one step: anything else takes the slow path).
-    let (ep_phys, badge, rights) = lookup_endpoint(me, rdi)?;
+    let Some((ep_phys, badge, rights)) = lookup_endpoint(me, rdi) else {
+        return core::ptr::null_mut();
+    };
     // SAFETY: the cap names a live endpoint.
     let ep = unsafe { Endpoint::at(ep_phys) };
-    let (next, vspace) = if call {
-        let next = fast_call(me, ep, badge, rights, info)?;
-        HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        next
-    } else {
-        let next = fast_reply_recv(&s, me, ep, ep_phys, rights, info)?;
-        HITS[1].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        next
+    let Some((next, vspace)) = fast_call(me, ep, badge, rights, MessageInfo(rsi)) else {
+        return core::ptr::null_mut();
     };
+    count_hit(&HITS[0]);
+    switch_to(s, me, next, vspace)
+}
+
+/// The fast path of a `ReplyRecv`, as [`try_call`].
+#[inline(always)]
+pub fn try_reply_recv(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: as in `try_call`.
+    let (rsi, rdi) = unsafe { ((*frame).rsi, (*frame).rdi) };
+    let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
+    let current = tcb_of(frame);
+    debug_assert_eq!(s.current(), current);
+    // SAFETY: as in `try_call`.
+    let me = unsafe { &mut *current };
+    let Some((ep_phys, _, rights)) = lookup_endpoint(me, rdi) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the cap names a live endpoint.
+    let ep = unsafe { Endpoint::at(ep_phys) };
+    let Some((next, vspace)) = fast_reply_recv(&s, me, ep, ep_phys, rights, MessageInfo(rsi))
+    else {
+        return core::ptr::null_mut();
+    };
+    count_hit(&HITS[1]);
+    switch_to(s, me, next, vspace)
+}
+
+/// Makes `next` current (its address space, its FS/GS bases, its save area) and returns
+/// its frame.
+#[inline(always)]
+fn switch_to(
+    mut s: spin::MutexGuard<'_, Scheduler>,
+    me: &Tcb,
+    next: *mut Tcb,
+    vspace: PageTable,
+) -> *mut TrapFrame {
     s.switch_current(next);
     drop(s);
-
     // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
-    if PageTable::current_pml4() != vspace.pml4 {
+    if PageTable::loaded_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
     crate::arch::gdt::switch_segment_bases(&me.segment_bases, &n.segment_bases);
     let f = &mut n.context as *mut TrapFrame;
     set_save_area(f);
-    Some(f)
+    f
 }
 
-/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
-/// cover all 64 bits (the usual layout: the root task's, and every process the loader
-/// makes), so that the lookup is one slot read. Returns `None` for every other case, which
-/// the general path (kerncore's full lookup) then handles: the two always agree, because
-/// a one-level CNode resolves `cptr` to exactly this slot.
+/// How many times a capability slot was written since boot, plus one: the stamp of
+/// [`CspaceCache`]. Every write goes through `object::KernelSlots::slot_mut` (kerncore
+/// reaches slot memory only through it), which calls [`slot_written`].
+static SLOT_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// Records that a capability slot is about to be written: every [`CspaceCache`] goes stale.
 #[inline(always)]
-fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
+pub fn slot_written() {
+    // One CPU, interrupts off: a load and a store (no locked instruction).
+    let writes = SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed);
+    SLOT_WRITES.store(writes + 1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// A thread's CSpace slot decoded for the fast path's one-slot lookup: a CNode whose guard
+/// and radix cover all 64 bits of a cptr. It holds while `stamp` equals [`SLOT_WRITES`]:
+/// then no slot (the CSpace slot included) was written since it was decoded, so decoding
+/// the slot again would give the same values. All zeroes (a new TCB) never holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CspaceCache {
+    /// [`SLOT_WRITES`] when this was decoded.
+    stamp: u64,
+    /// The radix: a cptr's index is its low `shift` bits (0..=63).
+    shift: u64,
+    /// What the cptr's bits above the index must equal.
+    guard: u64,
+    /// `2^shift - 1`.
+    mask: u64,
+    /// Virtual address of the CNode's slot 0.
+    base: u64,
+}
+
+/// Decodes `tcb`'s CSpace slot into its [`CspaceCache`]; `None` (the cache left stale)
+/// when the CSpace is not a single CNode covering all 64 bits.
+#[inline(always)]
+fn refill_cspace_cache(tcb: &mut Tcb) -> Option<()> {
     let Cap::CNode {
         object,
         guard,
@@ -118,16 +186,41 @@ fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     else {
         return None;
     };
-    // A radix of 0 (one slot, a 64-bit guard) needs no test of its own: kerncore's walk
-    // then resolves a matching cptr to slot 0 too.
     let radix = u32::from(radix_bits);
-    if radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
+    if radix >= 64 || radix + u32::from(guard_bits) != 64 {
         return None;
     }
-    let index = cptr & ((1u64 << radix) - 1);
-    let slot = crate::mem::phys_to_virt(object + (index << SLOT_SIZE_BITS)) as *const Slot;
-    // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix),
-    // which stays allocated while that cap exists.
+    tcb.cspace_cache = CspaceCache {
+        stamp: SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed),
+        shift: u64::from(radix),
+        guard,
+        mask: (1u64 << radix) - 1,
+        base: crate::mem::phys_to_virt(object),
+    };
+    Some(())
+}
+
+/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
+/// cover all 64 bits (the usual layout: the root task's, and every process the loader
+/// makes), so that the lookup is one slot read through the thread's [`CspaceCache`].
+/// Returns `None` for every other case, which the general path (kerncore's full lookup)
+/// then handles: the two always agree, because a one-level CNode resolves `cptr` to
+/// exactly this slot. (A radix of 0, one slot and a 64-bit guard, needs no test of its
+/// own: kerncore's walk then resolves a matching cptr to slot 0 too.)
+#[inline(always)]
+fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
+    if tcb.cspace_cache.stamp != SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed) {
+        // Decoded inline: a call here would make the fast path save registers.
+        refill_cspace_cache(tcb)?;
+    }
+    let c = &tcb.cspace_cache;
+    if cptr >> (c.shift & 63) != c.guard {
+        return None;
+    }
+    let slot = (c.base + ((cptr & c.mask) << SLOT_SIZE_BITS)) as *const Slot;
+    // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix;
+    // the cache holds, so that cap is still in the slot), which stays allocated while
+    // that cap exists.
     match unsafe { (*slot).cap() } {
         Cap::Endpoint {
             object,
