@@ -13,7 +13,7 @@ use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
 use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
+use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_VSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
 use libsys::abi::MessageInfo;
@@ -66,17 +66,17 @@ fn tcb_of(frame: *mut TrapFrame) -> *mut Tcb {
 
 /// The fast path of a `Call` (the SYSCALL stub dispatches here on `rax`, after it found
 /// the return address canonical and the message short: at most
-/// [`MessageInfo::REGISTER_WORDS`] words, no caps, see [`FAST_BOUND`]): returns the frame to resume with `sysretq`, or null
-/// when the call must take the general path (nothing was changed then).
+/// [`MessageInfo::REGISTER_WORDS`] words, no caps, see [`FAST_BOUND`]): returns the frame
+/// to resume with `sysretq`, or null when the call must take the general path (nothing
+/// was changed then). `rsi` and `rdi` are the caller's message info and cptr (the stub
+/// passes them in registers; they are in the frame too).
 ///
 /// `frame` is the current thread's `context` (the SYSCALL stub saves into the current
 /// thread's TCB: `set_save_area`), so the thread is found from it without the
-/// scheduler's `current`; it is read by value before the TCB is borrowed, so no two
+/// scheduler's `current`; it is not used again once the TCB is borrowed, so no two
 /// references to it exist.
 #[inline(always)]
-pub fn try_call(frame: *mut TrapFrame) -> *mut TrapFrame {
-    // SAFETY: `frame` is the current thread's saved registers; no reference to them is live.
-    let (rsi, rdi) = unsafe { ((*frame).rsi, (*frame).rdi) };
+pub fn try_call(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
     let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
     let current = tcb_of(frame);
     debug_assert_eq!(s.current(), current);
@@ -97,9 +97,7 @@ pub fn try_call(frame: *mut TrapFrame) -> *mut TrapFrame {
 
 /// The fast path of a `ReplyRecv`, as [`try_call`].
 #[inline(always)]
-pub fn try_reply_recv(frame: *mut TrapFrame) -> *mut TrapFrame {
-    // SAFETY: as in `try_call`.
-    let (rsi, rdi) = unsafe { ((*frame).rsi, (*frame).rdi) };
+pub fn try_reply_recv(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
     let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
     let current = tcb_of(frame);
     debug_assert_eq!(s.current(), current);
@@ -163,12 +161,12 @@ pub fn slot_written() {
 pub struct CspaceCache {
     /// [`SLOT_WRITES`] when this was decoded.
     stamp: u64,
-    /// The radix: a cptr's index is its low `shift` bits (0..=63).
-    shift: u64,
-    /// What the cptr's bits above the index must equal.
-    guard: u64,
-    /// `2^shift - 1`.
-    mask: u64,
+    /// The smallest cptr of the CNode: the guard shifted above the index bits. A cptr
+    /// names a slot of it when `cptr - first < slots` (wrapping): the same test as "the
+    /// bits above the index equal the guard".
+    first: u64,
+    /// `2^radix`, the CNode's number of slots (the radix is 0..=63).
+    slots: u64,
     /// Virtual address of the CNode's slot 0.
     base: u64,
 }
@@ -187,14 +185,15 @@ fn refill_cspace_cache(tcb: &mut Tcb) -> Option<()> {
         return None;
     };
     let radix = u32::from(radix_bits);
-    if radix >= 64 || radix + u32::from(guard_bits) != 64 {
+    if radix >= 64 || radix + u32::from(guard_bits) != 64 || (guard << radix) >> radix != guard {
         return None;
     }
+    // `guard` has at most `64 - radix` bits (kerncore checks, and so does the test above),
+    // so the shift loses none.
     tcb.cspace_cache = CspaceCache {
         stamp: SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed),
-        shift: u64::from(radix),
-        guard,
-        mask: (1u64 << radix) - 1,
+        first: guard << radix,
+        slots: 1u64 << radix,
         base: crate::mem::phys_to_virt(object),
     };
     Some(())
@@ -214,10 +213,11 @@ fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
         refill_cspace_cache(tcb)?;
     }
     let c = &tcb.cspace_cache;
-    if cptr >> (c.shift & 63) != c.guard {
+    let index = cptr.wrapping_sub(c.first);
+    if index >= c.slots {
         return None;
     }
-    let slot = (c.base + ((cptr & c.mask) << SLOT_SIZE_BITS)) as *const Slot;
+    let slot = (c.base + (index << SLOT_SIZE_BITS)) as *const Slot;
     // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix;
     // the cache holds, so that cap is still in the slot), which stays allocated while
     // that cap exists.
@@ -270,8 +270,8 @@ fn fast_call(
     let r = unsafe { &mut *peek };
     // The receiver must not hold an unanswered call (the slow path drops it properly), and
     // its frame must be the one its `Recv` saved (see `resumable`).
-    let vspace = r.vspace();
-    if r.priority < me.priority || vspace.pml4 == 0 || !r.caller.is_null() || !resumable(r) {
+    let vspace = address_space(r)?;
+    if r.priority < me.priority || !r.caller.is_null() || !resumable(r) {
         return None;
     }
     // SAFETY: `peek` is the head of the receive queue (just checked).
@@ -287,6 +287,19 @@ fn fast_call(
     r.caller = me;
     r.caller_can_grant = rights.contains(Rights::GRANT_REPLY);
     Some((peek, vspace))
+}
+
+/// The address space `t` runs in: the PML4 cap in its VSpace slot, or `None` (the slot is
+/// empty, e.g. after a revoke took the cap away: the general path deals with that). What
+/// `Tcb::vspace` reads, without its "no table" value to test again (no PML4 is at
+/// physical address 0: kernel objects come from untyped memory above 1 MiB, and device
+/// untyped memory cannot become page tables).
+#[inline(always)]
+fn address_space(t: &Tcb) -> Option<PageTable> {
+    match *t.slots[TCB_SLOT_VSPACE].cap() {
+        Cap::Pml4 { object, .. } => Some(PageTable { pml4: object }),
+        _ => None,
+    }
 }
 
 /// Whether `t`'s frame is still the one the SYSCALL stub saved when it blocked
@@ -320,10 +333,9 @@ fn fast_reply_recv(
     let caller = unsafe { &mut *c };
     // A fault reply resumes the thread differently; a timed call's caller is in the
     // timeout list: both take the general path (one comparison).
-    let vspace = caller.vspace();
+    let vspace = address_space(caller)?;
     if caller.state != ThreadState::BlockedOnReply
         || caller.pending.kind != SendKind::Message
-        || vspace.pml4 == 0
         || !resumable(caller)
     {
         return None;

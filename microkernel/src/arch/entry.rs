@@ -172,6 +172,8 @@ trap_return:
     movq {user_rsp}(%rip), %rdx
     movq %rdx, -16(%rsp)
     movq ${vector}, -56(%rsp)
+    // The fast path's arguments: the frame, the message info (already in rsi), the cptr.
+    movq %rdi, %rdx
     leaq -176(%rsp), %rdi
     movq {kernel_stack}(%rip), %rsp
     // A return address of 2^47 or above (a `syscall` in the last two bytes of the user
@@ -181,9 +183,9 @@ trap_return:
     // The fast path takes at most 4 message words and no caps: the length field (bits
     // 0..10 of the message info in rsi) and the caps field (bits 10..12) below
     // `FAST_BOUND` in one comparison (a bound of 0 when the fast path is switched off).
-    movl %esi, %edx
-    andl $0xfff, %edx
-    cmpq {fast_bound}(%rip), %rdx
+    movl %esi, %r8d
+    andl $0xfff, %r8d
+    cmpq {fast_bound}(%rip), %r8
     jae 2f
     cmpq ${call}, %rax
     je 3f

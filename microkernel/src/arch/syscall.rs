@@ -110,13 +110,22 @@ pub(super) extern "C" fn syscall_entry(frame: *mut TrapFrame) -> Resume {
 // so their `cs` is the user's and their `rip` was found canonical at entry; that is what
 // `sysret_allowed` would check. Under `syscall=iretq` the stub returns with `iretq`.
 
-/// The IPC fast path of `Call`, straight from the SYSCALL stub: the frame to resume, or
-/// null for the general path ([`syscall_entry`]).
-pub(super) extern "C" fn fast_call_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
-    crate::fastpath::try_call(frame)
+/// The IPC fast path of `Call`, straight from the SYSCALL stub (`frame` is the current
+/// thread's, `info` and `cptr` its rsi and rdi): the frame to resume, or null for the
+/// general path ([`syscall_entry`]).
+pub(super) extern "C" fn fast_call_entry(
+    frame: *mut TrapFrame,
+    info: u64,
+    cptr: u64,
+) -> *mut TrapFrame {
+    crate::fastpath::try_call(frame, info, cptr)
 }
 
 /// The IPC fast path of `ReplyRecv`, as [`fast_call_entry`].
-pub(super) extern "C" fn fast_reply_recv_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
-    crate::fastpath::try_reply_recv(frame)
+pub(super) extern "C" fn fast_reply_recv_entry(
+    frame: *mut TrapFrame,
+    info: u64,
+    cptr: u64,
+) -> *mut TrapFrame {
+    crate::fastpath::try_reply_recv(frame, info, cptr)
 }
