@@ -4,17 +4,19 @@
 //! It handles the common case of a client calling a waiting server and the server replying
 //! and waiting again. Every condition it cannot handle sends the call down the general path
 //! (`syscall::handle`), which gives the same result more slowly. Each guard below is one
-//! early exit; none changes any state.
+//! early exit; none changes any state. The SYSCALL stub (`arch::entry`) comes here
+//! straight from saving the registers, on the system call number, and resumes the frame
+//! returned with `sysretq` (`iretq` under `syscall=iretq`).
 
 use crate::arch::syscall::set_save_area;
 use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
 use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE};
+use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_VSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
-use libsys::abi::{MessageInfo, Syscall};
+use libsys::abi::MessageInfo;
 use libsys::object::Rights;
 use libsys::object::SLOT_SIZE_BITS;
 
@@ -24,11 +26,20 @@ pub static HITS: [core::sync::atomic::AtomicU64; 2] = [
     core::sync::atomic::AtomicU64::new(0),
 ];
 
+/// Adds one to a hit counter: a load and a store, no locked instruction (one CPU,
+/// interrupts off; the counters are statistics).
+#[inline(always)]
+fn count_hit(hits: &core::sync::atomic::AtomicU64) {
+    let n = hits.load(core::sync::atomic::Ordering::Relaxed);
+    hits.store(n + 1, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// One more than the longest message (in the low 12 bits of the message info: length, and
 /// the caps field above it, which must be zero) the fast path takes: `REGISTER_WORDS + 1`
-/// when it is on, 0 when it is off (then no call qualifies). Folding the switch into the
-/// length test costs the fast path one load per call (the bound was an immediate).
-static FAST_BOUND: core::sync::atomic::AtomicU64 =
+/// when it is on, 0 when it is off (then no call qualifies). The SYSCALL stub compares
+/// with it before it calls the fast path (`arch::entry`). Folding the switch into the
+/// length test costs one load per call (the bound was an immediate).
+pub(crate) static FAST_BOUND: core::sync::atomic::AtomicU64 =
     core::sync::atomic::AtomicU64::new(MessageInfo::REGISTER_WORDS + 1);
 
 /// Turns the fast path on or off (`DebugConsoleFastPath`, for tests that run the same calls
@@ -44,71 +55,131 @@ pub fn set_enabled(enabled: bool) -> [u64; 2] {
         .map(|hits| hits.load(core::sync::atomic::Ordering::Relaxed))
 }
 
-/// Handles the call entirely if it qualifies for the fast path; returns the frame to
-/// resume if it did.
-///
-/// `frame` is the current thread's `context`, the same memory as its TCB: it is only read
-/// by value here, before the TCB is borrowed, so no two references to it exist.
+/// The TCB whose `context` is `frame`.
 #[inline(always)]
-pub fn try_fastpath(frame: *mut TrapFrame) -> Option<*mut TrapFrame> {
-    // SAFETY: `frame` is the current thread's saved registers; no reference to them is live.
-    let (rsi, rax, rdi) = unsafe { ((*frame).rsi, (*frame).rax, (*frame).rdi) };
-    let info = MessageInfo(rsi);
-    // Short message in registers, no caps: the length field (bits 0..10) at most 4 and the
-    // caps field (bits 10..12) zero, in one comparison (with a bound of 0 when the fast
-    // path is switched off).
-    if rsi & 0xfff >= FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) {
-        return None;
-    }
-    let call = rax == Syscall::Call as u64;
-    if !call && rax != Syscall::ReplyRecv as u64 {
-        return None;
-    }
-    // The lock is free here (one CPU, interrupts off): try it first, so that the code that
-    // takes it runs straight through.
-    let mut s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
-    let current = s.current();
-    if current.is_null() {
-        return None;
-    }
+fn tcb_of(frame: *mut TrapFrame) -> *mut Tcb {
+    frame
+        .cast::<u8>()
+        .wrapping_sub(core::mem::offset_of!(Tcb, context))
+        .cast::<Tcb>()
+}
+
+/// The fast path of a `Call` (the SYSCALL stub dispatches here on `rax`, after it found
+/// the return address canonical and the message short: at most
+/// [`MessageInfo::REGISTER_WORDS`] words, no caps, see [`FAST_BOUND`]): returns the frame
+/// to resume with `sysretq`, or null when the call must take the general path (nothing
+/// was changed then). `rsi` and `rdi` are the caller's message info and cptr (the stub
+/// passes them in registers; they are in the frame too).
+///
+/// `frame` is the current thread's `context` (the SYSCALL stub saves into the current
+/// thread's TCB: `set_save_area`), so the thread is found from it without the
+/// scheduler's `current`; it is not used again once the TCB is borrowed, so no two
+/// references to it exist.
+#[inline(always)]
+pub fn try_call(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
+    let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
+    let current = tcb_of(frame);
+    debug_assert_eq!(s.current(), current);
     // SAFETY: the current thread is live, and the only reference to it from here on (the
     // frame is not touched again).
     let me = unsafe { &mut *current };
-    // The cap must be an endpoint (found in one step: anything else takes the slow path).
-    let (ep_phys, badge, rights) = lookup_endpoint(me, rdi)?;
+    // No ready thread is above the current one when the kernel is entered: every kernel
+    // exit but the fast path's goes through `sched::schedule`, which runs the highest, and
+    // the fast path switches only to a thread not below the current one and readies none.
+    // So neither fast path needs to look at the run queues (a debug build checks).
+    debug_assert!(!s.has_ready_above(me.priority));
+    let Some((ep_phys, badge, rights)) = lookup_endpoint(me, rdi) else {
+        return core::ptr::null_mut();
+    };
     // SAFETY: the cap names a live endpoint; this is the only reference to it.
     let ep = unsafe { &mut *Endpoint::at(ep_phys) };
-    let (next, vspace) = if call {
-        let next = fast_call(me, ep, badge, rights, info)?;
-        HITS[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        next
-    } else {
-        let next = fast_reply_recv(&s, me, ep, ep_phys, rights, info)?;
-        HITS[1].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        next
+    let Some((next, vspace)) = fast_call(me, ep, badge, rights, MessageInfo(rsi)) else {
+        return core::ptr::null_mut();
     };
+    count_hit(&HITS[0]);
+    switch_to(s, me, next, vspace)
+}
+
+/// The fast path of a `ReplyRecv`, as [`try_call`].
+#[inline(always)]
+pub fn try_reply_recv(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
+    let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
+    let current = tcb_of(frame);
+    debug_assert_eq!(s.current(), current);
+    // SAFETY: as in `try_call`.
+    let me = unsafe { &mut *current };
+    debug_assert!(!s.has_ready_above(me.priority));
+    let Some((ep_phys, _, rights)) = lookup_endpoint(me, rdi) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the cap names a live endpoint; this is the only reference to it.
+    let ep = unsafe { &mut *Endpoint::at(ep_phys) };
+    let Some((next, vspace)) = fast_reply_recv(me, ep, ep_phys, rights, MessageInfo(rsi)) else {
+        return core::ptr::null_mut();
+    };
+    count_hit(&HITS[1]);
+    switch_to(s, me, next, vspace)
+}
+
+/// Makes `next` current (its address space, its FS/GS bases, its save area) and returns
+/// its frame.
+#[inline(always)]
+fn switch_to(
+    mut s: spin::MutexGuard<'_, Scheduler>,
+    me: &Tcb,
+    next: *mut Tcb,
+    vspace: PageTable,
+) -> *mut TrapFrame {
     s.switch_current(next);
     drop(s);
-
     // SAFETY: `next` is live (checked by the helpers) and is now current.
     let n = unsafe { &mut *next };
-    if PageTable::current_pml4() != vspace.pml4 {
+    if PageTable::loaded_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
     crate::arch::gdt::switch_segment_bases(&me.segment_bases, &n.segment_bases);
     let f = &mut n.context as *mut TrapFrame;
     set_save_area(f);
-    Some(f)
+    f
 }
 
-/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
-/// cover all 64 bits (the usual layout: the root task's, and every process the loader
-/// makes), so that the lookup is one slot read. Returns `None` for every other case, which
-/// the general path (kerncore's full lookup) then handles: the two always agree, because
-/// a one-level CNode resolves `cptr` to exactly this slot.
+/// How many times a capability slot was written since boot, plus one: the stamp of
+/// [`CspaceCache`]. Every write goes through `object::KernelSlots::slot_mut` (kerncore
+/// reaches slot memory only through it), which calls [`slot_written`].
+static SLOT_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// Records that a capability slot is about to be written: every [`CspaceCache`] goes stale.
 #[inline(always)]
-fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
+pub fn slot_written() {
+    // One CPU, interrupts off: a load and a store (no locked instruction).
+    let writes = SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed);
+    SLOT_WRITES.store(writes + 1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// A thread's CSpace slot decoded for the fast path's one-slot lookup: a CNode whose guard
+/// and radix cover all 64 bits of a cptr. It holds while `stamp` equals [`SLOT_WRITES`]:
+/// then no slot (the CSpace slot included) was written since it was decoded, so decoding
+/// the slot again would give the same values. All zeroes (a new TCB) never holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CspaceCache {
+    /// [`SLOT_WRITES`] when this was decoded.
+    stamp: u64,
+    /// The smallest cptr of the CNode: the guard shifted above the index bits. A cptr
+    /// names a slot of it when `cptr - first < slots` (wrapping): the same test as "the
+    /// bits above the index equal the guard".
+    first: u64,
+    /// `2^radix`, the CNode's number of slots (the radix is 0..=63).
+    slots: u64,
+    /// Virtual address of the CNode's slot 0.
+    base: u64,
+}
+
+/// Decodes `tcb`'s CSpace slot into its [`CspaceCache`]; `None` (the cache left stale)
+/// when the CSpace is not a single CNode covering all 64 bits.
+#[inline(always)]
+fn refill_cspace_cache(tcb: &mut Tcb) -> Option<()> {
     let Cap::CNode {
         object,
         guard,
@@ -118,16 +189,43 @@ fn lookup_endpoint(tcb: &Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     else {
         return None;
     };
-    // A radix of 0 (one slot, a 64-bit guard) needs no test of its own: kerncore's walk
-    // then resolves a matching cptr to slot 0 too.
     let radix = u32::from(radix_bits);
-    if radix + u32::from(guard_bits) != 64 || cptr >> radix != guard {
+    if radix >= 64 || radix + u32::from(guard_bits) != 64 || (guard << radix) >> radix != guard {
         return None;
     }
-    let index = cptr & ((1u64 << radix) - 1);
-    let slot = crate::mem::phys_to_virt(object + (index << SLOT_SIZE_BITS)) as *const Slot;
-    // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix),
-    // which stays allocated while that cap exists.
+    // `guard` has at most `64 - radix` bits (kerncore checks, and so does the test above),
+    // so the shift loses none.
+    tcb.cspace_cache = CspaceCache {
+        stamp: SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed),
+        first: guard << radix,
+        slots: 1u64 << radix,
+        base: crate::mem::phys_to_virt(object),
+    };
+    Some(())
+}
+
+/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
+/// cover all 64 bits (the usual layout: the root task's, and every process the loader
+/// makes), so that the lookup is one slot read through the thread's [`CspaceCache`].
+/// Returns `None` for every other case, which the general path (kerncore's full lookup)
+/// then handles: the two always agree, because a one-level CNode resolves `cptr` to
+/// exactly this slot. (A radix of 0, one slot and a 64-bit guard, needs no test of its
+/// own: kerncore's walk then resolves a matching cptr to slot 0 too.)
+#[inline(always)]
+fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
+    if tcb.cspace_cache.stamp != SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed) {
+        // Decoded inline: a call here would make the fast path save registers.
+        refill_cspace_cache(tcb)?;
+    }
+    let c = &tcb.cspace_cache;
+    let index = cptr.wrapping_sub(c.first);
+    if index >= c.slots {
+        return None;
+    }
+    let slot = (c.base + (index << SLOT_SIZE_BITS)) as *const Slot;
+    // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix;
+    // the cache holds, so that cap is still in the slot), which stays allocated while
+    // that cap exists.
     match unsafe { (*slot).cap() } {
         Cap::Endpoint {
             object,
@@ -177,8 +275,8 @@ fn fast_call(
     let r = unsafe { &mut *peek };
     // The receiver must not hold an unanswered call (the slow path drops it properly), and
     // its frame must be the one its `Recv` saved (see `resumable`).
-    let vspace = r.vspace();
-    if r.priority < me.priority || vspace.pml4 == 0 || !r.caller.is_null() || !resumable(r) {
+    let vspace = address_space(r)?;
+    if r.priority < me.priority || !r.caller.is_null() || !resumable(r) {
         return None;
     }
     // SAFETY: `peek` is the head of the receive queue (just checked).
@@ -196,6 +294,19 @@ fn fast_call(
     Some((peek, vspace))
 }
 
+/// The address space `t` runs in: the PML4 cap in its VSpace slot, or `None` (the slot is
+/// empty, e.g. after a revoke took the cap away: the general path deals with that). What
+/// `Tcb::vspace` reads, without its "no table" value to test again (no PML4 is at
+/// physical address 0: kernel objects come from untyped memory above 1 MiB, and device
+/// untyped memory cannot become page tables).
+#[inline(always)]
+fn address_space(t: &Tcb) -> Option<PageTable> {
+    match *t.slots[TCB_SLOT_VSPACE].cap() {
+        Cap::Pml4 { object, .. } => Some(PageTable { pml4: object }),
+        _ => None,
+    }
+}
+
 /// Whether `t`'s frame is still the one the SYSCALL stub saved when it blocked
 /// (`TcbWriteRegisters` and a suspension set `vector` to 0, and a fault frame holds its
 /// exception's vector): only such a frame may be resumed with `sysretq`, which the fast
@@ -206,7 +317,6 @@ fn resumable(t: &Tcb) -> bool {
 }
 
 fn fast_reply_recv(
-    sched: &Scheduler,
     me: &mut Tcb,
     ep: &mut Endpoint,
     ep_phys: u64,
@@ -227,16 +337,16 @@ fn fast_reply_recv(
     let caller = unsafe { &mut *c };
     // A fault reply resumes the thread differently; a timed call's caller is in the
     // timeout list: both take the general path (one comparison).
-    let vspace = caller.vspace();
+    let vspace = address_space(caller)?;
     if caller.state != ThreadState::BlockedOnReply
         || caller.pending.kind != SendKind::Message
-        || vspace.pml4 == 0
         || !resumable(caller)
     {
         return None;
     }
-    // The caller must be the thread that should run next.
-    if caller.priority < me.priority || sched.has_ready_above(caller.priority) {
+    // The caller must be the thread that should run next: not below the server. Nothing
+    // ready is above the server (see `try_call`), so nothing is above the caller either.
+    if caller.priority < me.priority {
         return None;
     }
     copy_words(&me.context, &mut caller.context, info, 0);

@@ -43,13 +43,13 @@ pub fn take_longest_entry() -> u64 {
 const SYSCALL_LENGTH: u64 = 2;
 
 /// Handles one system call from the current thread (`frame` is its saved registers, inside
-/// its TCB); returns the frame to resume, and whether the IPC fast path handled the call
-/// (then the frame is known to be one `sysretq` may resume: see `fastpath`).
+/// its TCB) that the IPC fast path did not take (the SYSCALL stub tries that first:
+/// `fastpath`); returns the frame to resume.
 ///
 /// `frame` is a raw pointer because the same memory is the current TCB's `context`, which
 /// the handlers reach through the TCB: no reference to the frame is held while they run.
 #[inline(always)]
-pub fn handle(frame: *mut TrapFrame) -> (*mut TrapFrame, bool) {
+pub fn handle(frame: *mut TrapFrame) -> *mut TrapFrame {
     // A `syscall` in the last two bytes of the user half returns to 2^47, which is not
     // canonical: `sysretq`/`iretq` there would fault in ring 0. Such a thread takes a
     // general protection fault instead, as if it had jumped there. (No other frame can
@@ -57,12 +57,9 @@ pub fn handle(frame: *mut TrapFrame) -> (*mut TrapFrame, bool) {
     // `TcbWriteRegisters` checks the address.)
     // SAFETY: `frame` is the current thread's saved registers; read by value.
     if unsafe { (*frame).rip } >= crate::uaccess::USER_END {
-        return (bad_return_address(frame), false);
+        return bad_return_address(frame);
     }
-    match crate::fastpath::try_fastpath(frame) {
-        Some(next) => (next, true),
-        None => (handle_slow(frame), false),
-    }
+    handle_slow(frame)
 }
 
 #[cold]

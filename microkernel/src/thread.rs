@@ -145,6 +145,9 @@ pub struct Tcb {
     pub name: [u8; NAME_LENGTH],
     /// FS and GS bases (`TcbSetTlsBase`), loaded when the thread is switched to.
     pub segment_bases: gdt::SegmentBases,
+    /// The IPC fast path's decoded copy of the CSpace slot (valid while no capability slot
+    /// anywhere was written since it was made; all zeroes = not made yet).
+    pub cspace_cache: crate::fastpath::CspaceCache,
 }
 
 const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SIZE_BITS);

@@ -9,7 +9,9 @@
 //! switch.
 
 use super::gdt;
-use super::syscall::{syscall_entry, SAVE_AREA_END, USER_RSP};
+use super::syscall::{
+    fast_call_entry, fast_reply_recv_entry, syscall_entry, SAVE_AREA_END, USER_RSP,
+};
 use super::trap::{bad_user_rip, trap_entry, SYSCALL_VECTOR};
 use core::arch::global_asm;
 
@@ -109,10 +111,37 @@ trap_return:
     movq %rax, %rsp
     jmp trap_return
 
-    .section .text.syscall, "ax"
-    .global syscall_stub
-    .p2align 4
-syscall_stub:
+    // `sysretq` takes rip from rcx and RFLAGS from r11, so the user sees rcx = rip and
+    // r11 = rflags: load those two from the frame's rip and rflags (the saved rcx and r11
+    // are not needed), every other register from its place in the frame (offsets asserted
+    // in trap.rs), and rsp last. %rsp points at the frame.
+    .macro SYSRET_EXIT
+    movq 0(%rsp), %r15
+    movq 8(%rsp), %r14
+    movq 16(%rsp), %r13
+    movq 24(%rsp), %r12
+    movq 40(%rsp), %r10
+    movq 48(%rsp), %r9
+    movq 56(%rsp), %r8
+    movq 64(%rsp), %rbp
+    movq 72(%rsp), %rdi
+    movq 80(%rsp), %rsi
+    movq 88(%rsp), %rdx
+    movq 104(%rsp), %rbx
+    movq 112(%rsp), %rax
+    movq 136(%rsp), %rcx
+    movq 152(%rsp), %r11
+    movq 160(%rsp), %rsp
+    sysretq
+    .endm
+
+    // The SYSCALL stubs. Both save the user's registers into the current thread's frame,
+    // then go to the IPC fast path for `Call` and `ReplyRecv` with a short message (the
+    // system call number is in rax, the message info in rsi) and to the general path (`syscall_entry`) for everything else and for whatever
+    // the fast path refuses (it returns null then, having changed nothing). They differ in
+    // how the fast path returns: `syscall_stub` with `sysretq`, `syscall_stub_iretq` (LSTAR
+    // under `syscall=iretq`) through `trap_return`.
+    .macro SYSCALL_STUB fast_exit
     movq %rsp, {user_rsp}(%rip)
     movq {save_area}(%rip), %rsp
     // %rsp is the end of the thread's frame (176 bytes: offsets asserted in trap.rs).
@@ -140,40 +169,74 @@ syscall_stub:
     // rip and rflags (SYSCALL left them in rcx and r11), the user's rsp, the vector.
     movq %rcx, -40(%rsp)
     movq %r11, -24(%rsp)
-    movq {user_rsp}(%rip), %rax
-    movq %rax, -16(%rsp)
+    movq {user_rsp}(%rip), %rdx
+    movq %rdx, -16(%rsp)
     movq ${vector}, -56(%rsp)
+    // The fast path's arguments: the frame, the message info (already in rsi), the cptr.
+    movq %rdi, %rdx
     leaq -176(%rsp), %rdi
     movq {kernel_stack}(%rip), %rsp
+    // A return address of 2^47 or above (a `syscall` in the last two bytes of the user
+    // half) goes to the general path, which refuses it. rcx is saved: it may be clobbered.
+    shrq $47, %rcx
+    jnz 2f
+    // The fast path takes at most 4 message words and no caps: the length field (bits
+    // 0..10 of the message info in rsi) and the caps field (bits 10..12) below
+    // `FAST_BOUND` in one comparison (a bound of 0 when the fast path is switched off).
+    movl %esi, %r8d
+    andl $0xfff, %r8d
+    cmpq {fast_bound}(%rip), %r8
+    jae 2f
+    cmpq ${call}, %rax
+    je 3f
+    cmpq ${reply_recv}, %rax
+    jne 2f
+    call {fast_reply_recv}
+    testq %rax, %rax
+    jz 1f
+    movq %rax, %rsp
+    \fast_exit
+3:
+    call {fast_call}
+    testq %rax, %rax
+    jz 1f
+    movq %rax, %rsp
+    \fast_exit
+1:
+    // Refused by the fast path: the frame is still the current thread's.
+    movq {save_area}(%rip), %rdi
+    subq $176, %rdi
+2:
     call {syscall_entry}
     movq %rax, %rsp
     testq %rdx, %rdx
     jz trap_return
-    // `sysretq` takes rip from rcx and RFLAGS from r11, so the user sees rcx = rip and
-    // r11 = rflags: load those two from the frame's rip and rflags (the saved rcx and r11
-    // are not needed), every other register from its place in the frame (offsets asserted
-    // in trap.rs), and rsp last.
-    movq 0(%rsp), %r15
-    movq 8(%rsp), %r14
-    movq 16(%rsp), %r13
-    movq 24(%rsp), %r12
-    movq 40(%rsp), %r10
-    movq 48(%rsp), %r9
-    movq 56(%rsp), %r8
-    movq 64(%rsp), %rbp
-    movq 72(%rsp), %rdi
-    movq 80(%rsp), %rsi
-    movq 88(%rsp), %rdx
-    movq 104(%rsp), %rbx
-    movq 112(%rsp), %rax
-    movq 136(%rsp), %rcx
-    movq 152(%rsp), %r11
-    movq 160(%rsp), %rsp
-    sysretq
+    jmp sysret_exit
+    .endm
+
+    .section .text.syscall, "ax"
+    .global syscall_stub
+    .p2align 4
+syscall_stub:
+    SYSCALL_STUB SYSRET_EXIT
+
+    .global syscall_stub_iretq
+    .p2align 4
+syscall_stub_iretq:
+    SYSCALL_STUB "jmp trap_return"
+
+    .p2align 4
+sysret_exit:
+    SYSRET_EXIT
 "#,
     trap_entry = sym trap_entry,
     bad_user_rip = sym bad_user_rip,
     syscall_entry = sym syscall_entry,
+    fast_call = sym fast_call_entry,
+    fast_bound = sym crate::fastpath::FAST_BOUND,
+    fast_reply_recv = sym fast_reply_recv_entry,
+    call = const libsys::abi::Syscall::Call as u64,
+    reply_recv = const libsys::abi::Syscall::ReplyRecv as u64,
     kernel_stack = sym gdt::KERNEL_STACK_TOP,
     user_rsp = sym USER_RSP,
     save_area = sym SAVE_AREA_END,

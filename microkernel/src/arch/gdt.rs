@@ -171,6 +171,20 @@ pub struct SegmentBases {
     pub fs: u64,
     /// GS base.
     pub gs: u64,
+    /// `fs | gs`: 0 when both are 0, as for most threads (private, so that every value is
+    /// made by [`SegmentBases::new`] and this stays true).
+    either: u64,
+}
+
+impl SegmentBases {
+    /// Bases `fs` and `gs`.
+    pub const fn new(fs: u64, gs: u64) -> Self {
+        SegmentBases {
+            fs,
+            gs,
+            either: fs | gs,
+        }
+    }
 }
 
 const IA32_FS_BASE: u32 = 0xc000_0100;
@@ -195,10 +209,11 @@ pub fn load_segment_bases(bases: &SegmentBases) {
     }
 }
 
-/// The IPC fast path's switch: loads `next`'s bases only if they differ from `previous`'s.
+/// The IPC fast path's switch: loads `next`'s bases only if they differ from `previous`'s
+/// (when both threads have none, the usual case, that is one test).
 #[inline(always)]
 pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
-    if previous != next {
+    if previous.either | next.either != 0 && previous != next {
         load_segment_bases(next);
     }
 }

@@ -26,19 +26,23 @@ pub(super) static SAVE_AREA_END: AtomicU64 = AtomicU64::new(0);
 pub(super) static USER_RSP: AtomicU64 = AtomicU64::new(0);
 /// `syscall=iretq`: never use sysretq.
 static FORCE_IRETQ: AtomicBool = AtomicBool::new(false);
-/// What the IPC fast path's return uses: 1 (`sysretq`) unless `syscall=iretq` is set.
-static FAST_SYSRET: AtomicU64 = AtomicU64::new(1);
 
-// SAFETY: `syscall_stub` is defined in `entry.rs` with exactly this name; it is never
-// called from Rust, only its address is written to LSTAR.
+// SAFETY: `syscall_stub` and `syscall_stub_iretq` are defined in `entry.rs` with exactly
+// these names; they are never called from Rust, only their addresses are written to LSTAR.
 unsafe extern "C" {
     fn syscall_stub();
+    fn syscall_stub_iretq();
 }
 
 /// Enables SYSCALL/SYSRET and points LSTAR at the stub.
 pub fn init(force_iretq: bool) {
     FORCE_IRETQ.store(force_iretq, Ordering::Relaxed);
-    FAST_SYSRET.store(u64::from(!force_iretq), Ordering::Relaxed);
+    // The two stubs differ only in how the IPC fast path returns.
+    let stub = if force_iretq {
+        syscall_stub_iretq as *const () as u64
+    } else {
+        syscall_stub as *const () as u64
+    };
     // STAR[47:32]: SYSCALL CS (SS = +8). STAR[63:48]: SYSRET base (SS = +8, CS = +16).
     let star = (u64::from(gdt::KERNEL_CS) << 32) | (u64::from(gdt::KERNEL_DS) << 48);
     // SAFETY: programming the architectural SYSCALL MSRs with the selectors of our GDT
@@ -48,7 +52,7 @@ pub fn init(force_iretq: bool) {
         let value = efer.read();
         efer.write(value | EFER_SCE);
         Msr::new(IA32_STAR).write(star);
-        Msr::new(IA32_LSTAR).write(syscall_stub as *const () as u64);
+        Msr::new(IA32_LSTAR).write(stub);
         Msr::new(IA32_FMASK).write(FMASK);
     }
 }
@@ -91,21 +95,37 @@ pub fn sysret_allowed(frame: &TrapFrame) -> bool {
         && !FORCE_IRETQ.load(Ordering::Relaxed)
 }
 
-/// Rust side of SYSCALL.
+/// Rust side of SYSCALL, the general path: every call the fast path did not take.
 pub(super) extern "C" fn syscall_entry(frame: *mut TrapFrame) -> Resume {
-    let (next, fast) = crate::syscall::handle(frame);
-    // The fast path resumes only frames saved by this stub that nothing rewrote since
-    // (`vector` is `SYSCALL_VECTOR`: `TcbWriteRegisters`, suspension and traps all change
-    // it), so their `cs` is the user's and their `rip` was found canonical at entry; that
-    // is what `sysret_allowed` would check.
-    let sysret = if fast {
-        FAST_SYSRET.load(Ordering::Relaxed)
-    } else {
-        // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
-        u64::from(sysret_allowed(unsafe { &*next }))
-    };
+    let next = crate::syscall::handle(frame);
     Resume {
         frame: next,
-        sysret,
+        // SAFETY: `next` is the live frame of the thread to resume (or the idle frame).
+        sysret: u64::from(sysret_allowed(unsafe { &*next })),
     }
+}
+
+// The fast path resumes only frames saved by the SYSCALL stub that nothing rewrote since
+// (`vector` is `SYSCALL_VECTOR`: `TcbWriteRegisters`, suspension and traps all change it),
+// so their `cs` is the user's and their `rip` was found canonical at entry; that is what
+// `sysret_allowed` would check. Under `syscall=iretq` the stub returns with `iretq`.
+
+/// The IPC fast path of `Call`, straight from the SYSCALL stub (`frame` is the current
+/// thread's, `info` and `cptr` its rsi and rdi): the frame to resume, or null for the
+/// general path ([`syscall_entry`]).
+pub(super) extern "C" fn fast_call_entry(
+    frame: *mut TrapFrame,
+    info: u64,
+    cptr: u64,
+) -> *mut TrapFrame {
+    crate::fastpath::try_call(frame, info, cptr)
+}
+
+/// The IPC fast path of `ReplyRecv`, as [`fast_call_entry`].
+pub(super) extern "C" fn fast_reply_recv_entry(
+    frame: *mut TrapFrame,
+    info: u64,
+    cptr: u64,
+) -> *mut TrapFrame {
+    crate::fastpath::try_reply_recv(frame, info, cptr)
 }

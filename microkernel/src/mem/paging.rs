@@ -81,6 +81,9 @@ pub struct PageTable {
     pub pml4: u64,
 }
 
+/// What [`PageTable::activate`] last wrote to CR3 (one CPU: per-CPU state with SMP).
+static LOADED_PML4: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 impl PageTable {
     /// Maps one page of `size` (4 KiB or 2 MiB) at `virt` to `phys` with leaf `flags`.
     pub fn map(
@@ -195,11 +198,20 @@ impl PageTable {
         cr3 & ADDRESS_MASK
     }
 
+    /// The PML4 the kernel last loaded into CR3 with [`activate`](Self::activate) (0
+    /// before the first): the same as [`current_pml4`](Self::current_pml4), since the
+    /// kernel writes CR3 nowhere else, but a memory read instead of a CR3 read and a mask.
+    #[inline(always)]
+    pub fn loaded_pml4() -> u64 {
+        LOADED_PML4.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Makes this hierarchy the current one.
     ///
     /// # Safety
     /// It must map the kernel (text, data, stacks, HHDM) exactly as the current one does.
     pub unsafe fn activate(&self) {
+        LOADED_PML4.store(self.pml4, core::sync::atomic::Ordering::Relaxed);
         // SAFETY: forwarded from the caller.
         unsafe { core::arch::asm!("mov cr3, {}", in(reg) self.pml4, options(nostack)) };
     }

@@ -41,6 +41,8 @@ impl SlotStore for KernelSlots {
     }
 
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot {
+        // Any slot may be a thread's CSpace slot: the fast path's decoded copies go stale.
+        crate::fastpath::slot_written();
         // SAFETY: as above; one CPU with interrupts off, and kerncore drops each slot
         // reference before it takes the next. No other reference to a slot is live: CNode
         // slots are only reached through this store, and TCBs (whose first slots these

@@ -348,7 +348,7 @@ fn decode_tls_base(is_self: bool, args: &Args) -> Result<TcbOp, InvocationError>
         return Err(InvocationError::new(Error::InvalidArgument, 1));
     }
     Ok(TcbOp::SetTlsBase {
-        bases: crate::arch::gdt::SegmentBases { fs, gs },
+        bases: crate::arch::gdt::SegmentBases::new(fs, gs),
         load_now: is_self,
     })
 }

@@ -1,13 +1,15 @@
 //! `ipcbench`: the IPC benchmark, run as the root task by `cargo xtask bench ipc`.
 //!
-//! Starts `ipcpeer` twice from the boot archive, each in its own address space at our
-//! priority: one in `mode::PONG` (echo every message, same length) and one in
-//! `mode::PONG_CAP` (also accept one cap per message and delete it before replying). Then it
-//! times [`ROUND_TRIPS`] `Call`/`ReplyRecv` round trips with `rdtsc`, after [`WARM_UP`]
-//! untimed ones, for: a one-word message (the kernel's fast path, then again with the fast
-//! path switched off through the debug console cap), a 10-word message and a
-//! 4 KiB (512-word) message each way (the general path), and a one-word message carrying
-//! one cap.
+//! Starts `ipcpeer` four times from the boot archive, each in its own address space at our
+//! priority: in `mode::PONG` (echo every message, same length), `mode::PONG_CAP` (also
+//! accept one cap per message and delete it before replying), `mode::STAMP` and
+//! `mode::STAMP_CAP` (answer with the time-stamp counter read when the message arrived,
+//! before deleting its cap). Then it times [`ROUND_TRIPS`] `Call`/`ReplyRecv` round trips
+//! with `rdtsc`, after [`WARM_UP`] untimed ones, for: a one-word message (the kernel's fast
+//! path, then again with the fast path switched off through the debug console cap), a
+//! 10-word message and a 4 KiB (512-word) message each way (the general path), and a
+//! one-word message carrying one cap; and one way (from before the `Call` to the peer's
+//! return from its receive) a `Call` carrying 10 words and a `Call` carrying one cap.
 //!
 //! Under QEMU TCG with `-icount shift=0` one `rdtsc` tick is one executed instruction (each
 //! iteration of a `rep` string instruction counts as one), so the figures are instructions
@@ -101,6 +103,8 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     .map_err(Failure::Load)?;
     let (pong, _p1) = start_pong(&mut alloc, &mut loader, info, mode::PONG)?;
     let (pong_cap, _p2) = start_pong(&mut alloc, &mut loader, info, mode::PONG_CAP)?;
+    let (stamp, _p3) = start_pong(&mut alloc, &mut loader, info, mode::STAMP)?;
+    let (stamp_cap, _p4) = start_pong(&mut alloc, &mut loader, info, mode::STAMP_CAP)?;
     let gift: Cap<Notification> = alloc.make().map_err(Failure::Alloc)?;
 
     let one_word = MessageInfo::new(0, 1, 0);
@@ -121,7 +125,9 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     let ten = measure(pong, MessageInfo::new(0, 10, 0), "10-word round trip")?;
     let long = measure(pong, MessageInfo::new(0, LONG_WORDS, 0), "4 KiB round trip")?;
     syscall::set_send_cap(0, gift.cptr());
+    let ten_call = measure_one_way(stamp, MessageInfo::new(0, 10, 0), "10-word Call")?;
     let with_cap = measure(pong_cap, MessageInfo::new(0, 1, 1), "1-cap round trip")?;
+    let cap_call = measure_one_way(stamp_cap, MessageInfo::new(0, 1, 1), "1-cap Call")?;
     if syscall::word(LONG_WORDS as usize - 1) != LONG_WORDS - 1 {
         return Err(Failure::Setup("the 4 KiB message did not come back intact"));
     }
@@ -131,7 +137,11 @@ fn run(info: &BootInfo) -> Result<(), Failure> {
     println!("bench: ipc-10word: {ten} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-4KiB: {long} instructions per round trip ({ROUND_TRIPS} round trips)");
     println!("bench: ipc-1cap: {with_cap} instructions per round trip ({ROUND_TRIPS} round trips)");
-    println!("bench: note: ipc-10word and ipc-4KiB carry 10 and 512 words each way (general path); ipc-1cap includes the receiver's CNodeDelete of the cap");
+    println!(
+        "bench: ipc-10word-call: {ten_call} instructions per Call, one way ({ROUND_TRIPS} calls)"
+    );
+    println!("bench: ipc-1cap-call: {cap_call} instructions per Call, one way, the cap's transfer alone ({ROUND_TRIPS} calls)");
+    println!("bench: note: ipc-10word and ipc-4KiB carry 10 and 512 words each way (general path); ipc-1cap includes the receiver's CNodeDelete of the cap; the -call figures run from before the caller's system call to the receiver's return from its own");
     println!("bench: ipc round trip (1 word, fast path): {fast} instructions");
     long_operations(&mut alloc)
 }
@@ -315,6 +325,31 @@ fn long_operations(alloc: &mut Allocator) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Warms up, then times [`ROUND_TRIPS`] calls of `info` on a [`mode::STAMP`] peer one way:
+/// from before each `Call` to the moment the peer's receive returned (the time-stamp
+/// counter it read then comes back in the reply); returns the mean (rounded to the
+/// nearest).
+fn measure_one_way(
+    endpoint: Cap<Endpoint>,
+    info: MessageInfo,
+    what: &'static str,
+) -> Result<u64, Failure> {
+    let cptr = endpoint.cptr();
+    let mut total = 0u64;
+    for i in 0..WARM_UP + ROUND_TRIPS {
+        let start = now();
+        let reply = syscall::call(cptr, info, [i, 0, 0, 0]).map_err(|e| Failure::Ipc(what, e))?;
+        let arrived = reply.words[0];
+        if arrived < start {
+            return Err(Failure::Setup("the stamp peer answered an earlier time"));
+        }
+        if i >= WARM_UP {
+            total += arrived - start;
+        }
+    }
+    Ok((total + ROUND_TRIPS / 2) / ROUND_TRIPS)
 }
 
 /// Warms up, then times [`ROUND_TRIPS`] calls of `info` on `endpoint`; returns ticks per

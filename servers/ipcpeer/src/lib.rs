@@ -41,6 +41,13 @@ pub mod mode {
     pub const BLOCK_WAIT: u64 = 8;
     /// Like `BLOCK_RECV`, blocking in `Call` on `SLOT_ENDPOINT`.
     pub const BLOCK_CALL: u64 = 9;
+    /// Benchmark one-way timing: `Recv`, then for each message read the time-stamp counter
+    /// as soon as the call returns and `ReplyRecv` it (one word), so that the caller can
+    /// time its `Call` alone (from before its system call to the receiver's return).
+    pub const STAMP: u64 = 10;
+    /// Like `STAMP`, accepting one cap per message: the counter is read before the cap is
+    /// deleted, so the caller times the cap's transfer alone.
+    pub const STAMP_CAP: u64 = 11;
 }
 
 /// Labels understood in [`mode::SERVER`], and labels of the peer's reports.

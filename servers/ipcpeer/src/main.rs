@@ -24,6 +24,8 @@ fn main(start_mode: u64) {
         mode::SERVER => server(),
         mode::PONG => pong(false),
         mode::PONG_CAP => pong(true),
+        mode::STAMP => stamp(false),
+        mode::STAMP_CAP => stamp(true),
         mode::FAULT_NULL => fault_null(),
         mode::FAULT_UD2 => fault_ud2(),
         mode::FAULT_DIVIDE => fault_divide(),
@@ -197,6 +199,27 @@ fn pong(caps: bool) {
             Ok(r) => r,
             Err(_) => return,
         };
+    }
+}
+
+/// The benchmark's one-way loop ([`mode::STAMP`]): answer every message with the time it
+/// arrived; with `caps`, delete the cap each message brings, after reading the time.
+fn stamp(caps: bool) {
+    if caps {
+        syscall::set_receive_slot(SLOT_RECEIVE);
+    }
+    if syscall::recv(SLOT_ENDPOINT).is_err() {
+        return;
+    }
+    loop {
+        let arrived = libsys::time::now();
+        if caps {
+            let _ = OWN_CNODE.delete(SlotPath::at(SLOT_RECEIVE));
+        }
+        let info = MessageInfo::new(0, 1, 0);
+        if syscall::reply_recv(SLOT_ENDPOINT, info, [arrived, 0, 0, 0]).is_err() {
+            return;
+        }
     }
 }
 

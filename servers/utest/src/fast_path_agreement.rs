@@ -7,16 +7,23 @@
 //! `ReplyRecv`, or now and then with `Reply`, a yield and `Recv` (so the client's next Call
 //! finds no receiver and queues). Every register going in is random (the syscall number,
 //! cptr and message info aside): lengths 0 to 4, random labels and words, three caps to the
-//! endpoint (unbadged, a random badge, all ones). The pair runs at three priority
-//! settings: equal, server below the client, client below the server. The helpers share
-//! our CSpace and VSpace and record what they saw in the statics below.
+//! endpoint (unbadged, a random badge, all ones) and a fourth slot that the client re-mints
+//! with a new badge before some of its Calls (capability slot writes between fast-path
+//! calls: the fast path's cached CSpace decode must be made again, and must find the new
+//! cap). The pair runs at three priority settings: equal, server below the client, client
+//! below the server; then at equal priorities with FS and GS bases of their own
+//! (`TcbSetTlsBase`), which both read through `%fs:0` / `%gs:0` after every system call (the
+//! fast path must switch the bases). The helpers share our CSpace and VSpace and record
+//! what they saw in the statics below.
 
 use crate::check::{Fail, TestResult};
 use crate::{ensure, ok, Ctx, Test};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libsys::abi::{MessageInfo, Syscall};
 use libsys::bootinfo::{SLOT_CNODE, SLOT_DEBUG_CONSOLE, SLOT_VSPACE};
-use libsys::cap::{Cap, DebugConsole, Endpoint, Notification, Tcb, TcbConfig, UserRegisters};
+use libsys::cap::{
+    CNode, Cap, DebugConsole, Endpoint, Notification, SlotPath, Tcb, TcbConfig, UserRegisters,
+};
 use libsys::object::Rights;
 
 /// The tests of this file.
@@ -118,17 +125,73 @@ static FIRST: Record = [const { [const { [const { AtomicU64::new(0) }; REGS] }; 
 
 /// What the helpers use: the seed and the caps (set before they start).
 static SEED: AtomicU64 = AtomicU64::new(0);
-static CAPS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static CAPS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 const EP: usize = 0;
 const EP_BADGED: usize = 1;
 const EP_ALL_ONES: usize = 2;
 const DONE: usize = 3;
 const PARK: usize = 4;
+/// The slot the client re-mints (`remint`).
+const EP_VAR: usize = 5;
+/// `[step]`: a cap to the endpoint with `remint(step)`'s badge, minted by `run` (the
+/// helpers have no IPC buffer, so they cannot send `CNodeMint`'s six words), which the
+/// client moves into `EP_VAR` before Call `step`.
+static REMINTED: [AtomicU64; STEPS] = [const { AtomicU64::new(0) }; STEPS];
+
+/// Whether the helpers run with FS and GS bases (the last round): then each reads
+/// `%fs:0` and `%gs:0` after every system call into `TLS_SEEN`.
+static TLS_ROUND: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// The words the helpers' bases point at: client FS, client GS, server FS, server GS.
+static TLS_WORDS: [u64; 4] = [0xc1f5, 0xc195, 0x5ef5, 0x5e95];
+/// `[kind][step]`: the `%fs:0` and `%gs:0` the thread read after that system call.
+static TLS_SEEN: [[[AtomicU64; 2]; STEPS]; 3] =
+    [const { [const { [const { AtomicU64::new(0) }; 2] }; STEPS] }; 3];
 
 fn record(kind: usize, step: usize, regs: &[u64; REGS]) {
     for (slot, value) in OUT[kind][step].iter().zip(regs) {
         slot.store(*value, Ordering::SeqCst);
     }
+    if TLS_ROUND.load(Ordering::SeqCst) {
+        let (fs, gs): (u64, u64);
+        // SAFETY: in the TLS round both helpers' FS and GS bases point at words of
+        // `TLS_WORDS` (set with `TcbSetTlsBase` before they start), which are mapped and
+        // readable; the loads touch nothing else.
+        unsafe {
+            core::arch::asm!(
+                "mov {fs}, qword ptr fs:[0]",
+                "mov {gs}, qword ptr gs:[0]",
+                fs = out(reg) fs,
+                gs = out(reg) gs,
+                options(nostack, readonly, preserves_flags)
+            );
+        }
+        TLS_SEEN[kind][step][0].store(fs, Ordering::SeqCst);
+        TLS_SEEN[kind][step][1].store(gs, Ordering::SeqCst);
+    }
+}
+
+/// Whether the client re-mints `EP_VAR` (moves a cap with a new badge into it) before Call
+/// `step`; with which badge.
+fn remint(step: usize) -> Option<u64> {
+    random(4, step as u64)
+        .is_multiple_of(3)
+        .then(|| random(5, step as u64))
+}
+
+/// The badge the server sees for Call `step`.
+fn expected_badge(step: usize) -> u64 {
+    match choice(step) {
+        EP => 0,
+        EP_BADGED => random(3, 0) | 1,
+        EP_ALL_ONES => u64::MAX,
+        // The last re-mint at or before `step` (`run` mints badge 7 first).
+        _ => (0..=step).rev().find_map(remint).unwrap_or(7),
+    }
+}
+
+/// The cap the client calls through at `step`.
+fn choice(step: usize) -> usize {
+    [EP, EP_BADGED, EP_ALL_ONES, EP_VAR][(random(1, step as u64) % 4) as usize]
 }
 
 /// splitmix64 of `seed`, `stream` and `index`: the same inputs on both runs.
@@ -163,8 +226,16 @@ fn cap(index: usize) -> u64 {
 /// The client: `STEPS` Calls through a randomly chosen cap, then it signals `DONE` and
 /// waits forever on `PARK`.
 extern "C" fn client(_: u64) -> ! {
-    for step in 0..STEPS {
-        let via = [EP, EP_BADGED, EP_ALL_ONES][(random(1, step as u64) % 3) as usize];
+    let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+    for (step, reminted) in REMINTED.iter().enumerate() {
+        if remint(step).is_some() {
+            let var = SlotPath::at(cap(EP_VAR));
+            let src = SlotPath::at(reminted.load(Ordering::SeqCst));
+            // Failures show as a failed Call or a wrong badge at the server (checked).
+            let _ = root.delete(var);
+            let _ = root.move_cap(var, src);
+        }
+        let via = choice(step);
         let out = full_syscall(inputs(0x1000 + step as u64, Syscall::Call, cap(via)));
         record(CLIENT, step, &out);
     }
@@ -240,8 +311,9 @@ fn spawn(
     Ok(tcb)
 }
 
-/// Runs one sequence with the fast path `enabled`, helpers at the given priorities; returns
-/// how many Calls and ReplyRecvs the fast path took meanwhile.
+/// Runs one sequence with the fast path `enabled`, helpers at the given priorities (and
+/// FS/GS bases if `TLS_ROUND`); returns how many Calls and ReplyRecvs the fast path took
+/// meanwhile.
 fn run(
     ctx: &mut Ctx,
     enabled: bool,
@@ -255,18 +327,32 @@ fn run(
             }
         }
     }
+    for kind in &TLS_SEEN {
+        for step in kind {
+            for r in step {
+                r.store(0, Ordering::SeqCst);
+            }
+        }
+    }
     let console = Cap::<DebugConsole>::from_cptr(SLOT_DEBUG_CONSOLE);
     let ep: Cap<Endpoint> = ctx.make()?;
     let badged = ctx.mint(ep, Rights::ALL, random(3, 0) | 1)?;
     let all_ones = ctx.mint(ep, Rights::ALL, u64::MAX)?;
     let done: Cap<Notification> = ctx.make()?;
     let park: Cap<Notification> = ctx.make()?;
+    let var = ctx.mint(ep, Rights::ALL, 7)?;
+    for (step, slot) in REMINTED.iter().enumerate() {
+        if let Some(badge) = remint(step) {
+            slot.store(ctx.mint(ep, Rights::ALL, badge)?.cptr(), Ordering::SeqCst);
+        }
+    }
     for (index, c) in [
         ep.cptr(),
         badged.cptr(),
         all_ones.cptr(),
         done.cptr(),
         park.cptr(),
+        var.cptr(),
     ]
     .into_iter()
     .enumerate()
@@ -275,6 +361,11 @@ fn run(
     }
     let server = spawn(ctx, server, 0, server_priority)?;
     let client = spawn(ctx, client, 1, client_priority)?;
+    if TLS_ROUND.load(Ordering::SeqCst) {
+        let word = |i: usize| core::ptr::addr_of!(TLS_WORDS[i]) as u64;
+        ok!(client.set_tls_base(word(0), word(1)));
+        ok!(server.set_tls_base(word(2), word(3)));
+    }
     let before = ok!(console.set_fast_path(enabled));
     let deadline = libsys::time::now().saturating_add(ctx.info.tsc_hz.saturating_mul(20));
     let finished = server
@@ -292,18 +383,46 @@ fn run(
     Ok(after[0] + after[1] - before[0] - before[1])
 }
 
+/// In the TLS round: each helper found its own words through FS and GS after every call.
+fn tls_seen_own_words(round: usize, how: &str) -> TestResult {
+    if !TLS_ROUND.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    for (kind, want) in [
+        (CLIENT, [TLS_WORDS[0], TLS_WORDS[1]]),
+        (RECEIVED, [TLS_WORDS[2], TLS_WORDS[3]]),
+    ] {
+        for (step, seen) in TLS_SEEN[kind].iter().enumerate() {
+            let seen = [
+                seen[0].load(Ordering::SeqCst),
+                seen[1].load(Ordering::SeqCst),
+            ];
+            ensure!(
+                seen == want,
+                "round {round} ({how}), kind {kind}, step {step}: read {seen:x?} through \
+                 FS/GS, want {want:x?}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Issue 11, *Tests*: random Call/ReplyRecv sequences (lengths, labels, words, badges,
-/// priorities, receivers waiting and not) give the caller and the receiver the same
-/// registers whether the fast path takes them or the general path does.
+/// priorities, receivers waiting and not, caps re-minted in between, FS/GS bases) give
+/// the caller and the receiver the same registers whether the fast path takes them or the
+/// general path does.
 fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_the_fast_path(
     ctx: &mut Ctx,
 ) -> TestResult {
     let p = ctx.info.priority;
-    for (round, (client_priority, server_priority)) in
-        [(p, p), (p, p - 1), (p - 1, p)].into_iter().enumerate()
+    for (round, (client_priority, server_priority)) in [(p, p), (p, p - 1), (p - 1, p), (p, p)]
+        .into_iter()
+        .enumerate()
     {
         SEED.store(0x5eed_0000 + round as u64, Ordering::SeqCst);
+        TLS_ROUND.store(round == 3, Ordering::SeqCst);
         let fast = run(ctx, true, client_priority, server_priority)?;
+        tls_seen_own_words(round, "fast path on")?;
         for (first, out) in FIRST.iter().zip(&OUT) {
             for (f, o) in first.iter().zip(out) {
                 for (f, o) in f.iter().zip(o) {
@@ -312,6 +431,7 @@ fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_th
             }
         }
         let slow = run(ctx, false, client_priority, server_priority)?;
+        tls_seen_own_words(round, "fast path off")?;
         ensure!(
             fast > 0,
             "round {round}: the fast path took none of the calls"
@@ -344,7 +464,7 @@ fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_th
                 "round {round}, step {step}: the server got info {got:#x}, sent {:#x}",
                 sent[RSI]
             );
-            let badge = [0, random(3, 0) | 1, u64::MAX][(random(1, step as u64) % 3) as usize];
+            let badge = expected_badge(step);
             let got = received[RDI].load(Ordering::SeqCst);
             ensure!(
                 got == badge,
@@ -357,5 +477,6 @@ fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_th
             );
         }
     }
+    TLS_ROUND.store(false, Ordering::SeqCst);
     Ok(())
 }
