@@ -296,7 +296,7 @@ fn fast_call(
 
 /// The address space `t` runs in: the PML4 cap in its VSpace slot, or `None` (the slot is
 /// empty, e.g. after a revoke took the cap away: the general path deals with that). What
-/// `Tcb::vspace` reads, without its "no table" value to test again (no PML4 is at
+/// `TcbPtr::vspace` reads, without its "no table" value to test again (no PML4 is at
 /// physical address 0: kernel objects come from untyped memory above 1 MiB, and device
 /// untyped memory cannot become page tables).
 #[inline(always)]

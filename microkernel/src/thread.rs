@@ -185,17 +185,6 @@ impl Tcb {
         self.timeout_prev = null_mut();
     }
 
-    /// The address space the thread runs in: the PML4 cap in its VSpace slot (a null
-    /// table if the slot is empty, e.g. after a revoke took the cap away).
-    ///
-    /// Read from the slot each time, so no cached pointer can outlive the object.
-    pub fn vspace(&self) -> PageTable {
-        match *self.slots[TCB_SLOT_VSPACE].cap() {
-            kerncore::Cap::Pml4 { object, .. } => PageTable { pml4: object },
-            _ => PageTable { pml4: 0 },
-        }
-    }
-
     /// Sets the log name.
     pub fn set_name(&mut self, name: &str) {
         let mut n = [0u8; NAME_LENGTH];
