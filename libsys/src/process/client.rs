@@ -177,6 +177,30 @@ pub fn ids() -> Result<[u64; 4], Errno> {
     call(PROCSRV, label::IDS, 0, [0; 4]).map(|r| r.words)
 }
 
+/// What procsrv knows about this process: ids, credentials, umask, limits, scheduling,
+/// signal state, name, working directory.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn info() -> Result<procsrv_api::ProcessInfo, Errno> {
+    let r = call(PROCSRV, label::INFO, 0, [0; 4])?;
+    let mut words = [0u64; procsrv_api::ProcessInfo::WORDS];
+    words[..4].copy_from_slice(&r.words);
+    let received = (r.info.length() as usize).min(words.len());
+    for (i, w) in words.iter_mut().enumerate().take(received).skip(4) {
+        *w = syscall::word(i);
+    }
+    Ok(procsrv_api::ProcessInfo::from_words(&words))
+}
+
+/// The clock of this machine: the time-stamp counter's rate, from procsrv.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn clock() -> Result<crate::time::Clock, Errno> {
+    call(PROCSRV, label::CLOCK, 0, [0; 4]).map(|r| crate::time::Clock::new(r.words[0]))
+}
+
 /// Whether procsrv supports egg opcode `n`.
 pub fn supported(n: u64) -> bool {
     call(PROCSRV, label::SUPPORTED, 1, [n, 0, 0, 0]).is_ok_and(|r| r.words[0] == 1)

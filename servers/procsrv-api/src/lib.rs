@@ -9,10 +9,12 @@
 #![forbid(unsafe_code)]
 
 mod errno;
+mod info;
 mod request;
 mod status;
 
 pub use errno::Errno;
+pub use info::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES, INFO_RLIMITS};
 pub use request::{
     decode_hatch, encode_hatch, strings, HatchRequest, RequestError, HATCH_HEADER_WORDS,
     MAX_CAP_RADIX, MAX_REQUEST_BYTES, MAX_STRINGS,
@@ -48,6 +50,13 @@ pub mod label {
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
     pub const INJECT: u64 = 11;
+    /// What procsrv knows about the caller (own endpoint) or the handle's process: a
+    /// [`crate::ProcessInfo`] in [`crate::ProcessInfo::WORDS`] reply words (the first 4 in
+    /// registers, the rest from IPC buffer word 4 on).
+    pub const INFO: u64 = 12;
+    /// The time-stamp counter's rate: reply word 0, ticks per second (the boot info's
+    /// `tsc_hz`), to turn times into the deadlines of `libsys::time`.
+    pub const CLOCK: u64 = 13;
 }
 
 /// Reply label of a successful call.

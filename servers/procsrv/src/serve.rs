@@ -94,6 +94,8 @@ impl Server {
             label::WAIT => self.wait(pid, w[0], w[1]),
             label::KILL => self.kill_call(pid, w[0] as i64, w[1]),
             label::IDS => self.ids(pid),
+            label::INFO => self.info(pid),
+            label::CLOCK => ok(1, [self.tsc_hz, 0, 0, 0]),
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
@@ -122,6 +124,7 @@ impl Server {
             label::KILL => self.kill_one(None, pid, m.words[0]),
             label::RESUME => self.resume(pid),
             label::IDS => self.ids(pid),
+            label::INFO => self.info(pid),
             _ => error(Errno::ENOSYS),
         }
     }
@@ -143,6 +146,28 @@ impl Server {
                 MAX_REQUEST_BYTES as u64,
                 crate::table::MAX_PROCS as u64,
             ],
+        )
+    }
+
+    /// What procsrv knows about process `pid` ([`label::INFO`]).
+    fn info(&self, pid: u64) -> Answer {
+        let Some(p) = self.table.get(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let mut info = p.info();
+        // The controlling terminal is kept on the session leader.
+        info.ctty = self
+            .table
+            .get(p.sid.into())
+            .map_or(p.ctty, |leader| leader.ctty);
+        let words = info.to_words();
+        for (i, &w) in words.iter().enumerate().skip(4) {
+            syscall::set_word(i, w);
+        }
+        Answer::Long(
+            REPLY_OK,
+            procsrv_api::ProcessInfo::WORDS,
+            [words[0], words[1], words[2], words[3]],
         )
     }
 

@@ -1,6 +1,7 @@
 //! The process table: one record per process, from hatch until a wait reaps it.
 
 use libsys::loader::Process;
+use procsrv_api::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES};
 use procsrv_api::{PsEntry, WaitStatus};
 
 /// Most process records (live and zombie), procsrv's own pid 0 included.
@@ -196,6 +197,39 @@ impl Proc {
             state: self.state.number(),
             name,
         }
+    }
+}
+
+impl Proc {
+    /// What [`procsrv_api::label::INFO`] tells about this process.
+    pub fn info(&self) -> ProcessInfo {
+        let mut info = ProcessInfo {
+            pid: self.pid.into(),
+            ppid: self.ppid.into(),
+            pgid: self.pgid.into(),
+            sid: self.sid.into(),
+            ctty: self.ctty,
+            uid: self.creds.uid,
+            gid: self.creds.gid,
+            ngroups: self.creds.ngroups.min(INFO_GROUPS),
+            umask: self.umask,
+            priority: self.priority.into(),
+            affinity: self.affinity,
+            sigmask: self.sigmask,
+            sigignore: self.sigignore,
+            pending: self.pending,
+            cwd_len: self.cwd_len.min(INFO_CWD_BYTES),
+            ..ProcessInfo::default()
+        };
+        let groups = info.ngroups;
+        info.groups[..groups].copy_from_slice(&self.creds.groups[..groups]);
+        for (to, from) in info.limits.iter_mut().zip(self.limits.iter()) {
+            *to = *from;
+        }
+        let name = self.name.len().min(INFO_NAME_BYTES);
+        info.name[..name].copy_from_slice(&self.name[..name]);
+        info.cwd[..info.cwd_len].copy_from_slice(&self.cwd[..info.cwd_len]);
+        info
     }
 }
 
