@@ -201,6 +201,36 @@ pub fn clock() -> Result<crate::time::Clock, Errno> {
     call(PROCSRV, label::CLOCK, 0, [0; 4]).map(|r| crate::time::Clock::new(r.words[0]))
 }
 
+/// Tells procsrv this process's working directory (the absolute `path` its children
+/// start in), after changing it at the file server.
+///
+/// # Errors
+/// EINVAL for a path that is empty, relative, holds a NUL or is longer than
+/// [`procsrv_api::INFO_CWD_BYTES`].
+pub fn set_cwd(path: &[u8]) -> Result<(), Errno> {
+    if path.is_empty() || path.len() > procsrv_api::INFO_CWD_BYTES {
+        return Err(Errno::EINVAL);
+    }
+    let mut words = [0u64; 1 + procsrv_api::INFO_CWD_BYTES / 8];
+    words[0] = path.len() as u64;
+    for (i, chunk) in path.chunks(8).enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        words[1 + i] = u64::from_le_bytes(bytes);
+    }
+    let n = 1 + path.len().div_ceil(8);
+    for (i, &w) in words.iter().enumerate().take(n).skip(4) {
+        syscall::set_word(i, w);
+    }
+    call(
+        PROCSRV,
+        label::SET_CWD,
+        n as u64,
+        [words[0], words[1], words[2], words[3]],
+    )
+    .map(drop)
+}
+
 /// Whether procsrv supports egg opcode `n`.
 pub fn supported(n: u64) -> bool {
     call(PROCSRV, label::SUPPORTED, 1, [n, 0, 0, 0]).is_ok_and(|r| r.words[0] == 1)

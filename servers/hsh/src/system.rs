@@ -25,13 +25,20 @@ pub struct Libsys {
     /// test system with procsrv alone) every descriptor is closed and every path missing:
     /// the client must not be used, as it writes through a window nobody mapped.
     files: bool,
+    /// The working directory, absolute and without `.`/`..` (procsrv's record at start,
+    /// then what `chdir` made of it).
+    cwd: Vec<u8>,
 }
 
 impl Libsys {
     /// The system of this process.
     pub fn new() -> Libsys {
+        let cwd = client::info()
+            .map(|info| info.cwd[..info.cwd_len].to_vec())
+            .unwrap_or_else(|_| b"/".to_vec());
         Libsys {
             files: fs::namespace().0.identify().is_ok(),
+            cwd,
         }
     }
 
@@ -51,6 +58,38 @@ fn from_fs(errno: fs_api::Errno) -> Errno {
 
 fn from_procsrv(errno: procsrv_api::Errno) -> Errno {
     Errno(errno.number() as u32)
+}
+
+/// `path` taken from directory `cwd` (absolute), with `.`, `..` and repeated slashes
+/// resolved by name, as the file server resolves them (it has no symbolic links).
+fn resolve(cwd: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let start: &[u8] = if path.first() == Some(&b'/') {
+        b""
+    } else {
+        cwd
+    };
+    for part in start
+        .split(|&b| b == b'/')
+        .chain(path.split(|&b| b == b'/'))
+    {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    let mut out = Vec::new();
+    for part in parts {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
 }
 
 /// `bytes` each followed by a NUL, as the hatch request carries argv and envp.
@@ -196,20 +235,33 @@ impl System for Libsys {
     }
 
     fn getcwd(&mut self) -> Result<Vec<u8>, Errno> {
-        Err(Errno::ENOSYS)
+        Ok(self.cwd.clone())
     }
 
     fn chdir(&mut self, path: &[u8]) -> Result<(), Errno> {
         self.files(Errno::ENOENT)?;
-        fs::namespace().chdir(path).map_err(from_fs)
+        fs::namespace().chdir(path).map_err(from_fs)?;
+        let cwd = resolve(&self.cwd, path);
+        // procsrv starts children in the directory it keeps for the shell.
+        client::set_cwd(&cwd).map_err(from_procsrv)?;
+        self.cwd = cwd;
+        Ok(())
     }
 
-    fn umask(&mut self, _mask: Option<u32>) -> Result<u32, Errno> {
-        Err(Errno::ENOSYS)
+    fn umask(&mut self, mask: Option<u32>) -> Result<u32, Errno> {
+        match mask {
+            // No call changes a process's own mask yet (the egg's `umask` op sets a child's).
+            Some(_) => Err(Errno::ENOSYS),
+            None => client::info().map(|info| info.umask).map_err(from_procsrv),
+        }
     }
 
-    fn getrlimit(&mut self, _resource: Resource) -> Result<(u64, u64), Errno> {
-        Err(Errno::ENOSYS)
+    fn getrlimit(&mut self, resource: Resource) -> Result<(u64, u64), Errno> {
+        let info = client::info().map_err(from_procsrv)?;
+        info.limits
+            .get(resource as usize)
+            .copied()
+            .ok_or(Errno::EINVAL)
     }
 
     fn setrlimit(&mut self, _resource: Resource, _soft: u64, _hard: u64) -> Result<(), Errno> {

@@ -57,6 +57,11 @@ pub mod label {
     /// The time-stamp counter's rate: reply word 0, ticks per second (the boot info's
     /// `tsc_hz`), to turn times into the deadlines of `libsys::time`.
     pub const CLOCK: u64 = 13;
+    /// Sets the working directory procsrv keeps for the caller (the one its children
+    /// start in) after the caller changed its own at the file server: word 0 the length
+    /// (at most [`crate::INFO_CWD_BYTES`]), the absolute path's bytes from word 1 on
+    /// (little-endian, 8 a word). The file server checks it when a child uses it.
+    pub const SET_CWD: u64 = 14;
 }
 
 /// Reply label of a successful call.

@@ -96,6 +96,7 @@ impl Server {
             label::IDS => self.ids(pid),
             label::INFO => self.info(pid),
             label::CLOCK => ok(1, [self.tsc_hz, 0, 0, 0]),
+            label::SET_CWD => self.set_cwd(pid, m),
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
@@ -169,6 +170,36 @@ impl Server {
             procsrv_api::ProcessInfo::WORDS,
             [words[0], words[1], words[2], words[3]],
         )
+    }
+
+    /// Sets process `pid`'s working directory ([`label::SET_CWD`]).
+    fn set_cwd(&mut self, pid: u64, m: &Received) -> Answer {
+        let length = m.words[0] as usize;
+        let words = length.div_ceil(8);
+        if length == 0 || length > crate::table::CWD_LEN || m.info.length() as usize != 1 + words {
+            return error(Errno::EINVAL);
+        }
+        let mut path = [0u8; crate::table::CWD_LEN];
+        for (i, chunk) in path.chunks_mut(8).take(words).enumerate() {
+            let w = if i < 3 {
+                m.words[1 + i]
+            } else {
+                syscall::word(1 + i)
+            };
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        if path[0] != b'/' || path[..length].contains(&0) {
+            return error(Errno::EINVAL);
+        }
+        path[length..].fill(0);
+        match self.table.get_mut(pid) {
+            Some(p) => {
+                p.cwd = path;
+                p.cwd_len = length;
+                ok(0, [0; 4])
+            }
+            None => error(Errno::ESRCH),
+        }
     }
 
     fn list(&self, from: u64) -> Answer {
