@@ -231,6 +231,15 @@ pub fn set_cwd(path: &[u8]) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// Makes this process ignore the signals of `set` (bit n-1 = signal n); returns the
+/// ignored set before.
+///
+/// # Errors
+/// EINVAL when `set` holds SIGKILL or SIGSTOP.
+pub fn sigignore(set: u64) -> Result<u64, Errno> {
+    call(PROCSRV, label::SIGIGNORE, 1, [set, 0, 0, 0]).map(|r| r.words[0])
+}
+
 /// Whether procsrv supports egg opcode `n`.
 pub fn supported(n: u64) -> bool {
     call(PROCSRV, label::SUPPORTED, 1, [n, 0, 0, 0]).is_ok_and(|r| r.words[0] == 1)

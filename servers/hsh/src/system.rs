@@ -231,7 +231,12 @@ impl System for Libsys {
     }
 
     fn ignore_job_control_signals(&mut self) -> Result<(), Errno> {
-        Err(Errno::ENOSYS)
+        use procsrv_api::signal::{SIGINT, SIGTSTP, SIGTTIN, SIGTTOU};
+        const SIGQUIT: u32 = 3;
+        let set = [SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU]
+            .iter()
+            .fold(0u64, |set, &signal| set | 1 << (signal - 1));
+        client::sigignore(set).map(drop).map_err(from_procsrv)
     }
 
     fn getcwd(&mut self) -> Result<Vec<u8>, Errno> {

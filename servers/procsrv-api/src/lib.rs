@@ -62,6 +62,10 @@ pub mod label {
     /// (at most [`crate::INFO_CWD_BYTES`]), the absolute path's bytes from word 1 on
     /// (little-endian, 8 a word). The file server checks it when a child uses it.
     pub const SET_CWD: u64 = 14;
+    /// Makes the caller ignore the signals of set word 0 (bit n-1 = signal n), as an
+    /// interactive shell ignores the job-control signals; SIGKILL and SIGSTOP cannot be
+    /// ignored (EINVAL). Reply word 0: the ignored set before.
+    pub const SIGIGNORE: u64 = 15;
 }
 
 /// Reply label of a successful call.

@@ -97,6 +97,7 @@ impl Server {
             label::INFO => self.info(pid),
             label::CLOCK => ok(1, [self.tsc_hz, 0, 0, 0]),
             label::SET_CWD => self.set_cwd(pid, m),
+            label::SIGIGNORE => self.sigignore(pid, w[0]),
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
@@ -200,6 +201,28 @@ impl Server {
             }
             None => error(Errno::ESRCH),
         }
+    }
+
+    /// Adds `set` to process `pid`'s ignored signals ([`label::SIGIGNORE`]); the file
+    /// server learns it (a terminal treats a group that ignores SIGTTOU or SIGTTIN apart).
+    fn sigignore(&mut self, pid: u64, set: u64) -> Answer {
+        use procsrv_api::signal::{SIGKILL, SIGSTOP};
+        let unignorable = 1 << (SIGKILL - 1) | 1 << (SIGSTOP - 1);
+        if set & unignorable != 0 {
+            return error(Errno::EINVAL);
+        }
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let before = p.sigignore;
+        p.sigignore |= set;
+        p.pending &= !set;
+        if let Some(p) = self.table.get(pid) {
+            if let Err(e) = self.files.register(p) {
+                return error(e);
+            }
+        }
+        ok(1, [before, 0, 0, 0])
     }
 
     fn list(&self, from: u64) -> Answer {
