@@ -215,10 +215,12 @@ pub const SCENARIOS: &[Scenario] = &[
         lines: &[
             &["home is /"],
             &["-r-xr-xr-x 0 0", " hsh"],
-            &["  PID  PPID  PGID   SID   UID S NAME"],
-            &["    1     0     0     0     0 R init"],
+            &["  PID  PPID  PGID   SID TTY       UID S NAME"],
+            &["    1     0     0     0 ?           0 R init"],
             // The console driver, hatched by procsrv from its egg at boot.
-            &["    2     0     0     0     0 R console"],
+            &["    2     0     0     0 ?           0 R console"],
+            // The shell leads session 3, whose controlling terminal is the console.
+            &["    3     1     3     3 console     0 R hsh"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["consumer: 2097152 bytes, 0 differ"],
             &["in /"],

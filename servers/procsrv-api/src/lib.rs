@@ -100,7 +100,7 @@ pub mod badge {
     pub const PID_MASK: u64 = 0xffff_ffff;
 }
 
-/// One entry of a process listing, 8 words in the IPC buffer.
+/// One entry of a process listing, [`PsEntry::WORDS`] words in the IPC buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PsEntry {
     /// Process id.
@@ -117,11 +117,40 @@ pub struct PsEntry {
     pub state: u64,
     /// The first 16 bytes of the name, NUL padded.
     pub name: [u8; 16],
+    /// The controlling terminal of its session: 0 none (or not known), else 1 + the file
+    /// server's terminal index (0 the console, n + 1 pty n): see [`PsEntry::tty_name`].
+    pub tty: u64,
 }
 
 impl PsEntry {
     /// Words per entry.
-    pub const WORDS: usize = 8;
+    pub const WORDS: usize = 9;
+
+    /// The name `ps` shows for [`PsEntry::tty`]: `?` (none), `console`, `pts/N`; the
+    /// digits of N go into `buf`.
+    pub fn tty_name(tty: u64, buf: &mut [u8; 24]) -> &[u8] {
+        match tty {
+            0 => b"?",
+            1 => b"console",
+            n => {
+                let mut digits = [0u8; 20];
+                let mut i = digits.len();
+                let mut pty = n - 2;
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (pty % 10) as u8;
+                    pty /= 10;
+                    if pty == 0 {
+                        break;
+                    }
+                }
+                let len = 4 + digits.len() - i;
+                buf[..4].copy_from_slice(b"pts/");
+                buf[4..len].copy_from_slice(&digits[i..]);
+                &buf[..len]
+            }
+        }
+    }
 
     /// The entry as words.
     pub fn to_words(&self) -> [u64; Self::WORDS] {
@@ -135,6 +164,7 @@ impl PsEntry {
             self.state,
             u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
             u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            self.tty,
         ]
     }
 
@@ -151,6 +181,7 @@ impl PsEntry {
             uid: w[4],
             state: w[5],
             name,
+            tty: w[8],
         }
     }
 }
@@ -169,9 +200,23 @@ mod tests {
             uid: 1000,
             state: 3,
             name: [0; 16],
+            tty: 3,
         };
         e.name[..5].copy_from_slice(b"hello");
         assert_eq!(PsEntry::from_words(&e.to_words()), e);
+    }
+
+    #[test]
+    fn tty_names_are_what_ps_shows() {
+        let mut buf = [0; 24];
+        assert_eq!(PsEntry::tty_name(0, &mut buf), b"?");
+        assert_eq!(PsEntry::tty_name(1, &mut buf), b"console");
+        assert_eq!(PsEntry::tty_name(2, &mut buf), b"pts/0");
+        assert_eq!(PsEntry::tty_name(13, &mut buf), b"pts/11");
+        assert_eq!(
+            PsEntry::tty_name(u64::MAX, &mut buf),
+            b"pts/18446744073709551613"
+        );
     }
 
     #[test]

@@ -648,6 +648,11 @@ impl crate::Server {
                     kind @ (CONTROL_ACQUIRED | CONTROL_LOST) => {
                         if let Some(leader) = self.table.get_mut(id) {
                             leader.ctty = kind == CONTROL_ACQUIRED;
+                            leader.tty = if leader.ctty {
+                                e.what.saturating_add(1)
+                            } else {
+                                0
+                            };
                         }
                     }
                     _ => {}

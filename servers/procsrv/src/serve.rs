@@ -226,7 +226,8 @@ impl Server {
     }
 
     fn list(&self, from: u64) -> Answer {
-        const PER_REPLY: usize = 60;
+        /// Entries that fit a message (512 words, 4 before them).
+        const PER_REPLY: usize = (512 - 4) / procsrv_api::PsEntry::WORDS;
         let mut n = 0;
         let mut pids: [u64; PER_REPLY] = [u64::MAX; PER_REPLY];
         for p in self.table.iter().filter(|p| u64::from(p.pid) >= from) {
@@ -238,7 +239,14 @@ impl Server {
         pids[..n].sort_unstable();
         for (i, &pid) in pids[..n].iter().enumerate() {
             if let Some(p) = self.table.get(pid) {
-                for (k, w) in p.entry().to_words().iter().enumerate() {
+                let mut entry = p.entry();
+                // The session's terminal is kept on its leader.
+                entry.tty = self
+                    .table
+                    .get(p.sid.into())
+                    .filter(|leader| leader.ctty)
+                    .map_or(0, |leader| leader.tty);
+                for (k, w) in entry.to_words().iter().enumerate() {
                     syscall::set_word(4 + i * procsrv_api::PsEntry::WORDS + k, *w);
                 }
             }

@@ -92,6 +92,9 @@ pub struct Proc {
     pub sid: u32,
     /// Whether its session has a controlling terminal (kept on the session leader).
     pub ctty: bool,
+    /// Which, as `PsEntry::tty` numbers it (0: not known), from the file server's
+    /// `CONTROL_ACQUIRED` event (kept on the session leader).
+    pub tty: u64,
     /// Life state.
     pub state: State,
     /// Credentials.
@@ -133,6 +136,7 @@ impl Proc {
             pgid: 0,
             sid: 0,
             ctty: false,
+            tty: 0,
             state: State::Running,
             creds: Creds::ROOT,
             umask: 0o022,
@@ -161,6 +165,7 @@ impl Proc {
             pgid: parent.pgid,
             sid: parent.sid,
             ctty: false,
+            tty: 0,
             state: State::Running,
             creds: parent.creds,
             umask: parent.umask,
@@ -196,6 +201,7 @@ impl Proc {
             uid: self.creds.uid[1].into(),
             state: self.state.number(),
             name,
+            tty: 0,
         }
     }
 }
