@@ -153,9 +153,19 @@ fn request_until(
         length = word as u64;
     }
     let info = MessageInfo::new(label as u64, length, 0);
-    let reply = match deadline {
-        Some(deadline) => cap.call_timeout(info, regs, deadline),
-        None => cap.call(info, regs),
+    let reply = loop {
+        let reply = match deadline {
+            Some(deadline) => cap.call_timeout(info, regs, deadline),
+            None => cap.call(info, regs),
+        };
+        // A read is restarted when a stop cancelled its call (the kernel answers
+        // `Cancelled` to a thread suspended in a system call, docs/kernel.md): a stopped
+        // and continued job reads on, as a POSIX read restarts after SIGTSTP/SIGCONT.
+        // Its registers are all it sends, so the same call is the same request.
+        match reply {
+            Err(e) if e.error == crate::abi::Error::Cancelled && label == Label::FdRead => {}
+            reply => break reply,
+        }
     };
     let mut reply = reply.map_err(|e| match e.error {
         crate::abi::Error::TimedOut => Errno::ETIMEDOUT,

@@ -139,6 +139,47 @@ const SESSION_TYPING: &[Typing] = &[
     ("$ ", b"false\r"),
     ("$ ", b"\x04"),
 ];
+/// What the `userland` scenario types: each program of /bin issue 9 added, `cd`, job
+/// control with ^Z typed through the serial port, and `ptyrun hsh` running commands on a
+/// pty. `cat` echoing a typed line shows that it runs (and holds the terminal) before ^Z.
+const USERLAND_TYPING: &[Typing] = &[
+    (
+        "$ ",
+        b"cd /tmp; pwd; /bin/pwd; echo x > here; cd /; cat /tmp/here\r",
+    ),
+    ("$ ", b"id; tty; stty size\r"),
+    ("$ ", b"stty rows 30 cols 100; stty size; stty\r"),
+    ("$ ", b"sleep 0.2 && echo slept $?\r"),
+    ("$ ", b"echo hello | hexdump\r"),
+    ("$ ", b"egg disasm 05000100092f6465762f6e756c6c0200\r"),
+    (
+        "$ ",
+        b"echo 'setsid; umask 0o77' | egg asm -; egg ops | wc -l\r",
+    ),
+    (
+        "$ ",
+        b"hatch --egg 'umask 0o27; setgroups 4 5' procinfo one\r",
+    ),
+    ("$ ", b"cat\r"),
+    ("cat\r\n", b"stop me\r"),
+    ("stop me\r\nstop me", b"\x1a"),
+    ("$ ", b"jobs; ps\r"),
+    ("$ ", b"fg\r"),
+    ("cat\r\n", b"again\r"),
+    ("again\r\nagain", b"\x04"),
+    ("$ ", b"echo fg status $?\r"),
+    ("$ ", b"sleep 0.5 &\r"),
+    ("$ ", b"jobs; wait; echo waited $?\r"),
+    ("$ ", b"sleep 0.5 &\r"),
+    ("$ ", b"kill -STOP %1; sleep 0.1; jobs\r"),
+    ("$ ", b"bg\r"),
+    ("$ ", b"wait %1; echo bg waited $?\r"),
+    ("$ ", b"ptyrun hsh\r"),
+    ("$ ", b"tty; ps\r"),
+    ("$ ", b"exit 3\r"),
+    ("$ ", b"echo ptyrun status $?\r"),
+    ("$ ", b"exit 0\r"),
+];
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -241,6 +282,48 @@ pub const SCENARIOS: &[Scenario] = &[
         absent: &["not found"],
         timeout_secs: SESSION_TIMEOUT,
         ..boot("session", "exit", &[])
+    },
+    // The programs of /bin that issue 9 added, each typed at the prompt and its output
+    // checked; `cd` reaching children; ^Z stopping a foreground `cat` (reported, listed by
+    // `jobs`, `T` in `ps`), `fg` resuming it; `&`, `jobs`, `wait`; `ptyrun hsh` running
+    // commands on a pty as a new session, and its exit status coming back.
+    Scenario {
+        root_args: "exit",
+        input: USERLAND_TYPING,
+        lines: &[
+            &["/tmp"],
+            &["uid=0 euid=0 suid=0 gid=0 egid=0 sgid=0 groups="],
+            &["/dev/console"],
+            &["24 80"],
+            &["30 100"],
+            &["rows 30; columns 100;"],
+            &["icanon echo isig iexten echoe echoctl -tostop icrnl ixon opost onlcr"],
+            &["slept 0"],
+            &["00000000  68 65 6c 6c 6f 0a", "|hello.|"],
+            &["00000006"],
+            &["open 0 \"/dev/null\" O_RDWR 0"],
+            &["06133f"],
+            &["umask: 0027"],
+            &["groups: 4 5"],
+            &["controlling terminal: /dev/console (fd 0)"],
+            &["fd 1: terminal /dev/console, O_RDWR"],
+            &["cap 8: Endpoint", "(procsrv)"],
+            &["argv[1]: one"],
+            &["environ: PATH=/bin"],
+            &["[1]+  Stopped", "cat"],
+            &[" console     0 T cat"],
+            &["fg status 0"],
+            &["waited 0"],
+            &["[1]+  Stopped", "sleep 0.5"],
+            &["[1]+ sleep 0.5 &"],
+            &["bg waited 0"],
+            &["/dev/pts/0"],
+            &[" pts/0       0 R ps"],
+            &["ptyrun status 3"],
+        ],
+        absent: &["not found", "not implemented"],
+        timeout_secs: SESSION_TIMEOUT,
+        ..boot("userland", "exit", &[])
     },
     // procsrv's in-system tests: hatchtest runs procsrv's code as the root task and hatches
     // its own driver, which hatches thousands of children through it.
@@ -917,7 +1000,7 @@ mod tests {
         let error = check_filter("bochs", false, false).unwrap_err();
         assert!(
             error.starts_with(
-                "no boot matches `bochs`; the boots are: boot, session, hatch, hsh, tests"
+                "no boot matches `bochs`; the boots are: boot, session, userland, hatch, hsh, tests"
             ),
             "{error}"
         );

@@ -156,7 +156,15 @@ pub fn exit(code: u8) -> ! {
 /// # Errors
 /// ECHILD when there is no such child.
 pub fn wait(pid: u64, nohang: bool) -> Result<Option<(u64, WaitStatus)>, Errno> {
-    let options = if nohang { WNOHANG } else { 0 };
+    wait_with(pid, if nohang { WNOHANG } else { 0 })
+}
+
+/// [`wait`] with the options word: [`WNOHANG`], [`procsrv_api::WUNTRACED`] (report a
+/// child's stop, once, as [`WaitStatus::Stopped`]).
+///
+/// # Errors
+/// ECHILD when there is no such child.
+pub fn wait_with(pid: u64, options: u64) -> Result<Option<(u64, WaitStatus)>, Errno> {
     let r = call(PROCSRV, label::WAIT, 2, [pid, options, 0, 0])?;
     Ok((r.words[0] != 0).then(|| (r.words[0], WaitStatus::from_word(r.words[1]))))
 }

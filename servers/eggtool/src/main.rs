@@ -85,7 +85,7 @@ fn from_hex(hex: &str) -> Result<Vec<u8>, String> {
         let _ = write!(m, "`{c}` at character {} is not a hex digit", at + 1);
         return Err(m);
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         let mut m = String::new();
         let _ = write!(
             m,

@@ -199,12 +199,19 @@ impl System for Libsys {
             WaitTarget::Any => WAIT_ANY,
             WaitTarget::Pid(pid) => pid.into(),
         };
-        // procsrv reports no stops yet, so `options.untraced` changes nothing.
-        let waited = client::wait(pid, options.nohang).map_err(from_procsrv)?;
+        let mut flags = 0;
+        if options.nohang {
+            flags |= procsrv_api::WNOHANG;
+        }
+        if options.untraced {
+            flags |= procsrv_api::WUNTRACED;
+        }
+        let waited = client::wait_with(pid, flags).map_err(from_procsrv)?;
         Ok(waited.map(|(pid, status)| {
             let status = match status {
                 procsrv_api::WaitStatus::Exited(code) => WaitStatus::Exited(code),
                 procsrv_api::WaitStatus::Signaled(signal) => WaitStatus::Signaled(signal),
+                procsrv_api::WaitStatus::Stopped(signal) => WaitStatus::Stopped(signal),
             };
             (pid as Pid, status)
         }))

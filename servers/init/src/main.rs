@@ -80,6 +80,9 @@ fn main(arg: u64) {
 fn exit_code(status: WaitStatus) -> u8 {
     match status {
         WaitStatus::Exited(code) => code,
-        WaitStatus::Signaled(signal) => 128u32.saturating_add(signal).min(255) as u8,
+        // init waits without WUNTRACED: a stop is never reported to it.
+        WaitStatus::Signaled(signal) | WaitStatus::Stopped(signal) => {
+            128u32.saturating_add(signal).min(255) as u8
+        }
     }
 }

@@ -30,7 +30,7 @@ pub mod label {
     /// End the calling process with status word 0 (own endpoint). Never answered.
     pub const EXIT: u64 = 2;
     /// Wait for a child. Own endpoint: word 0 is the pid (or [`crate::WAIT_ANY`]), word 1
-    /// the options ([`crate::WNOHANG`]). Handle: word 1 the options. Reply: pid, status word.
+    /// the options ([`crate::WNOHANG`], [`crate::WUNTRACED`]). Handle: word 1 the options. Reply: pid, status word.
     pub const WAIT: u64 = 3;
     /// Send signal word 1 to pid word 0 (own endpoint) or to the handle's process (word 0).
     pub const KILL: u64 = 4;
@@ -81,6 +81,9 @@ pub const NO_OP: u64 = u64::MAX;
 pub const WAIT_ANY: u64 = u64::MAX;
 /// `wait` option: do not block; reply pid 0 when no child has ended.
 pub const WNOHANG: u64 = 1;
+/// `wait` option (own endpoint): report a child stopped by a signal (once per stop), as
+/// [`WaitStatus::Stopped`], without reaping it.
+pub const WUNTRACED: u64 = 2;
 
 /// Badge bits procsrv mints into the endpoint caps it hands out. The low 32 bits are the
 /// pid (for `FAULT`, the memory block); the kind sits above so one endpoint serves all three

@@ -125,6 +125,10 @@ pub struct Proc {
     pub block: usize,
     /// Blocked in `wait` (its reply saved in its Reply object): for whom, or `None`.
     pub waiting_for: Option<u64>,
+    /// Its `wait` (while `waiting_for`) asked for stops (`WUNTRACED`).
+    pub waiting_untraced: bool,
+    /// The signal of a stop no `WUNTRACED` wait has reported yet.
+    pub unreported_stop: Option<procsrv_api::Signal>,
 }
 
 impl Proc {
@@ -152,6 +156,8 @@ impl Proc {
             process: None,
             block: usize::MAX,
             waiting_for: None,
+            waiting_untraced: false,
+            unreported_stop: None,
         }
     }
 
@@ -181,6 +187,8 @@ impl Proc {
             process: None,
             block: usize::MAX,
             waiting_for: None,
+            waiting_untraced: false,
+            unreported_stop: None,
         }
     }
 

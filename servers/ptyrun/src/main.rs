@@ -166,6 +166,8 @@ fn main(arg: u64) {
     let _ = fs::close(master);
     userland::exit(match status {
         WaitStatus::Exited(code) => code,
-        WaitStatus::Signaled(signal) => 128u8.wrapping_add(signal as u8),
+        WaitStatus::Signaled(signal) | WaitStatus::Stopped(signal) => {
+            128u8.wrapping_add(signal as u8)
+        }
     })
 }
