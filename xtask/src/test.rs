@@ -148,13 +148,21 @@ const USERLAND_TYPING: &[Typing] = &[
         b"cd /tmp; pwd; /bin/pwd; echo x > here; cd /; cat /tmp/here\r",
     ),
     ("$ ", b"id; tty; stty size\r"),
+    // The line editor (raw mode at the prompt): backspace, then history (up) and editing.
+    ("$ ", b"echo edited abX\x7fc\r"),
+    ("$ ", b"\x1b[A\x7f\x7fZZ\r"),
+    // (The history's redraw shows `$ ` again: wait for the command's output instead.)
+    (
+        "edited aZZ\r\n$ ",
+        b"nosuch; echo status $?; /etc/passwd; echo status $?\r",
+    ),
     ("$ ", b"stty rows 30 cols 100; stty size; stty\r"),
     ("$ ", b"sleep 0.2 && echo slept $?\r"),
     ("$ ", b"echo hello | hexdump\r"),
     ("$ ", b"egg disasm 05000100092f6465762f6e756c6c0200\r"),
     (
         "$ ",
-        b"echo 'setsid; umask 0o77' | egg asm -; egg ops | wc -l\r",
+        b"echo 'setsid; umask 0o77' | egg asm -; egg ops | head -n 1\r",
     ),
     (
         "$ ",
@@ -303,6 +311,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &["00000006"],
             &["open 0 \"/dev/null\" O_RDWR 0"],
             &["06133f"],
+            &["  1 open fd:fd path:path flags:open_flags mode:mode"],
             &["umask: 0027"],
             &["groups: 4 5"],
             &["controlling terminal: /dev/console (fd 0)"],
@@ -310,6 +319,12 @@ pub const SCENARIOS: &[Scenario] = &[
             &["cap 8: Endpoint", "(procsrv)"],
             &["argv[1]: one"],
             &["environ: PATH=/bin"],
+            &["edited abc"],
+            &["edited aZZ"],
+            &["hsh: nosuch: not found"],
+            &["status 127"],
+            &["hsh: /etc/passwd: permission denied"],
+            &["status 126"],
             &["[1]+  Stopped", "cat"],
             &[" console     0 T cat"],
             &["fg status 0"],
@@ -321,7 +336,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &[" pts/0       0 R ps"],
             &["ptyrun status 3"],
         ],
-        absent: &["not found", "not implemented"],
+        absent: &["not implemented", "EBADF"],
         timeout_secs: SESSION_TIMEOUT,
         ..boot("userland", "exit", &[])
     },

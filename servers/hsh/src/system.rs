@@ -14,10 +14,11 @@ use hshcore::system::FileInfo;
 use hshcore::{Errno, Fd, HatchFailure, HatchRequest, KillTarget, Pid, Signal, System};
 use hshcore::{WaitOptions, WaitStatus, WaitTarget};
 use libsys::cap::{Cap, Endpoint};
-use libsys::fs;
+use libsys::fs::{self, terminal};
 use libsys::object::Rights;
 use libsys::process::client::{self, CapSet};
 use procsrv_api::WAIT_ANY;
+use ttycore::Termios;
 
 /// The system a hatched shell runs on.
 pub struct Libsys {
@@ -28,6 +29,8 @@ pub struct Libsys {
     /// The working directory, absolute and without `.`/`..` (procsrv's record at start,
     /// then what `chdir` made of it).
     cwd: Vec<u8>,
+    /// The terminal's settings before `set_raw(_, true)`, put back by `set_raw(_, false)`.
+    cooked: Option<[u64; terminal::TERMIOS_WORDS]>,
 }
 
 impl Libsys {
@@ -39,6 +42,7 @@ impl Libsys {
         Libsys {
             files: fs::namespace().0.identify().is_ok(),
             cwd,
+            cooked: None,
         }
     }
 
@@ -145,9 +149,25 @@ impl System for Libsys {
         self.files && fs::isatty(fs::Fd(fd.into()))
     }
 
-    fn set_raw(&mut self, _fd: Fd, _raw: bool) -> Result<(), Errno> {
-        // The file server's terminals understand no termios request yet.
-        Err(Errno::ENOSYS)
+    fn set_raw(&mut self, fd: Fd, raw: bool) -> Result<(), Errno> {
+        self.files(Errno::ENOTTY)?;
+        let fd = fs::Fd(fd.into());
+        if !raw {
+            // Back to what the terminal had (TCSETSW: after the echo went out).
+            return match self.cooked.take() {
+                Some(words) => {
+                    terminal::set_attributes(fd, terminal::TCSETSW, &words).map_err(from_fs)
+                }
+                None => Ok(()),
+            };
+        }
+        let words = terminal::get_attributes(fd).map_err(from_fs)?;
+        let cooked = Termios::from_words(&words).map_err(|_| Errno::EINVAL)?;
+        // cfmakeraw: the line editor writes `\r\n` itself, and only it writes in raw mode.
+        let raw = cooked.make_raw();
+        terminal::set_attributes(fd, terminal::TCSETSW, &raw.to_words()).map_err(from_fs)?;
+        self.cooked = Some(words);
+        Ok(())
     }
 
     fn hatch(&mut self, request: &HatchRequest<'_>) -> Result<Pid, HatchFailure> {
