@@ -186,7 +186,8 @@ const USERLAND_TYPING: &[Typing] = &[
     ("$ ", b"tty; ps\r"),
     ("$ ", b"exit 3\r"),
     ("$ ", b"echo ptyrun status $?\r"),
-    ("$ ", b"exit 0\r"),
+    // The shell killed: init says so on the console, and ends with 128 + 9.
+    ("$ ", b"kill -9 3\r"),
 ];
 const LOG_TAIL_LINES: usize = 40;
 
@@ -294,7 +295,8 @@ pub const SCENARIOS: &[Scenario] = &[
     // The programs of /bin that issue 9 added, each typed at the prompt and its output
     // checked; `cd` reaching children; ^Z stopping a foreground `cat` (reported, listed by
     // `jobs`, `T` in `ps`), `fg` resuming it; `&`, `jobs`, `wait`; `ptyrun hsh` running
-    // commands on a pty as a new session, and its exit status coming back.
+    // commands on a pty as a new session, and its exit status coming back; then the shell
+    // killed, which init reports on the console before it ends with status 137.
     Scenario {
         root_args: "exit",
         input: USERLAND_TYPING,
@@ -335,6 +337,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["/dev/pts/0"],
             &[" pts/0       0 R ps"],
             &["ptyrun status 3"],
+            &["init: the shell (pid 3) was killed by signal 9"],
+            &["procsrv: init (pid 1) exited with status 137"],
         ],
         absent: &["not implemented", "EBADF"],
         timeout_secs: SESSION_TIMEOUT,
