@@ -91,6 +91,29 @@ fn window() -> *mut u8 {
     WINDOW_ADDR as *mut u8
 }
 
+/// Whether this process's I/O window is attached (a page of it went through
+/// [`Namespace::attach_window`]).
+static WINDOW_ATTACHED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process's I/O window is attached.
+pub fn window_attached() -> bool {
+    WINDOW_ATTACHED.load(Ordering::Relaxed)
+}
+
+/// Before a call that moves bytes through the window: attaches it first if nobody has
+/// (`process::client::attach_window`, from the process's own memory), so that a program
+/// reads and writes without setting anything up, and pays for the window only when it
+/// does.
+///
+/// # Errors
+/// What the attach fails with (`ENOMEM`, `ENOSYS` without a file server).
+fn window_ready() -> Result<()> {
+    if WINDOW_ATTACHED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    crate::process::client::attach_window()
+}
+
 /// Copies `len` bytes with `rep movsq` (and `rep movsb` for the tail): under `-icount`
 /// each iteration counts one instruction, so moving 8 bytes costs one.
 ///
@@ -350,7 +373,9 @@ impl Namespace {
             .0
             .call(info, [page, 0, 0, 0])
             .map_err(|_| Errno::EBADF)?;
-        Errno::check(reply.info.label())
+        Errno::check(reply.info.label())?;
+        WINDOW_ATTACHED.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// What the server holds (for tests).
@@ -445,6 +470,7 @@ pub fn pipe() -> Result<(Fd, Fd)> {
 /// The server's errno (`EBADF` for a descriptor that is not open).
 pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
     let cap = fd.cap()?;
+    window_ready()?;
     let mut done = 0;
     while done < buf.len() {
         let want = (buf.len() - done).min(WINDOW_SIZE);
@@ -475,6 +501,7 @@ pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
 /// The server's errno (`EPIPE` when no reader is left, `EBADF`...), if nothing was written.
 pub fn write(fd: Fd, buf: &[u8]) -> Result<usize> {
     let cap = fd.cap()?;
+    window_ready()?;
     let mut done = 0;
     while done < buf.len() {
         let chunk = (buf.len() - done).min(WINDOW_SIZE);
@@ -545,6 +572,7 @@ pub struct DirEntry {
 /// # Errors
 /// `ENOTDIR`, `ENAMETOOLONG` (when `name` is too short), the server's errno.
 pub fn readdir(fd: Fd, index: u64, name: &mut [u8]) -> Result<Option<DirEntry>> {
+    window_ready()?;
     let reply = request(fd.cap()?, Label::FdReaddir, [index, 0, 0, 0], 1, &[])?;
     let name_len = reply.words[2] as usize;
     if name_len == 0 {

@@ -168,6 +168,14 @@ const USERLAND_TYPING: &[Typing] = &[
         "$ ",
         b"hatch --egg 'umask 0o27; setgroups 4 5' procinfo one\r",
     ),
+    // Binary garbage as a script: 100,000 bytes of producer's pattern (every byte value
+    // but 251..=255, about 400 lines of quotes, redirections, `|`, `&`, NULs) read by a
+    // second shell, which ends at EOF; then this one still answers.
+    (
+        "$ ",
+        b"producer 100000 | hsh > /dev/null 2>&1; echo garbage status $?\r",
+    ),
+    ("$ ", b"echo still answering\r"),
     ("$ ", b"cat\r"),
     ("cat\r\n", b"stop me\r"),
     ("stop me\r\nstop me", b"\x1a"),
@@ -327,6 +335,8 @@ pub const SCENARIOS: &[Scenario] = &[
             &["status 127"],
             &["hsh: /etc/passwd: permission denied"],
             &["status 126"],
+            &["garbage status 127"],
+            &["still answering"],
             &["[1]+  Stopped", "cat"],
             &[" console     0 T cat"],
             &["fg status 0"],

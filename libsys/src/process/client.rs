@@ -448,12 +448,17 @@ impl Drop for CapSet {
 
 /// Makes and attaches this process's I/O window (`crate::fs::attach_window_from`) from
 /// its own memory (`SLOT_MEMORY`) and slots of its own range, when it has a file server
-/// (`SLOT_FS` holds a cap). A hatched program that reads or writes files calls it first.
+/// (`SLOT_FS` holds a cap) and has no window yet. `crate::fs` calls it before the first
+/// read, write or readdir; a program calls it itself only to choose when (the shell, before
+/// its heap takes slots: the window wants consecutive ones).
 ///
 /// # Errors
 /// `ENOMEM` (no room), the file server's errno; `ENOSYS` without a file server.
 pub fn attach_window() -> Result<(), fs_api::Errno> {
     use fs_api::Errno as FsErrno;
+    if crate::fs::window_attached() {
+        return Ok(());
+    }
     let ns: Cap<Endpoint> = Cap::from_cptr(super::SLOT_FS);
     if ns.identify().is_err() {
         return Err(FsErrno::ENOSYS);

@@ -1,18 +1,18 @@
 //! What the small programs of `/bin` (`servers/echo`, `cat`, `ls`, ...) share: start-up
-//! (the I/O window, the arguments), writing whole buffers, and one-line errors on fd 2.
+//! (the arguments), writing whole buffers, and one-line errors on fd 2.
 #![no_std]
 #![warn(missing_docs)]
 
 use libsys::fs::{self, Errno, Fd};
 use libsys::process::Startup;
 
-/// Starts a hatched program: attaches its I/O window and returns its arguments.
+/// Starts a hatched program: returns its arguments. (Its I/O window is attached by
+/// libsys at the first read or write, `libsys::fs`.)
 ///
 /// # Safety
 /// `arg` must be the value procsrv started the process with (`rdi`, the address of its
 /// System V initial stack), and the stack above the running one must stay untouched.
 pub unsafe fn start(arg: u64) -> Startup {
-    let _ = libsys::process::client::attach_window();
     // SAFETY: the caller passes procsrv's start argument (this function's contract).
     unsafe { Startup::from_stack(arg) }
 }
