@@ -194,6 +194,12 @@ const USERLAND_TYPING: &[Typing] = &[
     ("$ ", b"tty; ps\r"),
     ("$ ", b"exit 3\r"),
     ("$ ", b"echo ptyrun status $?\r"),
+    // Keys through ptyrun (its terminal raw): a line reaches `cat` on the pty, and ^C
+    // becomes the pty's SIGINT for cat's group; ptyrun ends with cat's 128 + 2.
+    ("$ ", b"ptyrun cat\r"),
+    ("ptyrun cat\r\n", b"in the pty\r"),
+    ("in the pty\r\nin the pty", b"\x03"),
+    ("$ ", b"echo ptyrun cat $?\r"),
     // The shell killed: init says so on the console, and ends with 128 + 9.
     ("$ ", b"kill -9 3\r"),
 ];
@@ -347,6 +353,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &["/dev/pts/0"],
             &[" pts/0       0 R ps"],
             &["ptyrun status 3"],
+            &["ptyrun cat 130"],
             &["init: the shell (pid 3) was killed by signal 9"],
             &["procsrv: init (pid 1) exited with status 137"],
         ],
