@@ -64,38 +64,6 @@ fn from_procsrv(errno: procsrv_api::Errno) -> Errno {
     Errno(errno.number() as u32)
 }
 
-/// `path` taken from directory `cwd` (absolute), with `.`, `..` and repeated slashes
-/// resolved by name, as the file server resolves them (it has no symbolic links).
-fn resolve(cwd: &[u8], path: &[u8]) -> Vec<u8> {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    let start: &[u8] = if path.first() == Some(&b'/') {
-        b""
-    } else {
-        cwd
-    };
-    for part in start
-        .split(|&b| b == b'/')
-        .chain(path.split(|&b| b == b'/'))
-    {
-        match part {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            name => parts.push(name),
-        }
-    }
-    let mut out = Vec::new();
-    for part in parts {
-        out.push(b'/');
-        out.extend_from_slice(part);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    out
-}
-
 /// `bytes` each followed by a NUL, as the hatch request carries argv and envp.
 fn nul_separated(strings: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -273,7 +241,7 @@ impl System for Libsys {
     fn chdir(&mut self, path: &[u8]) -> Result<(), Errno> {
         self.files(Errno::ENOENT)?;
         fs::namespace().chdir(path).map_err(from_fs)?;
-        let cwd = resolve(&self.cwd, path);
+        let cwd = hshcore::path::resolve(&self.cwd, path);
         // procsrv starts children in the directory it keeps for the shell.
         client::set_cwd(&cwd).map_err(from_procsrv)?;
         self.cwd = cwd;
