@@ -248,6 +248,23 @@ pub fn sigignore(set: u64) -> Result<u64, Errno> {
     call(PROCSRV, label::SIGIGNORE, 1, [set, 0, 0, 0]).map(|r| r.words[0])
 }
 
+/// Sets this process's file mode creation mask; returns the one before.
+///
+/// # Errors
+/// EINVAL for a mask above 0o777.
+pub fn umask(mask: u32) -> Result<u32, Errno> {
+    call(PROCSRV, label::UMASK, 1, [mask.into(), 0, 0, 0]).map(|r| r.words[0] as u32)
+}
+
+/// Sets this process's `(soft, hard)` limits of resource `resource` (`RLIMIT_*` number;
+/// `u64::MAX` is no limit). Its children inherit them.
+///
+/// # Errors
+/// EINVAL (soft above hard, unknown resource), EPERM (a raised hard limit, unprivileged).
+pub fn setrlimit(resource: u64, soft: u64, hard: u64) -> Result<(), Errno> {
+    call(PROCSRV, label::SETRLIMIT, 3, [resource, soft, hard, 0]).map(drop)
+}
+
 /// Whether procsrv supports egg opcode `n`.
 pub fn supported(n: u64) -> bool {
     call(PROCSRV, label::SUPPORTED, 1, [n, 0, 0, 0]).is_ok_and(|r| r.words[0] == 1)

@@ -2,10 +2,8 @@
 //!
 //! Descriptors are the shell's fd slots; a hatch sends the caps of the descriptors the
 //! egg names as one CNode (`CapSet`), request cap `i` at index `i`. What neither server
-//! offers a process yet answers `ENOSYS`, and the shell copes: no raw mode means canonical
-//! lines; no `tcsetpgrp` leaves the terminal's foreground to the eggs' own `tcsetpgrp`
-//! ops; no `getcwd` makes relative program paths relative to `/`; no umask or limits
-//! calls make those builtins report the error. See docs/shell.md, "Not done yet".
+//! offers a process answers `ENOSYS`, and the shell copes (a terminal that refuses raw
+//! mode gets canonical lines). See docs/shell.md, the table of `System` calls.
 
 use alloc::vec::Vec;
 
@@ -250,8 +248,7 @@ impl System for Libsys {
 
     fn umask(&mut self, mask: Option<u32>) -> Result<u32, Errno> {
         match mask {
-            // No call changes a process's own mask yet (the egg's `umask` op sets a child's).
-            Some(_) => Err(Errno::ENOSYS),
+            Some(mask) => client::umask(mask).map_err(from_procsrv),
             None => client::info().map(|info| info.umask).map_err(from_procsrv),
         }
     }
@@ -264,7 +261,7 @@ impl System for Libsys {
             .ok_or(Errno::EINVAL)
     }
 
-    fn setrlimit(&mut self, _resource: Resource, _soft: u64, _hard: u64) -> Result<(), Errno> {
-        Err(Errno::ENOSYS)
+    fn setrlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> Result<(), Errno> {
+        client::setrlimit(resource as u64, soft, hard).map_err(from_procsrv)
     }
 }

@@ -66,6 +66,13 @@ pub mod label {
     /// interactive shell ignores the job-control signals; SIGKILL and SIGSTOP cannot be
     /// ignored (EINVAL). Reply word 0: the ignored set before.
     pub const SIGIGNORE: u64 = 15;
+    /// Sets the caller's file mode creation mask to word 0 (at most 0o777; EINVAL above);
+    /// reply word 0: the mask before. The file server is told (it applies the mask).
+    pub const UMASK: u64 = 16;
+    /// Sets the caller's limits of resource word 0 (`RLIMIT_*` number) to soft word 1 and
+    /// hard word 2 (`u64::MAX`: none): EINVAL for soft above hard or an unknown resource,
+    /// EPERM for a raised hard limit unless privileged. Children inherit them.
+    pub const SETRLIMIT: u64 = 17;
 }
 
 /// Reply label of a successful call.

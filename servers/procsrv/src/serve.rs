@@ -98,6 +98,8 @@ impl Server {
             label::CLOCK => ok(1, [self.tsc_hz, 0, 0, 0]),
             label::SET_CWD => self.set_cwd(pid, m),
             label::SIGIGNORE => self.sigignore(pid, w[0]),
+            label::UMASK => self.set_umask(pid, w[0]),
+            label::SETRLIMIT => self.set_rlimit(pid, w[0], w[1], w[2]),
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
@@ -223,6 +225,56 @@ impl Server {
             }
         }
         ok(1, [before, 0, 0, 0])
+    }
+
+    /// Sets process `pid`'s umask ([`label::UMASK`]); the file server learns it.
+    fn set_umask(&mut self, pid: u64, mask: u64) -> Answer {
+        let Ok(mask) =
+            u32::try_from(mask).map_err(drop).and_then(
+                |m| {
+                    if m <= 0o777 {
+                        Ok(m)
+                    } else {
+                        Err(())
+                    }
+                },
+            )
+        else {
+            return error(Errno::EINVAL);
+        };
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let before = p.umask;
+        p.umask = mask;
+        if let Some(p) = self.table.get(pid) {
+            if let Err(e) = self.files.register(p) {
+                return error(e);
+            }
+        }
+        ok(1, [before.into(), 0, 0, 0])
+    }
+
+    /// Sets process `pid`'s limits of `resource` ([`label::SETRLIMIT`]), POSIX's rules: the
+    /// soft limit at most the hard one, the hard one raised only when privileged.
+    fn set_rlimit(&mut self, pid: u64, resource: u64, soft: u64, hard: u64) -> Answer {
+        let Some(index) = usize::try_from(resource)
+            .ok()
+            .filter(|&i| i < crate::table::RLIMITS)
+        else {
+            return error(Errno::EINVAL);
+        };
+        if soft > hard {
+            return error(Errno::EINVAL);
+        }
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        if hard > p.limits[index].1 && !p.creds.privileged() {
+            return error(Errno::EPERM);
+        }
+        p.limits[index] = (soft, hard);
+        ok(0, [0; 4])
     }
 
     fn list(&self, from: u64) -> Answer {
