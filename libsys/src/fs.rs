@@ -91,6 +91,29 @@ fn window() -> *mut u8 {
     WINDOW_ADDR as *mut u8
 }
 
+/// Whether this process's I/O window is attached (a page of it went through
+/// [`Namespace::attach_window`]).
+static WINDOW_ATTACHED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process's I/O window is attached.
+pub fn window_attached() -> bool {
+    WINDOW_ATTACHED.load(Ordering::Relaxed)
+}
+
+/// Before a call that moves bytes through the window: attaches it first if nobody has
+/// (`process::client::attach_window`, from the process's own memory), so that a program
+/// reads and writes without setting anything up, and pays for the window only when it
+/// does.
+///
+/// # Errors
+/// What the attach fails with (`ENOMEM`, `ENOSYS` without a file server).
+fn window_ready() -> Result<()> {
+    if WINDOW_ATTACHED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    crate::process::client::attach_window()
+}
+
 /// Copies `len` bytes with `rep movsq` (and `rep movsb` for the tail): under `-icount`
 /// each iteration counts one instruction, so moving 8 bytes costs one.
 ///
@@ -153,9 +176,19 @@ fn request_until(
         length = word as u64;
     }
     let info = MessageInfo::new(label as u64, length, 0);
-    let reply = match deadline {
-        Some(deadline) => cap.call_timeout(info, regs, deadline),
-        None => cap.call(info, regs),
+    let reply = loop {
+        let reply = match deadline {
+            Some(deadline) => cap.call_timeout(info, regs, deadline),
+            None => cap.call(info, regs),
+        };
+        // A read is restarted when a stop cancelled its call (the kernel answers
+        // `Cancelled` to a thread suspended in a system call, docs/kernel.md): a stopped
+        // and continued job reads on, as a POSIX read restarts after SIGTSTP/SIGCONT.
+        // Its registers are all it sends, so the same call is the same request.
+        match reply {
+            Err(e) if e.error == crate::abi::Error::Cancelled && label == Label::FdRead => {}
+            reply => break reply,
+        }
     };
     let mut reply = reply.map_err(|e| match e.error {
         crate::abi::Error::TimedOut => Errno::ETIMEDOUT,
@@ -340,7 +373,9 @@ impl Namespace {
             .0
             .call(info, [page, 0, 0, 0])
             .map_err(|_| Errno::EBADF)?;
-        Errno::check(reply.info.label())
+        Errno::check(reply.info.label())?;
+        WINDOW_ATTACHED.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// What the server holds (for tests).
@@ -435,6 +470,7 @@ pub fn pipe() -> Result<(Fd, Fd)> {
 /// The server's errno (`EBADF` for a descriptor that is not open).
 pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
     let cap = fd.cap()?;
+    window_ready()?;
     let mut done = 0;
     while done < buf.len() {
         let want = (buf.len() - done).min(WINDOW_SIZE);
@@ -465,6 +501,7 @@ pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
 /// The server's errno (`EPIPE` when no reader is left, `EBADF`...), if nothing was written.
 pub fn write(fd: Fd, buf: &[u8]) -> Result<usize> {
     let cap = fd.cap()?;
+    window_ready()?;
     let mut done = 0;
     while done < buf.len() {
         let chunk = (buf.len() - done).min(WINDOW_SIZE);
@@ -535,6 +572,7 @@ pub struct DirEntry {
 /// # Errors
 /// `ENOTDIR`, `ENAMETOOLONG` (when `name` is too short), the server's errno.
 pub fn readdir(fd: Fd, index: u64, name: &mut [u8]) -> Result<Option<DirEntry>> {
+    window_ready()?;
     let reply = request(fd.cap()?, Label::FdReaddir, [index, 0, 0, 0], 1, &[])?;
     let name_len = reply.words[2] as usize;
     if name_len == 0 {

@@ -140,6 +140,74 @@ const SESSION_TYPING: &[Typing] = &[
     ("$ ", b"false\r"),
     ("$ ", b"\x04"),
 ];
+/// What the `userland` scenario types: each program of /bin issue 9 added, `cd`, job
+/// control with ^Z typed through the serial port, and `ptyrun hsh` running commands on a
+/// pty. `cat` echoing a typed line shows that it runs (and holds the terminal) before ^Z.
+const USERLAND_TYPING: &[Typing] = &[
+    (
+        "$ ",
+        b"cd /tmp; pwd; /bin/pwd; echo x > here; cd /; cat /tmp/here\r",
+    ),
+    ("$ ", b"id; tty; stty size\r"),
+    // The line editor (raw mode at the prompt): backspace, then history (up) and editing.
+    ("$ ", b"echo edited abX\x7fc\r"),
+    ("$ ", b"\x1b[A\x7f\x7fZZ\r"),
+    // (The history's redraw shows `$ ` again: wait for the command's output instead.)
+    (
+        "edited aZZ\r\n$ ",
+        b"nosuch; echo status $?; /etc/passwd; echo status $?\r",
+    ),
+    ("$ ", b"stty rows 30 cols 100; stty size; stty\r"),
+    (
+        "$ ",
+        b"umask 027; echo m > /tmp/m; ls -l /tmp/m; umask; umask 022; ulimit -n 32; ulimit -a\r",
+    ),
+    ("$ ", b"sleep 0.2 && echo slept $?\r"),
+    ("$ ", b"echo hello | hexdump\r"),
+    ("$ ", b"egg disasm 05000100092f6465762f6e756c6c0200\r"),
+    (
+        "$ ",
+        b"echo 'setsid; umask 0o77' | egg asm -; egg ops | head -n 1\r",
+    ),
+    (
+        "$ ",
+        b"hatch --egg 'umask 0o27; setgroups 4 5' procinfo one\r",
+    ),
+    // Binary garbage as a script: 100,000 bytes of producer's pattern (every byte value
+    // but 251..=255, about 400 lines of quotes, redirections, `|`, `&`, NULs) read by a
+    // second shell, which ends at EOF; then this one still answers.
+    (
+        "$ ",
+        b"producer 100000 | hsh > /dev/null 2>&1; echo garbage status $?\r",
+    ),
+    ("$ ", b"echo still answering\r"),
+    ("$ ", b"cat\r"),
+    ("cat\r\n", b"stop me\r"),
+    ("stop me\r\nstop me", b"\x1a"),
+    ("$ ", b"jobs; ps\r"),
+    ("$ ", b"fg\r"),
+    ("cat\r\n", b"again\r"),
+    ("again\r\nagain", b"\x04"),
+    ("$ ", b"echo fg status $?\r"),
+    ("$ ", b"sleep 0.5 &\r"),
+    ("$ ", b"jobs; wait; echo waited $?\r"),
+    ("$ ", b"sleep 0.5 &\r"),
+    ("$ ", b"kill -STOP %1; sleep 0.1; jobs\r"),
+    ("$ ", b"bg\r"),
+    ("$ ", b"wait %1; echo bg waited $?\r"),
+    ("$ ", b"ptyrun hsh\r"),
+    ("$ ", b"tty; ps\r"),
+    ("$ ", b"exit 3\r"),
+    ("$ ", b"echo ptyrun status $?\r"),
+    // Keys through ptyrun (its terminal raw): a line reaches `cat` on the pty, and ^C
+    // becomes the pty's SIGINT for cat's group; ptyrun ends with cat's 128 + 2.
+    ("$ ", b"ptyrun cat\r"),
+    ("ptyrun cat\r\n", b"in the pty\r"),
+    ("in the pty\r\nin the pty", b"\x03"),
+    ("$ ", b"echo ptyrun cat $?\r"),
+    // The shell killed: init says so on the console, and ends with 128 + 9.
+    ("$ ", b"kill -9 3\r"),
+];
 const LOG_TAIL_LINES: usize = 40;
 
 const fn boot(
@@ -216,10 +284,12 @@ pub const SCENARIOS: &[Scenario] = &[
         lines: &[
             &["home is /"],
             &["-r-xr-xr-x 0 0", " hsh"],
-            &["  PID  PPID  PGID   SID   UID S NAME"],
-            &["    1     0     0     0     0 R init"],
+            &["  PID  PPID  PGID   SID TTY       UID S NAME"],
+            &["    1     0     0     0 ?           0 R init"],
             // The console driver, hatched by procsrv from its egg at boot.
-            &["    2     0     0     0     0 R console"],
+            &["    2     0     0     0 ?           0 R console"],
+            // The shell leads session 3, whose controlling terminal is the console.
+            &["    3     1     3     3 console     0 R hsh"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["consumer: 2097152 bytes, 0 differ"],
             // Issue 8's pipeline: two hatches joined by dup2 ops stream 10 MiB.
@@ -242,6 +312,64 @@ pub const SCENARIOS: &[Scenario] = &[
         absent: &["not found"],
         timeout_secs: SESSION_TIMEOUT,
         ..boot("session", "exit", &[])
+    },
+    // The programs of /bin that issue 9 added, each typed at the prompt and its output
+    // checked; `cd` reaching children; ^Z stopping a foreground `cat` (reported, listed by
+    // `jobs`, `T` in `ps`), `fg` resuming it; `&`, `jobs`, `wait`; `ptyrun hsh` running
+    // commands on a pty as a new session, and its exit status coming back; then the shell
+    // killed, which init reports on the console before it ends with status 137.
+    Scenario {
+        root_args: "exit",
+        input: USERLAND_TYPING,
+        lines: &[
+            &["/tmp"],
+            &["uid=0 euid=0 suid=0 gid=0 egid=0 sgid=0 groups="],
+            &["/dev/console"],
+            &["24 80"],
+            &["30 100"],
+            &["rows 30; columns 100;"],
+            &["icanon echo isig iexten echoe echoctl -tostop icrnl ixon opost onlcr"],
+            &["-rw-r----- 0 0", " /tmp/m"],
+            &["0027"],
+            &["-n open files", " 32"],
+            &["slept 0"],
+            &["00000000  68 65 6c 6c 6f 0a", "|hello.|"],
+            &["00000006"],
+            &["open 0 \"/dev/null\" O_RDWR 0"],
+            &["06133f"],
+            &["  1 open fd:fd path:path flags:open_flags mode:mode"],
+            &["umask: 0027"],
+            &["groups: 4 5"],
+            &["controlling terminal: /dev/console (fd 0)"],
+            &["fd 1: terminal /dev/console, O_RDWR"],
+            &["cap 8: Endpoint", "(procsrv)"],
+            &["argv[1]: one"],
+            &["environ: PATH=/bin"],
+            &["edited abc"],
+            &["edited aZZ"],
+            &["hsh: nosuch: not found"],
+            &["status 127"],
+            &["hsh: /etc/passwd: permission denied"],
+            &["status 126"],
+            &["garbage status 127"],
+            &["still answering"],
+            &["[1]+  Stopped", "cat"],
+            &[" console     0 T cat"],
+            &["fg status 0"],
+            &["waited 0"],
+            &["[1]+  Stopped", "sleep 0.5"],
+            &["[1]+ sleep 0.5 &"],
+            &["bg waited 0"],
+            &["/dev/pts/0"],
+            &[" pts/0       0 R ps"],
+            &["ptyrun status 3"],
+            &["ptyrun cat 130"],
+            &["init: the shell (pid 3) was killed by signal 9"],
+            &["procsrv: init (pid 1) exited with status 137"],
+        ],
+        absent: &["not implemented", "EBADF"],
+        timeout_secs: SESSION_TIMEOUT,
+        ..boot("userland", "exit", &[])
     },
     // procsrv's in-system tests: hatchtest runs procsrv's code as the root task and hatches
     // its own driver, which hatches thousands of children through it.
@@ -943,7 +1071,7 @@ mod tests {
         let error = check_filter("bochs", false, false).unwrap_err();
         assert!(
             error.starts_with(
-                "no boot matches `bochs`; the boots are: boot, session, hatch, hatch-requests, hsh, tests"
+                "no boot matches `bochs`; the boots are: boot, session, userland, hatch, hatch-requests, hsh, tests"
             ),
             "{error}"
         );

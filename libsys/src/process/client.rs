@@ -192,7 +192,15 @@ pub fn exit(code: u8) -> ! {
 /// # Errors
 /// ECHILD when there is no such child.
 pub fn wait(pid: u64, nohang: bool) -> Result<Option<(u64, WaitStatus)>, Errno> {
-    let options = if nohang { WNOHANG } else { 0 };
+    wait_with(pid, if nohang { WNOHANG } else { 0 })
+}
+
+/// [`wait`] with the options word: [`WNOHANG`], [`procsrv_api::WUNTRACED`] (report a
+/// child's stop, once, as [`WaitStatus::Stopped`]).
+///
+/// # Errors
+/// ECHILD when there is no such child.
+pub fn wait_with(pid: u64, options: u64) -> Result<Option<(u64, WaitStatus)>, Errno> {
     let r = call(PROCSRV, label::WAIT, 2, [pid, options, 0, 0])?;
     Ok((r.words[0] != 0).then(|| (r.words[0], WaitStatus::from_word(r.words[1]))))
 }
@@ -211,6 +219,86 @@ pub fn kill(pid: i64, signal: u32) -> Result<(), Errno> {
 /// ESRCH if procsrv does not know the caller.
 pub fn ids() -> Result<[u64; 4], Errno> {
     call(PROCSRV, label::IDS, 0, [0; 4]).map(|r| r.words)
+}
+
+/// What procsrv knows about this process: ids, credentials, umask, limits, scheduling,
+/// signal state, name, working directory.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn info() -> Result<procsrv_api::ProcessInfo, Errno> {
+    let r = call(PROCSRV, label::INFO, 0, [0; 4])?;
+    let mut words = [0u64; procsrv_api::ProcessInfo::WORDS];
+    words[..4].copy_from_slice(&r.words);
+    let received = (r.info.length() as usize).min(words.len());
+    for (i, w) in words.iter_mut().enumerate().take(received).skip(4) {
+        *w = syscall::word(i);
+    }
+    Ok(procsrv_api::ProcessInfo::from_words(&words))
+}
+
+/// The clock of this machine: the time-stamp counter's rate, from procsrv.
+///
+/// # Errors
+/// ESRCH if procsrv does not know the caller.
+pub fn clock() -> Result<crate::time::Clock, Errno> {
+    call(PROCSRV, label::CLOCK, 0, [0; 4]).map(|r| crate::time::Clock::new(r.words[0]))
+}
+
+/// Tells procsrv this process's working directory (the absolute `path` its children
+/// start in), after changing it at the file server.
+///
+/// # Errors
+/// EINVAL for a path that is empty, relative, holds a NUL or is longer than
+/// [`procsrv_api::INFO_CWD_BYTES`].
+pub fn set_cwd(path: &[u8]) -> Result<(), Errno> {
+    if path.is_empty() || path.len() > procsrv_api::INFO_CWD_BYTES {
+        return Err(Errno::EINVAL);
+    }
+    let mut words = [0u64; 1 + procsrv_api::INFO_CWD_BYTES / 8];
+    words[0] = path.len() as u64;
+    for (i, chunk) in path.chunks(8).enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        words[1 + i] = u64::from_le_bytes(bytes);
+    }
+    let n = 1 + path.len().div_ceil(8);
+    for (i, &w) in words.iter().enumerate().take(n).skip(4) {
+        syscall::set_word(i, w);
+    }
+    call(
+        PROCSRV,
+        label::SET_CWD,
+        n as u64,
+        [words[0], words[1], words[2], words[3]],
+    )
+    .map(drop)
+}
+
+/// Makes this process ignore the signals of `set` (bit n-1 = signal n); returns the
+/// ignored set before.
+///
+/// # Errors
+/// EINVAL when `set` holds SIGKILL or SIGSTOP.
+pub fn sigignore(set: u64) -> Result<u64, Errno> {
+    call(PROCSRV, label::SIGIGNORE, 1, [set, 0, 0, 0]).map(|r| r.words[0])
+}
+
+/// Sets this process's file mode creation mask; returns the one before.
+///
+/// # Errors
+/// EINVAL for a mask above 0o777.
+pub fn umask(mask: u32) -> Result<u32, Errno> {
+    call(PROCSRV, label::UMASK, 1, [mask.into(), 0, 0, 0]).map(|r| r.words[0] as u32)
+}
+
+/// Sets this process's `(soft, hard)` limits of resource `resource` (`RLIMIT_*` number;
+/// `u64::MAX` is no limit). Its children inherit them.
+///
+/// # Errors
+/// EINVAL (soft above hard, unknown resource), EPERM (a raised hard limit, unprivileged).
+pub fn setrlimit(resource: u64, soft: u64, hard: u64) -> Result<(), Errno> {
+    call(PROCSRV, label::SETRLIMIT, 3, [resource, soft, hard, 0]).map(drop)
 }
 
 /// Whether procsrv supports egg opcode `n`.
@@ -413,12 +501,17 @@ impl Drop for CapSet {
 
 /// Makes and attaches this process's I/O window (`crate::fs::attach_window_from`) from
 /// its own memory (`SLOT_MEMORY`) and slots of its own range, when it has a file server
-/// (`SLOT_FS` holds a cap). A hatched program that reads or writes files calls it first.
+/// (`SLOT_FS` holds a cap) and has no window yet. `crate::fs` calls it before the first
+/// read, write or readdir; a program calls it itself only to choose when (the shell, before
+/// its heap takes slots: the window wants consecutive ones).
 ///
 /// # Errors
 /// `ENOMEM` (no room), the file server's errno; `ENOSYS` without a file server.
 pub fn attach_window() -> Result<(), fs_api::Errno> {
     use fs_api::Errno as FsErrno;
+    if crate::fs::window_attached() {
+        return Ok(());
+    }
     let ns: Cap<Endpoint> = Cap::from_cptr(super::SLOT_FS);
     if ns.identify().is_err() {
         return Err(FsErrno::ENOSYS);

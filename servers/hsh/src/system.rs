@@ -2,10 +2,8 @@
 //!
 //! Descriptors are the shell's fd slots; a hatch sends the caps of the descriptors the
 //! egg names as one CNode (`CapSet`), request cap `i` at index `i`. What neither server
-//! offers a process yet answers `ENOSYS`, and the shell copes: no raw mode means canonical
-//! lines; no `tcsetpgrp` leaves the terminal's foreground to the eggs' own `tcsetpgrp`
-//! ops; no `getcwd` makes relative program paths relative to `/`; no umask or limits
-//! calls make those builtins report the error. See docs/shell.md, "Not done yet".
+//! offers a process answers `ENOSYS`, and the shell copes (a terminal that refuses raw
+//! mode gets canonical lines). See docs/shell.md, the table of `System` calls.
 
 use alloc::vec::Vec;
 
@@ -14,10 +12,11 @@ use hshcore::system::FileInfo;
 use hshcore::{Errno, Fd, HatchFailure, HatchRequest, KillTarget, Pid, Signal, System};
 use hshcore::{WaitOptions, WaitStatus, WaitTarget};
 use libsys::cap::{Cap, Endpoint};
-use libsys::fs;
+use libsys::fs::{self, terminal};
 use libsys::object::Rights;
 use libsys::process::client::{self, CapSet};
 use procsrv_api::WAIT_ANY;
+use ttycore::Termios;
 
 /// The system a hatched shell runs on.
 pub struct Libsys {
@@ -25,13 +24,23 @@ pub struct Libsys {
     /// test system with procsrv alone) every descriptor is closed and every path missing:
     /// the client must not be used, as it writes through a window nobody mapped.
     files: bool,
+    /// The working directory, absolute and without `.`/`..` (procsrv's record at start,
+    /// then what `chdir` made of it).
+    cwd: Vec<u8>,
+    /// The terminal's settings before `set_raw(_, true)`, put back by `set_raw(_, false)`.
+    cooked: Option<[u64; terminal::TERMIOS_WORDS]>,
 }
 
 impl Libsys {
     /// The system of this process.
     pub fn new() -> Libsys {
+        let cwd = client::info()
+            .map(|info| info.cwd[..info.cwd_len].to_vec())
+            .unwrap_or_else(|_| b"/".to_vec());
         Libsys {
             files: fs::namespace().0.identify().is_ok(),
+            cwd,
+            cooked: None,
         }
     }
 
@@ -106,9 +115,25 @@ impl System for Libsys {
         self.files && fs::isatty(fs::Fd(fd.into()))
     }
 
-    fn set_raw(&mut self, _fd: Fd, _raw: bool) -> Result<(), Errno> {
-        // The file server's terminals understand no termios request yet.
-        Err(Errno::ENOSYS)
+    fn set_raw(&mut self, fd: Fd, raw: bool) -> Result<(), Errno> {
+        self.files(Errno::ENOTTY)?;
+        let fd = fs::Fd(fd.into());
+        if !raw {
+            // Back to what the terminal had (TCSETSW: after the echo went out).
+            return match self.cooked.take() {
+                Some(words) => {
+                    terminal::set_attributes(fd, terminal::TCSETSW, &words).map_err(from_fs)
+                }
+                None => Ok(()),
+            };
+        }
+        let words = terminal::get_attributes(fd).map_err(from_fs)?;
+        let cooked = Termios::from_words(&words).map_err(|_| Errno::EINVAL)?;
+        // cfmakeraw: the line editor writes `\r\n` itself, and only it writes in raw mode.
+        let raw = cooked.make_raw();
+        terminal::set_attributes(fd, terminal::TCSETSW, &raw.to_words()).map_err(from_fs)?;
+        self.cooked = Some(words);
+        Ok(())
     }
 
     fn hatch(&mut self, request: &HatchRequest<'_>) -> Result<Pid, HatchFailure> {
@@ -160,12 +185,19 @@ impl System for Libsys {
             WaitTarget::Any => WAIT_ANY,
             WaitTarget::Pid(pid) => pid.into(),
         };
-        // procsrv reports no stops yet, so `options.untraced` changes nothing.
-        let waited = client::wait(pid, options.nohang).map_err(from_procsrv)?;
+        let mut flags = 0;
+        if options.nohang {
+            flags |= procsrv_api::WNOHANG;
+        }
+        if options.untraced {
+            flags |= procsrv_api::WUNTRACED;
+        }
+        let waited = client::wait_with(pid, flags).map_err(from_procsrv)?;
         Ok(waited.map(|(pid, status)| {
             let status = match status {
                 procsrv_api::WaitStatus::Exited(code) => WaitStatus::Exited(code),
                 procsrv_api::WaitStatus::Signaled(signal) => WaitStatus::Signaled(signal),
+                procsrv_api::WaitStatus::Stopped(signal) => WaitStatus::Stopped(signal),
             };
             (pid as Pid, status)
         }))
@@ -192,27 +224,44 @@ impl System for Libsys {
     }
 
     fn ignore_job_control_signals(&mut self) -> Result<(), Errno> {
-        Err(Errno::ENOSYS)
+        use procsrv_api::signal::{SIGINT, SIGTSTP, SIGTTIN, SIGTTOU};
+        const SIGQUIT: u32 = 3;
+        let set = [SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU]
+            .iter()
+            .fold(0u64, |set, &signal| set | 1 << (signal - 1));
+        client::sigignore(set).map(drop).map_err(from_procsrv)
     }
 
     fn getcwd(&mut self) -> Result<Vec<u8>, Errno> {
-        Err(Errno::ENOSYS)
+        Ok(self.cwd.clone())
     }
 
     fn chdir(&mut self, path: &[u8]) -> Result<(), Errno> {
         self.files(Errno::ENOENT)?;
-        fs::namespace().chdir(path).map_err(from_fs)
+        fs::namespace().chdir(path).map_err(from_fs)?;
+        let cwd = hshcore::path::resolve(&self.cwd, path);
+        // procsrv starts children in the directory it keeps for the shell.
+        client::set_cwd(&cwd).map_err(from_procsrv)?;
+        self.cwd = cwd;
+        Ok(())
     }
 
-    fn umask(&mut self, _mask: Option<u32>) -> Result<u32, Errno> {
-        Err(Errno::ENOSYS)
+    fn umask(&mut self, mask: Option<u32>) -> Result<u32, Errno> {
+        match mask {
+            Some(mask) => client::umask(mask).map_err(from_procsrv),
+            None => client::info().map(|info| info.umask).map_err(from_procsrv),
+        }
     }
 
-    fn getrlimit(&mut self, _resource: Resource) -> Result<(u64, u64), Errno> {
-        Err(Errno::ENOSYS)
+    fn getrlimit(&mut self, resource: Resource) -> Result<(u64, u64), Errno> {
+        let info = client::info().map_err(from_procsrv)?;
+        info.limits
+            .get(resource as usize)
+            .copied()
+            .ok_or(Errno::EINVAL)
     }
 
-    fn setrlimit(&mut self, _resource: Resource, _soft: u64, _hard: u64) -> Result<(), Errno> {
-        Err(Errno::ENOSYS)
+    fn setrlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> Result<(), Errno> {
+        client::setrlimit(resource as u64, soft, hard).map_err(from_procsrv)
     }
 }

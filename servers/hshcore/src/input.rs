@@ -80,8 +80,17 @@ impl<S: System> Shell<S> {
     pub fn prompt_line(&mut self, prompt: &[u8]) -> Option<Vec<u8>> {
         if self.editing != Some(false) && self.sys.set_raw(0, true).is_ok() {
             self.editing = Some(true);
-            let line = self.edit_line(prompt);
+            let (line, last_echo) = self.edit_line(prompt);
             let _ = self.sys.set_raw(0, false);
+            // The echo of the key that ended the line (its newline) goes out only once the
+            // terminal is canonical again: whatever is typed after seeing it is read as a
+            // canonical line (by the command, or the next prompt), not as raw bytes. Its
+            // `\r\n` becomes `\n`, to which the canonical terminal's ONLCR adds the `\r`.
+            let last_echo = match last_echo.strip_suffix(b"\r\n") {
+                Some(start) => [start, b"\n"].concat(),
+                None => last_echo,
+            };
+            self.write_all(2, &last_echo);
             return line;
         }
         self.editing = Some(false);
@@ -94,7 +103,9 @@ impl<S: System> Shell<S> {
         self.editor.history()
     }
 
-    fn edit_line(&mut self, prompt: &[u8]) -> Option<Vec<u8>> {
+    /// Edits a line in raw mode; returns it (`None` at end of input) and the echo of the
+    /// key that ended it, not yet written.
+    fn edit_line(&mut self, prompt: &[u8]) -> (Option<Vec<u8>>, Vec<u8>) {
         let mut echo = Vec::new();
         let mut line = self.editor.start(prompt, &mut echo);
         self.write_all(2, &echo);
@@ -106,7 +117,7 @@ impl<S: System> Shell<S> {
                 if self.input_eof || !self.fill_input() {
                     // End of input: what was typed still runs, as in canonical mode.
                     let text = line.text().to_vec();
-                    return (!text.is_empty()).then_some(text);
+                    return ((!text.is_empty()).then_some(text), Vec::new());
                 }
                 continue;
             }
@@ -114,22 +125,21 @@ impl<S: System> Shell<S> {
             next += 1;
             echo.clear();
             let event = self.editor.feed(&mut line, byte, &mut echo);
-            self.write_all(2, &echo);
             match event {
-                Event::Continue => {}
+                Event::Continue => self.write_all(2, &echo),
                 Event::Line(text) => {
                     self.input.drain(..next);
                     self.editor.remember(&text);
-                    return Some(text);
+                    return (Some(text), echo);
                 }
                 Event::Eof => {
                     self.input.drain(..next);
-                    return None;
+                    return (None, echo);
                 }
                 Event::Interrupt => {
                     self.input.drain(..next);
                     self.status = 130;
-                    return Some(Vec::new());
+                    return (Some(Vec::new()), echo);
                 }
             }
         }

@@ -37,6 +37,7 @@ mod job_builtins;
 pub mod jobs;
 pub mod lex;
 pub mod parse;
+pub mod path;
 mod pipeline;
 pub mod quote;
 pub mod shell;

@@ -11,6 +11,10 @@
 //! shells report it); procsrv prints a line when pid 1 ends with anything but 0, and
 //! `cargo xtask run` fails with that status.
 //!
+//! init's own messages reach the console through a hatched `/bin/echo` whose egg opens
+//! `/dev/console` (`O_NOCTTY`: init takes no terminal), or, with no file server, the
+//! kernel's debug console, which prints while no driver holds COM1.
+//!
 //! With `exit` init waits without blocking (a wait with WNOHANG, then a yield): the kernel
 //! powers off as soon as no thread is runnable, and a shell waiting for typed input must
 //! not count as the end.
@@ -27,9 +31,14 @@ libsys::entry!(main);
 const SHELL: &[u8] = b"/bin/hsh";
 /// Linux's `O_RDWR`.
 const O_RDWR: u64 = 2;
+/// Linux's `O_WRONLY`.
+const O_WRONLY: u64 = 1;
+/// Linux's `O_NOCTTY`: opening a terminal does not make it the controlling terminal.
+const O_NOCTTY: u64 = 0x100;
 /// What an interactive shell ignores (SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU: bit
 /// `n - 1` for signal `n`); the shell hands them back to its commands with `sigdefault`.
-/// The shell cannot set its own dispositions, so its egg does.
+/// An interactive hsh also asks for this itself; the egg makes it so from its first
+/// instruction.
 const JOB_CONTROL_SIGNALS: u64 = 1 << 1 | 1 << 2 | 1 << 19 | 1 << 20 | 1 << 21;
 
 fn main(arg: u64) {
@@ -52,7 +61,7 @@ fn main(arg: u64) {
         let shell = match shell {
             Ok(child) => child.id(),
             Err(e) => {
-                libsys::println!("init: cannot hatch {}: {e:?}", "/bin/hsh");
+                report(format_args!("init: cannot hatch /bin/hsh: {e:?}"));
                 exit(1);
             }
         };
@@ -69,9 +78,67 @@ fn main(arg: u64) {
                 Err(_) => break,
             }
         }
+        if let WaitStatus::Signaled(signal) = shell_status {
+            let next = if end_with_shell {
+                ""
+            } else {
+                "; a new one starts"
+            };
+            report(format_args!(
+                "init: the shell (pid {shell}) was killed by signal {signal}{next}"
+            ));
+        }
         if end_with_shell {
             exit(exit_code(shell_status));
         }
+    }
+}
+
+/// A message of init's own, where a person at the console sees it. init has no
+/// descriptors and no file server endpoint (procsrv hatches it before it starts the file
+/// server), so it hatches `/bin/echo MESSAGE` with the egg `open 1 "/dev/console"
+/// O_WRONLY|O_NOCTTY 0` and waits for it; when that fails (no file server) the message
+/// goes to the kernel's debug console, which prints while no driver holds COM1.
+fn report(message: core::fmt::Arguments<'_>) {
+    let mut line = Line {
+        bytes: [0; 160],
+        used: 0,
+    };
+    let _ = core::fmt::write(&mut line, message);
+    let text = &line.bytes[..line.used];
+    let echo = Command::new(b"/bin/echo")
+        .arg(b"echo")
+        .arg(text)
+        .open(1, b"/dev/console", O_WRONLY | O_NOCTTY, 0)
+        .dup2(1, 2)
+        .spawn();
+    if let Ok(child) = echo {
+        if matches!(
+            wait(child.id(), false),
+            Ok(Some((_, WaitStatus::Exited(0))))
+        ) {
+            return;
+        }
+    }
+    libsys::println!(
+        "{}",
+        core::str::from_utf8(text).unwrap_or("init: (a message)")
+    );
+}
+
+/// A message being formatted (cut at its capacity).
+struct Line {
+    bytes: [u8; 160],
+    used: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.bytes.len() - self.used;
+        let n = s.len().min(room);
+        self.bytes[self.used..self.used + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.used += n;
+        Ok(())
     }
 }
 
@@ -80,6 +147,9 @@ fn main(arg: u64) {
 fn exit_code(status: WaitStatus) -> u8 {
     match status {
         WaitStatus::Exited(code) => code,
-        WaitStatus::Signaled(signal) => 128u32.saturating_add(signal).min(255) as u8,
+        // init waits without WUNTRACED: a stop is never reported to it.
+        WaitStatus::Signaled(signal) | WaitStatus::Stopped(signal) => {
+            128u32.saturating_add(signal).min(255) as u8
+        }
     }
 }

@@ -9,10 +9,12 @@
 #![forbid(unsafe_code)]
 
 mod errno;
+mod info;
 mod request;
 mod status;
 
 pub use errno::Errno;
+pub use info::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES, INFO_RLIMITS};
 pub use request::{
     decode_hatch, encode_hatch, encode_hatch_paged, strings, HatchRequest, RequestError,
     RequestPages, HATCH_HEADER_WORDS, MAX_CAP_RADIX, MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES,
@@ -29,7 +31,7 @@ pub mod label {
     /// End the calling process with status word 0 (own endpoint). Never answered.
     pub const EXIT: u64 = 2;
     /// Wait for a child. Own endpoint: word 0 is the pid (or [`crate::WAIT_ANY`]), word 1
-    /// the options ([`crate::WNOHANG`]). Handle: word 1 the options. Reply: pid, status word.
+    /// the options ([`crate::WNOHANG`], [`crate::WUNTRACED`]). Handle: word 1 the options. Reply: pid, status word.
     pub const WAIT: u64 = 3;
     /// Send signal word 1 to pid word 0 (own endpoint) or to the handle's process (word 0).
     pub const KILL: u64 = 4;
@@ -49,6 +51,29 @@ pub mod label {
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
     pub const INJECT: u64 = 11;
+    /// What procsrv knows about the caller (own endpoint) or the handle's process: a
+    /// [`crate::ProcessInfo`] in [`crate::ProcessInfo::WORDS`] reply words (the first 4 in
+    /// registers, the rest from IPC buffer word 4 on).
+    pub const INFO: u64 = 12;
+    /// The time-stamp counter's rate: reply word 0, ticks per second (the boot info's
+    /// `tsc_hz`), to turn times into the deadlines of `libsys::time`.
+    pub const CLOCK: u64 = 13;
+    /// Sets the working directory procsrv keeps for the caller (the one its children
+    /// start in) after the caller changed its own at the file server: word 0 the length
+    /// (at most [`crate::INFO_CWD_BYTES`]), the absolute path's bytes from word 1 on
+    /// (little-endian, 8 a word). The file server checks it when a child uses it.
+    pub const SET_CWD: u64 = 14;
+    /// Makes the caller ignore the signals of set word 0 (bit n-1 = signal n), as an
+    /// interactive shell ignores the job-control signals; SIGKILL and SIGSTOP cannot be
+    /// ignored (EINVAL). Reply word 0: the ignored set before.
+    pub const SIGIGNORE: u64 = 15;
+    /// Sets the caller's file mode creation mask to word 0 (at most 0o777; EINVAL above);
+    /// reply word 0: the mask before. The file server is told (it applies the mask).
+    pub const UMASK: u64 = 16;
+    /// Sets the caller's limits of resource word 0 (`RLIMIT_*` number) to soft word 1 and
+    /// hard word 2 (`u64::MAX`: none): EINVAL for soft above hard or an unknown resource,
+    /// EPERM for a raised hard limit unless privileged. Children inherit them.
+    pub const SETRLIMIT: u64 = 17;
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): with one
     /// endpoint cap sent, hatches from now on use the server receiving on it as their file
     /// server (a test's stand-in, e.g. one that never answers an open); with no cap, they
@@ -69,6 +94,9 @@ pub const NO_OP: u64 = u64::MAX;
 pub const WAIT_ANY: u64 = u64::MAX;
 /// `wait` option: do not block; reply pid 0 when no child has ended.
 pub const WNOHANG: u64 = 1;
+/// `wait` option (own endpoint): report a child stopped by a signal (once per stop), as
+/// [`WaitStatus::Stopped`], without reaping it.
+pub const WUNTRACED: u64 = 2;
 
 /// Badge bits procsrv mints into the endpoint caps it hands out. The low 32 bits are the
 /// pid (for `FAULT`, the memory block); the kind sits above so one endpoint serves all three
@@ -88,7 +116,7 @@ pub mod badge {
     pub const PID_MASK: u64 = 0xffff_ffff;
 }
 
-/// One entry of a process listing, 8 words in the IPC buffer.
+/// One entry of a process listing, [`PsEntry::WORDS`] words in the IPC buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PsEntry {
     /// Process id.
@@ -105,11 +133,40 @@ pub struct PsEntry {
     pub state: u64,
     /// The first 16 bytes of the name, NUL padded.
     pub name: [u8; 16],
+    /// The controlling terminal of its session: 0 none (or not known), else 1 + the file
+    /// server's terminal index (0 the console, n + 1 pty n): see [`PsEntry::tty_name`].
+    pub tty: u64,
 }
 
 impl PsEntry {
     /// Words per entry.
-    pub const WORDS: usize = 8;
+    pub const WORDS: usize = 9;
+
+    /// The name `ps` shows for [`PsEntry::tty`]: `?` (none), `console`, `pts/N`; the
+    /// digits of N go into `buf`.
+    pub fn tty_name(tty: u64, buf: &mut [u8; 24]) -> &[u8] {
+        match tty {
+            0 => b"?",
+            1 => b"console",
+            n => {
+                let mut digits = [0u8; 20];
+                let mut i = digits.len();
+                let mut pty = n - 2;
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (pty % 10) as u8;
+                    pty /= 10;
+                    if pty == 0 {
+                        break;
+                    }
+                }
+                let len = 4 + digits.len() - i;
+                buf[..4].copy_from_slice(b"pts/");
+                buf[4..len].copy_from_slice(&digits[i..]);
+                &buf[..len]
+            }
+        }
+    }
 
     /// The entry as words.
     pub fn to_words(&self) -> [u64; Self::WORDS] {
@@ -123,6 +180,7 @@ impl PsEntry {
             self.state,
             u64::from_le_bytes(a.try_into().unwrap_or([0; 8])),
             u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            self.tty,
         ]
     }
 
@@ -139,6 +197,7 @@ impl PsEntry {
             uid: w[4],
             state: w[5],
             name,
+            tty: w[8],
         }
     }
 }
@@ -157,9 +216,23 @@ mod tests {
             uid: 1000,
             state: 3,
             name: [0; 16],
+            tty: 3,
         };
         e.name[..5].copy_from_slice(b"hello");
         assert_eq!(PsEntry::from_words(&e.to_words()), e);
+    }
+
+    #[test]
+    fn tty_names_are_what_ps_shows() {
+        let mut buf = [0; 24];
+        assert_eq!(PsEntry::tty_name(0, &mut buf), b"?");
+        assert_eq!(PsEntry::tty_name(1, &mut buf), b"console");
+        assert_eq!(PsEntry::tty_name(2, &mut buf), b"pts/0");
+        assert_eq!(PsEntry::tty_name(13, &mut buf), b"pts/11");
+        assert_eq!(
+            PsEntry::tty_name(u64::MAX, &mut buf),
+            b"pts/18446744073709551613"
+        );
     }
 
     #[test]

@@ -53,14 +53,18 @@ pub enum WaitStatus {
     Exited(u8),
     /// A signal killed it.
     Signaled(Signal),
+    /// A signal stopped it (reported once, to a `wait` with [`crate::WUNTRACED`]).
+    Stopped(Signal),
 }
 
 impl WaitStatus {
-    /// The POSIX status word: `code << 8` for an exit, the signal number for a kill.
+    /// The POSIX status word: `code << 8` for an exit, the signal number for a kill,
+    /// `signal << 8 | 0x7f` for a stop.
     pub const fn to_word(self) -> u64 {
         match self {
             WaitStatus::Exited(code) => (code as u64) << 8,
             WaitStatus::Signaled(signal) => (signal & 0x7f) as u64,
+            WaitStatus::Stopped(signal) => ((signal & 0xff) as u64) << 8 | 0x7f,
         }
     }
 
@@ -68,6 +72,8 @@ impl WaitStatus {
     pub const fn from_word(word: u64) -> WaitStatus {
         if word & 0x7f == 0 {
             WaitStatus::Exited(((word >> 8) & 0xff) as u8)
+        } else if word & 0xff == 0x7f {
+            WaitStatus::Stopped(((word >> 8) & 0xff) as Signal)
         } else {
             WaitStatus::Signaled((word & 0x7f) as Signal)
         }
@@ -79,6 +85,7 @@ impl core::fmt::Display for WaitStatus {
         match self {
             WaitStatus::Exited(code) => write!(f, "exited with status {code}"),
             WaitStatus::Signaled(signal) => write!(f, "killed by signal {signal}"),
+            WaitStatus::Stopped(signal) => write!(f, "stopped by signal {signal}"),
         }
     }
 }
@@ -91,10 +98,13 @@ mod tests {
     fn wait_status_words_match_posix() {
         assert_eq!(WaitStatus::Exited(3).to_word(), 0x300);
         assert_eq!(WaitStatus::Signaled(signal::SIGSEGV).to_word(), 11);
+        assert_eq!(WaitStatus::Stopped(signal::SIGTSTP).to_word(), 0x147f);
         for s in [
             WaitStatus::Exited(0),
             WaitStatus::Exited(255),
             WaitStatus::Signaled(9),
+            WaitStatus::Stopped(signal::SIGTSTP),
+            WaitStatus::Stopped(signal::SIGSTOP),
         ] {
             assert_eq!(WaitStatus::from_word(s.to_word()), s);
         }

@@ -428,7 +428,14 @@ impl FileServer for FsLink {
             .map_err(to_errno)?;
         self.ctl()
             .set_job(process, pid, pgid, sid, flags)
-            .map_err(to_errno)
+            .map_err(to_errno)?;
+        // Its working directory, which the file server otherwise learns only at an egg's
+        // `open` (a child whose fds all come from `cap` ops would start at `/`). A
+        // directory gone since is not the hatch's failure: the child's own calls fail.
+        if p.cwd() != b"/" {
+            let _ = self.control.chdir(process, p.cwd());
+        }
+        Ok(())
     }
 
     fn share(
@@ -750,6 +757,11 @@ impl crate::Server {
                     kind @ (CONTROL_ACQUIRED | CONTROL_LOST) => {
                         if let Some(leader) = self.table.get_mut(id) {
                             leader.ctty = kind == CONTROL_ACQUIRED;
+                            leader.tty = if leader.ctty {
+                                e.what.saturating_add(1)
+                            } else {
+                                0
+                            };
                         }
                     }
                     _ => {}

@@ -88,6 +88,8 @@ pub struct Server {
     blocks: &'static mut Blocks,
     files: &'static mut dyn FileServer,
     archive_length: u64,
+    /// The time-stamp counter's rate (boot info), for [`procsrv_api::label::CLOCK`].
+    tsc_hz: u64,
     /// Where a request's cap arrives.
     receive_slot: u64,
     /// `wait_replies[i]`: the saved reply of record `i`'s process waiting for a child.
@@ -187,6 +189,7 @@ impl Server {
             blocks,
             files,
             archive_length: info.archive_length,
+            tsc_hz: info.tsc_hz,
             receive_slot,
             wait_replies: replies,
             handle_replies: replies + MAX_PROCS as u64,

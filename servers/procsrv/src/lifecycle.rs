@@ -10,7 +10,7 @@ use procsrv_api::signal::{
     SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSTOP, SIGTRAP, SIGTSTP, SIGTTIN,
     SIGTTOU, SIGURG, SIGWINCH,
 };
-use procsrv_api::{Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG};
+use procsrv_api::{Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG, WUNTRACED};
 
 /// The signal a CPU exception becomes, and its name.
 fn fault_signal(vector: u64) -> (Signal, &'static str) {
@@ -180,6 +180,35 @@ impl Server {
         }
     }
 
+    /// Tells `pid`'s parent that it stopped, if the parent waits for it with `WUNTRACED`.
+    fn notify_stop(&mut self, pid: u64) {
+        let Some(p) = self.table.get(pid) else {
+            return;
+        };
+        let (ppid, Some(signal)) = (u64::from(p.ppid), p.unreported_stop) else {
+            return;
+        };
+        let parent_waits = self.table.get(ppid).is_some_and(|parent| {
+            parent.waiting_untraced
+                && parent
+                    .waiting_for
+                    .is_some_and(|w| w == WAIT_ANY || w == pid)
+        });
+        if !parent_waits {
+            return;
+        }
+        if let Some(reply) = self.reply_cap(self.wait_replies, ppid) {
+            let words = [pid, WaitStatus::Stopped(signal).to_word(), 0, 0];
+            let _ = reply.send(MessageInfo::new(REPLY_OK, 2, 0), words);
+        }
+        if let Some(parent) = self.table.get_mut(ppid) {
+            parent.waiting_for = None;
+        }
+        if let Some(p) = self.table.get_mut(pid) {
+            p.unreported_stop = None;
+        }
+    }
+
     /// Removes `pid`'s record; nobody waits on it by handle any more.
     fn reap(&mut self, pid: u64) {
         if let Some(i) = self.table.index(pid) {
@@ -210,6 +239,25 @@ impl Server {
         if !self.table.iter().any(matches) {
             return error(Errno::ECHILD);
         }
+        let untraced = options & WUNTRACED != 0;
+        if untraced {
+            let stopped = self
+                .table
+                .iter_mut()
+                .find(|c| matches(c) && c.unreported_stop.is_some());
+            if let Some(child) = stopped {
+                let signal = child.unreported_stop.take().unwrap_or(SIGSTOP);
+                return ok(
+                    2,
+                    [
+                        child.pid.into(),
+                        WaitStatus::Stopped(signal).to_word(),
+                        0,
+                        0,
+                    ],
+                );
+            }
+        }
         if options & WNOHANG != 0 {
             return ok(2, [0, 0, 0, 0]);
         }
@@ -217,6 +265,7 @@ impl Server {
             Some(reply) if reply.save().is_ok() => {
                 if let Some(p) = self.table.get_mut(pid) {
                     p.waiting_for = Some(target);
+                    p.waiting_untraced = untraced;
                 }
                 Answer::Nothing
             }
@@ -319,6 +368,7 @@ impl Server {
                     let _ = process.tcb.resume();
                 }
                 p.state = State::Running;
+                p.unreported_stop = None;
             }
             return;
         }
@@ -337,6 +387,8 @@ impl Server {
                         let _ = process.tcb.suspend();
                     }
                     p.state = State::Stopped;
+                    p.unreported_stop = Some(signal);
+                    self.notify_stop(pid);
                 }
             }
             _ => self.die(pid, WaitStatus::Signaled(signal)),

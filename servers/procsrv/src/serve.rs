@@ -94,6 +94,12 @@ impl Server {
             label::WAIT => self.wait(pid, w[0], w[1]),
             label::KILL => self.kill_call(pid, w[0] as i64, w[1]),
             label::IDS => self.ids(pid),
+            label::INFO => self.info(pid),
+            label::CLOCK => ok(1, [self.tsc_hz, 0, 0, 0]),
+            label::SET_CWD => self.set_cwd(pid, m),
+            label::SIGIGNORE => self.sigignore(pid, w[0]),
+            label::UMASK => self.set_umask(pid, w[0]),
+            label::SETRLIMIT => self.set_rlimit(pid, w[0], w[1], w[2]),
             label::SUPPORTED => ok(1, [u64::from(egg::is_supported(w[0])), 0, 0, 0]),
             label::LIMITS => self.limits(),
             label::LIST => self.list(w[0]),
@@ -123,6 +129,7 @@ impl Server {
             label::KILL => self.kill_one(None, pid, m.words[0]),
             label::RESUME => self.resume(pid),
             label::IDS => self.ids(pid),
+            label::INFO => self.info(pid),
             _ => error(Errno::ENOSYS),
         }
     }
@@ -181,8 +188,133 @@ impl Server {
         )
     }
 
+    /// What procsrv knows about process `pid` ([`label::INFO`]).
+    fn info(&self, pid: u64) -> Answer {
+        let Some(p) = self.table.get(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let mut info = p.info();
+        // The controlling terminal is kept on the session leader.
+        info.ctty = self
+            .table
+            .get(p.sid.into())
+            .map_or(p.ctty, |leader| leader.ctty);
+        let words = info.to_words();
+        for (i, &w) in words.iter().enumerate().skip(4) {
+            syscall::set_word(i, w);
+        }
+        Answer::Long(
+            REPLY_OK,
+            procsrv_api::ProcessInfo::WORDS,
+            [words[0], words[1], words[2], words[3]],
+        )
+    }
+
+    /// Sets process `pid`'s working directory ([`label::SET_CWD`]).
+    fn set_cwd(&mut self, pid: u64, m: &Received) -> Answer {
+        let length = m.words[0] as usize;
+        let words = length.div_ceil(8);
+        if length == 0 || length > crate::table::CWD_LEN || m.info.length() as usize != 1 + words {
+            return error(Errno::EINVAL);
+        }
+        let mut path = [0u8; crate::table::CWD_LEN];
+        for (i, chunk) in path.chunks_mut(8).take(words).enumerate() {
+            let w = if i < 3 {
+                m.words[1 + i]
+            } else {
+                syscall::word(1 + i)
+            };
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        if path[0] != b'/' || path[..length].contains(&0) {
+            return error(Errno::EINVAL);
+        }
+        path[length..].fill(0);
+        match self.table.get_mut(pid) {
+            Some(p) => {
+                p.cwd = path;
+                p.cwd_len = length;
+                ok(0, [0; 4])
+            }
+            None => error(Errno::ESRCH),
+        }
+    }
+
+    /// Adds `set` to process `pid`'s ignored signals ([`label::SIGIGNORE`]); the file
+    /// server learns it (a terminal treats a group that ignores SIGTTOU or SIGTTIN apart).
+    fn sigignore(&mut self, pid: u64, set: u64) -> Answer {
+        use procsrv_api::signal::{SIGKILL, SIGSTOP};
+        let unignorable = 1 << (SIGKILL - 1) | 1 << (SIGSTOP - 1);
+        if set & unignorable != 0 {
+            return error(Errno::EINVAL);
+        }
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let before = p.sigignore;
+        p.sigignore |= set;
+        p.pending &= !set;
+        if let Some(p) = self.table.get(pid) {
+            if let Err(e) = self.files.register(p) {
+                return error(e);
+            }
+        }
+        ok(1, [before, 0, 0, 0])
+    }
+
+    /// Sets process `pid`'s umask ([`label::UMASK`]); the file server learns it.
+    fn set_umask(&mut self, pid: u64, mask: u64) -> Answer {
+        let Ok(mask) =
+            u32::try_from(mask).map_err(drop).and_then(
+                |m| {
+                    if m <= 0o777 {
+                        Ok(m)
+                    } else {
+                        Err(())
+                    }
+                },
+            )
+        else {
+            return error(Errno::EINVAL);
+        };
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        let before = p.umask;
+        p.umask = mask;
+        if let Some(p) = self.table.get(pid) {
+            if let Err(e) = self.files.register(p) {
+                return error(e);
+            }
+        }
+        ok(1, [before.into(), 0, 0, 0])
+    }
+
+    /// Sets process `pid`'s limits of `resource` ([`label::SETRLIMIT`]), POSIX's rules: the
+    /// soft limit at most the hard one, the hard one raised only when privileged.
+    fn set_rlimit(&mut self, pid: u64, resource: u64, soft: u64, hard: u64) -> Answer {
+        let Some(index) = usize::try_from(resource)
+            .ok()
+            .filter(|&i| i < crate::table::RLIMITS)
+        else {
+            return error(Errno::EINVAL);
+        };
+        if soft > hard {
+            return error(Errno::EINVAL);
+        }
+        let Some(p) = self.table.get_mut(pid) else {
+            return error(Errno::ESRCH);
+        };
+        if hard > p.limits[index].1 && !p.creds.privileged() {
+            return error(Errno::EPERM);
+        }
+        p.limits[index] = (soft, hard);
+        ok(0, [0; 4])
+    }
+
     fn list(&self, from: u64) -> Answer {
-        const PER_REPLY: usize = 60;
+        /// Entries that fit a message (512 words, 4 before them).
+        const PER_REPLY: usize = (512 - 4) / procsrv_api::PsEntry::WORDS;
         let mut n = 0;
         let mut pids: [u64; PER_REPLY] = [u64::MAX; PER_REPLY];
         for p in self.table.iter().filter(|p| u64::from(p.pid) >= from) {
@@ -194,7 +326,14 @@ impl Server {
         pids[..n].sort_unstable();
         for (i, &pid) in pids[..n].iter().enumerate() {
             if let Some(p) = self.table.get(pid) {
-                for (k, w) in p.entry().to_words().iter().enumerate() {
+                let mut entry = p.entry();
+                // The session's terminal is kept on its leader.
+                entry.tty = self
+                    .table
+                    .get(p.sid.into())
+                    .filter(|leader| leader.ctty)
+                    .map_or(0, |leader| leader.tty);
+                for (k, w) in entry.to_words().iter().enumerate() {
                     syscall::set_word(4 + i * procsrv_api::PsEntry::WORDS + k, *w);
                 }
             }

@@ -1,6 +1,7 @@
 //! The process table: one record per process, from hatch until a wait reaps it.
 
 use libsys::loader::Process;
+use procsrv_api::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES};
 use procsrv_api::{PsEntry, WaitStatus};
 
 /// Most process records (live and zombie), procsrv's own pid 0 included.
@@ -91,6 +92,9 @@ pub struct Proc {
     pub sid: u32,
     /// Whether its session has a controlling terminal (kept on the session leader).
     pub ctty: bool,
+    /// Which, as `PsEntry::tty` numbers it (0: not known), from the file server's
+    /// `CONTROL_ACQUIRED` event (kept on the session leader).
+    pub tty: u64,
     /// Life state.
     pub state: State,
     /// Credentials.
@@ -121,6 +125,10 @@ pub struct Proc {
     pub block: usize,
     /// Blocked in `wait` (its reply saved in its Reply object): for whom, or `None`.
     pub waiting_for: Option<u64>,
+    /// Its `wait` (while `waiting_for`) asked for stops (`WUNTRACED`).
+    pub waiting_untraced: bool,
+    /// The signal of a stop no `WUNTRACED` wait has reported yet.
+    pub unreported_stop: Option<procsrv_api::Signal>,
 }
 
 impl Proc {
@@ -132,6 +140,7 @@ impl Proc {
             pgid: 0,
             sid: 0,
             ctty: false,
+            tty: 0,
             state: State::Running,
             creds: Creds::ROOT,
             umask: 0o022,
@@ -147,6 +156,8 @@ impl Proc {
             process: None,
             block: usize::MAX,
             waiting_for: None,
+            waiting_untraced: false,
+            unreported_stop: None,
         }
     }
 
@@ -160,6 +171,7 @@ impl Proc {
             pgid: parent.pgid,
             sid: parent.sid,
             ctty: false,
+            tty: 0,
             state: State::Running,
             creds: parent.creds,
             umask: parent.umask,
@@ -175,6 +187,8 @@ impl Proc {
             process: None,
             block: usize::MAX,
             waiting_for: None,
+            waiting_untraced: false,
+            unreported_stop: None,
         }
     }
 
@@ -195,7 +209,41 @@ impl Proc {
             uid: self.creds.uid[1].into(),
             state: self.state.number(),
             name,
+            tty: 0,
         }
+    }
+}
+
+impl Proc {
+    /// What [`procsrv_api::label::INFO`] tells about this process.
+    pub fn info(&self) -> ProcessInfo {
+        let mut info = ProcessInfo {
+            pid: self.pid.into(),
+            ppid: self.ppid.into(),
+            pgid: self.pgid.into(),
+            sid: self.sid.into(),
+            ctty: self.ctty,
+            uid: self.creds.uid,
+            gid: self.creds.gid,
+            ngroups: self.creds.ngroups.min(INFO_GROUPS),
+            umask: self.umask,
+            priority: self.priority.into(),
+            affinity: self.affinity,
+            sigmask: self.sigmask,
+            sigignore: self.sigignore,
+            pending: self.pending,
+            cwd_len: self.cwd_len.min(INFO_CWD_BYTES),
+            ..ProcessInfo::default()
+        };
+        let groups = info.ngroups;
+        info.groups[..groups].copy_from_slice(&self.creds.groups[..groups]);
+        for (to, from) in info.limits.iter_mut().zip(self.limits.iter()) {
+            *to = *from;
+        }
+        let name = self.name.len().min(INFO_NAME_BYTES);
+        info.name[..name].copy_from_slice(&self.name[..name]);
+        info.cwd[..info.cwd_len].copy_from_slice(&self.cwd[..info.cwd_len]);
+        info
     }
 }
 

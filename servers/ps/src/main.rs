@@ -1,5 +1,6 @@
-//! `ps`: every process procsrv knows, one a line: pid, ppid, pgid, sid, uid,
-//! state (R running, S suspended before its start, T stopped, Z zombie), name.
+//! `ps`: every process procsrv knows, one a line: pid, ppid, pgid, sid, the controlling
+//! terminal of its session (`console`, `pts/N`, `?` for none), uid, state (R running, S
+//! suspended before its start, T stopped, Z zombie), name.
 #![no_std]
 #![no_main]
 
@@ -31,7 +32,7 @@ fn state_name(state: u64) -> &'static [u8] {
 fn main(arg: u64) {
     // SAFETY: `arg` is procsrv's start argument.
     let _start = unsafe { userland::start(arg) };
-    out(b"  PID  PPID  PGID   SID   UID S NAME\n");
+    out(b"  PID  PPID  PGID   SID TTY       UID S NAME\n");
     let mut from = 0;
     let mut entries = [PsEntry::default(); 8];
     loop {
@@ -47,6 +48,12 @@ fn main(arg: u64) {
             column(e.ppid, 5);
             column(e.pgid, 5);
             column(e.sid, 5);
+            let mut buf = [0u8; 24];
+            let tty = PsEntry::tty_name(e.tty, &mut buf);
+            out(tty);
+            for _ in tty.len()..8 {
+                out(b" ");
+            }
             column(e.uid, 5);
             out(state_name(e.state));
             out(b" ");

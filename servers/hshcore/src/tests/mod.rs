@@ -8,6 +8,7 @@ mod hatch_builtin;
 mod job_control;
 mod lexer_and_parser;
 mod line_editing;
+mod paths;
 
 use crate::Shell;
 use fake::Fake;
