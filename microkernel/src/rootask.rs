@@ -137,14 +137,17 @@ fn load_elf(table: &PageTable, elf: &ElfFile) -> Result<(), RootTaskError> {
     Ok(())
 }
 
-/// The root CNode's slot `index`.
-fn slot(cnode: u64, index: u64) -> SlotAddr {
-    SlotAddr(cnode + (index << SLOT_SIZE_BITS))
+/// The root CNode's slot `index` (`None` only if the address overflows, which the root
+/// CNode in RAM never does).
+fn slot(cnode: u64, index: u64) -> Option<SlotAddr> {
+    SlotAddr::in_object(cnode, index)
 }
 
 fn insert(cnode: u64, index: u64, cap: Cap) {
     // Cannot fail: boot fills distinct, empty slots of a fresh CNode with non-null caps.
-    let _ = kerncore::insert_root(&mut KernelSlots, slot(cnode, index), cap);
+    if let Some(at) = slot(cnode, index) {
+        let _ = kerncore::insert_root(&mut KernelSlots, at, cap);
+    }
 }
 
 /// What the kernel made.
@@ -334,9 +337,12 @@ fn init_thread(tcb_phys: u64, cnode: u64, name: &'static str, entry: u64) -> *mu
         (TCB_SLOT_VSPACE, SLOT_VSPACE),
         (TCB_SLOT_IPC_BUFFER, SLOT_IPC_BUFFER),
     ] {
-        let dest = Tcb::slot_addr(tcb_phys, tcb_slot);
         // Cannot fail: CNode, PML4 and frame caps are derivable into an empty slot.
-        let _ = kerncore::cnode_copy(&mut KernelSlots, slot(cnode, root_slot), dest, Rights::ALL);
+        if let (Some(src), Some(dest)) =
+            (slot(cnode, root_slot), Tcb::slot_addr(tcb_phys, tcb_slot))
+        {
+            let _ = kerncore::cnode_copy(&mut KernelSlots, src, dest, Rights::ALL);
+        }
     }
     tcb
 }

@@ -193,9 +193,10 @@ impl Tcb {
         self.name = n;
     }
 
-    /// Address of capability slot `index` (one of `TCB_SLOT_*`) of the TCB object at `tcb`.
-    pub fn slot_addr(tcb: u64, index: usize) -> kerncore::SlotAddr {
-        kerncore::SlotAddr(tcb + ((index as u64) << libsys::object::SLOT_SIZE_BITS))
+    /// Address of capability slot `index` (one of `TCB_SLOT_*`) of the TCB object at `tcb`
+    /// (`None` only if the address overflows, which no object in RAM does).
+    pub fn slot_addr(tcb: u64, index: usize) -> Option<kerncore::SlotAddr> {
+        kerncore::SlotAddr::in_object(tcb, index as u64)
     }
 }
 

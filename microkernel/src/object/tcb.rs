@@ -202,20 +202,24 @@ fn unbind(t: TcbPtr) {
 /// TcbConfigure(cspace, vspace, ipc_buffer_addr, ipc_buffer_frame, fault_endpoint):
 /// decoded, then performed.
 fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> InvocationResult {
-    let configuration = decode_configure(caller, args)?;
+    let configuration = decode_configure(caller, object, args)?;
     apply_configure(caller, invoked, object, &configuration)
 }
 
-/// A checked `TcbConfigure`: for each TCB slot, the cap to copy into it (its slot in the
-/// caller's CSpace and the cap decoded there), if one was named; and the IPC buffer's
-/// address, with a frame.
+/// A checked `TcbConfigure`: for each TCB slot (its address), the cap to copy into it
+/// (its slot in the caller's CSpace and the cap decoded there), if one was named; and the
+/// IPC buffer's address, with a frame.
 struct Configuration {
-    bindings: [(usize, Option<(SlotAddr, Cap)>); 4],
+    bindings: [(SlotAddr, Option<(SlotAddr, Cap)>); 4],
     ipc_buffer: Option<u64>,
 }
 
-/// Checks a `TcbConfigure` without changing anything.
-fn decode_configure(caller: TcbPtr, args: &Args) -> Result<Configuration, InvocationError> {
+/// Checks a `TcbConfigure` of the TCB at `object` without changing anything.
+fn decode_configure(
+    caller: TcbPtr,
+    object: u64,
+    args: &Args,
+) -> Result<Configuration, InvocationError> {
     let (cspace, vspace, buffer_addr, buffer_frame, fault) = (
         args.get(0)?,
         args.get(1)?,
@@ -274,12 +278,15 @@ fn decode_configure(caller: TcbPtr, args: &Args) -> Result<Configuration, Invoca
             return Err(InvocationError::new(Error::InsufficientRights, 4));
         }
     }
+    let slot = |index: usize| {
+        Tcb::slot_addr(object, index).ok_or(InvocationError::cap(Error::InvalidCapability))
+    };
     Ok(Configuration {
         bindings: [
-            (TCB_SLOT_CSPACE, cspace),
-            (TCB_SLOT_VSPACE, vspace),
-            (TCB_SLOT_IPC_BUFFER, frame),
-            (TCB_SLOT_FAULT, fault),
+            (slot(TCB_SLOT_CSPACE)?, cspace),
+            (slot(TCB_SLOT_VSPACE)?, vspace),
+            (slot(TCB_SLOT_IPC_BUFFER)?, frame),
+            (slot(TCB_SLOT_FAULT)?, fault),
         ],
         ipc_buffer: frame.map(|_| buffer_addr),
     })
@@ -311,11 +318,10 @@ fn apply_configure(
         matches!(*KernelSlots.slot(invoked).cap(), Cap::Tcb { object: o } if o == object)
             && KernelSlots.slot(src).cap() == decoded
     };
-    for &(index, source) in &configuration.bindings {
+    for &(dest, source) in &configuration.bindings {
         let Some((src, decoded)) = source else {
             continue;
         };
-        let dest = Tcb::slot_addr(object, index);
         let deletion = super::pending::Work::Delete(kerncore::cnode_delete(dest));
         super::pending::perform(
             caller.as_raw(),
