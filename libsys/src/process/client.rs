@@ -16,6 +16,7 @@ use procsrv_api::{
     NO_OP, REPLY_OK, WNOHANG,
 };
 
+pub mod alt;
 mod command;
 pub use command::{Command, COMMAND_BYTES};
 
@@ -111,6 +112,19 @@ pub fn hatch(
         w[..chunk.len()].copy_from_slice(chunk);
         syscall::set_word(HATCH_HEADER_WORDS + i, u64::from_le_bytes(w));
     }
+    let length = (HATCH_HEADER_WORDS + n.div_ceil(8)) as u64;
+    let words = [header[0], header[1], header[2], header[3]];
+    hatch_message(label::HATCH, length, words, caps)
+}
+
+/// Sends a message that hatches (`HATCH`, `LAUNCH_START`, `SPAWN_STRUCT`): words 0..4
+/// from `words`, the rest already in the IPC buffer, and `caps` as extra cap 0.
+pub(crate) fn hatch_message(
+    label: u64,
+    length: u64,
+    words: [u64; 4],
+    caps: Option<Cap<CNode>>,
+) -> Result<(u64, Cap<Endpoint>), HatchError> {
     let slot = alloc_slot().ok_or(plain(Errno::ENOMEM))?;
     syscall::set_receive_slot(slot);
     let cap_count = match caps {
@@ -120,9 +134,7 @@ pub fn hatch(
         }
         None => 0,
     };
-    let length = (HATCH_HEADER_WORDS + n.div_ceil(8)) as u64;
-    let info = MessageInfo::new(label::HATCH, length, cap_count);
-    let words = [header[0], header[1], header[2], header[3]];
+    let info = MessageInfo::new(label, length, cap_count);
     let reply = PROCSRV.call(info, words);
     syscall::set_receive_slot(0);
     let reply = match reply {

@@ -147,6 +147,12 @@ pub fn decode_hatch<'a>(
         cap_radix: header[4],
         timeout_ms: header[5],
     };
+    check_request(&request)?;
+    Ok(request)
+}
+
+/// The checks of [`decode_hatch`] after the lengths: program, strings, cap radix.
+pub(crate) fn check_request(request: &HatchRequest<'_>) -> Result<(), RequestError> {
     if request.program.is_empty() || request.program.contains(&0) {
         return Err(RequestError::BadProgram);
     }
@@ -155,7 +161,7 @@ pub fn decode_hatch<'a>(
     if request.cap_radix > MAX_CAP_RADIX {
         return Err(RequestError::BadCapRadix);
     }
-    Ok(request)
+    Ok(())
 }
 
 /// Encodes `request`: fills `header` and writes the bytes to `bytes`; returns how many
