@@ -431,6 +431,13 @@ impl<'a> SpawnAttrs<'a> {
     ) -> Result<(SpawnAttrs<'a>, usize), NotExpressible> {
         use spawn_flags as f;
         let mut s = SpawnAttrs::default();
+        env_out
+            .get_mut(..envp.len())
+            .ok_or(NotExpressible {
+                op_index: 0,
+                why: "environment too big",
+            })?
+            .copy_from_slice(envp);
         let mut env_len = envp.len();
         let mut last = 0u8;
         for (index, op) in egg::decode(egg).enumerate() {
@@ -502,12 +509,6 @@ impl<'a> SpawnAttrs<'a> {
                 }
                 Op::Setenv { name, value } => {
                     let (name, value) = (name.as_bytes(), value.as_bytes());
-                    if env_len == envp.len() {
-                        env_out
-                            .get_mut(..envp.len())
-                            .ok_or(fail("environment too big"))?
-                            .copy_from_slice(envp);
-                    }
                     env_len = env_remove(env_out, env_len, name);
                     let mut w = ByteWriter::new(env_out, env_len);
                     w.push(name)
@@ -578,13 +579,6 @@ impl<'a> SpawnAttrs<'a> {
                 *slot = action;
                 s.action_count += 1;
             }
-        }
-        if env_len == envp.len() {
-            let dest = env_out.get_mut(..envp.len()).ok_or(NotExpressible {
-                op_index: 0,
-                why: "environment too big",
-            })?;
-            dest.copy_from_slice(envp);
         }
         Ok((s, env_len))
     }
@@ -795,4 +789,198 @@ fn put(egg: &mut ByteWriter<'_>, opcode: Opcode, operands: &[u64]) -> Result<(),
         egg.number(o)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn asm(text: &str) -> Vec<u8> {
+        egg::assemble(text).expect("assembles")
+    }
+
+    /// Message words as the little-endian bytes procsrv reads them from.
+    fn le(words: &[u64]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    const EVERY_KIND: &str = "setsid\nopen 3 \"/dev/null\" O_WRONLY|O_CREAT 0o644\n\
+        cap 64 0 READ|WRITE 7\ndup2 3 1\nsetgroups 1 2 70000\nsetenv \"TERM\" \"vt100\"\n\
+        setrlimit RLIMIT_NOFILE 64 64\nsigsetmask SIGINT|SIGTERM\nsetname \"a-longer-name\"";
+
+    #[test]
+    fn chatty_attributes_rebuild_the_egg_byte_for_byte() {
+        let egg = asm(EVERY_KIND);
+        let mut out = [0u8; 512];
+        let mut w = ByteWriter::new(&mut out, 0);
+        for op in egg::decode(&egg) {
+            let mut words = [0u64; 64];
+            let n = attribute_words(&op.unwrap(), &mut words).unwrap();
+            attribute_to_egg(&le(&words[..n]), &mut w).unwrap();
+        }
+        assert_eq!(w.bytes(), &egg[..]);
+    }
+
+    #[test]
+    fn bad_chatty_attributes_are_refused() {
+        let mut out = [0u8; 64];
+        let mut w = ByteWriter::new(&mut out, 0);
+        // Unknown attribute, missing operand, words left over, a value out of range.
+        assert_eq!(attribute_to_egg(&le(&[999]), &mut w), Err(Errno::EINVAL));
+        assert_eq!(attribute_to_egg(&le(&[2, 1]), &mut w), Err(Errno::EFAULT));
+        assert_eq!(
+            attribute_to_egg(&le(&[2, 1, 2, 3]), &mut w),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            attribute_to_egg(&le(&[11, 64, 0, 16, 0]), &mut w),
+            Err(Errno::EINVAL)
+        );
+        // A string longer than the message.
+        assert_eq!(
+            attribute_to_egg(&le(&[9, 100, 0]), &mut w),
+            Err(Errno::EFAULT)
+        );
+        // Nothing is left of a refused attribute but the bytes past the writer's length.
+        let mut small = [0u8; 2];
+        let mut w = ByteWriter::new(&mut small, 0);
+        assert_eq!(
+            attribute_to_egg(&le(&[24, 1, 65, 1, 66]), &mut w),
+            Err(Errno::E2BIG)
+        );
+    }
+
+    fn through_struct(egg: &[u8], envp: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut env = [0u8; 256];
+        let (attrs, env_len) = SpawnAttrs::from_egg(egg, envp, &mut env).expect("expressible");
+        let request = HatchRequest {
+            program: b"/bin/tiny",
+            argv: b"tiny\0",
+            envp: &env[..env_len],
+            egg: &[],
+            cap_radix: 1,
+            timeout_ms: 5,
+        };
+        let mut words = [0u64; 512];
+        let n = attrs.encode(&request, &mut words).unwrap();
+        let message = le(&words[..n]);
+        let mut out = [0u8; 512];
+        let r = SpawnAttrs::to_egg(&message, &mut out).unwrap();
+        assert_eq!(r.program, b"/bin/tiny");
+        assert_eq!(r.argv, b"tiny\0");
+        assert_eq!((r.cap_radix, r.timeout_ms), (1, 5));
+        (r.egg.to_vec(), r.envp.to_vec())
+    }
+
+    #[test]
+    fn the_struct_says_an_egg_in_its_order_with_setenv_moved_into_envp() {
+        let ten = "setsid\ncap 64 0 READ|WRITE 0\ndup2 0 1\ndup2 0 2\nchdir \"/\"\numask 0o22\n\
+                   sigsetmask 0\nsetenv \"TERM\" \"vt100\"\nsetname \"sh\"\n\
+                   setrlimit RLIMIT_NOFILE 64 64";
+        let (egg, env) = through_struct(&asm(ten), b"TERM=dumb\0HOME=/\0");
+        // A value of the same length replaces the old one too.
+        let (_, same_length) = through_struct(&asm(ten), b"TERM=vt220\0");
+        assert_eq!(same_length, b"TERM=vt100\0");
+        let without_setenv = ten.replace("setenv \"TERM\" \"vt100\"\n", "");
+        assert_eq!(egg, asm(&without_setenv));
+        // The variable is replaced, as the egg's setenv replaces it.
+        assert_eq!(env, b"HOME=/\0TERM=vt100\0");
+        // Every field and action kind, reordered as the struct orders them.
+        let all = "setsid\nsetpgid 0\nopen 3 \"/dev/null\" O_RDONLY 0\nclose 4\ndup2 3 0\n\
+                   closefrom 10\nchdir \"/tmp\"\nfchdir 3\ncap 20 0 READ 9\nsigdefault SIGINT\n\
+                   umask 0o77\nsigignore SIGPIPE\nsetrlimit RLIMIT_NOFILE 32 64\n\
+                   setgid 100\nsetuid 100\nstart_suspended";
+        let expected = "setsid\nsetpgid 0\nopen 3 \"/dev/null\" O_RDONLY 0\nclose 4\ndup2 3 0\n\
+                   closefrom 10\nchdir \"/tmp\"\nfchdir 3\ncap 20 0 READ 9\numask 0o77\n\
+                   sigdefault SIGINT\nsigignore SIGPIPE\nsetrlimit RLIMIT_NOFILE 32 64\n\
+                   setgid 100\nsetuid 100\nstart_suspended";
+        assert_eq!(through_struct(&asm(all), b"").0, asm(expected));
+    }
+
+    #[test]
+    fn eggs_the_struct_cannot_say_are_refused_with_the_op() {
+        let cases = [
+            ("setpgid 0\nsetsid", 1),
+            ("setuid 5\nsetgid 5", 1),
+            ("setsid\nopen 0 \"/dev/tty\" O_RDWR 0\nsetctty 0", 2),
+            ("umask 0o22\nopen 3 \"/f\" O_WRONLY|O_CREAT 0o666", 1),
+            ("setname \"a\"\nsetname \"b\"", 1),
+            ("setenv \"A\" \"1\"\nunsetenv \"A\"", 1),
+            ("setrlimit RLIMIT_NOFILE 8 8\ndup2 0 9", 1),
+            ("bind \"/srv\" 0", 0),
+            ("setpriority 3", 0),
+        ];
+        let mut env = [0u8; 64];
+        for (text, index) in cases {
+            let egg = asm(text);
+            let e = SpawnAttrs::from_egg(&egg, b"", &mut env).expect_err(text);
+            assert_eq!(e.op_index, index, "{text}: {}", e.why);
+        }
+    }
+
+    #[test]
+    fn malformed_structs_are_refused() {
+        let mut env = [0u8; 16];
+        let egg = asm("setsid\nclose 3");
+        let (attrs, _) = SpawnAttrs::from_egg(&egg, b"", &mut env).unwrap();
+        let request = HatchRequest {
+            program: b"/bin/tiny",
+            argv: b"",
+            envp: b"",
+            egg: &[],
+            cap_radix: 0,
+            timeout_ms: 0,
+        };
+        let mut words = [0u64; 64];
+        let n = attrs.encode(&request, &mut words).unwrap();
+        let mut out = [0u8; 64];
+        let try_words = |w: &[u64], out: &mut [u8]| SpawnAttrs::to_egg(&le(w), out).map(|_| ());
+        assert_eq!(try_words(&words[..n], &mut out), Ok(()));
+        let mut bad = words;
+        bad[0] = 2;
+        assert_eq!(
+            try_words(&bad[..n], &mut out),
+            Err(Errno::EINVAL),
+            "version"
+        );
+        bad = words;
+        bad[1] = 1 << 40;
+        assert_eq!(try_words(&bad[..n], &mut out), Err(Errno::EINVAL), "flags");
+        assert_eq!(
+            try_words(&words[..n - 1], &mut out),
+            Err(Errno::EFAULT),
+            "short"
+        );
+        assert_eq!(
+            try_words(&words[..8], &mut out),
+            Err(Errno::EFAULT),
+            "header"
+        );
+        bad = words;
+        bad[15] = 1000 << 16;
+        assert_eq!(try_words(&bad[..n], &mut out), Err(Errno::E2BIG), "actions");
+        bad = words;
+        bad[16] = 99;
+        assert_eq!(
+            try_words(&bad[..n], &mut out),
+            Err(Errno::EINVAL),
+            "action kind"
+        );
+        bad = words;
+        bad[11] = 0;
+        bad[12] = 9;
+        assert_eq!(
+            try_words(&bad[..n], &mut out),
+            Err(Errno::ENOENT),
+            "no program"
+        );
+        let mut tiny = [0u8; 2];
+        assert_eq!(
+            try_words(&words[..n], &mut tiny),
+            Err(Errno::E2BIG),
+            "egg buffer"
+        );
+    }
 }
