@@ -146,6 +146,7 @@ pub fn transfer(
         (0, 0)
     };
     let delivered = MessageInfo::new(info.label(), length, caps).with_unwrapped(unwrapped);
+    crate::counters::message(length);
     receiver.context.rsi = delivered.0;
     receiver.context.rdi = badge;
     receiver.context.rax = 0;
@@ -173,6 +174,7 @@ fn transfer_fault(faulter: &mut Tcb, receiver: &mut Tcb, badge: u64) {
         }
     }
     let length = if buffer.is_null() { 4 } else { 6 };
+    crate::counters::message(length);
     receiver.context.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
     receiver.context.rdi = badge;
     receiver.context.rax = 0;

@@ -59,8 +59,17 @@ pub fn handle(frame: *mut TrapFrame) -> (*mut TrapFrame, bool) {
     if unsafe { (*frame).rip } >= crate::uaccess::USER_END {
         return (bad_return_address(frame), false);
     }
+    crate::counters::entry();
+    // SAFETY: as above (the message info, read by value before the fast path switches).
+    #[cfg(feature = "counters")]
+    let words = libsys::abi::MessageInfo(unsafe { (*frame).rsi }).length();
     match crate::fastpath::try_fastpath(frame) {
-        Some(next) => (next, true),
+        Some(next) => {
+            // The fast path delivered one message of at most four words.
+            #[cfg(feature = "counters")]
+            crate::counters::message(words);
+            (next, true)
+        }
         None => (handle_slow(frame), false),
     }
 }

@@ -16,6 +16,7 @@ pub fn nmi_count() -> u64 {
 /// Handles a trap (`frame` is the current thread's saved registers, or the idle loop's),
 /// then returns the frame of the thread the scheduler chooses to resume.
 pub fn handle(frame: &mut TrapFrame) -> *mut TrapFrame {
+    crate::counters::entry();
     let vector = frame.vector;
     // NMIs and machine checks arrive on their own stacks (IST): resume exactly the
     // interrupted context, whoever it was. An NMI can interrupt the kernel in the middle

@@ -280,6 +280,10 @@ pub fn invoke(tcb: &mut Tcb, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
             Ok(Reply::words(&[crate::syscall::take_longest_entry()]))
         }
+        #[cfg(feature = "counters")]
+        Cap::DebugConsole if label == Label::DebugConsoleCounters => {
+            Ok(Reply::words(&crate::counters::read()))
+        }
         Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Reply::words(
             &crate::fastpath::set_enabled(args.get(0)? != 0),
         )),

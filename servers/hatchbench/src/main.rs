@@ -12,12 +12,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 use libsys::bootinfo::BOOT_INFO_ADDR;
-use libsys::cap::{CNode, Cap};
+use libsys::cap::{CNode, Cap, DebugConsole};
 use libsys::object::{ObjectType, Rights};
 use libsys::println;
 use libsys::process::client::alt::{Chatty, Struct};
 use libsys::process::client::{make_object, Child, HatchError};
-use libsys::process::{CapSet, Command, FD_SLOT_BASE};
+use libsys::process::{CapSet, Command, FD_SLOT_BASE, SLOT_DEBUG_CONSOLE};
 use libsys::time::now;
 use procsrv::BootProgram;
 use procsrv_api::WaitStatus;
@@ -88,13 +88,32 @@ struct Figures {
     mean: u64,
     median: u64,
     fastest: u64,
+    /// Medians per round of the kernel's counters (a kernel built with `counters` only):
+    /// entries, IPC messages, bytes copied, pages zeroed.
+    counted: Option<[u64; 4]>,
+}
+
+/// The kernel's counters, when it counts (docs/benchmarks.md, "Counters").
+fn counters() -> Option<[u64; 4]> {
+    Cap::<DebugConsole>::from_cptr(SLOT_DEBUG_CONSOLE)
+        .counters()
+        .ok()
+}
+
+/// The median of `values` (sorted in place).
+fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
 }
 
 /// Rounds of hatch + wait; a failed round is printed as a `bench-error:` line.
 fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
     let mut rounds = [0u64; ROUNDS];
+    let mut counts = [[0u64; ROUNDS]; 4];
+    let counting = counters().is_some();
     let m = method.name();
     for round in 0..WARM_UP + ROUNDS {
+        let before = if counting { counters() } else { None };
         let start = now();
         let mut child = match d.spawn(method) {
             Ok(c) => c,
@@ -111,6 +130,7 @@ fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
             }
         };
         let took = now() - start;
+        let after = if counting { counters() } else { None };
         if status != WaitStatus::Exited(0) {
             println!(
                 "bench-error: method={m} ops={ops} run={round}: the child ended with {status:?}, not exit 0"
@@ -119,14 +139,25 @@ fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
         }
         if let Some(slot) = round.checked_sub(WARM_UP) {
             rounds[slot] = took;
+            if let (Some(b), Some(a)) = (before, after) {
+                // The second read's own entry is the one entry that is not the round's.
+                counts[0][slot] = (a[0] - b[0]).saturating_sub(1);
+                counts[1][slot] = a[1] - b[1];
+                counts[2][slot] = a[2] - b[2];
+                counts[3][slot] = (a[3] - b[3]).div_ceil(4096);
+            }
         }
     }
     let mean = rounds.iter().sum::<u64>() / ROUNDS as u64;
-    rounds.sort_unstable();
+    let counted = counting.then(|| {
+        let [e, i, b, p] = &mut counts;
+        [median(e), median(i), median(b), median(p)]
+    });
     Some(Figures {
         mean,
-        median: rounds[rounds.len() / 2],
+        median: median(&mut rounds),
         fastest: rounds[0],
+        counted,
     })
 }
 
@@ -138,10 +169,16 @@ fn report(method: Method, ops: usize, f: &Figures) {
         "bench: hatch + exit + wait, one-page static child, {m}, {ops} ops: mean {}, median {}, fastest {} instructions",
         f.mean, f.median, f.fastest
     );
-    println!(
-        "bench-row: method={m} ops={ops} runs={ROUNDS} instructions={}",
-        f.median
-    );
+    match f.counted {
+        Some([entries, messages, bytes, pages]) => println!(
+            "bench-row: method={m} ops={ops} runs={ROUNDS} instructions={} kernel_entries={entries} ipc_messages={messages} bytes_copied={bytes} pages_cleared={pages}",
+            f.median
+        ),
+        None => println!(
+            "bench-row: method={m} ops={ops} runs={ROUNDS} instructions={}",
+            f.median
+        ),
+    }
 }
 
 /// One op of the mix.
