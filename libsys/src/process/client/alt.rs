@@ -14,6 +14,8 @@ use procsrv_api::{
 pub const CHATTY_WORDS: usize = 2048;
 /// Most attribute calls of one [`Chatty`].
 pub const CHATTY_CALLS: usize = 256;
+/// Most words of one message.
+const MESSAGE_WORDS: usize = 512;
 
 /// Sends message words `from..` of `words` into the IPC buffer from word `at` on, and
 /// returns the first four message words.
@@ -68,7 +70,12 @@ impl Chatty {
         for op in egg::decode(request.egg) {
             let op = op.map_err(|_| plain(Errno::EINVAL))?;
             let end = me.ends.get_mut(me.calls).ok_or(plain(Errno::E2BIG))?;
-            used += attribute_words(&op, &mut me.attrs[used..]).map_err(plain)?;
+            let words = attribute_words(&op, &mut me.attrs[used..]).map_err(plain)?;
+            // One message: the launch id and the attribute (a longer one would be cut).
+            if 1 + words > MESSAGE_WORDS {
+                return Err(plain(Errno::E2BIG));
+            }
+            used += words;
             *end = used as u16;
             me.calls += 1;
         }
