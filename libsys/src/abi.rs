@@ -209,6 +209,11 @@ abi_enum! {
         /// compare the two); replies with how many `Call`s and `ReplyRecv`s the fast path
         /// has taken since boot.
         DebugConsoleFastPath = 0x91,
+        /// Debug console: `counters()`: replies with the kernel's event counts since boot:
+        /// kernel entries, IPC messages, bytes copied for them, bytes of memory zeroed.
+        /// Only a kernel built with its `counters` feature (the hatch benchmark's counted
+        /// boot) answers; any other says `IllegalOperation`.
+        DebugConsoleCounters = 0x92,
     }
 }
 

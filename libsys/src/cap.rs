@@ -750,6 +750,18 @@ impl Cap<DebugConsole> {
         invoke(self.cptr, Label::DebugConsoleLongestEntry, &[]).map(|reply| reply.words[0])
     }
 
+    /// `DebugConsoleCounters`: the kernel's event counts since boot: kernel entries, IPC
+    /// messages, bytes copied for them, bytes zeroed.
+    ///
+    /// # Errors
+    /// `IllegalOperation` unless the kernel was built with its `counters` feature.
+    pub fn counters(self) -> InvocationResult<[u64; 4]> {
+        invoke(self.cptr, Label::DebugConsoleCounters, &[]).map(|reply| {
+            let w = reply.words;
+            [w[0], w[1], w[2], w[3]]
+        })
+    }
+
     /// `DebugConsoleFastPath`: turns the kernel's IPC fast path on or off (off, every
     /// `Call` and `ReplyRecv` takes the general path, which must give the same results);
     /// returns how many `Call`s and `ReplyRecv`s the fast path has taken since boot.

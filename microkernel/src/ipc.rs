@@ -104,6 +104,7 @@ pub fn transfer(
         (0, 0)
     };
     let delivered = MessageInfo::new(info.label(), length, caps).with_unwrapped(unwrapped);
+    crate::counters::message(length);
     receiver.update_context(|c| {
         c.rsi = delivered.0;
         c.rdi = badge;
@@ -127,6 +128,7 @@ fn transfer_fault(faulter: TcbPtr, receiver: TcbPtr, badge: u64) {
         }
     }
     let length = if buffer.is_null() { 4 } else { 6 };
+    crate::counters::message(length);
     receiver.update_context(|c| {
         c.rsi = MessageInfo::new(libsys::abi::FAULT_LABEL, length, 0).0;
         c.rdi = badge;

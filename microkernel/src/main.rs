@@ -23,6 +23,7 @@
 
 mod arch;
 mod boot;
+mod counters;
 mod fastpath;
 mod idle;
 mod ipc;

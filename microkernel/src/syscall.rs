@@ -59,6 +59,7 @@ pub fn handle(frame: *mut TrapFrame) -> *mut TrapFrame {
     if unsafe { (*frame).rip } >= crate::uaccess::USER_END {
         return bad_return_address(frame);
     }
+    crate::counters::entry();
     handle_slow(frame)
 }
 

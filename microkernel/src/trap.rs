@@ -23,6 +23,7 @@ pub fn handle(frame: *mut TrapFrame) -> *mut TrapFrame {
     // SAFETY: the entry code passes the frame it just saved; no reference to it is live.
     let trap = unsafe { *frame };
     let vector = trap.vector;
+    crate::counters::entry();
     // NMIs and machine checks arrive on their own stacks (IST): resume exactly the
     // interrupted context, whoever it was. An NMI can interrupt the kernel in the middle
     // of a log line, so it must not wait for the console lock: it logs only if the lock

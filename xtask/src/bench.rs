@@ -98,12 +98,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             update_baseline: args.update_baseline,
             gated,
         };
-        return crate::bench_hatch::run(&options, &mut steps, |steps| {
-            boot_benchmark(&args, crate::bench_hatch::HATCH_PROGRAM, steps)
+        return crate::bench_hatch::run(&options, &mut steps, |steps, counted| {
+            boot_benchmark(&args, crate::bench_hatch::HATCH_PROGRAM, steps, counted)
         });
     }
     if args.which == "fs" {
-        let log = boot_benchmark(&args, "fstest", &mut steps)?;
+        let log = boot_benchmark(&args, "fstest", &mut steps, false)?;
         steps.summary();
         // The file server's figures have no baseline yet: printed, not gated.
         log.lines()
@@ -118,7 +118,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         "fs" => "fstest",
         _ => "ipcbench",
     };
-    let log = boot_benchmark(&args, root, &mut steps)?;
+    let log = boot_benchmark(&args, root, &mut steps, false)?;
     steps.summary();
     let figures: Vec<&str> = log
         .lines()
@@ -205,8 +205,14 @@ fn gate_figures(lines: &[&str]) -> Vec<(String, u64)> {
 }
 
 /// Builds everything, boots `root` as the root task under the benchmark's QEMU
-/// configuration and returns its serial log once it powered off cleanly.
-fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<String, String> {
+/// configuration and returns its serial log once it powered off cleanly. `counted`: with
+/// the kernel built with its `counters` feature instead of the normal one.
+fn boot_benchmark(
+    args: &BenchArgs,
+    root: &str,
+    steps: &mut Steps,
+    counted: bool,
+) -> Result<String, String> {
     let profile = if args.debug {
         Profile::Debug
     } else {
@@ -216,13 +222,19 @@ fn boot_benchmark(args: &BenchArgs, root: &str, steps: &mut Steps) -> Result<Str
     if !artifacts.servers.iter().any(|s| s.bin == root) {
         return Err(format!("no `{root}` program was built (servers/{root})"));
     }
+    let kernel_path = if counted {
+        crate::build::build_counted_kernel(profile, steps)?
+    } else {
+        artifacts.kernel.clone()
+    };
     let bundle_path = steps.run("image benchmark bundle", || {
         let programs = read_programs(&artifacts)?;
         let archive = archive_bytes(&programs, root, "")?;
-        let kernel = read(&artifacts.kernel)?;
+        let kernel = read(&kernel_path)?;
         let dir = artifacts.profile.build_dir()?.join("bench");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("{root}.bundle.cpio"));
+        let suffix = if counted { ".counted" } else { "" };
+        let path = dir.join(format!("{root}{suffix}.bundle.cpio"));
         write(&path, &image::bundle::build(&kernel, &archive))?;
         Ok(path)
     })?;

@@ -94,6 +94,7 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
             &[KERNEL_PACKAGE],
             profile,
             quiet,
+            &[],
         )
     })?;
     let alone = servers_built_alone(&root.join("servers"))?;
@@ -106,7 +107,14 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
     );
     let quiet = quiet_build(&user_dir, profile, LOADER_BIN);
     steps.run("build loader and servers", || {
-        cargo_build(&user_dir, USER_RUSTFLAGS, &user_packages, profile, quiet)?;
+        cargo_build(
+            &user_dir,
+            USER_RUSTFLAGS,
+            &user_packages,
+            profile,
+            quiet,
+            &[],
+        )?;
         for package in &alone {
             cargo_build(
                 &user_dir,
@@ -114,6 +122,7 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
                 &[package.as_str()],
                 profile,
                 quiet,
+                &[],
             )?;
         }
         Ok(())
@@ -143,6 +152,34 @@ pub fn build_all(profile: Profile, steps: &mut Steps) -> Result<Artifacts, Strin
     })
 }
 
+/// Builds the kernel with its `counters` feature (microkernel/src/counters.rs), for the
+/// hatch benchmark's counted boot, in a target directory of its own (so that the normal
+/// kernel is not rebuilt); returns the binary.
+///
+/// # Errors
+/// When the cargo build fails.
+pub fn build_counted_kernel(profile: Profile, steps: &mut Steps) -> Result<PathBuf, String> {
+    let dir = workspace_root().join("target/kernel-counted");
+    let quiet = quiet_build(&dir, profile, KERNEL_BIN);
+    let features = ["hatchery-kernel/counters"];
+    steps.run("build kernel with counters", || {
+        cargo_build(
+            &dir,
+            KERNEL_RUSTFLAGS,
+            &[KERNEL_PACKAGE],
+            profile,
+            quiet,
+            &features,
+        )
+    })?;
+    let path = output_path(&dir, profile, KERNEL_BIN);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("the build did not produce {}", path.display()))
+    }
+}
+
 /// Whether to build quietly: yes once `bin` was built before. A first build takes
 /// minutes, and cargo's progress then shows that it is not hung.
 fn quiet_build(target_dir: &Path, profile: Profile, bin: &str) -> bool {
@@ -160,6 +197,7 @@ fn cargo_build(
     packages: &[&str],
     profile: Profile,
     quiet: bool,
+    features: &[&str],
 ) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -175,6 +213,9 @@ fn cargo_build(
     }
     for package in packages {
         command.args(["-p", package]);
+    }
+    for feature in features {
+        command.args(["--features", feature]);
     }
     if profile == Profile::Release {
         command.arg("--release");

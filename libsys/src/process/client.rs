@@ -16,6 +16,7 @@ use procsrv_api::{
     MAX_REQUEST_BYTES, NO_OP, REPLY_OK, WNOHANG,
 };
 
+pub mod alt;
 mod command;
 mod pages;
 pub use command::{Command, COMMAND_BYTES};
@@ -148,6 +149,22 @@ fn hatch_call(
 ) -> Result<(u64, Cap<Endpoint>), HatchError> {
     syscall::set_word(4, header[4]);
     syscall::set_word(5, header[5]);
+    hatch_message(
+        label::HATCH,
+        length,
+        [header[0], header[1], header[2], header[3]],
+        caps,
+    )
+}
+
+/// Sends a message that hatches (`HATCH`, `LAUNCH_START`, `SPAWN_STRUCT`): words 0..4
+/// from `words`, the rest already in the IPC buffer, and `caps` as extra cap 0.
+pub(crate) fn hatch_message(
+    label: u64,
+    length: u64,
+    words: [u64; 4],
+    caps: Option<Cap<CNode>>,
+) -> Result<(u64, Cap<Endpoint>), HatchError> {
     let slot = alloc_slot().ok_or(plain(Errno::ENOMEM))?;
     syscall::set_receive_slot(slot);
     let cap_count = match caps {
@@ -157,8 +174,7 @@ fn hatch_call(
         }
         None => 0,
     };
-    let info = MessageInfo::new(label::HATCH, length, cap_count);
-    let words = [header[0], header[1], header[2], header[3]];
+    let info = MessageInfo::new(label, length, cap_count);
     let reply = PROCSRV.call(info, words);
     syscall::set_receive_slot(0);
     let reply = match reply {

@@ -285,6 +285,10 @@ pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
         Cap::DebugConsole if label == Label::DebugConsoleLongestEntry => {
             Ok(Output::words(&[crate::syscall::take_longest_entry()]))
         }
+        #[cfg(feature = "counters")]
+        Cap::DebugConsole if label == Label::DebugConsoleCounters => {
+            Ok(Output::words(&crate::counters::read()))
+        }
         Cap::DebugConsole if label == Label::DebugConsoleFastPath => Ok(Output::words(
             &crate::fastpath::set_enabled(args.get(0)? != 0),
         )),

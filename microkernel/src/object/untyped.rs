@@ -79,6 +79,7 @@ fn reset(slot: SlotAddr) -> bool {
                 (free_index - low) as usize,
             )
         };
+        crate::counters::zeroed(free_index - low);
         kerncore::untyped_lower_watermark(&mut KernelSlots, slot, low);
     }
     kerncore::untyped_reset_needed(&KernelSlots, slot).is_none()

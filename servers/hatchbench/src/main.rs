@@ -2,28 +2,34 @@
 //!
 //! As the root task it runs procsrv's code ([`procsrv::run`]) with a boot table that
 //! hatches `/bin/hatchbench driver`. The driver times, with `rdtsc`, [`ROUNDS`] rounds of:
-//! hatch `/bin/tiny` (one page of code; it exits at once) with an egg, then wait for it
-//! through its handle: the whole life of a child, both sides and the kernel included.
+//! hatch `/bin/tiny` (one page of code; it exits at once), then wait for it through its
+//! handle: the whole life of a child, both sides and the kernel included. It does so for
+//! each op count of [`OP_COUNTS`] and each way of describing the child: an egg, the
+//! chatty calls and the struct (`procsrv_api::alt`), all three built from one `Command`.
 //! Under QEMU TCG with `-icount shift=0` one tick is one executed instruction.
 #![no_std]
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 use libsys::bootinfo::BOOT_INFO_ADDR;
+use libsys::cap::{CNode, Cap, DebugConsole};
 use libsys::object::{ObjectType, Rights};
 use libsys::println;
-use libsys::process::client::make_object;
-use libsys::process::{CapSet, Command};
+use libsys::process::client::alt::{Chatty, Struct};
+use libsys::process::client::{make_object, Child, HatchError};
+use libsys::process::{CapSet, Command, FD_SLOT_BASE, SLOT_DEBUG_CONSOLE};
 use libsys::time::now;
 use procsrv::BootProgram;
 use procsrv_api::WaitStatus;
 
 libsys::entry!(main);
 
-/// Timed rounds per figure.
-const ROUNDS: u64 = 1000;
+/// Timed rounds per figure (docs/benchmarks.md: medians of at least 200).
+const ROUNDS: usize = 200;
 /// Untimed rounds first (the first hatch of a program fills its shared text).
-const WARM_UP: u64 = 20;
+const WARM_UP: usize = 20;
+/// The op counts measured.
+const OP_COUNTS: [usize; 8] = [0, 1, 2, 5, 10, 20, 50, 100];
 
 const BOOT: &[BootProgram] = &[BootProgram {
     program: b"/bin/hatchbench",
@@ -42,50 +48,236 @@ fn main(arg: u64) {
     }
 }
 
+/// The three ways of describing a child.
+#[derive(Clone, Copy)]
+enum Method {
+    Egg,
+    Chatty,
+    Struct,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Egg => "egg",
+            Method::Chatty => "chatty",
+            Method::Struct => "struct",
+        }
+    }
+}
+
+/// One child, described the three ways (each encoded once, before the timing).
+struct Described<'p> {
+    egg: Command<'p>,
+    chatty: Chatty,
+    strukt: Struct,
+}
+
+impl Described<'_> {
+    fn spawn(&self, method: Method) -> Result<Child, HatchError> {
+        match method {
+            Method::Egg => self.egg.spawn(),
+            Method::Chatty => self.chatty.spawn(),
+            Method::Struct => self.strukt.spawn(),
+        }
+    }
+}
+
 /// What [`time`] measured, in ticks per round.
 struct Figures {
     mean: u64,
     median: u64,
     fastest: u64,
+    /// Medians per round of the kernel's counters (a kernel built with `counters` only):
+    /// entries, IPC messages, bytes copied, pages zeroed.
+    counted: Option<[u64; 4]>,
 }
 
-/// Rounds of hatch + wait of `command`.
-fn time(command: &Command<'_>) -> Result<Figures, &'static str> {
-    let mut rounds = [0u64; ROUNDS as usize];
+/// The kernel's counters, when it counts (docs/benchmarks.md, "Counters").
+fn counters() -> Option<[u64; 4]> {
+    Cap::<DebugConsole>::from_cptr(SLOT_DEBUG_CONSOLE)
+        .counters()
+        .ok()
+}
+
+/// The median of `values` (sorted in place).
+fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// Rounds of hatch + wait; a failed round is printed as a `bench-error:` line.
+fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
+    let mut rounds = [0u64; ROUNDS];
+    let mut counts = [[0u64; ROUNDS]; 4];
+    let counting = counters().is_some();
+    let m = method.name();
     for round in 0..WARM_UP + ROUNDS {
+        let before = if counting { counters() } else { None };
         let start = now();
-        let mut child = command.spawn().map_err(|_| "hatch refused")?;
-        let status = child.wait().map_err(|_| "wait failed")?;
+        let mut child = match d.spawn(method) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("bench-error: method={m} ops={ops} run={round}: the hatch failed: {e}");
+                return None;
+            }
+        };
+        let status = match child.wait() {
+            Ok(s) => s,
+            Err(e) => {
+                println!("bench-error: method={m} ops={ops} run={round}: the wait failed: {e}");
+                return None;
+            }
+        };
         let took = now() - start;
+        let after = if counting { counters() } else { None };
         if status != WaitStatus::Exited(0) {
-            return Err("the child did not exit 0");
+            println!(
+                "bench-error: method={m} ops={ops} run={round}: the child ended with {status:?}, not exit 0"
+            );
+            return None;
         }
         if let Some(slot) = round.checked_sub(WARM_UP) {
-            rounds[slot as usize] = took;
+            rounds[slot] = took;
+            if let (Some(b), Some(a)) = (before, after) {
+                // The second read's own entry is the one entry that is not the round's.
+                counts[0][slot] = (a[0] - b[0]).saturating_sub(1);
+                counts[1][slot] = a[1] - b[1];
+                counts[2][slot] = a[2] - b[2];
+                counts[3][slot] = (a[3] - b[3]).div_ceil(4096);
+            }
         }
     }
-    let mean = rounds.iter().sum::<u64>() / ROUNDS;
-    rounds.sort_unstable();
-    Ok(Figures {
+    let mean = rounds.iter().sum::<u64>() / ROUNDS as u64;
+    let counted = counting.then(|| {
+        let [e, i, b, p] = &mut counts;
+        [median(e), median(i), median(b), median(p)]
+    });
+    Some(Figures {
         mean,
-        median: rounds[rounds.len() / 2],
+        median: median(&mut rounds),
         fastest: rounds[0],
+        counted,
     })
 }
 
 /// Prints a figure as a line for people and as a `bench-row:` line for
 /// `cargo xtask bench hatch`'s report.
-fn report(what: &str, ops: u32, f: &Figures) {
+fn report(method: Method, ops: usize, f: &Figures) {
+    let m = method.name();
     println!(
-        "bench: hatch + exit + wait, one-page static child, {what}: {} instructions (median {}, fastest {})",
+        "bench: hatch + exit + wait, one-page static child, {m}, {ops} ops: mean {}, median {}, fastest {} instructions",
         f.mean, f.median, f.fastest
     );
-    println!(
-        "bench-row: method=egg ops={ops} runs={ROUNDS} instructions={}",
-        f.median
-    );
+    match f.counted {
+        Some([entries, messages, bytes, pages]) => println!(
+            "bench-row: method={m} ops={ops} runs={ROUNDS} instructions={} kernel_entries={entries} ipc_messages={messages} bytes_copied={bytes} pages_cleared={pages}",
+            f.median
+        ),
+        None => println!(
+            "bench-row: method={m} ops={ops} runs={ROUNDS} instructions={}",
+            f.median
+        ),
+    }
 }
 
+/// One op of the mix.
+#[derive(Clone, Copy)]
+enum MixOp {
+    Setsid,
+    /// `cap` of request cap 0 onto descriptor `fd` (a cap standing for an open file).
+    Cap(u64),
+    Dup2(u64, u64),
+    Close(u64),
+    ChdirRoot,
+    Umask,
+    Sigsetmask,
+    Setenv(usize),
+    Setname,
+    Setrlimit,
+}
+
+/// The first ten ops of the mix, in the order of a 10-op egg.
+const TEN: [MixOp; 10] = [
+    MixOp::Setsid,
+    MixOp::Cap(0),
+    MixOp::Dup2(0, 1),
+    MixOp::Dup2(0, 2),
+    MixOp::ChdirRoot,
+    MixOp::Umask,
+    MixOp::Sigsetmask,
+    MixOp::Setenv(0),
+    MixOp::Setname,
+    MixOp::Setrlimit,
+];
+
+/// Names of the extra environment variables.
+const ENV_NAMES: [&[u8]; 19] = [
+    b"TERM", b"V01", b"V02", b"V03", b"V04", b"V05", b"V06", b"V07", b"V08", b"V09", b"V10",
+    b"V11", b"V12", b"V13", b"V14", b"V15", b"V16", b"V17", b"V18",
+];
+
+/// The mix of `n` ops (docs/benchmarks.md, "The mix"): up to 10, the first `n` of [`TEN`];
+/// above, the ten plus `n - 10` more cycling through `cap` onto a new descriptor, `dup2`
+/// onto another, `close` of one not open, `chdir "/"` and `setenv` of a new variable, the
+/// file actions placed among the ten's file actions and the variables after its `setenv`
+/// (so that the struct way, whose order is fixed, can say every mix).
+fn mix(n: usize, out: &mut [MixOp; 100]) -> usize {
+    let mut len = 0;
+    let mut push = |op| {
+        out[len] = op;
+        len += 1;
+    };
+    let extra = n.saturating_sub(10);
+    let ten = &TEN[..n.min(10)];
+    for &op in ten.iter().take(5) {
+        push(op);
+    }
+    for k in 0..extra {
+        let j = (k / 5) as u64;
+        match k % 5 {
+            0 => push(MixOp::Cap(3 + j)),
+            1 => push(MixOp::Dup2(0, 21 + j)),
+            2 => push(MixOp::Close(40 + j)),
+            3 => push(MixOp::ChdirRoot),
+            _ => {}
+        }
+    }
+    for &op in ten.iter().skip(5).take(3) {
+        push(op);
+    }
+    for k in (0..extra).filter(|k| k % 5 == 4) {
+        push(MixOp::Setenv(1 + k / 5));
+    }
+    for &op in ten.iter().skip(8) {
+        push(op);
+    }
+    len
+}
+
+fn command<'p>(ops: &[MixOp], cnode: Cap<CNode>, radix: u64) -> Command<'p> {
+    let rw = Rights::READ.union(Rights::WRITE).bits();
+    let mut c = Command::new(b"/bin/tiny").caps(cnode, radix);
+    for &op in ops {
+        c = match op {
+            MixOp::Setsid => c.setsid(),
+            MixOp::Cap(fd) => c.cap(FD_SLOT_BASE + fd, 0, rw, 0),
+            MixOp::Dup2(from, to) => c.dup2(from, to),
+            MixOp::Close(fd) => c.close(fd),
+            MixOp::ChdirRoot => c.chdir(b"/"),
+            MixOp::Umask => c.umask(0o22),
+            MixOp::Sigsetmask => c.sigsetmask(0),
+            MixOp::Setenv(i) => c.setenv(ENV_NAMES[i % ENV_NAMES.len()], b"vt100"),
+            MixOp::Setname => c.setname(b"sh"),
+            MixOp::Setrlimit => c.setrlimit(7, 64, 64),
+        };
+    }
+    c
+}
+
+/// The driver's frame holds the three descriptions (about 30 KiB): never inlined into
+/// `main`, which the root task runs too on its 64 KiB stack.
+#[inline(never)]
 fn driver() -> Result<(), &'static str> {
     let endpoint = make_object(ObjectType::Endpoint, 0).map_err(|_| "no endpoint")?;
     let caps = CapSet::new(1).map_err(|_| "no cap set")?;
@@ -96,23 +288,36 @@ fn driver() -> Result<(), &'static str> {
     )
     .map_err(|_| "cannot fill the cap set")?;
     let (cnode, radix) = caps.cnode();
-    let empty = Command::new(b"/bin/tiny");
-    // Ten ops: a session, three descriptors (a cap standing for an open file, as the file
-    // server's would), the directory, the mask, signals, the environment, the name, a limit.
-    let ten = Command::new(b"/bin/tiny")
-        .caps(cnode, radix)
-        .setsid()
-        .cap(64, 0, Rights::READ.union(Rights::WRITE).bits(), 0)
-        .dup2(0, 1)
-        .dup2(0, 2)
-        .egg_bytes(&[9, 1, b'/'])
-        .umask(0o22)
-        .sigsetmask(0)
-        .setenv(b"TERM", b"vt100")
-        .setname(b"sh")
-        .setrlimit(7, 64, 64);
-    report("empty egg", 0, &time(&empty)?);
-    println!("bench: the 10-op egg is {} bytes", ten.egg().len());
-    report("10-op egg", 10, &time(&ten)?);
+    let mut ops = [MixOp::Setsid; 100];
+    for n in OP_COUNTS {
+        let len = mix(n, &mut ops);
+        let egg = command(&ops[..len], cnode, radix);
+        let chatty = Chatty::new(&egg).map_err(|_| "the chatty calls do not fit")?;
+        let strukt = match Struct::new(&egg) {
+            Ok(s) => s,
+            Err(e) => {
+                println!(
+                    "bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}"
+                );
+                return Err("a mix the struct cannot say");
+            }
+        };
+        println!(
+            "bench: {n} ops: egg {} bytes, chatty {} calls",
+            egg.egg().len(),
+            chatty.calls()
+        );
+        let described = Described {
+            egg,
+            chatty,
+            strukt,
+        };
+        for method in [Method::Egg, Method::Chatty, Method::Struct] {
+            match time(&described, method, n) {
+                Some(f) => report(method, n, &f),
+                None => return Err("a hatch failed"),
+            }
+        }
+    }
     Ok(())
 }

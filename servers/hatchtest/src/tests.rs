@@ -1,12 +1,14 @@
 //! The driver: hatches children through procsrv and checks what comes back.
 
+use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Endpoint};
 use libsys::object::{ObjectType, Rights};
 use libsys::println;
+use libsys::process::client::alt::{Chatty, Struct, StructError};
 use libsys::process::client::{self, make_object, HatchError};
 use libsys::process::{CapSet, Child, Command, Startup};
 use procsrv_api::signal::{SIGKILL, SIGSEGV};
-use procsrv_api::{Errno, HatchRequest, WaitStatus, WAIT_ANY};
+use procsrv_api::{label, Errno, HatchRequest, WaitStatus, WAIT_ANY};
 
 pub(crate) struct Tally {
     passed: u32,
@@ -69,6 +71,7 @@ pub fn run(start: &Startup) {
     bad_requests(&mut t);
     confinement(&mut t);
     environment(&mut t);
+    alternatives(&mut t);
     crate::leaks::leaks(&mut t);
     crate::leaks::many_hatchers(&mut t);
     crate::leaks::out_of_memory(&mut t);
@@ -449,4 +452,109 @@ fn environment(t: &mut Tally) {
         "clearenv empties the environment",
         run_to_end(&cleared) == Ok(WaitStatus::Exited(0)),
     );
+}
+
+/// Hatches `c` the chatty way and the struct way; both exit statuses. Never inlined: its
+/// frame holds both descriptions (about 30 KiB), and the root task shares `main`'s code.
+#[inline(never)]
+fn both_ways(c: &Command<'_>) -> [Result<WaitStatus, &'static str>; 2] {
+    let end = |child: Result<Child, HatchError>| -> Result<WaitStatus, &'static str> {
+        let mut child = child.map_err(|_| "hatch refused")?;
+        child.wait().map_err(|_| "wait failed")
+    };
+    let chatty = match Chatty::new(c) {
+        Ok(chatty) => end(chatty.spawn()),
+        Err(_) => Err("no chatty calls"),
+    };
+    let strukt = match Struct::new(c) {
+        Ok(s) => end(s.spawn()),
+        Err(_) => Err("not expressible"),
+    };
+    [chatty, strukt]
+}
+
+/// The chatty and struct ways (procsrv_api::alt) build the same children as the egg, and
+/// procsrv refuses what is wrong in them.
+#[inline(never)]
+fn alternatives(t: &mut Tally) {
+    const OK: Result<WaitStatus, &str> = Ok(WaitStatus::Exited(0));
+    let env = cmd(b"env")
+        .env(b"A", b"1")
+        .env(b"C", b"0")
+        .arg(b"A=1")
+        .arg(b"C=3")
+        .setsid()
+        .umask(0o22)
+        .setenv(b"C", b"3");
+    t.check(
+        "chatty and struct: the environment the egg would give",
+        both_ways(&env) == [OK, OK],
+    );
+    if let (Ok(ep), Ok(caps)) = (make_object(ObjectType::Endpoint, 0), CapSet::new(1)) {
+        let endpoint: Cap<Endpoint> = Cap::from_cptr(ep);
+        let put = caps.put(0, endpoint, Rights::ALL).is_ok();
+        let (cnode, radix) = caps.cnode();
+        let probe = cmd(b"probe")
+            .arg(b"16:1")
+            .arg(b"64:3")
+            .arg(b"65:3")
+            .caps(cnode, radix)
+            .cap(16, 0, 1, 0)
+            .cap(64, 0, 3, 0x2a)
+            .dup2(0, 1);
+        t.check(
+            "chatty and struct: exactly the slots the egg would give",
+            put && both_ways(&probe) == [OK, OK],
+        );
+        client::free_slot(ep);
+    } else {
+        t.check("make an endpoint and a cap set", false);
+    }
+    let exit3 = cmd(b"exit").arg(b"3").setname(b"three");
+    t.check(
+        "chatty and struct: the exit status comes back",
+        both_ways(&exit3) == [Ok(WaitStatus::Exited(3)); 2],
+    );
+    // The struct cannot say a setpgid before setsid (nor a controlling terminal).
+    let ordered = cmd(b"exit").setpgid(0).setsid();
+    t.check(
+        "the struct refuses an order it cannot say",
+        matches!(Struct::new(&ordered), Err(StructError::NotExpressible(e)) if e.op_index == 1),
+    );
+    let procsrv: Cap<Endpoint> = Cap::from_cptr(libsys::process::SLOT_PROCSRV);
+    let errno = |label: u64, n: u64, words: [u64; 4]| match procsrv
+        .call(MessageInfo::new(label, n, 0), words)
+    {
+        Ok(r) if r.info.label() == procsrv_api::REPLY_OK => None,
+        Ok(r) => Errno::from_number(r.words[0]),
+        Err(_) => Some(Errno::ESRCH),
+    };
+    t.check(
+        "LAUNCH_ADD to a launch that is not open is ESRCH",
+        errno(label::LAUNCH_ADD, 2, [12345, 6, 0, 0]) == Some(Errno::ESRCH),
+    );
+    t.check(
+        "SPAWN_STRUCT of another version is EINVAL",
+        errno(label::SPAWN_STRUCT, 16, [2, 0, 0, 0]) == Some(Errno::EINVAL),
+    );
+    // A launch: an unknown attribute is refused and closes the launch.
+    libsys::syscall::set_word(4, 0);
+    libsys::syscall::set_word(5, 0);
+    libsys::syscall::set_word(6, u64::from_le_bytes(*b"/bin/tin"));
+    libsys::syscall::set_word(7, u64::from(b'y'));
+    let created = procsrv.call(MessageInfo::new(label::LAUNCH_CREATE, 8, 0), [9, 0, 0, 0]);
+    match created {
+        Ok(r) if r.info.label() == procsrv_api::REPLY_OK => {
+            let id = r.words[0];
+            t.check(
+                "an unknown attribute is EINVAL",
+                errno(label::LAUNCH_ADD, 2, [id, 999, 0, 0]) == Some(Errno::EINVAL),
+            );
+            t.check(
+                "a refused attribute closes the launch",
+                errno(label::LAUNCH_START, 2, [id, 0, 0, 0]) == Some(Errno::ESRCH),
+            );
+        }
+        _ => t.check("LAUNCH_CREATE opens a launch", false),
+    }
 }

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod alt;
 mod errno;
 mod info;
 mod request;
@@ -79,6 +80,16 @@ pub mod label {
     /// server (a test's stand-in, e.g. one that never answers an open); with no cap, they
     /// have none again. Numbered far from the others so new labels do not collide.
     pub const TEST_FILE_SERVER: u64 = 64;
+    /// Chatty way (own endpoint): open a launch from a hatch request whose egg is empty
+    /// (caps are sent with `LAUNCH_START`). Reply word 0: the launch id. See [`crate::alt`].
+    pub const LAUNCH_CREATE: u64 = 32;
+    /// Chatty way: word 0 the launch id, then one attribute ([`crate::alt::attribute_words`]).
+    pub const LAUNCH_ADD: u64 = 33;
+    /// Chatty way: word 0 the launch id, word 1 the cap radix (the CNode as extra cap 0).
+    /// Hatches what the launch says and closes it; replied as `HATCH`.
+    pub const LAUNCH_START: u64 = 34;
+    /// Struct way: one message holding [`crate::alt::SpawnAttrs`]; replied as `HATCH`.
+    pub const SPAWN_STRUCT: u64 = 35;
 }
 
 /// Reply label of a successful call.

@@ -208,12 +208,21 @@ pub fn decode_hatch<'a>(
         cap_radix: radix,
         timeout_ms: header[5],
     };
+    check_request(&request)?;
+    Ok(request)
+}
+
+/// The checks of [`decode_hatch`] after the lengths: program, strings, cap radix.
+pub(crate) fn check_request(request: &HatchRequest<'_>) -> Result<(), RequestError> {
     if request.program.is_empty() || request.program.contains(&0) {
         return Err(RequestError::BadProgram);
     }
     check_strings(request.argv, false)?;
     check_strings(request.envp, true)?;
-    Ok(request)
+    if request.cap_radix > MAX_CAP_RADIX {
+        return Err(RequestError::BadCapRadix);
+    }
+    Ok(())
 }
 
 /// Encodes `request`: fills `header` and writes the bytes to `bytes`; returns how many

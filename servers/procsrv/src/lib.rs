@@ -18,6 +18,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod alt;
 pub mod files;
 pub mod fsrv;
 pub mod hatch;
@@ -106,6 +107,8 @@ pub struct Server {
     pub options: Options,
     /// The file server, loaded at start and started after the boot table's first hatch.
     pending_files: Option<fsrv::Pending>,
+    /// Open launches of the chatty way ([`alt`]).
+    launches: &'static mut alt::Launches,
 }
 
 /// Why procsrv could not start.
@@ -165,7 +168,7 @@ impl Server {
             .map_err(|_| StartError::OutOfMemory)?;
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
-        let (table, blocks, files) = unsafe {
+        let (table, blocks, files, launches) = unsafe {
             let files: &'static mut dyn FileServer = if options.fault_injection {
                 let test_files = &mut *TEST_FILES.0.get();
                 *test_files = testfiles::TestFiles::new(libsys::time::Clock::new(info.tsc_hz));
@@ -177,8 +180,11 @@ impl Server {
                 Table::init_in_place(&mut *TABLE.0.get()),
                 &mut *BLOCKS.0.get(),
                 files,
+                &mut *alt::LAUNCHES.0.get(),
             )
         };
+        // SAFETY: as above: the only reference ever made to the scratch buffers.
+        launches.set_scratch(unsafe { &mut *alt::SCRATCH.0.get() });
         table.init();
         blocks.carve(&mut alloc, endpoint);
         let mut server = Server {
@@ -198,6 +204,7 @@ impl Server {
             baseline: (0, 0),
             options,
             pending_files: pending,
+            launches,
         };
         server.baseline = server.usage();
         Ok(server)

@@ -90,6 +90,10 @@ impl Server {
         let w = m.words;
         match m.info.label() {
             label::HATCH => self.hatch_call(pid, m),
+            label::LAUNCH_CREATE => self.launch_create(pid, m),
+            label::LAUNCH_ADD => self.launch_add(pid, m),
+            label::LAUNCH_START => self.launch_start(pid, m),
+            label::SPAWN_STRUCT => self.spawn_struct(pid, m),
             label::EXIT => self.exit(pid, w[0]),
             label::WAIT => self.wait(pid, w[0], w[1]),
             label::KILL => self.kill_call(pid, w[0] as i64, w[1]),
@@ -380,7 +384,16 @@ impl Server {
             Ok(r) => r,
             Err(e) => return error(e.errno()),
         };
-        match self.hatch(pid as u32, &request, caps) {
+        let result = self.hatch(pid as u32, &request, caps);
+        self.hatch_answer(result)
+    }
+
+    /// The reply to a hatch: the pid and a handle, or the failure.
+    pub(crate) fn hatch_answer(
+        &mut self,
+        result: Result<u32, crate::hatch::HatchFailure>,
+    ) -> Answer {
+        match result {
             Ok(child) => {
                 let handle = badge::HANDLE | u64::from(child);
                 let rights = Rights::WRITE.union(Rights::GRANT_REPLY);
@@ -398,7 +411,7 @@ impl Server {
     }
 
     /// The CNode of caps a request sent, checked.
-    fn request_caps(&self, m: &Received, radix: u64) -> Result<RequestCaps, Errno> {
+    pub(crate) fn request_caps(&self, m: &Received, radix: u64) -> Result<RequestCaps, Errno> {
         if radix == 0 {
             return Ok(RequestCaps { slot: 0, radix: 0 });
         }

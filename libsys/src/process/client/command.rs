@@ -242,6 +242,25 @@ impl<'p> Command<'p> {
         self.egg.bytes()
     }
 
+    /// The request [`Self::spawn`] sends, and the CNode of caps sent with it.
+    ///
+    /// # Errors
+    /// E2BIG when the builder's buffers overflowed.
+    pub fn request(&self) -> Result<(HatchRequest<'_>, Option<Cap<CNode>>), HatchError> {
+        if self.argv.overflow || self.envp.overflow || self.egg.overflow {
+            return Err(plain(Errno::E2BIG));
+        }
+        let request = HatchRequest {
+            program: self.program,
+            argv: self.argv.bytes(),
+            envp: self.envp.bytes(),
+            egg: self.egg.bytes(),
+            cap_radix: self.caps.map_or(0, |(_, r)| r),
+            timeout_ms: self.timeout_ms,
+        };
+        Ok((request, self.caps.map(|(c, _)| c)))
+    }
+
     /// Hatches it.
     ///
     /// # Errors
