@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod errno;
+pub mod phase;
 mod request;
 mod status;
 
@@ -48,6 +49,9 @@ pub mod label {
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
     pub const INJECT: u64 = 11;
+    /// Diagnostic: the instruction totals of a hatch's phases ([`crate::phase`]); word 0
+    /// nonzero resets them first.
+    pub const PHASES: u64 = 16;
 }
 
 /// Reply label of a successful call.

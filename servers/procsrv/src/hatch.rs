@@ -5,13 +5,13 @@ use crate::memory::{Block, HALF_BITS};
 use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
-use egg::RunErrorCause;
 use libsys::cap::{Cap, Endpoint, SlotPath};
 use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
-use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
+use libsys::time::now;
+use procsrv_api::{badge, phase, Errno, HatchRequest, NO_OP};
 
 /// Stack pages mapped when a process starts; the rest are mapped when it first touches
 /// them (a page fault procsrv answers, up to [`MAX_STACK`]).
@@ -79,6 +79,7 @@ impl Server {
         request: &HatchRequest<'_>,
         caps: RequestCaps,
     ) -> Result<u32, HatchFailure> {
+        let t = now();
         // Phase 1: check everything that can be checked without making anything.
         egg::validate(request.egg).map_err(|e| HatchFailure {
             errno: Errno::EINVAL,
@@ -103,30 +104,35 @@ impl Server {
         let mut proc = Proc::child_of(parent, pid);
         proc.name = crate::table::name_bytes(name.strip_prefix("bin/").unwrap_or(name).as_bytes());
 
+        let t = self.phases.add(phase::VALIDATE, t);
         // Phase 2: make the child; from here every failure undoes what was made.
         let (block_index, block) = self.blocks.take().ok_or(Errno::ENOMEM)?;
         proc.block = block_index;
-        let process = match self.build(pid, block, image, proc.priority) {
+        let process = match self.build(pid, block, image, proc.priority, t) {
             Ok(process) => process,
             Err(errno) => {
                 self.blocks.give_back(block_index);
                 return Err(errno.into());
             }
         };
+        let t = now();
         self.files.begin();
         let registered = self.files.register(&proc);
+        self.phases.add(phase::FILE_SERVER, t);
         let suspended = match registered
             .map_err(HatchFailure::from)
             .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
-                self.files
-                    .register(&proc)
-                    .map(|()| s)
-                    .map_err(HatchFailure::from)
+                let t = now();
+                let registered = self.files.register(&proc);
+                self.phases.add(phase::FILE_SERVER, t);
+                registered.map(|()| s).map_err(HatchFailure::from)
             }) {
             Ok(suspended) => {
+                let t = now();
                 self.files.end(true);
+                self.phases.add(phase::FILE_SERVER, t);
                 suspended
             }
             Err(failure) => {
@@ -145,6 +151,7 @@ impl Server {
         };
         proc.process = Some(process);
         self.table.insert(index, proc);
+        self.phases.hatched();
         Ok(pid)
     }
 
@@ -169,6 +176,7 @@ impl Server {
         block: Block,
         image: &[u8],
         priority: u8,
+        started: u64,
     ) -> Result<Process, Errno> {
         let config = ProcessConfig {
             untyped_bits: HALF_BITS,
@@ -182,6 +190,7 @@ impl Server {
             .loader
             .load_into(&mut self.alloc, block.image, image, &config)
             .map_err(load_errno)?;
+        let t = self.phases.add(phase::BUILD, started);
         if self.injected().is_err() {
             self.undo(process, usize::MAX, block);
             return Err(Errno::ENOMEM);
@@ -212,6 +221,7 @@ impl Server {
             self.undo(process, usize::MAX, block);
             return Err(Errno::ENOMEM);
         }
+        self.phases.add(phase::FIXED_CAPS, t);
         Ok(process)
     }
 
@@ -242,18 +252,27 @@ impl Server {
             image_bytes: 1 << HALF_BITS,
         };
         draft.set_env(request.envp)?;
-        egg::run(request.egg, &mut draft).map_err(|e| {
-            let (errno, fault) = match e.cause {
-                RunErrorCause::Invalid(d) => (Errno::EINVAL, d.offset),
-                RunErrorCause::Failed { error, .. } => (error, e.offset),
+        // The egg was validated in phase 1: run its ops one by one, each timed by opcode.
+        let mut decoder = egg::decode(request.egg);
+        loop {
+            let (op_index, offset) = (decoder.index(), decoder.offset());
+            let Some(op) = decoder.next() else {
+                break;
             };
-            HatchFailure {
+            let t = now();
+            let failure = |errno, fault: usize| HatchFailure {
                 errno,
-                op_index: e.op_index as u64,
-                op_offset: e.offset as u64,
+                op_index: op_index as u64,
+                op_offset: offset as u64,
                 fault_offset: fault as u64,
-            }
-        })?;
+            };
+            // Validation passed, so decoding cannot fail here; handled all the same.
+            let op = op.map_err(|d| failure(Errno::EINVAL, d.offset))?;
+            let done = egg::dispatch(&mut draft, op);
+            self.phases.add_op(op.opcode().number(), t);
+            done.map_err(|errno| failure(errno, offset))?;
+        }
+        let t = now();
         let mut stack = [0u8; 4096];
         let contents = StackContents {
             argv: request.args(),
@@ -274,10 +293,12 @@ impl Server {
                 &stack[stack.len() - used..],
             )
             .map_err(|_| Errno::ENOMEM)?;
+        let t = self.phases.add(phase::STACK, t);
         self.injected()?;
         process
             .set_start(rsp, rsp, !suspended)
             .map_err(|_| Errno::ENOMEM)?;
+        self.phases.add(phase::START, t);
         Ok(suspended)
     }
 

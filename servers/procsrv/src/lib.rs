@@ -24,6 +24,7 @@ pub mod hatch;
 mod lifecycle;
 pub mod memory;
 pub mod ops;
+pub mod phases;
 mod serve;
 pub mod table;
 
@@ -99,6 +100,8 @@ pub struct Server {
     pub options: Options,
     /// The file server, loaded at start and started after the boot table's first hatch.
     pending_files: Option<fsrv::Pending>,
+    /// Instruction totals of the hatch phases (`PHASES`).
+    pub(crate) phases: phases::Phases,
 }
 
 /// Why procsrv could not start.
@@ -184,6 +187,7 @@ impl Server {
             baseline: (0, 0),
             options,
             pending_files: pending,
+            phases: phases::Phases::new(),
         };
         server.baseline = server.usage();
         Ok(server)

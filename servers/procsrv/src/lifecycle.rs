@@ -6,11 +6,12 @@ use crate::Server;
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Reply};
 use libsys::println;
+use libsys::time::now;
 use procsrv_api::signal::{
     SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSTOP, SIGTRAP, SIGTSTP, SIGTTIN,
     SIGTTOU, SIGURG, SIGWINCH,
 };
-use procsrv_api::{Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG};
+use procsrv_api::{phase, Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG};
 
 /// The signal a CPU exception becomes, and its name.
 fn fault_signal(vector: u64) -> (Signal, &'static str) {
@@ -45,7 +46,14 @@ impl Server {
     }
 
     pub(crate) fn exit(&mut self, pid: u64, code: u64) -> Answer {
+        let destroyed = self.phases.total(phase::DESTROY);
+        let t = now();
         self.die(pid, WaitStatus::Exited(code as u8));
+        let took = now().wrapping_sub(t);
+        // The revoke inside is counted in `destroy`, not again here.
+        let destroy = self.phases.total(phase::DESTROY).wrapping_sub(destroyed);
+        self.phases
+            .add_ticks(phase::EXIT, took.wrapping_sub(destroy));
         Answer::Nothing
     }
 
@@ -115,7 +123,9 @@ impl Server {
         let block_index = p.block;
         let process = p.process.take();
         if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
+            let t = now();
             self.undo(process, block_index, block);
+            self.phases.add(phase::DESTROY, t);
         }
         self.files.forget(pid as u32);
         let init = if self
@@ -195,6 +205,13 @@ impl Server {
     }
 
     pub(crate) fn wait(&mut self, pid: u64, target: u64, options: u64) -> Answer {
+        let t = now();
+        let answer = self.wait_untimed(pid, target, options);
+        self.phases.add(phase::WAIT, t);
+        answer
+    }
+
+    fn wait_untimed(&mut self, pid: u64, target: u64, options: u64) -> Answer {
         let matches = |c: &crate::table::Proc| {
             u64::from(c.ppid) == pid && (target == WAIT_ANY || u64::from(c.pid) == target)
         };
@@ -225,6 +242,13 @@ impl Server {
     }
 
     pub(crate) fn wait_handle(&mut self, pid: u64, options: u64) -> Answer {
+        let t = now();
+        let answer = self.wait_handle_untimed(pid, options);
+        self.phases.add(phase::WAIT, t);
+        answer
+    }
+
+    fn wait_handle_untimed(&mut self, pid: u64, options: u64) -> Answer {
         if let Some(State::Zombie(status)) = self.table.get(pid).map(|p| p.state) {
             self.reap(pid);
             return ok(2, [pid, status.to_word(), 0, 0]);
