@@ -1,7 +1,7 @@
 //! A hatch, in two phases: validate everything, then build the child and run its egg; any
 //! failure undoes all of it (see docs/procsrv.md, "Hatching").
 
-use crate::memory::{Block, HALF_BITS};
+use crate::memory::{Block, Taken, HALF_BITS};
 use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
@@ -106,15 +106,11 @@ impl Server {
 
         let t = self.phases.add(phase::VALIDATE, t);
         // Phase 2: make the child; from here every failure undoes what was made.
-        let (block_index, block) = self.blocks.take().ok_or(Errno::ENOMEM)?;
+        let (block_index, block, taken) = self.blocks.take_for(image).ok_or(Errno::ENOMEM)?;
         proc.block = block_index;
-        let process = match self.build(pid, block, image, proc.priority, t) {
-            Ok(process) => process,
-            Err(errno) => {
-                self.blocks.give_back(block_index);
-                return Err(errno.into());
-            }
-        };
+        let built = (block_index, block, taken);
+        // On failure `build` has given the block back.
+        let process = self.build(pid, built, image, proc.priority, t)?;
         let t = now();
         self.files.begin();
         let registered = self.files.register(&proc);
@@ -138,7 +134,7 @@ impl Server {
             Err(failure) => {
                 self.files.end(false);
                 self.files.forget(pid);
-                self.undo(process, block_index, block);
+                self.retire(process, block_index, block, false);
                 return Err(failure);
             }
         };
@@ -169,12 +165,14 @@ impl Server {
         Ok(image)
     }
 
-    /// Builds the child's objects from `block` and gives it its fixed caps.
+    /// Builds the child's objects in block `index` (`taken`: what it held) and gives it its
+    /// fixed caps: a new life of a warm block's process, or a fresh load. On failure the
+    /// block is free again (warm or cold).
     fn build(
         &mut self,
         pid: u32,
-        block: Block,
-        image: &[u8],
+        (index, block, taken): (usize, Block, Taken),
+        image: &'static [u8],
         priority: u8,
         started: u64,
     ) -> Result<Process, Errno> {
@@ -186,13 +184,44 @@ impl Server {
             fault_endpoint: block.fault,
             stack_top: HATCH_STACK_TOP,
         };
-        let process = self
-            .loader
-            .load_into(&mut self.alloc, block.image, image, &config)
-            .map_err(load_errno)?;
+        let process = match taken {
+            Taken::Warm(mut process) => {
+                if self
+                    .loader
+                    .rebirth(&mut self.alloc, &mut process, &config)
+                    .is_err()
+                {
+                    self.retire(process, index, block, false);
+                    return Err(Errno::ENOMEM);
+                }
+                process
+            }
+            Taken::Cold | Taken::Evict(_) => {
+                if let Taken::Evict(old) = taken {
+                    self.destroy(old, block);
+                }
+                let loaded = self
+                    .loader
+                    .load_into(&mut self.alloc, block.image, image, &config);
+                match loaded {
+                    Ok(mut process) => {
+                        // Without the window the stack is written through the scratch page.
+                        if let Some(window) = libsys::loader::window_addr(index) {
+                            let _ =
+                                process.map_stack_window(&mut self.loader, &mut self.alloc, window);
+                        }
+                        process
+                    }
+                    Err(e) => {
+                        self.blocks.give_back(index);
+                        return Err(load_errno(e));
+                    }
+                }
+            }
+        };
         let t = self.phases.add(phase::BUILD, started);
         if self.injected().is_err() {
-            self.undo(process, usize::MAX, block);
+            self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
         }
         let own = Rights::WRITE
@@ -218,7 +247,7 @@ impl Server {
                 None => Ok(()),
             });
         if given.is_err() {
-            self.undo(process, usize::MAX, block);
+            self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
         }
         self.phases.add(phase::FIXED_CAPS, t);
@@ -315,15 +344,35 @@ impl Server {
         }
     }
 
-    /// Destroys a child's objects and frees its block (`block_index` `usize::MAX`: the
-    /// caller frees it).
-    pub fn undo(&mut self, process: Process, block_index: usize, block: Block) {
-        let _ = process.destroy_keep_untyped(&mut self.alloc);
-        let _ = libsys::cap::Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE)
-            .revoke(block.memory.slot());
-        if block_index != usize::MAX {
-            self.blocks.give_back(block_index);
+    /// Ends a child's objects in block `index` and frees the block: its memory half
+    /// revoked; a recyclable process kept between two lives (its writable pages refilled if
+    /// it `ran`) and the block parked warm; any other destroyed and the block given back
+    /// cold (docs/procsrv.md, "Memory").
+    pub fn retire(&mut self, process: Process, index: usize, block: Block, ran: bool) {
+        let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        let _ = root.revoke(block.memory.slot());
+        if process.recyclable() && self.blocks.can_park() {
+            let ended = process
+                .end_life()
+                .and_then(|()| match self.blocks.program(index) {
+                    Some(image) if ran => process.refill(&mut self.loader, &mut self.alloc, image),
+                    Some(_) => Ok(()),
+                    None => Err(LoadError::NotFound),
+                });
+            if ended.is_ok() {
+                self.blocks.park(index, process);
+                return;
+            }
         }
+        self.destroy(process, block);
+        self.blocks.give_back(index);
+    }
+
+    /// Destroys a process's objects: both halves of its block revoked.
+    fn destroy(&mut self, process: Process, block: Block) {
+        let _ = process.destroy_keep_untyped(&mut self.alloc);
+        let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        let _ = root.revoke(block.memory.slot());
     }
 
     /// Mints procsrv's endpoint with `badge` and `rights` into a fresh slot of its own.

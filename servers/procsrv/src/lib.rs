@@ -193,9 +193,13 @@ impl Server {
         Ok(server)
     }
 
-    /// Free blocks and free procsrv slots.
+    /// Free blocks and free procsrv slots (warm blocks and the slots their processes hold
+    /// count as free: any hatch can have them back; see [`memory`]).
     pub fn usage(&self) -> (usize, u64) {
-        (self.blocks.free(), self.alloc.slots.free_count())
+        (
+            self.blocks.free(),
+            self.alloc.slots.free_count() + self.blocks.warm_slots(),
+        )
     }
 
     /// Hatches the boot table's programs (children of procsrv, pid 0).

@@ -124,7 +124,7 @@ impl Server {
         let process = p.process.take();
         if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
             let t = now();
-            self.undo(process, block_index, block);
+            self.retire(process, block_index, block, true);
             self.phases.add(phase::DESTROY, t);
         }
         self.files.forget(pid as u32);
