@@ -21,7 +21,9 @@ mod process;
 mod recycle;
 mod shared;
 
-pub use recycle::{window_addr, LIFE_BITS, MAX_REFILL_PAGES, MAX_WRITABLE_RUNS, WINDOW_PAGES};
+pub use recycle::{
+    life_bits, window_addr, LIFE_BITS, MAX_REFILL_PAGES, MAX_WRITABLE_RUNS, WINDOW_PAGES,
+};
 
 /// The `FrameMap` rights word for data: read and write, no execute.
 const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
@@ -470,14 +472,19 @@ impl Loader {
         config: &ProcessConfig,
         untyped: Cap<Untyped>,
     ) -> Result<Process, LoadError> {
+        // The life untyped first: at offset 0 it needs no alignment padding.
+        let life: Cap<Untyped> = objects
+            .retype(
+                ObjectType::Untyped,
+                u64::from(recycle::life_bits(config.cnode_radix)),
+                1,
+            )
+            .map(Cap::from_cptr)?;
+        let life_slots = objects.slots_for_untyped(recycle::LIFE_SLOTS)?;
         let vspace: Cap<VSpace> = objects.make()?;
         self.asid_pool
             .assign(vspace)
             .map_err(kernel(LoadStep::AssignAsid))?;
-        let life: Cap<Untyped> = objects
-            .retype(ObjectType::Untyped, u64::from(LIFE_BITS), 1)
-            .map(Cap::from_cptr)?;
-        let life_slots = objects.slots_for_untyped(recycle::LIFE_SLOTS)?;
 
         let mut process = Process::empty(untyped);
         process.vspace = vspace;

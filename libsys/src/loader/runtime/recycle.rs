@@ -27,9 +27,19 @@ use super::{
     SLOT_VSPACE,
 };
 
-/// log2 of the untyped one life's objects come from: a CNode of up to 2^8 slots (16 KiB),
-/// the IPC buffer (4 KiB) and the TCB (2 KiB).
+/// log2 of the untyped one life's objects come from for a CNode of up to 2^8 slots (16 KiB),
+/// the IPC buffer (4 KiB) and the TCB (2 KiB); a bigger CNode gets twice its size
+/// ([`life_bits`]).
 pub const LIFE_BITS: u32 = 15;
+
+/// log2 of the life untyped of a process whose CNode has 2^`cnode_radix` slots: room for
+/// the CNode, the IPC buffer and the TCB.
+pub fn life_bits(cnode_radix: u64) -> u32 {
+    let cnode_bits = ObjectType::CNode
+        .size_bits(cnode_radix)
+        .unwrap_or(LIFE_BITS);
+    LIFE_BITS.max(cnode_bits + 1)
+}
 /// Parent slots of one life: the CNode, the IPC buffer, the TCB and the guarded CSpace root.
 pub(super) const LIFE_SLOTS: u64 = 4;
 /// Most runs of writable frames a recyclable process may have.
