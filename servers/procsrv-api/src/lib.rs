@@ -48,6 +48,7 @@ pub mod label {
     pub const USAGE: u64 = 10;
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
+    /// Word 1 nonzero: the next hatches build cold (no warm block is taken or parked).
     pub const INJECT: u64 = 11;
     /// Diagnostic: the instruction totals of a hatch's phases ([`crate::phase`]); word 0
     /// nonzero resets them first.

@@ -106,7 +106,10 @@ impl Server {
 
         let t = self.phases.add(phase::VALIDATE, t);
         // Phase 2: make the child; from here every failure undoes what was made.
-        let (block_index, block, taken) = self.blocks.take_for(image).ok_or(Errno::ENOMEM)?;
+        // No owner: a cold block, never parked (and `INJECT` can ask for that).
+        let owner = crate::table::sole_uid(&proc.creds).filter(|_| !self.build_cold);
+        let (block_index, block, taken) =
+            self.blocks.take_for(image, owner).ok_or(Errno::ENOMEM)?;
         proc.block = block_index;
         let built = (block_index, block, taken);
         // On failure `build` has given the block back.
@@ -351,7 +354,8 @@ impl Server {
     pub fn retire(&mut self, process: Process, index: usize, block: Block, ran: bool) {
         let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
         let _ = root.revoke(block.memory.slot());
-        if process.recyclable() && self.blocks.can_park() {
+        let owned = self.blocks.owner(index).is_some();
+        if process.recyclable() && owned && self.blocks.can_park() {
             let ended = process
                 .end_life()
                 .and_then(|()| match self.blocks.program(index) {

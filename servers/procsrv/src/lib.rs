@@ -102,6 +102,8 @@ pub struct Server {
     pending_files: Option<fsrv::Pending>,
     /// Instruction totals of the hatch phases (`PHASES`).
     pub(crate) phases: phases::Phases,
+    /// Tests only (`INJECT` word 1): hatches neither take nor park warm blocks.
+    pub(crate) build_cold: bool,
 }
 
 /// Why procsrv could not start.
@@ -188,6 +190,7 @@ impl Server {
             options,
             pending_files: pending,
             phases: phases::Phases::new(),
+            build_cold: false,
         };
         server.baseline = server.usage();
         Ok(server)

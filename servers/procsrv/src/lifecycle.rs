@@ -121,9 +121,11 @@ impl Server {
         p.state = State::Zombie(status);
         p.waiting_for = None;
         let block_index = p.block;
+        let owner = crate::table::sole_uid(&p.creds).filter(|_| !self.build_cold);
         let process = p.process.take();
         if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
             let t = now();
+            self.blocks.set_owner(block_index, owner);
             self.retire(process, block_index, block, true);
             self.phases.add(phase::DESTROY, t);
         }

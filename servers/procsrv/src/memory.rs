@@ -15,7 +15,9 @@
 //! refilled; its address space, page tables, program frames and stack frame stay in the
 //! block, which is free again but *warm* for that program. A hatch of the same program takes
 //! a warm block first and only starts a new life in it (`Loader::rebirth`); otherwise a cold
-//! block; otherwise a warm block of another program, whose process is destroyed first. A
+//! block; otherwise a warm block of another program, whose process is destroyed first. Only
+//! a process whose real, effective and saved uids are one uid is parked, and its block is
+//! reused only for a hatch whose parent has that same sole uid. A
 //! warm block counts as free, and the procsrv slots its process holds count as free slots in
 //! [`Blocks::warm_slots`] (`USAGE`): any hatch can have them back.
 
@@ -51,6 +53,10 @@ pub struct Blocks {
     count: usize,
     /// The program (its ELF in the boot archive) the process of each block runs or ran.
     programs: [Option<&'static [u8]>; MAX_BLOCKS],
+    /// The one uid (real, effective and saved alike) the process of each block runs or ran
+    /// as, `None` when they differ: a warm block is reused only for the same program and
+    /// the same sole uid.
+    owners: [Option<u32>; MAX_BLOCKS],
     /// The processes kept in free warm blocks, with their block's index.
     warm: [Option<(usize, Process)>; MAX_WARM],
 }
@@ -80,6 +86,7 @@ impl Blocks {
             used: [false; MAX_BLOCKS],
             count: 0,
             programs: [None; MAX_BLOCKS],
+            owners: [None; MAX_BLOCKS],
             warm: [const { None }; MAX_WARM],
         }
     }
@@ -112,12 +119,20 @@ impl Blocks {
         }
     }
 
-    /// Takes a free block for `program`: a warm one of that program, else a cold one, else
-    /// a warm one of another program. Returns its index, halves and what it held.
-    pub fn take_for(&mut self, program: &'static [u8]) -> Option<(usize, Block, Taken)> {
+    /// Takes a free block for `program` to run as `owner` (its sole uid, if it has one): a
+    /// warm one of that program and owner, else a cold one, else a warm one of another
+    /// program or owner. Returns its index, halves and what it held.
+    pub fn take_for(
+        &mut self,
+        program: &'static [u8],
+        owner: Option<u32>,
+    ) -> Option<(usize, Block, Taken)> {
         let same = self.warm.iter().position(|w| {
-            w.as_ref()
-                .is_some_and(|(i, _)| same_program(self.programs[*i], program))
+            w.as_ref().is_some_and(|(i, _)| {
+                same_program(self.programs[*i], program)
+                    && owner.is_some()
+                    && self.owners[*i] == owner
+            })
         });
         let (index, taken) = match same {
             Some(w) => {
@@ -136,6 +151,7 @@ impl Blocks {
         let block = self.blocks[index]?;
         self.used[index] = true;
         self.programs[index] = Some(program);
+        self.owners[index] = owner;
         Some((index, block, taken))
     }
 
@@ -148,6 +164,7 @@ impl Blocks {
         if index < self.count {
             self.used[index] = false;
             self.programs[index] = None;
+            self.owners[index] = None;
         }
     }
 
@@ -166,6 +183,19 @@ impl Blocks {
                 self.used[index] = false;
             }
         }
+    }
+
+    /// Sets the sole uid the process of block `index` ran as (`None`: not one uid; the
+    /// block is not parked warm).
+    pub fn set_owner(&mut self, index: usize, owner: Option<u32>) {
+        if let Some(o) = self.owners.get_mut(index) {
+            *o = owner;
+        }
+    }
+
+    /// The sole uid the process of block `index` runs or ran as.
+    pub fn owner(&self, index: usize) -> Option<u32> {
+        self.owners.get(index).copied().flatten()
     }
 
     /// The program block `index` runs or ran.

@@ -112,6 +112,7 @@ impl Server {
             label::INJECT if self.options.fault_injection => {
                 let step = u32::try_from(w[0]).ok();
                 self.loader.fail_allocation(step);
+                self.build_cold = w[1] != 0;
                 ok(0, [0; 4])
             }
             label::PHASES => self.phases_call(w[0]),
