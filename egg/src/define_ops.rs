@@ -166,7 +166,7 @@ macro_rules! define_ops {
         }
 
         /// Calls the `Hatch` method of `op`.
-        pub(crate) fn dispatch<H: Hatch + ?Sized>(hatch: &mut H, op: Op<'_>)
+        pub fn dispatch<H: Hatch + ?Sized>(hatch: &mut H, op: Op<'_>)
             -> Result<(), H::Error>
         {
             match op {

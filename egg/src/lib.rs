@@ -62,7 +62,8 @@ pub use decode::{decode, validate, Decoder};
 pub use error::{Constraint, DecodeError, ErrorKind};
 pub use kinds::{IdList, IdListIter, OperandKind, OperandValue, Shape, Str, MAX_GROUPS};
 pub use opcodes::{
-    is_supported, supported, Hatch, Op, Opcode, OperandInfo, Operands, UnknownOpcode, MAX_OPERANDS,
+    dispatch, is_supported, supported, Hatch, Op, Opcode, OperandInfo, Operands, UnknownOpcode,
+    MAX_OPERANDS,
 };
 pub use run::{run, RunError, RunErrorCause};
 pub use values::{

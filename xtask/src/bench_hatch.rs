@@ -46,8 +46,10 @@ pub fn run(
         .join(HATCH_PROGRAM)
         .join("Cargo.toml");
     let mut unformatted: Vec<String> = Vec::new();
+    let mut breakdown: Vec<String> = Vec::new();
     if source.is_file() {
         let log = boot_hatchery(steps, false)?;
+        breakdown = phase_lines(&log);
         let mut hatchery = crate::bench_report::rows_from_log(&log)?;
         if !hatchery.is_empty() {
             // The counters come from a second boot, whose kernel counts (and so runs a few
@@ -98,6 +100,12 @@ pub fn run(
                 .into(),
         );
     }
+    if !breakdown.is_empty() {
+        println!("where a 10-op egg hatch + exit + wait goes (mean instructions per round, procsrv's phases):");
+        for line in &breakdown {
+            println!("  {line}");
+        }
+    }
     let report = Report::new(rows);
     let paths = write_outputs(&report, &measured_on)?;
     println!("xtask: wrote {}", paths.join(", "));
@@ -120,6 +128,22 @@ fn take_counters(rows: &mut [Row], counted: &[Row]) {
             row.pages_cleared = c.pages_cleared;
         }
     }
+}
+
+/// The breakdown the hatch benchmark prints (`bench-phase: N what`), as `N what` with `N`
+/// right-aligned and grouped by thousands.
+fn phase_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|line| line.trim_end_matches('\r').strip_prefix("bench-phase: "))
+        .filter_map(|rest| {
+            let (count, what) = rest.split_once(' ')?;
+            let count: u64 = count.parse().ok()?;
+            Some(format!(
+                "{:>9}  {what}",
+                crate::bench_report::thousands(count)
+            ))
+        })
+        .collect()
 }
 
 /// The `bench:` lines of a hatch benchmark that does not print `bench-row:` lines yet.

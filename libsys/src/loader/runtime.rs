@@ -18,7 +18,12 @@ use bootfmt::archive::BootArchive;
 use bootfmt::elf::ElfFile;
 
 mod process;
+mod recycle;
 mod shared;
+
+pub use recycle::{
+    life_bits, window_addr, LIFE_BITS, MAX_REFILL_PAGES, MAX_WRITABLE_RUNS, WINDOW_PAGES,
+};
 
 /// The `FrameMap` rights word for data: read and write, no execute.
 const RW: u64 = Rights::READ.union(Rights::WRITE).bits();
@@ -112,6 +117,20 @@ pub struct Process {
     /// Bit `i`: range `i` holds caps not derived from the untyped (copies of shared
     /// frames, the guarded CSpace root), which the revoke does not remove.
     foreign: u64,
+    /// The untyped (from `untyped`) the objects of one life come from: the CNode, the IPC
+    /// buffer and the TCB. Revoking it ends a life and leaves the rest for the next one
+    /// ([`Process::end_life`]).
+    life: Cap<Untyped>,
+    /// The parent slots of the life's objects: CNode, IPC buffer, TCB, guarded CSpace root.
+    life_slots: u64,
+    /// The writable pages, runs of `(first frame slot, first page, pages, map rights)`,
+    /// refilled from the ELF when the process is recycled.
+    writable: [(u64, u64, u64, u64); recycle::MAX_WRITABLE_RUNS],
+    /// How many of `writable` are used; more runs than fit make the process not recyclable.
+    writable_count: usize,
+    /// Where the parent maps the stack's top frame for good (0: not mapped; see
+    /// [`Process::map_stack_window`]).
+    stack_window: u64,
     /// Parent slots of the pages mapped later by [`Process::map_fresh_page`] (one each,
     /// wherever the parent's allocator put them; the revoke empties them).
     grown: [u16; MAX_GROWN_PAGES],
@@ -191,17 +210,24 @@ struct Objects<'a> {
 impl Objects<'_> {
     /// Counts one allocation step; fails (out of memory) the one fault injection names.
     fn injected(&mut self) -> Result<(), LoadError> {
-        match self.fail_in {
-            Some(0) => {
-                self.fail_in = None;
-                Err(LoadError::Alloc(AllocError::OutOfMemory))
-            }
-            Some(n) => {
-                self.fail_in = Some(n - 1);
-                Ok(())
-            }
-            None => Ok(()),
+        count_step(&mut self.fail_in)
+    }
+
+    /// Takes `count` consecutive parent slots for caps made from the process's memory later
+    /// (the revoke empties them).
+    fn slots_for_untyped(&mut self, count: u64) -> Result<u64, LoadError> {
+        self.injected()?;
+        if self.slot_range_count == MAX_SLOT_RANGES {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
         }
+        let first = self
+            .parent
+            .slots
+            .alloc_range(count)
+            .ok_or(LoadError::Alloc(AllocError::OutOfSlots))?;
+        self.slot_ranges[self.slot_range_count] = (first, count);
+        self.slot_range_count += 1;
+        Ok(first)
     }
 
     /// Retypes `count` objects into consecutive parent slots; returns the first.
@@ -258,6 +284,22 @@ impl Objects<'_> {
     }
 }
 
+/// Counts one allocation step of fault injection ([`Loader::fail_allocation`]); fails (out
+/// of memory) the one it names.
+fn count_step(fail_in: &mut Option<u32>) -> Result<(), LoadError> {
+    match *fail_in {
+        Some(0) => {
+            *fail_in = None;
+            Err(LoadError::Alloc(AllocError::OutOfMemory))
+        }
+        Some(n) => {
+            *fail_in = Some(n - 1);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 fn free_range(slots: &mut SlotAllocator, first: u64, count: u64) {
     for slot in first..first + count {
         slots.free(slot);
@@ -278,6 +320,8 @@ pub struct Loader {
     shared: Option<shared::SharedText>,
     /// Fault injection (tests): the allocation step of the next loads that fails.
     fail_in: Option<u32>,
+    /// Whether the parent has a debug console cap to give each child (looked up once).
+    has_console: bool,
 }
 
 fn kernel(step: LoadStep) -> impl Fn(InvocationError) -> LoadError {
@@ -315,6 +359,9 @@ impl Loader {
         parent
             .free_slot(probe.cptr())
             .map_err(kernel(LoadStep::UnmapScratch))?;
+        // The parent's debug console, if it has one, so that the children can print.
+        let has_console = crate::syscall::identify(crate::process::SLOT_DEBUG_CONSOLE)
+            .is_ok_and(|id| id.words[0] == crate::object::CapKind::DebugConsole as u64);
         Ok(Loader {
             root_unguarded: Cap::from_cptr(slot),
             root_radix,
@@ -322,6 +369,7 @@ impl Loader {
             asid_pool,
             shared: None,
             fail_in: None,
+            has_console,
         })
     }
 
@@ -424,38 +472,33 @@ impl Loader {
         config: &ProcessConfig,
         untyped: Cap<Untyped>,
     ) -> Result<Process, LoadError> {
-        let radix = config.cnode_radix;
+        // The life untyped first: at offset 0 it needs no alignment padding.
+        let life: Cap<Untyped> = objects
+            .retype(
+                ObjectType::Untyped,
+                u64::from(recycle::life_bits(config.cnode_radix)),
+                1,
+            )
+            .map(Cap::from_cptr)?;
+        let life_slots = objects.slots_for_untyped(recycle::LIFE_SLOTS)?;
         let vspace: Cap<VSpace> = objects.make()?;
         self.asid_pool
             .assign(vspace)
             .map_err(kernel(LoadStep::AssignAsid))?;
-        let tcb: Cap<Tcb> = objects.make()?;
-        let cnode: Cap<CNode> = objects
-            .retype(ObjectType::CNode, radix, 1)
-            .map(Cap::from_cptr)?;
-        let cspace: Cap<CNode> = Cap::from_cptr(objects.parent.slot().map_err(LoadError::Alloc)?);
-        objects.slot_ranges[objects.slot_range_count] = (cspace.cptr(), 1);
-        objects.foreign |= 1 << objects.slot_range_count;
-        objects.slot_range_count += 1;
-        let guard = CNodeGuard {
-            guard: 0,
-            guard_bits: 64 - radix as u32,
-        };
-        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
-        root.mint_guard(cspace.slot(), cnode.slot(), guard)
-            .map_err(kernel(LoadStep::GuardCNode))?;
 
         let mut process = Process::empty(untyped);
-        process.tcb = tcb;
-        process.cnode = cnode;
-        process.cspace = cspace;
         process.vspace = vspace;
         process.entry = elf.entry();
-        process.cnode_radix = radix;
+        process.cnode_radix = config.cnode_radix;
+        process.life = life;
+        process.life_slots = life_slots;
 
         let mut tables = TableCache::new(vspace);
         for plan in plans {
-            self.load_segment(objects, &mut tables, elf, plan)?;
+            let frames = self.load_segment(objects, &mut tables, elf, plan)?;
+            if plan.writable {
+                process.note_writable(frames);
+            }
         }
         let stack_first = objects.retype(ObjectType::Frame4K, 0, config.stack_pages)?;
         for i in 0..config.stack_pages {
@@ -468,38 +511,13 @@ impl Loader {
         }
         process.stack_top_frame = Cap::from_cptr(stack_first + config.stack_pages - 1);
         process.stack_top = config.stack_top;
-        let ipc_buffer: Cap<Frame> = objects.make()?;
-
+        // The IPC buffer's page tables: it is mapped again at each life.
         let mut make = |t| objects.retype(t, 0, 1);
-        map_frame(&mut tables, ipc_buffer, IPC_BUFFER_ADDR, RW, &mut make)?;
-        process.ipc_buffer = ipc_buffer;
-
-        process.give(self, tcb, SLOT_TCB, Rights::ALL)?;
-        process.give(self, cspace, SLOT_CNODE, Rights::ALL)?;
-        process.give(self, vspace, SLOT_VSPACE, Rights::ALL)?;
-        process.give(self, ipc_buffer, SLOT_IPC_BUFFER, Rights::ALL)?;
-        // The parent's debug console, if it has one, so that the child can print.
-        let console = crate::process::SLOT_DEBUG_CONSOLE;
-        let has_console = crate::syscall::identify(console)
-            .is_ok_and(|id| id.words[0] == crate::object::CapKind::DebugConsole as u64);
-        if has_console {
-            process.give(self, Cap::<Frame>::from_cptr(console), console, Rights::ALL)?;
-        }
-
-        let tcb_config = TcbConfig {
-            cspace,
-            vspace,
-            ipc_buffer_addr: IPC_BUFFER_ADDR,
-            ipc_buffer_frame: ipc_buffer,
-            fault_endpoint: config.fault_endpoint,
-        };
-        tcb.configure(&tcb_config)
-            .map_err(kernel(LoadStep::ConfigureTcb))?;
-        tcb.set_priority(config.priority)
-            .map_err(kernel(LoadStep::SetPriority))?;
+        map_tables(&mut tables, IPC_BUFFER_ADDR, &mut make)?;
         process.slot_ranges = objects.slot_ranges;
         process.slot_range_count = objects.slot_range_count;
         process.foreign = objects.foreign;
+        self.begin_life(objects.parent, &mut process, config, &mut objects.fail_in)?;
         Ok(process)
     }
 
@@ -509,7 +527,7 @@ impl Loader {
         tables: &mut TableCache,
         elf: &ElfFile<'_>,
         plan: &SegmentPlan,
-    ) -> Result<(), LoadError> {
+    ) -> Result<Writable, LoadError> {
         let mut rights = if plan.writable {
             RW
         } else {
@@ -519,12 +537,20 @@ impl Loader {
             rights |= MAP_EXECUTABLE;
         }
         if !plan.writable && self.can_share(elf, plan) {
-            return self.load_shared(objects, tables, elf, plan, rights);
+            self.load_shared(objects, tables, elf, plan, rights)?;
+            return Ok(Writable::None);
         }
         let mut done = 0;
+        let mut runs = Writable::None;
         while done < plan.pages {
             let batch = (plan.pages - done).min(crate::object::MAX_RETYPE_COUNT);
             let first = objects.retype(ObjectType::Frame4K, 0, batch)?;
+            runs = match runs {
+                Writable::None if done == 0 && batch == plan.pages => {
+                    Writable::Run(first, plan.first_page, batch, rights)
+                }
+                _ => Writable::TooMany,
+            };
             for i in 0..batch {
                 let page = plan.first_page + (done + i) * PAGE_SIZE;
                 let frame: Cap<Frame> = Cap::from_cptr(first + i);
@@ -541,7 +567,7 @@ impl Loader {
             }
             done += batch;
         }
-        Ok(())
+        Ok(runs)
     }
 
     /// Copies `bytes` to `offset` in `frame` through the parent's scratch window.
@@ -565,15 +591,22 @@ impl Loader {
     }
 }
 
-/// Maps `frame` at `vaddr` in `tables.vspace` with the `FrameMap` rights word `rights`, first
-/// making (with `make_table`) and mapping
-/// whichever page tables are missing, top-down. A table the kernel says is already present
-/// (`DeleteFirst`) is remembered; the spare object stays unused.
-fn map_frame(
+/// The frames a segment was loaded into, for [`Process::note_writable`].
+#[derive(Clone, Copy, Debug)]
+enum Writable {
+    /// None of its own (shared, or no pages).
+    None,
+    /// One run: `(first frame slot, first page, pages, map rights)`.
+    Run(u64, u64, u64, u64),
+    /// More than one retype's worth of frames.
+    TooMany,
+}
+
+/// Makes and maps whichever page tables `vaddr` needs in `tables.vspace` (see
+/// [`map_frame`]).
+fn map_tables(
     tables: &mut TableCache,
-    frame: Cap<Frame>,
     vaddr: u64,
-    rights: u64,
     make_table: &mut dyn FnMut(ObjectType) -> Result<u64, LoadError>,
 ) -> Result<(), LoadError> {
     for level in Level::ALL {
@@ -592,6 +625,21 @@ fn map_frame(
             Err(e) => return Err(LoadError::Kernel(LoadStep::MapTable, e)),
         }
     }
+    Ok(())
+}
+
+/// Maps `frame` at `vaddr` in `tables.vspace` with the `FrameMap` rights word `rights`, first
+/// making (with `make_table`) and mapping
+/// whichever page tables are missing, top-down. A table the kernel says is already present
+/// (`DeleteFirst`) is remembered; the spare object stays unused.
+fn map_frame(
+    tables: &mut TableCache,
+    frame: Cap<Frame>,
+    vaddr: u64,
+    rights: u64,
+    make_table: &mut dyn FnMut(ObjectType) -> Result<u64, LoadError>,
+) -> Result<(), LoadError> {
+    map_tables(tables, vaddr, make_table)?;
     frame
         .map_raw(tables.vspace, vaddr, rights)
         .map_err(kernel(LoadStep::MapFrame))

@@ -192,12 +192,13 @@ impl Deletion {
     }
 
     /// Empties the last not-yet-empty slot of the top zombie, or pops it when only its own
-    /// slot 0 is left.
+    /// slot 0 is left. Passes over up to [`EMPTY_SLOTS_PER_STEP`] empty slots in one step (a
+    /// dying CNode is mostly empty), so that a step's work stays bounded.
     fn reduce_top_zombie<S: SlotStore + ?Sized>(&mut self, store: &mut S) {
         let home = SlotAddr(self.zombies);
         let Cap::Zombie {
             object,
-            remaining,
+            mut remaining,
             next,
         } = *store.slot(home).cap()
         else {
@@ -210,28 +211,40 @@ impl Deletion {
             self.zombies = next;
             return;
         }
-        let last = SlotAddr::in_object(object, remaining - 1);
-        if last.is_some_and(|last| last.0 == self.keep) {
-            self.kept_in_dead_object = true;
-        }
-        match last {
-            Some(last)
-                if last.0 != self.keep
-                    && !matches!(store.slot(last).cap(), Cap::Null | Cap::Zombie { .. }) =>
-            {
+        let mut passed = 0;
+        loop {
+            let last = SlotAddr::in_object(object, remaining - 1);
+            if last.is_some_and(|last| last.0 == self.keep) {
+                self.kept_in_dead_object = true;
+            }
+            let full = last.filter(|last| {
+                last.0 != self.keep
+                    && !matches!(store.slot(*last).cap(), Cap::Null | Cap::Zombie { .. })
+            });
+            if let Some(last) = full {
+                // Emptied next; the zombie's count drops when it is found empty.
                 self.target = last.0;
+                break;
             }
-            _ => {
-                let zombie = Cap::Zombie {
-                    object,
-                    remaining: remaining - 1,
-                    next,
-                };
-                slot::set_cap(store, home, zombie);
+            remaining -= 1;
+            passed += 1;
+            if remaining <= 1 || passed == EMPTY_SLOTS_PER_STEP {
+                break;
             }
+        }
+        if passed > 0 {
+            let zombie = Cap::Zombie {
+                object,
+                remaining,
+                next,
+            };
+            slot::set_cap(store, home, zombie);
         }
     }
 }
+
+/// Most empty slots of a dying object one step of a [`Deletion`] passes over.
+pub const EMPTY_SLOTS_PER_STEP: u64 = 64;
 
 /// Revocation of a cap: deletion of all its descendants (the cap itself stays, unless it
 /// lived inside an object the revocation destroyed).

@@ -11,16 +11,17 @@
 #![no_main]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+use libsys::abi::MessageInfo;
 use libsys::bootinfo::BOOT_INFO_ADDR;
-use libsys::cap::{CNode, Cap, DebugConsole};
+use libsys::cap::{CNode, Cap, DebugConsole, Endpoint};
 use libsys::object::{ObjectType, Rights};
 use libsys::println;
 use libsys::process::client::alt::{Chatty, Struct};
 use libsys::process::client::{make_object, Child, HatchError};
-use libsys::process::{CapSet, Command, FD_SLOT_BASE, SLOT_DEBUG_CONSOLE};
+use libsys::process::{CapSet, Command, FD_SLOT_BASE, SLOT_DEBUG_CONSOLE, SLOT_PROCSRV};
 use libsys::time::now;
 use procsrv::BootProgram;
-use procsrv_api::WaitStatus;
+use procsrv_api::{label, phase, WaitStatus, REPLY_OK};
 
 libsys::entry!(main);
 
@@ -313,11 +314,75 @@ fn driver() -> Result<(), &'static str> {
             strukt,
         };
         for method in [Method::Egg, Method::Chatty, Method::Struct] {
+            // Where the instructions go: procsrv's phase totals over the 10-op egg's rounds.
+            let breakdown = matches!(method, Method::Egg) && n == 10;
+            if breakdown {
+                phases(true)?;
+            }
             match time(&described, method, n) {
-                Some(f) => report(method, n, &f),
+                Some(f) => {
+                    if breakdown {
+                        report_phases(&phases(false)?, &f);
+                    }
+                    report(method, n, &f)
+                }
                 None => return Err("a hatch failed"),
             }
         }
     }
     Ok(())
+}
+
+/// procsrv's phase totals ([`procsrv_api::phase`]), reset first when `reset`.
+fn phases(reset: bool) -> Result<[u64; phase::REPLY_WORDS], &'static str> {
+    let procsrv = Cap::<Endpoint>::from_cptr(SLOT_PROCSRV);
+    let reply = procsrv
+        .call(
+            MessageInfo::new(label::PHASES, 1, 0),
+            [u64::from(reset), 0, 0, 0],
+        )
+        .map_err(|_| "the phases query failed")?;
+    if reply.info.label() != REPLY_OK || reply.info.length() < phase::REPLY_WORDS as u64 {
+        return Err("procsrv refused the phases query");
+    }
+    let mut words = [0u64; phase::REPLY_WORDS];
+    words[..4].copy_from_slice(&reply.words);
+    for (i, w) in words.iter_mut().enumerate().skip(4) {
+        *w = libsys::syscall::word(i);
+    }
+    Ok(words)
+}
+
+/// Prints where the rounds' instructions went, per hatch (the mean over the rounds): one
+/// `bench-phase:` line per phase and per opcode used, then the rest (the kernel's IPC and
+/// context switches, the driver's and the child's own code).
+fn report_phases(totals: &[u64; phase::REPLY_WORDS], figures: &Figures) {
+    let hatches = totals[0];
+    if hatches == 0 {
+        return;
+    }
+    let mut accounted = 0;
+    let mut row = |kind: &str, name: &str, total: u64| {
+        let mean = total / hatches;
+        accounted += mean;
+        println!("bench-phase: {mean} {kind}{name}");
+    };
+    for (i, name) in phase::NAMES.iter().enumerate() {
+        row("", name, totals[1 + i]);
+    }
+    for n in 0..phase::OPCODES {
+        let total = totals[phase::OPS_AT + n];
+        if total != 0 {
+            let mnemonic = egg::Opcode::from_number(n as u64).map_or("?", |o| o.mnemonic());
+            row("op ", mnemonic, total);
+        }
+    }
+    let rest = figures.mean.saturating_sub(accounted);
+    println!(
+        "bench-phase: {rest} outside procsrv: kernel (IPC, context switches), the driver's and the child's code"
+    );
+    println!(
+        "bench-phase: {} total (mean of {hatches} hatches)",
+        figures.mean
+    );
 }

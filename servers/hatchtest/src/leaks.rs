@@ -59,13 +59,14 @@ pub(crate) fn leaks(t: &mut Tally) {
     );
 }
 
-/// Asks procsrv to fail allocation step `step` of the next hatches (`None`: none).
-fn inject(step: Option<u32>) -> bool {
+/// Asks procsrv to fail allocation step `step` of the next hatches (`None`: none), building
+/// them `cold` (a fresh load, not a new life in a warm block) when asked.
+fn inject(step: Option<u32>, cold: bool) -> bool {
     let procsrv: Cap<Endpoint> = Cap::from_cptr(libsys::process::SLOT_PROCSRV);
     let word = step.map_or(u64::MAX, u64::from);
-    let info = libsys::abi::MessageInfo::new(procsrv_api::label::INJECT, 1, 0);
+    let info = libsys::abi::MessageInfo::new(procsrv_api::label::INJECT, 2, 0);
     procsrv
-        .call(info, [word, 0, 0, 0])
+        .call(info, [word, u64::from(cold), 0, 0])
         .is_ok_and(|r| r.info.label() == procsrv_api::REPLY_OK)
 }
 
@@ -99,29 +100,32 @@ pub(crate) fn out_of_memory(t: &mut Tally) {
         .setname(b"sh")
         .setrlimit(7, 64, 64);
     let before = usage();
-    let (mut clean, mut steps, mut hatched) = (true, 0u32, false);
-    while steps < 200 && !hatched {
-        if !inject(Some(steps)) {
-            clean = false;
-            break;
-        }
-        match ten.spawn() {
-            Ok(mut child) => {
-                hatched = child.wait() == Ok(WaitStatus::Exited(0));
+    // A new life in tiny's warm block, then a fresh load (docs/procsrv.md, "Memory").
+    for (cold, how) in [(false, "in a warm block"), (true, "built cold")] {
+        let (mut clean, mut steps, mut hatched) = (true, 0u32, false);
+        while steps < 200 && !hatched {
+            if !inject(Some(steps), cold) {
+                clean = false;
+                break;
             }
-            Err(e) => {
-                clean &= e.errno == Errno::ENOMEM && usage() == before;
-                steps += 1;
+            match ten.spawn() {
+                Ok(mut child) => {
+                    hatched = child.wait() == Ok(WaitStatus::Exited(0));
+                }
+                Err(e) => {
+                    clean &= e.errno == Errno::ENOMEM && usage() == before;
+                    steps += 1;
+                }
             }
         }
+        inject(None, false);
+        println!("hatchtest: a hatch of tiny with a 10-op egg {how} has {steps} allocation steps; each failed cleanly");
+        t.check(
+            "out of memory at every step of a hatch: ENOMEM, nothing left behind",
+            clean && steps > 5,
+        );
+        t.check("with no step failing, the hatch then succeeds", hatched);
     }
-    inject(None);
-    println!("hatchtest: a hatch of tiny with a 10-op egg has {steps} allocation steps; each failed cleanly");
-    t.check(
-        "out of memory at every step of a hatch: ENOMEM, nothing left behind",
-        clean && steps > 5,
-    );
-    t.check("with no step failing, the hatch then succeeds", hatched);
     t.check(
         "after the injected failures, procsrv's usage is as before",
         usage() == before,

@@ -11,6 +11,7 @@
 pub mod alt;
 mod errno;
 mod info;
+pub mod phase;
 mod request;
 mod status;
 
@@ -51,6 +52,7 @@ pub mod label {
     pub const USAGE: u64 = 10;
     /// Tests only (ENOSYS unless procsrv was started with fault injection on): allocation
     /// step word 0 of the next hatches fails as if memory had run out; 2^64-1 turns it off.
+    /// Word 1 nonzero: the next hatches build cold (no warm block is taken or parked).
     pub const INJECT: u64 = 11;
     /// What procsrv knows about the caller (own endpoint) or the handle's process: a
     /// [`crate::ProcessInfo`] in [`crate::ProcessInfo::WORDS`] reply words (the first 4 in
@@ -90,6 +92,9 @@ pub mod label {
     pub const LAUNCH_START: u64 = 34;
     /// Struct way: one message holding [`crate::alt::SpawnAttrs`]; replied as `HATCH`.
     pub const SPAWN_STRUCT: u64 = 35;
+    /// Diagnostic: the instruction totals of a hatch's phases ([`crate::phase`]); word 0
+    /// nonzero resets them first.
+    pub const PHASES: u64 = 65;
 }
 
 /// Reply label of a successful call.

@@ -1,17 +1,17 @@
 //! A hatch, in two phases: validate everything, then build the child and run its egg; any
 //! failure undoes all of it (see docs/procsrv.md, "Hatching").
 
-use crate::memory::{Block, HALF_BITS};
+use crate::memory::{Block, Taken, HALF_BITS};
 use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
-use egg::RunErrorCause;
 use libsys::cap::{Cap, Endpoint, SlotPath};
 use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
-use procsrv_api::{badge, Errno, HatchRequest, NO_OP};
+use libsys::time::now;
+use procsrv_api::{badge, phase, Errno, HatchRequest, NO_OP};
 
 /// Stack pages mapped when a process starts; the rest are mapped when it first touches
 /// them (a page fault procsrv answers, up to [`MAX_STACK`]).
@@ -79,6 +79,7 @@ impl Server {
         request: &HatchRequest<'_>,
         caps: RequestCaps,
     ) -> Result<u32, HatchFailure> {
+        let t = now();
         // Phase 1: check everything that can be checked without making anything.
         egg::validate(request.egg).map_err(|e| HatchFailure {
             errno: Errno::EINVAL,
@@ -103,36 +104,40 @@ impl Server {
         let mut proc = Proc::child_of(parent, pid);
         proc.name = crate::table::name_bytes(name.strip_prefix("bin/").unwrap_or(name).as_bytes());
 
+        let t = self.phases.add(phase::VALIDATE, t);
         // Phase 2: make the child; from here every failure undoes what was made.
-        let (block_index, block) = self.blocks.take().ok_or(Errno::ENOMEM)?;
+        // No owner: a cold block, never parked (and `INJECT` can ask for that).
+        let owner = crate::table::sole_uid(&proc.creds).filter(|_| !self.build_cold);
+        let (block_index, block, taken) =
+            self.blocks.take_for(image, owner).ok_or(Errno::ENOMEM)?;
         proc.block = block_index;
-        let process = match self.build(pid, block, image, proc.priority) {
-            Ok(process) => process,
-            Err(errno) => {
-                self.blocks.give_back(block_index);
-                return Err(errno.into());
-            }
-        };
+        let built = (block_index, block, taken);
+        // On failure `build` has given the block back.
+        let process = self.build(pid, built, image, proc.priority, t)?;
+        let t = now();
         self.files.begin(request.timeout_ms);
         let registered = self.files.register(&proc);
+        self.phases.add(phase::FILE_SERVER, t);
         let suspended = match registered
             .map_err(HatchFailure::from)
             .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
-                self.files
-                    .register(&proc)
-                    .map(|()| s)
-                    .map_err(HatchFailure::from)
+                let t = now();
+                let registered = self.files.register(&proc);
+                self.phases.add(phase::FILE_SERVER, t);
+                registered.map(|()| s).map_err(HatchFailure::from)
             }) {
             Ok(suspended) => {
+                let t = now();
                 self.files.end(true);
+                self.phases.add(phase::FILE_SERVER, t);
                 suspended
             }
             Err(failure) => {
                 self.files.end(false);
                 self.files.forget(pid);
-                self.undo(process, block_index, block);
+                self.retire(process, block_index, block, false);
                 return Err(failure);
             }
         };
@@ -145,6 +150,7 @@ impl Server {
         };
         proc.process = Some(process);
         self.table.insert(index, proc);
+        self.phases.hatched();
         Ok(pid)
     }
 
@@ -162,13 +168,16 @@ impl Server {
         Ok(image)
     }
 
-    /// Builds the child's objects from `block` and gives it its fixed caps.
+    /// Builds the child's objects in block `index` (`taken`: what it held) and gives it its
+    /// fixed caps: a new life of a warm block's process, or a fresh load. On failure the
+    /// block is free again (warm or cold).
     fn build(
         &mut self,
         pid: u32,
-        block: Block,
-        image: &[u8],
+        (index, block, taken): (usize, Block, Taken),
+        image: &'static [u8],
         priority: u8,
+        started: u64,
     ) -> Result<Process, Errno> {
         let config = ProcessConfig {
             untyped_bits: HALF_BITS,
@@ -178,12 +187,44 @@ impl Server {
             fault_endpoint: block.fault,
             stack_top: HATCH_STACK_TOP,
         };
-        let process = self
-            .loader
-            .load_into(&mut self.alloc, block.image, image, &config)
-            .map_err(load_errno)?;
+        let process = match taken {
+            Taken::Warm(mut process) => {
+                if self
+                    .loader
+                    .rebirth(&mut self.alloc, &mut process, &config)
+                    .is_err()
+                {
+                    self.retire(process, index, block, false);
+                    return Err(Errno::ENOMEM);
+                }
+                process
+            }
+            Taken::Cold | Taken::Evict(_) => {
+                if let Taken::Evict(old) = taken {
+                    self.destroy(old, block);
+                }
+                let loaded = self
+                    .loader
+                    .load_into(&mut self.alloc, block.image, image, &config);
+                match loaded {
+                    Ok(mut process) => {
+                        // Without the window the stack is written through the scratch page.
+                        if let Some(window) = libsys::loader::window_addr(index) {
+                            let _ =
+                                process.map_stack_window(&mut self.loader, &mut self.alloc, window);
+                        }
+                        process
+                    }
+                    Err(e) => {
+                        self.blocks.give_back(index);
+                        return Err(load_errno(e));
+                    }
+                }
+            }
+        };
+        let t = self.phases.add(phase::BUILD, started);
         if self.injected().is_err() {
-            self.undo(process, usize::MAX, block);
+            self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
         }
         let own = Rights::WRITE
@@ -209,9 +250,10 @@ impl Server {
                 None => Ok(()),
             });
         if given.is_err() {
-            self.undo(process, usize::MAX, block);
+            self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
         }
+        self.phases.add(phase::FIXED_CAPS, t);
         Ok(process)
     }
 
@@ -242,18 +284,27 @@ impl Server {
             image_bytes: 1 << HALF_BITS,
         };
         draft.set_env(request.envp)?;
-        egg::run(request.egg, &mut draft).map_err(|e| {
-            let (errno, fault) = match e.cause {
-                RunErrorCause::Invalid(d) => (Errno::EINVAL, d.offset),
-                RunErrorCause::Failed { error, .. } => (error, e.offset),
+        // The egg was validated in phase 1: run its ops one by one, each timed by opcode.
+        let mut decoder = egg::decode(request.egg);
+        loop {
+            let (op_index, offset) = (decoder.index(), decoder.offset());
+            let Some(op) = decoder.next() else {
+                break;
             };
-            HatchFailure {
+            let t = now();
+            let failure = |errno, fault: usize| HatchFailure {
                 errno,
-                op_index: e.op_index as u64,
-                op_offset: e.offset as u64,
+                op_index: op_index as u64,
+                op_offset: offset as u64,
                 fault_offset: fault as u64,
-            }
-        })?;
+            };
+            // Validation passed, so decoding cannot fail here; handled all the same.
+            let op = op.map_err(|d| failure(Errno::EINVAL, d.offset))?;
+            let done = egg::dispatch(&mut draft, op);
+            self.phases.add_op(op.opcode().number(), t);
+            done.map_err(|errno| failure(errno, offset))?;
+        }
+        let t = now();
         let mut stack = [0u8; 4096];
         let contents = StackContents {
             argv: request.args(),
@@ -274,10 +325,12 @@ impl Server {
                 &stack[stack.len() - used..],
             )
             .map_err(|_| Errno::ENOMEM)?;
+        let t = self.phases.add(phase::STACK, t);
         self.injected()?;
         process
             .set_start(rsp, rsp, !suspended)
             .map_err(|_| Errno::ENOMEM)?;
+        self.phases.add(phase::START, t);
         Ok(suspended)
     }
 
@@ -294,15 +347,36 @@ impl Server {
         }
     }
 
-    /// Destroys a child's objects and frees its block (`block_index` `usize::MAX`: the
-    /// caller frees it).
-    pub fn undo(&mut self, process: Process, block_index: usize, block: Block) {
-        let _ = process.destroy_keep_untyped(&mut self.alloc);
-        let _ = libsys::cap::Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE)
-            .revoke(block.memory.slot());
-        if block_index != usize::MAX {
-            self.blocks.give_back(block_index);
+    /// Ends a child's objects in block `index` and frees the block: its memory half
+    /// revoked; a recyclable process kept between two lives (its writable pages refilled if
+    /// it `ran`) and the block parked warm; any other destroyed and the block given back
+    /// cold (docs/procsrv.md, "Memory").
+    pub fn retire(&mut self, process: Process, index: usize, block: Block, ran: bool) {
+        let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        let _ = root.revoke(block.memory.slot());
+        let owned = self.blocks.owner(index).is_some();
+        if process.recyclable() && owned && self.blocks.can_park() {
+            let ended = process
+                .end_life()
+                .and_then(|()| match self.blocks.program(index) {
+                    Some(image) if ran => process.refill(&mut self.loader, &mut self.alloc, image),
+                    Some(_) => Ok(()),
+                    None => Err(LoadError::NotFound),
+                });
+            if ended.is_ok() {
+                self.blocks.park(index, process);
+                return;
+            }
         }
+        self.destroy(process, block);
+        self.blocks.give_back(index);
+    }
+
+    /// Destroys a process's objects: both halves of its block revoked.
+    fn destroy(&mut self, process: Process, block: Block) {
+        let _ = process.destroy_keep_untyped(&mut self.alloc);
+        let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        let _ = root.revoke(block.memory.slot());
     }
 
     /// Mints procsrv's endpoint with `badge` and `rights` into a fresh slot of its own.

@@ -26,6 +26,7 @@ mod lifecycle;
 pub mod memory;
 pub mod ops;
 mod request_pages;
+pub mod phases;
 mod serve;
 pub mod table;
 pub mod testfiles;
@@ -109,6 +110,10 @@ pub struct Server {
     pending_files: Option<fsrv::Pending>,
     /// Open launches of the chatty way ([`alt`]).
     launches: &'static mut alt::Launches,
+    /// Instruction totals of the hatch phases (`PHASES`).
+    pub(crate) phases: phases::Phases,
+    /// Tests only (`INJECT` word 1): hatches neither take nor park warm blocks.
+    pub(crate) build_cold: bool,
 }
 
 /// Why procsrv could not start.
@@ -205,14 +210,20 @@ impl Server {
             options,
             pending_files: pending,
             launches,
+            phases: phases::Phases::new(),
+            build_cold: false,
         };
         server.baseline = server.usage();
         Ok(server)
     }
 
-    /// Free blocks and free procsrv slots.
+    /// Free blocks and free procsrv slots (warm blocks and the slots their processes hold
+    /// count as free: any hatch can have them back; see [`memory`]).
     pub fn usage(&self) -> (usize, u64) {
-        (self.blocks.free(), self.alloc.slots.free_count())
+        (
+            self.blocks.free(),
+            self.alloc.slots.free_count() + self.blocks.warm_slots(),
+        )
     }
 
     /// Hatches the boot table's programs (children of procsrv, pid 0).

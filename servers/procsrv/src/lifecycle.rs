@@ -6,11 +6,14 @@ use crate::Server;
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Reply};
 use libsys::println;
+use libsys::time::now;
 use procsrv_api::signal::{
     SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSTOP, SIGTRAP, SIGTSTP, SIGTTIN,
     SIGTTOU, SIGURG, SIGWINCH,
 };
-use procsrv_api::{Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG, WUNTRACED};
+use procsrv_api::{
+    phase, Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG, WUNTRACED,
+};
 
 /// The signal a CPU exception becomes, and its name.
 fn fault_signal(vector: u64) -> (Signal, &'static str) {
@@ -45,7 +48,14 @@ impl Server {
     }
 
     pub(crate) fn exit(&mut self, pid: u64, code: u64) -> Answer {
+        let destroyed = self.phases.total(phase::DESTROY);
+        let t = now();
         self.die(pid, WaitStatus::Exited(code as u8));
+        let took = now().wrapping_sub(t);
+        // The revoke inside is counted in `destroy`, not again here.
+        let destroy = self.phases.total(phase::DESTROY).wrapping_sub(destroyed);
+        self.phases
+            .add_ticks(phase::EXIT, took.wrapping_sub(destroy));
         Answer::Nothing
     }
 
@@ -113,9 +123,13 @@ impl Server {
         p.state = State::Zombie(status);
         p.waiting_for = None;
         let block_index = p.block;
+        let owner = crate::table::sole_uid(&p.creds).filter(|_| !self.build_cold);
         let process = p.process.take();
         if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
-            self.undo(process, block_index, block);
+            let t = now();
+            self.blocks.set_owner(block_index, owner);
+            self.retire(process, block_index, block, true);
+            self.phases.add(phase::DESTROY, t);
         }
         self.files.forget(pid as u32);
         let init = if self
@@ -224,6 +238,13 @@ impl Server {
     }
 
     pub(crate) fn wait(&mut self, pid: u64, target: u64, options: u64) -> Answer {
+        let t = now();
+        let answer = self.wait_untimed(pid, target, options);
+        self.phases.add(phase::WAIT, t);
+        answer
+    }
+
+    fn wait_untimed(&mut self, pid: u64, target: u64, options: u64) -> Answer {
         let matches = |c: &crate::table::Proc| {
             u64::from(c.ppid) == pid && (target == WAIT_ANY || u64::from(c.pid) == target)
         };
@@ -274,6 +295,13 @@ impl Server {
     }
 
     pub(crate) fn wait_handle(&mut self, pid: u64, options: u64) -> Answer {
+        let t = now();
+        let answer = self.wait_handle_untimed(pid, options);
+        self.phases.add(phase::WAIT, t);
+        answer
+    }
+
+    fn wait_handle_untimed(&mut self, pid: u64, options: u64) -> Answer {
         if let Some(State::Zombie(status)) = self.table.get(pid).map(|p| p.state) {
             self.reap(pid);
             return ok(2, [pid, status.to_word(), 0, 0]);

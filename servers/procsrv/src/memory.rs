@@ -8,9 +8,22 @@
 //! are revoked, which destroys everything made from them at once, and the block goes back
 //! on the free list: the kernel hands an untyped without children out again from offset 0,
 //! so free memory after any number of hatches is exactly what it was.
+//!
+//! **Warm blocks.** When a recyclable process dies (`libsys::loader::Process::recyclable`)
+//! only its life ends (`Process::end_life`: thread, CNode, IPC buffer and every cap to them,
+//! and every copy of its VSpace cap), its memory half is revoked and its writable pages are
+//! refilled; its address space, page tables, program frames and stack frame stay in the
+//! block, which is free again but *warm* for that program. A hatch of the same program takes
+//! a warm block first and only starts a new life in it (`Loader::rebirth`); otherwise a cold
+//! block; otherwise a warm block of another program, whose process is destroyed first. Only
+//! a process whose real, effective and saved uids are one uid is parked, and its block is
+//! reused only for a hatch whose parent has that same sole uid. A
+//! warm block counts as free, and the procsrv slots its process holds count as free slots in
+//! [`Blocks::warm_slots`] (`USAGE`): any hatch can have them back.
 
 use libsys::alloc::Allocator;
 use libsys::cap::{CNode, Cap, Endpoint, SlotPath, Untyped};
+use libsys::loader::Process;
 use libsys::object::ObjectType;
 use libsys::object::Rights;
 
@@ -38,6 +51,28 @@ pub struct Blocks {
     blocks: [Option<Block>; MAX_BLOCKS],
     used: [bool; MAX_BLOCKS],
     count: usize,
+    /// The program (its ELF in the boot archive) the process of each block runs or ran.
+    programs: [Option<&'static [u8]>; MAX_BLOCKS],
+    /// The one uid (real, effective and saved alike) the process of each block runs or ran
+    /// as, `None` when they differ: a warm block is reused only for the same program and
+    /// the same sole uid.
+    owners: [Option<u32>; MAX_BLOCKS],
+    /// The processes kept in free warm blocks, with their block's index.
+    warm: [Option<(usize, Process)>; MAX_WARM],
+}
+
+/// Most warm blocks (each keeps a `Process` of about 1.5 KiB here, in the bss of every
+/// program that links procsrv).
+pub const MAX_WARM: usize = 8;
+
+/// What [`Blocks::take_for`] found.
+pub enum Taken {
+    /// A warm block of the program asked for: its process, between two lives.
+    Warm(Process),
+    /// A cold block.
+    Cold,
+    /// A warm block of another program: its process, to destroy first.
+    Evict(Process),
 }
 
 // No `Default`: the value lives in a static (it is too big for a stack), built by the const
@@ -50,6 +85,9 @@ impl Blocks {
             blocks: [None; MAX_BLOCKS],
             used: [false; MAX_BLOCKS],
             count: 0,
+            programs: [None; MAX_BLOCKS],
+            owners: [None; MAX_BLOCKS],
+            warm: [const { None }; MAX_WARM],
         }
     }
 
@@ -81,18 +119,102 @@ impl Blocks {
         }
     }
 
-    /// Takes a free block: its index and halves.
-    pub fn take(&mut self) -> Option<(usize, Block)> {
-        let i = (0..self.count).find(|&i| !self.used[i])?;
-        self.used[i] = true;
-        self.blocks[i].map(|b| (i, b))
+    /// Takes a free block for `program` to run as `owner` (its sole uid, if it has one): a
+    /// warm one of that program and owner, else a cold one, else a warm one of another
+    /// program or owner. Returns its index, halves and what it held.
+    pub fn take_for(
+        &mut self,
+        program: &'static [u8],
+        owner: Option<u32>,
+    ) -> Option<(usize, Block, Taken)> {
+        let same = self.warm.iter().position(|w| {
+            w.as_ref().is_some_and(|(i, _)| {
+                same_program(self.programs[*i], program)
+                    && owner.is_some()
+                    && self.owners[*i] == owner
+            })
+        });
+        let (index, taken) = match same {
+            Some(w) => {
+                let (i, process) = self.warm[w].take()?;
+                (i, Taken::Warm(process))
+            }
+            None => match (0..self.count).find(|&i| !self.used[i] && !self.is_warm(i)) {
+                Some(i) => (i, Taken::Cold),
+                None => {
+                    let w = self.warm.iter().position(Option::is_some)?;
+                    let (i, process) = self.warm[w].take()?;
+                    (i, Taken::Evict(process))
+                }
+            },
+        };
+        let block = self.blocks[index]?;
+        self.used[index] = true;
+        self.programs[index] = Some(program);
+        self.owners[index] = owner;
+        Some((index, block, taken))
     }
 
-    /// Gives block `index` back (its halves must have been revoked).
+    fn is_warm(&self, index: usize) -> bool {
+        self.warm.iter().flatten().any(|(i, _)| *i == index)
+    }
+
+    /// Gives block `index` back cold (its halves must have been revoked).
     pub fn give_back(&mut self, index: usize) {
         if index < self.count {
             self.used[index] = false;
+            self.programs[index] = None;
+            self.owners[index] = None;
         }
+    }
+
+    /// Whether [`Self::park`] has room (at most [`MAX_WARM`] warm blocks).
+    pub fn can_park(&self) -> bool {
+        self.warm.iter().any(Option::is_none)
+    }
+
+    /// Gives block `index` back warm: `process` (between two lives) stays in it for the
+    /// next hatch of the same program. Without room ([`Self::can_park`]) the process is
+    /// dropped as it is: check first.
+    pub fn park(&mut self, index: usize, process: Process) {
+        if let Some(place) = self.warm.iter_mut().find(|w| w.is_none()) {
+            if index < self.count {
+                *place = Some((index, process));
+                self.used[index] = false;
+            }
+        }
+    }
+
+    /// Sets the sole uid the process of block `index` ran as (`None`: not one uid; the
+    /// block is not parked warm).
+    pub fn set_owner(&mut self, index: usize, owner: Option<u32>) {
+        if let Some(o) = self.owners.get_mut(index) {
+            *o = owner;
+        }
+    }
+
+    /// The sole uid the process of block `index` runs or ran as.
+    pub fn owner(&self, index: usize) -> Option<u32> {
+        self.owners.get(index).copied().flatten()
+    }
+
+    /// The program block `index` runs or ran.
+    pub fn program(&self, index: usize) -> Option<&'static [u8]> {
+        self.programs.get(index).copied().flatten()
+    }
+
+    /// The procsrv slots the processes of warm blocks hold.
+    pub fn warm_slots(&self) -> u64 {
+        self.warm
+            .iter()
+            .flatten()
+            .map(|(_, p)| p.parent_slots())
+            .sum()
+    }
+
+    /// Warm blocks.
+    pub fn warm(&self) -> usize {
+        self.warm.iter().flatten().count()
     }
 
     /// The halves of block `index`.
@@ -100,7 +222,7 @@ impl Blocks {
         self.blocks.get(index).copied().flatten()
     }
 
-    /// Free blocks.
+    /// Free blocks, warm ones included.
     pub fn free(&self) -> usize {
         (0..self.count).filter(|&i| !self.used[i]).count()
     }
@@ -109,4 +231,8 @@ impl Blocks {
     pub fn total(&self) -> usize {
         self.count
     }
+}
+
+fn same_program(held: Option<&'static [u8]>, program: &'static [u8]) -> bool {
+    held.is_some_and(|p| core::ptr::eq(p, program))
 }

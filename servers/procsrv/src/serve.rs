@@ -6,9 +6,10 @@ use libsys::abi::MessageInfo;
 use libsys::cap::{CNode, Cap, Received, SlotPath};
 use libsys::object::{CapKind, Rights};
 use libsys::syscall;
+use libsys::time::now;
 use procsrv_api::{
-    badge, decode_hatch, label, Errno, RequestPages, HATCH_HEADER_WORDS, MAX_PAGED_REQUEST_BYTES,
-    MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR, REPLY_OK,
+    badge, decode_hatch, label, phase, Errno, RequestPages, HATCH_HEADER_WORDS,
+    MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR, REPLY_OK,
 };
 
 /// What to answer.
@@ -52,17 +53,28 @@ impl Server {
                         .reply_recv(MessageInfo::new(label, n as u64, 1), words)
                 }
             };
+            let t = now();
             if leftover_cap != 0 {
                 let _ = self.alloc.free_slot(leftover_cap);
                 leftover_cap = 0;
             }
+            self.phases.add(phase::LOOP, t);
+            let mut cap_arrived = false;
             answer = match received {
-                Ok(message) => self.dispatch(&message),
+                Ok(message) => {
+                    cap_arrived = message.info.caps() > message.info.caps_unwrapped();
+                    self.dispatch(&message)
+                }
                 Err(_) => Answer::Nothing,
             };
-            // A request's cap is used only during its call.
-            let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
-            let _ = root.delete(SlotPath::at(self.receive_slot));
+            // A request's cap is used only during its call (a message that brought none left
+            // the slot empty).
+            if cap_arrived {
+                let t = now();
+                let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+                let _ = root.delete(SlotPath::at(self.receive_slot));
+                self.phases.add(phase::LOOP, t);
+            }
         }
     }
 
@@ -110,9 +122,11 @@ impl Server {
             label::INJECT if self.options.fault_injection => {
                 let step = u32::try_from(w[0]).ok();
                 self.loader.fail_allocation(step);
+                self.build_cold = w[1] != 0;
                 ok(0, [0; 4])
             }
             label::TEST_FILE_SERVER if self.options.fault_injection => self.test_file_server(m),
+            label::PHASES => self.phases_call(w[0]),
             label::USAGE => {
                 let (blocks, slots) = self.usage();
                 ok(
@@ -346,7 +360,19 @@ impl Server {
         Answer::Long(REPLY_OK, words, [n as u64, 0, 0, 0])
     }
 
+    fn phases_call(&mut self, reset: u64) -> Answer {
+        if reset != 0 {
+            self.phases.reset();
+        }
+        for i in 4..phase::REPLY_WORDS {
+            syscall::set_word(i, self.phases.word(i));
+        }
+        let first = [0, 1, 2, 3].map(|i| self.phases.word(i));
+        Answer::Long(REPLY_OK, phase::REPLY_WORDS, first)
+    }
+
     fn hatch_call(&mut self, pid: u64, m: &Received) -> Answer {
+        let t = now();
         let length = m.info.length() as usize;
         if length < HATCH_HEADER_WORDS {
             return error(Errno::EFAULT);
@@ -384,6 +410,7 @@ impl Server {
             Ok(r) => r,
             Err(e) => return error(e.errno()),
         };
+        self.phases.add(phase::REQUEST, t);
         let result = self.hatch(pid as u32, &request, caps);
         self.hatch_answer(result)
     }
@@ -395,12 +422,15 @@ impl Server {
     ) -> Answer {
         match result {
             Ok(child) => {
+                let t = now();
                 let handle = badge::HANDLE | u64::from(child);
                 let rights = Rights::WRITE.union(Rights::GRANT_REPLY);
-                match self.mint_temporary(handle, rights) {
+                let answer = match self.mint_temporary(handle, rights) {
                     Ok(cap) => Answer::WithCap(REPLY_OK, 1, [child.into(), 0, 0, 0], cap.cptr()),
                     Err(_) => Answer::Words(REPLY_OK, 1, [child.into(), 0, 0, 0]),
-                }
+                };
+                self.phases.add(phase::HANDLE, t);
+                answer
             }
             Err(f) => Answer::Words(
                 REPLY_ERROR,

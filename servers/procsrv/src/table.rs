@@ -367,3 +367,10 @@ impl Table {
             .count()
     }
 }
+
+/// The one uid `creds` has when its real, effective and saved uids are the same (a warm
+/// block is reused only for the same sole uid: `memory::Blocks::take_for`).
+pub fn sole_uid(creds: &Creds) -> Option<u32> {
+    let [real, effective, saved] = creds.uid;
+    (real == effective && effective == saved).then_some(real)
+}

@@ -23,6 +23,11 @@ impl Process {
             slot_ranges: [(0, 0); MAX_SLOT_RANGES],
             slot_range_count: 0,
             foreign: 0,
+            life: Cap::null(),
+            life_slots: 0,
+            writable: [(0, 0, 0, 0); super::recycle::MAX_WRITABLE_RUNS],
+            writable_count: 0,
+            stack_window: 0,
             grown: [0; super::MAX_GROWN_PAGES],
             grown_count: 0,
         }
@@ -195,8 +200,9 @@ impl Process {
     }
 
     /// Writes `bytes` at the top of the child's stack (ending at its `stack_top`; at most one
-    /// page), through a copy of the top frame's cap mapped for a moment in the parent's
-    /// scratch window.
+    /// page) and zeroes the rest of the page: through the window of
+    /// [`Self::map_stack_window`] if it has one, else through a copy of the top frame's cap
+    /// mapped for a moment in the parent's scratch window.
     ///
     /// # Errors
     /// More than a page, no free parent slot, or a refused step (the copy is gone again).
@@ -208,6 +214,19 @@ impl Process {
     ) -> Result<(), LoadError> {
         if bytes.len() as u64 > PAGE_SIZE {
             return Err(LoadError::Alloc(AllocError::OutOfMemory));
+        }
+        let offset = PAGE_SIZE as usize - bytes.len();
+        if self.stack_window != 0 {
+            // SAFETY: the window is a copy of the top frame's cap mapped read-write at
+            // `stack_window` in this address space for the process's whole existence
+            // (`map_stack_window`); nothing else in the parent refers to that page, and
+            // `offset + bytes.len() == PAGE_SIZE`.
+            unsafe {
+                let page = self.stack_window as *mut u8;
+                core::ptr::write_bytes(page, 0, offset);
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), page.add(offset), bytes.len());
+            }
+            return Ok(());
         }
         let slot = parent.slot().map_err(LoadError::Alloc)?;
         let copy: Cap<Frame> = Cap::from_cptr(slot);
@@ -224,7 +243,6 @@ impl Process {
                     RW,
                     &mut make,
                 )?;
-                let offset = PAGE_SIZE as usize - bytes.len();
                 // SAFETY: `copy` is mapped read-write at SCRATCH_ADDR in this address space
                 // (just above), nothing else refers to that page, and
                 // `offset + bytes.len() == PAGE_SIZE`.

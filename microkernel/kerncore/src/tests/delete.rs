@@ -369,3 +369,37 @@ fn deletion_can_pause_and_resume_between_steps() {
     assert_eq!(removed, 17);
     assert_eq!(w.store.full_slots().len(), 5);
 }
+
+#[test]
+fn a_mostly_empty_cnode_is_emptied_in_few_steps_each_passing_a_bounded_run() {
+    let mut w = World::new();
+    // 2^8 slots, two of them full (at 3 and 200): the empty runs are passed over
+    // `EMPTY_SLOTS_PER_STEP` at a time, not one step per slot.
+    let cn = w.cnode(8, 10);
+    w.endpoint(11);
+    for i in [3, 200] {
+        cnode_copy(&mut w.store, at(11), in_cnode(&cn, i), Rights::ALL).unwrap();
+    }
+    let mut d = Deletion::new(at(10));
+    let (mut removed, mut steps) = (0, 0);
+    loop {
+        match d.step(&mut w.store) {
+            Step::Finished => break,
+            Step::Removed(_) => removed += 1,
+            Step::Working => {}
+        }
+        steps += 1;
+        assert!(steps < 1000);
+    }
+    assert_eq!(removed, 3, "the CNode and the two copies");
+    let slots = 1 << 8;
+    let bound = slots / crate::delete::EMPTY_SLOTS_PER_STEP as usize + 2 * 3 + 4;
+    assert!(
+        steps <= bound,
+        "{steps} steps for {slots} slots (at most {bound})"
+    );
+    for i in 0..slots as u64 {
+        assert!(w.store.slot(in_cnode(&cn, i)).is_empty());
+    }
+    w.store.check_links();
+}
