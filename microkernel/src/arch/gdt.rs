@@ -213,7 +213,17 @@ pub fn load_segment_bases(bases: &SegmentBases) {
 /// (when both threads have none, the usual case, that is one test).
 #[inline(always)]
 pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
-    if previous.either | next.either != 0 && previous != next {
+    if previous.either | next.either != 0 {
+        switch_segment_bases_compared(previous, next);
+    }
+}
+
+/// The rest of [`switch_segment_bases`], out of line (so that the usual case keeps no
+/// values live for it).
+#[cold]
+#[inline(never)]
+fn switch_segment_bases_compared(previous: &SegmentBases, next: &SegmentBases) {
+    if previous != next {
         load_segment_bases(next);
     }
 }
