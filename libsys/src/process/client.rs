@@ -243,7 +243,12 @@ pub fn ids() -> Result<[u64; 4], Errno> {
 /// # Errors
 /// ESRCH if procsrv does not know the caller.
 pub fn info() -> Result<procsrv_api::ProcessInfo, Errno> {
-    let r = call(PROCSRV, label::INFO, 0, [0; 4])?;
+    info_through(PROCSRV)
+}
+
+/// [`label::INFO`] through `cap`: the own endpoint or a process handle.
+fn info_through(cap: Cap<Endpoint>) -> Result<procsrv_api::ProcessInfo, Errno> {
+    let r = call(cap, label::INFO, 0, [0; 4])?;
     let mut words = [0u64; procsrv_api::ProcessInfo::WORDS];
     words[..4].copy_from_slice(&r.words);
     let received = (r.info.length() as usize).min(words.len());
@@ -408,6 +413,14 @@ impl Child {
     /// EINVAL when it is not suspended.
     pub fn resume(&mut self) -> Result<(), Errno> {
         call(self.handle, label::RESUME, 0, [0; 4]).map(drop)
+    }
+
+    /// What procsrv knows about it (see [`info`]).
+    ///
+    /// # Errors
+    /// ESRCH if it was already reaped.
+    pub fn info(&self) -> Result<procsrv_api::ProcessInfo, Errno> {
+        info_through(self.handle)
     }
 }
 

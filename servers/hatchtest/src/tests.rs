@@ -72,6 +72,7 @@ pub fn run(start: &Startup) {
     confinement(&mut t);
     environment(&mut t);
     alternatives(&mut t);
+    own_state(&mut t);
     crate::leaks::leaks(&mut t);
     crate::leaks::many_hatchers(&mut t);
     crate::leaks::out_of_memory(&mut t);
@@ -556,5 +557,104 @@ fn alternatives(t: &mut Tally) {
             );
         }
         _ => t.check("LAUNCH_CREATE opens a launch", false),
+
+/// What a process reads and sets of itself through procsrv (INFO, CLOCK, SET_CWD,
+/// SIGIGNORE, UMASK, SETRLIMIT), a child's state through its handle, and stop reports.
+fn own_state(t: &mut Tally) {
+    const SIGSTOP: u32 = 19;
+    const SIGCONT: u32 = 18;
+    const SIGUSR1: u32 = 10;
+    const RLIMIT_NOFILE: u64 = 7;
+    const RLIMIT_CORE: u64 = 4;
+    let info = client::info();
+    let ids = client::ids();
+    t.check(
+        "INFO names the caller as IDS does",
+        matches!((info, ids), (Ok(i), Ok(ids)) if [i.pid, i.ppid, i.pgid, i.sid] == ids),
+    );
+    t.check(
+        "CLOCK gives the counter's rate",
+        client::clock().is_ok_and(|c| c.hz() > 1),
+    );
+    let before = client::umask(0o77);
+    t.check(
+        "UMASK sets the mask and returns the old one",
+        before.is_ok() && client::info().is_ok_and(|i| i.umask == 0o77),
+    );
+    t.check(
+        "UMASK refuses bits above 0o777",
+        client::umask(0o1000) == Err(Errno::EINVAL),
+    );
+    let _ = client::umask(before.unwrap_or(0o22));
+    t.check(
+        "SETRLIMIT refuses a soft limit above the hard one",
+        client::setrlimit(RLIMIT_CORE, 2, 1) == Err(Errno::EINVAL),
+    );
+    t.check(
+        "SETRLIMIT refuses an unknown resource",
+        client::setrlimit(99, 0, 0) == Err(Errno::EINVAL),
+    );
+    t.check(
+        "SETRLIMIT sets the caller's limits",
+        client::setrlimit(RLIMIT_CORE, 0, 0).is_ok()
+            && client::info().is_ok_and(|i| i.limits[RLIMIT_CORE as usize] == (0, 0)),
+    );
+    let _ = client::setrlimit(RLIMIT_CORE, u64::MAX, u64::MAX);
+    t.check(
+        "SET_CWD keeps an absolute directory",
+        client::set_cwd(b"/bin").is_ok()
+            && client::info().is_ok_and(|i| &i.cwd[..i.cwd_len] == b"/bin"),
+    );
+    t.check(
+        "SET_CWD refuses a relative path",
+        client::set_cwd(b"bin") == Err(Errno::EINVAL),
+    );
+    let _ = client::set_cwd(b"/");
+    t.check(
+        "SIGIGNORE refuses SIGKILL",
+        client::sigignore(1 << (SIGKILL - 1)) == Err(Errno::EINVAL),
+    );
+    let usr1 = 1u64 << (SIGUSR1 - 1);
+    t.check(
+        "SIGIGNORE adds to the ignored set",
+        client::sigignore(usr1).is_ok() && client::info().is_ok_and(|i| i.sigignore & usr1 != 0),
+    );
+    let egg = cmd(b"spin")
+        .umask(0o27)
+        .setgroups(&[4, 5])
+        .setrlimit(RLIMIT_NOFILE, 32, 32);
+    if let Ok(mut c) = egg.spawn() {
+        let child = c.info();
+        t.check(
+            "INFO through a handle: what the egg set",
+            child.is_ok_and(|i| {
+                i.umask == 0o27
+                    && i.groups[..i.ngroups] == [4, 5]
+                    && i.limits[RLIMIT_NOFILE as usize] == (32, 32)
+                    && i.name.starts_with(b"hatchchild")
+                    && info.is_ok_and(|me| me.pid == i.ppid)
+            }),
+        );
+        let pid = c.id();
+        let options = procsrv_api::WNOHANG | procsrv_api::WUNTRACED;
+        let _ = c.kill(SIGSTOP);
+        t.check(
+            "WUNTRACED reports a stop",
+            client::wait_with(pid, options) == Ok(Some((pid, WaitStatus::Stopped(SIGSTOP)))),
+        );
+        t.check(
+            "a stop is reported once",
+            client::wait_with(pid, options) == Ok(None),
+        );
+        t.check(
+            "without WUNTRACED a stop is not reported",
+            client::wait(pid, true) == Ok(None),
+        );
+        let _ = c.kill(SIGCONT);
+        let _ = c.kill(SIGKILL);
+        t.check(
+            "the stopped and continued child dies of SIGKILL",
+            c.wait() == Ok(WaitStatus::Signaled(SIGKILL)),
+        );
     }
 }
