@@ -514,9 +514,12 @@ pub const SCENARIOS: &[Scenario] = &[
             &["ttytest: pty: master closed: SIGHUP sent: true; the shell's read returns Ok(0)"],
             &["ttytest: session 1's leader exited: SIGHUP to its foreground group: true; the console is free: true"],
             &["ttytest: open then setsid acquires: false; setsid then open acquires: true"],
+            &["ttytest: after 100,000 random ring states the driver still runs ... ok"],
+            &["ttytest: the driver writes correctly after the flood"],
             &["ttytest: the driver handled", "interrupts"],
             &["ttytest: ", " passed, 0 failed"],
         ],
+        timeout_secs: SESSION_TIMEOUT,
         ..boot("console", "exit", &[])
     },
     // The whole system in 64 MiB: procsrv gives the file server the biggest heap the

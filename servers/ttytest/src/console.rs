@@ -53,6 +53,12 @@ impl Console {
         }
     }
 
+    /// Signals the driver's notification (as the terminal server does when it put output
+    /// in the transmit ring or made room in the receive ring).
+    pub fn signal_driver(&self) {
+        let _ = self.work.signal();
+    }
+
     pub fn page(&self) -> &'static SharedPage {
         self.page
     }

@@ -23,6 +23,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod console;
+mod flood;
 mod paste;
 mod pty;
 
@@ -69,6 +70,7 @@ fn main(boot_info: u64) {
     paste::paste(&mut console, &mut results);
     pty::pty(&mut console, &mut results);
     leader_exit(&mut console, &mut results);
+    flood::flood(&mut console, &mut results);
     let page = console.page();
     say!(
         console,
