@@ -557,6 +557,8 @@ fn alternatives(t: &mut Tally) {
             );
         }
         _ => t.check("LAUNCH_CREATE opens a launch", false),
+    }
+}
 
 /// What a process reads and sets of itself through procsrv (INFO, CLOCK, SET_CWD,
 /// SIGIGNORE, UMASK, SETRLIMIT), a child's state through its handle, and stop reports.

@@ -11,9 +11,7 @@ use procsrv_api::signal::{
     SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGSTOP, SIGTRAP, SIGTSTP, SIGTTIN,
     SIGTTOU, SIGURG, SIGWINCH,
 };
-use procsrv_api::{
-    phase, Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG, WUNTRACED,
-};
+use procsrv_api::{phase, Errno, Signal, WaitStatus, REPLY_OK, WAIT_ANY, WNOHANG, WUNTRACED};
 
 /// The signal a CPU exception becomes, and its name.
 fn fault_signal(vector: u64) -> (Signal, &'static str) {
