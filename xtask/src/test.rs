@@ -542,7 +542,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &["hello from 64 MiB"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["saved"],
-            &["    2     0     0     0     0 R console"],
+            &["    2     0     0     0 ?           0 R console"],
         ],
         absent: &["procsrv: init (pid 1) exited"],
         timeout_secs: SESSION_TIMEOUT,

@@ -80,6 +80,7 @@ pub fn run(start: &Startup) {
     println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
 }
 
+#[inline(never)]
 fn lifecycle(t: &mut Tally) {
     let exit3 = cmd(b"exit").arg(b"3");
     t.check(
@@ -160,6 +161,7 @@ fn lifecycle(t: &mut Tally) {
     );
 }
 
+#[inline(never)]
 fn signals(t: &mut Tally) {
     const SIGTERM: u32 = 15;
     const SIGSTOP: u32 = 19;
@@ -224,6 +226,7 @@ fn signals(t: &mut Tally) {
     );
 }
 
+#[inline(never)]
 fn order_rules(t: &mut Tally) {
     t.check(
         "setpgid 0; setsid fails at op 1",
@@ -316,6 +319,7 @@ fn order_rules(t: &mut Tally) {
     );
 }
 
+#[inline(never)]
 fn bad_requests(t: &mut Tally) {
     let bad = cmd(b"exit").egg_bytes(&[5, 0x80, 0x00]).spawn();
     let e = bad.err();
@@ -353,6 +357,7 @@ fn bad_requests(t: &mut Tally) {
     );
 }
 
+#[inline(never)]
 fn confinement(t: &mut Tally) {
     let Ok(ep) = make_object(ObjectType::Endpoint, 0) else {
         t.check("make an endpoint", false);
@@ -436,6 +441,7 @@ fn confinement(t: &mut Tally) {
     client::free_slot(ep);
 }
 
+#[inline(never)]
 fn environment(t: &mut Tally) {
     let env = cmd(b"env")
         .env(b"A", b"1")
@@ -455,23 +461,35 @@ fn environment(t: &mut Tally) {
     );
 }
 
-/// Hatches `c` the chatty way and the struct way; both exit statuses. Never inlined: its
-/// frame holds both descriptions (about 30 KiB), and the root task shares `main`'s code.
-#[inline(never)]
+/// Hatches `c` the chatty way and the struct way; both exit statuses. Each way has a
+/// function of its own, never inlined, so that only one description (about 20 KiB) is on
+/// the stack at a time: a hatched process's stack grows from its block's memory.
 fn both_ways(c: &Command<'_>) -> [Result<WaitStatus, &'static str>; 2] {
-    let end = |child: Result<Child, HatchError>| -> Result<WaitStatus, &'static str> {
-        let mut child = child.map_err(|_| "hatch refused")?;
-        child.wait().map_err(|_| "wait failed")
-    };
-    let chatty = match Chatty::new(c) {
+    [chatty_way(c), struct_way(c)]
+}
+
+/// The child's end: how it exited, or why it never ran.
+fn end(child: Result<Child, HatchError>) -> Result<WaitStatus, &'static str> {
+    let mut child = child.map_err(|_| "hatch refused")?;
+    child.wait().map_err(|_| "wait failed")
+}
+
+/// Hatches `c` the chatty way.
+#[inline(never)]
+fn chatty_way(c: &Command<'_>) -> Result<WaitStatus, &'static str> {
+    match Chatty::new(c) {
         Ok(chatty) => end(chatty.spawn()),
         Err(_) => Err("no chatty calls"),
-    };
-    let strukt = match Struct::new(c) {
+    }
+}
+
+/// Hatches `c` the struct way.
+#[inline(never)]
+fn struct_way(c: &Command<'_>) -> Result<WaitStatus, &'static str> {
+    match Struct::new(c) {
         Ok(s) => end(s.spawn()),
         Err(_) => Err("not expressible"),
-    };
-    [chatty, strukt]
+    }
 }
 
 /// The chatty and struct ways (procsrv_api::alt) build the same children as the egg, and
@@ -562,6 +580,7 @@ fn alternatives(t: &mut Tally) {
 
 /// What a process reads and sets of itself through procsrv (INFO, CLOCK, SET_CWD,
 /// SIGIGNORE, UMASK, SETRLIMIT), a child's state through its handle, and stop reports.
+#[inline(never)]
 fn own_state(t: &mut Tally) {
     const SIGSTOP: u32 = 19;
     const SIGCONT: u32 = 18;
