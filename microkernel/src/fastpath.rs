@@ -13,7 +13,7 @@ use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
 use crate::ipc::Endpoint;
 use crate::mem::paging::PageTable;
 use crate::sched::{Scheduler, SCHEDULER};
-use crate::thread::{SendKind, Tcb, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_VSPACE};
+use crate::thread::{SendKind, Tcb, TcbPtr, ThreadState, TCB_SLOT_CSPACE, TCB_SLOT_VSPACE};
 use kerncore::Cap;
 use kerncore::Slot;
 use libsys::abi::MessageInfo;
@@ -73,27 +73,30 @@ fn tcb_of(frame: *mut TrapFrame) -> *mut Tcb {
 ///
 /// `frame` is the current thread's `context` (the SYSCALL stub saves into the current
 /// thread's TCB: `set_save_area`), so the thread is found from it without the
-/// scheduler's `current`; it is not used again once the TCB is borrowed, so no two
-/// references to it exist.
+/// scheduler's `current`. Both threads are reached through [`TcbPtr`] handles, one field
+/// at a time (the register save areas through `read_context`/`update_context`, for the
+/// length of the copy): no reference to a TCB is made, so none overlaps the frame pointer
+/// the stub holds or the other thread's links.
 #[inline(always)]
 pub fn try_call(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
     let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
-    let current = tcb_of(frame);
-    debug_assert_eq!(s.current(), current);
-    // SAFETY: the current thread is live, and the only reference to it from here on (the
-    // frame is not touched again).
-    let me = unsafe { &mut *current };
+    // SAFETY: `frame` is the live current thread's save area, so its TCB is live.
+    let me = unsafe { TcbPtr::from_raw_unchecked(tcb_of(frame)) };
+    debug_assert_eq!(s.current(), me.as_raw());
     // No ready thread is above the current one when the kernel is entered: every kernel
     // exit but the fast path's goes through `sched::schedule`, which runs the highest, and
     // the fast path switches only to a thread not below the current one and readies none.
     // So neither fast path needs to look at the run queues (a debug build checks).
-    debug_assert!(!s.has_ready_above(me.priority));
+    debug_assert!(!s.has_ready_above(me.priority()));
     let Some((ep_phys, badge, rights)) = lookup_endpoint(me, rdi) else {
         return core::ptr::null_mut();
     };
-    // SAFETY: the cap names a live endpoint; this is the only reference to it.
-    let ep = unsafe { &mut *Endpoint::at(ep_phys) };
-    let Some((next, vspace)) = fast_call(me, ep, badge, rights, MessageInfo(rsi)) else {
+    // SAFETY: the cap names a live endpoint.
+    let ep = unsafe { Endpoint::at(ep_phys) };
+    // SAFETY: `ep` is live; the reference `fast_call` makes to it reaches only its two
+    // words (TCBs are reached through handles), and nothing else refers to it meanwhile.
+    let Some((next, vspace)) = fast_call(me, unsafe { &mut *ep }, badge, rights, MessageInfo(rsi))
+    else {
         return core::ptr::null_mut();
     };
     count_hit(&HITS[0]);
@@ -107,16 +110,17 @@ pub fn try_call(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
 #[inline(always)]
 pub fn try_reply_recv(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFrame {
     let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
-    let current = tcb_of(frame);
-    debug_assert_eq!(s.current(), current);
     // SAFETY: as in `try_call`.
-    let me = unsafe { &mut *current };
-    debug_assert!(!s.has_ready_above(me.priority));
+    let me = unsafe { TcbPtr::from_raw_unchecked(tcb_of(frame)) };
+    debug_assert_eq!(s.current(), me.as_raw());
+    debug_assert!(!s.has_ready_above(me.priority()));
     let Some((ep_phys, _, rights)) = lookup_endpoint(me, rdi) else {
         return core::ptr::null_mut();
     };
-    // SAFETY: the cap names a live endpoint; this is the only reference to it.
-    let ep = unsafe { &mut *Endpoint::at(ep_phys) };
+    // SAFETY: the cap names a live endpoint.
+    let ep = unsafe { Endpoint::at(ep_phys) };
+    // SAFETY: as in `try_call`.
+    let ep = unsafe { &mut *ep };
     let Some((next, vspace)) = fast_reply_recv(me, ep, ep_phys, rights, MessageInfo(rsi)) else {
         return core::ptr::null_mut();
     };
@@ -132,20 +136,18 @@ pub fn try_reply_recv(frame: *mut TrapFrame, rsi: u64, rdi: u64) -> *mut TrapFra
 #[inline(always)]
 fn switch_to(
     mut s: spin::MutexGuard<'_, Scheduler>,
-    me: &Tcb,
-    next: *mut Tcb,
+    me: TcbPtr,
+    next: TcbPtr,
     vspace: PageTable,
 ) -> *mut TrapFrame {
-    s.switch_current(next);
+    s.switch_current(next.as_raw());
     drop(s);
-    // SAFETY: `next` is live (checked by the helpers) and is now current.
-    let n = unsafe { &mut *next };
     if PageTable::loaded_pml4() != vspace.pml4 {
         // SAFETY: every address space shares the kernel half.
         unsafe { vspace.activate() };
     }
-    crate::arch::gdt::switch_segment_bases(&me.segment_bases, &n.segment_bases);
-    let f = &mut n.context as *mut TrapFrame;
+    crate::arch::gdt::switch_segment_bases(me.segment_bases_ptr(), next.segment_bases_ptr());
+    let f = next.context_ptr();
     set_save_area(f);
     f
 }
@@ -185,29 +187,33 @@ pub struct CspaceCache {
 /// Decodes `tcb`'s CSpace slot into its [`CspaceCache`]; `None` (the cache left stale)
 /// when the CSpace is not a single CNode covering all 64 bits.
 #[inline(always)]
-fn refill_cspace_cache(tcb: &mut Tcb) -> Option<()> {
-    let Cap::CNode {
-        object,
-        guard,
-        radix_bits,
-        guard_bits,
-    } = *tcb.slots[TCB_SLOT_CSPACE].cap()
-    else {
-        return None;
-    };
-    let radix = u32::from(radix_bits);
-    if radix >= 64 || radix + u32::from(guard_bits) != 64 || (guard << radix) >> radix != guard {
-        return None;
-    }
-    // `guard` has at most `64 - radix` bits (kerncore checks, and so does the test above),
-    // so the shift loses none.
-    tcb.cspace_cache = CspaceCache {
-        stamp: SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed),
-        first: guard << radix,
-        slots: 1u64 << radix,
-        base: crate::mem::phys_to_virt(object),
-    };
-    Some(())
+fn refill_cspace_cache(tcb: TcbPtr) -> Option<CspaceCache> {
+    let cache = tcb.read_slot_cap(TCB_SLOT_CSPACE, |cap| {
+        let Cap::CNode {
+            object,
+            guard,
+            radix_bits,
+            guard_bits,
+        } = *cap
+        else {
+            return None;
+        };
+        let radix = u32::from(radix_bits);
+        if radix >= 64 || radix + u32::from(guard_bits) != 64 || (guard << radix) >> radix != guard
+        {
+            return None;
+        }
+        // `guard` has at most `64 - radix` bits (kerncore checks, and so does the test
+        // above), so the shift loses none.
+        Some(CspaceCache {
+            stamp: SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed),
+            first: guard << radix,
+            slots: 1u64 << radix,
+            base: crate::mem::phys_to_virt(object),
+        })
+    })?;
+    tcb.set_cspace_cache(cache);
+    Some(cache)
 }
 
 /// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
@@ -218,12 +224,12 @@ fn refill_cspace_cache(tcb: &mut Tcb) -> Option<()> {
 /// exactly this slot. (A radix of 0, one slot and a 64-bit guard, needs no test of its
 /// own: kerncore's walk then resolves a matching cptr to slot 0 too.)
 #[inline(always)]
-fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
-    if tcb.cspace_cache.stamp != SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed) {
+fn lookup_endpoint(tcb: TcbPtr, cptr: u64) -> Option<(u64, u64, Rights)> {
+    let mut c = tcb.cspace_cache();
+    if c.stamp != SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed) {
         // Decoded inline: a call here would make the fast path save registers.
-        refill_cspace_cache(tcb)?;
+        c = refill_cspace_cache(tcb)?;
     }
-    let c = &tcb.cspace_cache;
     let index = cptr.wrapping_sub(c.first);
     if index >= c.slots {
         return None;
@@ -231,7 +237,8 @@ fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
     let slot = (c.base + (index << SLOT_SIZE_BITS)) as *const Slot;
     // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix;
     // the cache holds, so that cap is still in the slot), which stays allocated while
-    // that cap exists.
+    // that cap exists; the shared reference `cap()` makes lasts for this read, and
+    // nothing writes a slot meanwhile.
     match unsafe { (*slot).cap() } {
         Cap::Endpoint {
             object,
@@ -244,60 +251,66 @@ fn lookup_endpoint(tcb: &mut Tcb, cptr: u64) -> Option<(u64, u64, Rights)> {
 
 /// Copies the words the message carries (and no more: the receiver's other message
 /// registers keep their values, as on the general path) and sets the receiver's return
-/// registers.
+/// registers. Each register is one place read or write through the two save areas' raw
+/// pointers (no reference to either is made).
 #[inline(always)]
-fn copy_words(from: &TrapFrame, to: &mut TrapFrame, info: MessageInfo, badge: u64) {
+fn copy_words(from: TcbPtr, to: TcbPtr, info: MessageInfo, badge: u64) {
+    let (from, to) = (from.context_ptr(), to.context_ptr());
     let length = info.length();
-    if length > 0 {
-        to.rdx = from.rdx;
+    // SAFETY: both handles name live TCBs, so both save areas are valid; place accesses
+    // through raw pointers, so that the two (distinct: one thread runs, the other is
+    // blocked) save areas are never borrowed.
+    unsafe {
+        if length > 0 {
+            (*to).rdx = (*from).rdx;
+        }
+        if length > 1 {
+            (*to).r8 = (*from).r8;
+        }
+        if length > 2 {
+            (*to).r9 = (*from).r9;
+        }
+        if length > 3 {
+            (*to).r10 = (*from).r10;
+        }
+        (*to).rsi = MessageInfo::new(info.label(), info.length(), 0).0;
+        (*to).rdi = badge;
+        (*to).rax = 0;
     }
-    if length > 1 {
-        to.r8 = from.r8;
-    }
-    if length > 2 {
-        to.r9 = from.r9;
-    }
-    if length > 3 {
-        to.r10 = from.r10;
-    }
-    to.rsi = MessageInfo::new(info.label(), info.length(), 0).0;
-    to.rdi = badge;
-    to.rax = 0;
 }
 
 fn fast_call(
-    me: &mut Tcb,
+    me: TcbPtr,
     ep: &mut Endpoint,
     badge: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<(*mut Tcb, PageTable)> {
+) -> Option<(TcbPtr, PageTable)> {
     // Need the send right; a receiver must be waiting, configured, and not of lower priority.
     if !rights.contains(Rights::WRITE) {
         return None;
     }
-    let peek = ep.peek_receiver()?;
-    // SAFETY: queued TCBs are live.
-    let r = unsafe { &mut *peek };
+    // SAFETY: queued TCBs are live, and the queue head is not null.
+    let r = unsafe { TcbPtr::from_raw_unchecked(ep.peek_receiver()?) };
     // The receiver must not hold an unanswered call (the slow path drops it properly), and
     // its frame must be the one its `Recv` saved (see `resumable`).
     let vspace = address_space(r)?;
-    if r.priority < me.priority || !r.caller.is_null() || !resumable(r) {
+    if r.priority() < me.priority() || !r.caller().is_null() || !resumable(r) {
         return None;
     }
-    // SAFETY: `peek` is the head of the receive queue (just checked).
-    unsafe { ep.pop_head_receiver(r) };
-    copy_words(&me.context, &mut r.context, info, badge);
-    r.state = ThreadState::Running;
+    // SAFETY: receivers wait (`peek_receiver` returned one).
+    let r = unsafe { ep.pop_head_receiver() };
+    copy_words(me, r, info, badge);
+    r.set_state(ThreadState::Running);
     // Of the pending send, a thread blocked on a reply uses only the kind (plain call, fault
     // or timed call); the other fields matter while it is queued to send, and every way
     // into that state writes them all (`ipc::send`).
-    me.pending.kind = SendKind::Message;
-    me.state = ThreadState::BlockedOnReply;
-    me.replier = peek;
-    r.caller = me;
-    r.caller_can_grant = rights.contains(Rights::GRANT_REPLY);
-    Some((peek, vspace))
+    me.set_pending_kind(SendKind::Message);
+    me.set_state(ThreadState::BlockedOnReply);
+    me.set_replier(r.as_raw());
+    r.set_caller(me.as_raw());
+    r.set_caller_can_grant(rights.contains(Rights::GRANT_REPLY));
+    Some((r, vspace))
 }
 
 /// The address space `t` runs in: the PML4 cap in its VSpace slot, or `None` (the slot is
@@ -306,11 +319,11 @@ fn fast_call(
 /// physical address 0: kernel objects come from untyped memory above 1 MiB, and device
 /// untyped memory cannot become page tables).
 #[inline(always)]
-fn address_space(t: &Tcb) -> Option<PageTable> {
-    match *t.slots[TCB_SLOT_VSPACE].cap() {
+fn address_space(t: TcbPtr) -> Option<PageTable> {
+    t.read_slot_cap(TCB_SLOT_VSPACE, |cap| match *cap {
         Cap::Pml4 { object, .. } => Some(PageTable { pml4: object }),
         _ => None,
-    }
+    })
 }
 
 /// Whether `t`'s frame is still the one the SYSCALL stub saved when it blocked
@@ -318,48 +331,45 @@ fn address_space(t: &Tcb) -> Option<PageTable> {
 /// exception's vector): only such a frame may be resumed with `sysretq`, which the fast
 /// path's return uses without checking again (`arch::syscall::syscall_entry`).
 #[inline(always)]
-fn resumable(t: &Tcb) -> bool {
-    t.context.vector == SYSCALL_VECTOR
+fn resumable(t: TcbPtr) -> bool {
+    // SAFETY: the handle names a live TCB; a place read through the raw pointer.
+    unsafe { (*t.context_ptr()).vector == SYSCALL_VECTOR }
 }
 
 fn fast_reply_recv(
-    me: &mut Tcb,
+    me: TcbPtr,
     ep: &mut Endpoint,
     ep_phys: u64,
     rights: Rights,
     info: MessageInfo,
-) -> Option<(*mut Tcb, PageTable)> {
+) -> Option<(TcbPtr, PageTable)> {
     // Need the receive right; no sender may be waiting (we would take its message); no
     // bound notification (it might have bits pending).
-    if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification != 0 {
+    if !rights.contains(Rights::READ) || ep.has_senders() || me.bound_notification() != 0 {
         return None;
     }
     // There must be a caller waiting for this reply, for a normal (not fault) call.
-    let c = me.caller;
-    if c.is_null() {
-        return None;
-    }
-    // SAFETY: reply links are symmetric, so the caller is live.
-    let caller = unsafe { &mut *c };
+    // SAFETY: reply links are symmetric, so a caller is live.
+    let caller = unsafe { TcbPtr::from_raw(me.caller()) }?;
     // A fault reply resumes the thread differently; a timed call's caller is in the
     // timeout list: both take the general path (one comparison).
     let vspace = address_space(caller)?;
-    if caller.state != ThreadState::BlockedOnReply
-        || caller.pending.kind != SendKind::Message
+    if caller.state() != ThreadState::BlockedOnReply
+        || caller.pending().kind != SendKind::Message
         || !resumable(caller)
     {
         return None;
     }
     // The caller must be the thread that should run next: not below the server. Nothing
     // ready is above the server (see `try_call`), so nothing is above the caller either.
-    if caller.priority < me.priority {
+    if caller.priority() < me.priority() {
         return None;
     }
-    copy_words(&me.context, &mut caller.context, info, 0);
-    caller.state = ThreadState::Running;
-    caller.replier = core::ptr::null_mut();
-    me.caller = core::ptr::null_mut();
-    // SAFETY: `me` is the live current thread, in no queue.
+    copy_words(me, caller, info, 0);
+    caller.set_state(ThreadState::Running);
+    caller.set_replier(core::ptr::null_mut());
+    me.set_caller(core::ptr::null_mut());
+    // SAFETY: `me` is the live current thread, in no queue; no sender waits.
     unsafe { ep.enqueue_receiver(me, ep_phys) };
-    Some((c, vspace))
+    Some((caller, vspace))
 }

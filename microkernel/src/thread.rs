@@ -255,6 +255,16 @@ impl TcbPtr {
         (!tcb.is_null()).then_some(TcbPtr(tcb))
     }
 
+    /// A handle to the TCB at `tcb`, known not to be null (the fast path, which has
+    /// tested that already or read it from a queue head it knows is there).
+    ///
+    /// # Safety
+    /// As for [`Self::from_raw`], and `tcb` is not null.
+    #[inline(always)]
+    pub unsafe fn from_raw_unchecked(tcb: *mut Tcb) -> TcbPtr {
+        TcbPtr(tcb)
+    }
+
     /// A handle to the TCB object at physical address `phys`.
     ///
     /// # Safety
@@ -299,6 +309,8 @@ impl TcbPtr {
         deadline: u64;
         /// FS and GS bases.
         segment_bases: gdt::SegmentBases;
+        /// The fast path's decoded CSpace slot.
+        cspace_cache: crate::fastpath::CspaceCache;
     }
 
     tcb_setters! {
@@ -328,6 +340,8 @@ impl TcbPtr {
         long_op_done, set_long_op_done: bool;
         /// Sets the FS and GS bases.
         segment_bases, set_segment_bases: gdt::SegmentBases;
+        /// Sets the fast path's decoded CSpace slot.
+        cspace_cache, set_cspace_cache: crate::fastpath::CspaceCache;
     }
 
     /// Reads the saved registers: `f` gets a shared reference to the register save area
@@ -350,8 +364,26 @@ impl TcbPtr {
         f(unsafe { &mut *core::ptr::addr_of_mut!((*self.as_raw()).context) })
     }
 
+    /// Sets the kind of the pending send alone (the IPC fast path: a thread blocked on a
+    /// reply uses only the kind).
+    #[inline(always)]
+    pub fn set_pending_kind(self, kind: SendKind) {
+        // SAFETY: the handle's invariant (the TCB is live); a place write of one `Copy`
+        // field through the raw pointer makes no reference.
+        unsafe { (*self.0).pending.kind = kind }
+    }
+
+    /// Pointer to the FS and GS bases, made from the raw TCB pointer (no reference): the
+    /// IPC fast path's switch reads one word of them in the usual case.
+    #[inline(always)]
+    pub fn segment_bases_ptr(self) -> *const gdt::SegmentBases {
+        // SAFETY: a place projection through the live TCB's pointer; no reference.
+        unsafe { core::ptr::addr_of!((*self.as_raw()).segment_bases) }
+    }
+
     /// Pointer to the register save area, made from the raw TCB pointer (no reference):
     /// what the entry code saves into and the exit code restores from.
+    #[inline(always)]
     pub fn context_ptr(self) -> *mut TrapFrame {
         // SAFETY: a place projection through the live TCB's pointer; no reference.
         unsafe { core::ptr::addr_of_mut!((*self.as_raw()).context) }

@@ -118,6 +118,34 @@ impl<N, L: Links<N>> Queue<N, L> {
         }
     }
 
+    /// Removes the head, which must exist, clearing its links, and returns it: what
+    /// [`Self::remove`] does for the head, which has no predecessor, so only its successor's
+    /// back link and its own forward link change (the IPC fast path takes a waiting
+    /// receiver this way).
+    ///
+    /// # Safety
+    /// The queue must not be empty, and its members must be valid nodes.
+    #[inline(always)]
+    pub unsafe fn pop_head(&mut self) -> *mut N {
+        let node = self.head;
+        // SAFETY: the head is a valid member (the caller's contract); its links and its
+        // successor's are reached through raw pointers only.
+        unsafe {
+            let node_next = L::links(node).0;
+            let next = *node_next;
+            self.head = next;
+            if next.is_null() {
+                self.tail = null_mut();
+            } else {
+                *L::links(next).1 = null_mut();
+            }
+            // The head's back link is already null (every operation keeps it so), so only
+            // the forward link is cleared.
+            *node_next = null_mut();
+        }
+        node
+    }
+
     /// Removes the member `node`, clearing its links.
     ///
     /// # Safety
@@ -264,6 +292,27 @@ mod tests {
             unsafe { q.insert_before(next, n[i]) };
         }
         assert_eq!(values(&q), [0, 1, 2, 3, 4, 5]);
+        free(n);
+    }
+
+    #[test]
+    fn pop_head_takes_members_in_order_and_leaves_an_empty_queue_with_no_tail() {
+        let n = nodes(3);
+        let mut q: Queue<Node, A> = Queue::EMPTY;
+        for &node in &n {
+            unsafe { q.push(node) };
+        }
+        let first = unsafe { q.pop_head() };
+        assert_eq!(first, n[0]);
+        unsafe { assert!((*first).a_next.is_null() && (*first).a_prev.is_null()) };
+        assert_eq!(values(&q), [1, 2]);
+        unsafe { q.push(first) };
+        assert_eq!(values(&q), [1, 2, 0]);
+        let taken: Vec<u64> = (0..3).map(|_| unsafe { (*q.pop_head()).value }).collect();
+        assert_eq!(taken, [1, 2, 0]);
+        assert!(q.is_empty() && q.tail.is_null());
+        unsafe { q.push(n[2]) };
+        assert_eq!(values(&q), [2]);
         free(n);
     }
 

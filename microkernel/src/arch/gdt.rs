@@ -210,10 +210,14 @@ pub fn load_segment_bases(bases: &SegmentBases) {
 }
 
 /// The IPC fast path's switch: loads `next`'s bases only if they differ from `previous`'s
-/// (when both threads have none, the usual case, that is one test).
+/// (when both threads have none, the usual case, that is one test). Both point into live
+/// TCBs (`TcbPtr::segment_bases_ptr`); they are read by value, one field at a time.
 #[inline(always)]
-pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
-    if previous.either | next.either != 0 {
+pub fn switch_segment_bases(previous: *const SegmentBases, next: *const SegmentBases) {
+    // SAFETY: both point at the bases of live TCBs (the caller's); place reads, no
+    // reference.
+    let (a, b) = unsafe { ((*previous).either, (*next).either) };
+    if a | b != 0 {
         switch_segment_bases_compared(previous, next);
     }
 }
@@ -222,8 +226,10 @@ pub fn switch_segment_bases(previous: &SegmentBases, next: &SegmentBases) {
 /// values live for it).
 #[cold]
 #[inline(never)]
-fn switch_segment_bases_compared(previous: &SegmentBases, next: &SegmentBases) {
+fn switch_segment_bases_compared(previous: *const SegmentBases, next: *const SegmentBases) {
+    // SAFETY: as in `switch_segment_bases`; copies by value.
+    let (previous, next) = unsafe { (*previous, *next) };
     if previous != next {
-        load_segment_bases(next);
+        load_segment_bases(&next);
     }
 }

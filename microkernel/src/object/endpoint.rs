@@ -6,8 +6,7 @@
 
 use crate::ipc::Queue;
 use crate::mem::phys_to_virt;
-use crate::thread::{Tcb, ThreadState};
-use core::ptr::null_mut;
+use crate::thread::{Tcb, TcbPtr, ThreadState};
 
 /// An endpoint object (16 bytes): queue head with the state in its low bits, and tail.
 ///
@@ -96,23 +95,29 @@ impl Endpoint {
         (self.state_bits() == 2).then(|| self.queue().head)
     }
 
-    /// Takes `r`, which [`Self::peek_receiver`] returned, off the head of the queue (fast
-    /// path: the head has no predecessor, so only its successor changes).
+    /// Takes the head of the receive queue, which [`Self::peek_receiver`] returned, off the
+    /// queue (fast path: through the queue type's `pop_head`; a non-empty queue keeps
+    /// state 2, the only one `peek_receiver` answers in).
     ///
     /// # Safety
-    /// `r` must be the head of this endpoint's receive queue.
-    pub unsafe fn pop_head_receiver(&mut self, r: &mut Tcb) {
-        let next = r.ipc_next;
-        if next.is_null() {
+    /// Receivers must wait (state 2: `peek_receiver` returned one).
+    #[inline(always)]
+    pub unsafe fn pop_head_receiver(&mut self) -> TcbPtr {
+        let mut q = self.queue();
+        // SAFETY: the queue is not empty (the caller's contract) and its members are live
+        // TCBs, reached through their link fields only.
+        let r = unsafe { q.pop_head() };
+        // `pop_head` moves the tail only when the queue empties: only then is it stored.
+        if q.head.is_null() {
             self.head_and_state = 0;
             self.tail = 0;
         } else {
-            // SAFETY: queue members are live TCBs.
-            unsafe { (*next).ipc_prev = null_mut() };
-            self.head_and_state = next as u64 | 2;
+            self.head_and_state = q.head as u64 | 2;
         }
-        r.ipc_next = null_mut();
-        r.blocked_on = 0;
+        // SAFETY: `r` was queued, so it is live.
+        let r = unsafe { TcbPtr::from_raw_unchecked(r) };
+        r.set_blocked_on(0);
+        r
     }
 
     /// Whether senders are waiting.
@@ -121,26 +126,28 @@ impl Endpoint {
         self.state_bits() == 1
     }
 
-    /// Queues a receiver (fast path; the caller checked no sender waits). A queue that
-    /// already has receivers keeps its head and state bits (2 or 3); only the tail moves.
+    /// Queues a receiver (fast path; the caller checked no sender waits), through the
+    /// queue type's `push`. A queue that already has receivers keeps its state bits (2 or
+    /// 3).
     ///
     /// # Safety
-    /// `t` must be a live TCB in no queue; `phys` this endpoint's address.
-    pub unsafe fn enqueue_receiver(&mut self, t: *mut Tcb, phys: u64) {
-        let tail = self.tail as *mut Tcb;
-        // SAFETY: forwarded from the caller; the tail is a live queued TCB.
-        unsafe {
-            (*t).state = ThreadState::BlockedOnRecv;
-            (*t).blocked_on = phys;
-            (*t).ipc_next = null_mut();
-            (*t).ipc_prev = tail;
-            if tail.is_null() {
-                self.head_and_state = t as u64 | 2;
-            } else {
-                (*tail).ipc_next = t;
-            }
+    /// `t` must be in no endpoint or notification queue; `phys` this endpoint's address;
+    /// no sender waits.
+    #[inline(always)]
+    pub unsafe fn enqueue_receiver(&mut self, t: TcbPtr, phys: u64) {
+        t.set_state(ThreadState::BlockedOnRecv);
+        t.set_blocked_on(phys);
+        let mut q = self.queue();
+        let was_empty = q.tail.is_null();
+        // SAFETY: `t` is live and in no queue of this kind (the caller's contract); the
+        // members are live TCBs, reached through their link fields only.
+        unsafe { q.push(t.as_raw()) };
+        // Idle becomes state 2 with `t` at the head; a queue of receivers keeps its head
+        // and state (2 or 3; no sender waits, so never 1).
+        if was_empty {
+            self.head_and_state = q.head as u64 | 2;
         }
-        self.tail = t as u64;
+        self.tail = q.tail as u64;
     }
 
     /// Removes a thread from this endpoint's queue.
