@@ -216,15 +216,16 @@ fn refill_cspace_cache(tcb: TcbPtr) -> Option<CspaceCache> {
     Some(cache)
 }
 
-/// The endpoint a cptr names, when the thread's CSpace is one CNode whose guard and radix
+/// The slot a cptr names, when the thread's CSpace is one CNode whose guard and radix
 /// cover all 64 bits (the usual layout: the root task's, and every process the loader
-/// makes), so that the lookup is one slot read through the thread's [`CspaceCache`].
-/// Returns `None` for every other case, which the general path (kerncore's full lookup)
-/// then handles: the two always agree, because a one-level CNode resolves `cptr` to
-/// exactly this slot. (A radix of 0, one slot and a 64-bit guard, needs no test of its
-/// own: kerncore's walk then resolves a matching cptr to slot 0 too.)
+/// makes), so that the lookup is one slot address computed from the thread's
+/// [`CspaceCache`] (decoded again first when stale). Returns `None` for every other case,
+/// which the general path (kerncore's full lookup) then handles: the two always agree,
+/// because a one-level CNode resolves `cptr` at depth 64 to exactly this slot. (A radix
+/// of 0, one slot and a 64-bit guard, needs no test of its own: kerncore's walk then
+/// resolves a matching cptr to slot 0 too.)
 #[inline(always)]
-fn lookup_endpoint(tcb: TcbPtr, cptr: u64) -> Option<(u64, u64, Rights)> {
+fn cached_slot(tcb: TcbPtr, cptr: u64) -> Option<*mut Slot> {
     let mut c = tcb.cspace_cache();
     if c.stamp != SLOT_WRITES.load(core::sync::atomic::Ordering::Relaxed) {
         // Decoded inline: a call here would make the fast path save registers.
@@ -234,7 +235,13 @@ fn lookup_endpoint(tcb: TcbPtr, cptr: u64) -> Option<(u64, u64, Rights)> {
     if index >= c.slots {
         return None;
     }
-    let slot = (c.base + (index << SLOT_SIZE_BITS)) as *const Slot;
+    Some((c.base + (index << SLOT_SIZE_BITS)) as *mut Slot)
+}
+
+/// The endpoint a cptr names, through [`cached_slot`]: its address, badge and rights.
+#[inline(always)]
+fn lookup_endpoint(tcb: TcbPtr, cptr: u64) -> Option<(u64, u64, Rights)> {
+    let slot = cached_slot(tcb, cptr)?;
     // SAFETY: `slot` is inside the CNode the thread's CSpace cap names (index < 2^radix;
     // the cache holds, so that cap is still in the slot), which stays allocated while
     // that cap exists; the shared reference `cap()` makes lasts for this read, and
@@ -254,7 +261,7 @@ fn lookup_endpoint(tcb: TcbPtr, cptr: u64) -> Option<(u64, u64, Rights)> {
 /// registers. Each register is one place read or write through the two save areas' raw
 /// pointers (no reference to either is made).
 #[inline(always)]
-fn copy_words(from: TcbPtr, to: TcbPtr, info: MessageInfo, badge: u64) {
+fn copy_words(from: TcbPtr, to: TcbPtr, info: MessageInfo, badge: u64, caps: u64) {
     let (from, to) = (from.context_ptr(), to.context_ptr());
     let length = info.length();
     // SAFETY: both handles name live TCBs, so both save areas are valid; place accesses
@@ -273,7 +280,7 @@ fn copy_words(from: TcbPtr, to: TcbPtr, info: MessageInfo, badge: u64) {
         if length > 3 {
             (*to).r10 = (*from).r10;
         }
-        (*to).rsi = MessageInfo::new(info.label(), info.length(), 0).0;
+        (*to).rsi = MessageInfo::new(info.label(), info.length(), caps).0;
         (*to).rdi = badge;
         (*to).rax = 0;
     }
@@ -290,17 +297,40 @@ fn fast_call(
     if !rights.contains(Rights::WRITE) {
         return None;
     }
+    let vspace = receiver_ready(me, ep)?;
+    Some((deliver_call(me, ep, badge, rights, info, 0), vspace))
+}
+
+/// The checks on the receiver both `Call` paths make: one waits (and none with a
+/// deadline), it is not below the caller, holds no unanswered call (the slow path drops
+/// it properly), has an address space, and its frame is the one its `Recv` saved (see
+/// `resumable`). Returns its address space; changes nothing.
+#[inline(always)]
+fn receiver_ready(me: TcbPtr, ep: &Endpoint) -> Option<PageTable> {
     // SAFETY: queued TCBs are live, and the queue head is not null.
     let r = unsafe { TcbPtr::from_raw_unchecked(ep.peek_receiver()?) };
-    // The receiver must not hold an unanswered call (the slow path drops it properly), and
-    // its frame must be the one its `Recv` saved (see `resumable`).
     let vspace = address_space(r)?;
     if r.priority() < me.priority() || !r.caller().is_null() || !resumable(r) {
         return None;
     }
+    Some(vspace)
+}
+
+/// Takes the receiver [`receiver_ready`] accepted off the queue, delivers the words (and
+/// `caps` in the message info: the caps themselves are in place already) and links the
+/// reply: what the general path's `ipc::send` and `deliver` do for this case.
+#[inline(always)]
+fn deliver_call(
+    me: TcbPtr,
+    ep: &mut Endpoint,
+    badge: u64,
+    rights: Rights,
+    info: MessageInfo,
+    caps: u64,
+) -> TcbPtr {
     // SAFETY: receivers wait (`peek_receiver` returned one).
     let r = unsafe { ep.pop_head_receiver() };
-    copy_words(me, r, info, badge);
+    copy_words(me, r, info, badge, caps);
     r.set_state(ThreadState::Running);
     // Of the pending send, a thread blocked on a reply uses only the kind (plain call, fault
     // or timed call); the other fields matter while it is queued to send, and every way
@@ -310,7 +340,110 @@ fn fast_call(
     me.set_replier(r.as_raw());
     r.set_caller(me.as_raw());
     r.set_caller_can_grant(rights.contains(Rights::GRANT_REPLY));
-    Some((r, vspace))
+    r
+}
+
+/// A `Call` carrying at most [`MessageInfo::REGISTER_WORDS`] words and exactly one cap,
+/// through an endpoint cap with the send and grant rights, to a waiting receiver, both
+/// threads with one-level CSpaces and IPC buffers, the receiver with a receive slot: the
+/// cap is copied with kerncore's `cnode_copy` into the receive slot, the words and reply
+/// link as on the 1-word fast path, and the receiver runs. `syscall::handle` tries it
+/// before the general path, for a `Call` whose message info names one cap (the SYSCALL
+/// stub sends every message with caps there); null means "take the general path", and
+/// nothing was changed then (but caches).
+///
+/// It is the general path's result for this case, step by step: `check_extra_caps` (the
+/// cap exists), `ipc::send` to a waiting receiver, `transfer` (the words) and
+/// `transfer_caps` (one lookup in the sender's CSpace, the receive slot resolved at depth
+/// 64 in the receiver's, `cnode_copy` with all rights), `deliver`'s reply link, and the
+/// scheduler's choice of the receiver (as on the 1-word path: not below the caller,
+/// nothing ready above the caller). Every case it does not take goes to the general path:
+/// the fast path switched off, a parked long operation or a finished one to report (those
+/// come first on the general path), a cap that names the endpoint itself with a badge (it
+/// is unwrapped, not copied), no grant right, no buffer or receive slot, and a copy
+/// `cnode_copy` refuses (it checks before it writes anything).
+#[inline(never)]
+pub fn try_call_with_cap(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: `frame` is the current thread's saved registers; read by value.
+    let (number, info, cptr) = unsafe { ((*frame).rax, MessageInfo((*frame).rsi), (*frame).rdi) };
+    if number != libsys::abi::Syscall::Call as u64
+        || info.caps() != 1
+        || info.length() > MessageInfo::REGISTER_WORDS
+        || FAST_BOUND.load(core::sync::atomic::Ordering::Relaxed) == 0
+        || crate::object::pending::any_parked()
+    {
+        return core::ptr::null_mut();
+    }
+    let s = SCHEDULER.try_lock().unwrap_or_else(|| SCHEDULER.lock());
+    // SAFETY: `frame` is the live current thread's save area, so its TCB is live.
+    let me = unsafe { TcbPtr::from_raw_unchecked(tcb_of(frame)) };
+    debug_assert_eq!(s.current(), me.as_raw());
+    debug_assert!(!s.has_ready_above(me.priority()));
+    match call_with_cap(me, cptr, info) {
+        Some((next, vspace)) => {
+            count_hit(&HITS[0]);
+            crate::counters::message(info.length());
+            switch_to(s, me, next, vspace)
+        }
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// [`try_call_with_cap`]'s checks and work, once the current thread is known.
+#[inline(always)]
+fn call_with_cap(me: TcbPtr, cptr: u64, info: MessageInfo) -> Option<(TcbPtr, PageTable)> {
+    if me.long_op_done() {
+        return None;
+    }
+    let (ep_phys, badge, rights) = lookup_endpoint(me, cptr)?;
+    if !rights.contains(Rights::WRITE) || !rights.contains(Rights::GRANT) {
+        return None;
+    }
+    // SAFETY: the cap names a live endpoint; the reference reaches only its two words
+    // (TCBs are reached through handles), and nothing else refers to it meanwhile.
+    let ep = unsafe { &mut *Endpoint::at(ep_phys) };
+    let vspace = receiver_ready(me, ep)?;
+    // SAFETY: receivers wait (`receiver_ready` found one), and queued TCBs are live.
+    let r = unsafe { TcbPtr::from_raw_unchecked(ep.peek_receiver()?) };
+    let (sbuf, rbuf) = (
+        crate::object::ipc_buffer_ptr(me),
+        crate::object::ipc_buffer_ptr(r),
+    );
+    if sbuf.is_null() || rbuf.is_null() {
+        return None;
+    }
+    // SAFETY: both point at live IPC buffer frames (held by the TCBs' buffer slots), which
+    // user mode shares: one word each, read by value through the raw pointers.
+    let (src_cptr, receive_slot) = unsafe {
+        (
+            core::ptr::addr_of!((*sbuf).caps[0]).read(),
+            core::ptr::addr_of!((*rbuf).receive_slot).read(),
+        )
+    };
+    if receive_slot == 0 {
+        return None;
+    }
+    let src = cached_slot(me, src_cptr)?;
+    // SAFETY: as in `lookup_endpoint`: a slot of the sender's CSpace CNode, read once.
+    match unsafe { (*src).cap() } {
+        Cap::Null => return None,
+        Cap::Endpoint { object, badge, .. } if *object == ep_phys && *badge != 0 => return None,
+        _ => {}
+    }
+    let dest = cached_slot(r, receive_slot)?;
+    let hhdm = crate::mem::hhdm_offset();
+    let (src, dest) = (
+        kerncore::SlotAddr(src as u64 - hhdm),
+        kerncore::SlotAddr(dest as u64 - hhdm),
+    );
+    kerncore::cnode_copy(
+        &mut crate::object::KernelSlots,
+        src,
+        dest,
+        libsys::object::Rights::ALL,
+    )
+    .ok()?;
+    Some((deliver_call(me, ep, badge, rights, info, 1), vspace))
 }
 
 /// The address space `t` runs in: the PML4 cap in its VSpace slot, or `None` (the slot is
@@ -365,7 +498,7 @@ fn fast_reply_recv(
     if caller.priority() < me.priority() {
         return None;
     }
-    copy_words(me, caller, info, 0);
+    copy_words(me, caller, info, 0, 0);
     caller.set_state(ThreadState::Running);
     caller.set_replier(core::ptr::null_mut());
     me.set_caller(core::ptr::null_mut());

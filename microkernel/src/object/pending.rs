@@ -97,6 +97,13 @@ static PARKED: Mutex<Slot> = Mutex::new(Slot(None));
 /// Whether [`PARKED`] holds an operation (read without the lock on every slow call).
 static ANY_PARKED: AtomicBool = AtomicBool::new(false);
 
+/// Whether an operation is parked (the IPC fast path's cap transfer leaves such calls to
+/// the general path, which continues it first).
+#[inline(always)]
+pub fn any_parked() -> bool {
+    ANY_PARKED.load(Ordering::Relaxed)
+}
+
 /// Parks `p`.
 fn park(p: Parked) {
     PARKED.lock().0 = Some(p);
