@@ -17,6 +17,7 @@
 //! what they saw in the statics below.
 
 use crate::check::{Fail, TestResult};
+use crate::vspace::map_tables;
 use crate::{ensure, ok, Ctx, Test};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libsys::abi::{MessageInfo, Syscall};
@@ -29,6 +30,7 @@ use libsys::object::Rights;
 /// The tests of this file.
 pub const TESTS: &[Test] = crate::tests![
     random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_the_fast_path,
+    one_cap_calls_leave_the_same_registers_and_caps_with_and_without_the_fast_path,
 ];
 
 /// Calls per sequence.
@@ -478,5 +480,282 @@ fn random_call_reply_recv_sequences_leave_the_same_registers_with_and_without_th
         }
     }
     TLS_ROUND.store(false, Ordering::SeqCst);
+    Ok(())
+}
+
+// One cap per Call (issue 11): the fast path's cap transfer against the general path.
+
+/// Calls per cap sequence.
+const CAP_STEPS: usize = 40;
+/// Where the cap server's IPC buffer is mapped (PML4 entry 172, used by no other test).
+const CAP_BUFFER: u64 = 0x5600_0000_0000;
+/// What the cap server saw after its `k`th receive: the 15 registers, then the result of
+/// identifying its receive slot (error code, kind, badge) and word 0 of its buffer's
+/// `caps` (the badge of an unwrapped cap).
+const CAP_SEEN_WORDS: usize = REGS + 4;
+type CapRecord = [[AtomicU64; CAP_SEEN_WORDS]; CAP_STEPS];
+static CAP_SERVER_SEEN: CapRecord =
+    [const { [const { AtomicU64::new(0) }; CAP_SEEN_WORDS] }; CAP_STEPS];
+static CAP_SERVER_FIRST: CapRecord =
+    [const { [const { AtomicU64::new(0) }; CAP_SEEN_WORDS] }; CAP_STEPS];
+/// How many receives the cap server recorded.
+static CAP_RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// The cap server's endpoint, its free receive slot and a slot that holds a cap.
+static CAP_SERVER_CAPS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+const CAP_EP: usize = 0;
+const CAP_RECEIVE: usize = 1;
+const CAP_OCCUPIED: usize = 2;
+
+/// The receive slot the cap server names for its `k`th receive: the free slot (usually),
+/// none, or an occupied slot.
+fn cap_receive_slot(k: usize) -> u64 {
+    match random(7, k as u64) % 5 {
+        0 => 0,
+        1 => CAP_SERVER_CAPS[CAP_OCCUPIED].load(Ordering::SeqCst),
+        _ => CAP_SERVER_CAPS[CAP_RECEIVE].load(Ordering::SeqCst),
+    }
+}
+
+/// The cap server's IPC buffer.
+fn cap_buffer() -> *mut libsys::ipc::IpcBuffer {
+    CAP_BUFFER as *mut libsys::ipc::IpcBuffer
+}
+
+/// The cap server: receives Calls carrying a cap into a receive slot chosen per receive,
+/// records what it saw (registers, the slot's cap, an unwrapped badge), empties the slot
+/// and answers with a random message.
+extern "C" fn cap_server(_: u64) -> ! {
+    let ep = CAP_SERVER_CAPS[CAP_EP].load(Ordering::SeqCst);
+    let receive = CAP_SERVER_CAPS[CAP_RECEIVE].load(Ordering::SeqCst);
+    let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+    let set_receive = |k: usize| {
+        // SAFETY: our IPC buffer is mapped read-write at CAP_BUFFER (`cap_sequence`); one
+        // word written through a raw pointer, no reference.
+        unsafe {
+            core::ptr::addr_of_mut!((*cap_buffer()).receive_slot)
+                .write_volatile(cap_receive_slot(k));
+            core::ptr::addr_of_mut!((*cap_buffer()).caps[0]).write_volatile(0);
+        }
+    };
+    set_receive(0);
+    let mut out = full_syscall(inputs(0x6000, Syscall::Recv, ep));
+    for (k, seen) in CAP_SERVER_SEEN.iter().enumerate() {
+        for (slot, value) in seen.iter().zip(&out) {
+            slot.store(*value, Ordering::SeqCst);
+        }
+        let (error, kind, badge) = match libsys::syscall::identify(receive) {
+            Ok(reply) => (0, reply.words[0], reply.words[2]),
+            Err(e) => (e.error as u64, 0, 0),
+        };
+        // SAFETY: as in `set_receive`; one word read.
+        let unwrapped = unsafe { core::ptr::addr_of!((*cap_buffer()).caps[0]).read_volatile() };
+        for (i, value) in [error, kind, badge, unwrapped].into_iter().enumerate() {
+            seen[REGS + i].store(value, Ordering::SeqCst);
+        }
+        CAP_RECEIVED.store(k as u64 + 1, Ordering::SeqCst);
+        let _ = root.delete(SlotPath::at(receive));
+        set_receive(k + 1);
+        out = full_syscall(inputs(0x7000 + k as u64, Syscall::ReplyRecv, ep));
+    }
+    loop {
+        libsys::syscall::yield_now();
+    }
+}
+
+/// One run of the cap sequence with the fast path `enabled` and the cap server at
+/// `server_priority`: we Call `CAP_STEPS` times with one cap (random words, the endpoint
+/// cap with or without the grant right or with a badge, a notification cap, another
+/// endpoint's cap, a badged cap of this endpoint, which is unwrapped, or an empty slot).
+/// Returns what we saw after each Call and how many Calls the fast path took.
+fn cap_sequence(
+    ctx: &mut Ctx,
+    enabled: bool,
+    server_priority: u64,
+    server_frame: Cap<libsys::cap::Frame>,
+    caps: &CapSet,
+) -> Result<([[u64; REGS]; CAP_STEPS], u64), Fail> {
+    for seen in &CAP_SERVER_SEEN {
+        for w in seen {
+            w.store(0, Ordering::SeqCst);
+        }
+    }
+    CAP_RECEIVED.store(0, Ordering::SeqCst);
+    let CapSet {
+        ep,
+        no_grant,
+        badged,
+        other,
+        notification,
+        wrapped,
+        empty,
+        receive,
+        occupied,
+    } = *caps;
+    for (i, c) in [ep.cptr(), receive, occupied].into_iter().enumerate() {
+        CAP_SERVER_CAPS[i].store(c, Ordering::SeqCst);
+    }
+    let server: Cap<Tcb> = ctx.make()?;
+    let config = TcbConfig {
+        cspace: Cap::from_cptr(SLOT_CNODE),
+        vspace: Cap::from_cptr(SLOT_VSPACE),
+        ipc_buffer_addr: CAP_BUFFER,
+        ipc_buffer_frame: server_frame,
+        fault_endpoint: Cap::null(),
+    };
+    ok!(server.configure(&config));
+    ok!(server.set_priority(server_priority));
+    let registers = UserRegisters {
+        rip: cap_server as *const () as u64,
+        rsp: stack_top(0),
+        rflags: 0x202,
+        ..UserRegisters::default()
+    };
+    ok!(server.write_registers(false, &registers));
+    let console = Cap::<DebugConsole>::from_cptr(SLOT_DEBUG_CONSOLE);
+    let before = ok!(console.set_fast_path(enabled));
+    let started = server.resume();
+    // The server (not below us) receives first.
+    libsys::syscall::yield_now();
+    let mut client = [[0; REGS]; CAP_STEPS];
+    for (step, seen) in client.iter_mut().enumerate() {
+        let shape = random(8, step as u64);
+        let via = [ep.cptr(), no_grant.cptr(), badged.cptr()][(shape % 3) as usize];
+        let sent = [
+            notification.cptr(),
+            other.cptr(),
+            wrapped.cptr(),
+            ep.cptr(),
+            empty,
+            notification.cptr(),
+        ][((shape >> 8) % 6) as usize];
+        libsys::syscall::set_send_cap(0, sent);
+        let mut regs = inputs(0x5000 + step as u64, Syscall::Call, via);
+        let info = MessageInfo(regs[RSI]);
+        regs[RSI] = MessageInfo::new(info.label(), info.length(), 1).0;
+        *seen = full_syscall(regs);
+    }
+    libsys::syscall::set_send_cap(0, 0);
+    let after = ok!(console.set_fast_path(true));
+    ok!(started);
+    ok!(server.suspend());
+    Ok((client, after[0] - before[0]))
+}
+
+/// The caps of one round of [`cap_sequence`] (the same cptrs in both runs, so that the
+/// registers going in are the same).
+#[derive(Clone, Copy)]
+struct CapSet {
+    ep: Cap<Endpoint>,
+    no_grant: Cap<Endpoint>,
+    badged: Cap<Endpoint>,
+    other: Cap<Endpoint>,
+    notification: Cap<Notification>,
+    wrapped: Cap<Endpoint>,
+    empty: u64,
+    receive: u64,
+    occupied: u64,
+}
+
+impl CapSet {
+    fn make(ctx: &mut Ctx) -> Result<CapSet, Fail> {
+        let ep: Cap<Endpoint> = ctx.make()?;
+        let notification: Cap<Notification> = ctx.make()?;
+        Ok(CapSet {
+            ep,
+            no_grant: ctx.mint(
+                ep,
+                Rights::READ.union(Rights::WRITE).union(Rights::GRANT_REPLY),
+                0,
+            )?,
+            badged: ctx.mint(ep, Rights::ALL, 0xba5e)?,
+            other: ctx.make()?,
+            notification,
+            wrapped: ctx.mint(ep, Rights::ALL, 0x3a9)?,
+            empty: ctx.slot()?,
+            receive: ctx.slot()?,
+            occupied: ctx.mint(notification, Rights::ALL, 0)?.cptr(),
+        })
+    }
+}
+
+/// Issue 11, *Tests*, for caps: random Calls carrying one cap (through the endpoint cap
+/// with and without the grant right and with a badge; a notification, another endpoint,
+/// this endpoint badged (unwrapped) or unbadged, an empty slot; into a free, no or an
+/// occupied receive slot; 0 to 4 words; the server at our priority and below it) give
+/// both threads the same registers, the receiver the same cap in its slot and the same
+/// unwrapped badge, whether the fast path's cap transfer takes them or the general path
+/// does.
+fn one_cap_calls_leave_the_same_registers_and_caps_with_and_without_the_fast_path(
+    ctx: &mut Ctx,
+) -> TestResult {
+    let p = ctx.info.priority;
+    map_tables(ctx, Cap::from_cptr(SLOT_VSPACE), CAP_BUFFER)?;
+    let frame: Cap<libsys::cap::Frame> = ctx.make()?;
+    ok!(frame.map(
+        Cap::from_cptr(SLOT_VSPACE),
+        CAP_BUFFER,
+        Rights::READ.union(Rights::WRITE)
+    ));
+    for (round, server_priority) in [p, p - 1].into_iter().enumerate() {
+        SEED.store(0xca95_0000 + round as u64, Ordering::SeqCst);
+        let caps = CapSet::make(ctx)?;
+        let (fast_client, fast_calls) = cap_sequence(ctx, true, server_priority, frame, &caps)?;
+        let fast_received = CAP_RECEIVED.load(Ordering::SeqCst);
+        for (first, seen) in CAP_SERVER_FIRST.iter().zip(&CAP_SERVER_SEEN) {
+            for (f, s) in first.iter().zip(seen) {
+                f.store(s.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+        }
+        let (slow_client, slow_calls) = cap_sequence(ctx, false, server_priority, frame, &caps)?;
+        let slow_received = CAP_RECEIVED.load(Ordering::SeqCst);
+        ensure!(
+            slow_calls == 0,
+            "round {round}: the fast path was off but took {slow_calls} calls"
+        );
+        ensure!(
+            round == 1 || fast_calls > 0,
+            "round {round}: the fast path took none of the calls"
+        );
+        ensure!(
+            fast_received == slow_received && fast_received > 0,
+            "round {round}: the server received {fast_received} calls with the fast path, \
+             {slow_received} without"
+        );
+        for step in 0..CAP_STEPS {
+            let (with, without) = (fast_client[step], slow_client[step]);
+            let differs = (0..REGS).find(|&i| with[i] != without[i]);
+            ensure!(
+                differs.is_none(),
+                "round {round}, Call {step}: register {differs:?} is {:x?} with the fast \
+                 path, {:x?} without (rax {:#x}/{:#x})",
+                differs.map(|i| with[i]),
+                differs.map(|i| without[i]),
+                with[RAX],
+                without[RAX]
+            );
+        }
+        let mut caps_received = 0;
+        for k in 0..fast_received as usize {
+            let load = |record: &CapRecord| {
+                core::array::from_fn::<u64, CAP_SEEN_WORDS, _>(|i| {
+                    record[k][i].load(Ordering::SeqCst)
+                })
+            };
+            let (with, without) = (load(&CAP_SERVER_FIRST), load(&CAP_SERVER_SEEN));
+            let differs = (0..CAP_SEEN_WORDS).find(|&i| with[i] != without[i]);
+            ensure!(
+                differs.is_none(),
+                "round {round}, receive {k}: word {differs:?} is {:x?} with the fast path, \
+                 {:x?} without",
+                differs.map(|i| with[i]),
+                differs.map(|i| without[i])
+            );
+            caps_received += u64::from(MessageInfo(with[RSI]).caps() == 1 && with[REGS] == 0);
+        }
+        ensure!(
+            caps_received > 0,
+            "round {round}: no cap arrived in the receive slot"
+        );
+    }
     Ok(())
 }
