@@ -5,9 +5,10 @@
 # `syscall_stub` entry and the entry two calls later once 150 windows in a row were
 # identical (the timed loop), each kernel instruction with its source line.
 # Run `cargo xtask bench ipc` first (it builds what this boots). Usage: ipc-round-trip.sh
-# With PERIOD=3 MIN=1500 MAX=3500 in the environment it lists the window of three system
-# calls instead: one round trip of the `ipc-1cap` loop (Call with a cap, the receiver's
-# CNodeDelete, ReplyRecv), the first steady loop with three calls in that range.
+# With REPEAT=30 PERIOD=3 MIN=1000 MAX=3500 in the environment it lists a window of three
+# system calls instead: one round trip of the `ipc-1cap` loop (Call with a cap, the
+# receiver's CNodeDelete, ReplyRecv), the first steady loop with three calls in that range
+# (its windows repeat about 36 times in a row, not 150, so REPEAT must be lower).
 set -eu
 cd "$(dirname "$0")/../.."
 kernel=target/kernel/x86_64-unknown-none/release/hatchery
@@ -22,7 +23,7 @@ qemu-system-x86_64 -M q35 -bios /usr/share/qemu/qboot.rom -kernel "$loader" -ini
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial "file:$work/serial" \
     -icount shift=0 -singlestep -d exec,nochain -D "$work/trace" &
 qemu=$!
-python3 bench/trace/window.py "$work/trace" "$stub" 150 "${PERIOD:-2}" "${MIN:-200}" "${MAX:-3000}" > "$work/window" || true
+python3 bench/trace/window.py "$work/trace" "$stub" "${REPEAT:-150}" "${PERIOD:-2}" "${MIN:-200}" "${MAX:-3000}" > "$work/window" || true
 kill "$qemu" 2>/dev/null || true
 wait "$qemu" 2>/dev/null || true
 objdump -d --no-show-raw-insn "$kernel" > "$work/disassembly"
