@@ -67,23 +67,6 @@ impl Method {
     }
 }
 
-/// One child, described the three ways (each encoded once, before the timing).
-struct Described<'p> {
-    egg: Command<'p>,
-    chatty: Chatty,
-    strukt: Struct,
-}
-
-impl Described<'_> {
-    fn spawn(&self, method: Method) -> Result<Child, HatchError> {
-        match method {
-            Method::Egg => self.egg.spawn(),
-            Method::Chatty => self.chatty.spawn(),
-            Method::Struct => self.strukt.spawn(),
-        }
-    }
-}
-
 /// What [`time`] measured, in ticks per round.
 struct Figures {
     mean: u64,
@@ -108,7 +91,11 @@ fn median(values: &mut [u64]) -> u64 {
 }
 
 /// Rounds of hatch + wait; a failed round is printed as a `bench-error:` line.
-fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
+fn time(
+    spawn: &dyn Fn() -> Result<Child, HatchError>,
+    method: Method,
+    ops: usize,
+) -> Option<Figures> {
     let mut rounds = [0u64; ROUNDS];
     let mut counts = [[0u64; ROUNDS]; 4];
     let counting = counters().is_some();
@@ -116,7 +103,7 @@ fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
     for round in 0..WARM_UP + ROUNDS {
         let before = if counting { counters() } else { None };
         let start = now();
-        let mut child = match d.spawn(method) {
+        let mut child = match spawn() {
             Ok(c) => c,
             Err(e) => {
                 println!("bench-error: method={m} ops={ops} run={round}: the hatch failed: {e}");
@@ -293,33 +280,14 @@ fn driver() -> Result<(), &'static str> {
     for n in OP_COUNTS {
         let len = mix(n, &mut ops);
         let egg = command(&ops[..len], cnode, radix);
-        let chatty = Chatty::new(&egg).map_err(|_| "the chatty calls do not fit")?;
-        let strukt = match Struct::new(&egg) {
-            Ok(s) => s,
-            Err(e) => {
-                println!(
-                    "bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}"
-                );
-                return Err("a mix the struct cannot say");
-            }
-        };
-        println!(
-            "bench: {n} ops: egg {} bytes, chatty {} calls",
-            egg.egg().len(),
-            chatty.calls()
-        );
-        let described = Described {
-            egg,
-            chatty,
-            strukt,
-        };
+        println!("bench: {n} ops: egg {} bytes", egg.egg().len());
         for method in [Method::Egg, Method::Chatty, Method::Struct] {
             // Where the instructions go: procsrv's phase totals over the 10-op egg's rounds.
             let breakdown = matches!(method, Method::Egg) && n == 10;
             if breakdown {
                 phases(true)?;
             }
-            match time(&described, method, n) {
+            match timed(&egg, method, n)? {
                 Some(f) => {
                     if breakdown {
                         report_phases(&phases(false)?, &f);
@@ -331,6 +299,31 @@ fn driver() -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// Times the child `egg` describes, described the `method` way (the chatty calls and the
+/// struct are encoded from the egg's command before the timing). Never inlined, one
+/// description at a time: a chatty or struct description is about 20 KiB, and this
+/// driver's stack grows from its process block (docs/procsrv.md, "Memory").
+#[inline(never)]
+fn timed(egg: &Command<'_>, method: Method, n: usize) -> Result<Option<Figures>, &'static str> {
+    Ok(match method {
+        Method::Egg => time(&|| egg.spawn(), method, n),
+        Method::Chatty => {
+            let chatty = Chatty::new(egg).map_err(|_| "the chatty calls do not fit")?;
+            println!("bench: {n} ops: chatty {} calls", chatty.calls());
+            time(&|| chatty.spawn(), method, n)
+        }
+        Method::Struct => match Struct::new(egg) {
+            Ok(s) => time(&|| s.spawn(), method, n),
+            Err(e) => {
+                println!(
+                    "bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}"
+                );
+                return Err("a mix the struct cannot say");
+            }
+        },
+    })
 }
 
 /// procsrv's phase totals ([`procsrv_api::phase`]), reset first when `reset`.
