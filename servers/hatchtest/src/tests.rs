@@ -76,6 +76,7 @@ pub fn run(start: &Startup) {
     crate::cpu_limits::cpu_limits(&mut t);
     crate::leaks::leaks(&mut t);
     crate::leaks::many_hatchers(&mut t);
+    crate::leaks::many_holders(&mut t);
     crate::leaks::out_of_memory(&mut t);
     crate::leaks::random_eggs(&mut t);
     println!("hatchtest: {} passed, {} failed", t.passed, t.failed);
