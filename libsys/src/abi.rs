@@ -162,6 +162,10 @@ abi_enum! {
         /// TCB: `set_tls_base(fs_base, gs_base)`: the thread's FS and GS segment bases
         /// (thread-local storage for a Rust or C runtime), each below 2^47.
         TcbSetTlsBase = 0x38,
+        /// TCB: `read_cpu_time()`: replies with the time-stamp counter ticks the thread has
+        /// run for (charged at each timer tick and each switch off the IPC fast path; see
+        /// docs/syscalls.md for the granularity).
+        TcbReadCpuTime = 0x39,
         /// Frame: `map(vspace cptr, vaddr, rights)`; rights = READ (1) | WRITE (2), plus
         /// [`MAP_EXECUTABLE`] for code. The frame cap must not be mapped already.
         FrameMap = 0x40,

@@ -549,6 +549,16 @@ impl Cap<Tcb> {
     pub fn set_tls_base(self, fs_base: u64, gs_base: u64) -> InvocationResult {
         invoke(self.cptr, Label::TcbSetTlsBase, &[fs_base, gs_base]).map(drop)
     }
+
+    /// `TcbReadCpuTime`: the time-stamp counter ticks the thread has run for (the
+    /// kernel charges at each timer tick and each switch off the IPC fast path: see
+    /// docs/syscalls.md for the granularity).
+    ///
+    /// # Errors
+    /// `InvalidCapability` if this is not a TCB.
+    pub fn read_cpu_time(self) -> InvocationResult<u64> {
+        invoke(self.cptr, Label::TcbReadCpuTime, &[]).map(|reply| reply.words[0])
+    }
 }
 
 impl Cap<Frame> {

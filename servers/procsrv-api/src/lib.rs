@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alt;
+pub mod cpu_limit;
 mod errno;
 mod info;
 pub mod phase;

@@ -19,6 +19,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod alt;
+mod cpu;
 pub mod files;
 pub mod fsrv;
 pub mod hatch;
@@ -119,6 +120,9 @@ pub struct Server {
     pub(crate) phases: phases::Phases,
     /// Tests only (`INJECT` word 1): hatches neither take nor park warm blocks.
     pub(crate) build_cold: bool,
+    /// When to look at the CPU times of the processes with a finite RLIMIT_CPU next (a
+    /// time-stamp counter value); `None` while no process has one ([`cpu`]).
+    cpu_deadline: Option<u64>,
 }
 
 /// Why procsrv could not start.
@@ -218,6 +222,7 @@ impl Server {
             launches,
             phases: phases::Phases::new(),
             build_cold: false,
+            cpu_deadline: None,
         };
         server.baseline = server.usage();
         Ok(server)

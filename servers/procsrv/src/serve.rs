@@ -41,16 +41,32 @@ impl Server {
         let mut leftover_cap = 0u64;
         loop {
             syscall::set_receive_slot(self.receive_slot);
-            let received = match answer {
-                Answer::Nothing => self.endpoint.recv(),
-                Answer::Words(label, n, words) | Answer::Long(label, n, words) => self
+            let received = match (answer, self.cpu_deadline) {
+                (Answer::Nothing, None) => self.endpoint.recv(),
+                (Answer::Words(label, n, words) | Answer::Long(label, n, words), None) => self
                     .endpoint
                     .reply_recv(MessageInfo::new(label, n as u64, 0), words),
-                Answer::WithCap(label, n, words, cap) => {
+                (Answer::WithCap(label, n, words, cap), None) => {
                     syscall::set_send_cap(0, cap);
                     leftover_cap = cap;
                     self.endpoint
                         .reply_recv(MessageInfo::new(label, n as u64, 1), words)
+                }
+                // A process has a finite RLIMIT_CPU: reply, then wait no later than its
+                // next check (`crate::cpu`).
+                (answer, Some(deadline)) => {
+                    match answer {
+                        Answer::Nothing => {}
+                        Answer::Words(label, n, words) | Answer::Long(label, n, words) => {
+                            let _ = libsys::cap::reply(MessageInfo::new(label, n as u64, 0), words);
+                        }
+                        Answer::WithCap(label, n, words, cap) => {
+                            syscall::set_send_cap(0, cap);
+                            leftover_cap = cap;
+                            let _ = libsys::cap::reply(MessageInfo::new(label, n as u64, 1), words);
+                        }
+                    }
+                    self.endpoint.recv_timeout(deadline)
                 }
             };
             let t = now();
@@ -67,6 +83,9 @@ impl Server {
                 }
                 Err(_) => Answer::Nothing,
             };
+            if self.table.cpu_limits_changed || self.cpu_deadline.is_some_and(|d| now() >= d) {
+                self.enforce_cpu_limits();
+            }
             // A request's cap is used only during its call (a message that brought none left
             // the slot empty).
             if cap_arrived {
@@ -327,6 +346,9 @@ impl Server {
             return error(Errno::EPERM);
         }
         p.limits[index] = (soft, hard);
+        if index == crate::table::RLIMIT_CPU {
+            self.table.cpu_limits_changed = true;
+        }
         ok(0, [0; 4])
     }
 
