@@ -6,7 +6,7 @@ use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
 use libsys::cap::{Cap, Endpoint, SlotPath};
-use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
+use libsys::loader::{Gift, LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
@@ -230,25 +230,32 @@ impl Server {
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
-        let given = process
-            .give_badged(
-                &self.loader,
-                self.endpoint,
-                SLOT_PROCSRV,
-                own,
-                badge::PROCESS | u64::from(pid),
-            )
-            .and_then(|()| process.give(&self.loader, block.memory, SLOT_MEMORY, Rights::ALL))
-            .and_then(|()| match self.files.namespace_endpoint() {
-                Some(fs) => process.give_badged(
-                    &self.loader,
-                    fs,
-                    libsys::process::SLOT_FS,
-                    own,
-                    fs_api::Badge::Namespace(pid.into()).to_word(),
-                ),
-                None => Ok(()),
-            });
+        // procsrv's endpoint, the memory half and the file server's: one `CNodeCopyBatch`.
+        let mut gifts = [Gift {
+            cap: self.endpoint.cptr(),
+            child_slot: SLOT_PROCSRV,
+            rights: own,
+            badge: Some(badge::PROCESS | u64::from(pid)),
+        }; 3];
+        gifts[1] = Gift {
+            cap: block.memory.cptr(),
+            child_slot: SLOT_MEMORY,
+            rights: Rights::ALL,
+            badge: None,
+        };
+        let count = match self.files.namespace_endpoint() {
+            Some(fs) => {
+                gifts[2] = Gift {
+                    cap: fs.cptr(),
+                    child_slot: libsys::process::SLOT_FS,
+                    rights: own,
+                    badge: Some(fs_api::Badge::Namespace(pid.into()).to_word()),
+                };
+                3
+            }
+            None => 2,
+        };
+        let given = process.give_all(&self.loader, &gifts[..count]);
         if given.is_err() {
             self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
