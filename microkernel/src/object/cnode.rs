@@ -70,7 +70,10 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
 /// a constant amount of work, so the call needs no preemption point.
 fn copy_batch(root: &Cap, args: &Args) -> InvocationResult {
     let length = args.sent_len();
-    if length == 0 || length % COPY_BATCH_WORDS != 0 || length > COPY_BATCH_MAX * COPY_BATCH_WORDS {
+    if length == 0
+        || !length.is_multiple_of(COPY_BATCH_WORDS)
+        || length > COPY_BATCH_MAX * COPY_BATCH_WORDS
+    {
         return Err(InvocationError::new(Error::RangeError, 0));
     }
     let entries = length / COPY_BATCH_WORDS;

@@ -13,6 +13,9 @@ use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLO
 use libsys::time::now;
 use procsrv_api::{badge, phase, Errno, HatchRequest, NO_OP};
 
+/// Bytes of the buffer a usual initial stack is laid out in before it is written to the
+/// child's page (a bigger one is laid out in a page-sized buffer).
+const SMALL_STACK_BYTES: usize = 512;
 /// Stack pages mapped when a process starts; the rest are mapped when it first touches
 /// them (a page fault procsrv answers, up to [`MAX_STACK`]).
 pub const STACK_PAGES: u64 = 1;
@@ -312,8 +315,7 @@ impl Server {
             done.map_err(|errno| failure(errno, offset))?;
         }
         let t = now();
-        let mut stack = [0u8; 4096];
-        let contents = StackContents {
+        let contents = || StackContents {
             argv: request.args(),
             envp: draft.env(),
             bindings: draft.bindings(),
@@ -321,8 +323,20 @@ impl Server {
             entry: process.entry,
             marker: core::marker::PhantomData,
         };
-        let (used, rsp) =
-            build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
+        // Laid out in a small buffer first (the usual stack is a few hundred bytes): zeroing
+        // a page-sized one cost about 500 instructions per hatch.
+        let mut small = [0u8; SMALL_STACK_BYTES];
+        let mut page;
+        let (stack, (used, rsp)): (&[u8], _) =
+            match build_stack(&mut small, HATCH_STACK_TOP, contents()) {
+                Ok(laid_out) => (&small, laid_out),
+                Err(_) => {
+                    page = [0u8; 4096];
+                    let laid_out = build_stack(&mut page, HATCH_STACK_TOP, contents())
+                        .map_err(|_| Errno::E2BIG)?;
+                    (&page, laid_out)
+                }
+            };
         let suspended = draft.suspended;
         self.injected()?;
         process
