@@ -41,12 +41,19 @@ const BOOT: &[BootProgram] = &[BootProgram {
 
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
-        procsrv::run(arg, BOOT);
+        root_task(arg);
         return;
     }
     if let Err(why) = driver() {
         println!("bench: failed: {why}");
     }
+}
+
+/// The root task: procsrv. Out of line so that `main`'s frame, which the driver's stack
+/// holds too, is small.
+#[inline(never)]
+fn root_task(arg: u64) {
+    procsrv::run(arg, BOOT);
 }
 
 /// The three ways of describing a child.
@@ -90,7 +97,10 @@ fn median(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
-/// Rounds of hatch + wait; a failed round is printed as a `bench-error:` line.
+/// Rounds of hatch + wait of the child `spawn` hatches; a failed round is printed as a
+/// `bench-error:` line. Never inlined, nor are its callers ([`measure`]): a hatched
+/// process's stack grows from its block, which this program's bss (procsrv's) mostly fills.
+#[inline(never)]
 fn time(
     spawn: &dyn Fn() -> Result<Child, HatchError>,
     method: Method,
@@ -263,8 +273,9 @@ fn command<'p>(ops: &[MixOp], cnode: Cap<CNode>, radix: u64) -> Command<'p> {
     c
 }
 
-/// The driver's frame holds the three descriptions (about 30 KiB): never inlined into
-/// `main`, which the root task runs too on its 64 KiB stack.
+/// Measures each op count's child described each way. Each description is made (encoded,
+/// before the timing) in a function of its own ([`measure`]), so that only one is on the
+/// stack at a time: the driver is a hatched process whose stack grows from its block.
 #[inline(never)]
 fn driver() -> Result<(), &'static str> {
     let endpoint = make_object(ObjectType::Endpoint, 0).map_err(|_| "no endpoint")?;
@@ -280,14 +291,19 @@ fn driver() -> Result<(), &'static str> {
     for n in OP_COUNTS {
         let len = mix(n, &mut ops);
         let egg = command(&ops[..len], cnode, radix);
-        println!("bench: {n} ops: egg {} bytes", egg.egg().len());
+        let calls = chatty_calls(&egg)?;
+        struct_says(&egg, n)?;
+        println!(
+            "bench: {n} ops: egg {} bytes, chatty {calls} calls",
+            egg.egg().len(),
+        );
         for method in [Method::Egg, Method::Chatty, Method::Struct] {
             // Where the instructions go: procsrv's phase totals over the 10-op egg's rounds.
             let breakdown = matches!(method, Method::Egg) && n == 10;
             if breakdown {
                 phases(true)?;
             }
-            match timed(&egg, method, n)? {
+            match measure(&egg, method, n)? {
                 Some(f) => {
                     if breakdown {
                         report_phases(&phases(false)?, &f);
@@ -301,29 +317,52 @@ fn driver() -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Times the child `egg` describes, described the `method` way (the chatty calls and the
-/// struct are encoded from the egg's command before the timing). Never inlined, one
-/// description at a time: a chatty or struct description is about 20 KiB, and this
-/// driver's stack grows from its process block (docs/procsrv.md, "Memory").
+/// The number of chatty calls describing `egg`'s child.
 #[inline(never)]
-fn timed(egg: &Command<'_>, method: Method, n: usize) -> Result<Option<Figures>, &'static str> {
-    Ok(match method {
-        Method::Egg => time(&|| egg.spawn(), method, n),
-        Method::Chatty => {
-            let chatty = Chatty::new(egg).map_err(|_| "the chatty calls do not fit")?;
-            println!("bench: {n} ops: chatty {} calls", chatty.calls());
-            time(&|| chatty.spawn(), method, n)
+fn chatty_calls(egg: &Command<'_>) -> Result<usize, &'static str> {
+    match &Chatty::new(egg) {
+        Ok(chatty) => Ok(chatty.calls()),
+        Err(_) => Err("the chatty calls do not fit"),
+    }
+}
+
+/// Whether the struct can say `egg`'s child (a `bench-error:` line if not).
+#[inline(never)]
+fn struct_says(egg: &Command<'_>, n: usize) -> Result<(), &'static str> {
+    match Struct::new(egg) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            println!("bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}");
+            Err("a mix the struct cannot say")
         }
-        Method::Struct => match Struct::new(egg) {
-            Ok(s) => time(&|| s.spawn(), method, n),
-            Err(e) => {
-                println!(
-                    "bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}"
-                );
-                return Err("a mix the struct cannot say");
-            }
-        },
-    })
+    }
+}
+
+/// [`time`]s `egg`'s child described the `method` way (that description made before the
+/// timing, in a function of its own).
+fn measure(egg: &Command<'_>, method: Method, n: usize) -> Result<Option<Figures>, &'static str> {
+    match method {
+        Method::Egg => Ok(time(&|| egg.spawn(), method, n)),
+        Method::Chatty => measure_chatty(egg, n),
+        Method::Struct => measure_struct(egg, n),
+    }
+}
+
+/// [`measure`] of the chatty calls.
+#[inline(never)]
+fn measure_chatty(egg: &Command<'_>, n: usize) -> Result<Option<Figures>, &'static str> {
+    // Used where it was made: a move would put a second copy (20 KiB) in the frame.
+    match &Chatty::new(egg) {
+        Ok(chatty) => Ok(time(&|| chatty.spawn(), Method::Chatty, n)),
+        Err(_) => Err("the chatty calls do not fit"),
+    }
+}
+
+/// [`measure`] of the struct.
+#[inline(never)]
+fn measure_struct(egg: &Command<'_>, n: usize) -> Result<Option<Figures>, &'static str> {
+    let strukt = Struct::new(egg).map_err(|_| "a mix the struct cannot say")?;
+    Ok(time(&|| strukt.spawn(), Method::Struct, n))
 }
 
 /// procsrv's phase totals ([`procsrv_api::phase`]), reset first when `reset`.

@@ -21,7 +21,7 @@ pub use info::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES, INFO_R
 pub use request::{
     decode_hatch, encode_hatch, encode_hatch_paged, strings, HatchRequest, RequestError,
     RequestPages, HATCH_HEADER_WORDS, MAX_CAP_RADIX, MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES,
-    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR,
+    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR, SMALL_REQUEST_BYTES,
 };
 pub use status::{signal, Signal, WaitStatus};
 
