@@ -223,6 +223,41 @@ impl PsEntry {
 mod tests {
     use super::*;
 
+    /// Every request label is its own (two branches once both took 16: `UMASK` and
+    /// `PHASES`); a new label must be added here.
+    #[test]
+    fn request_labels_are_distinct() {
+        use label::*;
+        let all = [
+            HATCH,
+            EXIT,
+            WAIT,
+            KILL,
+            RESUME,
+            IDS,
+            SUPPORTED,
+            LIMITS,
+            LIST,
+            USAGE,
+            INJECT,
+            INFO,
+            CLOCK,
+            SET_CWD,
+            SIGIGNORE,
+            UMASK,
+            SETRLIMIT,
+            TEST_FILE_SERVER,
+            LAUNCH_CREATE,
+            LAUNCH_ADD,
+            LAUNCH_START,
+            SPAWN_STRUCT,
+            PHASES,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(a), "label {a} is used twice");
+        }
+    }
+
     #[test]
     fn ps_entries_round_trip_through_words() {
         let mut e = PsEntry {
