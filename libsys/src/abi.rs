@@ -141,6 +141,10 @@ abi_enum! {
         CNodeDelete = 0x24,
         /// CNode: `revoke(index, depth)`: delete every cap derived from this one.
         CNodeRevoke = 0x25,
+        /// CNode: `copy_batch(entries...)`: up to [`COPY_BATCH_MAX`] copies or mints in one
+        /// call, each entry four words `dest_index, src_index, packed, data` (the packed
+        /// word is a [`CopyBatchWord`]), done in order until one is refused.
+        CNodeCopyBatch = 0x26,
         /// TCB: `configure(cspace cptr, vspace cptr, ipc_buffer_addr, ipc_buffer_frame cptr,
         /// fault_endpoint cptr)` (cptr 0 = leave unchanged / none for the fault endpoint).
         TcbConfigure = 0x30,
@@ -162,6 +166,10 @@ abi_enum! {
         /// TCB: `set_tls_base(fs_base, gs_base)`: the thread's FS and GS segment bases
         /// (thread-local storage for a Rust or C runtime), each below 2^47.
         TcbSetTlsBase = 0x38,
+        /// TCB: `read_cpu_time()`: replies with the time-stamp counter ticks the thread has
+        /// run for (charged at each timer tick and each switch off the IPC fast path; see
+        /// docs/syscalls.md for the granularity).
+        TcbReadCpuTime = 0x39,
         /// Frame: `map(vspace cptr, vaddr, rights)`; rights = READ (1) | WRITE (2), plus
         /// [`MAP_EXECUTABLE`] for code. The frame cap must not be mapped already.
         FrameMap = 0x40,
@@ -230,6 +238,54 @@ pub const NOTIFICATION_LABEL: u64 = 0x7_0001;
 /// (mappings are no-execute otherwise).
 pub const MAP_EXECUTABLE: u64 = 0x10;
 
+/// Most entries of one `CNodeCopyBatch` call: its four-word entries fill the kernel's 24
+/// argument words.
+pub const COPY_BATCH_MAX: usize = 6;
+/// Words of one `CNodeCopyBatch` entry: `dest_index, src_index, packed, data`.
+pub const COPY_BATCH_WORDS: usize = 4;
+
+/// One entry of a `CNodeCopyBatch`, as the packed third word says it: the rights mask
+/// (bits 0..8), the destination's and the source's depth (bits 8..16, 16..24) and whether
+/// it is a mint setting `data` (bit 24) rather than a copy (whose `data` must be 0).
+/// Bits 25..64 are 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyBatchWord {
+    /// The rights mask (as `CNodeCopy`'s).
+    pub rights: u64,
+    /// The destination's depth.
+    pub dest_depth: u64,
+    /// The source's depth.
+    pub src_depth: u64,
+    /// A mint (as `CNodeMint`, with the entry's `data`) rather than a copy.
+    pub mint: bool,
+}
+
+impl CopyBatchWord {
+    const MINT: u64 = 1 << 24;
+
+    /// The packed word (depths above 255 and rights above 0xff do not fit: they are cut
+    /// to 8 bits, which the kernel then refuses or resolves as given).
+    pub const fn to_word(self) -> u64 {
+        (self.rights & 0xff)
+            | (self.dest_depth & 0xff) << 8
+            | (self.src_depth & 0xff) << 16
+            | if self.mint { Self::MINT } else { 0 }
+    }
+
+    /// Decodes a packed word; `None` when a reserved bit (25..64) is set.
+    pub const fn from_word(word: u64) -> Option<CopyBatchWord> {
+        if word >> 25 != 0 {
+            return None;
+        }
+        Some(CopyBatchWord {
+            rights: word & 0xff,
+            dest_depth: (word >> 8) & 0xff,
+            src_depth: (word >> 16) & 0xff,
+            mint: word & Self::MINT != 0,
+        })
+    }
+}
+
 /// Number of registers `TcbReadRegisters` returns and `TcbWriteRegisters` takes.
 pub const REGISTER_COUNT: usize = 18;
 
@@ -285,6 +341,22 @@ mod tests {
         }
         assert_eq!(Syscall::try_from(0), Err(0));
         assert_eq!(Syscall::try_from(u64::MAX), Err(u64::MAX));
+    }
+
+    #[test]
+    fn copy_batch_word_round_trips_and_refuses_reserved_bits() {
+        let w = CopyBatchWord {
+            rights: 0xf,
+            dest_depth: 64,
+            src_depth: 12,
+            mint: true,
+        };
+        assert_eq!(w.to_word(), 0xf | 64 << 8 | 12 << 16 | 1 << 24);
+        assert_eq!(CopyBatchWord::from_word(w.to_word()), Some(w));
+        let copy = CopyBatchWord { mint: false, ..w };
+        assert_eq!(CopyBatchWord::from_word(copy.to_word()), Some(copy));
+        assert_eq!(CopyBatchWord::from_word(1 << 25), None);
+        assert_eq!(CopyBatchWord::from_word(1 << 63), None);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! IPC on endpoints and notifications is here too ([`Cap<Endpoint>::call`],
 //! [`Cap<Notification>::signal`]...), over the stubs in [`crate::syscall`].
 
-use crate::abi::{Error, Label, MessageInfo, REGISTER_COUNT};
+use crate::abi::{
+    CopyBatchWord, Error, Label, MessageInfo, COPY_BATCH_MAX, COPY_BATCH_WORDS, REGISTER_COUNT,
+};
 use crate::object::{CNodeGuard, CapKind, ObjectType, Rights};
 use crate::syscall::{self, Registers};
 use core::fmt;
@@ -138,6 +140,19 @@ impl SlotPath {
             depth: 64,
         }
     }
+}
+
+/// One entry of [`Cap::<CNode>::copy_batch`]: a copy (no badge) or a mint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchCopy {
+    /// The slot the cap goes to.
+    pub dest: SlotPath,
+    /// The slot it comes from.
+    pub src: SlotPath,
+    /// The rights mask.
+    pub rights: Rights,
+    /// `Some(data)`: a mint with that badge or guard word; `None`: a copy.
+    pub badge: Option<u64>,
 }
 
 /// The tag types name what a [`Cap`] points at.
@@ -313,6 +328,43 @@ impl Cap<CNode> {
             badge,
         ];
         invoke(self.cptr, Label::CNodeMint, &args).map(drop)
+    }
+
+    /// `CNodeCopyBatch`: the copies and mints of `entries`, in order, in one kernel call per
+    /// [`COPY_BATCH_MAX`] entries (docs/syscalls.md). Each is what [`Self::copy`] or
+    /// [`Self::mint`] would do.
+    ///
+    /// # Errors
+    /// The first refusal, as [`Self::copy`] or [`Self::mint`] gives it, its `argument` the
+    /// word of `entries` at fault (entry `argument / 4`; word `4k` the destination, `4k + 1`
+    /// the source, `4k + 2` the depths and rights, `4k + 3` the data). The entries before it
+    /// are done; none after it.
+    pub fn copy_batch(self, entries: &[BatchCopy]) -> InvocationResult {
+        for (chunk_index, chunk) in entries.chunks(COPY_BATCH_MAX).enumerate() {
+            let mut args = [0u64; COPY_BATCH_MAX * COPY_BATCH_WORDS];
+            for (i, e) in chunk.iter().enumerate() {
+                let word = CopyBatchWord {
+                    rights: e.rights.bits(),
+                    dest_depth: e.dest.depth,
+                    src_depth: e.src.depth,
+                    mint: e.badge.is_some(),
+                };
+                args[i * COPY_BATCH_WORDS..(i + 1) * COPY_BATCH_WORDS].copy_from_slice(&[
+                    e.dest.index,
+                    e.src.index,
+                    word.to_word(),
+                    e.badge.unwrap_or(0),
+                ]);
+            }
+            let words = chunk.len() * COPY_BATCH_WORDS;
+            invoke(self.cptr, Label::CNodeCopyBatch, &args[..words]).map_err(|mut e| {
+                if e.argument != INVOKED_CAP {
+                    e.argument += (chunk_index * COPY_BATCH_MAX * COPY_BATCH_WORDS) as u64;
+                }
+                e
+            })?;
+        }
+        Ok(())
     }
 
     /// `CNodeMint` of a CNode cap with a guard: the usual way to make a CSpace root whose
@@ -548,6 +600,16 @@ impl Cap<Tcb> {
     /// `InvalidArgument` (0 or 1) for a base at or above 2^47.
     pub fn set_tls_base(self, fs_base: u64, gs_base: u64) -> InvocationResult {
         invoke(self.cptr, Label::TcbSetTlsBase, &[fs_base, gs_base]).map(drop)
+    }
+
+    /// `TcbReadCpuTime`: the time-stamp counter ticks the thread has run for (the
+    /// kernel charges at each timer tick and each switch off the IPC fast path: see
+    /// docs/syscalls.md for the granularity).
+    ///
+    /// # Errors
+    /// `InvalidCapability` if this is not a TCB.
+    pub fn read_cpu_time(self) -> InvocationResult<u64> {
+        invoke(self.cptr, Label::TcbReadCpuTime, &[]).map(|reply| reply.words[0])
     }
 }
 

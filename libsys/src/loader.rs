@@ -187,8 +187,8 @@ pub fn page_file_bytes(plan: &SegmentPlan, page: u64) -> Option<(u64, core::ops:
 
 #[cfg(all(feature = "runtime", target_os = "none"))]
 pub use runtime::{
-    life_bits, window_addr, LoadStep, Loader, Process, ProcessConfig, LIFE_BITS, MAX_REFILL_PAGES,
-    MAX_WRITABLE_RUNS, WINDOW_PAGES,
+    life_bits, window_addr, Gift, LoadStep, Loader, Process, ProcessConfig, LIFE_BITS, MAX_GIFTS,
+    MAX_REFILL_PAGES, MAX_WRITABLE_RUNS, WINDOW_PAGES,
 };
 
 #[cfg(all(feature = "runtime", target_os = "none"))]

@@ -25,6 +25,8 @@ pub struct Scheduler {
     slice_left: u32,
     /// Threads in a timed wait, soonest deadline first.
     timeouts: TcbQueue<TimeoutLinks>,
+    /// The time-stamp counter value up to which running time has been charged.
+    charged_at: u64,
 }
 
 // SAFETY: the scheduler is only touched with interrupts off on the single CPU, through the
@@ -39,6 +41,7 @@ pub static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: null_mut(),
     slice_left: TIMESLICE_TICKS,
     timeouts: TcbQueue::EMPTY,
+    charged_at: 0,
 });
 
 impl Scheduler {
@@ -211,6 +214,43 @@ impl Scheduler {
         !self.timeouts.is_empty()
     }
 
+    /// Charges `running` (the thread that was current since the last charge; null while
+    /// idle, which nobody pays for) with the counter ticks from the last charge to `now`.
+    ///
+    /// The charge points are the timer tick and every switch the scheduler makes
+    /// ([`schedule`]); the IPC fast path switches threads without charging, so the time
+    /// since the last charge point goes to whichever thread is current at the next one.
+    /// A thread that runs without system calls (a spinner) is charged exactly, to within a
+    /// tick; time in fast-path round trips may be charged to the other side of them.
+    ///
+    /// # Safety
+    /// `running` must be null or a live TCB.
+    pub unsafe fn charge(&mut self, running: *mut Tcb, now: u64) {
+        let used = now.saturating_sub(self.charged_at);
+        self.charged_at = now;
+        // SAFETY: forwarded from the caller; a place read and write of one field.
+        unsafe {
+            if !running.is_null() {
+                (*running).cpu_time = (*running).cpu_time.saturating_add(used);
+            }
+        }
+    }
+
+    /// The counter ticks `t` has run for, including the part not yet charged when it is
+    /// the current thread.
+    ///
+    /// # Safety
+    /// `t` must be a live TCB.
+    pub unsafe fn cpu_time(&self, t: *mut Tcb, now: u64) -> u64 {
+        // SAFETY: forwarded from the caller.
+        let charged = unsafe { (*t).cpu_time };
+        if t == self.current {
+            charged.saturating_add(now.saturating_sub(self.charged_at))
+        } else {
+            charged
+        }
+    }
+
     /// Counts a timer tick; true when the current timeslice is used up.
     pub fn tick(&mut self) -> bool {
         self.slice_left = self.slice_left.saturating_sub(1);
@@ -229,7 +269,11 @@ pub fn timer_tick() -> bool {
         // SAFETY: threads in the timeout list are live.
         unsafe { time_out(t) };
     }
-    SCHEDULER.lock().tick()
+    let mut s = SCHEDULER.lock();
+    let running = s.current;
+    // SAFETY: the current thread is live (destroying it clears `current`).
+    unsafe { s.charge(running, now) };
+    s.tick()
 }
 
 /// Ends `t`'s timed wait: out of its queue or reply relation, and runnable with
@@ -317,6 +361,11 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     }
     if next != previous || yielding {
         s.slice_left = TIMESLICE_TICKS;
+    }
+    if next != previous {
+        // SAFETY: `previous` was current, so it is live or null (destroying the current
+        // thread clears `current` before it could be read here).
+        unsafe { s.charge(previous, crate::time::now()) };
     }
     s.current = next;
     drop(s);

@@ -148,6 +148,9 @@ pub struct Tcb {
     /// The IPC fast path's decoded copy of the CSpace slot (valid while no capability slot
     /// anywhere was written since it was made; all zeroes = not made yet).
     pub cspace_cache: crate::fastpath::CspaceCache,
+    /// Time-stamp counter ticks this thread has been charged for running (`TcbReadCpuTime`;
+    /// charged by the scheduler at each timer tick and slow-path switch: `sched::charge`).
+    pub cpu_time: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<Tcb>() <= 1 << libsys::object::TCB_SIZE_BITS);
@@ -183,6 +186,7 @@ impl Tcb {
         self.deadline = 0;
         self.timeout_next = null_mut();
         self.timeout_prev = null_mut();
+        self.cpu_time = 0;
     }
 
     /// Sets the log name.

@@ -144,6 +144,12 @@ const SESSION_TYPING: &[Typing] = &[
 /// control with ^Z typed through the serial port, and `ptyrun hsh` running commands on a
 /// pty. `cat` echoing a typed line shows that it runs (and holds the terminal) before ^Z.
 const USERLAND_TYPING: &[Typing] = &[
+    // First (pids are known: ptyrun is 4): ptyrun killed from inside its pty leaves the
+    // console raw and non-blocking; the shell still reads it, `stty sane` cooks it.
+    ("$ ", b"ptyrun hsh\r"),
+    ("$ ", b"kill -9 4\r"),
+    ("Killed", b""),
+    ("$ ", b"stty sane; echo alive after ptyrun killed\r"),
     (
         "$ ",
         b"cd /tmp; pwd; /bin/pwd; echo x > here; cd /; cat /tmp/here\r",
@@ -322,6 +328,8 @@ pub const SCENARIOS: &[Scenario] = &[
         root_args: "exit",
         input: USERLAND_TYPING,
         lines: &[
+            &["hsh: pid 4: Killed"],
+            &["alive after ptyrun killed"],
             &["/tmp"],
             &["uid=0 euid=0 suid=0 gid=0 egid=0 sgid=0 groups="],
             &["/dev/console"],

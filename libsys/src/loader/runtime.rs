@@ -10,8 +10,8 @@ use crate::bootinfo::{
     ARCHIVE_ADDR, IPC_BUFFER_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER, SLOT_TCB, SLOT_VSPACE,
 };
 use crate::cap::{
-    AsidPool, CNode, Cap, Endpoint, Frame, InvocationError, ObjectKind, PageDirectory, PageTable,
-    Pdpt, SlotPath, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
+    AsidPool, BatchCopy, CNode, Cap, Endpoint, Frame, InvocationError, ObjectKind, PageDirectory,
+    PageTable, Pdpt, SlotPath, Tcb, TcbConfig, Untyped, UserRegisters, VSpace,
 };
 use crate::object::{CNodeGuard, ObjectType, Rights};
 use bootfmt::archive::BootArchive;
@@ -54,6 +54,22 @@ pub enum LoadStep {
     /// Revoking or deleting the process's untyped.
     Destroy,
 }
+
+/// One cap [`Process::give_all`] gives the child.
+#[derive(Clone, Copy, Debug)]
+pub struct Gift {
+    /// The parent's cap (a cptr in the parent's CSpace).
+    pub cap: u64,
+    /// The child's slot.
+    pub child_slot: u64,
+    /// The rights mask.
+    pub rights: Rights,
+    /// `Some(badge)`: minted with it; `None`: copied.
+    pub badge: Option<u64>,
+}
+
+/// Most gifts of one [`Process::give_all`].
+pub const MAX_GIFTS: usize = 12;
 
 /// What a new process gets.
 #[derive(Clone, Copy, Debug)]

@@ -1,4 +1,4 @@
-//! CNode invocations: copy, mint, move, mutate, delete, revoke.
+//! CNode invocations: copy, mint, move, mutate, delete, revoke, and copies in a batch.
 //!
 //! Slots are named seL4-style by `(index, depth)` relative to the invoked CNode cap.
 //! Argument words: copy/mint/move/mutate take `dest_index, dest_depth, src_index,
@@ -6,11 +6,12 @@
 
 use super::pending::{self, Work};
 use super::{
-    cap_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots, Output,
+    cap_error, lookup_error, resolve_slot, Args, InvocationError, InvocationResult, KernelSlots,
+    Output,
 };
 use crate::thread::TcbPtr;
-use kerncore::{Argument, Cap, SlotStore};
-use libsys::abi::{Error, Label};
+use kerncore::{Argument, Cap, LookupError, SlotStore};
+use libsys::abi::{CopyBatchWord, Error, Label, COPY_BATCH_MAX, COPY_BATCH_WORDS};
 use libsys::object::Rights;
 
 /// Dispatches an invocation on the CNode cap `root`.
@@ -57,6 +58,76 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
                 .map_err(|()| crate::syscall::restart())?;
             Ok(Output::empty())
         }
+        Label::CNodeCopyBatch => copy_batch(root, args),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+}
+
+/// `CNodeCopyBatch`: the entries' packed words are all checked first; then each entry is
+/// a `CNodeCopy` or `CNodeMint` (looked up when its turn comes), in order. The first
+/// refusal ends the call with its error at the entry's word (entry `k`'s words are
+/// `4k..4k+4`); the entries before it stay done. At most [`COPY_BATCH_MAX`] entries, each
+/// a constant amount of work, so the call needs no preemption point.
+fn copy_batch(root: &Cap, args: &Args) -> InvocationResult {
+    let length = args.sent_len();
+    if length == 0
+        || !length.is_multiple_of(COPY_BATCH_WORDS)
+        || length > COPY_BATCH_MAX * COPY_BATCH_WORDS
+    {
+        return Err(InvocationError::new(Error::RangeError, 0));
+    }
+    let entries = length / COPY_BATCH_WORDS;
+    let mut decoded = [None; COPY_BATCH_MAX];
+    for (k, entry) in decoded.iter_mut().enumerate().take(entries) {
+        let base = k * COPY_BATCH_WORDS;
+        let word = CopyBatchWord::from_word(args.get(base + 2)?).ok_or(InvocationError::new(
+            Error::InvalidArgument,
+            base as u64 + 2,
+        ))?;
+        let rights = Rights::from_bits(word.rights).ok_or(InvocationError::new(
+            Error::InvalidArgument,
+            base as u64 + 2,
+        ))?;
+        let data = args.get(base + 3)?;
+        if !word.mint && data != 0 {
+            return Err(InvocationError::new(
+                Error::InvalidArgument,
+                base as u64 + 3,
+            ));
+        }
+        *entry = Some((word, rights, data));
+    }
+    for (k, entry) in decoded.iter().enumerate().take(entries) {
+        let Some((word, rights, data)) = *entry else {
+            break;
+        };
+        let base = (k * COPY_BATCH_WORDS) as u64;
+        let resolve = |index: u64, depth: u64, arg: u64| {
+            kerncore::resolve(&KernelSlots, root, index, depth as u32).map_err(|e| match e {
+                // A bad depth is the fault of the packed word, which holds both depths.
+                LookupError::InvalidDepth { .. } => InvocationError::new(e.code(), base + 2),
+                _ => lookup_error(e, arg),
+            })
+        };
+        let dest = resolve(args.get(base as usize)?, word.dest_depth, base)?;
+        // As in seL4, an occupied destination is reported before the source is looked at.
+        if !KernelSlots.slot(dest).is_empty() {
+            return Err(InvocationError::new(Error::DeleteFirst, base));
+        }
+        let src = resolve(args.get(base as usize + 1)?, word.src_depth, base + 1)?;
+        let position = |a: Argument| match a {
+            Argument::Destination => Some(base),
+            Argument::Source => Some(base + 1),
+            Argument::Rights => Some(base + 2),
+            Argument::Data => Some(base + 3),
+            _ => None,
+        };
+        let result = if word.mint {
+            kerncore::cnode_mint(&mut KernelSlots, src, dest, rights, data)
+        } else {
+            kerncore::cnode_copy(&mut KernelSlots, src, dest, rights)
+        };
+        result.map_err(|e| cap_error(e, position))?;
+    }
+    Ok(Output::empty())
 }

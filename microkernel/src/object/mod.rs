@@ -91,6 +91,8 @@ pub const MAX_ARGS: usize = 24;
 pub struct Args {
     words: [u64; MAX_ARGS],
     length: usize,
+    /// The length the message said (`length` is at most [`MAX_ARGS`] of it).
+    sent: usize,
     /// The label.
     pub label: u64,
 }
@@ -100,7 +102,8 @@ impl Args {
     pub fn read(tcb: TcbPtr) -> Args {
         let info = MessageInfo(tcb.read_context(|c| c.rsi));
         let mut words = [0u64; MAX_ARGS];
-        let mut length = (info.length() as usize).min(MAX_ARGS);
+        let sent = info.length() as usize;
+        let mut length = sent.min(MAX_ARGS);
         let registers = length.min(4);
         words[..registers].copy_from_slice(&tcb.message_registers()[..registers]);
         if length > 4 {
@@ -123,8 +126,14 @@ impl Args {
         Args {
             words,
             length,
+            sent,
             label: info.label(),
         }
+    }
+
+    /// The number of words the message said it has (words past [`MAX_ARGS`] are not read).
+    pub fn sent_len(&self) -> usize {
+        self.sent
     }
 
     /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.

@@ -73,6 +73,7 @@ enum TcbOp {
         bases: crate::arch::gdt::SegmentBases,
         load_now: bool,
     },
+    ReadCpuTime,
 }
 
 /// Checks an invocation on `target` without changing anything. `notification` is the cap
@@ -149,6 +150,7 @@ fn decode(
             Ok(TcbOp::Bind(n))
         }
         Label::TcbSetTlsBase => decode_tls_base(is_self, args),
+        Label::TcbReadCpuTime => Ok(TcbOp::ReadCpuTime),
         Label::TcbUnbindNotification => {
             if target.bound_notification() == 0 {
                 return Err(InvocationError::cap(Error::IllegalOperation));
@@ -179,6 +181,15 @@ fn apply(target: TcbPtr, op: TcbOp) -> Output {
             unsafe { (*Notification::at(n)).set_bound(target.as_raw() as u64) };
         }
         TcbOp::Unbind => unbind(target),
+        TcbOp::ReadCpuTime => {
+            // SAFETY: `target` is live (its cap was just looked up).
+            let ticks = unsafe {
+                SCHEDULER
+                    .lock()
+                    .cpu_time(target.as_raw(), crate::time::now())
+            };
+            return Output::words(&[ticks]);
+        }
         TcbOp::SetTlsBase { bases, load_now } => {
             target.set_segment_bases(bases);
             if load_now {

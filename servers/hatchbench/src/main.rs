@@ -41,12 +41,19 @@ const BOOT: &[BootProgram] = &[BootProgram {
 
 fn main(arg: u64) {
     if arg == BOOT_INFO_ADDR {
-        procsrv::run(arg, BOOT);
+        root_task(arg);
         return;
     }
     if let Err(why) = driver() {
         println!("bench: failed: {why}");
     }
+}
+
+/// The root task: procsrv. Out of line so that `main`'s frame, which the driver's stack
+/// holds too, is small.
+#[inline(never)]
+fn root_task(arg: u64) {
+    procsrv::run(arg, BOOT);
 }
 
 /// The three ways of describing a child.
@@ -63,23 +70,6 @@ impl Method {
             Method::Egg => "egg",
             Method::Chatty => "chatty",
             Method::Struct => "struct",
-        }
-    }
-}
-
-/// One child, described the three ways (each encoded once, before the timing).
-struct Described<'p> {
-    egg: Command<'p>,
-    chatty: Chatty,
-    strukt: Struct,
-}
-
-impl Described<'_> {
-    fn spawn(&self, method: Method) -> Result<Child, HatchError> {
-        match method {
-            Method::Egg => self.egg.spawn(),
-            Method::Chatty => self.chatty.spawn(),
-            Method::Struct => self.strukt.spawn(),
         }
     }
 }
@@ -107,8 +97,15 @@ fn median(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
-/// Rounds of hatch + wait; a failed round is printed as a `bench-error:` line.
-fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
+/// Rounds of hatch + wait of the child `spawn` hatches; a failed round is printed as a
+/// `bench-error:` line. Never inlined, nor are its callers ([`measure`]): a hatched
+/// process's stack grows from its block, which this program's bss (procsrv's) mostly fills.
+#[inline(never)]
+fn time(
+    spawn: &dyn Fn() -> Result<Child, HatchError>,
+    method: Method,
+    ops: usize,
+) -> Option<Figures> {
     let mut rounds = [0u64; ROUNDS];
     let mut counts = [[0u64; ROUNDS]; 4];
     let counting = counters().is_some();
@@ -116,7 +113,7 @@ fn time(d: &Described<'_>, method: Method, ops: usize) -> Option<Figures> {
     for round in 0..WARM_UP + ROUNDS {
         let before = if counting { counters() } else { None };
         let start = now();
-        let mut child = match d.spawn(method) {
+        let mut child = match spawn() {
             Ok(c) => c,
             Err(e) => {
                 println!("bench-error: method={m} ops={ops} run={round}: the hatch failed: {e}");
@@ -276,8 +273,9 @@ fn command<'p>(ops: &[MixOp], cnode: Cap<CNode>, radix: u64) -> Command<'p> {
     c
 }
 
-/// The driver's frame holds the three descriptions (about 30 KiB): never inlined into
-/// `main`, which the root task runs too on its 64 KiB stack.
+/// Measures each op count's child described each way. Each description is made (encoded,
+/// before the timing) in a function of its own ([`measure`]), so that only one is on the
+/// stack at a time: the driver is a hatched process whose stack grows from its block.
 #[inline(never)]
 fn driver() -> Result<(), &'static str> {
     let endpoint = make_object(ObjectType::Endpoint, 0).map_err(|_| "no endpoint")?;
@@ -293,33 +291,19 @@ fn driver() -> Result<(), &'static str> {
     for n in OP_COUNTS {
         let len = mix(n, &mut ops);
         let egg = command(&ops[..len], cnode, radix);
-        let chatty = Chatty::new(&egg).map_err(|_| "the chatty calls do not fit")?;
-        let strukt = match Struct::new(&egg) {
-            Ok(s) => s,
-            Err(e) => {
-                println!(
-                    "bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}"
-                );
-                return Err("a mix the struct cannot say");
-            }
-        };
+        let calls = chatty_calls(&egg)?;
+        struct_says(&egg, n)?;
         println!(
-            "bench: {n} ops: egg {} bytes, chatty {} calls",
+            "bench: {n} ops: egg {} bytes, chatty {calls} calls",
             egg.egg().len(),
-            chatty.calls()
         );
-        let described = Described {
-            egg,
-            chatty,
-            strukt,
-        };
         for method in [Method::Egg, Method::Chatty, Method::Struct] {
             // Where the instructions go: procsrv's phase totals over the 10-op egg's rounds.
             let breakdown = matches!(method, Method::Egg) && n == 10;
             if breakdown {
                 phases(true)?;
             }
-            match time(&described, method, n) {
+            match measure(&egg, method, n)? {
                 Some(f) => {
                     if breakdown {
                         report_phases(&phases(false)?, &f);
@@ -331,6 +315,54 @@ fn driver() -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The number of chatty calls describing `egg`'s child.
+#[inline(never)]
+fn chatty_calls(egg: &Command<'_>) -> Result<usize, &'static str> {
+    match &Chatty::new(egg) {
+        Ok(chatty) => Ok(chatty.calls()),
+        Err(_) => Err("the chatty calls do not fit"),
+    }
+}
+
+/// Whether the struct can say `egg`'s child (a `bench-error:` line if not).
+#[inline(never)]
+fn struct_says(egg: &Command<'_>, n: usize) -> Result<(), &'static str> {
+    match Struct::new(egg) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            println!("bench-error: method=struct ops={n}: the struct cannot say the mix: {e:?}");
+            Err("a mix the struct cannot say")
+        }
+    }
+}
+
+/// [`time`]s `egg`'s child described the `method` way (that description made before the
+/// timing, in a function of its own).
+fn measure(egg: &Command<'_>, method: Method, n: usize) -> Result<Option<Figures>, &'static str> {
+    match method {
+        Method::Egg => Ok(time(&|| egg.spawn(), method, n)),
+        Method::Chatty => measure_chatty(egg, n),
+        Method::Struct => measure_struct(egg, n),
+    }
+}
+
+/// [`measure`] of the chatty calls.
+#[inline(never)]
+fn measure_chatty(egg: &Command<'_>, n: usize) -> Result<Option<Figures>, &'static str> {
+    // Used where it was made: a move would put a second copy (20 KiB) in the frame.
+    match &Chatty::new(egg) {
+        Ok(chatty) => Ok(time(&|| chatty.spawn(), Method::Chatty, n)),
+        Err(_) => Err("the chatty calls do not fit"),
+    }
+}
+
+/// [`measure`] of the struct.
+#[inline(never)]
+fn measure_struct(egg: &Command<'_>, n: usize) -> Result<Option<Figures>, &'static str> {
+    let strukt = Struct::new(egg).map_err(|_| "a mix the struct cannot say")?;
+    Ok(time(&|| strukt.spawn(), Method::Struct, n))
 }
 
 /// procsrv's phase totals ([`procsrv_api::phase`]), reset first when `reset`.

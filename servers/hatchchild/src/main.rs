@@ -45,6 +45,7 @@ fn run(role: &[u8], start: &Startup) {
         b"env" => env(start),
         b"orphan" => orphan(),
         b"hatcher" => hatcher(),
+        b"hold" => hold(),
         b"stallfs" => stall_file_server(start.arg(2) == Some(b"all")),
         b"pinger" => pinger(start.pid()),
         b"stack" => {
@@ -195,6 +196,47 @@ fn hatcher() {
             .is_ok_and(|mut c| c.wait() == Ok(procsrv_api::WaitStatus::Exited(0)));
     }
     exit(if ok { 0 } else { 1 });
+}
+
+/// How long [`hold`] keeps its suspended child (ms): long enough that every holder the
+/// test starts has its child at the same time.
+const HOLD_MS: u64 = 300;
+
+/// Sleeps `ms` milliseconds.
+fn nap(ms: u64) {
+    if let Ok(clock) = libsys::process::client::clock() {
+        let now = libsys::time::now();
+        libsys::syscall::sleep_until(clock.deadline_after(now, ms * 1_000_000));
+    }
+}
+
+/// Hatches `/bin/tiny` suspended and holds it [`HOLD_MS`] (so that the children of many
+/// holders are alive at once), then resumes it and waits for it. Exits 0 when it hatched
+/// and exited 0; 2 when procsrv refused the hatch cleanly (EAGAIN or ENOMEM: no free
+/// process record, memory block or slots); 1 for anything else.
+fn hold() {
+    use procsrv_api::Errno;
+    let code = match libsys::process::Command::new(b"/bin/tiny")
+        .start_suspended()
+        .spawn()
+    {
+        Ok(mut child) => {
+            nap(HOLD_MS);
+            let ran =
+                child.resume().is_ok() && child.wait() == Ok(procsrv_api::WaitStatus::Exited(0));
+            if ran {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) if e.errno == Errno::EAGAIN || e.errno == Errno::ENOMEM => {
+            nap(HOLD_MS);
+            2
+        }
+        Err(_) => 1,
+    };
+    exit(code);
 }
 
 /// Hatches per [`hatcher`].

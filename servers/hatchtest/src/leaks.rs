@@ -162,6 +162,59 @@ pub(crate) fn many_hatchers(t: &mut Tally) {
     t.check("many hatchers leave no leak", usage() == before);
 }
 
+/// Holders started at once by [`many_holders`] (issue 7: "64 hatchers at once").
+const HOLDERS: usize = 64;
+
+/// 64 processes at once each hatch a child (suspended, held 300 ms, then resumed and
+/// waited for: `hatchchild hold`): 129 processes with the driver, more than procsrv has
+/// memory blocks (95 free) and slots (about 2,165 free, some 23 a process) for in this
+/// boot, so some child hatches are refused; each must succeed or be refused cleanly
+/// (EAGAIN/ENOMEM), every holder must start and end as it says, and procsrv's blocks,
+/// slots and process count must come back to what they were.
+pub(crate) fn many_holders(t: &mut Tally) {
+    let before = usage();
+    let holder = cmd(b"hold").start_suspended();
+    let mut holders: [Option<Child>; HOLDERS] = [const { None }; HOLDERS];
+    let mut started = 0;
+    // All 64 are hatched suspended first (65 processes fit), then resumed together, so
+    // that they hatch their children at once.
+    for (i, c) in holders.iter_mut().enumerate() {
+        match holder.spawn() {
+            Ok(child) => {
+                *c = Some(child);
+                started += 1;
+            }
+            Err(e) => println!("hatchtest: holder {i}: {e}; usage {:?}", usage()),
+        }
+    }
+    let mut resumed = true;
+    for c in holders.iter_mut().flatten() {
+        resumed &= c.resume().is_ok();
+    }
+    t.check("64 suspended holders resume", resumed);
+    // The holders hold their children for 300 ms: look while they do.
+    let during = usage();
+    let (mut held, mut refused, mut wrong) = (0u32, 0u32, 0u32);
+    for c in holders.iter_mut().flatten() {
+        match c.wait() {
+            Ok(WaitStatus::Exited(0)) => held += 1,
+            Ok(WaitStatus::Exited(2)) => refused += 1,
+            _ => wrong += 1,
+        }
+    }
+    println!(
+        "hatchtest: {started} holders at once: {held} children hatched, {refused} refused cleanly, {wrong} otherwise; usage before {before:?}, while they held {during:?}"
+    );
+    t.check("64 holders start at once", started == HOLDERS);
+    t.check(
+        "64 hatchers at once: each child hatch succeeds or is refused with EAGAIN/ENOMEM",
+        wrong == 0 && held + refused == HOLDERS as u32,
+    );
+    t.check("64 hatchers at once: some children hatch", held > 0);
+    drop(holders);
+    t.check("64 hatchers at once leave no leak", usage() == before);
+}
+
 /// xorshift64*.
 pub(crate) fn next(state: &mut u64) -> u64 {
     *state ^= *state >> 12;

@@ -10,6 +10,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod big_requests;
+mod cpu_limits;
 mod file_server;
 mod leaks;
 mod random_messages;

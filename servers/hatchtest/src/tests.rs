@@ -73,8 +73,10 @@ pub fn run(start: &Startup) {
     environment(&mut t);
     alternatives(&mut t);
     own_state(&mut t);
+    crate::cpu_limits::cpu_limits(&mut t);
     crate::leaks::leaks(&mut t);
     crate::leaks::many_hatchers(&mut t);
+    crate::leaks::many_holders(&mut t);
     crate::leaks::out_of_memory(&mut t);
     crate::leaks::random_eggs(&mut t);
     println!("hatchtest: {} passed, {} failed", t.passed, t.failed);

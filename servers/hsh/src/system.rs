@@ -75,7 +75,18 @@ fn nul_separated(strings: &[Vec<u8>]) -> Vec<u8> {
 impl System for Libsys {
     fn read(&mut self, fd: Fd, buffer: &mut [u8]) -> Result<usize, Errno> {
         self.files(Errno::EBADF)?;
-        fs::read(fs::Fd(fd.into()), buffer).map_err(from_fs)
+        let fd = fs::Fd(fd.into());
+        match fs::read(fd, buffer) {
+            // A program that shared the description left it non-blocking (a `ptyrun`
+            // killed before it put its flags back): the shell blocks again, as bash does,
+            // rather than take EAGAIN for the end of its input.
+            Err(fs_api::Errno::EAGAIN) => {
+                let flags = fs::get_flags(fd).map_err(from_fs)?;
+                fs::set_flags(fd, flags & !fs::O_NONBLOCK).map_err(from_fs)?;
+                fs::read(fd, buffer).map_err(from_fs)
+            }
+            result => result.map_err(from_fs),
+        }
     }
 
     fn write(&mut self, fd: Fd, bytes: &[u8]) -> Result<usize, Errno> {

@@ -71,7 +71,8 @@ impl<S: System> Shell<S> {
             [l] if l == b"-l" => true,
             _ => return out.fail("jobs: usage: jobs [-l]", STATUS_USAGE),
         };
-        self.notify_jobs();
+        // What changed is listed here, once, not also reported as a change (as bash does).
+        self.collect_children();
         let lines: Vec<String> = self
             .jobs
             .iter()
@@ -98,6 +99,15 @@ impl<S: System> Shell<S> {
             .collect();
         for line in lines {
             out.line(&line);
+        }
+        let listed: Vec<(usize, JobState)> =
+            self.jobs.iter().map(|job| (job.id, job.state())).collect();
+        for (id, state) in listed {
+            if state == JobState::Done {
+                self.jobs.remove(id);
+            } else if let Some(job) = self.jobs.get_mut(id) {
+                job.reported = state;
+            }
         }
         0
     }

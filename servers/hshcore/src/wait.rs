@@ -90,13 +90,7 @@ impl<S: System> Shell<S> {
         if self.jobs.is_empty() {
             return;
         }
-        let options = WaitOptions {
-            nohang: true,
-            untraced: self.job_control,
-        };
-        while let Ok(Some((pid, status))) = self.sys.wait(WaitTarget::Any, options) {
-            self.jobs.record(pid, status);
-        }
+        self.collect_children();
         let changed: Vec<usize> = self
             .jobs
             .iter()
@@ -128,6 +122,18 @@ impl<S: System> Shell<S> {
             } else if let Some(job) = self.jobs.get_mut(id) {
                 job.reported = state;
             }
+        }
+    }
+
+    /// Records in the job table what children changed (ended, or stopped with job
+    /// control), without blocking and without reporting it.
+    pub(crate) fn collect_children(&mut self) {
+        let options = WaitOptions {
+            nohang: true,
+            untraced: self.job_control,
+        };
+        while let Ok(Some((pid, status))) = self.sys.wait(WaitTarget::Any, options) {
+            self.jobs.record(pid, status);
         }
     }
 

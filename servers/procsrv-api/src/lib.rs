@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alt;
+pub mod cpu_limit;
 mod errno;
 mod info;
 pub mod phase;
@@ -20,7 +21,7 @@ pub use info::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES, INFO_R
 pub use request::{
     decode_hatch, encode_hatch, encode_hatch_paged, strings, HatchRequest, RequestError,
     RequestPages, HATCH_HEADER_WORDS, MAX_CAP_RADIX, MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES,
-    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR,
+    MAX_REQUEST_PAGES, MAX_STRINGS, REQUEST_PAGES_ADDR, SMALL_REQUEST_BYTES,
 };
 pub use status::{signal, Signal, WaitStatus};
 
@@ -221,6 +222,41 @@ impl PsEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every request label is its own (two branches once both took 16: `UMASK` and
+    /// `PHASES`); a new label must be added here.
+    #[test]
+    fn request_labels_are_distinct() {
+        use label::*;
+        let all = [
+            HATCH,
+            EXIT,
+            WAIT,
+            KILL,
+            RESUME,
+            IDS,
+            SUPPORTED,
+            LIMITS,
+            LIST,
+            USAGE,
+            INJECT,
+            INFO,
+            CLOCK,
+            SET_CWD,
+            SIGIGNORE,
+            UMASK,
+            SETRLIMIT,
+            TEST_FILE_SERVER,
+            LAUNCH_CREATE,
+            LAUNCH_ADD,
+            LAUNCH_START,
+            SPAWN_STRUCT,
+            PHASES,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(a), "label {a} is used twice");
+        }
+    }
 
     #[test]
     fn ps_entries_round_trip_through_words() {

@@ -23,6 +23,10 @@ use crate::Errno;
 pub const HATCH_HEADER_WORDS: usize = 6;
 /// Most bytes of path, argv, envp and egg together.
 pub const MAX_REQUEST_BYTES: usize = (512 - HATCH_HEADER_WORDS) * 8;
+/// Requests of at most this many bytes (program, argv, envp, egg: the usual hatch) are
+/// encoded and decoded in buffers of this size by libsys's client and procsrv, which then
+/// zero 512 bytes rather than 4 KiB per call.
+pub const SMALL_REQUEST_BYTES: usize = 512;
 /// Most argv strings, and most envp strings.
 pub const MAX_STRINGS: usize = 256;
 /// Largest CNode radix a request may send.

@@ -6,13 +6,16 @@ use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
 use libsys::cap::{Cap, Endpoint, SlotPath};
-use libsys::loader::{LoadError, Loader, Process, ProcessConfig};
+use libsys::loader::{Gift, LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
 use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
 use libsys::time::now;
 use procsrv_api::{badge, phase, Errno, HatchRequest, NO_OP};
 
+/// Bytes of the buffer a usual initial stack is laid out in before it is written to the
+/// child's page (a bigger one is laid out in a page-sized buffer).
+const SMALL_STACK_BYTES: usize = 512;
 /// Stack pages mapped when a process starts; the rest are mapped when it first touches
 /// them (a page fault procsrv answers, up to [`MAX_STACK`]).
 pub const STACK_PAGES: u64 = 1;
@@ -230,25 +233,32 @@ impl Server {
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
-        let given = process
-            .give_badged(
-                &self.loader,
-                self.endpoint,
-                SLOT_PROCSRV,
-                own,
-                badge::PROCESS | u64::from(pid),
-            )
-            .and_then(|()| process.give(&self.loader, block.memory, SLOT_MEMORY, Rights::ALL))
-            .and_then(|()| match self.files.namespace_endpoint() {
-                Some(fs) => process.give_badged(
-                    &self.loader,
-                    fs,
-                    libsys::process::SLOT_FS,
-                    own,
-                    fs_api::Badge::Namespace(pid.into()).to_word(),
-                ),
-                None => Ok(()),
-            });
+        // procsrv's endpoint, the memory half and the file server's: one `CNodeCopyBatch`.
+        let mut gifts = [Gift {
+            cap: self.endpoint.cptr(),
+            child_slot: SLOT_PROCSRV,
+            rights: own,
+            badge: Some(badge::PROCESS | u64::from(pid)),
+        }; 3];
+        gifts[1] = Gift {
+            cap: block.memory.cptr(),
+            child_slot: SLOT_MEMORY,
+            rights: Rights::ALL,
+            badge: None,
+        };
+        let count = match self.files.namespace_endpoint() {
+            Some(fs) => {
+                gifts[2] = Gift {
+                    cap: fs.cptr(),
+                    child_slot: libsys::process::SLOT_FS,
+                    rights: own,
+                    badge: Some(fs_api::Badge::Namespace(pid.into()).to_word()),
+                };
+                3
+            }
+            None => 2,
+        };
+        let given = process.give_all(&self.loader, &gifts[..count]);
         if given.is_err() {
             self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
@@ -305,8 +315,7 @@ impl Server {
             done.map_err(|errno| failure(errno, offset))?;
         }
         let t = now();
-        let mut stack = [0u8; 4096];
-        let contents = StackContents {
+        let contents = || StackContents {
             argv: request.args(),
             envp: draft.env(),
             bindings: draft.bindings(),
@@ -314,8 +323,20 @@ impl Server {
             entry: process.entry,
             marker: core::marker::PhantomData,
         };
-        let (used, rsp) =
-            build_stack(&mut stack, HATCH_STACK_TOP, contents).map_err(|_| Errno::E2BIG)?;
+        // Laid out in a small buffer first (the usual stack is a few hundred bytes): zeroing
+        // a page-sized one cost about 500 instructions per hatch.
+        let mut small = [0u8; SMALL_STACK_BYTES];
+        let mut page;
+        let (stack, (used, rsp)): (&[u8], _) =
+            match build_stack(&mut small, HATCH_STACK_TOP, contents()) {
+                Ok(laid_out) => (&small, laid_out),
+                Err(_) => {
+                    page = [0u8; 4096];
+                    let laid_out = build_stack(&mut page, HATCH_STACK_TOP, contents())
+                        .map_err(|_| Errno::E2BIG)?;
+                    (&page, laid_out)
+                }
+            };
         let suspended = draft.suspended;
         self.injected()?;
         process

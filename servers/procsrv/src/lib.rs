@@ -19,6 +19,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod alt;
+mod cpu;
 pub mod files;
 pub mod fsrv;
 pub mod hatch;
@@ -73,7 +74,12 @@ pub(crate) struct Global<T>(pub(crate) UnsafeCell<T>);
 // SAFETY: procsrv has exactly one thread; the value is reached only through `take`, once.
 unsafe impl<T> Sync for Global<T> {}
 
-static TABLE: Global<MaybeUninit<Table>> = Global(UnsafeCell::new(MaybeUninit::uninit()));
+/// Where procsrv maps its process table, made at start from its own memory rather than
+/// kept in `.bss`: the programs that link procsrv's library to test it (`hatchtest`,
+/// `hatchbench`) run hatched copies of themselves, and a hatched process's `.bss` and
+/// stack both come from its block's 512 KiB image half; a table there (about 280 KiB,
+/// unused by the copy) left their stacks under 100 KiB to grow in.
+const TABLE_ADDR: u64 = 0x7ffa_0000_0000;
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
 static TEST_FILES: Global<testfiles::TestFiles> = Global(UnsafeCell::new(
@@ -114,6 +120,9 @@ pub struct Server {
     pub(crate) phases: phases::Phases,
     /// Tests only (`INJECT` word 1): hatches neither take nor park warm blocks.
     pub(crate) build_cold: bool,
+    /// When to look at the CPU times of the processes with a finite RLIMIT_CPU next (a
+    /// time-stamp counter value); `None` while no process has one ([`cpu`]).
+    cpu_deadline: Option<u64>,
 }
 
 /// Why procsrv could not start.
@@ -171,6 +180,7 @@ impl Server {
         let replies = alloc
             .retype(libsys::object::ObjectType::Reply, 0, 2 * MAX_PROCS as u64)
             .map_err(|_| StartError::OutOfMemory)?;
+        let table_memory = map_table(&mut alloc)?;
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
         let (table, blocks, files, launches) = unsafe {
@@ -182,7 +192,7 @@ impl Server {
                 &mut *NO_FILE_SERVER.0.get()
             };
             (
-                Table::init_in_place(&mut *TABLE.0.get()),
+                Table::init_in_place(table_memory),
                 &mut *BLOCKS.0.get(),
                 files,
                 &mut *alt::LAUNCHES.0.get(),
@@ -212,6 +222,7 @@ impl Server {
             launches,
             phases: phases::Phases::new(),
             build_cold: false,
+            cpu_deadline: None,
         };
         server.baseline = server.usage();
         Ok(server)
@@ -303,4 +314,30 @@ pub fn root_args_have(boot_info: u64, word: &str) -> bool {
         .lines()
         .filter(|line| line.key == "root-args")
         .any(|line| line.rest.split_ascii_whitespace().any(|w| w == word))
+}
+
+/// Maps fresh zeroed frames for the process table at [`TABLE_ADDR`] in procsrv's own
+/// address space and returns that memory (once: [`Server::start_with`] runs once).
+///
+/// # Errors
+/// [`StartError::OutOfMemory`]: no memory or slots for the frames or their page tables.
+fn map_table(alloc: &mut Allocator) -> Result<&'static mut MaybeUninit<Table>, StartError> {
+    use libsys::object::{ObjectType, Rights};
+    const PAGE: u64 = 4096;
+    let pages = (core::mem::size_of::<Table>() as u64).div_ceil(PAGE);
+    let first = alloc
+        .retype(ObjectType::Frame4K, 0, pages)
+        .map_err(|_| StartError::OutOfMemory)?;
+    let vspace = Cap::<libsys::cap::VSpace>::from_cptr(libsys::bootinfo::SLOT_VSPACE);
+    let rw = Rights::READ.union(Rights::WRITE).bits();
+    for i in 0..pages {
+        let frame = Cap::<libsys::cap::Frame>::from_cptr(first + i);
+        libsys::vspace::map_frame(alloc, vspace, frame, TABLE_ADDR + i * PAGE, rw, false)
+            .map_err(|_| StartError::OutOfMemory)?;
+    }
+    // SAFETY: `pages` frames, mapped read-write at `TABLE_ADDR` just above, cover a
+    // `Table`; nothing else is mapped there or refers to that memory, and this runs once,
+    // so the returned reference is the only one. `MaybeUninit` makes no claim on the
+    // bytes (fresh frames are zero anyway).
+    Ok(unsafe { &mut *(TABLE_ADDR as *mut MaybeUninit<Table>) })
 }

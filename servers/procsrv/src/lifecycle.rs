@@ -383,7 +383,7 @@ impl Server {
     }
 
     /// Applies `signal` to `pid`: the default action, ignored, or pending while blocked.
-    fn deliver(&mut self, pid: u64, signal: Signal) {
+    pub(crate) fn deliver(&mut self, pid: u64, signal: Signal) {
         let Some(p) = self.table.get_mut(pid) else {
             return;
         };

@@ -128,17 +128,21 @@ impl<'d> Draft<'d> {
         })
     }
 
-    /// Copies request cap `source` into child slot `slot` with `rights`, minting `badge`.
+    /// Copies request cap `source` into child slot `slot` with `rights`, minting `badge`;
+    /// what the slot holds is deleted first when it may hold something (`occupied`).
     fn copy_request_cap(
         &self,
         slot: u64,
         source: u32,
         rights: u8,
         badge: u64,
+        occupied: bool,
     ) -> Result<(), Errno> {
         let src = self.request_cap(source)?;
         let dest = self.child_slot(slot);
-        self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+        if occupied {
+            self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+        }
         let rights = libsys::object::Rights::from_bits(u64::from(rights)).ok_or(Errno::EINVAL)?;
         let result = if badge == 0 {
             self.root().copy(dest, src, rights)
@@ -374,12 +378,17 @@ impl egg::Hatch for Draft<'_> {
         } else if !(FIRST_USER_SLOT..FIRST_BIND_SLOT).contains(&slot) {
             return Err(Errno::EINVAL);
         }
+        // The child's CNode starts empty each life and an fd slot is filled only by the ops
+        // that mark the fd open: a closed fd's slot is empty (no delete: a kernel call less).
+        let occupied = fd >= MAX_FDS || self.fds & (1 << fd) != 0;
         let with_files = self.files.namespace_endpoint().is_some();
         let shared = if fd < MAX_FDS && badge == 0 && with_files {
             // An fd of the file server becomes the child's own handle (CtlShare).
             let src = self.request_cap(source)?;
             let dest = self.child_slot(slot);
-            self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+            if occupied {
+                self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
+            }
             let rights =
                 libsys::object::Rights::from_bits(u64::from(rights.0)).ok_or(Errno::EINVAL)?;
             let (pid, root) = (self.proc.pid, self.root());
@@ -388,7 +397,7 @@ impl egg::Hatch for Draft<'_> {
             false
         };
         if !shared {
-            self.copy_request_cap(slot, source, rights.0, badge)?;
+            self.copy_request_cap(slot, source, rights.0, badge, occupied)?;
         }
         if fd < MAX_FDS {
             self.fds |= 1 << fd;
@@ -404,7 +413,13 @@ impl egg::Hatch for Draft<'_> {
             return Err(Errno::ENOMEM);
         }
         let slot = FIRST_BIND_SLOT + index as u64;
-        self.copy_request_cap(slot, source, libsys::object::Rights::ALL.bits() as u8, 0)?;
+        self.copy_request_cap(
+            slot,
+            source,
+            libsys::object::Rights::ALL.bits() as u8,
+            0,
+            true,
+        )?;
         if existing.is_none() {
             let start = self.bind_len;
             let dest = self

@@ -9,7 +9,7 @@ use libsys::syscall;
 use libsys::time::now;
 use procsrv_api::{
     badge, decode_hatch, label, phase, Errno, RequestPages, HATCH_HEADER_WORDS,
-    MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR, REPLY_OK,
+    MAX_PAGED_REQUEST_BYTES, MAX_REQUEST_BYTES, NO_OP, REPLY_ERROR, REPLY_OK, SMALL_REQUEST_BYTES,
 };
 
 /// What to answer.
@@ -41,16 +41,32 @@ impl Server {
         let mut leftover_cap = 0u64;
         loop {
             syscall::set_receive_slot(self.receive_slot);
-            let received = match answer {
-                Answer::Nothing => self.endpoint.recv(),
-                Answer::Words(label, n, words) | Answer::Long(label, n, words) => self
+            let received = match (answer, self.cpu_deadline) {
+                (Answer::Nothing, None) => self.endpoint.recv(),
+                (Answer::Words(label, n, words) | Answer::Long(label, n, words), None) => self
                     .endpoint
                     .reply_recv(MessageInfo::new(label, n as u64, 0), words),
-                Answer::WithCap(label, n, words, cap) => {
+                (Answer::WithCap(label, n, words, cap), None) => {
                     syscall::set_send_cap(0, cap);
                     leftover_cap = cap;
                     self.endpoint
                         .reply_recv(MessageInfo::new(label, n as u64, 1), words)
+                }
+                // A process has a finite RLIMIT_CPU: reply, then wait no later than its
+                // next check (`crate::cpu`).
+                (answer, Some(deadline)) => {
+                    match answer {
+                        Answer::Nothing => {}
+                        Answer::Words(label, n, words) | Answer::Long(label, n, words) => {
+                            let _ = libsys::cap::reply(MessageInfo::new(label, n as u64, 0), words);
+                        }
+                        Answer::WithCap(label, n, words, cap) => {
+                            syscall::set_send_cap(0, cap);
+                            leftover_cap = cap;
+                            let _ = libsys::cap::reply(MessageInfo::new(label, n as u64, 1), words);
+                        }
+                    }
+                    self.endpoint.recv_timeout(deadline)
                 }
             };
             let t = now();
@@ -67,6 +83,9 @@ impl Server {
                 }
                 Err(_) => Answer::Nothing,
             };
+            if self.table.cpu_limits_changed || self.cpu_deadline.is_some_and(|d| now() >= d) {
+                self.enforce_cpu_limits();
+            }
             // A request's cap is used only during its call (a message that brought none left
             // the slot empty).
             if cap_arrived {
@@ -327,6 +346,9 @@ impl Server {
             return error(Errno::EPERM);
         }
         p.limits[index] = (soft, hard);
+        if index == crate::table::RLIMIT_CPU {
+            self.table.cpu_limits_changed = true;
+        }
         ok(0, [0; 4])
     }
 
@@ -389,10 +411,20 @@ impl Server {
             Ok(c) => c,
             Err(e) => return error(e),
         };
-        let mut bytes = [0u8; MAX_REQUEST_BYTES];
+        // A small request (the usual: a program, a few arguments, an egg of tens of bytes)
+        // is copied into a small buffer: zeroing the whole 4 KiB one cost about 500
+        // instructions per hatch.
+        let mut small = [0u8; SMALL_REQUEST_BYTES];
+        let mut big;
         let paged;
         let request_bytes: &[u8] = if pages.count == 0 {
             let words = (length - HATCH_HEADER_WORDS).min(MAX_REQUEST_BYTES / 8);
+            let bytes: &mut [u8] = if words * 8 <= SMALL_REQUEST_BYTES {
+                &mut small
+            } else {
+                big = [0u8; MAX_REQUEST_BYTES];
+                &mut big
+            };
             for i in 0..words {
                 let w = syscall::word(HATCH_HEADER_WORDS + i).to_le_bytes();
                 bytes[i * 8..i * 8 + 8].copy_from_slice(&w);

@@ -24,6 +24,8 @@ pub const RLIMIT_NOFILE: usize = 7;
 pub const RLIMIT_DATA: usize = 2;
 /// RLIMIT_AS.
 pub const RLIMIT_AS: usize = 9;
+/// RLIMIT_CPU (seconds of CPU time; procsrv enforces it: `crate::cpu`).
+pub const RLIMIT_CPU: usize = 0;
 /// No limit.
 pub const INFINITY: u64 = u64::MAX;
 
@@ -129,6 +131,9 @@ pub struct Proc {
     pub waiting_untraced: bool,
     /// The signal of a stop no `WUNTRACED` wait has reported yet.
     pub unreported_stop: Option<procsrv_api::Signal>,
+    /// It has been sent SIGXCPU for passing its soft RLIMIT_CPU (once, as POSIX asks at
+    /// least; it then runs on to its hard limit if it ignores or blocks the signal).
+    pub cpu_signalled: bool,
 }
 
 impl Proc {
@@ -158,6 +163,7 @@ impl Proc {
             waiting_for: None,
             waiting_untraced: false,
             unreported_stop: None,
+            cpu_signalled: false,
         }
     }
 
@@ -189,6 +195,7 @@ impl Proc {
             waiting_for: None,
             waiting_untraced: false,
             unreported_stop: None,
+            cpu_signalled: false,
         }
     }
 
@@ -276,6 +283,9 @@ pub struct Table {
     /// The last pid handed out (0 at first: the table is all zero, so it costs no file
     /// bytes, only bss).
     last_pid: u32,
+    /// A record with a finite RLIMIT_CPU was stored or given one since procsrv last looked
+    /// (`crate::cpu`): the receive loop must start watching CPU times.
+    pub cpu_limits_changed: bool,
 }
 
 impl Table {
@@ -291,6 +301,8 @@ impl Table {
         }
         // SAFETY: as above.
         unsafe { core::ptr::addr_of_mut!((*table).last_pid).write(0) };
+        // SAFETY: as above.
+        unsafe { core::ptr::addr_of_mut!((*table).cpu_limits_changed).write(false) };
         // SAFETY: every field was just initialized.
         unsafe { slot.assume_init_mut() }
     }
@@ -341,6 +353,9 @@ impl Table {
     /// Stores a new record at `index` and advances the pid counter.
     pub fn insert(&mut self, index: usize, proc: Proc) {
         self.last_pid = self.peek_pid();
+        if proc.limits[RLIMIT_CPU] != (INFINITY, INFINITY) {
+            self.cpu_limits_changed = true;
+        }
         self.procs[index] = Some(proc);
     }
 

@@ -22,6 +22,7 @@
 
 mod check;
 mod cnode;
+mod cnode_copy_batch;
 mod cnode_revoke;
 mod cpu;
 mod cspace_and_message_edges;
@@ -307,6 +308,7 @@ const GROUPS: &[&[Test]] = &[
     misc::TESTS,
     untyped::TESTS,
     cnode::TESTS,
+    cnode_copy_batch::TESTS,
     tcb::TESTS,
     vspace::TESTS,
     irq::TESTS,

@@ -23,6 +23,8 @@ pub const TESTS: &[Test] = crate::tests![
     a_notification_wait_times_out_or_takes_the_signal,
     a_timed_receiver_takes_a_call_and_its_old_deadline_is_forgotten,
     a_timed_call_answered_by_reply_recv_leaves_no_deadline_behind,
+    a_spinning_threads_cpu_time_grows_and_a_blocked_ones_does_not,
+    a_threads_own_cpu_time_includes_what_is_not_charged_yet,
 ];
 
 const STACK_SIZE: usize = 8192;
@@ -117,6 +119,13 @@ extern "C" fn late_signaller(_: u64) -> ! {
     let n: Cap<Notification> = Cap::from_cptr(HELPER_CAP.load(Ordering::SeqCst));
     CODES[0].store(error_code(n.signal()), Ordering::SeqCst);
     idle()
+}
+
+/// Spins forever without a system call (only the timer tick takes the CPU from it).
+extern "C" fn spinner(_: u64) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 fn stack_top(index: usize) -> u64 {
@@ -285,5 +294,68 @@ fn a_timed_call_answered_by_reply_recv_leaves_no_deadline_behind(ctx: &mut Ctx) 
     let bits = n.wait();
     ensure!(bits.is_ok(), "the untimed wait ended with {bits:?}");
     yield_until(|| code(0) == 0)?;
+    Ok(())
+}
+
+/// `TcbReadCpuTime`: while we sleep 50 ms, a spinner at our priority runs nearly all of
+/// that time and is charged for it (at least 30 ms: the charge is exact to within a timer
+/// tick of 10 ms, and the first tick may take the CPU back for us); a thread blocked in
+/// `Recv` the whole time is charged nothing.
+fn a_spinning_threads_cpu_time_grows_and_a_blocked_ones_does_not(ctx: &mut Ctx) -> TestResult {
+    let ep: Cap<Endpoint> = ctx.make()?;
+    reset(ctx, ep.cptr());
+    let blocked = start(ctx, silent_server, 1)?;
+    settle();
+    let spinning = start(ctx, spinner, 0)?;
+    let (spun, slept) = (spinning.read_cpu_time(), blocked.read_cpu_time());
+    let (Ok(spun), Ok(slept)) = (spun, slept) else {
+        return Err(crate::fail!("read_cpu_time: {spun:?}, {slept:?}"));
+    };
+    syscall::sleep_until(in_ms(ctx, 50));
+    let spun_after = spinning.read_cpu_time();
+    let slept_after = blocked.read_cpu_time();
+    ok!(spinning.suspend());
+    let (Ok(spun_after), Ok(slept_after)) = (spun_after, slept_after) else {
+        return Err(crate::fail!(
+            "read_cpu_time: {spun_after:?}, {slept_after:?}"
+        ));
+    };
+    let ms = clock(ctx).ticks_from_nanos(1_000_000);
+    ensure!(
+        spun_after.saturating_sub(spun) >= 30 * ms,
+        "the spinner was charged {} ticks in 50 ms ({ms} ticks a ms)",
+        spun_after.saturating_sub(spun)
+    );
+    ensure!(
+        slept_after == slept,
+        "the blocked thread was charged {} ticks",
+        slept_after.wrapping_sub(slept)
+    );
+    // Suspended, the spinner is charged nothing more.
+    syscall::sleep_until(in_ms(ctx, 20));
+    ensure!(
+        spinning.read_cpu_time() == Ok(spun_after),
+        "a suspended thread was charged"
+    );
+    Ok(())
+}
+
+/// Reading our own time counts the ticks since the last charge point too: it grows across
+/// a busy loop with no system call in between, by at least the loop's own counter ticks.
+fn a_threads_own_cpu_time_includes_what_is_not_charged_yet(_: &mut Ctx) -> TestResult {
+    let me: Cap<Tcb> = Cap::from_cptr(libsys::bootinfo::SLOT_TCB);
+    let Ok(before) = me.read_cpu_time() else {
+        return Err(crate::fail!("read_cpu_time of our own TCB failed"));
+    };
+    let start = now();
+    while now() - start < 200_000 {
+        core::hint::spin_loop();
+    }
+    let busy = now() - start;
+    let after = me.read_cpu_time();
+    ensure!(
+        matches!(after, Ok(t) if t - before >= busy),
+        "our time went from {before} to {after:?} across {busy} busy ticks"
+    );
     Ok(())
 }

@@ -2,9 +2,10 @@
 //! its stack, its destruction.
 
 use super::{
-    kernel, map_frame, AllocError, Allocator, CNode, Cap, Frame, LoadError, LoadStep, Loader,
-    ObjectType, Process, Rights, SlotPath, Untyped, UserRegisters, FIRST_FREE_CHILD_SLOT,
-    MAX_SLOT_RANGES, PAGE_SIZE, RW, SCRATCH_ADDR, SLOT_CNODE, STACK_TOP,
+    kernel, map_frame, AllocError, Allocator, BatchCopy, CNode, Cap, Frame, Gift, LoadError,
+    LoadStep, Loader, ObjectType, Process, Rights, SlotPath, Untyped, UserRegisters,
+    FIRST_FREE_CHILD_SLOT, MAX_GIFTS, MAX_SLOT_RANGES, PAGE_SIZE, RW, SCRATCH_ADDR, SLOT_CNODE,
+    STACK_TOP,
 };
 
 impl Process {
@@ -88,6 +89,35 @@ impl Process {
         loader
             .root_unguarded
             .mint(dest, src, rights, badge)
+            .map_err(kernel(LoadStep::CopyCap))
+    }
+
+    /// Gives the child the parent's caps of `gifts` in order, in one kernel call per six
+    /// (`CNodeCopyBatch`): each as [`Self::give`] (no badge) or [`Self::give_badged`] would.
+    ///
+    /// # Errors
+    /// The kernel's first refusal; the gifts before it are given, none after it.
+    pub fn give_all(&self, loader: &Loader, gifts: &[Gift]) -> Result<(), LoadError> {
+        let mut batch = [BatchCopy {
+            dest: SlotPath::at(0),
+            src: SlotPath::at(0),
+            rights: Rights::NONE,
+            badge: None,
+        }; MAX_GIFTS];
+        if gifts.len() > MAX_GIFTS {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        for (entry, gift) in batch.iter_mut().zip(gifts) {
+            *entry = BatchCopy {
+                dest: self.child_path(loader, gift.child_slot),
+                src: Process::parent_path(loader, gift.cap),
+                rights: gift.rights,
+                badge: gift.badge,
+            };
+        }
+        loader
+            .root_unguarded
+            .copy_batch(&batch[..gifts.len()])
             .map_err(kernel(LoadStep::CopyCap))
     }
 

@@ -20,11 +20,11 @@
 //! [`MAX_REFILL_PAGES`] pages is not recyclable: its parent destroys it whole.
 
 use super::{
-    count_step, kernel, map_frame, page_file_bytes, plan_segments, AllocError, Allocator, CNode,
-    CNodeGuard, Cap, ElfFile, Frame, LoadError, LoadStep, Loader, ObjectType, Process,
-    ProcessConfig, Rights, SegmentPlan, Tcb, TcbConfig, Writable, IPC_BUFFER_ADDR, MAX_SEGMENTS,
-    MAX_SLOT_RANGES, PAGE_SIZE, RW, SCRATCH_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER, SLOT_TCB,
-    SLOT_VSPACE,
+    count_step, kernel, map_frame, page_file_bytes, plan_segments, AllocError, Allocator,
+    BatchCopy, CNode, CNodeGuard, Cap, ElfFile, Frame, LoadError, LoadStep, Loader, ObjectType,
+    Process, ProcessConfig, Rights, SegmentPlan, Tcb, TcbConfig, Writable, IPC_BUFFER_ADDR,
+    MAX_SEGMENTS, MAX_SLOT_RANGES, PAGE_SIZE, RW, SCRATCH_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER,
+    SLOT_TCB, SLOT_VSPACE,
 };
 
 /// log2 of the untyped one life's objects come from for a CNode of up to 2^8 slots (16 KiB),
@@ -88,9 +88,6 @@ impl Loader {
             guard: 0,
             guard_bits: 64 - radix as u32,
         };
-        let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
-        root.mint_guard(cspace.slot(), cnode.slot(), guard)
-            .map_err(kernel(LoadStep::GuardCNode))?;
         process.tcb = tcb;
         process.cnode = cnode;
         process.cspace = cspace;
@@ -100,14 +97,40 @@ impl Loader {
         ipc_buffer
             .map_raw(process.vspace, IPC_BUFFER_ADDR, RW)
             .map_err(kernel(LoadStep::MapFrame))?;
-        process.give(self, tcb, SLOT_TCB, Rights::ALL)?;
-        process.give(self, cspace, SLOT_CNODE, Rights::ALL)?;
-        process.give(self, process.vspace, SLOT_VSPACE, Rights::ALL)?;
-        process.give(self, ipc_buffer, SLOT_IPC_BUFFER, Rights::ALL)?;
-        if self.has_console {
-            let console = crate::process::SLOT_DEBUG_CONSOLE;
-            process.give(self, Cap::<Frame>::from_cptr(console), console, Rights::ALL)?;
-        }
+        // The guarded root, then the fixed caps: one `CNodeCopyBatch` (the guarded root is
+        // made before its copy is looked up).
+        let parent_path = |slot: u64| Process::parent_path(self, slot);
+        let give = |cap: u64, slot: u64| BatchCopy {
+            dest: process.child_path(self, slot),
+            src: parent_path(cap),
+            rights: Rights::ALL,
+            badge: None,
+        };
+        let console = crate::process::SLOT_DEBUG_CONSOLE;
+        let batch = [
+            BatchCopy {
+                dest: parent_path(cspace.cptr()),
+                src: parent_path(cnode.cptr()),
+                rights: Rights::ALL,
+                badge: Some(guard.to_word()),
+            },
+            give(tcb.cptr(), SLOT_TCB),
+            give(cspace.cptr(), SLOT_CNODE),
+            give(process.vspace.cptr(), SLOT_VSPACE),
+            give(ipc_buffer.cptr(), SLOT_IPC_BUFFER),
+            give(console, console),
+        ];
+        let count = if self.has_console { 6 } else { 5 };
+        self.root_unguarded
+            .copy_batch(&batch[..count])
+            .map_err(|e| {
+                let step = if e.argument < 4 {
+                    LoadStep::GuardCNode
+                } else {
+                    LoadStep::CopyCap
+                };
+                kernel(step)(e)
+            })?;
         let tcb_config = TcbConfig {
             cspace,
             vspace: process.vspace,

@@ -203,3 +203,15 @@ fn a_job_ended_by_ctrl_c_reports_nothing_but_a_new_line() {
     assert_eq!(run(&mut sh, "intr"), 130);
     assert_eq!(sh.sys().err(), "");
 }
+
+#[test]
+fn jobs_lists_a_change_once_and_the_prompt_does_not_report_it_again() {
+    let mut sh = shell(true);
+    run(&mut sh, "true &");
+    run(&mut sh, "jobs");
+    assert_eq!(sh.sys().out(), "[1]+  Done                    true\n");
+    assert!(!sh.sys().err().contains("Done"), "{}", sh.sys().err());
+    sh.notify_jobs();
+    assert!(!sh.sys().err().contains("Done"), "{}", sh.sys().err());
+    assert!(sh.jobs().is_empty());
+}
