@@ -156,7 +156,7 @@ impl Server {
         // Read-only segments are shared between the processes of one program.
         loader.share_text();
         let pending = if options.file_server {
-            match fsrv::FsLink::prepare(&mut alloc, &mut loader, info) {
+            match fsrv::FsLink::prepare(&mut alloc, &loader, info) {
                 Ok(link) => Some(link),
                 Err(why) => {
                     println!("procsrv: no file server: {why}");
@@ -191,6 +191,16 @@ impl Server {
         // SAFETY: as above: the only reference ever made to the scratch buffers.
         launches.set_scratch(unsafe { &mut *alt::SCRATCH.0.get() });
         table.init();
+        // The file server's block first, reserved for it (`memory::Class`).
+        let pending = pending.and_then(|p| {
+            match blocks.reserve(&mut alloc, endpoint, p.block, fsrv::FSRV_CLASS) {
+                Ok(()) => Some(p),
+                Err(why) => {
+                    println!("procsrv: no file server: cannot reserve its block: {why}");
+                    None
+                }
+            }
+        });
         blocks.carve(&mut alloc, endpoint);
         let mut server = Server {
             alloc,
