@@ -559,6 +559,21 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: SESSION_TIMEOUT,
         ..boot("memory-64m", "exit", &["-m", "64M"])
     },
+    // The file server is a process like any other (pid 3, hatched from its egg at boot):
+    // root can kill it. procsrv then stops using it, kills the console driver (its only
+    // client) so that the kernel's console is back, and says so in one line; what is left
+    // waits on the dead server and the kernel, told `exit`, powers off when nothing runs.
+    Scenario {
+        root_args: "exit",
+        input: &[("$ ", b"kill -9 3\r")],
+        lines: &[
+            &[READY],
+            &["console: COM1 is the kernel's again"],
+            &["procsrv: the file server (pid 3) killed by signal 9; the system has no files from now on"],
+        ],
+        absent: &["procsrv: init (pid 1) exited"],
+        ..boot("fsrv-killed", "exit", &[])
+    },
     boot("iretq", "exit syscall=iretq", &[]),
     refused(
         "kernel-bad-magic",

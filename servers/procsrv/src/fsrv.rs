@@ -657,6 +657,21 @@ const _: () = assert!(SLOT_ENDPOINT == 16 && SLOT_UNTYPED == 17 && SLOT_EVENTS =
 const _: () = assert!(SLOT_ARCHIVE == 23 && SLOT_CONSOLE_PAGE == 20);
 const _: () = assert!(SLOT_CONSOLE_DRIVER == 21 && SLOT_CONSOLE_WAKE == 22);
 
+/// The servers procsrv hatched at boot, while the file server runs.
+#[derive(Clone, Copy, Debug)]
+pub struct System {
+    /// The file server's pid.
+    fsrv: u32,
+    /// procsrv's slot of the file server's endpoint (the original: every namespace, fd
+    /// and control cap is a mint of it).
+    endpoint: u64,
+    /// procsrv's slot of the file server's heap untyped (revoked when it ends: its
+    /// block's revoke does not reach what it made from the heap).
+    heap: u64,
+    /// The console driver's pid and procsrv's slots of COM1's ports and IRQ handler.
+    console: Option<(u32, u64, u64)>,
+}
+
 /// log2 of the slots of a boot hatch's request CNode.
 const REQUEST_RADIX: u64 = 3;
 
@@ -734,7 +749,15 @@ impl crate::Server {
         // in fsrv's own slots).
         let _ = self.alloc.free_slot(caps[3]);
         match hatched {
-            Ok(pid) => libsys::println!("procsrv: hatched /bin/fsrv as pid {pid}"),
+            Ok(pid) => {
+                libsys::println!("procsrv: hatched /bin/fsrv as pid {pid}");
+                self.system = Some(System {
+                    fsrv: pid,
+                    endpoint: caps[0],
+                    heap: caps[1],
+                    console,
+                });
+            }
             Err(e) => {
                 // A console without a file server has no client: the driver goes, and with
                 // it the last caps to COM1, so the kernel's console is back for this line.
@@ -754,6 +777,44 @@ impl crate::Server {
             libsys::println!("procsrv: my lines stay on the kernel's console: {why}");
         }
         self.files = link;
+    }
+
+    /// Whether `pid` is the file server procsrv hatched at boot (while it runs).
+    pub(crate) fn is_file_server(&self, pid: u64) -> bool {
+        self.system.is_some_and(|s| u64::from(s.fsrv) == pid)
+    }
+
+    /// The file server is ending (a fault, a signal, its exit): procsrv stops using it
+    /// (its own lines go to the kernel's debug console, hatches get no files), revokes its
+    /// heap untyped and every cap to its endpoint, and kills
+    /// the console driver, whose only client it was, and gives up its caps to COM1, so
+    /// that the kernel's console is back and says what happened (`why`). Once.
+    pub(crate) fn lose_file_server(&mut self, why: core::fmt::Arguments<'_>) {
+        let Some(system) = self.system.take() else {
+            return;
+        };
+        libsys::fs::set_print_to_debug_console(true);
+        // SAFETY: procsrv has one thread; the only other reference ever made to
+        // NO_FILE_SERVER (at start) was replaced by the file server's link when it was
+        // hatched and no longer exists, and `system` is taken, so this runs once.
+        self.files = unsafe { &mut *crate::NO_FILE_SERVER.0.get() };
+        // Everything the file server made from its heap (file data, page tables, the Reply
+        // objects of the calls it held) goes with it.
+        let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+        let _ = root.revoke(SlotPath::at(system.heap));
+        // Every cap to it (namespace, fds, control) goes too: a call on one fails at once
+        // instead of waiting for a server that is gone (a shell reading its terminal sees
+        // the end of input).
+        let _ = root.revoke(SlotPath::at(system.endpoint));
+        if let Some((pid, ports, irq)) = system.console {
+            let _ = self.kill_one(None, pid.into(), procsrv_api::signal::SIGKILL.into());
+            let _ = self.alloc.free_slot(ports);
+            let _ = self.alloc.free_slot(irq);
+        }
+        libsys::println!(
+            "procsrv: the file server (pid {}) {why}; the system has no files from now on",
+            system.fsrv
+        );
     }
 
     /// Makes procsrv's own lines (a faulting child's report) go to `/dev/console` through

@@ -114,6 +114,8 @@ pub struct Server {
     pub(crate) phases: phases::Phases,
     /// Tests only (`INJECT` word 1): hatches neither take nor park warm blocks.
     pub(crate) build_cold: bool,
+    /// The file server and console driver hatched at boot, while the file server runs.
+    pub(crate) system: Option<fsrv::System>,
 }
 
 /// Why procsrv could not start.
@@ -222,6 +224,7 @@ impl Server {
             launches,
             phases: phases::Phases::new(),
             build_cold: false,
+            system: None,
         };
         server.baseline = server.usage();
         Ok(server)
