@@ -37,6 +37,7 @@ use libsys::object::Rights;
 pub const HALF_BITS: u32 = libsys::process::MEMORY_BITS;
 /// Most blocks.
 pub const MAX_BLOCKS: usize = 96;
+const _: () = assert!(MAX_BLOCKS <= 128, "`Blocks::reserved` is a u128");
 /// log2 of the memory procsrv keeps for itself (page tables, reply objects, handles).
 pub const RESERVE_BITS: u32 = 22;
 
@@ -70,6 +71,8 @@ pub struct Class {
 pub struct Blocks {
     /// The class of each reserved block ([`Self::reserve`]); `None` for a common block.
     classes: [Option<Class>; MAX_BLOCKS],
+    /// Bit `i`: block `i` is reserved (its class in `classes`).
+    reserved: u128,
     blocks: [Option<Block>; MAX_BLOCKS],
     used: [bool; MAX_BLOCKS],
     count: usize,
@@ -105,6 +108,7 @@ impl Blocks {
     pub const fn new() -> Blocks {
         Blocks {
             classes: [None; MAX_BLOCKS],
+            reserved: 0,
             blocks: [None; MAX_BLOCKS],
             used: [false; MAX_BLOCKS],
             count: 0,
@@ -173,6 +177,7 @@ impl Blocks {
             fault: Cap::from_cptr(fault),
         });
         self.classes[self.count] = Some(class);
+        self.reserved |= 1 << self.count;
         self.count += 1;
         Ok(())
     }
@@ -180,8 +185,18 @@ impl Blocks {
     /// Takes the free reserved block of `program` (`/bin/NAME`), if it has one: its index,
     /// halves and class. It is taken cold and never gets an owner (never parked).
     pub fn take_reserved(&mut self, program: &[u8]) -> Option<(usize, Block, Class)> {
-        let index = (0..self.count)
-            .find(|&i| !self.used[i] && self.classes[i].is_some_and(|c| c.program == program))?;
+        // Only the reserved blocks are looked at (none in most systems: one here).
+        let mut left = self.reserved;
+        let index = loop {
+            if left == 0 {
+                return None;
+            }
+            let i = left.trailing_zeros() as usize;
+            left &= left - 1;
+            if !self.used[i] && self.classes[i].is_some_and(|c| c.program == program) {
+                break i;
+            }
+        };
         let (block, class) = (self.blocks[index]?, self.classes[index]?);
         self.used[index] = true;
         self.programs[index] = None;
@@ -191,7 +206,7 @@ impl Blocks {
 
     /// Whether block `index` is reserved for one program.
     pub fn is_reserved(&self, index: usize) -> bool {
-        self.classes.get(index).is_some_and(Option::is_some)
+        index < MAX_BLOCKS && self.reserved >> index & 1 != 0
     }
 
     /// Takes a free block for `program` to run as `owner` (its sole uid, if it has one): a
