@@ -69,9 +69,11 @@ pub struct Class {
 
 /// The blocks and which are free.
 pub struct Blocks {
-    /// The class of each reserved block ([`Self::reserve`]); `None` for a common block.
-    classes: [Option<Class>; MAX_BLOCKS],
-    /// Bit `i`: block `i` is reserved (its class in `classes`).
+    /// The reserved blocks ([`Self::reserve`]): each one's index and class. Few, so that
+    /// the bss of every program linking procsrv (a hatched test driver's block holds it)
+    /// stays as it was.
+    classes: [Option<(usize, Class)>; MAX_RESERVED],
+    /// Bit `i`: block `i` is reserved.
     reserved: u128,
     blocks: [Option<Block>; MAX_BLOCKS],
     used: [bool; MAX_BLOCKS],
@@ -85,6 +87,9 @@ pub struct Blocks {
     /// The processes kept in free warm blocks, with their block's index.
     warm: [Option<(usize, Process)>; MAX_WARM],
 }
+
+/// Most reserved blocks.
+pub const MAX_RESERVED: usize = 2;
 
 /// Most warm blocks (each keeps a `Process` of about 1.5 KiB here, in the bss of every
 /// program that links procsrv).
@@ -107,7 +112,7 @@ impl Blocks {
     /// No blocks.
     pub const fn new() -> Blocks {
         Blocks {
-            classes: [None; MAX_BLOCKS],
+            classes: [None; MAX_RESERVED],
             reserved: 0,
             blocks: [None; MAX_BLOCKS],
             used: [false; MAX_BLOCKS],
@@ -158,6 +163,9 @@ impl Blocks {
         (image, memory): (Cap<Untyped>, Cap<Untyped>),
         class: Class,
     ) -> Result<(), &'static str> {
+        let Some(place) = self.classes.iter().position(Option::is_none) else {
+            return Err("no room for another reserved block");
+        };
         if self.count >= MAX_BLOCKS {
             return Err("no room for a block");
         }
@@ -176,7 +184,7 @@ impl Blocks {
             memory,
             fault: Cap::from_cptr(fault),
         });
-        self.classes[self.count] = Some(class);
+        self.classes[place] = Some((self.count, class));
         self.reserved |= 1 << self.count;
         self.count += 1;
         Ok(())
@@ -185,19 +193,16 @@ impl Blocks {
     /// Takes the free reserved block of `program` (`/bin/NAME`), if it has one: its index,
     /// halves and class. It is taken cold and never gets an owner (never parked).
     pub fn take_reserved(&mut self, program: &[u8]) -> Option<(usize, Block, Class)> {
-        // Only the reserved blocks are looked at (none in most systems: one here).
-        let mut left = self.reserved;
-        let index = loop {
-            if left == 0 {
-                return None;
-            }
-            let i = left.trailing_zeros() as usize;
-            left &= left - 1;
-            if !self.used[i] && self.classes[i].is_some_and(|c| c.program == program) {
-                break i;
-            }
-        };
-        let (block, class) = (self.blocks[index]?, self.classes[index]?);
+        if self.reserved == 0 {
+            return None;
+        }
+        let (index, class) = self
+            .classes
+            .iter()
+            .flatten()
+            .find(|(i, c)| !self.used[*i] && c.program == program)
+            .copied()?;
+        let block = self.blocks[index]?;
         self.used[index] = true;
         self.programs[index] = None;
         self.owners[index] = None;
