@@ -144,10 +144,10 @@ const SESSION_TYPING: &[Typing] = &[
 /// control with ^Z typed through the serial port, and `ptyrun hsh` running commands on a
 /// pty. `cat` echoing a typed line shows that it runs (and holds the terminal) before ^Z.
 const USERLAND_TYPING: &[Typing] = &[
-    // First (pids are known: ptyrun is 4): ptyrun killed from inside its pty leaves the
+    // First (pids are known: ptyrun is 5): ptyrun killed from inside its pty leaves the
     // console raw and non-blocking; the shell still reads it, `stty sane` cooks it.
     ("$ ", b"ptyrun hsh\r"),
-    ("$ ", b"kill -9 4\r"),
+    ("$ ", b"kill -9 5\r"),
     ("Killed", b""),
     ("$ ", b"stty sane; echo alive after ptyrun killed\r"),
     (
@@ -212,7 +212,7 @@ const USERLAND_TYPING: &[Typing] = &[
     ("in the pty\r\nin the pty", b"\x03"),
     ("$ ", b"echo ptyrun cat $?\r"),
     // The shell killed: init says so on the console, and ends with 128 + 9.
-    ("$ ", b"kill -9 3\r"),
+    ("$ ", b"kill -9 4\r"),
 ];
 const LOG_TAIL_LINES: usize = 40;
 
@@ -294,8 +294,10 @@ pub const SCENARIOS: &[Scenario] = &[
             &["    1     0     0     0 ?           0 R init"],
             // The console driver, hatched by procsrv from its egg at boot.
             &["    2     0     0     0 ?           0 R console"],
-            // The shell leads session 3, whose controlling terminal is the console.
-            &["    3     1     3     3 console     0 R hsh"],
+            // The file server, hatched by procsrv from its egg at boot in its reserved block.
+            &["    3     0     0     0 ?           0 R fsrv"],
+            // The shell leads session 4, whose controlling terminal is the console.
+            &["    4     1     4     4 console     0 R hsh"],
             &["consumer: 1048576 bytes, 0 differ"],
             &["consumer: 2097152 bytes, 0 differ"],
             // Issue 8's pipeline: two hatches joined by dup2 ops stream 10 MiB.
@@ -328,7 +330,7 @@ pub const SCENARIOS: &[Scenario] = &[
         root_args: "exit",
         input: USERLAND_TYPING,
         lines: &[
-            &["hsh: pid 4: Killed"],
+            &["hsh: pid 5: Killed"],
             &["alive after ptyrun killed"],
             &["/tmp"],
             &["uid=0 euid=0 suid=0 gid=0 egid=0 sgid=0 groups="],
@@ -372,7 +374,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &[" pts/0       0 R ps"],
             &["ptyrun status 3"],
             &["ptyrun cat 130"],
-            &["init: the shell (pid 3) was killed by signal 9"],
+            &["init: the shell (pid 4) was killed by signal 9"],
             &["procsrv: init (pid 1) exited with status 137"],
         ],
         absent: &["not implemented", "EBADF"],
@@ -551,10 +553,26 @@ pub const SCENARIOS: &[Scenario] = &[
             &["consumer: 1048576 bytes, 0 differ"],
             &["saved"],
             &["    2     0     0     0 ?           0 R console"],
+            &["    3     0     0     0 ?           0 R fsrv"],
         ],
         absent: &["procsrv: init (pid 1) exited"],
         timeout_secs: SESSION_TIMEOUT,
         ..boot("memory-64m", "exit", &["-m", "64M"])
+    },
+    // The file server is a process like any other (pid 3, hatched from its egg at boot):
+    // root can kill it. procsrv then stops using it, kills the console driver (its only
+    // client) so that the kernel's console is back, and says so in one line; what is left
+    // waits on the dead server and the kernel, told `exit`, powers off when nothing runs.
+    Scenario {
+        root_args: "exit",
+        input: &[("$ ", b"kill -9 3\r")],
+        lines: &[
+            &[READY],
+            &["console: COM1 is the kernel's again"],
+            &["procsrv: the file server (pid 3) killed by signal 9; the system has no files from now on"],
+        ],
+        absent: &["procsrv: init (pid 1) exited"],
+        ..boot("fsrv-killed", "exit", &[])
     },
     boot("iretq", "exit syscall=iretq", &[]),
     refused(

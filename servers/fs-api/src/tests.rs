@@ -82,6 +82,16 @@ fn start_argument_round_trips() {
 }
 
 #[test]
+fn archive_radix_is_the_smallest_holding_every_page() {
+    assert_eq!(server::archive_radix(0), 1);
+    assert_eq!(server::archive_radix(4096), 1);
+    assert_eq!(server::archive_radix(2 * 4096 + 1), 2);
+    assert_eq!(server::archive_radix(8_863_724), 12);
+    assert_eq!(server::archive_radix(4096 << 12), 12);
+    assert_eq!(server::archive_radix((4096 << 12) + 1), 13);
+}
+
+#[test]
 fn a_full_path_fits_in_one_message() {
     const { assert!(PATH_WORD + words_for(PATH_MAX) * 2 <= MESSAGE_WORDS) };
     const { assert!(WINDOW_ADDR < 0x7ffc_0000_0000) };

@@ -243,10 +243,16 @@ pub mod server {
     pub const SLOT_CONSOLE_WAKE: u64 = 22;
     /// Where fsrv maps the console's shared page: the page after its IPC buffer.
     pub const CONSOLE_PAGE_ADDR: u64 = 0x7ffe_0000_1000;
+    /// A CNode of 2^`radix` slots holding read-only copies of the boot archive's frames,
+    /// page *i* in slot *i*, `radix` the smallest that holds every page
+    /// ([`archive_radix`]); fsrv copies them into its own slots from 4096 up and maps them
+    /// at [`ARCHIVE_ADDR`].
+    pub const SLOT_ARCHIVE: u64 = 23;
     /// First slot fsrv allocates from.
     pub const FIRST_FREE_SLOT: u64 = 24;
-    /// log2 of the slots fsrv's CNode must have.
-    pub const CNODE_RADIX: u64 = 12;
+    /// log2 of the slots fsrv's CNode has: its own below 4096, the boot archive's frames
+    /// from 4096 up.
+    pub const CNODE_RADIX: u64 = 14;
     /// Where the starter maps the boot archive (read-only) in fsrv: `/bin` is read from it.
     pub const ARCHIVE_ADDR: u64 = 0x7ffd_0000_0000;
     /// Where fsrv's heap starts.
@@ -261,6 +267,16 @@ pub mod server {
         (archive_length & 0xffff_ffff)
             | ((untyped_bits as u64 & 0x3f) << 32)
             | ((tsc_khz & ((1 << 26) - 1)) << 38)
+    }
+    /// log2 of the slots of the archive CNode ([`SLOT_ARCHIVE`]) for an archive of
+    /// `archive_length` bytes: the smallest radix holding one slot per page (at least 1).
+    pub const fn archive_radix(archive_length: u64) -> u64 {
+        let pages = archive_length.div_ceil(4096);
+        let mut radix = 1;
+        while (1u64 << radix) < pages && radix < 63 {
+            radix += 1;
+        }
+        radix
     }
     /// `(archive_length, untyped_bits, tsc_khz)` from the start argument.
     pub const fn parse_start_argument(argument: u64) -> (u64, u32, u64) {

@@ -2,9 +2,10 @@
 //! the rest in RAM, `/etc`), every open file a badged endpoint cap, pipes, and the place
 //! terminals plug in (see docs/servers.md).
 //!
-//! Its starter (procsrv, or a test root task) fills the slots of `fs_api::server`, copies
-//! the boot archive's frames from [`ARCHIVE_FIRST_SLOT`] up, and starts it with
-//! `fs_api::server::start_argument`. The logic lives in `fscore` (host-tested); this crate
+//! Its starter (procsrv, or a test root task) fills the slots of `fs_api::server` (the
+//! boot archive's frames in a CNode in `SLOT_ARCHIVE`, which fsrv copies into its own slots
+//! from [`ARCHIVE_FIRST_SLOT`] up) and starts it with `fs_api::server::start_argument`:
+//! in `rdi` when it loads fsrv itself, as argument 1 (decimal) when procsrv hatches it. The logic lives in `fscore` (host-tested); this crate
 //! adds the IPC: the receive loop ([`serve`]), badges, the I/O windows, blocking pipe
 //! requests held in Reply objects.
 #![no_std]
@@ -24,7 +25,9 @@ mod server;
 mod terminal;
 mod tty_ioctl;
 
-use fs_api::server::{parse_start_argument, ARCHIVE_ADDR, SLOT_ENDPOINT, SLOT_RECEIVE};
+use fs_api::server::{
+    archive_radix, parse_start_argument, ARCHIVE_ADDR, SLOT_ARCHIVE, SLOT_ENDPOINT, SLOT_RECEIVE,
+};
 use libsys::abi::MessageInfo;
 use libsys::cap::{Cap, Endpoint};
 use libsys::syscall;
@@ -43,9 +46,13 @@ carol:x:1002:1002:Carol:/home/carol:/bin/hsh\n";
 const GROUP: &[u8] =
     b"root:x:0:\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\nusers:x:100:alice,bob\n";
 
-fn main(argument: u64) {
+fn main(rdi: u64) {
     // Slot 65 (fd 1 elsewhere) may hold one of our own fd caps: never print through it.
     libsys::fs::set_print_to_debug_console(true);
+    let Some(argument) = start_argument(rdi) else {
+        libsys::println!("fsrv: no start argument (argument 1)");
+        return;
+    };
     let (archive_length, untyped_bits, tsc_khz) = parse_start_argument(argument);
     terminal::set_clock(tsc_khz.saturating_mul(1000));
     memory::init(untyped_bits);
@@ -60,10 +67,73 @@ fn main(argument: u64) {
     serve(&mut server);
 }
 
+/// The start argument: `rdi` when fsrv was loaded by a root task (it has no procsrv
+/// endpoint), else argument 1 of the stack procsrv laid out (`rdi` points at it), in
+/// decimal.
+fn start_argument(rdi: u64) -> Option<u64> {
+    let procsrv: Cap<Endpoint> = Cap::from_cptr(libsys::process::SLOT_PROCSRV);
+    let hatched = procsrv
+        .identify()
+        .is_ok_and(|id| id.cap_kind() == Some(libsys::object::CapKind::Endpoint));
+    if !hatched {
+        return Some(rdi);
+    }
+    // SAFETY: a hatched process's `rdi` at entry is its initial stack, laid out by procsrv
+    // with `build_stack`; nothing writes the strings above the entry stack pointer.
+    let startup = unsafe { libsys::process::Startup::from_stack(rdi) };
+    let digits = startup.arg(1)?;
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Copies the boot archive's frames out of the CNode in `SLOT_ARCHIVE` into fsrv's slots
+/// from [`ARCHIVE_FIRST_SLOT`] up (through a guard-0 alias of fsrv's root, so that a
+/// two-level path reaches into that CNode), then deletes the CNode. False when a copy
+/// fails.
+fn take_archive_frames(pages: u64) -> bool {
+    use libsys::bootinfo::SLOT_CNODE;
+    use libsys::cap::{CNode, SlotPath};
+    use libsys::object::{CNodeGuard, Rights};
+    let radix = archive_radix(pages * 4096);
+    let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
+    let Some(alias) = memory::take_slot() else {
+        return false;
+    };
+    let unguarded = CNodeGuard {
+        guard: 0,
+        guard_bits: 0,
+    };
+    if root
+        .mint_guard(SlotPath::at(alias), SlotPath::at(SLOT_CNODE), unguarded)
+        .is_err()
+    {
+        memory::free_slot(alias);
+        return false;
+    }
+    let alias: Cap<CNode> = Cap::from_cptr(alias);
+    let copied = (0..pages).all(|page| {
+        let dest = SlotPath {
+            index: ARCHIVE_FIRST_SLOT + page,
+            depth: fs_api::server::CNODE_RADIX,
+        };
+        let src = SlotPath {
+            index: (SLOT_ARCHIVE << radix) | page,
+            depth: fs_api::server::CNODE_RADIX + radix,
+        };
+        alias.copy(dest, src, Rights::READ).is_ok()
+    });
+    memory::free_slot(alias.cptr());
+    memory::free_slot_keep(SLOT_ARCHIVE);
+    copied
+}
+
 /// Maps the boot archive's frames read-only at `ARCHIVE_ADDR`; returns its bytes (empty
 /// when there is none or a page cannot be mapped).
 fn map_archive(length: u64) -> &'static [u8] {
     let pages = length.div_ceil(4096);
+    if !take_archive_frames(pages) {
+        libsys::println!("fsrv: cannot copy the boot archive's frames; /bin is empty");
+        return &[];
+    }
     for page in 0..pages {
         let vaddr = ARCHIVE_ADDR + page * 4096;
         if !memory::map_page(ARCHIVE_FIRST_SLOT + page, vaddr, false) {

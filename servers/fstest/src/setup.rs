@@ -16,9 +16,7 @@ const FSRV_PROCESS_BITS: u32 = 23;
 /// log2 of the untyped fsrv makes its heap from.
 pub const FSRV_HEAP_BITS: u32 = 25;
 /// fsrv's CNode: room for its own slots and one per boot archive page.
-const FSRV_CNODE_RADIX: u64 = 14;
-/// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
-const FSRV_ARCHIVE_FIRST_SLOT: u64 = 4096;
+const FSRV_CNODE_RADIX: u64 = server::CNODE_RADIX;
 /// log2 of a child's memory.
 const CHILD_BITS: u32 = 22;
 
@@ -106,17 +104,9 @@ impl World {
             .map_err(fail("give untyped"))?;
         fsrv.give(&loader, events, SLOT_EVENTS, Rights::WRITE)
             .map_err(fail("give events"))?;
-        let archive = info.archive_slots;
-        for (i, slot) in (archive.start..archive.end).enumerate() {
-            let frame: Cap<Frame> = Cap::from_cptr(slot);
-            fsrv.give(
-                &loader,
-                frame,
-                FSRV_ARCHIVE_FIRST_SLOT + i as u64,
-                Rights::READ,
-            )
+        let archive = archive_cnode(&mut alloc, &loader, info)?;
+        fsrv.give(&loader, archive, server::SLOT_ARCHIVE, Rights::ALL)
             .map_err(fail("give archive"))?;
-        }
         fsrv.start(start_argument(
             info.archive_length,
             FSRV_HEAP_BITS,
@@ -308,4 +298,31 @@ fn mint(
     root.mint(SlotPath::at(slot), endpoint.slot(), rights, badge)
         .map_err(|_| "mint")?;
     Ok(Cap::from_cptr(slot))
+}
+
+/// A CNode holding read-only copies of the boot archive's frames, page *i* in slot *i*
+/// (what fsrv's `SLOT_ARCHIVE` holds).
+fn archive_cnode(
+    alloc: &mut Allocator,
+    loader: &Loader,
+    info: &BootInfo,
+) -> Result<Cap<CNode>, &'static str> {
+    let radix = server::archive_radix(info.archive_length);
+    let cnode = alloc.make_cnode(radix).map_err(|_| "archive CNode")?;
+    let archive = info.archive_slots;
+    for (i, slot) in (archive.start..archive.end).enumerate() {
+        let dest = SlotPath {
+            index: (cnode.cptr() << radix) | i as u64,
+            depth: libsys::bootinfo::ROOT_CNODE_RADIX + radix,
+        };
+        let src = SlotPath {
+            index: slot,
+            depth: libsys::bootinfo::ROOT_CNODE_RADIX,
+        };
+        loader
+            .root_unguarded
+            .copy(dest, src, Rights::READ)
+            .map_err(|_| "cannot copy an archive frame")?;
+    }
+    Ok(cnode)
 }

@@ -1,5 +1,6 @@
-//! The file server in the real system: procsrv starts the serial console driver and
-//! `fsrv` at boot (before carving its memory into process blocks) and is the file
+//! The file server in the real system: procsrv hatches the serial console driver and
+//! `fsrv` at boot from their eggs ([`DRIVER_EGG`], [`FSRV_EGG`]), fsrv in a block reserved
+//! for it ([`FSRV_CLASS`], made before the common blocks are carved), and is the file
 //! server's one control client ([`FsLink`], a [`FileServer`] over `fs-api`'s `Ctl*`
 //! labels). Test root tasks that link procsrv's library run without one.
 //!
@@ -13,11 +14,12 @@
 //! thread.
 
 use crate::files::{FileServer, OpenContext, Opened};
+use crate::memory::Class;
 use crate::table::Proc;
 use console_api::{BADGE_WORK, COM1_BASE, COM1_IRQ, UART_PORTS};
 use fs_api::server::{
-    start_argument, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE, SLOT_CONSOLE_WAKE, SLOT_ENDPOINT,
-    SLOT_EVENTS, SLOT_UNTYPED,
+    archive_radix, start_argument, SLOT_ARCHIVE, SLOT_CONSOLE_DRIVER, SLOT_CONSOLE_PAGE,
+    SLOT_CONSOLE_WAKE, SLOT_ENDPOINT, SLOT_EVENTS, SLOT_UNTYPED,
 };
 use fs_api::{Badge, Label};
 use libsys::abi::MessageInfo;
@@ -25,25 +27,33 @@ use libsys::alloc::Allocator;
 use libsys::bootinfo::{
     BootInfo, ROOT_CNODE_RADIX, SLOT_CNODE, SLOT_IO_PORT_CONTROL, SLOT_IRQ_CONTROL,
 };
-use libsys::cap::{CNode, Cap, Endpoint, Frame, IoPortControl, IrqControl, Notification, SlotPath};
+use libsys::cap::{
+    CNode, Cap, Endpoint, Frame, IoPortControl, IrqControl, Notification, SlotPath, Untyped,
+};
 use libsys::fs::control::{Control, Event};
-use libsys::loader::{Loader, ProcessConfig};
+use libsys::loader::Loader;
 use libsys::object::Rights;
 use libsys::time::Clock;
 use procsrv_api::Errno;
 
-/// log2 of the memory fsrv's own objects (code, stack, CNode) come from.
-const FSRV_PROCESS_BITS: u32 = 23;
+/// How fsrv's reserved block is built (docs/procsrv.md, "Memory"): an image half of
+/// 8 MiB (its code, stack, page tables and a CNode of 2^14 slots: its own below 4096, the
+/// boot archive's frames from 4096 up) and 64 KiB of stack mapped before it starts.
+pub const FSRV_CLASS: Class = Class {
+    program: b"/bin/fsrv",
+    image_bits: 23,
+    cnode_radix: fs_api::server::CNODE_RADIX,
+    stack_pages: 16,
+};
+/// log2 of the memory half of fsrv's block (its `SLOT_MEMORY`, which it does not use: its
+/// heap is the untyped its egg puts in `SLOT_UNTYPED`).
+const FSRV_MEMORY_BITS: u32 = 16;
 /// log2 of the untyped fsrv makes its heap (file data, tables) from, when there is one
 /// that big: 32 MiB.
 const FSRV_HEAP_BITS: u32 = 25;
 /// The smallest heap procsrv gives fsrv on a small machine (8 MiB: its tables, some
 /// pipes and files; `ENOSPC` sooner), trying each size down from [`FSRV_HEAP_BITS`].
 const FSRV_MIN_HEAP_BITS: u32 = 23;
-/// fsrv's CNode: its own slots and one per boot archive page.
-const FSRV_CNODE_RADIX: u64 = 14;
-/// The first fsrv slot holding an archive frame (fsrv's `ARCHIVE_FIRST_SLOT`).
-const FSRV_ARCHIVE_FIRST_SLOT: u64 = 4096;
 /// The badge fsrv's console notification carries when the driver signals it.
 const WAKE_BADGE: u64 = 1;
 /// The badge of fsrv's events notification as procsrv receives it (no kind of
@@ -92,20 +102,27 @@ fn to_errno_number(n: u64) -> Errno {
 }
 
 impl FsLink {
-    /// Loads the file server from the boot archive (not started: it waits for the console
-    /// driver's shared page) and makes the driver's caps (COM1's ports and IRQ, its
-    /// notifications, the shared page); binds fsrv's events notification to procsrv's
-    /// thread. [`crate::Server::start_file_server`] hatches the driver and starts fsrv.
+    /// Makes what the file server's hatch needs (its endpoint, events notification, heap
+    /// untyped, archive CNode, the halves of its reserved block) and the console driver's
+    /// caps; binds fsrv's events notification to procsrv's thread. The block is reserved
+    /// with [`Pending::block`] before the common blocks are carved;
+    /// [`crate::Server::start_file_server`] hatches the driver and fsrv.
     ///
     /// # Errors
-    /// What could not be made or started.
+    /// What could not be made.
     pub fn prepare(
         alloc: &mut Allocator,
-        loader: &mut Loader,
+        loader: &Loader,
         info: &BootInfo,
     ) -> Result<Pending, &'static str> {
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| "endpoint")?;
         let events: Cap<Notification> = alloc.make().map_err(|_| "notification")?;
+        let image = alloc
+            .make_untyped(FSRV_CLASS.image_bits)
+            .map_err(|_| "no memory for fsrv's block")?;
+        let memory = alloc
+            .make_untyped(FSRV_MEMORY_BITS)
+            .map_err(|_| "no memory for fsrv's block")?;
         // The biggest heap up to 32 MiB that the memory holds (a 64 MiB machine has no
         // 32 MiB untyped left once the kernel and procsrv are in).
         let (heap, heap_bits) = (FSRV_MIN_HEAP_BITS..=FSRV_HEAP_BITS)
@@ -118,37 +135,22 @@ impl FsLink {
                 (1u64 << heap_bits) >> 20
             );
         }
-        let image =
-            Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
-        let config = ProcessConfig {
-            untyped_bits: FSRV_PROCESS_BITS,
-            cnode_radix: FSRV_CNODE_RADIX,
-            stack_pages: 16,
-            priority: info.priority,
-            ..ProcessConfig::default()
-        };
+        Loader::archive_file(info.archive_length, "bin/fsrv").map_err(|_| "no bin/fsrv")?;
+        let archive = archive_cnode(alloc, loader, info)?;
         let driver = driver_caps(alloc);
         if let Err(why) = driver {
             libsys::println!("procsrv: no console driver: {why}");
         }
-        let fsrv = loader
-            .load(alloc, image, &config)
-            .map_err(|_| "cannot load bin/fsrv")?;
-        let give =
-            |r: Result<(), libsys::loader::LoadError>| r.map_err(|_| "cannot give fsrv its caps");
-        give(fsrv.give(loader, endpoint, SLOT_ENDPOINT, Rights::ALL))?;
-        give(fsrv.give(loader, heap, SLOT_UNTYPED, Rights::ALL))?;
-        give(fsrv.give_badged(loader, events, SLOT_EVENTS, Rights::WRITE, EVENTS_BADGE))?;
-        let archive = info.archive_slots;
-        for (i, slot) in (archive.start..archive.end).enumerate() {
-            let frame: Cap<Frame> = Cap::from_cptr(slot);
-            give(fsrv.give(
-                loader,
-                frame,
-                FSRV_ARCHIVE_FIRST_SLOT + i as u64,
-                Rights::READ,
-            ))?;
-        }
+        let badged_events: Cap<Notification> = Cap::from_cptr(alloc.slot().map_err(|_| "slot")?);
+        alloc
+            .cnode
+            .mint(
+                badged_events.slot(),
+                events.slot(),
+                Rights::WRITE,
+                EVENTS_BADGE,
+            )
+            .map_err(|_| "cannot badge fsrv's events")?;
         Cap::<libsys::cap::Tcb>::from_cptr(libsys::bootinfo::SLOT_TCB)
             .bind_notification(events)
             .map_err(|_| "cannot bind fsrv's events")?;
@@ -180,7 +182,13 @@ impl FsLink {
         };
         Ok(Pending {
             link,
-            fsrv,
+            block: (image, memory),
+            caps: [
+                endpoint.cptr(),
+                heap.cptr(),
+                badged_events.cptr(),
+                archive.cptr(),
+            ],
             driver: driver.ok(),
             argument: start_argument(info.archive_length, heap_bits, info.tsc_hz / 1000),
         })
@@ -580,12 +588,41 @@ fn driver_caps(alloc: &mut Allocator) -> Result<DriverCaps, &'static str> {
     })
 }
 
-/// The file server loaded but not started, and the driver's caps.
+/// What the file server's hatch needs, made by [`FsLink::prepare`].
 pub struct Pending {
     link: FsLink,
-    fsrv: libsys::loader::Process,
+    /// The image and memory halves of fsrv's block, for [`crate::memory::Blocks::reserve`].
+    pub block: (Cap<Untyped>, Cap<Untyped>),
+    /// procsrv slots of fsrv's request caps 0..4: its endpoint, heap untyped, events
+    /// notification (badged [`EVENTS_BADGE`]), archive CNode.
+    caps: [u64; 4],
     driver: Option<DriverCaps>,
     argument: u64,
+}
+
+/// A CNode holding read-only copies of the boot archive's frames, page *i* in slot *i*
+/// (fsrv's `SLOT_ARCHIVE`).
+fn archive_cnode(
+    alloc: &mut Allocator,
+    loader: &Loader,
+    info: &BootInfo,
+) -> Result<Cap<CNode>, &'static str> {
+    let radix = archive_radix(info.archive_length);
+    let cnode = alloc
+        .make_cnode(radix)
+        .map_err(|_| "no memory for the archive CNode")?;
+    let archive = info.archive_slots;
+    for (i, slot) in (archive.start..archive.end).enumerate() {
+        let dest = SlotPath {
+            index: (cnode.cptr() << radix) | i as u64,
+            depth: ROOT_CNODE_RADIX + radix,
+        };
+        loader
+            .root_unguarded
+            .copy(dest, own(slot), Rights::READ)
+            .map_err(|_| "cannot copy an archive frame")?;
+    }
+    Ok(cnode)
 }
 
 /// The console driver's egg: its five caps from the request (ports, IRQ handler, its
@@ -601,42 +638,137 @@ const DRIVER_EGG: &[u8] = &[
 // The egg's `cap 19 3 WRITE 1` mints the wake notification with WAKE_BADGE.
 const _: () = assert!(WAKE_BADGE == 1);
 
-/// log2 of the slots of the driver's request CNode.
-const DRIVER_REQUEST_RADIX: u64 = 3;
+/// The file server's egg: its request caps into the slots of `fs_api::server` —
+/// `cap 16 0 READ|WRITE|GRANT|GRANT_REPLY 0` (endpoint), `cap 17 1 ... 0` (heap untyped),
+/// `cap 18 2 WRITE 0` (events, already badged), `cap 23 3 READ|WRITE|GRANT|GRANT_REPLY 0`
+/// (archive CNode), and with the console driver [`FSRV_CONSOLE_OPS`] after it
+/// (`cargo xtask egg asm`).
+const FSRV_EGG: &[u8] = &[
+    0x0b, 0x10, 0x00, 0x0f, 0x00, 0x0b, 0x11, 0x01, 0x0f, 0x00, 0x0b, 0x12, 0x02, 0x02, 0x00, 0x0b,
+    0x17, 0x03, 0x0f, 0x00,
+];
+/// The console ops of the file server's egg: `cap 20 4 READ|WRITE|GRANT|GRANT_REPLY 0`
+/// (the shared page), `cap 21 5 WRITE 0` (the driver's notification, badged
+/// `BADGE_WORK`), `cap 22 6 READ|WRITE|GRANT|GRANT_REPLY 0` (the wake notification).
+const FSRV_CONSOLE_OPS: &[u8] = &[
+    0x0b, 0x14, 0x04, 0x0f, 0x00, 0x0b, 0x15, 0x05, 0x02, 0x00, 0x0b, 0x16, 0x06, 0x0f, 0x00,
+];
+const _: () = assert!(SLOT_ENDPOINT == 16 && SLOT_UNTYPED == 17 && SLOT_EVENTS == 18);
+const _: () = assert!(SLOT_ARCHIVE == 23 && SLOT_CONSOLE_PAGE == 20);
+const _: () = assert!(SLOT_CONSOLE_DRIVER == 21 && SLOT_CONSOLE_WAKE == 22);
+
+/// The servers procsrv hatched at boot, while the file server runs.
+#[derive(Clone, Copy, Debug)]
+pub struct System {
+    /// The file server's pid.
+    fsrv: u32,
+    /// procsrv's slot of the file server's endpoint (the original: every namespace, fd
+    /// and control cap is a mint of it).
+    endpoint: u64,
+    /// procsrv's slot of the file server's heap untyped (revoked when it ends: its
+    /// block's revoke does not reach what it made from the heap).
+    heap: u64,
+    /// The console driver's pid and procsrv's slots of COM1's ports and IRQ handler.
+    console: Option<(u32, u64, u64)>,
+}
+
+/// log2 of the slots of a boot hatch's request CNode.
+const REQUEST_RADIX: u64 = 3;
 
 impl crate::Server {
     /// Hatches the console driver from its egg (a child of procsrv, like the boot table's
-    /// programs), hands its shared page to the file server, starts the file server and
-    /// makes it procsrv's [`FileServer`]. Without the driver the console writes to the
-    /// kernel's debug console and has no input.
+    /// programs), then the file server from its egg in its reserved block, and makes it
+    /// procsrv's [`FileServer`]. Without the driver the console writes to the kernel's
+    /// debug console and has no input; without the file server (one console line says
+    /// why) processes have no files.
     pub fn start_file_server(&mut self, pending: Pending) {
         let Pending {
             link,
-            fsrv,
+            block: _,
+            caps,
             driver,
             argument,
         } = pending;
+        let mut egg = [0u8; FSRV_EGG.len() + FSRV_CONSOLE_OPS.len()];
+        egg[..FSRV_EGG.len()].copy_from_slice(FSRV_EGG);
+        let mut sources = [0u64; 7];
+        sources[..4].copy_from_slice(&caps);
+        let mut count = 4;
+        let mut egg_len = FSRV_EGG.len();
+        // The driver's pid and procsrv's caps to COM1, while it runs.
+        let mut console = None;
         if let Some(d) = driver {
-            match self.hatch_driver(&d) {
-                Ok(()) => {
-                    let given = fsrv
-                        .give(&self.loader, d.page, SLOT_CONSOLE_PAGE, Rights::ALL)
-                        .and_then(|()| {
-                            fsrv.give(&self.loader, d.work, SLOT_CONSOLE_DRIVER, Rights::WRITE)
-                        })
-                        .and_then(|()| {
-                            fsrv.give(&self.loader, d.wake, SLOT_CONSOLE_WAKE, Rights::ALL)
-                        });
-                    if given.is_err() {
-                        libsys::println!("procsrv: cannot give fsrv the console");
-                    }
+            let driver_caps = [
+                d.ports,
+                d.irq,
+                d.notification.cptr(),
+                d.wake.cptr(),
+                d.page.cptr(),
+            ];
+            let name = ("/bin/console", b"console\0".as_slice());
+            match self.hatch_with_request(name, DRIVER_EGG, &driver_caps) {
+                Ok(pid) => {
+                    console = Some((pid, d.ports, d.irq));
+                    sources[4..].copy_from_slice(&[d.page.cptr(), d.work.cptr(), d.wake.cptr()]);
+                    count = 7;
+                    egg[egg_len..].copy_from_slice(FSRV_CONSOLE_OPS);
+                    egg_len = egg.len();
                 }
                 Err(e) => libsys::println!("procsrv: cannot hatch /bin/console: {}", e.errno),
             }
         }
-        if fsrv.start(argument).is_err() {
-            libsys::println!("procsrv: cannot start fsrv");
-            return;
+        // argv: `fsrv START_ARGUMENT` (decimal).
+        let mut argv = [0u8; 32];
+        let mut len = 0;
+        for &b in b"fsrv\0" {
+            argv[len] = b;
+            len += 1;
+        }
+        let mut digits = [0u8; 20];
+        let mut n = argument;
+        let mut d = digits.len();
+        loop {
+            d -= 1;
+            digits[d] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &b in &digits[d..] {
+            argv[len] = b;
+            len += 1;
+        }
+        len += 1; // the NUL
+        let hatched = self.hatch_with_request(
+            ("/bin/fsrv", &argv[..len]),
+            &egg[..egg_len],
+            &sources[..count],
+        );
+        // fsrv holds copies now; procsrv's archive CNode goes (the frames' copies live on
+        // in fsrv's own slots).
+        let _ = self.alloc.free_slot(caps[3]);
+        match hatched {
+            Ok(pid) => {
+                libsys::println!("procsrv: hatched /bin/fsrv as pid {pid}");
+                self.system = Some(System {
+                    fsrv: pid,
+                    endpoint: caps[0],
+                    heap: caps[1],
+                    console,
+                });
+            }
+            Err(e) => {
+                // A console without a file server has no client: the driver goes, and with
+                // it the last caps to COM1, so the kernel's console is back for this line.
+                if let Some((pid, ports, irq)) = console {
+                    let _ = self.kill_one(None, pid.into(), procsrv_api::signal::SIGKILL.into());
+                    let _ = self.alloc.free_slot(ports);
+                    let _ = self.alloc.free_slot(irq);
+                }
+                libsys::println!("procsrv: cannot hatch /bin/fsrv: {}", e.errno);
+                return;
+            }
         }
         // SAFETY: procsrv has one thread, and this is the only reference ever made to
         // FILE_SERVER (start_file_server runs once, at boot).
@@ -645,6 +777,44 @@ impl crate::Server {
             libsys::println!("procsrv: my lines stay on the kernel's console: {why}");
         }
         self.files = link;
+    }
+
+    /// Whether `pid` is the file server procsrv hatched at boot (while it runs).
+    pub(crate) fn is_file_server(&self, pid: u64) -> bool {
+        self.system.is_some_and(|s| u64::from(s.fsrv) == pid)
+    }
+
+    /// The file server is ending (a fault, a signal, its exit): procsrv stops using it
+    /// (its own lines go to the kernel's debug console, hatches get no files), revokes its
+    /// heap untyped and every cap to its endpoint, and kills
+    /// the console driver, whose only client it was, and gives up its caps to COM1, so
+    /// that the kernel's console is back and says what happened (`why`). Once.
+    pub(crate) fn lose_file_server(&mut self, why: core::fmt::Arguments<'_>) {
+        let Some(system) = self.system.take() else {
+            return;
+        };
+        libsys::fs::set_print_to_debug_console(true);
+        // SAFETY: procsrv has one thread; the only other reference ever made to
+        // NO_FILE_SERVER (at start) was replaced by the file server's link when it was
+        // hatched and no longer exists, and `system` is taken, so this runs once.
+        self.files = unsafe { &mut *crate::NO_FILE_SERVER.0.get() };
+        // Everything the file server made from its heap (file data, page tables, the Reply
+        // objects of the calls it held) goes with it.
+        let root = Cap::<CNode>::from_cptr(SLOT_CNODE);
+        let _ = root.revoke(SlotPath::at(system.heap));
+        // Every cap to it (namespace, fds, control) goes too: a call on one fails at once
+        // instead of waiting for a server that is gone (a shell reading its terminal sees
+        // the end of input).
+        let _ = root.revoke(SlotPath::at(system.endpoint));
+        if let Some((pid, ports, irq)) = system.console {
+            let _ = self.kill_one(None, pid.into(), procsrv_api::signal::SIGKILL.into());
+            let _ = self.alloc.free_slot(ports);
+            let _ = self.alloc.free_slot(irq);
+        }
+        libsys::println!(
+            "procsrv: the file server (pid {}) {why}; the system has no files from now on",
+            system.fsrv
+        );
     }
 
     /// Makes procsrv's own lines (a faulting child's report) go to `/dev/console` through
@@ -693,44 +863,45 @@ impl crate::Server {
         Ok(())
     }
 
-    /// Hatches `/bin/console` with [`DRIVER_EGG`], its caps in a request CNode.
-    fn hatch_driver(&mut self, d: &DriverCaps) -> Result<(), crate::hatch::HatchFailure> {
+    /// Hatches `program` (with `argv`) from `egg` as a child of procsrv, the caps in
+    /// procsrv's slots `sources` its request caps 0.. (in a request CNode made for it).
+    fn hatch_with_request(
+        &mut self,
+        (program, argv): (&str, &[u8]),
+        egg: &[u8],
+        sources: &[u64],
+    ) -> Result<u32, crate::hatch::HatchFailure> {
         let cnode = self
             .alloc
-            .make_cnode(DRIVER_REQUEST_RADIX)
+            .make_cnode(REQUEST_RADIX)
             .map_err(|_| Errno::ENOMEM)?;
         let root = self.loader.root_unguarded;
-        let sources = [
-            d.ports,
-            d.irq,
-            d.notification.cptr(),
-            d.wake.cptr(),
-            d.page.cptr(),
-        ];
         for (i, &source) in sources.iter().enumerate() {
             let dest = SlotPath {
-                index: (cnode.cptr() << DRIVER_REQUEST_RADIX) | i as u64,
-                depth: ROOT_CNODE_RADIX + DRIVER_REQUEST_RADIX,
+                index: (cnode.cptr() << REQUEST_RADIX) | i as u64,
+                depth: ROOT_CNODE_RADIX + REQUEST_RADIX,
             };
-            root.copy(dest, own(source), Rights::ALL)
-                .map_err(|_| Errno::ENOMEM)?;
+            if root.copy(dest, own(source), Rights::ALL).is_err() {
+                let _ = self.alloc.free_slot(cnode.cptr());
+                return Err(Errno::ENOMEM.into());
+            }
         }
         let request = procsrv_api::HatchRequest {
-            program: b"/bin/console",
-            argv: b"console\0",
+            program: program.as_bytes(),
+            argv,
             envp: b"",
-            egg: DRIVER_EGG,
-            cap_radix: DRIVER_REQUEST_RADIX,
+            egg,
+            cap_radix: REQUEST_RADIX,
             timeout_ms: 0,
         };
         let caps = crate::ops::RequestCaps {
             slot: cnode.cptr(),
-            radix: DRIVER_REQUEST_RADIX,
+            radix: REQUEST_RADIX,
         };
         let hatched = self.hatch(0, &request, caps);
         // The request's caps were copied, never consumed: the CNode and its copies go.
         let _ = self.alloc.free_slot(cnode.cptr());
-        hatched.map(drop)
+        hatched
     }
 
     /// Fetches the file server's events and delivers their signals: to a process group

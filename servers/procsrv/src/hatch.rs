@@ -1,7 +1,7 @@
 //! A hatch, in two phases: validate everything, then build the child and run its egg; any
 //! failure undoes all of it (see docs/procsrv.md, "Hatching").
 
-use crate::memory::{Block, Taken, HALF_BITS};
+use crate::memory::{Block, Class, Taken, HALF_BITS};
 use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
@@ -111,12 +111,19 @@ impl Server {
         // Phase 2: make the child; from here every failure undoes what was made.
         // No owner: a cold block, never parked (and `INJECT` can ask for that).
         let owner = crate::table::sole_uid(&proc.creds).filter(|_| !self.build_cold);
-        let (block_index, block, taken) =
-            self.blocks.take_for(image, owner).ok_or(Errno::ENOMEM)?;
+        // A program with a reserved block (a system server, `memory::Class`) is built in
+        // it, as its class says; every other in a common block.
+        let (block_index, block, taken, class) = match self.blocks.take_reserved(request.program) {
+            Some((i, block, class)) => (i, block, Taken::Cold, Some(class)),
+            None => {
+                let (i, block, taken) = self.blocks.take_for(image, owner).ok_or(Errno::ENOMEM)?;
+                (i, block, taken, None)
+            }
+        };
         proc.block = block_index;
         let built = (block_index, block, taken);
         // On failure `build` has given the block back.
-        let process = self.build(pid, built, image, proc.priority, t)?;
+        let process = self.build(pid, built, image, (proc.priority, class), t)?;
         let t = now();
         self.files.begin(request.timeout_ms);
         let registered = self.files.register(&proc);
@@ -179,13 +186,13 @@ impl Server {
         pid: u32,
         (index, block, taken): (usize, Block, Taken),
         image: &'static [u8],
-        priority: u8,
+        (priority, class): (u8, Option<Class>),
         started: u64,
     ) -> Result<Process, Errno> {
         let config = ProcessConfig {
-            untyped_bits: HALF_BITS,
-            cnode_radix: CNODE_RADIX,
-            stack_pages: STACK_PAGES,
+            untyped_bits: class.map_or(HALF_BITS, |c| c.image_bits),
+            cnode_radix: class.map_or(CNODE_RADIX, |c| c.cnode_radix),
+            stack_pages: class.map_or(STACK_PAGES, |c| c.stack_pages),
             priority: priority.into(),
             fault_endpoint: block.fault,
             stack_top: HATCH_STACK_TOP,

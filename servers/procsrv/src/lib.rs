@@ -123,6 +123,8 @@ pub struct Server {
     /// When to look at the CPU times of the processes with a finite RLIMIT_CPU next (a
     /// time-stamp counter value); `None` while no process has one ([`cpu`]).
     cpu_deadline: Option<u64>,
+    /// The file server and console driver hatched at boot, while the file server runs.
+    pub(crate) system: Option<fsrv::System>,
 }
 
 /// Why procsrv could not start.
@@ -165,7 +167,7 @@ impl Server {
         // Read-only segments are shared between the processes of one program.
         loader.share_text();
         let pending = if options.file_server {
-            match fsrv::FsLink::prepare(&mut alloc, &mut loader, info) {
+            match fsrv::FsLink::prepare(&mut alloc, &loader, info) {
                 Ok(link) => Some(link),
                 Err(why) => {
                     println!("procsrv: no file server: {why}");
@@ -201,6 +203,16 @@ impl Server {
         // SAFETY: as above: the only reference ever made to the scratch buffers.
         launches.set_scratch(unsafe { &mut *alt::SCRATCH.0.get() });
         table.init();
+        // The file server's block first, reserved for it (`memory::Class`).
+        let pending = pending.and_then(|p| {
+            match blocks.reserve(&mut alloc, endpoint, p.block, fsrv::FSRV_CLASS) {
+                Ok(()) => Some(p),
+                Err(why) => {
+                    println!("procsrv: no file server: cannot reserve its block: {why}");
+                    None
+                }
+            }
+        });
         blocks.carve(&mut alloc, endpoint);
         let mut server = Server {
             alloc,
@@ -223,6 +235,7 @@ impl Server {
             phases: phases::Phases::new(),
             build_cold: false,
             cpu_deadline: None,
+            system: None,
         };
         server.baseline = server.usage();
         Ok(server)

@@ -64,6 +64,10 @@ impl Server {
             return ok(0, [0; 4]);
         }
         let (signal, signal_name) = fault_signal(vector);
+        if self.is_file_server(pid) {
+            // Before the report: procsrv's lines go through the file server.
+            self.lose_file_server(format_args!("faulted"));
+        }
         if let Some(p) = self.table.get(pid) {
             let name = p.name.split(|&b| b == 0).next().unwrap_or(&[]);
             println!(
@@ -109,6 +113,12 @@ impl Server {
         if matches!(p.state, State::Zombie(_)) {
             return;
         }
+        if self.is_file_server(pid) {
+            self.lose_file_server(format_args!("{status}"));
+        }
+        let Some(p) = self.table.get_mut(pid) else {
+            return;
+        };
         if pid == 1 && status != WaitStatus::Exited(0) {
             // The one line `cargo xtask run` and the tests read as a failed run (pid 1 is
             // init, or a test root's driver): `procsrv: init (pid 1) exited with status 3`.

@@ -20,6 +20,12 @@
 //! reused only for a hatch whose parent has that same sole uid. A
 //! warm block counts as free, and the procsrv slots its process holds count as free slots in
 //! [`Blocks::warm_slots`] (`USAGE`): any hatch can have them back.
+//!
+//! **Reserved blocks.** A system server too big for a block (the file server: an 8 MiB
+//! image half with a CNode of 2^14 slots, and its heap) gets a block of its own, made
+//! before the others are carved ([`Blocks::reserve`]) and tied to one program with its
+//! [`Class`]: only a hatch of that program takes it, built as the class says, and it is
+//! never parked warm nor counted in [`Blocks::free`] and [`Blocks::total`].
 
 use libsys::alloc::Allocator;
 use libsys::cap::{CNode, Cap, Endpoint, SlotPath, Untyped};
@@ -31,6 +37,7 @@ use libsys::object::Rights;
 pub const HALF_BITS: u32 = libsys::process::MEMORY_BITS;
 /// Most blocks.
 pub const MAX_BLOCKS: usize = 96;
+const _: () = assert!(MAX_BLOCKS <= 128, "`Blocks::reserved` is a u128");
 /// log2 of the memory procsrv keeps for itself (page tables, reply objects, handles).
 pub const RESERVE_BITS: u32 = 22;
 
@@ -46,8 +53,28 @@ pub struct Block {
     pub fault: Cap<Endpoint>,
 }
 
+/// How the process of a reserved block is built, and for which program.
+#[derive(Clone, Copy, Debug)]
+pub struct Class {
+    /// The one program (`/bin/NAME`) that may take the block.
+    pub program: &'static [u8],
+    /// log2 of the image half's size (the loader's `untyped_bits`).
+    pub image_bits: u32,
+    /// log2 of the slots of the process's CNode.
+    pub cnode_radix: u64,
+    /// Stack pages mapped before it starts: a server procsrv calls must never fault on
+    /// its stack (procsrv, waiting for its answer, could not answer the fault).
+    pub stack_pages: u64,
+}
+
 /// The blocks and which are free.
 pub struct Blocks {
+    /// The reserved blocks ([`Self::reserve`]): each one's index and class. Few, so that
+    /// the bss of every program linking procsrv (a hatched test driver's block holds it)
+    /// stays as it was.
+    classes: [Option<(usize, Class)>; MAX_RESERVED],
+    /// Bit `i`: block `i` is reserved.
+    reserved: u128,
     blocks: [Option<Block>; MAX_BLOCKS],
     used: [bool; MAX_BLOCKS],
     count: usize,
@@ -60,6 +87,9 @@ pub struct Blocks {
     /// The processes kept in free warm blocks, with their block's index.
     warm: [Option<(usize, Process)>; MAX_WARM],
 }
+
+/// Most reserved blocks.
+pub const MAX_RESERVED: usize = 2;
 
 /// Most warm blocks (each keeps a `Process` of about 1.5 KiB here, in the bss of every
 /// program that links procsrv).
@@ -82,6 +112,8 @@ impl Blocks {
     /// No blocks.
     pub const fn new() -> Blocks {
         Blocks {
+            classes: [None; MAX_RESERVED],
+            reserved: 0,
             blocks: [None; MAX_BLOCKS],
             used: [false; MAX_BLOCKS],
             count: 0,
@@ -119,6 +151,69 @@ impl Blocks {
         }
     }
 
+    /// Adds a reserved block of `class` made of `image` and `memory` (untyped caps procsrv
+    /// owns); its fault endpoint is a mint of `endpoint`. Call before [`Self::carve`].
+    ///
+    /// # Errors
+    /// What was missing: room for a block, or a slot.
+    pub fn reserve(
+        &mut self,
+        alloc: &mut Allocator,
+        endpoint: Cap<Endpoint>,
+        (image, memory): (Cap<Untyped>, Cap<Untyped>),
+        class: Class,
+    ) -> Result<(), &'static str> {
+        let Some(place) = self.classes.iter().position(Option::is_none) else {
+            return Err("no room for another reserved block");
+        };
+        if self.count >= MAX_BLOCKS {
+            return Err("no room for a block");
+        }
+        let root: Cap<CNode> = Cap::from_cptr(libsys::bootinfo::SLOT_CNODE);
+        let fault = alloc.slot().map_err(|_| "no slot")?;
+        let badge = procsrv_api::badge::FAULT | self.count as u64;
+        if root
+            .mint(SlotPath::at(fault), endpoint.slot(), Rights::WRITE, badge)
+            .is_err()
+        {
+            alloc.slots.free(fault);
+            return Err("cannot mint its fault endpoint");
+        }
+        self.blocks[self.count] = Some(Block {
+            image,
+            memory,
+            fault: Cap::from_cptr(fault),
+        });
+        self.classes[place] = Some((self.count, class));
+        self.reserved |= 1 << self.count;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Takes the free reserved block of `program` (`/bin/NAME`), if it has one: its index,
+    /// halves and class. It is taken cold and never gets an owner (never parked).
+    pub fn take_reserved(&mut self, program: &[u8]) -> Option<(usize, Block, Class)> {
+        if self.reserved == 0 {
+            return None;
+        }
+        let (index, class) = self
+            .classes
+            .iter()
+            .flatten()
+            .find(|(i, c)| !self.used[*i] && c.program == program)
+            .copied()?;
+        let block = self.blocks[index]?;
+        self.used[index] = true;
+        self.programs[index] = None;
+        self.owners[index] = None;
+        Some((index, block, class))
+    }
+
+    /// Whether block `index` is reserved for one program.
+    pub fn is_reserved(&self, index: usize) -> bool {
+        index < MAX_BLOCKS && self.reserved >> index & 1 != 0
+    }
+
     /// Takes a free block for `program` to run as `owner` (its sole uid, if it has one): a
     /// warm one of that program and owner, else a cold one, else a warm one of another
     /// program or owner. Returns its index, halves and what it held.
@@ -139,7 +234,9 @@ impl Blocks {
                 let (i, process) = self.warm[w].take()?;
                 (i, Taken::Warm(process))
             }
-            None => match (0..self.count).find(|&i| !self.used[i] && !self.is_warm(i)) {
+            None => match (0..self.count)
+                .find(|&i| !self.used[i] && !self.is_warm(i) && !self.is_reserved(i))
+            {
                 Some(i) => (i, Taken::Cold),
                 None => {
                     let w = self.warm.iter().position(Option::is_some)?;
@@ -188,6 +285,9 @@ impl Blocks {
     /// Sets the sole uid the process of block `index` ran as (`None`: not one uid; the
     /// block is not parked warm).
     pub fn set_owner(&mut self, index: usize, owner: Option<u32>) {
+        if self.is_reserved(index) {
+            return;
+        }
         if let Some(o) = self.owners.get_mut(index) {
             *o = owner;
         }
@@ -222,14 +322,16 @@ impl Blocks {
         self.blocks.get(index).copied().flatten()
     }
 
-    /// Free blocks, warm ones included.
+    /// Free blocks, warm ones included (reserved ones not).
     pub fn free(&self) -> usize {
-        (0..self.count).filter(|&i| !self.used[i]).count()
+        (0..self.count)
+            .filter(|&i| !self.used[i] && !self.is_reserved(i))
+            .count()
     }
 
-    /// All blocks.
+    /// All blocks but the reserved ones.
     pub fn total(&self) -> usize {
-        self.count
+        (0..self.count).filter(|&i| !self.is_reserved(i)).count()
     }
 }
 
