@@ -169,6 +169,8 @@ const USERLAND_TYPING: &[Typing] = &[
         b"umask 027; echo m > /tmp/m; ls -l /tmp/m; umask; umask 022; ulimit -n 32; ulimit -a\r",
     ),
     ("$ ", b"sleep 0.2 && echo slept $?\r"),
+    // `head -N`, the historical form scripts still use.
+    ("$ ", b"echo x y | head -1 | wc\r"),
     ("$ ", b"echo hello | hexdump\r"),
     ("$ ", b"egg disasm 05000100092f6465762f6e756c6c0200\r"),
     (
@@ -343,6 +345,7 @@ pub const SCENARIOS: &[Scenario] = &[
             &["0027"],
             &["-n open files", " 32"],
             &["slept 0"],
+            &["1 2 4"],
             &["00000000  68 65 6c 6c 6f 0a", "|hello.|"],
             &["00000006"],
             &["open 0 \"/dev/null\" O_RDWR 0"],

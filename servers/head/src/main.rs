@@ -1,4 +1,4 @@
-//! `head [-n N] [FILE...]`: the first N lines (10) of standard input or of each file.
+//! `head [-n N | -N] [FILE...]`: the first N lines (10) of standard input or of each file.
 #![no_std]
 #![no_main]
 
@@ -46,6 +46,15 @@ fn main(arg: u64) {
                 userland::exit(2);
             }
         }
+    } else if let Some(n) = args
+        .peek()
+        .and_then(|a| a.strip_prefix(b"-"))
+        .filter(|digits| !digits.is_empty())
+        .and_then(userland::parse)
+    {
+        // The historical `head -5`, which scripts still use.
+        args.next();
+        lines = n;
     }
     let mut status = 0;
     let mut any = false;
