@@ -521,6 +521,24 @@ impl Cap<Tcb> {
         invoke(self.cptr, Label::TcbConfigure, &args).map(drop)
     }
 
+    /// `TcbConfigure` with its sixth word: also sets the priority (at most the caller's
+    /// own), one system call where [`Self::configure`] and [`Self::set_priority`] are two.
+    ///
+    /// # Errors
+    /// As for both; a refused priority is `RangeError` at argument 5, and then nothing
+    /// was changed.
+    pub fn configure_with_priority(self, config: &TcbConfig, priority: u64) -> InvocationResult {
+        let args = [
+            config.cspace.cptr(),
+            config.vspace.cptr(),
+            config.ipc_buffer_addr,
+            config.ipc_buffer_frame.cptr(),
+            config.fault_endpoint.cptr(),
+            priority,
+        ];
+        invoke(self.cptr, Label::TcbConfigure, &args).map(drop)
+    }
+
     /// `TcbSetPriority`: at most the caller's own priority.
     ///
     /// # Errors

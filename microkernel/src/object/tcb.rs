@@ -223,6 +223,8 @@ fn configure(caller: TcbPtr, invoked: SlotAddr, object: u64, args: &Args) -> Inv
 struct Configuration {
     bindings: [(SlotAddr, Option<(SlotAddr, Cap)>); 4],
     ipc_buffer: Option<u64>,
+    /// The optional sixth word: the thread's priority (as `TcbSetPriority`).
+    priority: Option<u8>,
 }
 
 /// Checks a `TcbConfigure` of the TCB at `object` without changing anything.
@@ -289,10 +291,22 @@ fn decode_configure(
             return Err(InvocationError::new(Error::InsufficientRights, 4));
         }
     }
+    // A sixth word sets the priority too (one call fewer per new thread), with
+    // `TcbSetPriority`'s rule: at most the caller's own.
+    let priority = if args.sent_len() > 5 {
+        let priority = args.get(5)?;
+        if priority > u64::from(caller.priority()) {
+            return Err(InvocationError::new(Error::RangeError, 5));
+        }
+        Some(priority as u8)
+    } else {
+        None
+    };
     let slot = |index: usize| {
         Tcb::slot_addr(object, index).ok_or(InvocationError::cap(Error::InvalidCapability))
     };
     Ok(Configuration {
+        priority,
         bindings: [
             (slot(TCB_SLOT_CSPACE)?, cspace),
             (slot(TCB_SLOT_VSPACE)?, vspace),
@@ -350,6 +364,10 @@ fn apply_configure(
     if let Some(address) = configuration.ipc_buffer {
         // SAFETY: the TCB is live (`still_valid` checked it after the last deletion).
         unsafe { TcbPtr::at(object) }.set_ipc_buffer(address);
+    }
+    if let Some(priority) = configuration.priority {
+        // SAFETY: as above (a configure without bindings names the invoked, live TCB).
+        set_priority(unsafe { TcbPtr::at(object) }, priority);
     }
     Ok(Output::empty())
 }

@@ -402,8 +402,50 @@ fn confinement(t: &mut Tally) {
         .spawn()
         .err();
     t.check(
-        "an empty cap index is EBADF",
-        empty.is_some_and(|e| e.errno == Errno::EBADF),
+        "an empty cap index is EBADF at its op",
+        empty.is_some_and(|e| e.errno == Errno::EBADF && e.op_index == Some(0)),
+    );
+    // procsrv makes the egg's copies in batches (docs/procsrv.md, "The ops"): a failed copy
+    // is still reported at its own op, before any later op's failure.
+    let late = cmd(b"exit")
+        .caps(cnode, radix)
+        .umask(0)
+        .cap(16, 3, 3, 0)
+        .umask(0o22)
+        .sigsetmask(0);
+    t.check(
+        "an empty cap index is EBADF at its op when later ops succeed",
+        fails_at(&late, 1, Errno::EBADF),
+    );
+    let first = cmd(b"exit")
+        .caps(cnode, radix)
+        .setsid()
+        .cap(17, 3, 3, 0)
+        .setpgid(0);
+    t.check(
+        "a failed copy is reported before a later op's failure",
+        fails_at(&first, 1, Errno::EBADF),
+    );
+    let closed = cmd(b"exit")
+        .caps(cnode, radix)
+        .cap(64, 0, 3, 0)
+        .cap(65, 3, 3, 0)
+        .close(64);
+    t.check(
+        "a failed copy is reported at its op when a later close makes the copies",
+        fails_at(&closed, 1, Errno::EBADF),
+    );
+    const SIXTEEN: [&[u8]; 16] = [
+        b"16:3", b"17:3", b"18:3", b"19:3", b"20:3", b"21:3", b"22:3", b"23:3", b"24:3", b"25:3",
+        b"26:3", b"27:3", b"28:3", b"29:3", b"30:3", b"31:3",
+    ];
+    let mut many = cmd(b"probe").caps(cnode, radix);
+    for (slot, arg) in (16..32u64).zip(SIXTEEN) {
+        many = many.cap(slot, 0, 3, 0).arg(arg);
+    }
+    t.check(
+        "16 cap ops (more than a batch holds) all reach the child",
+        run_to_end(&many) == Ok(WaitStatus::Exited(0)),
     );
     let lowered = cmd(b"exit")
         .caps(cnode, radix)

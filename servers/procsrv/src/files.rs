@@ -124,6 +124,12 @@ pub trait FileServer {
     /// The egg's `open` put the server's fd into fd `fd` of the child being built.
     fn opened(&mut self, _fd: u32, _terminal: bool) {}
 
+    /// Whether fd `from` of the child being built is one of the server's (so that a copy of
+    /// it is told to the server, [`Self::copied`], and must be made first).
+    fn tracks(&self, _fd: u32) -> bool {
+        false
+    }
+
     /// The egg's `dup2` copied fd `from` to fd `to` (at `to_path`, relative to `root`): the
     /// child holds one more copy of a server fd (`FdDup`).
     fn copied(&mut self, _from: u32, _to: u32, _root: Cap<CNode>, _to_path: SlotPath) {}

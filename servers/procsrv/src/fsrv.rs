@@ -394,6 +394,10 @@ impl FileServer for FsLink {
         }
     }
 
+    fn tracks(&self, fd: u32) -> bool {
+        fd < 64 && self.ours >> fd & 1 == 1
+    }
+
     fn copied(&mut self, from: u32, to: u32, root: Cap<CNode>, to_path: SlotPath) {
         if from >= 64 || to >= 64 {
             return;

@@ -2,14 +2,14 @@
 //! failure undoes all of it (see docs/procsrv.md, "Hatching").
 
 use crate::memory::{Block, Class, Taken, HALF_BITS};
-use crate::ops::{Draft, RequestCaps, BIND_BYTES, ENV_BYTES};
+use crate::ops::{Draft, DraftParts, RequestCaps};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
 use libsys::cap::{Cap, Endpoint, SlotPath};
 use libsys::loader::{Gift, LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
-use libsys::process::{build_stack, StackContents, CNODE_RADIX, MAX_BINDINGS, SLOT_MEMORY};
+use libsys::process::{build_stack, StackContents, CNODE_RADIX, SLOT_MEMORY};
 use libsys::time::now;
 use procsrv_api::{badge, phase, Errno, HatchRequest, NO_OP};
 
@@ -123,14 +123,14 @@ impl Server {
         proc.block = block_index;
         let built = (block_index, block, taken);
         // On failure `build` has given the block back.
-        let process = self.build(pid, built, image, (proc.priority, class), t)?;
+        let process = self.build(built, image, (proc.priority, class), t)?;
         let t = now();
         self.files.begin(request.timeout_ms);
         let registered = self.files.register(&proc);
         self.phases.add(phase::FILE_SERVER, t);
         let suspended = match registered
             .map_err(HatchFailure::from)
-            .and_then(|()| self.run_egg(&mut proc, &process, request, caps))
+            .and_then(|()| self.run_egg(&mut proc, (&process, &block), request, caps))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
                 let t = now();
@@ -178,12 +178,12 @@ impl Server {
         Ok(image)
     }
 
-    /// Builds the child's objects in block `index` (`taken`: what it held) and gives it its
-    /// fixed caps: a new life of a warm block's process, or a fresh load. On failure the
+    /// Builds the child's objects in block `index` (`taken`: what it held): a new life of a
+    /// warm block's process, or a fresh load (its fixed caps come with the egg's copies,
+    /// [`Self::gifts`]). On failure the
     /// block is free again (warm or cold).
     fn build(
         &mut self,
-        pid: u32,
         (index, block, taken): (usize, Block, Taken),
         image: &'static [u8],
         (priority, class): (u8, Option<Class>),
@@ -232,15 +232,22 @@ impl Server {
                 }
             }
         };
-        let t = self.phases.add(phase::BUILD, started);
+        self.phases.add(phase::BUILD, started);
+        // The step of the fixed caps (given by the draft, `Draft::give`).
         if self.injected().is_err() {
             self.retire(process, index, block, false);
             return Err(Errno::ENOMEM);
         }
+        Ok(process)
+    }
+
+    /// The fixed caps of child `pid` in `block`: procsrv's endpoint, the memory half and
+    /// the file server's namespace endpoint (when there is one). They are given with the
+    /// egg's own copies, in one `CNodeCopyBatch` ([`Draft::give`]).
+    fn gifts(&self, pid: u32, block: &Block) -> ([Gift; 3], usize) {
         let own = Rights::WRITE
             .union(Rights::GRANT)
             .union(Rights::GRANT_REPLY);
-        // procsrv's endpoint, the memory half and the file server's: one `CNodeCopyBatch`.
         let mut gifts = [Gift {
             cap: self.endpoint.cptr(),
             child_slot: SLOT_PROCSRV,
@@ -265,24 +272,20 @@ impl Server {
             }
             None => 2,
         };
-        let given = process.give_all(&self.loader, &gifts[..count]);
-        if given.is_err() {
-            self.retire(process, index, block, false);
-            return Err(Errno::ENOMEM);
-        }
-        self.phases.add(phase::FIXED_CAPS, t);
-        Ok(process)
+        (gifts, count)
     }
 
     /// Runs the egg, lays out the stack and sets the registers; returns `start_suspended`.
     fn run_egg(
         &mut self,
         proc: &mut Proc,
-        process: &Process,
+        (process, block): (&Process, &Block),
         request: &HatchRequest<'_>,
         caps: RequestCaps,
     ) -> Result<bool, HatchFailure> {
-        let mut draft = Draft {
+        let t = now();
+        let (gifts, count) = self.gifts(proc.pid, block);
+        let mut draft = Draft::new(DraftParts {
             proc,
             table: &*self.table,
             process,
@@ -290,37 +293,53 @@ impl Server {
             caps,
             files: &mut *self.files,
             timeout_ms: request.timeout_ms,
-            fds: 0,
-            env: [0; ENV_BYTES],
-            env_len: 0,
-            bindings: [(0, 0, 0); MAX_BINDINGS as usize],
-            binding_count: 0,
-            bind_paths: [0; BIND_BYTES],
-            bind_len: 0,
-            suspended: false,
-            image_bytes: 1 << HALF_BITS,
-        };
+            scratch: &mut *self.scratch,
+        });
+        draft.image_bytes = 1 << HALF_BITS;
+        draft.give(&gifts[..count])?;
         draft.set_env(request.envp)?;
+        self.phases.add(phase::FIXED_CAPS, t);
+        // A copy queued by an earlier op that fails names that op (`Draft::flush`).
+        let failed = |draft: &mut Draft<'_>, errno, at: (u64, u64)| {
+            let (op_index, op_offset) = draft.failed_at.take().unwrap_or(at);
+            HatchFailure {
+                errno,
+                op_index,
+                op_offset,
+                fault_offset: if op_index == NO_OP { 0 } else { op_offset },
+            }
+        };
         // The egg was validated in phase 1: run its ops one by one, each timed by opcode.
         let mut decoder = egg::decode(request.egg);
         loop {
-            let (op_index, offset) = (decoder.index(), decoder.offset());
+            let (op_index, offset) = (decoder.index() as u64, decoder.offset() as u64);
             let Some(op) = decoder.next() else {
                 break;
             };
             let t = now();
-            let failure = |errno, fault: usize| HatchFailure {
-                errno,
-                op_index: op_index as u64,
-                op_offset: offset as u64,
-                fault_offset: fault as u64,
-            };
             // Validation passed, so decoding cannot fail here; handled all the same.
-            let op = op.map_err(|d| failure(Errno::EINVAL, d.offset))?;
+            let op = op.map_err(|d| HatchFailure {
+                errno: Errno::EINVAL,
+                op_index,
+                op_offset: offset,
+                fault_offset: d.offset as u64,
+            })?;
+            draft.op_at = (op_index, offset);
             let done = egg::dispatch(&mut draft, op);
             self.phases.add_op(op.opcode().number(), t);
-            done.map_err(|errno| failure(errno, offset))?;
+            if let Err(errno) = done {
+                // The first op to fail is reported: a copy an earlier op queued, if one
+                // fails, else this one.
+                let errno = draft.flush().err().unwrap_or(errno);
+                return Err(failed(&mut draft, errno, (op_index, offset)));
+            }
         }
+        let t = now();
+        draft.op_at = (NO_OP, 0);
+        if let Err(errno) = draft.flush() {
+            return Err(failed(&mut draft, errno, (NO_OP, 0)));
+        }
+        self.phases.add(phase::FIXED_CAPS, t);
         let t = now();
         let contents = || StackContents {
             argv: request.args(),

@@ -80,6 +80,8 @@ unsafe impl<T> Sync for Global<T> {}
 /// stack both come from its block's 512 KiB image half; a table there (about 280 KiB,
 /// unused by the copy) left their stacks under 100 KiB to grow in.
 const TABLE_ADDR: u64 = 0x7ffa_0000_0000;
+/// Where the buffers of a hatch's draft are mapped (`ops::Scratch`), for the same reason.
+const SCRATCH_ADDR: u64 = 0x7ffa_4000_0000;
 static BLOCKS: Global<Blocks> = Global(UnsafeCell::new(Blocks::new()));
 static NO_FILE_SERVER: Global<NoFileServer> = Global(UnsafeCell::new(NoFileServer));
 static TEST_FILES: Global<testfiles::TestFiles> = Global(UnsafeCell::new(
@@ -93,6 +95,8 @@ pub struct Server {
     loader: Loader,
     endpoint: Cap<Endpoint>,
     table: &'static mut Table,
+    /// The buffers of the hatch being built (`ops::Scratch`).
+    scratch: &'static mut ops::Scratch,
     blocks: &'static mut Blocks,
     files: &'static mut dyn FileServer,
     archive_length: u64,
@@ -182,7 +186,9 @@ impl Server {
         let replies = alloc
             .retype(libsys::object::ObjectType::Reply, 0, 2 * MAX_PROCS as u64)
             .map_err(|_| StartError::OutOfMemory)?;
-        let table_memory = map_table(&mut alloc)?;
+        let table_memory = map_fresh::<Table>(&mut alloc, TABLE_ADDR)?;
+        let scratch =
+            map_fresh::<ops::Scratch>(&mut alloc, SCRATCH_ADDR)?.write(ops::Scratch::new());
         // SAFETY: `start` runs once, on procsrv's only thread; these are the only
         // references ever made to the statics.
         let (table, blocks, files, launches) = unsafe {
@@ -219,6 +225,7 @@ impl Server {
             loader,
             endpoint,
             table,
+            scratch,
             blocks,
             files,
             archive_length: info.archive_length,
@@ -329,15 +336,19 @@ pub fn root_args_have(boot_info: u64, word: &str) -> bool {
         .any(|line| line.rest.split_ascii_whitespace().any(|w| w == word))
 }
 
-/// Maps fresh zeroed frames for the process table at [`TABLE_ADDR`] in procsrv's own
-/// address space and returns that memory (once: [`Server::start_with`] runs once).
+/// Maps fresh zeroed frames for a `T` at `addr` in procsrv's own address space and returns
+/// that memory (the process table at [`TABLE_ADDR`], the draft's buffers at
+/// [`SCRATCH_ADDR`]; once each: [`Server::start_with`] runs once).
 ///
 /// # Errors
 /// [`StartError::OutOfMemory`]: no memory or slots for the frames or their page tables.
-fn map_table(alloc: &mut Allocator) -> Result<&'static mut MaybeUninit<Table>, StartError> {
+fn map_fresh<T>(
+    alloc: &mut Allocator,
+    addr: u64,
+) -> Result<&'static mut MaybeUninit<T>, StartError> {
     use libsys::object::{ObjectType, Rights};
     const PAGE: u64 = 4096;
-    let pages = (core::mem::size_of::<Table>() as u64).div_ceil(PAGE);
+    let pages = (core::mem::size_of::<T>() as u64).div_ceil(PAGE);
     let first = alloc
         .retype(ObjectType::Frame4K, 0, pages)
         .map_err(|_| StartError::OutOfMemory)?;
@@ -345,12 +356,12 @@ fn map_table(alloc: &mut Allocator) -> Result<&'static mut MaybeUninit<Table>, S
     let rw = Rights::READ.union(Rights::WRITE).bits();
     for i in 0..pages {
         let frame = Cap::<libsys::cap::Frame>::from_cptr(first + i);
-        libsys::vspace::map_frame(alloc, vspace, frame, TABLE_ADDR + i * PAGE, rw, false)
+        libsys::vspace::map_frame(alloc, vspace, frame, addr + i * PAGE, rw, false)
             .map_err(|_| StartError::OutOfMemory)?;
     }
-    // SAFETY: `pages` frames, mapped read-write at `TABLE_ADDR` just above, cover a
-    // `Table`; nothing else is mapped there or refers to that memory, and this runs once,
-    // so the returned reference is the only one. `MaybeUninit` makes no claim on the
-    // bytes (fresh frames are zero anyway).
-    Ok(unsafe { &mut *(TABLE_ADDR as *mut MaybeUninit<Table>) })
+    // SAFETY: `pages` frames, mapped read-write at `addr` just above (page-aligned, so
+    // aligned for any `T` of procsrv's), cover a `T`; nothing else is mapped there or
+    // refers to that memory (each caller passes its own address, once), so the returned
+    // reference is the only one. `MaybeUninit` makes no claim on the bytes.
+    Ok(unsafe { &mut *(addr as *mut MaybeUninit<T>) })
 }

@@ -6,8 +6,9 @@
 use crate::files::{FileServer, OpenContext};
 use crate::table::{Proc, Table, NGROUPS_MAX, RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE};
 use egg::{IdList, OpenFlags, Resource, Rights, SignalSet, Str};
-use libsys::cap::{CNode, Cap, SlotPath};
-use libsys::loader::{Loader, Process};
+use libsys::abi::COPY_BATCH_WORDS;
+use libsys::cap::{BatchCopy, CNode, Cap, SlotPath, INVOKED_CAP};
+use libsys::loader::{Gift, Loader, Process};
 use libsys::process::{FD_SLOT_BASE, FIRST_BIND_SLOT, FIRST_USER_SLOT, MAX_BINDINGS, MAX_FDS};
 use procsrv_api::signal::{SIGKILL, SIGSTOP};
 use procsrv_api::Errno;
@@ -18,6 +19,66 @@ pub const ENV_BYTES: usize = 4096;
 pub const BIND_BYTES: usize = 1024;
 /// CPUs the system has (the kernel runs one; `setaffinity` must name it).
 pub const CPUS: u32 = 1;
+/// Most cap copies a draft holds before it makes them (two `CNodeCopyBatch` calls).
+pub const MAX_QUEUED: usize = 12;
+/// The op index of a queued copy no op asked for (the fixed caps).
+pub const NO_OP: u64 = procsrv_api::NO_OP;
+
+/// The buffers of a draft, kept from hatch to hatch in memory procsrv maps at start: a
+/// draft only reads what it wrote, and filling a fresh 5 KiB of them per hatch was about
+/// 1,600 instructions of zeroing.
+pub struct Scratch {
+    env: [u8; ENV_BYTES],
+    bind_paths: [u8; BIND_BYTES],
+}
+
+impl Scratch {
+    /// Empty buffers.
+    pub const fn new() -> Scratch {
+        Scratch {
+            env: [0; ENV_BYTES],
+            bind_paths: [0; BIND_BYTES],
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+/// What asked for a queued copy, for the errno of its failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyKind {
+    /// One of the fixed caps procsrv gives every child.
+    Fixed,
+    /// A `cap` or `bind` of a request cap.
+    RequestCap,
+    /// A `dup2`.
+    Fd,
+}
+
+impl CopyKind {
+    fn errno(self, error: libsys::abi::Error) -> Errno {
+        use libsys::abi::Error;
+        match (self, error) {
+            (CopyKind::RequestCap, Error::FailedLookup) => Errno::EBADF,
+            (CopyKind::RequestCap, Error::InvalidArgument | Error::IllegalOperation) => {
+                Errno::EINVAL
+            }
+            (CopyKind::RequestCap, Error::RevokeFirst) => Errno::EBUSY,
+            _ => Errno::ENOMEM,
+        }
+    }
+}
+
+const NO_COPY: BatchCopy = BatchCopy {
+    dest: SlotPath { index: 0, depth: 0 },
+    src: SlotPath { index: 0, depth: 0 },
+    rights: libsys::object::Rights::NONE,
+    badge: None,
+};
 
 /// The caps a request sent: a CNode (guard 0) in procsrv's slot `slot`, of `2^radix` slots.
 #[derive(Clone, Copy, Debug)]
@@ -46,25 +107,141 @@ pub struct Draft<'a> {
     pub timeout_ms: u64,
     /// Open descriptors (bit n = fd n).
     pub fds: u64,
-    /// Environment: `NAME=value\0...`.
-    pub env: [u8; ENV_BYTES],
+    /// Environment: `NAME=value\0...` (the first `env_len` bytes are the draft's).
+    pub env: &'a mut [u8; ENV_BYTES],
     /// Used bytes of `env`.
     pub env_len: usize,
     /// Bindings: `(slot, start, end)` in `bind_paths`.
     pub bindings: [(u64, usize, usize); MAX_BINDINGS as usize],
     /// How many bindings.
     pub binding_count: usize,
-    /// The paths of the bindings.
-    pub bind_paths: [u8; BIND_BYTES],
+    /// The paths of the bindings (the first `bind_len` bytes are the draft's).
+    pub bind_paths: &'a mut [u8; BIND_BYTES],
     /// Used bytes of `bind_paths`.
     pub bind_len: usize,
     /// `start_suspended` ran.
     pub suspended: bool,
     /// Bytes of the block's image half the loader used (for RLIMIT_AS/DATA).
     pub image_bytes: u64,
+    /// The op running: its index and byte offset (what a copy queued now is charged to).
+    pub op_at: (u64, u64),
+    /// Set when a queued copy failed: the op that asked for it (index, offset).
+    pub failed_at: Option<(u64, u64)>,
+    /// Cap copies into the child's CNode not made yet ([`Self::flush`]).
+    queue: [BatchCopy; MAX_QUEUED],
+    /// Who asked for each of `queue`.
+    origins: [((u64, u64), CopyKind); MAX_QUEUED],
+    /// How many of `queue` are used.
+    queued: usize,
+}
+
+/// A draft's parts that come from procsrv's state.
+pub struct DraftParts<'a> {
+    /// The child's record.
+    pub proc: &'a mut Proc,
+    /// The table.
+    pub table: &'a Table,
+    /// The child's objects.
+    pub process: &'a Process,
+    /// The loader.
+    pub loader: &'a Loader,
+    /// The request's caps.
+    pub caps: RequestCaps,
+    /// The file server.
+    pub files: &'a mut dyn FileServer,
+    /// Bound of each file-server call.
+    pub timeout_ms: u64,
+    /// The buffers.
+    pub scratch: &'a mut Scratch,
 }
 
 impl<'d> Draft<'d> {
+    /// A draft of the child: the parent's state already in `parts.proc`, no descriptors,
+    /// no environment, no copies queued.
+    pub fn new(parts: DraftParts<'d>) -> Draft<'d> {
+        let Scratch { env, bind_paths } = parts.scratch;
+        Draft {
+            proc: parts.proc,
+            table: parts.table,
+            process: parts.process,
+            loader: parts.loader,
+            caps: parts.caps,
+            files: parts.files,
+            timeout_ms: parts.timeout_ms,
+            fds: 0,
+            env,
+            env_len: 0,
+            bindings: [(0, 0, 0); MAX_BINDINGS as usize],
+            binding_count: 0,
+            bind_paths,
+            bind_len: 0,
+            suspended: false,
+            image_bytes: 0,
+            op_at: (NO_OP, 0),
+            failed_at: None,
+            queue: [NO_COPY; MAX_QUEUED],
+            origins: [((NO_OP, 0), CopyKind::Fixed); MAX_QUEUED],
+            queued: 0,
+        }
+    }
+
+    /// Queues the fixed caps procsrv gives the child (made by the next [`Self::flush`],
+    /// with the egg's own copies).
+    ///
+    /// # Errors
+    /// ENOMEM when the queue is full and making what it holds fails.
+    pub fn give(&mut self, gifts: &[Gift]) -> Result<(), Errno> {
+        for gift in gifts {
+            let copy = BatchCopy {
+                dest: self.child_slot(gift.child_slot),
+                src: Process::parent_path(self.loader, gift.cap),
+                rights: gift.rights,
+                badge: gift.badge,
+            };
+            self.queue_copy(copy, CopyKind::Fixed)?;
+        }
+        Ok(())
+    }
+
+    /// Queues a copy into the child's CNode, charged to the running op: copies are made
+    /// in `CNodeCopyBatch` calls of up to six ([`Self::flush`]), before anything that reads
+    /// or deletes a slot of the child or asks the file server to act, and at the end of the
+    /// egg, so that an egg's `cap`s and `dup2`s cost no kernel entry each.
+    fn queue_copy(&mut self, copy: BatchCopy, kind: CopyKind) -> Result<(), Errno> {
+        if self.queued == MAX_QUEUED {
+            self.flush()?;
+        }
+        self.queue[self.queued] = copy;
+        self.origins[self.queued] = (self.op_at, kind);
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Makes the queued copies, in order. When one fails the ones before it are made (the
+    /// whole hatch is undone anyway), [`Self::failed_at`] names the op that asked for it
+    /// and its errno is returned.
+    ///
+    /// # Errors
+    /// The failed copy's errno (EBADF for an empty request slot, EINVAL for a badge on a
+    /// cap that takes none, ENOMEM otherwise).
+    pub fn flush(&mut self) -> Result<(), Errno> {
+        let queued = core::mem::take(&mut self.queued);
+        if queued == 0 {
+            return Ok(());
+        }
+        let Err(e) = self.root().copy_batch(&self.queue[..queued]) else {
+            return Ok(());
+        };
+        let entry = if e.argument == INVOKED_CAP {
+            0
+        } else {
+            (e.argument as usize / COPY_BATCH_WORDS).min(queued - 1)
+        };
+        let (at, kind) = self.origins[entry];
+        self.failed_at = Some(at);
+        Err(kind.errno(e.error))
+    }
+
     /// The environment strings.
     pub fn env<'s>(&'s self) -> impl Iterator<Item = &'s [u8]> + Clone + use<'s, 'd> {
         procsrv_api::strings(&self.env[..self.env_len])
@@ -109,6 +286,8 @@ impl<'d> Draft<'d> {
 
     fn close_fd(&mut self, fd: u64) -> Result<(), Errno> {
         if fd < MAX_FDS && self.fds & (1 << fd) != 0 {
+            // The slot may be the destination or the source of a queued copy.
+            self.flush()?;
             let (root, path) = (self.root(), self.child_slot(FD_SLOT_BASE + fd));
             self.files.closing(fd as u32, root, path);
             self.delete_slot(FD_SLOT_BASE + fd)?;
@@ -128,10 +307,11 @@ impl<'d> Draft<'d> {
         })
     }
 
-    /// Copies request cap `source` into child slot `slot` with `rights`, minting `badge`;
-    /// what the slot holds is deleted first when it may hold something (`occupied`).
+    /// Queues the copy of request cap `source` into child slot `slot` with `rights`,
+    /// minting `badge` when not 0; what the slot holds is deleted first when it may hold
+    /// something (`occupied`).
     fn copy_request_cap(
-        &self,
+        &mut self,
         slot: u64,
         source: u32,
         rights: u8,
@@ -140,23 +320,18 @@ impl<'d> Draft<'d> {
     ) -> Result<(), Errno> {
         let src = self.request_cap(source)?;
         let dest = self.child_slot(slot);
+        let rights = libsys::object::Rights::from_bits(u64::from(rights)).ok_or(Errno::EINVAL)?;
         if occupied {
+            self.flush()?;
             self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
         }
-        let rights = libsys::object::Rights::from_bits(u64::from(rights)).ok_or(Errno::EINVAL)?;
-        let result = if badge == 0 {
-            self.root().copy(dest, src, rights)
-        } else {
-            self.root().mint(dest, src, rights, badge)
+        let copy = BatchCopy {
+            dest,
+            src,
+            rights,
+            badge: (badge != 0).then_some(badge),
         };
-        result.map_err(|e| match e.error {
-            libsys::abi::Error::FailedLookup => Errno::EBADF,
-            libsys::abi::Error::InvalidArgument | libsys::abi::Error::IllegalOperation => {
-                Errno::EINVAL
-            }
-            libsys::abi::Error::RevokeFirst => Errno::EBUSY,
-            _ => Errno::ENOMEM,
-        })
+        self.queue_copy(copy, CopyKind::RequestCap)
     }
 
     fn check_fd_number(&self, fd: u32) -> Result<(), Errno> {
@@ -217,6 +392,8 @@ impl egg::Hatch for Draft<'_> {
 
     fn open(&mut self, fd: u32, path: Str<'_>, flags: OpenFlags, mode: u32) -> Result<(), Errno> {
         self.check_fd_number(fd)?;
+        // The file server acts (a file may be created): the ops before must have succeeded.
+        self.flush()?;
         self.close_fd(fd.into())?;
         let context = OpenContext {
             creds: &self.proc.creds,
@@ -254,9 +431,17 @@ impl egg::Hatch for Draft<'_> {
         self.close_fd(to.into())?;
         let src = self.child_slot(FD_SLOT_BASE + u64::from(from));
         let dest = self.child_slot(FD_SLOT_BASE + u64::from(to));
-        self.root()
-            .copy(dest, src, libsys::object::Rights::ALL)
-            .map_err(|_| Errno::ENOMEM)?;
+        let copy = BatchCopy {
+            dest,
+            src,
+            rights: libsys::object::Rights::ALL,
+            badge: None,
+        };
+        self.queue_copy(copy, CopyKind::Fd)?;
+        if self.files.tracks(from) {
+            // The file server is told of the copy (`FdDup` on it): it must be made.
+            self.flush()?;
+        }
         let root = self.root();
         self.files.copied(from, to, root, dest);
         self.fds |= 1 << to;
@@ -329,6 +514,7 @@ impl egg::Hatch for Draft<'_> {
         if pgid != self.proc.pgid {
             return Err(Errno::EPERM);
         }
+        self.flush()?;
         let fd_path = self.child_slot(FD_SLOT_BASE + u64::from(fd));
         let root = self.root();
         self.files.set_foreground(&*self.proc, root, fd_path)
@@ -361,6 +547,7 @@ impl egg::Hatch for Draft<'_> {
         if !self.fd_open(fd) {
             return Err(Errno::EBADF);
         }
+        self.flush()?;
         let mut path = [0u8; crate::table::CWD_LEN];
         let len = self.files.directory_path(fd, &mut path, self.timeout_ms)?;
         self.proc.cwd = path;
@@ -386,6 +573,7 @@ impl egg::Hatch for Draft<'_> {
             // An fd of the file server becomes the child's own handle (CtlShare).
             let src = self.request_cap(source)?;
             let dest = self.child_slot(slot);
+            self.flush()?;
             if occupied {
                 self.root().delete(dest).map_err(|_| Errno::ENOMEM)?;
             }
@@ -413,12 +601,13 @@ impl egg::Hatch for Draft<'_> {
             return Err(Errno::ENOMEM);
         }
         let slot = FIRST_BIND_SLOT + index as u64;
+        // A binding's slot holds a cap only when the path was bound before.
         self.copy_request_cap(
             slot,
             source,
             libsys::object::Rights::ALL.bits() as u8,
             0,
-            true,
+            existing.is_some(),
         )?;
         if existing.is_none() {
             let start = self.bind_len;

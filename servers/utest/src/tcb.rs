@@ -17,6 +17,7 @@ pub const TESTS: &[Test] = crate::tests![
     configured_thread_runs_in_our_address_space,
     configure_names_each_bad_argument,
     set_priority_allows_at_most_our_own,
+    configure_with_priority_sets_both_or_nothing,
     write_registers_then_read_them_back,
     suspend_stops_and_resume_restarts,
     resuming_an_unconfigured_thread_is_harmless,
@@ -176,6 +177,47 @@ fn configure_names_each_bad_argument(ctx: &mut Ctx) -> TestResult {
         fault_endpoint: Cap::null(),
     };
     ok!(tcb.configure(&unchanged));
+    Ok(())
+}
+
+/// `TcbConfigure`'s optional sixth word (the priority, as `TcbSetPriority`).
+fn configure_with_priority_sets_both_or_nothing(ctx: &mut Ctx) -> TestResult {
+    let tcb: Cap<Tcb> = ctx.make()?;
+    let own = ctx.info.priority;
+    let config = TcbConfig {
+        cspace: Cap::from_cptr(SLOT_CNODE),
+        vspace: Cap::from_cptr(SLOT_VSPACE),
+        ipc_buffer_addr: 0,
+        ipc_buffer_frame: Cap::null(),
+        fault_endpoint: Cap::null(),
+    };
+    for priority in [own + 1, 256, u64::MAX] {
+        if priority <= own {
+            continue;
+        }
+        let result = tcb.configure_with_priority(&config, priority);
+        ensure!(
+            result.is_err(),
+            "priority {priority} above our own {own} was accepted"
+        );
+        expect_any!(result, OUT_OF_RANGE, 5);
+    }
+    COUNTERS[1].store(0, Ordering::Relaxed);
+    let registers = UserRegisters {
+        rip: count as *const () as u64,
+        rsp: stack_top(1),
+        rflags: 0x202,
+        rdi: 1,
+        ..UserRegisters::default()
+    };
+    ok!(tcb.write_registers(false, &registers));
+    ok!(tcb.configure_with_priority(&config, own));
+    ok!(tcb.resume());
+    ensure!(
+        wait_for_count(1, 1000) > 0,
+        "the configured thread never ran"
+    );
+    ok!(tcb.suspend());
     Ok(())
 }
 

@@ -138,10 +138,16 @@ impl Loader {
             ipc_buffer_frame: ipc_buffer,
             fault_endpoint: config.fault_endpoint,
         };
-        tcb.configure(&tcb_config)
-            .map_err(kernel(LoadStep::ConfigureTcb))?;
-        tcb.set_priority(config.priority)
-            .map_err(kernel(LoadStep::SetPriority))
+        // One call for both (the sixth word of `TcbConfigure`).
+        tcb.configure_with_priority(&tcb_config, config.priority)
+            .map_err(|e| {
+                let step = if e.argument == 5 {
+                    LoadStep::SetPriority
+                } else {
+                    LoadStep::ConfigureTcb
+                };
+                kernel(step)(e)
+            })
     }
 
     /// Starts the next life of `process` (ended with [`Process::end_life`]): as a fresh
