@@ -145,6 +145,9 @@ abi_enum! {
         /// call, each entry four words `dest_index, src_index, packed, data` (the packed
         /// word is a [`CopyBatchWord`]), done in order until one is refused.
         CNodeCopyBatch = 0x26,
+        /// CNode: `revoke_batch(index, depth, ...)`: up to [`REVOKE_BATCH_MAX`] revokes in
+        /// one call, in order (each as `CNodeRevoke`; a slot refused ends the call there).
+        CNodeRevokeBatch = 0x27,
         /// TCB: `configure(cspace cptr, vspace cptr, ipc_buffer_addr, ipc_buffer_frame cptr,
         /// fault_endpoint cptr)` (cptr 0 = leave unchanged / none for the fault endpoint).
         TcbConfigure = 0x30,
@@ -241,6 +244,8 @@ pub const MAP_EXECUTABLE: u64 = 0x10;
 /// Most entries of one `CNodeCopyBatch` call: its four-word entries fill the kernel's 24
 /// argument words.
 pub const COPY_BATCH_MAX: usize = 6;
+/// Most slots one `CNodeRevokeBatch` revokes (two words each: `index, depth`).
+pub const REVOKE_BATCH_MAX: usize = 8;
 /// Words of one `CNodeCopyBatch` entry: `dest_index, src_index, packed, data`.
 pub const COPY_BATCH_WORDS: usize = 4;
 

@@ -17,6 +17,7 @@
 
 use crate::abi::{
     CopyBatchWord, Error, Label, MessageInfo, COPY_BATCH_MAX, COPY_BATCH_WORDS, REGISTER_COUNT,
+    REVOKE_BATCH_MAX,
 };
 use crate::object::{CNodeGuard, CapKind, ObjectType, Rights};
 use crate::syscall::{self, Registers};
@@ -409,6 +410,31 @@ impl Cap<CNode> {
     /// `FailedLookup` for a bad path.
     pub fn revoke(self, slot: SlotPath) -> InvocationResult {
         invoke(self.cptr, Label::CNodeRevoke, &[slot.index, slot.depth]).map(drop)
+    }
+
+    /// `CNodeRevokeBatch`: [`Self::revoke`] of each of `slots` in order, in one call per
+    /// [`REVOKE_BATCH_MAX`] slots (docs/syscalls.md).
+    ///
+    /// # Errors
+    /// The first refused slot's error, at its words (`2k`, `2k + 1` for the `k`th of
+    /// `slots`); the slots before it are revoked.
+    pub fn revoke_batch(self, slots: &[SlotPath]) -> InvocationResult {
+        for (chunk_index, chunk) in slots.chunks(REVOKE_BATCH_MAX).enumerate() {
+            let mut args = [0u64; 2 * REVOKE_BATCH_MAX];
+            for (i, slot) in chunk.iter().enumerate() {
+                args[2 * i] = slot.index;
+                args[2 * i + 1] = slot.depth;
+            }
+            invoke(self.cptr, Label::CNodeRevokeBatch, &args[..2 * chunk.len()]).map_err(
+                |mut e| {
+                    if e.argument != INVOKED_CAP {
+                        e.argument += (chunk_index * 2 * REVOKE_BATCH_MAX) as u64;
+                    }
+                    e
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Slots are named seL4-style by `(index, depth)` relative to the invoked CNode cap.
 //! Argument words: copy/mint/move/mutate take `dest_index, dest_depth, src_index,
-//! src_depth` then rights and/or data; delete/revoke take `index, depth`.
+//! src_depth` then rights and/or data; delete/revoke take `index, depth`; the batches take
+//! several entries of their call.
 
 use super::pending::{self, Work};
 use super::{
@@ -11,7 +12,9 @@ use super::{
 };
 use crate::thread::TcbPtr;
 use kerncore::{Argument, Cap, LookupError, SlotStore};
-use libsys::abi::{CopyBatchWord, Error, Label, COPY_BATCH_MAX, COPY_BATCH_WORDS};
+use libsys::abi::{
+    CopyBatchWord, Error, Label, COPY_BATCH_MAX, COPY_BATCH_WORDS, REVOKE_BATCH_MAX,
+};
 use libsys::object::Rights;
 
 /// Dispatches an invocation on the CNode cap `root`.
@@ -59,8 +62,30 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
             Ok(Output::empty())
         }
         Label::CNodeCopyBatch => copy_batch(root, args),
+        Label::CNodeRevokeBatch => revoke_batch(caller, root, args),
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
+}
+
+/// `CNodeRevokeBatch`: each `(index, depth)` pair revoked in order, as `CNodeRevoke`
+/// (every slot is resolved when its turn comes: an earlier revoke may have emptied the
+/// CNode of a later one, which is then refused there). A revoke that does not finish
+/// within this entry's budget is parked and the call restarted; the restarted call runs
+/// from the start, and the revokes already done are quick: their caps have no
+/// descendants left. So the call needs no state of its own beyond the parked revoke.
+fn revoke_batch(caller: TcbPtr, root: &Cap, args: &Args) -> InvocationResult {
+    let length = args.sent_len();
+    if length == 0 || !length.is_multiple_of(2) || length > 2 * REVOKE_BATCH_MAX {
+        return Err(InvocationError::new(Error::RangeError, 0));
+    }
+    for k in 0..length / 2 {
+        let at = 2 * k;
+        let slot = resolve_slot(root, args.get(at)?, args.get(at + 1)?, at as u64)?;
+        let work = Work::Revoke(kerncore::cnode_revoke(slot));
+        pending::perform(caller.as_raw(), work, pending::After::RunCallAgain)
+            .map_err(|()| crate::syscall::restart())?;
+    }
+    Ok(Output::empty())
 }
 
 /// `CNodeCopyBatch`: the entries' packed words are all checked first; then each entry is

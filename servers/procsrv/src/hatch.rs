@@ -399,17 +399,16 @@ impl Server {
     /// it `ran`) and the block parked warm; any other destroyed and the block given back
     /// cold (docs/procsrv.md, "Memory").
     pub fn retire(&mut self, process: Process, index: usize, block: Block, ran: bool) {
-        let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
-        let _ = root.revoke(block.memory.slot());
         let owned = self.blocks.owner(index).is_some();
         if process.recyclable() && owned && self.blocks.can_park() {
-            let ended = process
-                .end_life()
-                .and_then(|()| match self.blocks.program(index) {
+            // The memory half, the life and the VSpace cap: one `CNodeRevokeBatch`.
+            let ended = process.end_life(&[block.memory.slot()]).and_then(|()| {
+                match self.blocks.program(index) {
                     Some(image) if ran => process.refill(&mut self.loader, &mut self.alloc, image),
                     Some(_) => Ok(()),
                     None => Err(LoadError::NotFound),
-                });
+                }
+            });
             if ended.is_ok() {
                 self.blocks.park(index, process);
                 return;

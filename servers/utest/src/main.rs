@@ -24,6 +24,7 @@ mod check;
 mod cnode;
 mod cnode_copy_batch;
 mod cnode_revoke;
+mod cnode_revoke_batch;
 mod cpu;
 mod cspace_and_message_edges;
 mod fast_path_agreement;
@@ -309,6 +310,7 @@ const GROUPS: &[&[Test]] = &[
     untyped::TESTS,
     cnode::TESTS,
     cnode_copy_batch::TESTS,
+    cnode_revoke_batch::TESTS,
     tcb::TESTS,
     vspace::TESTS,
     irq::TESTS,

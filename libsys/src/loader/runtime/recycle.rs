@@ -26,6 +26,8 @@ use super::{
     MAX_SEGMENTS, MAX_SLOT_RANGES, PAGE_SIZE, RW, SCRATCH_ADDR, SLOT_CNODE, SLOT_IPC_BUFFER,
     SLOT_TCB, SLOT_VSPACE,
 };
+use crate::abi::REVOKE_BATCH_MAX;
+use crate::cap::SlotPath;
 
 /// log2 of the untyped one life's objects come from for a CNode of up to 2^8 slots (16 KiB),
 /// the IPC buffer (4 KiB) and the TCB (2 KiB); a bigger CNode gets twice its size
@@ -196,16 +198,23 @@ impl Process {
 
     /// Ends this life: revokes the life untyped (the thread, the CNode with every cap in it,
     /// the IPC buffer, and every cap to them anywhere) and the parent's VSpace cap (every copy
-    /// the child had or gave away). The writable pages still hold what the child left
-    /// ([`Self::refill`]). Never started lives end the same way.
+    /// the child had or gave away), after the caps at `first` (the parent's, e.g. the
+    /// memory it gave the child), all in one `CNodeRevokeBatch`. The writable pages still
+    /// hold what the child left ([`Self::refill`]). Never started lives end the same way.
     ///
     /// # Errors
-    /// The kernel's refusal of a revoke.
-    pub fn end_life(&self) -> Result<(), LoadError> {
+    /// The kernel's refusal of a revoke; more than six `first`.
+    pub fn end_life(&self, first: &[SlotPath]) -> Result<(), LoadError> {
         let root: Cap<CNode> = Cap::from_cptr(SLOT_CNODE);
-        root.revoke(self.life.slot())
-            .map_err(kernel(LoadStep::Destroy))?;
-        root.revoke(self.vspace.slot())
+        let mut slots = [SlotPath::at(0); REVOKE_BATCH_MAX];
+        let count = first.len() + 2;
+        if count > REVOKE_BATCH_MAX {
+            return Err(LoadError::Alloc(AllocError::OutOfSlots));
+        }
+        slots[..first.len()].copy_from_slice(first);
+        slots[first.len()] = self.life.slot();
+        slots[first.len() + 1] = self.vspace.slot();
+        root.revoke_batch(&slots[..count])
             .map_err(kernel(LoadStep::Destroy))
     }
 
