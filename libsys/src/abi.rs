@@ -148,6 +148,9 @@ abi_enum! {
         /// CNode: `revoke_batch(index, depth, ...)`: up to [`REVOKE_BATCH_MAX`] revokes in
         /// one call, in order (each as `CNodeRevoke`; a slot refused ends the call there).
         CNodeRevokeBatch = 0x27,
+        /// CNode: `delete_batch(index, depth, ...)`: up to [`REVOKE_BATCH_MAX`] deletes in
+        /// one call, in order (each as `CNodeDelete`; a slot refused ends the call there).
+        CNodeDeleteBatch = 0x28,
         /// TCB: `configure(cspace cptr, vspace cptr, ipc_buffer_addr, ipc_buffer_frame cptr,
         /// fault_endpoint cptr)` (cptr 0 = leave unchanged / none for the fault endpoint).
         TcbConfigure = 0x30,
@@ -244,7 +247,8 @@ pub const MAP_EXECUTABLE: u64 = 0x10;
 /// Most entries of one `CNodeCopyBatch` call: its four-word entries fill the kernel's 24
 /// argument words.
 pub const COPY_BATCH_MAX: usize = 6;
-/// Most slots one `CNodeRevokeBatch` revokes (two words each: `index, depth`).
+/// Most slots one `CNodeRevokeBatch` revokes or one `CNodeDeleteBatch` empties (two words
+/// each: `index, depth`).
 pub const REVOKE_BATCH_MAX: usize = 8;
 /// Words of one `CNodeCopyBatch` entry: `dest_index, src_index, packed, data`.
 pub const COPY_BATCH_WORDS: usize = 4;

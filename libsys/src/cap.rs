@@ -419,20 +419,31 @@ impl Cap<CNode> {
     /// The first refused slot's error, at its words (`2k`, `2k + 1` for the `k`th of
     /// `slots`); the slots before it are revoked.
     pub fn revoke_batch(self, slots: &[SlotPath]) -> InvocationResult {
+        self.slot_batch(Label::CNodeRevokeBatch, slots)
+    }
+
+    /// `CNodeDeleteBatch`: [`Self::delete`] of each of `slots` in order, as
+    /// [`Self::revoke_batch`] revokes them.
+    ///
+    /// # Errors
+    /// As for [`Self::revoke_batch`].
+    pub fn delete_batch(self, slots: &[SlotPath]) -> InvocationResult {
+        self.slot_batch(Label::CNodeDeleteBatch, slots)
+    }
+
+    fn slot_batch(self, label: Label, slots: &[SlotPath]) -> InvocationResult {
         for (chunk_index, chunk) in slots.chunks(REVOKE_BATCH_MAX).enumerate() {
             let mut args = [0u64; 2 * REVOKE_BATCH_MAX];
             for (i, slot) in chunk.iter().enumerate() {
                 args[2 * i] = slot.index;
                 args[2 * i + 1] = slot.depth;
             }
-            invoke(self.cptr, Label::CNodeRevokeBatch, &args[..2 * chunk.len()]).map_err(
-                |mut e| {
-                    if e.argument != INVOKED_CAP {
-                        e.argument += (chunk_index * 2 * REVOKE_BATCH_MAX) as u64;
-                    }
-                    e
-                },
-            )?;
+            invoke(self.cptr, label, &args[..2 * chunk.len()]).map_err(|mut e| {
+                if e.argument != INVOKED_CAP {
+                    e.argument += (chunk_index * 2 * REVOKE_BATCH_MAX) as u64;
+                }
+                e
+            })?;
         }
         Ok(())
     }

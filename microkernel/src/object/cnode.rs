@@ -62,18 +62,21 @@ pub fn invoke(caller: TcbPtr, root: &Cap, label: Label, args: &Args) -> Invocati
             Ok(Output::empty())
         }
         Label::CNodeCopyBatch => copy_batch(root, args),
-        Label::CNodeRevokeBatch => revoke_batch(caller, root, args),
+        Label::CNodeRevokeBatch | Label::CNodeDeleteBatch => {
+            slot_batch(caller, root, label == Label::CNodeRevokeBatch, args)
+        }
         _ => Err(InvocationError::cap(Error::IllegalOperation)),
     }
 }
 
-/// `CNodeRevokeBatch`: each `(index, depth)` pair revoked in order, as `CNodeRevoke`
-/// (every slot is resolved when its turn comes: an earlier revoke may have emptied the
-/// CNode of a later one, which is then refused there). A revoke that does not finish
-/// within this entry's budget is parked and the call restarted; the restarted call runs
-/// from the start, and the revokes already done are quick: their caps have no
-/// descendants left. So the call needs no state of its own beyond the parked revoke.
-fn revoke_batch(caller: TcbPtr, root: &Cap, args: &Args) -> InvocationResult {
+/// `CNodeRevokeBatch` (`revoke`) and `CNodeDeleteBatch`: each `(index, depth)` pair revoked
+/// or deleted in order, as `CNodeRevoke`/`CNodeDelete` (every slot is resolved when its turn
+/// comes: an earlier one may have emptied the CNode of a later one, which is then refused
+/// there). Work that does not finish within this entry's budget is parked and the call
+/// restarted; the restarted call runs from the start, and what is already done is quick:
+/// a revoked cap has no descendants left, a deleted slot is empty. So the call needs no
+/// state of its own beyond the parked operation.
+fn slot_batch(caller: TcbPtr, root: &Cap, revoke: bool, args: &Args) -> InvocationResult {
     let length = args.sent_len();
     if length == 0 || !length.is_multiple_of(2) || length > 2 * REVOKE_BATCH_MAX {
         return Err(InvocationError::new(Error::RangeError, 0));
@@ -81,7 +84,11 @@ fn revoke_batch(caller: TcbPtr, root: &Cap, args: &Args) -> InvocationResult {
     for k in 0..length / 2 {
         let at = 2 * k;
         let slot = resolve_slot(root, args.get(at)?, args.get(at + 1)?, at as u64)?;
-        let work = Work::Revoke(kerncore::cnode_revoke(slot));
+        let work = if revoke {
+            Work::Revoke(kerncore::cnode_revoke(slot))
+        } else {
+            Work::Delete(kerncore::cnode_delete(slot))
+        };
         pending::perform(caller.as_raw(), work, pending::After::RunCallAgain)
             .map_err(|()| crate::syscall::restart())?;
     }

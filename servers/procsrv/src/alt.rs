@@ -213,7 +213,7 @@ impl Server {
             Ok(c) => c,
             Err(e) => return error(e),
         };
-        let result = self.hatch(pid as u32, &request, caps);
+        let result = self.hatch_with_handle(pid as u32, &request, caps);
         self.hatch_answer(result)
     }
 
@@ -245,7 +245,7 @@ impl Server {
             Ok(c) => c,
             Err(e) => return error(e),
         };
-        let result = self.hatch(pid as u32, &request, caps);
+        let result = self.hatch_with_handle(pid as u32, &request, caps);
         self.hatch_answer(result)
     }
 }

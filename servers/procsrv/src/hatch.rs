@@ -5,7 +5,7 @@ use crate::memory::{Block, Class, Taken, HALF_BITS};
 use crate::ops::{Draft, DraftParts, RequestCaps};
 use crate::table::{Proc, State, RLIMIT_NPROC};
 use crate::Server;
-use libsys::cap::{Cap, Endpoint, SlotPath};
+use libsys::cap::Cap;
 use libsys::loader::{Gift, LoadError, Loader, Process, ProcessConfig};
 use libsys::object::Rights;
 use libsys::process::SLOT_PROCSRV;
@@ -25,6 +25,15 @@ pub const HATCH_STACK_TOP: u64 = libsys::bootinfo::IPC_BUFFER_ADDR + (1 << 20);
 /// Most bytes of stack a process may grow to: the megabyte above the IPC buffer less an
 /// unmapped guard page above the buffer.
 pub const MAX_STACK: u64 = (1 << 20) - 2 * libsys::loader::PAGE_SIZE;
+
+/// A hatched child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hatched {
+    /// Its pid.
+    pub pid: u32,
+    /// The procsrv slot holding its handle, when one was asked for.
+    pub handle: Option<u64>,
+}
 
 /// Why a hatch failed: the errno and, when an op is to blame, its index and offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +91,32 @@ impl Server {
         request: &HatchRequest<'_>,
         caps: RequestCaps,
     ) -> Result<u32, HatchFailure> {
+        self.hatch_with(parent_pid, request, caps, false)
+            .map(|h| h.pid)
+    }
+
+    /// [`Self::hatch`] for a parent that gets a handle: it is minted (badge
+    /// `HANDLE | pid`) into a slot of procsrv's with the child's last copies, in the
+    /// same `CNodeCopyBatch`, and sent with the reply ([`Hatched::handle`]).
+    ///
+    /// # Errors
+    /// As for [`Self::hatch`].
+    pub(crate) fn hatch_with_handle(
+        &mut self,
+        parent_pid: u32,
+        request: &HatchRequest<'_>,
+        caps: RequestCaps,
+    ) -> Result<Hatched, HatchFailure> {
+        self.hatch_with(parent_pid, request, caps, true)
+    }
+
+    fn hatch_with(
+        &mut self,
+        parent_pid: u32,
+        request: &HatchRequest<'_>,
+        caps: RequestCaps,
+        with_handle: bool,
+    ) -> Result<Hatched, HatchFailure> {
         let t = now();
         // Phase 1: check everything that can be checked without making anything.
         egg::validate(request.egg).map_err(|e| HatchFailure {
@@ -124,13 +159,21 @@ impl Server {
         let built = (block_index, block, taken);
         // On failure `build` has given the block back.
         let process = self.build(built, image, (proc.priority, class), t)?;
+        let handle = match with_handle.then(|| self.alloc.slot()) {
+            None => None,
+            Some(Ok(slot)) => Some(slot),
+            Some(Err(_)) => {
+                self.retire(process, block_index, block, false);
+                return Err(Errno::ENOMEM.into());
+            }
+        };
         let t = now();
         self.files.begin(request.timeout_ms);
         let registered = self.files.register(&proc);
         self.phases.add(phase::FILE_SERVER, t);
         let suspended = match registered
             .map_err(HatchFailure::from)
-            .and_then(|()| self.run_egg(&mut proc, (&process, &block), request, caps))
+            .and_then(|()| self.run_egg(&mut proc, (&process, &block), request, (caps, handle)))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
                 let t = now();
@@ -148,6 +191,9 @@ impl Server {
                 self.files.end(false);
                 self.files.forget(pid);
                 self.retire(process, block_index, block, false);
+                if let Some(slot) = handle {
+                    let _ = self.alloc.free_slot(slot);
+                }
                 return Err(failure);
             }
         };
@@ -161,7 +207,7 @@ impl Server {
         proc.process = Some(process);
         self.table.insert(index, proc);
         self.phases.hatched();
-        Ok(pid)
+        Ok(Hatched { pid, handle })
     }
 
     /// The ELF of archive file `name`, from the cache of programs found before or from
@@ -281,7 +327,7 @@ impl Server {
         proc: &mut Proc,
         (process, block): (&Process, &Block),
         request: &HatchRequest<'_>,
-        caps: RequestCaps,
+        (caps, handle): (RequestCaps, Option<u64>),
     ) -> Result<bool, HatchFailure> {
         let t = now();
         let (gifts, count) = self.gifts(proc.pid, block);
@@ -336,6 +382,11 @@ impl Server {
         }
         let t = now();
         draft.op_at = (NO_OP, 0);
+        if let Some(slot) = handle {
+            let badge = badge::HANDLE | u64::from(draft.proc.pid);
+            let rights = Rights::WRITE.union(Rights::GRANT_REPLY);
+            draft.mint_handle(slot, self.endpoint.cptr(), badge, rights)?;
+        }
         if let Err(errno) = draft.flush() {
             return Err(failed(&mut draft, errno, (NO_OP, 0)));
         }
@@ -423,20 +474,6 @@ impl Server {
         let _ = process.destroy_keep_untyped(&mut self.alloc);
         let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
         let _ = root.revoke(block.memory.slot());
-    }
-
-    /// Mints procsrv's endpoint with `badge` and `rights` into a fresh slot of its own.
-    pub fn mint_temporary(&mut self, badge: u64, rights: Rights) -> Result<Cap<Endpoint>, Errno> {
-        let slot = self.alloc.slot().map_err(|_| Errno::ENOMEM)?;
-        let root = libsys::cap::Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
-        if root
-            .mint(SlotPath::at(slot), self.endpoint.slot(), rights, badge)
-            .is_err()
-        {
-            self.alloc.slots.free(slot);
-            return Err(Errno::ENOMEM);
-        }
-        Ok(Cap::from_cptr(slot))
     }
 }
 

@@ -104,6 +104,9 @@ pub struct Server {
     tsc_hz: u64,
     /// Where a request's cap arrives.
     receive_slot: u64,
+    /// The other receive slot: a request's cap is deleted after the reply (with the
+    /// reply's own cap, in one call), so the next message arrives in this one.
+    other_receive_slot: u64,
     /// `wait_replies[i]`: the saved reply of record `i`'s process waiting for a child.
     wait_replies: u64,
     /// `handle_replies[i]`: the saved reply of a caller waiting on record `i` by handle.
@@ -183,6 +186,7 @@ impl Server {
         };
         let endpoint: Cap<Endpoint> = alloc.make().map_err(|_| StartError::OutOfMemory)?;
         let receive_slot = alloc.slot().map_err(|_| StartError::OutOfMemory)?;
+        let other_receive_slot = alloc.slot().map_err(|_| StartError::OutOfMemory)?;
         let replies = alloc
             .retype(libsys::object::ObjectType::Reply, 0, 2 * MAX_PROCS as u64)
             .map_err(|_| StartError::OutOfMemory)?;
@@ -231,6 +235,7 @@ impl Server {
             archive_length: info.archive_length,
             tsc_hz: info.tsc_hz,
             receive_slot,
+            other_receive_slot,
             wait_replies: replies,
             handle_replies: replies + MAX_PROCS as u64,
             handle_waiters: 0,

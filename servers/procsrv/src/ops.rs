@@ -203,6 +203,27 @@ impl<'d> Draft<'d> {
         Ok(())
     }
 
+    /// Queues the mint of `endpoint` (a procsrv slot) with `badge` and `rights` into
+    /// procsrv's own empty slot `slot`: the child's handle, made with its last copies.
+    ///
+    /// # Errors
+    /// ENOMEM when the queue is full and making what it holds fails.
+    pub fn mint_handle(
+        &mut self,
+        slot: u64,
+        endpoint: u64,
+        badge: u64,
+        rights: libsys::object::Rights,
+    ) -> Result<(), Errno> {
+        let copy = BatchCopy {
+            dest: Process::parent_path(self.loader, slot),
+            src: Process::parent_path(self.loader, endpoint),
+            rights,
+            badge: Some(badge),
+        };
+        self.queue_copy(copy, CopyKind::Fixed)
+    }
+
     /// Queues a copy into the child's CNode, charged to the running op: copies are made
     /// in `CNodeCopyBatch` calls of up to six ([`Self::flush`]), before anything that reads
     /// or deletes a slot of the child or asks the file server to act, and at the end of the

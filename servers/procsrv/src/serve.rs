@@ -4,7 +4,7 @@ use crate::ops::RequestCaps;
 use crate::Server;
 use libsys::abi::MessageInfo;
 use libsys::cap::{CNode, Cap, Received, SlotPath};
-use libsys::object::{CapKind, Rights};
+use libsys::object::CapKind;
 use libsys::syscall;
 use libsys::time::now;
 use procsrv_api::{
@@ -39,6 +39,9 @@ impl Server {
     pub fn serve(&mut self) -> ! {
         let mut answer = Answer::Nothing;
         let mut leftover_cap = 0u64;
+        // The slot the last request's cap arrived in, emptied after the reply; the next
+        // message is received in the other one (`Server::receive_slots`).
+        let mut spent_receive_slot = 0u64;
         loop {
             syscall::set_receive_slot(self.receive_slot);
             let received = match (answer, self.cpu_deadline) {
@@ -70,10 +73,24 @@ impl Server {
                 }
             };
             let t = now();
+            // What the last reply sent (a handle: the parent has its copy) and the cap the
+            // last request brought: both emptied with one `CNodeDeleteBatch`.
+            let spent = [leftover_cap, spent_receive_slot];
+            let mut slots = [SlotPath::at(0); 2];
+            let mut count = 0;
+            for slot in spent.into_iter().filter(|&s| s != 0) {
+                slots[count] = SlotPath::at(slot);
+                count += 1;
+            }
+            if count > 0 {
+                let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
+                let _ = root.delete_batch(&slots[..count]);
+            }
             if leftover_cap != 0 {
-                let _ = self.alloc.free_slot(leftover_cap);
+                self.alloc.slots.free(leftover_cap);
                 leftover_cap = 0;
             }
+            spent_receive_slot = 0;
             self.phases.add(phase::LOOP, t);
             let mut cap_arrived = false;
             answer = match received {
@@ -87,12 +104,11 @@ impl Server {
                 self.enforce_cpu_limits();
             }
             // A request's cap is used only during its call (a message that brought none left
-            // the slot empty).
+            // the slot empty): emptied after the reply, above, while the next message
+            // arrives in the other slot.
             if cap_arrived {
-                let t = now();
-                let root = Cap::<CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
-                let _ = root.delete(SlotPath::at(self.receive_slot));
-                self.phases.add(phase::LOOP, t);
+                spent_receive_slot = self.receive_slot;
+                core::mem::swap(&mut self.receive_slot, &mut self.other_receive_slot);
             }
         }
     }
@@ -443,23 +459,22 @@ impl Server {
             Err(e) => return error(e.errno()),
         };
         self.phases.add(phase::REQUEST, t);
-        let result = self.hatch(pid as u32, &request, caps);
+        let result = self.hatch_with_handle(pid as u32, &request, caps);
         self.hatch_answer(result)
     }
 
-    /// The reply to a hatch: the pid and a handle, or the failure.
+    /// The reply to a hatch: the pid and its handle, or the failure.
     pub(crate) fn hatch_answer(
         &mut self,
-        result: Result<u32, crate::hatch::HatchFailure>,
+        result: Result<crate::hatch::Hatched, crate::hatch::HatchFailure>,
     ) -> Answer {
         match result {
-            Ok(child) => {
+            Ok(hatched) => {
                 let t = now();
-                let handle = badge::HANDLE | u64::from(child);
-                let rights = Rights::WRITE.union(Rights::GRANT_REPLY);
-                let answer = match self.mint_temporary(handle, rights) {
-                    Ok(cap) => Answer::WithCap(REPLY_OK, 1, [child.into(), 0, 0, 0], cap.cptr()),
-                    Err(_) => Answer::Words(REPLY_OK, 1, [child.into(), 0, 0, 0]),
+                let words = [hatched.pid.into(), 0, 0, 0];
+                let answer = match hatched.handle {
+                    Some(slot) => Answer::WithCap(REPLY_OK, 1, words, slot),
+                    None => Answer::Words(REPLY_OK, 1, words),
                 };
                 self.phases.add(phase::HANDLE, t);
                 answer

@@ -1,5 +1,5 @@
-//! `CNodeRevokeBatch`: up to eight revokes in one call, each pair `index 2k, depth 2k+1`
-//! (docs/syscalls.md).
+//! `CNodeRevokeBatch` and `CNodeDeleteBatch`: up to eight revokes (deletes) in one call,
+//! each pair `index 2k, depth 2k+1` (docs/syscalls.md).
 
 use crate::check::{TestResult, OUT_OF_RANGE};
 use crate::{ensure, expect_any, expect_err, ok, Ctx, Test, ROOT};
@@ -13,6 +13,7 @@ pub const TESTS: &[Test] = crate::tests![
     revoke_batch_stops_at_the_first_refusal,
     revoke_batch_refuses_empty_odd_and_long_batches,
     revoke_batch_finishes_a_long_revoke_among_others,
+    delete_batch_deletes_each_slot_in_order,
 ];
 
 /// An untyped of `2^bits` bytes with one endpoint made from it; returns both.
@@ -105,5 +106,48 @@ fn revoke_batch_finishes_a_long_revoke_among_others(ctx: &mut Ctx) -> TestResult
     }
     let again = ctx.slot()?;
     ok!(big.retype(ObjectType::Untyped, 21, ROOT, again, 1));
+    Ok(())
+}
+
+fn delete_batch_deletes_each_slot_in_order(ctx: &mut Ctx) -> TestResult {
+    let endpoint: Cap<Endpoint> = ctx.make()?;
+    let copy = ctx.mint(endpoint, Rights::ALL, 0)?;
+    let badged = ctx.mint(endpoint, Rights::ALL, 9)?;
+    // The last cap to a CNode holding a cap: deleting it empties the CNode too.
+    let untyped = ctx.untyped(16)?;
+    let inner = ctx.slot()?;
+    ok!(untyped.retype(ObjectType::CNode, 4, ROOT, inner, 1));
+    ok!(untyped.retype(
+        ObjectType::Notification,
+        0,
+        Cap::<CNode>::from_cptr(inner),
+        3,
+        1
+    ));
+    let empty = ctx.slot()?;
+    ok!(ROOT.delete_batch(&[
+        copy.slot(),
+        SlotPath::at(empty),
+        SlotPath::at(inner),
+        badged.slot()
+    ]));
+    for slot in [copy.cptr(), empty, inner, badged.cptr()] {
+        ctx.expect_empty(slot)?;
+    }
+    // Deleting is not revoking: the original is still there.
+    ok!(endpoint.identify());
+    // The CNode and the notification in it are gone: the untyped can be used whole.
+    let again = ctx.slot()?;
+    ok!(untyped.retype(ObjectType::Untyped, 16, ROOT, again, 1));
+    let bad_depth = SlotPath {
+        index: endpoint.cptr(),
+        depth: 65,
+    };
+    expect_any!(
+        ROOT.delete_batch(&[endpoint.slot(), bad_depth]),
+        OUT_OF_RANGE,
+        3
+    );
+    ctx.expect_empty(endpoint.cptr())?;
     Ok(())
 }
