@@ -129,6 +129,9 @@ abi_enum! {
     pub enum Label {
         /// Untyped: `retype(type, size_bits, dest_cnode cptr, dest_offset, count)`.
         UntypedRetype = 0x10,
+        /// Untyped: `retype_batch(dest_cnode cptr, (type, size_bits, dest_offset)...)`: up to
+        /// [`RETYPE_BATCH_MAX`] single objects of any types in one call, in order.
+        UntypedRetypeBatch = 0x11,
         /// CNode: `copy(dest_index, dest_depth, src_index, src_depth, rights)`.
         CNodeCopy = 0x20,
         /// CNode: `mint(dest_index, dest_depth, src_index, src_depth, rights, badge)`.
@@ -247,6 +250,8 @@ pub const MAP_EXECUTABLE: u64 = 0x10;
 /// Most entries of one `CNodeCopyBatch` call: its four-word entries fill the kernel's 24
 /// argument words.
 pub const COPY_BATCH_MAX: usize = 6;
+/// Most objects one `UntypedRetypeBatch` makes (three words each after the CNode's).
+pub const RETYPE_BATCH_MAX: usize = 6;
 /// Most slots one `CNodeRevokeBatch` revokes or one `CNodeDeleteBatch` empties (two words
 /// each: `index, depth`).
 pub const REVOKE_BATCH_MAX: usize = 8;

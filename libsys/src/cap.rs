@@ -17,7 +17,7 @@
 
 use crate::abi::{
     CopyBatchWord, Error, Label, MessageInfo, COPY_BATCH_MAX, COPY_BATCH_WORDS, REGISTER_COUNT,
-    REVOKE_BATCH_MAX,
+    RETYPE_BATCH_MAX, REVOKE_BATCH_MAX,
 };
 use crate::object::{CNodeGuard, CapKind, ObjectType, Rights};
 use crate::syscall::{self, Registers};
@@ -269,6 +269,38 @@ impl Cap<Untyped> {
         count: u64,
     ) -> InvocationResult {
         self.retype_raw(object_type as u64, size_arg, dest_cnode, dest_offset, count)
+    }
+
+    /// `UntypedRetypeBatch`: one object of each `(type, size_arg, dest_offset)` of `objects`
+    /// into slot `dest_offset` of `dest_cnode`, in order, in one call (at most
+    /// [`RETYPE_BATCH_MAX`]); each as [`Self::retype`] with a count of 1.
+    ///
+    /// # Errors
+    /// `RangeError` (0) for no objects or more than [`RETYPE_BATCH_MAX`]; else the first
+    /// refused object's error at its words (`1 + 3k + 0/1/2` for the `k`th: type, size,
+    /// offset) or `NotEnoughMemory`; the objects before it are made.
+    pub fn retype_batch(
+        self,
+        dest_cnode: Cap<CNode>,
+        objects: &[(ObjectType, u64, u64)],
+    ) -> InvocationResult {
+        let mut args = [0u64; 1 + 3 * RETYPE_BATCH_MAX];
+        if objects.is_empty() || objects.len() > RETYPE_BATCH_MAX {
+            return Err(InvocationError {
+                error: Error::RangeError,
+                argument: 0,
+            });
+        }
+        args[0] = dest_cnode.cptr();
+        for (k, &(object_type, size, offset)) in objects.iter().enumerate() {
+            args[1 + 3 * k..4 + 3 * k].copy_from_slice(&[object_type as u64, size, offset]);
+        }
+        invoke(
+            self.cptr,
+            Label::UntypedRetypeBatch,
+            &args[..1 + 3 * objects.len()],
+        )
+        .map(drop)
     }
 
     /// [`Self::retype`] with the object type as a raw word (to test bad values).

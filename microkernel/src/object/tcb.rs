@@ -347,15 +347,18 @@ fn apply_configure(
         let Some((src, decoded)) = source else {
             continue;
         };
-        let deletion = super::pending::Work::Delete(kerncore::cnode_delete(dest));
-        super::pending::perform(
-            caller.as_raw(),
-            deletion,
-            super::pending::After::RunCallAgain,
-        )
-        .map_err(|()| crate::syscall::restart())?;
-        if !still_valid(src, &decoded) {
-            return Err(InvocationError::cap(Error::Cancelled));
+        // A new thread's bindings are empty: nothing to delete (nothing can change).
+        if !KernelSlots.slot(dest).is_empty() {
+            let deletion = super::pending::Work::Delete(kerncore::cnode_delete(dest));
+            super::pending::perform(
+                caller.as_raw(),
+                deletion,
+                super::pending::After::RunCallAgain,
+            )
+            .map_err(|()| crate::syscall::restart())?;
+            if !still_valid(src, &decoded) {
+                return Err(InvocationError::cap(Error::Cancelled));
+            }
         }
         // Cannot fail: the source holds the checked cap, the destination was just emptied,
         // and CNode, PML4 (with an ASID: checked), frame and endpoint caps are derivable.

@@ -3,16 +3,21 @@
 //! `UntypedRetype(type, size_bits, dest_cnode, dest_offset, count)`: `dest_cnode` is a
 //! cptr (depth 64) in the caller's CSpace naming a CNode cap; the new caps go into its
 //! slots `dest_offset..dest_offset + count`, which must be empty.
+//! `UntypedRetypeBatch(dest_cnode, (type, size_bits, dest_offset)...)` makes one object of
+//! each triple into the same CNode in one call.
 
 use super::{cap_error, lookup, Args, InvocationError, InvocationResult, KernelSlots, Output};
 use crate::mem::phys_to_virt;
 use crate::thread::TcbPtr;
 use kerncore::{Argument, RetypeArgs, SlotAddr};
-use libsys::abi::{Error, Label};
+use libsys::abi::{Error, Label, RETYPE_BATCH_MAX};
 use libsys::object::ObjectType;
 
 /// Dispatches an invocation on the untyped cap in `slot`.
 pub fn invoke(caller: TcbPtr, slot: SlotAddr, label: Label, args: &Args) -> InvocationResult {
+    if label == Label::UntypedRetypeBatch {
+        return retype_batch(caller, slot, args);
+    }
     if label != Label::UntypedRetype {
         return Err(InvocationError::cap(Error::IllegalOperation));
     }
@@ -48,6 +53,45 @@ pub fn invoke(caller: TcbPtr, slot: SlotAddr, label: Label, args: &Args) -> Invo
     // The memory above the watermark is zero (see `reset`): new objects need no filling.
     for object in made.objects() {
         initialise(made.object_type, object);
+    }
+    Ok(Output::empty())
+}
+
+/// `UntypedRetypeBatch(dest_cnode, (type, size, dest_offset) × n)`: one object of each
+/// triple, in order, each exactly as an `UntypedRetype` with a count of 1 (so a batch makes
+/// what those calls would, in one kernel entry). The first refusal ends the call with its
+/// error at the triple's word (`1 + 3k + 0..3`); the objects before it stay made. Each
+/// object is a constant amount of work once the untyped's reset (restartable, as for
+/// `UntypedRetype`) is done.
+fn retype_batch(caller: TcbPtr, slot: SlotAddr, args: &Args) -> InvocationResult {
+    let length = args.sent_len();
+    if length < 4 || !(length - 1).is_multiple_of(3) || length > 1 + 3 * RETYPE_BATCH_MAX {
+        return Err(InvocationError::new(Error::RangeError, 0));
+    }
+    let (_, dest_cnode) = lookup(caller, args.get(0)?).map_err(|e| super::lookup_error(e, 0))?;
+    if !reset(slot) {
+        return Err(crate::syscall::restart());
+    }
+    for k in 0..(length - 1) / 3 {
+        let base = (1 + 3 * k) as u64;
+        let retype = RetypeArgs {
+            object_type: args.get(base as usize)?,
+            size: args.get(base as usize + 1)?,
+            dest_offset: args.get(base as usize + 2)?,
+            count: 1,
+        };
+        let position = |a: Argument| match a {
+            Argument::ObjectType => Some(base),
+            Argument::Size => Some(base + 1),
+            Argument::DestinationCNode => Some(0),
+            Argument::DestinationOffset => Some(base + 2),
+            _ => None,
+        };
+        let made = kerncore::untyped_retype(&mut KernelSlots, slot, &dest_cnode, retype)
+            .map_err(|e| cap_error(e, position))?;
+        for object in made.objects() {
+            initialise(made.object_type, object);
+        }
     }
     Ok(Output::empty())
 }

@@ -43,6 +43,7 @@ mod tcb;
 mod timer;
 mod untyped;
 mod untyped_reset;
+mod untyped_retype_batch;
 mod vspace;
 mod vspace_quota;
 
@@ -311,6 +312,7 @@ const GROUPS: &[&[Test]] = &[
     cnode::TESTS,
     cnode_copy_batch::TESTS,
     cnode_revoke_batch::TESTS,
+    untyped_retype_batch::TESTS,
     tcb::TESTS,
     vspace::TESTS,
     irq::TESTS,

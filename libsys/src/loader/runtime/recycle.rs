@@ -72,16 +72,21 @@ impl Loader {
     ) -> Result<(), LoadError> {
         let radix = config.cnode_radix;
         let slots = process.life_slots;
-        let made = |object: ObjectType, size: u64, slot: u64, fail_in: &mut Option<u32>| {
+        // One step per object for fault injection, then the three in one call.
+        for _ in 0..3 {
             count_step(fail_in)?;
-            process
-                .life
-                .retype(object, size, parent.cnode, slot, 1)
-                .map_err(|e| LoadError::Alloc(AllocError::Kernel(e)))
-        };
-        made(ObjectType::CNode, radix, slots, fail_in)?;
-        made(ObjectType::Frame4K, 0, slots + 1, fail_in)?;
-        made(ObjectType::Tcb, 0, slots + 2, fail_in)?;
+        }
+        process
+            .life
+            .retype_batch(
+                parent.cnode,
+                &[
+                    (ObjectType::CNode, radix, slots),
+                    (ObjectType::Frame4K, 0, slots + 1),
+                    (ObjectType::Tcb, 0, slots + 2),
+                ],
+            )
+            .map_err(|e| LoadError::Alloc(AllocError::Kernel(e)))?;
         let cnode: Cap<CNode> = Cap::from_cptr(slots);
         let ipc_buffer: Cap<Frame> = Cap::from_cptr(slots + 1);
         let tcb: Cap<Tcb> = Cap::from_cptr(slots + 2);
