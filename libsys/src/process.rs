@@ -122,34 +122,37 @@ where
     let envc = contents.envp.clone().count();
     let bindc = contents.bindings.clone().count();
     let words = 1 + argc + 1 + envc + 1 + 2 * (3 + bindc + 1);
-    let mut string_addresses: ArrayAddresses = ArrayAddresses::new();
     for s in contents.argv.clone() {
-        string_addresses.push(push_string(s, out)?)?;
+        push_string(s, out)?;
     }
     for s in contents.envp.clone() {
-        string_addresses.push(push_string(s, out)?)?;
+        push_string(s, out)?;
     }
     for (_, s) in contents.bindings.clone() {
-        string_addresses.push(push_string(s, out)?)?;
+        push_string(s, out)?;
     }
     let vector_bytes = words * 8;
     let rsp_offset = strings_at.checked_sub(vector_bytes).ok_or(StackTooBig)? & !15;
     let rsp = top - (len - rsp_offset) as u64;
+    // Each string's child address again, in the order they were laid out (no array of
+    // them: zeroing one sized for the most strings cost more than the whole layout).
+    let mut cursor = len;
+    let mut address = |s: &[u8]| {
+        cursor -= s.len() + 1;
+        top - (len - cursor) as u64
+    };
     let mut at = rsp_offset;
     let mut put = |value: u64, out: &mut [u8]| {
         out[at..at + 8].copy_from_slice(&value.to_le_bytes());
         at += 8;
     };
     put(argc as u64, out);
-    let mut next = string_addresses.addresses[..string_addresses.len]
-        .iter()
-        .copied();
-    for _ in 0..argc {
-        put(next.next().unwrap_or(0), out);
+    for s in contents.argv {
+        put(address(s), out);
     }
     put(0, out);
-    for _ in 0..envc {
-        put(next.next().unwrap_or(0), out);
+    for s in contents.envp {
+        put(address(s), out);
     }
     put(0, out);
     for (key, value) in [
@@ -160,35 +163,13 @@ where
         put(key, out);
         put(value, out);
     }
-    for (slot, _) in contents.bindings {
+    for (slot, s) in contents.bindings {
         put(AT_HATCH_BIND + slot, out);
-        put(next.next().unwrap_or(0), out);
+        put(address(s), out);
     }
     put(AT_NULL, out);
     put(0, out);
     Ok((len - rsp_offset, rsp))
-}
-
-/// Most strings (argv + envp + bindings) [`build_stack`] lays out.
-pub const MAX_STACK_STRINGS: usize = 600;
-
-struct ArrayAddresses {
-    addresses: [u64; MAX_STACK_STRINGS],
-    len: usize,
-}
-
-impl ArrayAddresses {
-    fn new() -> Self {
-        ArrayAddresses {
-            addresses: [0; MAX_STACK_STRINGS],
-            len: 0,
-        }
-    }
-    fn push(&mut self, address: u64) -> Result<(), StackTooBig> {
-        *self.addresses.get_mut(self.len).ok_or(StackTooBig)? = address;
-        self.len += 1;
-        Ok(())
-    }
 }
 
 /// The child's view of its initial stack: argc, argv, envp and auxv.
