@@ -35,12 +35,12 @@ impl Server {
         let mut soonest: Option<u64> = None;
         let mut signals = [(0u32, 0 as Signal, 0u64); MAX_PROCS];
         let mut n = 0;
-        for p in self.table.iter_mut() {
+        for (p, process) in self.table.iter_mut_with_objects() {
             let limits = p.limits[RLIMIT_CPU];
             if limits == (INFINITY, INFINITY) || matches!(p.state, State::Zombie(_)) {
                 continue;
             }
-            let Some(process) = &p.process else {
+            let Some(process) = process else {
                 continue;
             };
             let Ok(used) = process.tcb.read_cpu_time() else {

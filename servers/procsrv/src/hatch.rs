@@ -157,13 +157,14 @@ impl Server {
         };
         proc.block = block_index;
         let built = (block_index, block, taken);
-        // On failure `build` has given the block back.
-        let process = self.build(built, image, (proc.priority, class), t)?;
+        // On failure `build` has given the block back. The child's objects are in
+        // `Table::objects` of its block from here on.
+        self.build(built, image, (proc.priority, class), t)?;
         let handle = match with_handle.then(|| self.alloc.slot()) {
             None => None,
             Some(Ok(slot)) => Some(slot),
             Some(Err(_)) => {
-                self.retire(process, block_index, block, false);
+                self.retire(block_index, block, false);
                 return Err(Errno::ENOMEM.into());
             }
         };
@@ -173,7 +174,7 @@ impl Server {
         self.phases.add(phase::FILE_SERVER, t);
         let suspended = match registered
             .map_err(HatchFailure::from)
-            .and_then(|()| self.run_egg(&mut proc, (&process, &block), request, (caps, handle)))
+            .and_then(|()| self.run_egg(&mut proc, (block_index, &block), request, (caps, handle)))
             .and_then(|s| {
                 // The file server learns what the egg made of the child.
                 let t = now();
@@ -190,7 +191,7 @@ impl Server {
             Err(failure) => {
                 self.files.end(false);
                 self.files.forget(pid);
-                self.retire(process, block_index, block, false);
+                self.retire(block_index, block, false);
                 if let Some(slot) = handle {
                     let _ = self.alloc.free_slot(slot);
                 }
@@ -204,7 +205,7 @@ impl Server {
         } else {
             State::Running
         };
-        proc.process = Some(process);
+        proc.live = true;
         self.table.insert(index, proc);
         self.phases.hatched();
         Ok(Hatched { pid, handle })
@@ -234,7 +235,7 @@ impl Server {
         image: &'static [u8],
         (priority, class): (u8, Option<Class>),
         started: u64,
-    ) -> Result<Process, Errno> {
+    ) -> Result<(), Errno> {
         let config = ProcessConfig {
             untyped_bits: class.map_or(HALF_BITS, |c| c.image_bits),
             cnode_radix: class.map_or(CNODE_RADIX, |c| c.cnode_radix),
@@ -243,48 +244,44 @@ impl Server {
             fault_endpoint: block.fault,
             stack_top: HATCH_STACK_TOP,
         };
-        let process = match taken {
-            Taken::Warm(mut process) => {
-                if self
-                    .loader
-                    .rebirth(&mut self.alloc, &mut process, &config)
-                    .is_err()
-                {
-                    self.retire(process, index, block, false);
-                    return Err(Errno::ENOMEM);
-                }
-                process
+        if taken == Taken::Warm {
+            // A new life in place, in the objects the block kept.
+            let reborn = match self.table.objects_mut(index) {
+                Some(process) => self.loader.rebirth(&mut self.alloc, process, &config),
+                None => Err(LoadError::NotFound),
+            };
+            if reborn.is_err() {
+                self.retire(index, block, false);
+                return Err(Errno::ENOMEM);
             }
-            Taken::Cold | Taken::Evict(_) => {
-                if let Taken::Evict(old) = taken {
-                    self.destroy(old, block);
+        } else {
+            if taken == Taken::Evict {
+                self.destroy(index, block);
+            }
+            let loaded = self
+                .loader
+                .load_into(&mut self.alloc, block.image, image, &config);
+            match loaded {
+                Ok(mut process) => {
+                    // Without the window the stack is written through the scratch page.
+                    if let Some(window) = libsys::loader::window_addr(index) {
+                        let _ = process.map_stack_window(&mut self.loader, &mut self.alloc, window);
+                    }
+                    self.table.set_objects(index, Some(process));
                 }
-                let loaded = self
-                    .loader
-                    .load_into(&mut self.alloc, block.image, image, &config);
-                match loaded {
-                    Ok(mut process) => {
-                        // Without the window the stack is written through the scratch page.
-                        if let Some(window) = libsys::loader::window_addr(index) {
-                            let _ =
-                                process.map_stack_window(&mut self.loader, &mut self.alloc, window);
-                        }
-                        process
-                    }
-                    Err(e) => {
-                        self.blocks.give_back(index);
-                        return Err(load_errno(e));
-                    }
+                Err(e) => {
+                    self.blocks.give_back(index);
+                    return Err(load_errno(e));
                 }
             }
-        };
+        }
         self.phases.add(phase::BUILD, started);
         // The step of the fixed caps (given by the draft, `Draft::give`).
-        if self.injected().is_err() {
-            self.retire(process, index, block, false);
+        if injected(&mut self.loader).is_err() {
+            self.retire(index, block, false);
             return Err(Errno::ENOMEM);
         }
-        Ok(process)
+        Ok(())
     }
 
     /// The fixed caps of child `pid` in `block`: procsrv's endpoint, the memory half and
@@ -325,12 +322,13 @@ impl Server {
     fn run_egg(
         &mut self,
         proc: &mut Proc,
-        (process, block): (&Process, &Block),
+        (index, block): (usize, &Block),
         request: &HatchRequest<'_>,
         (caps, handle): (RequestCaps, Option<u64>),
     ) -> Result<bool, HatchFailure> {
         let t = now();
         let (gifts, count) = self.gifts(proc.pid, block);
+        let process = self.table.objects(index).ok_or(Errno::ENOMEM)?;
         let mut draft = Draft::new(DraftParts {
             proc,
             table: &*self.table,
@@ -415,7 +413,7 @@ impl Server {
                 }
             };
         let suspended = draft.suspended;
-        self.injected()?;
+        injected(&mut self.loader)?;
         process
             .write_stack_top(
                 &mut self.loader,
@@ -424,7 +422,7 @@ impl Server {
             )
             .map_err(|_| Errno::ENOMEM)?;
         let t = self.phases.add(phase::STACK, t);
-        self.injected()?;
+        injected(&mut self.loader)?;
         process
             .set_start(rsp, rsp, !suspended)
             .map_err(|_| Errno::ENOMEM)?;
@@ -432,46 +430,41 @@ impl Server {
         Ok(suspended)
     }
 
-    /// Fault injection: counts one of procsrv's own steps of a hatch (after the loader's),
-    /// failing the one `INJECT` named.
-    fn injected(&mut self) -> Result<(), Errno> {
-        match self.loader.fail_allocation(None) {
-            Some(0) => Err(Errno::ENOMEM),
-            Some(n) => {
-                self.loader.fail_allocation(Some(n - 1));
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
     /// Ends a child's objects in block `index` and frees the block: its memory half
     /// revoked; a recyclable process kept between two lives (its writable pages refilled if
     /// it `ran`) and the block parked warm; any other destroyed and the block given back
     /// cold (docs/procsrv.md, "Memory").
-    pub fn retire(&mut self, process: Process, index: usize, block: Block, ran: bool) {
+    pub fn retire(&mut self, index: usize, block: Block, ran: bool) {
         let owned = self.blocks.owner(index).is_some();
-        if process.recyclable() && owned && self.blocks.can_park() {
+        let recyclable = self.table.objects(index).is_some_and(Process::recyclable);
+        if recyclable && owned && self.blocks.can_park() {
             // The memory half, the life and the VSpace cap: one `CNodeRevokeBatch`.
-            let ended = process.end_life(&[block.memory.slot()]).and_then(|()| {
-                match self.blocks.program(index) {
-                    Some(image) if ran => process.refill(&mut self.loader, &mut self.alloc, image),
-                    Some(_) => Ok(()),
-                    None => Err(LoadError::NotFound),
-                }
-            });
+            let ended = match self.table.objects(index) {
+                Some(process) => process
+                    .end_life(&[block.memory.slot()])
+                    .and_then(|()| match self.blocks.program(index) {
+                        Some(image) if ran => {
+                            process.refill(&mut self.loader, &mut self.alloc, image)
+                        }
+                        Some(_) => Ok(()),
+                        None => Err(LoadError::NotFound),
+                    }),
+                None => Err(LoadError::NotFound),
+            };
             if ended.is_ok() {
-                self.blocks.park(index, process);
+                self.blocks.park(index);
                 return;
             }
         }
-        self.destroy(process, block);
+        self.destroy(index, block);
         self.blocks.give_back(index);
     }
 
-    /// Destroys a process's objects: both halves of its block revoked.
-    fn destroy(&mut self, process: Process, block: Block) {
-        let _ = process.destroy_keep_untyped(&mut self.alloc);
+    /// Destroys the objects kept in block `index`: both halves of the block revoked.
+    fn destroy(&mut self, index: usize, block: Block) {
+        if let Some(process) = self.table.set_objects(index, None) {
+            let _ = process.destroy_keep_untyped(&mut self.alloc);
+        }
         let root = Cap::<libsys::cap::CNode>::from_cptr(libsys::bootinfo::SLOT_CNODE);
         let _ = root.revoke(block.memory.slot());
     }
@@ -503,5 +496,18 @@ impl KnownProgram {
 
     fn name(&self) -> &[u8] {
         &self.name[..self.len]
+    }
+}
+
+/// Fault injection: counts one of procsrv's own steps of a hatch (after the loader's),
+/// failing the one `INJECT` named.
+fn injected(loader: &mut Loader) -> Result<(), Errno> {
+    match loader.fail_allocation(None) {
+        Some(0) => Err(Errno::ENOMEM),
+        Some(n) => {
+            loader.fail_allocation(Some(n - 1));
+            Ok(())
+        }
+        None => Ok(()),
     }
 }

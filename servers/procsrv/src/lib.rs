@@ -258,7 +258,13 @@ impl Server {
     pub fn usage(&self) -> (usize, u64) {
         (
             self.blocks.free(),
-            self.alloc.slots.free_count() + self.blocks.warm_slots(),
+            self.alloc.slots.free_count()
+                + self
+                    .blocks
+                    .warm_blocks()
+                    .filter_map(|i| self.table.objects(i))
+                    .map(libsys::loader::Process::parent_slots)
+                    .sum::<u64>(),
         )
     }
 

@@ -85,7 +85,7 @@ impl Server {
     fn grow_stack(&mut self, pid: u64, address: u64) -> bool {
         use crate::hatch::HATCH_STACK_TOP as STACK_TOP;
         use libsys::loader::PAGE_SIZE;
-        let Some(p) = self.table.get_mut(pid) else {
+        let Some((p, process)) = self.table.get_mut_with_objects(pid) else {
             return false;
         };
         let limit = p.limits[crate::table::RLIMIT_STACK]
@@ -95,7 +95,7 @@ impl Server {
         if address < bottom || address >= STACK_TOP - crate::hatch::STACK_PAGES * PAGE_SIZE {
             return false;
         }
-        let Some(process) = p.process.as_mut() else {
+        let Some(process) = process else {
             return false;
         };
         process
@@ -132,11 +132,11 @@ impl Server {
         p.waiting_for = None;
         let block_index = p.block;
         let owner = crate::table::sole_uid(&p.creds).filter(|_| !self.build_cold);
-        let process = p.process.take();
-        if let (Some(process), Some(block)) = (process, self.blocks.get(block_index)) {
+        let live = core::mem::replace(&mut p.live, false);
+        if let (true, Some(block)) = (live, self.blocks.get(block_index)) {
             let t = now();
             self.blocks.set_owner(block_index, owner);
-            self.retire(process, block_index, block, true);
+            self.retire(block_index, block, true);
             self.phases.add(phase::DESTROY, t);
         }
         self.files.forget(pid as u32);
@@ -394,13 +394,13 @@ impl Server {
 
     /// Applies `signal` to `pid`: the default action, ignored, or pending while blocked.
     pub(crate) fn deliver(&mut self, pid: u64, signal: Signal) {
-        let Some(p) = self.table.get_mut(pid) else {
+        let Some((p, process)) = self.table.get_mut_with_objects(pid) else {
             return;
         };
         let uncatchable = signal == SIGKILL || signal == SIGSTOP;
         if signal == SIGCONT {
             if p.state == State::Stopped {
-                if let Some(process) = &p.process {
+                if let Some(process) = process {
                     let _ = process.tcb.resume();
                 }
                 p.state = State::Running;
@@ -419,7 +419,7 @@ impl Server {
             SIGCHLD | SIGURG | SIGWINCH => {}
             SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => {
                 if p.state == State::Running {
-                    if let Some(process) = &p.process {
+                    if let Some(process) = process {
                         let _ = process.tcb.suspend();
                     }
                     p.state = State::Stopped;
@@ -432,13 +432,13 @@ impl Server {
     }
 
     pub(crate) fn resume(&mut self, pid: u64) -> Answer {
-        let Some(p) = self.table.get_mut(pid) else {
+        let Some((p, process)) = self.table.get_mut_with_objects(pid) else {
             return error(Errno::ESRCH);
         };
         if p.state != State::Suspended {
             return error(Errno::EINVAL);
         }
-        if let Some(process) = &p.process {
+        if let Some(process) = process {
             if process.tcb.resume().is_err() {
                 return error(Errno::ESRCH);
             }

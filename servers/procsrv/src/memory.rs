@@ -29,7 +29,6 @@
 
 use libsys::alloc::Allocator;
 use libsys::cap::{CNode, Cap, Endpoint, SlotPath, Untyped};
-use libsys::loader::Process;
 use libsys::object::ObjectType;
 use libsys::object::Rights;
 
@@ -84,25 +83,27 @@ pub struct Blocks {
     /// as, `None` when they differ: a warm block is reused only for the same program and
     /// the same sole uid.
     owners: [Option<u32>; MAX_BLOCKS],
-    /// The processes kept in free warm blocks, with their block's index.
-    warm: [Option<(usize, Process)>; MAX_WARM],
+    /// The free warm blocks (their processes are kept in `Table::objects`).
+    warm: [Option<usize>; MAX_WARM],
 }
 
 /// Most reserved blocks.
 pub const MAX_RESERVED: usize = 2;
 
-/// Most warm blocks (each keeps a `Process` of about 1.5 KiB here, in the bss of every
-/// program that links procsrv).
+/// Most warm blocks (each keeps its process's objects, the procsrv slots they hold
+/// included, for the next hatch of its program).
 pub const MAX_WARM: usize = 8;
 
 /// What [`Blocks::take_for`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Taken {
-    /// A warm block of the program asked for: its process, between two lives.
-    Warm(Process),
+    /// A warm block of the program asked for: its process (in `Table::objects`) is between
+    /// two lives.
+    Warm,
     /// A cold block.
     Cold,
-    /// A warm block of another program: its process, to destroy first.
-    Evict(Process),
+    /// A warm block of another program or owner: its process must be destroyed first.
+    Evict,
 }
 
 // No `Default`: the value lives in a static (it is too big for a stack), built by the const
@@ -223,25 +224,21 @@ impl Blocks {
         owner: Option<u32>,
     ) -> Option<(usize, Block, Taken)> {
         let same = self.warm.iter().position(|w| {
-            w.as_ref().is_some_and(|(i, _)| {
-                same_program(self.programs[*i], program)
+            w.is_some_and(|i| {
+                same_program(self.programs[i], program)
                     && owner.is_some()
-                    && self.owners[*i] == owner
+                    && self.owners[i] == owner
             })
         });
         let (index, taken) = match same {
-            Some(w) => {
-                let (i, process) = self.warm[w].take()?;
-                (i, Taken::Warm(process))
-            }
+            Some(w) => (self.warm[w].take()?, Taken::Warm),
             None => match (0..self.count)
                 .find(|&i| !self.used[i] && !self.is_warm(i) && !self.is_reserved(i))
             {
                 Some(i) => (i, Taken::Cold),
                 None => {
                     let w = self.warm.iter().position(Option::is_some)?;
-                    let (i, process) = self.warm[w].take()?;
-                    (i, Taken::Evict(process))
+                    (self.warm[w].take()?, Taken::Evict)
                 }
             },
         };
@@ -253,7 +250,7 @@ impl Blocks {
     }
 
     fn is_warm(&self, index: usize) -> bool {
-        self.warm.iter().flatten().any(|(i, _)| *i == index)
+        self.warm.iter().flatten().any(|&i| i == index)
     }
 
     /// Gives block `index` back cold (its halves must have been revoked).
@@ -270,13 +267,13 @@ impl Blocks {
         self.warm.iter().any(Option::is_none)
     }
 
-    /// Gives block `index` back warm: `process` (between two lives) stays in it for the
-    /// next hatch of the same program. Without room ([`Self::can_park`]) the process is
-    /// dropped as it is: check first.
-    pub fn park(&mut self, index: usize, process: Process) {
+    /// Gives block `index` back warm: its process (between two lives, in
+    /// `Table::objects`) stays in it for the next hatch of the same program. Without room
+    /// ([`Self::can_park`]) nothing happens: check first.
+    pub fn park(&mut self, index: usize) {
         if let Some(place) = self.warm.iter_mut().find(|w| w.is_none()) {
             if index < self.count {
-                *place = Some((index, process));
+                *place = Some(index);
                 self.used[index] = false;
             }
         }
@@ -303,13 +300,9 @@ impl Blocks {
         self.programs.get(index).copied().flatten()
     }
 
-    /// The procsrv slots the processes of warm blocks hold.
-    pub fn warm_slots(&self) -> u64 {
-        self.warm
-            .iter()
-            .flatten()
-            .map(|(_, p)| p.parent_slots())
-            .sum()
+    /// The warm blocks (their processes' objects are in `Table::objects`).
+    pub fn warm_blocks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.warm.iter().flatten().copied()
     }
 
     /// Warm blocks.

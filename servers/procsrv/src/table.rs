@@ -1,5 +1,6 @@
 //! The process table: one record per process, from hatch until a wait reaps it.
 
+use crate::memory::MAX_BLOCKS;
 use libsys::loader::Process;
 use procsrv_api::{ProcessInfo, INFO_CWD_BYTES, INFO_GROUPS, INFO_NAME_BYTES};
 use procsrv_api::{PsEntry, WaitStatus};
@@ -121,8 +122,10 @@ pub struct Proc {
     pub cwd: [u8; CWD_LEN],
     /// Length of `cwd`.
     pub cwd_len: usize,
-    /// Its objects (none for zombies and procsrv itself).
-    pub process: Option<Process>,
+    /// Its objects are [`Table::objects`] of its block (false for zombies and procsrv
+    /// itself): kept there, by block, whether the process lives or its block is warm, so
+    /// that no hatch or death moves them (about 1.5 KiB).
+    pub live: bool,
     /// Index of its memory block.
     pub block: usize,
     /// Blocked in `wait` (its reply saved in its Reply object): for whom, or `None`.
@@ -158,7 +161,7 @@ impl Proc {
             name: name_bytes(b"procsrv"),
             cwd: cwd_bytes(b"/"),
             cwd_len: 1,
-            process: None,
+            live: false,
             block: usize::MAX,
             waiting_for: None,
             waiting_untraced: false,
@@ -190,7 +193,7 @@ impl Proc {
             name: parent.name,
             cwd: parent.cwd,
             cwd_len: parent.cwd_len,
-            process: None,
+            live: false,
             block: usize::MAX,
             waiting_for: None,
             waiting_untraced: false,
@@ -280,6 +283,10 @@ fn cwd_bytes(bytes: &[u8]) -> [u8; CWD_LEN] {
 /// The records, indexed by slot; pids map to slots by search.
 pub struct Table {
     procs: [Option<Proc>; MAX_PROCS],
+    /// The objects of the process of each memory block: a live one's (its record has
+    /// `live` and that block), or a warm block's between two lives
+    /// (`crate::memory::Blocks`), or none.
+    objects: [Option<Process>; MAX_BLOCKS],
     /// The last pid handed out (0 at first: the table is all zero, so it costs no file
     /// bytes, only bss).
     last_pid: u32,
@@ -298,6 +305,10 @@ impl Table {
             // SAFETY: `table` points at `slot`'s memory, which we may write; the field
             // pointer stays inside it and is written without reading the old bytes.
             unsafe { core::ptr::addr_of_mut!((*table).procs[i]).write(None) };
+        }
+        for i in 0..MAX_BLOCKS {
+            // SAFETY: as above.
+            unsafe { core::ptr::addr_of_mut!((*table).objects[i]).write(None) };
         }
         // SAFETY: as above.
         unsafe { core::ptr::addr_of_mut!((*table).last_pid).write(0) };
@@ -333,8 +344,62 @@ impl Table {
     /// The live process built from memory block `block`.
     pub fn pid_of_block(&self, block: usize) -> Option<u64> {
         self.iter()
-            .find(|p| p.block == block && p.process.is_some())
+            .find(|p| p.block == block && p.live)
             .map(|p| u64::from(p.pid))
+    }
+
+    /// The objects kept in memory block `block` (a live or a warm process's).
+    pub fn objects(&self, block: usize) -> Option<&Process> {
+        self.objects.get(block)?.as_ref()
+    }
+
+    /// The objects kept in memory block `block`, mutable.
+    pub fn objects_mut(&mut self, block: usize) -> Option<&mut Process> {
+        self.objects.get_mut(block)?.as_mut()
+    }
+
+    /// Puts `objects` in block `block` (returning what it held); `None` empties it.
+    pub fn set_objects(&mut self, block: usize, objects: Option<Process>) -> Option<Process> {
+        match self.objects.get_mut(block) {
+            Some(place) => core::mem::replace(place, objects),
+            None => objects,
+        }
+    }
+
+    /// The objects of `p` when it is live.
+    pub fn process_of(&self, p: &Proc) -> Option<&Process> {
+        if p.live {
+            self.objects(p.block)
+        } else {
+            None
+        }
+    }
+
+    /// The record of `pid`, mutable, with its objects when it is live.
+    pub fn get_mut_with_objects(&mut self, pid: u64) -> Option<(&mut Proc, Option<&mut Process>)> {
+        let i = self.index(pid)?;
+        let Table { procs, objects, .. } = self;
+        let p = procs[i].as_mut()?;
+        let o = if p.live {
+            objects.get_mut(p.block).and_then(Option::as_mut)
+        } else {
+            None
+        };
+        Some((p, o))
+    }
+
+    /// Every record, mutable, with its objects when it is live.
+    pub fn iter_mut_with_objects(&mut self) -> impl Iterator<Item = (&mut Proc, Option<&Process>)> {
+        let Table { procs, objects, .. } = self;
+        let objects = &*objects;
+        procs.iter_mut().flatten().map(move |p| {
+            let o = if p.live {
+                objects.get(p.block).and_then(Option::as_ref)
+            } else {
+                None
+            };
+            (p, o)
+        })
     }
 
     /// A free record index, if any.

@@ -220,7 +220,7 @@ fn unknown_labels_are_illegal_operations(ctx: &mut Ctx) -> TestResult {
         SLOT_IRQ_CONTROL,
     ];
     for cptr in targets {
-        for label in [0u64, 0x11, 0x7fff, 1 << 40] {
+        for label in [0u64, 0x1f, 0x7fff, 1 << 40] {
             let info = MessageInfo::new(label, 0, 0);
             let result = syscall::call(cptr, info, [0; 4]);
             expect_err!(result, Error::IllegalOperation, ANY_ARG);
