@@ -3,7 +3,7 @@
 
 use crate::memory::{Block, Class, Taken, HALF_BITS};
 use crate::ops::{Draft, DraftParts, RequestCaps};
-use crate::table::{Proc, State, RLIMIT_NPROC};
+use crate::table::{Proc, State, MAX_PROCS, RLIMIT_NPROC};
 use crate::Server;
 use libsys::cap::Cap;
 use libsys::loader::{Gift, LoadError, Loader, Process, ProcessConfig};
@@ -129,13 +129,19 @@ impl Server {
         let image = self.program(name)?;
         let parent = self.table.get(parent_pid.into()).ok_or(Errno::ESRCH)?;
         let uid = parent.creds.uid[0];
-        let same_user = self
-            .table
-            .iter()
-            .filter(|p| p.pid != 0 && p.creds.uid[0] == uid && !matches!(p.state, State::Zombie(_)))
-            .count() as u64;
-        if parent.pid != 0 && same_user >= parent.limits[RLIMIT_NPROC].0 {
-            return Err(Errno::EAGAIN.into());
+        let nproc = parent.limits[RLIMIT_NPROC].0;
+        // The table holds at most MAX_PROCS records: only a lower limit needs the count.
+        if parent.pid != 0 && nproc < MAX_PROCS as u64 {
+            let same_user = self
+                .table
+                .iter()
+                .filter(|p| {
+                    p.pid != 0 && p.creds.uid[0] == uid && !matches!(p.state, State::Zombie(_))
+                })
+                .count() as u64;
+            if same_user >= nproc {
+                return Err(Errno::EAGAIN.into());
+            }
         }
         let index = self.table.free_index().ok_or(Errno::EAGAIN)?;
         let pid = self.table.peek_pid();
@@ -207,6 +213,9 @@ impl Server {
         };
         proc.live = true;
         self.table.insert(index, proc);
+        if let Some(parent) = self.table.get_mut(parent_pid.into()) {
+            parent.had_children = true;
+        }
         self.phases.hatched();
         Ok(Hatched { pid, handle })
     }

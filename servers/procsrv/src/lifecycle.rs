@@ -149,19 +149,34 @@ impl Server {
         } else {
             0
         };
+        if self.table.get(pid).is_some_and(|p| p.had_children) {
+            self.reparent_children(pid, init);
+        }
+        self.notify(pid);
+    }
+
+    /// Gives the children of `pid` (dead) to `init` (1, or procsrv: 0), reaping the zombies
+    /// among them when that is procsrv.
+    fn reparent_children(&mut self, pid: u64, init: u32) {
         let mut orphan_zombies = [0u32; MAX_PROCS];
         let mut orphans = 0;
+        let mut adopted = false;
         for child in self.table.iter_mut().filter(|c| u64::from(c.ppid) == pid) {
             child.ppid = init;
+            adopted = true;
             if init == 0 && matches!(child.state, State::Zombie(_)) {
                 orphan_zombies[orphans] = child.pid;
                 orphans += 1;
             }
         }
+        if adopted {
+            if let Some(init) = self.table.get_mut(init.into()) {
+                init.had_children = true;
+            }
+        }
         for &z in &orphan_zombies[..orphans] {
             self.reap(z.into());
         }
-        self.notify(pid);
     }
 
     /// Tells whoever waits for `pid` (by handle, or its parent) that it ended.

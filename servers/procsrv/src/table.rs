@@ -7,6 +7,10 @@ use procsrv_api::{PsEntry, WaitStatus};
 
 /// Most process records (live and zombie), procsrv's own pid 0 included.
 pub const MAX_PROCS: usize = 128;
+/// Entries of the table's pid hints (`Table::index`): pids are handed out in order, so the
+/// live ones rarely share low bits.
+const PID_HINTS: usize = 256;
+const _: () = assert!(MAX_PROCS <= 256, "a hint is a u8");
 /// Most supplementary groups.
 pub const NGROUPS_MAX: usize = 32;
 /// Bytes of a process name kept.
@@ -126,6 +130,9 @@ pub struct Proc {
     /// itself): kept there, by block, whether the process lives or its block is warm, so
     /// that no hatch or death moves them (about 1.5 KiB).
     pub live: bool,
+    /// It hatched a child or was given orphans: only then does its death look for its
+    /// children (a scan of the table).
+    pub had_children: bool,
     /// Index of its memory block.
     pub block: usize,
     /// Blocked in `wait` (its reply saved in its Reply object): for whom, or `None`.
@@ -162,6 +169,7 @@ impl Proc {
             cwd: cwd_bytes(b"/"),
             cwd_len: 1,
             live: false,
+            had_children: false,
             block: usize::MAX,
             waiting_for: None,
             waiting_untraced: false,
@@ -194,6 +202,7 @@ impl Proc {
             cwd: parent.cwd,
             cwd_len: parent.cwd_len,
             live: false,
+            had_children: false,
             block: usize::MAX,
             waiting_for: None,
             waiting_untraced: false,
@@ -290,6 +299,10 @@ pub struct Table {
     /// The last pid handed out (0 at first: the table is all zero, so it costs no file
     /// bytes, only bss).
     last_pid: u32,
+    /// Where the record of a pid was stored, by its low bits ([`PID_HINTS`] of them): a
+    /// hint checked against the record (a scan of the table otherwise; it was a scan of
+    /// all 128 records per lookup, several per hatch).
+    hints: [u8; PID_HINTS],
     /// A record with a finite RLIMIT_CPU was stored or given one since procsrv last looked
     /// (`crate::cpu`): the receive loop must start watching CPU times.
     pub cpu_limits_changed: bool,
@@ -313,6 +326,8 @@ impl Table {
         // SAFETY: as above.
         unsafe { core::ptr::addr_of_mut!((*table).last_pid).write(0) };
         // SAFETY: as above.
+        unsafe { core::ptr::addr_of_mut!((*table).hints).write([0; PID_HINTS]) };
+        // SAFETY: as above.
         unsafe { core::ptr::addr_of_mut!((*table).cpu_limits_changed).write(false) };
         // SAFETY: every field was just initialized.
         unsafe { slot.assume_init_mut() }
@@ -325,9 +340,17 @@ impl Table {
 
     /// The index of `pid`'s record.
     pub fn index(&self, pid: u64) -> Option<usize> {
-        self.procs
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| u64::from(p.pid) == pid))
+        let has = |i: usize| {
+            self.procs
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|p| u64::from(p.pid) == pid)
+        };
+        let hint = usize::from(self.hints[pid as usize % PID_HINTS]);
+        if has(hint) {
+            return Some(hint);
+        }
+        (0..MAX_PROCS).find(|&i| has(i))
     }
 
     /// The record of `pid`.
@@ -421,6 +444,7 @@ impl Table {
         if proc.limits[RLIMIT_CPU] != (INFINITY, INFINITY) {
             self.cpu_limits_changed = true;
         }
+        self.hints[proc.pid as usize % PID_HINTS] = index as u8;
         self.procs[index] = Some(proc);
     }
 
