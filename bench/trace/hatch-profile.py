@@ -4,8 +4,9 @@ output (a file or pipe) and counts each executed program counter from the first 
 START to the first entry to STOP after it (hex addresses), then lists the counts per round
 grouped by outermost function, innermost inlined function and source line (`addr2line` on
 the kernel and user ELF files), and the copies and fills (memcpy, memset, memmove) by call
-site. Usage: hatch-profile.py TRACE START STOP ROUNDS KERNEL_ELF USER_ELF"""
-import collections, re, subprocess, sys
+site. Usage: hatch-profile.py TRACE START STOP ROUNDS KERNEL_ELF USER_ELF (TOP=N in the
+environment lists N lines per grouping, 45 by default)"""
+import collections, os, re, subprocess, sys
 
 trace, start, stop, rounds, kernel, user = sys.argv[1:7]
 start, stop, rounds = int(start, 16), int(stop, 16), int(rounds)
@@ -93,7 +94,7 @@ print(f'{total} instructions in {rounds} rounds: {total / rounds:.0f} per round,
       f'{in_kernel / rounds:.0f} of them in the kernel (K), the rest in user mode (U)')
 for name, counter in groups.items():
     print(f'== per round, by {name}')
-    for key, c in counter.most_common(45):
+    for key, c in counter.most_common(int(os.environ.get('TOP', '45'))):
         print(f'{c / rounds:9.0f}  {key}')
 print('== copies and fills per round, by call site (instructions, calls)')
 for (name, at), c in site_cost.most_common(30):

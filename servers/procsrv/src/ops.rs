@@ -19,8 +19,8 @@ pub const ENV_BYTES: usize = 4096;
 pub const BIND_BYTES: usize = 1024;
 /// CPUs the system has (the kernel runs one; `setaffinity` must name it).
 pub const CPUS: u32 = 1;
-/// Most cap copies a draft holds before it makes them (two `CNodeCopyBatch` calls).
-pub const MAX_QUEUED: usize = 12;
+/// Most cap copies a draft holds before it makes them: one `CNodeCopyBatch` call's.
+pub const MAX_QUEUED: usize = libsys::abi::COPY_BATCH_MAX;
 /// The op index of a queued copy no op asked for (the fixed caps).
 pub const NO_OP: u64 = procsrv_api::NO_OP;
 
@@ -30,6 +30,7 @@ pub const NO_OP: u64 = procsrv_api::NO_OP;
 pub struct Scratch {
     env: [u8; ENV_BYTES],
     bind_paths: [u8; BIND_BYTES],
+    bindings: [(u64, usize, usize); MAX_BINDINGS as usize],
 }
 
 impl Scratch {
@@ -38,6 +39,7 @@ impl Scratch {
         Scratch {
             env: [0; ENV_BYTES],
             bind_paths: [0; BIND_BYTES],
+            bindings: [(0, 0, 0); MAX_BINDINGS as usize],
         }
     }
 }
@@ -111,8 +113,9 @@ pub struct Draft<'a> {
     pub env: &'a mut [u8; ENV_BYTES],
     /// Used bytes of `env`.
     pub env_len: usize,
-    /// Bindings: `(slot, start, end)` in `bind_paths`.
-    pub bindings: [(u64, usize, usize); MAX_BINDINGS as usize],
+    /// Bindings: `(slot, start, end)` in `bind_paths` (the first `binding_count` are the
+    /// draft's).
+    pub bindings: &'a mut [(u64, usize, usize); MAX_BINDINGS as usize],
     /// How many bindings.
     pub binding_count: usize,
     /// The paths of the bindings (the first `bind_len` bytes are the draft's).
@@ -159,7 +162,11 @@ impl<'d> Draft<'d> {
     /// A draft of the child: the parent's state already in `parts.proc`, no descriptors,
     /// no environment, no copies queued.
     pub fn new(parts: DraftParts<'d>) -> Draft<'d> {
-        let Scratch { env, bind_paths } = parts.scratch;
+        let Scratch {
+            env,
+            bind_paths,
+            bindings,
+        } = parts.scratch;
         Draft {
             proc: parts.proc,
             table: parts.table,
@@ -171,7 +178,7 @@ impl<'d> Draft<'d> {
             fds: 0,
             env,
             env_len: 0,
-            bindings: [(0, 0, 0); MAX_BINDINGS as usize],
+            bindings,
             binding_count: 0,
             bind_paths,
             bind_len: 0,
