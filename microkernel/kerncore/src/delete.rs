@@ -46,6 +46,7 @@
 use crate::cap::Cap;
 use crate::cdt::{is_final, is_parent_of};
 use crate::slot::{self, SlotAddr, SlotStore};
+use libsys::object::SLOT_SIZE_BITS;
 
 /// A cap that was removed, for the kernel to act on.
 ///
@@ -194,11 +195,16 @@ impl Deletion {
     /// Empties the last not-yet-empty slot of the top zombie, or pops it when only its own
     /// slot 0 is left. Passes over up to [`EMPTY_SLOTS_PER_STEP`] empty slots in one step (a
     /// dying CNode is mostly empty), so that a step's work stays bounded.
+    ///
+    /// The slots are walked from the top by address (one subtraction per slot) and each is
+    /// judged by its cap's tag alone: an empty slot or a zombie (which lives in its own
+    /// object's slot 0, emptied when that zombie is popped) is passed over, and so is the
+    /// kept slot, which marks the kept cap as living in dead memory.
     fn reduce_top_zombie<S: SlotStore + ?Sized>(&mut self, store: &mut S) {
         let home = SlotAddr(self.zombies);
         let Cap::Zombie {
             object,
-            mut remaining,
+            remaining,
             next,
         } = *store.slot(home).cap()
         else {
@@ -211,31 +217,36 @@ impl Deletion {
             self.zombies = next;
             return;
         }
-        let mut passed = 0;
-        loop {
-            let last = SlotAddr::in_object(object, remaining - 1);
-            if last.is_some_and(|last| last.0 == self.keep) {
-                self.kept_in_dead_object = true;
-            }
-            let full = last.filter(|last| {
-                last.0 != self.keep
-                    && !matches!(store.slot(*last).cap(), Cap::Null | Cap::Zombie { .. })
-            });
-            if let Some(last) = full {
-                // Emptied next; the zombie's count drops when it is found empty.
-                self.target = last.0;
-                break;
-            }
-            remaining -= 1;
-            passed += 1;
-            if remaining <= 1 || passed == EMPTY_SLOTS_PER_STEP {
-                break;
+        // This step looks at slots `remaining - 1` down to `lowest` (slot 0 is the zombie's
+        // own). If all are empty, the zombie's count drops to `lowest`; a full one is
+        // emptied next, and the count drops to just above it when it is found empty.
+        let lowest = remaining.saturating_sub(EMPTY_SLOTS_PER_STEP).max(1);
+        let mut left = lowest;
+        // Slots whose address would pass the end of the address space (no object has any)
+        // are passed over as empty.
+        let top = (remaining - 1).min(SlotAddr::last_index_in(object));
+        if top >= lowest {
+            // No overflow: `lowest <= top <= last_index_in(object)`, so both are addresses.
+            let mut at = object + (top << SLOT_SIZE_BITS);
+            let bottom = object + (lowest << SLOT_SIZE_BITS);
+            loop {
+                if at == self.keep {
+                    self.kept_in_dead_object = true;
+                } else if store.slot(SlotAddr(at)).holds_live_cap() {
+                    self.target = at;
+                    left = ((at - object) >> SLOT_SIZE_BITS) + 1;
+                    break;
+                }
+                if at == bottom {
+                    break;
+                }
+                at -= 1 << SLOT_SIZE_BITS;
             }
         }
-        if passed > 0 {
+        if left < remaining {
             let zombie = Cap::Zombie {
                 object,
-                remaining,
+                remaining: left,
                 next,
             };
             slot::set_cap(store, home, zombie);
@@ -349,4 +360,249 @@ pub const fn cnode_delete(slot: SlotAddr) -> Deletion {
 /// Starts revoking the cap in `slot`: see [`Revocation`].
 pub const fn cnode_revoke(slot: SlotAddr) -> Revocation {
     Revocation::new(slot)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::testing::MapStore;
+    use libsys::object::Rights;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    impl Deletion {
+        /// The top zombie's reduction as it was written before the slots were walked by
+        /// address (`SlotAddr::in_object` and two option tests per slot): the reference
+        /// that [`Deletion::reduce_top_zombie`] must agree with, step by step.
+        fn reduce_top_zombie_reference<S: SlotStore + ?Sized>(&mut self, store: &mut S) {
+            let home = SlotAddr(self.zombies);
+            let Cap::Zombie {
+                object,
+                mut remaining,
+                next,
+            } = *store.slot(home).cap()
+            else {
+                self.zombies = 0;
+                return;
+            };
+            if remaining <= 1 {
+                slot::unlink(store, home);
+                self.zombies = next;
+                return;
+            }
+            let mut passed = 0;
+            loop {
+                let last = SlotAddr::in_object(object, remaining - 1);
+                if last.is_some_and(|last| last.0 == self.keep) {
+                    self.kept_in_dead_object = true;
+                }
+                let full = last.filter(|last| {
+                    last.0 != self.keep
+                        && !matches!(store.slot(*last).cap(), Cap::Null | Cap::Zombie { .. })
+                });
+                if let Some(last) = full {
+                    self.target = last.0;
+                    break;
+                }
+                remaining -= 1;
+                passed += 1;
+                if remaining <= 1 || passed == EMPTY_SLOTS_PER_STEP {
+                    break;
+                }
+            }
+            if passed > 0 {
+                let zombie = Cap::Zombie {
+                    object,
+                    remaining,
+                    next,
+                };
+                slot::set_cap(store, home, zombie);
+            }
+        }
+    }
+
+    /// What a slot of the dying object holds in a test.
+    #[derive(Clone, Copy, Debug)]
+    enum Held {
+        Empty,
+        Live,
+        /// Another object's zombie (passed over like an empty slot).
+        Zombie,
+    }
+
+    /// A dying object whose slot 0 (at `object`) holds its zombie with `remaining`, and
+    /// whose other slots hold `held` (slot `i` holds `held[i - 1]`).
+    fn dying(object: u64, held: &[Held], remaining: u64) -> MapStore {
+        let mut store = MapStore::new();
+        let zombie = Cap::Zombie {
+            object,
+            remaining,
+            next: 0,
+        };
+        slot::set_cap(&mut store, SlotAddr(object), zombie);
+        for (i, h) in held.iter().enumerate() {
+            let cap = match h {
+                Held::Empty => continue,
+                Held::Live => Cap::Endpoint {
+                    object: 0x8000,
+                    badge: 0,
+                    rights: Rights::ALL,
+                },
+                Held::Zombie => Cap::Zombie {
+                    object: 0x4000,
+                    remaining: 1,
+                    next: 0,
+                },
+            };
+            let at = SlotAddr::in_object(object, i as u64 + 1).expect("a slot with an address");
+            slot::set_cap(&mut store, at, cap);
+        }
+        store
+    }
+
+    /// Reduces the zombie at `object` to the end with both the walk and the reference,
+    /// emptying each target they name, and checks that they agree after every step.
+    /// Returns the steps taken.
+    fn reduce_both(object: u64, held: &[Held], remaining: u64, keep: u64) -> usize {
+        let mut walk = dying(object, held, remaining);
+        let mut reference = walk.clone();
+        let start = Deletion {
+            target: 0,
+            zombies: object,
+            keep,
+            kept_in_dead_object: false,
+        };
+        let (mut d, mut r) = (start, start);
+        let mut steps = 0;
+        while d.zombies != 0 {
+            d.reduce_top_zombie(&mut walk);
+            r.reduce_top_zombie_reference(&mut reference);
+            steps += 1;
+            assert_eq!(d, r, "step {steps}");
+            assert_eq!(walk.full_slots(), reference.full_slots(), "step {steps}");
+            if d.target != 0 {
+                slot::unlink(&mut walk, SlotAddr(d.target));
+                slot::unlink(&mut reference, SlotAddr(r.target));
+                (d.target, r.target) = (0, 0);
+            }
+            assert!(steps <= 2 * (held.len() + 2), "no progress");
+        }
+        // Left: the kept cap and the other objects' zombies, which this deletion passes over.
+        for (at, left) in walk.full_slots() {
+            assert!(
+                at.0 == keep || matches!(left.cap(), Cap::Zombie { .. }),
+                "{at:?}"
+            );
+        }
+        steps
+    }
+
+    #[test]
+    fn reducing_a_two_slot_cnode_agrees_with_the_reference() {
+        for held in [Held::Empty, Held::Live, Held::Zombie] {
+            reduce_both(0x1000, &[held], 2, 0);
+        }
+    }
+
+    #[test]
+    fn reducing_a_cnode_with_every_slot_full_empties_one_slot_per_step() {
+        let held = [Held::Live; 255];
+        // A step per slot finds it full; one more finds slot 1 empty; then the pop.
+        assert_eq!(reduce_both(0x10_0000, &held, 256, 0), 257);
+    }
+
+    #[test]
+    fn reducing_an_empty_cnode_passes_a_bounded_run_per_step() {
+        let held = [Held::Empty; 255];
+        let steps = reduce_both(0x10_0000, &held, 256, 0);
+        assert_eq!(steps as u64, 255_u64.div_ceil(EMPTY_SLOTS_PER_STEP) + 1);
+    }
+
+    #[test]
+    fn the_kept_slot_inside_the_dying_cnode_is_passed_over_and_marked() {
+        let object = 0x10_0000;
+        let mut held = [Held::Empty; 255];
+        held[99] = Held::Live;
+        held[100] = Held::Live;
+        let keep = object + (100 << SLOT_SIZE_BITS);
+        let mut store = dying(object, &held, 256);
+        let mut d = Deletion {
+            target: 0,
+            zombies: object,
+            keep,
+            kept_in_dead_object: false,
+        };
+        while d.zombies != 0 {
+            d.reduce_top_zombie(&mut store);
+            assert_ne!(d.target, keep, "the kept slot is never emptied");
+            if d.target != 0 {
+                slot::unlink(&mut store, SlotAddr(d.target));
+                d.target = 0;
+            }
+        }
+        assert!(d.kept_in_dead_object);
+        assert_eq!(store.full_slots().len(), 1, "the kept cap is left");
+        assert_eq!(store.full_slots()[0].0, SlotAddr(keep));
+        reduce_both(object, &held, 256, keep);
+    }
+
+    #[test]
+    fn slots_past_the_end_of_the_address_space_are_passed_over() {
+        // Slot 0 at the last 4 slots of the address space: slots 4.. have no address.
+        let object = u64::MAX - 255;
+        let held = [Held::Live, Held::Empty, Held::Live];
+        reduce_both(object, &held, 200, 0);
+        reduce_both(object, &held, 4, object + 128);
+    }
+
+    fn held() -> impl Strategy<Value = Held> {
+        prop_oneof![
+            6 => Just(Held::Empty),
+            3 => Just(Held::Live),
+            1 => Just(Held::Zombie),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Any dying object (1 to 2^9 slots, slots empty, full or zombies, the kept slot
+        /// anywhere or nowhere, the zombie's count at or below the object's slots, slot 0
+        /// near the end of the address space or not) is reduced as the reference does.
+        #[test]
+        fn reduction_agrees_with_the_reference(
+            radix in 0u32..=9,
+            pattern in prop::collection::vec(held(), 512),
+            cut in 0u64..=512,
+            keep_index in prop::option::of(0u64..512),
+            near_the_end in any::<bool>(),
+        ) {
+            let slots = 1u64 << radix;
+            let object = if near_the_end { u64::MAX - 63 - (64 << 4) } else { 0x40_0000 };
+            let held: Vec<Held> = pattern[..slots as usize - 1].to_vec();
+            let remaining = slots - cut.min(slots - 1);
+            let keep = keep_index
+                .filter(|k| *k < slots)
+                .and_then(|k| SlotAddr::in_object(object, k))
+                .map_or(0, |k| k.0);
+            let held: Vec<Held> = held
+                .iter()
+                .enumerate()
+                .map(|(i, h)| match SlotAddr::in_object(object, i as u64 + 1) {
+                    // Above the count: emptied by earlier steps.
+                    _ if i as u64 + 1 >= remaining => Held::Empty,
+                    Some(at) if at.0 != keep => *h,
+                    Some(_) => Held::Live,
+                    None => Held::Empty,
+                })
+                .collect();
+            reduce_both(object, &held, remaining, keep);
+        }
+    }
 }

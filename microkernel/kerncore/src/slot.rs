@@ -23,6 +23,12 @@ impl SlotAddr {
         object.checked_add(offset).map(SlotAddr)
     }
 
+    /// The highest slot index that has an address in an object whose slot 0 is at
+    /// `object`: [`SlotAddr::in_object`] is `Some` for exactly the indices up to it.
+    pub const fn last_index_in(object: PhysAddr) -> u64 {
+        (u64::MAX - object) >> SLOT_SIZE_BITS
+    }
+
     /// `None` for the null link 0.
     const fn from_link(link: u64) -> Option<SlotAddr> {
         if link == 0 {
@@ -71,6 +77,11 @@ impl Slot {
     /// Whether the slot holds no capability. A zombie counts as full.
     pub const fn is_empty(&self) -> bool {
         self.cap.is_null()
+    }
+    /// Whether the slot holds a cap that a deletion must empty: neither empty nor a zombie
+    /// (one test of the cap's tag).
+    pub const fn holds_live_cap(&self) -> bool {
+        !matches!(self.cap, Cap::Null | Cap::Zombie { .. })
     }
     /// The previous slot in the derivation list.
     pub const fn prev(&self) -> Option<SlotAddr> {
@@ -231,6 +242,22 @@ mod tests {
         assert_eq!(SlotAddr::in_object(0x1000, 3), Some(SlotAddr(0x10c0)));
         assert_eq!(SlotAddr::in_object(u64::MAX - 63, 1), None);
         assert_eq!(SlotAddr::in_object(0, u64::MAX), None);
+    }
+
+    #[test]
+    fn last_index_in_is_the_last_index_with_an_address() {
+        for object in [
+            0,
+            0x1000,
+            u64::MAX - 64,
+            u64::MAX - 63,
+            u64::MAX - 127,
+            u64::MAX,
+        ] {
+            let last = SlotAddr::last_index_in(object);
+            assert!(SlotAddr::in_object(object, last).is_some(), "{object:#x}");
+            assert_eq!(SlotAddr::in_object(object, last + 1), None, "{object:#x}");
+        }
     }
 
     #[test]
