@@ -196,10 +196,11 @@ impl Deletion {
     /// slot 0 is left. Passes over up to [`EMPTY_SLOTS_PER_STEP`] empty slots in one step (a
     /// dying CNode is mostly empty), so that a step's work stays bounded.
     ///
-    /// The slots are walked from the top by address (one subtraction per slot) and each is
-    /// judged by its cap's tag alone: an empty slot or a zombie (which lives in its own
-    /// object's slot 0, emptied when that zombie is popped) is passed over, and so is the
-    /// kept slot, which marks the kept cap as living in dead memory.
+    /// The slots are walked from the top by address with [`SlotStore::highest_full`] (the
+    /// kernel's walk tests one tag per slot), which stops at full slots only: an empty slot
+    /// or a zombie (which lives in its own object's slot 0, emptied when that zombie is
+    /// popped) is passed over, and so is the kept slot, which marks the kept cap as living
+    /// in dead memory.
     fn reduce_top_zombie<S: SlotStore + ?Sized>(&mut self, store: &mut S) {
         let home = SlotAddr(self.zombies);
         let Cap::Zombie {
@@ -227,20 +228,23 @@ impl Deletion {
         let top = (remaining - 1).min(SlotAddr::last_index_in(object));
         if top >= lowest {
             // No overflow: `lowest <= top <= last_index_in(object)`, so both are addresses.
-            let mut at = object + (top << SLOT_SIZE_BITS);
-            let bottom = object + (lowest << SLOT_SIZE_BITS);
-            loop {
-                if at == self.keep {
+            let bottom = SlotAddr(object + (lowest << SLOT_SIZE_BITS));
+            let mut top = SlotAddr(object + (top << SLOT_SIZE_BITS));
+            // The empty slots are passed over by the store's walk; of the full ones, the
+            // kept slot (which always holds the revoked cap: no step empties it) and other
+            // objects' zombies are passed over too.
+            while let Some(full) = store.highest_full(bottom, top) {
+                if full.0 == self.keep {
                     self.kept_in_dead_object = true;
-                } else if store.slot(SlotAddr(at)).holds_live_cap() {
-                    self.target = at;
-                    left = ((at - object) >> SLOT_SIZE_BITS) + 1;
+                } else if store.slot(full).holds_live_cap() {
+                    self.target = full.0;
+                    left = ((full.0 - object) >> SLOT_SIZE_BITS) + 1;
                     break;
                 }
-                if at == bottom {
+                if full == bottom {
                     break;
                 }
-                at -= 1 << SLOT_SIZE_BITS;
+                top = SlotAddr(full.0 - (1 << SLOT_SIZE_BITS));
             }
         }
         if left < remaining {
@@ -554,7 +558,7 @@ mod tests {
         let object = u64::MAX - 255;
         let held = [Held::Live, Held::Empty, Held::Live];
         reduce_both(object, &held, 200, 0);
-        reduce_both(object, &held, 4, object + 128);
+        reduce_both(object, &held, 4, object + 192);
     }
 
     fn held() -> impl Strategy<Value = Held> {

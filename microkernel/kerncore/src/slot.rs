@@ -112,6 +112,23 @@ pub trait SlotStore {
     fn slot(&self, at: SlotAddr) -> &Slot;
     /// The slot at `at`, for writing.
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot;
+
+    /// The highest full slot (see [`Slot::is_empty`]) among `top`, `top - 64`, ... down to
+    /// `bottom`, or `None` if all are empty. `bottom <= top` are slots of one object, a
+    /// multiple of 64 bytes apart. A store whose slots are contiguous memory may walk them
+    /// faster than this default, which asks [`SlotStore::slot`] for each.
+    fn highest_full(&self, bottom: SlotAddr, top: SlotAddr) -> Option<SlotAddr> {
+        let mut at = top.0;
+        loop {
+            if !self.slot(SlotAddr(at)).is_empty() {
+                return Some(SlotAddr(at));
+            }
+            if at <= bottom.0 {
+                return None;
+            }
+            at -= 1 << SLOT_SIZE_BITS;
+        }
+    }
 }
 
 /// Writes a cap into a full or empty slot, keeping its links and flags.

@@ -51,6 +51,23 @@ impl SlotStore for KernelSlots {
         // runs no capability operation).
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
+
+    fn highest_full(&self, bottom: SlotAddr, top: SlotAddr) -> Option<SlotAddr> {
+        // A dying CNode is mostly empty: one tag test per slot, the HHDM offset read once.
+        let offset = crate::mem::hhdm_offset();
+        let mut at = top.0;
+        loop {
+            // SAFETY: as in `slot`: kerncore passes slots of one object it found through a
+            // cap (`bottom..=top`, 64 bytes apart); each reference lives for the one test.
+            if !unsafe { &*((at + offset) as *const Slot) }.is_empty() {
+                return Some(SlotAddr(at));
+            }
+            if at <= bottom.0 {
+                return None;
+            }
+            at -= 1 << libsys::object::SLOT_SIZE_BITS;
+        }
+    }
 }
 
 /// A failed invocation: the error code and the index of the bad argument (message word
