@@ -125,16 +125,20 @@ impl Deletion {
         }
     }
 
-    /// Does one unit of work.
+    /// Does one unit of work: empties the target slot, or reduces the top zombie and, when
+    /// that finds a full slot, empties it too (a bounded walk and one slot: still O(1), and
+    /// a step reports at most one removed cap).
     pub fn step<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
-        if self.target != 0 {
-            return self.empty_target(store);
-        }
-        if self.zombies != 0 {
+        if self.target == 0 {
+            if self.zombies == 0 {
+                return Step::Finished;
+            }
             self.reduce_top_zombie(store);
-            return Step::Working;
+            if self.target == 0 {
+                return Step::Working;
+            }
         }
-        Step::Finished
+        self.empty_target(store)
     }
 
     /// Runs the deletion to the end, passing each removed cap to `on_removed` together with
@@ -259,7 +263,7 @@ impl Deletion {
 }
 
 /// Most empty slots of a dying object one step of a [`Deletion`] passes over.
-pub const EMPTY_SLOTS_PER_STEP: u64 = 64;
+pub const EMPTY_SLOTS_PER_STEP: u64 = 256;
 
 /// Revocation of a cap: deletion of all its descendants (the cap itself stays, unless it
 /// lived inside an object the revocation destroyed).
@@ -290,19 +294,48 @@ impl Revocation {
         }
     }
 
-    /// Does one unit of work.
+    /// Does one unit of work: a step of the current deletion; when that one is finished
+    /// (or none is under way), the next descendant is chosen and its deletion's first step
+    /// taken at once (at most two deletion steps and one look at the list: still O(1), and
+    /// a step reports at most one removed cap).
     pub fn step<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
-        if let Some(deletion) = &mut self.current {
-            let step = deletion.step(store);
-            if deletion.keep != 0 {
-                self.parent = SlotAddr(deletion.keep);
-                self.parent_in_dead_object |= deletion.kept_in_dead_object;
-            }
-            match step {
+        if self.current.is_some() {
+            match self.step_current(store) {
                 Step::Finished => self.current = None,
                 other => return other,
             }
         }
+        match self.choose_next(store) {
+            Step::Working => match self.step_current(store) {
+                // Not reached (a new deletion's first step finds its full slot or zombie);
+                // the next step chooses again.
+                Step::Finished => {
+                    self.current = None;
+                    Step::Working
+                }
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// One step of the current deletion, following the revoked cap if the step moved it.
+    fn step_current<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
+        let Some(deletion) = &mut self.current else {
+            return Step::Finished;
+        };
+        let step = deletion.step(store);
+        if deletion.keep != 0 {
+            self.parent = SlotAddr(deletion.keep);
+            self.parent_in_dead_object |= deletion.kept_in_dead_object;
+        }
+        step
+    }
+
+    /// Starts the deletion of the next descendant (`Working`), of the revoked cap itself
+    /// once it lives in dead memory and has no descendant left (`Working`), or ends the
+    /// revocation (`Finished`).
+    fn choose_next<S: SlotStore + ?Sized>(&mut self, store: &mut S) -> Step {
         let parent = store.slot(self.parent);
         let child = match parent.next() {
             Some(child) if is_parent_of(parent, store.slot(child)) => child,
