@@ -211,6 +211,10 @@ pub enum Cap {
         remaining: u64,
         /// The next zombie waiting to be emptied, or 0.
         next: u64,
+        /// For a CNode's zombie, log2 of the CNode's bytes (its radix + 6: the object is
+        /// nothing but its slots, so once they are all empty it is all zero in the kernel,
+        /// see [`crate::SlotStore::clear`]); 0 for a TCB's, which holds more than slots.
+        cnode_bits: u8,
     } = ZOMBIE_TAG,
 }
 
@@ -572,6 +576,7 @@ mod tests {
             object: 0x1000,
             remaining: 2,
             next: 0,
+            cnode_bits: 7,
         };
         assert!(!z.same_object_as(&z));
         assert!(!z.same_region_as(&z));

@@ -101,6 +101,11 @@ pub struct Deletion {
     /// The kept slot was passed over inside an object this deletion destroyed: its cap now
     /// lives in dead memory and the revocation must delete it last.
     kept_in_dead_object: bool,
+    /// Slot 0 of a CNode whose zombie the last step popped (the CNode is gone and all its
+    /// slots are empty), or 0; the revocation takes it.
+    popped_cnode: u64,
+    /// log2 of that CNode's bytes.
+    popped_cnode_bits: u8,
 }
 
 impl Deletion {
@@ -111,6 +116,8 @@ impl Deletion {
             zombies: 0,
             keep: 0,
             kept_in_dead_object: false,
+            popped_cnode: 0,
+            popped_cnode_bits: 0,
         }
     }
 
@@ -122,6 +129,8 @@ impl Deletion {
             zombies: 0,
             keep: keep.0,
             kept_in_dead_object: false,
+            popped_cnode: 0,
+            popped_cnode_bits: 0,
         }
     }
 
@@ -169,10 +178,15 @@ impl Deletion {
         let final_ = is_final(store, at);
         match cap.slot_region() {
             Some((home, count)) if final_ => {
+                let cnode_bits = match cap {
+                    Cap::CNode { radix_bits, .. } => radix_bits + SLOT_SIZE_BITS as u8,
+                    _ => 0,
+                };
                 let zombie = Cap::Zombie {
                     object: home.0,
                     remaining: count,
                     next: self.zombies,
+                    cnode_bits,
                 };
                 slot::set_cap(store, at, zombie);
                 // Park the zombie in its own slot 0; the target now holds what was there
@@ -211,6 +225,7 @@ impl Deletion {
             object,
             remaining,
             next,
+            cnode_bits,
         } = *store.slot(home).cap()
         else {
             // Not reachable while the invariants hold; stop rather than loop.
@@ -220,6 +235,10 @@ impl Deletion {
         if remaining <= 1 {
             slot::unlink(store, home);
             self.zombies = next;
+            if cnode_bits != 0 {
+                self.popped_cnode = object;
+                self.popped_cnode_bits = cnode_bits;
+            }
             return;
         }
         // This step looks at slots `remaining - 1` down to `lowest` (slot 0 is the zombie's
@@ -256,6 +275,7 @@ impl Deletion {
                 object,
                 remaining: left,
                 next,
+                cnode_bits,
             };
             slot::set_cap(store, home, zombie);
         }
@@ -275,13 +295,26 @@ pub const EMPTY_SLOTS_PER_STEP: u64 = 256;
 /// dies around it, every descendant is deleted, and the revoked cap, left in dead memory,
 /// is deleted last. Nothing runs between the steps that could reuse that memory: its
 /// untyped is the revoked cap or an ancestor of it.
+///
+/// A revoked untyped also learns which of its memory the revocation left all zero: the
+/// CNodes it destroyed that lie one after the other from the untyped's base
+/// ([`Revocation::zeroed_prefix`]), so that the kernel need not zero them again when the
+/// untyped starts over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Revocation {
     parent: SlotAddr,
     current: Option<Deletion>,
     /// The revoked cap lives in an object already destroyed: delete it after the children.
     parent_in_dead_object: bool,
+    /// The end of the revoked untyped's memory known to be zero from its base (the CNodes
+    /// destroyed so far, each starting where the last ended); 0 for none yet,
+    /// [`NOTHING_ZEROED`] once that can no longer be told.
+    zeroed_end: u64,
 }
+
+/// [`Revocation::zeroed_end`] when no prefix is known zero: the revoked cap lives in dead
+/// memory (its CNode died holding it), or the revoked cap is not an untyped.
+const NOTHING_ZEROED: u64 = u64::MAX;
 
 impl Revocation {
     /// Starts revoking the cap in `slot` (an empty slot or a cap without children is a
@@ -291,6 +324,7 @@ impl Revocation {
             parent: slot,
             current: None,
             parent_in_dead_object: false,
+            zeroed_end: 0,
         }
     }
 
@@ -329,7 +363,54 @@ impl Revocation {
             self.parent = SlotAddr(deletion.keep);
             self.parent_in_dead_object |= deletion.kept_in_dead_object;
         }
+        let popped = (deletion.popped_cnode, deletion.popped_cnode_bits);
+        deletion.popped_cnode = 0;
+        if self.parent_in_dead_object {
+            self.zeroed_end = NOTHING_ZEROED;
+        } else if popped.0 != 0 {
+            self.note_zeroed(store, popped.0, popped.1);
+        }
         step
+    }
+
+    /// A CNode of 2^`bits` bytes at `object` is gone, all its slots empty: if it starts
+    /// where the revoked untyped's zero prefix ends, the prefix now ends after it.
+    fn note_zeroed<S: SlotStore + ?Sized>(&mut self, store: &S, object: u64, bits: u8) {
+        if self.zeroed_end == NOTHING_ZEROED {
+            return;
+        }
+        let Cap::Untyped {
+            base,
+            device: false,
+            ..
+        } = *store.slot(self.parent).cap()
+        else {
+            self.zeroed_end = NOTHING_ZEROED;
+            return;
+        };
+        let end = if self.zeroed_end == 0 {
+            base
+        } else {
+            self.zeroed_end
+        };
+        if object == end {
+            let size = 1u64.checked_shl(bits.into());
+            if let Some(after) = size.and_then(|size| object.checked_add(size)) {
+                self.zeroed_end = after;
+            }
+        }
+    }
+
+    /// The revoked untyped and the end of the memory from its base that the revocation
+    /// left all zero (the CNodes it destroyed there, one after the other), when there is
+    /// any: meaningful once the revocation is finished, when nothing can have written
+    /// there since (a destroyed CNode's memory is reached by nothing until its untyped
+    /// starts over).
+    pub fn zeroed_prefix(&self) -> Option<(SlotAddr, u64)> {
+        match self.zeroed_end {
+            0 | NOTHING_ZEROED => None,
+            end => Some((self.parent, end)),
+        }
     }
 
     /// Starts the deletion of the next descendant (`Working`), of the revoked cap itself
@@ -350,7 +431,10 @@ impl Revocation {
         self.current = Some(match *store.slot(child).cap() {
             // Only left behind by a deletion the kernel abandoned: finish that object alone.
             Cap::Zombie {
-                object, remaining, ..
+                object,
+                remaining,
+                cnode_bits,
+                ..
             } => {
                 slot::set_cap(
                     store,
@@ -359,6 +443,7 @@ impl Revocation {
                         object,
                         remaining,
                         next: 0,
+                        cnode_bits,
                     },
                 );
                 Deletion {
@@ -366,6 +451,8 @@ impl Revocation {
                     zombies: child.0,
                     keep: self.parent.0,
                     kept_in_dead_object: false,
+                    popped_cnode: 0,
+                    popped_cnode_bits: 0,
                 }
             }
             _ => Deletion::keeping(child, self.parent),
@@ -419,6 +506,7 @@ mod tests {
                 object,
                 mut remaining,
                 next,
+                cnode_bits,
             } = *store.slot(home).cap()
             else {
                 self.zombies = 0;
@@ -427,6 +515,10 @@ mod tests {
             if remaining <= 1 {
                 slot::unlink(store, home);
                 self.zombies = next;
+                if cnode_bits != 0 {
+                    self.popped_cnode = object;
+                    self.popped_cnode_bits = cnode_bits;
+                }
                 return;
             }
             let mut passed = 0;
@@ -454,6 +546,7 @@ mod tests {
                     object,
                     remaining,
                     next,
+                    cnode_bits,
                 };
                 slot::set_cap(store, home, zombie);
             }
@@ -477,6 +570,7 @@ mod tests {
             object,
             remaining,
             next: 0,
+            cnode_bits: 14,
         };
         slot::set_cap(&mut store, SlotAddr(object), zombie);
         for (i, h) in held.iter().enumerate() {
@@ -491,6 +585,7 @@ mod tests {
                     object: 0x4000,
                     remaining: 1,
                     next: 0,
+                    cnode_bits: 0,
                 },
             };
             let at = SlotAddr::in_object(object, i as u64 + 1).expect("a slot with an address");
@@ -509,7 +604,7 @@ mod tests {
             target: 0,
             zombies: object,
             keep,
-            kept_in_dead_object: false,
+            ..Deletion::new(SlotAddr(0))
         };
         let (mut d, mut r) = (start, start);
         let mut steps = 0;
@@ -569,7 +664,7 @@ mod tests {
             target: 0,
             zombies: object,
             keep,
-            kept_in_dead_object: false,
+            ..Deletion::new(SlotAddr(0))
         };
         while d.zombies != 0 {
             d.reduce_top_zombie(&mut store);

@@ -113,6 +113,14 @@ pub trait SlotStore {
     /// The slot at `at`, for writing.
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot;
 
+    /// Empties the slot at `at`: [`Slot::EMPTY`], every byte of it zero. kerncore empties
+    /// slots only through this, so in a store that zeroes all 64 bytes (the kernel's does:
+    /// assigning `Slot::EMPTY` need not write padding or the unused bytes of the cap) a
+    /// CNode whose slots are all empty is all zero, as it was when it was made.
+    fn clear(&mut self, at: SlotAddr) {
+        *self.slot_mut(at) = Slot::EMPTY;
+    }
+
     /// The highest full slot (see [`Slot::is_empty`]) among `top`, `top - 64`, ... down to
     /// `bottom`, or `None` if all are empty. `bottom <= top` are slots of one object, a
     /// multiple of 64 bytes apart. A store whose slots are contiguous memory may walk them
@@ -186,7 +194,7 @@ pub(crate) fn unlink<S: SlotStore + ?Sized>(store: &mut S, at: SlotAddr) -> Slot
         next.prev = old.prev;
         next.flags |= old.flags & FIRST_BADGED;
     }
-    *store.slot_mut(at) = Slot::EMPTY;
+    store.clear(at);
     old
 }
 
@@ -194,7 +202,7 @@ pub(crate) fn unlink<S: SlotStore + ?Sized>(store: &mut S, at: SlotAddr) -> Slot
 /// empty. The cap keeps its place in the list.
 pub(crate) fn transfer<S: SlotStore + ?Sized>(store: &mut S, src: SlotAddr, dest: SlotAddr) {
     let moved = *store.slot(src);
-    *store.slot_mut(src) = Slot::EMPTY;
+    store.clear(src);
     *store.slot_mut(dest) = moved;
     relink_neighbours(store, dest);
 }
@@ -216,8 +224,13 @@ pub(crate) fn swap<S: SlotStore + ?Sized>(store: &mut S, a: SlotAddr, b: SlotAdd
             s.next = rename(s.next);
         }
     }
-    *store.slot_mut(a) = in_b;
-    *store.slot_mut(b) = in_a;
+    for (at, content) in [(a, in_b), (b, in_a)] {
+        if content.is_empty() {
+            store.clear(at);
+        } else {
+            *store.slot_mut(at) = content;
+        }
+    }
     relink_neighbours(store, a);
     relink_neighbours(store, b);
 }

@@ -52,6 +52,20 @@ impl SlotStore for KernelSlots {
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
 
+    fn clear(&mut self, at: SlotAddr) {
+        crate::fastpath::slot_written();
+        // SAFETY: as in `slot_mut`; all 64 bytes are written as zero (the empty slot, and a
+        // CNode whose slots are all empty is all zero: `untyped::start_over_after_revoke`
+        // relies on it), through a raw pointer while no reference to the slot is live.
+        unsafe {
+            core::ptr::write_bytes(
+                phys_to_virt(at.0) as *mut u8,
+                0,
+                1 << libsys::object::SLOT_SIZE_BITS,
+            )
+        };
+    }
+
     fn highest_full(&self, bottom: SlotAddr, top: SlotAddr) -> Option<SlotAddr> {
         // A dying CNode is mostly empty: one tag test per slot, four slots per turn, the
         // HHDM offset read once.

@@ -46,6 +46,16 @@ impl Work {
             Work::Revoke(r) => r.step(&mut KernelSlots),
         }
     }
+
+    /// The work is finished: a revoked untyped that the revocation left partly zero starts
+    /// over now when little is left to zero (see `untyped::start_over_after_revoke`).
+    fn finished(&self) {
+        if let Work::Revoke(r) = self {
+            if let Some((untyped, zeroed_end)) = r.zeroed_prefix() {
+                super::untyped::start_over_after_revoke(untyped, zeroed_end);
+            }
+        }
+    }
 }
 
 /// What finishing a long operation means for the call that started it.
@@ -129,7 +139,10 @@ fn run(p: &mut Parked, deadline: u64) -> bool {
             }
         } else {
             match p.work.step() {
-                Step::Finished => return true,
+                Step::Finished => {
+                    p.work.finished();
+                    return true;
+                }
                 Step::Removed(f) => match (f.is_final, f.cap) {
                     (true, Cap::Pml4 { object, asid }) => {
                         let t = super::vspace::begin_destroy(object, asid);
