@@ -246,6 +246,9 @@ impl Deletion {
         // emptied next, and the count drops to just above it when it is found empty.
         let lowest = remaining.saturating_sub(EMPTY_SLOTS_PER_STEP).max(1);
         let mut left = lowest;
+        // Whether this step passes over another object's zombie: the CNode will not be all
+        // zero when it is popped, so it stops counting as a CNode for that.
+        let mut passed_a_zombie = false;
         // Slots whose address would pass the end of the address space (no object has any)
         // are passed over as empty.
         let top = (remaining - 1).min(SlotAddr::last_index_in(object));
@@ -263,6 +266,8 @@ impl Deletion {
                     self.target = full.0;
                     left = ((full.0 - object) >> SLOT_SIZE_BITS) + 1;
                     break;
+                } else {
+                    passed_a_zombie = true;
                 }
                 if full == bottom {
                     break;
@@ -275,7 +280,7 @@ impl Deletion {
                 object,
                 remaining: left,
                 next,
-                cnode_bits,
+                cnode_bits: if passed_a_zombie { 0 } else { cnode_bits },
             };
             slot::set_cap(store, home, zombie);
         }
@@ -522,6 +527,7 @@ mod tests {
                 return;
             }
             let mut passed = 0;
+            let mut passed_a_zombie = false;
             loop {
                 let last = SlotAddr::in_object(object, remaining - 1);
                 if last.is_some_and(|last| last.0 == self.keep) {
@@ -531,6 +537,11 @@ mod tests {
                     last.0 != self.keep
                         && !matches!(store.slot(*last).cap(), Cap::Null | Cap::Zombie { .. })
                 });
+                if last.is_some_and(|last| {
+                    last.0 != self.keep && matches!(store.slot(last).cap(), Cap::Zombie { .. })
+                }) {
+                    passed_a_zombie = true;
+                }
                 if let Some(last) = full {
                     self.target = last.0;
                     break;
@@ -546,7 +557,7 @@ mod tests {
                     object,
                     remaining,
                     next,
-                    cnode_bits,
+                    cnode_bits: if passed_a_zombie { 0 } else { cnode_bits },
                 };
                 slot::set_cap(store, home, zombie);
             }
@@ -629,6 +640,33 @@ mod tests {
             );
         }
         steps
+    }
+
+    #[test]
+    fn a_cnode_holding_another_objects_zombie_is_not_reported_zeroed() {
+        let object = 0x10_0000;
+        let mut held = [Held::Empty; 15];
+        held[6] = Held::Zombie;
+        let mut store = dying(object, &held, 16);
+        let mut d = Deletion {
+            target: 0,
+            zombies: object,
+            ..Deletion::new(SlotAddr(0))
+        };
+        while d.zombies != 0 {
+            d.reduce_top_zombie(&mut store);
+        }
+        assert_eq!(d.popped_cnode, 0, "its memory still holds the zombie");
+        let mut store = dying(object, &[Held::Empty; 15], 16);
+        let mut d = Deletion {
+            target: 0,
+            zombies: object,
+            ..Deletion::new(SlotAddr(0))
+        };
+        while d.zombies != 0 {
+            d.reduce_top_zombie(&mut store);
+        }
+        assert_eq!((d.popped_cnode, d.popped_cnode_bits), (object, 14));
     }
 
     #[test]

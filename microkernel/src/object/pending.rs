@@ -2,8 +2,9 @@
 //! deletions inside `TcbConfigure`.
 //!
 //! Deleting the last cap to a big CNode, or revoking an untyped that holds a process, can
-//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do one slot per
-//! step and are plain data between steps, so the kernel runs them for at most [`BUDGET`]
+//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do bounded work per
+//! step (one cap removed, up to 256 empty slots passed over) and are plain data between
+//! steps, so the kernel runs them for at most [`BUDGET`]
 //! time-stamp counter ticks per kernel entry, then parks the paused operation here and
 //! restarts the caller's system call (`rip` back on its `syscall`; interrupts are taken on
 //! the way), as seL4 does with its preemption points.
