@@ -246,9 +246,9 @@ impl Deletion {
         // emptied next, and the count drops to just above it when it is found empty.
         let lowest = remaining.saturating_sub(EMPTY_SLOTS_PER_STEP).max(1);
         let mut left = lowest;
-        // Whether this step passes over another object's zombie: the CNode will not be all
-        // zero when it is popped, so it stops counting as a CNode for that.
-        let mut passed_a_zombie = false;
+        // Passing over another object's zombie: the CNode will not be all zero when it is
+        // popped, so its zombie forgets its size.
+        let mut cnode_bits = cnode_bits;
         // Slots whose address would pass the end of the address space (no object has any)
         // are passed over as empty.
         let top = (remaining - 1).min(SlotAddr::last_index_in(object));
@@ -267,7 +267,7 @@ impl Deletion {
                     left = ((full.0 - object) >> SLOT_SIZE_BITS) + 1;
                     break;
                 } else {
-                    passed_a_zombie = true;
+                    cnode_bits = 0;
                 }
                 if full == bottom {
                     break;
@@ -280,7 +280,7 @@ impl Deletion {
                 object,
                 remaining: left,
                 next,
-                cnode_bits: if passed_a_zombie { 0 } else { cnode_bits },
+                cnode_bits,
             };
             slot::set_cap(store, home, zombie);
         }
