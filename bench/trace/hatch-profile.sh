@@ -5,8 +5,10 @@
 # the first row's rounds (the empty egg: 220 hatches, from the driver's first entry into
 # `hatchbench::time` to its next print) and lists them per round by function, by source line
 # and the copies and fills by call site (bench/trace/hatch-profile.py).
+# With --by-entry, the kernel's instructions are listed by the system call site that
+# entered the kernel instead (bench/trace/hatch-entries.py).
 # Run `cargo xtask bench hatch` first (it builds what this boots). Takes about a minute.
-# Usage: hatch-profile.sh
+# Usage: hatch-profile.sh [--by-entry]
 set -eu
 cd "$(dirname "$0")/../.."
 kernel=target/kernel/x86_64-unknown-none/release/hatchery
@@ -26,6 +28,8 @@ qemu-system-x86_64 -M q35 -bios /usr/share/qemu/qboot.rom -kernel "$loader" -ini
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial "file:$work/serial" \
     -icount shift=0 -singlestep -d exec,nochain -D "$work/trace" &
 qemu=$!
-python3 bench/trace/hatch-profile.py "$work/trace" "$start" "$stop" 220 "$kernel" "$user" || true
+script=bench/trace/hatch-profile.py
+[ "${1:-}" = --by-entry ] && script=bench/trace/hatch-entries.py
+python3 "$script" "$work/trace" "$start" "$stop" 220 "$kernel" "$user" || true
 kill "$qemu" 2>/dev/null || true
 wait "$qemu" 2>/dev/null || true

@@ -153,8 +153,8 @@ fn switch_to(
 }
 
 /// How many times a capability slot was written since boot, plus one: the stamp of
-/// [`CspaceCache`]. Every write goes through `object::KernelSlots::slot_mut` (kerncore
-/// reaches slot memory only through it), which calls [`slot_written`].
+/// [`CspaceCache`]. Every write goes through `object::KernelSlots::slot_mut` or `clear`
+/// (kerncore reaches slot memory only through them), which call [`slot_written`].
 static SLOT_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// Records that a capability slot is about to be written: every [`CspaceCache`] goes stale.

@@ -211,6 +211,10 @@ pub enum Cap {
         remaining: u64,
         /// The next zombie waiting to be emptied, or 0.
         next: u64,
+        /// For a CNode's zombie, log2 of the CNode's bytes (its radix + 6: the object is
+        /// nothing but its slots, so once they are all empty it is all zero in the kernel,
+        /// see [`crate::SlotStore::clear`]); 0 for a TCB's, which holds more than slots.
+        cnode_bits: u8,
     } = ZOMBIE_TAG,
 }
 
@@ -422,14 +426,59 @@ impl Cap {
 /// Whether `[inner, inner + 2^inner_bits)` lies inside `[outer, outer + 2^outer_bits)`,
 /// computed without overflow (regions may end at the top of the address space).
 fn region_contains(outer: u64, outer_bits: u32, inner: u64, inner_bits: u32) -> bool {
+    if inner < outer {
+        return false;
+    }
+    if outer_bits < u64::BITS {
+        // Every region a revocation or a derivation check compares (the parent is an
+        // untyped smaller than the address space): `inner + 2^inner_bits <= outer +
+        // 2^outer_bits` is `inner - outer <= 2^outer_bits - 2^inner_bits`, all in u64.
+        return inner_bits <= outer_bits
+            && inner - outer <= (1u64 << outer_bits) - (1u64 << inner_bits);
+    }
+    region_contains_wide(outer, outer_bits, inner, inner_bits)
+}
+
+/// [`region_contains`] in 128 bits, for regions of 2^64 bytes or more (a size of 2^128 or
+/// more counts as 2^128 - 1, and the ends saturate there).
+fn region_contains_wide(outer: u64, outer_bits: u32, inner: u64, inner_bits: u32) -> bool {
     let size = |bits: u32| 1u128.checked_shl(bits).unwrap_or(u128::MAX);
     let (outer, inner) = (outer as u128, inner as u128);
-    inner >= outer && inner + size(inner_bits) <= outer + size(outer_bits)
+    inner >= outer
+        && inner.saturating_add(size(inner_bits)) <= outer.saturating_add(size(outer_bits))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_contains_agrees_with_the_wide_computation() {
+        let bases = [
+            0,
+            1,
+            0x1000,
+            0x1040,
+            0x8000,
+            0x10_0000,
+            u64::MAX / 2,
+            u64::MAX - 0xfff,
+            u64::MAX,
+        ];
+        for outer in bases {
+            for inner in bases {
+                for outer_bits in [0, 1, 6, 12, 20, 47, 63, 64, 65, 127, 128, 200] {
+                    for inner_bits in [0, 1, 6, 12, 13, 21, 47, 63, 64, 65, 128, 255] {
+                        assert_eq!(
+                            region_contains(outer, outer_bits, inner, inner_bits),
+                            region_contains_wide(outer, outer_bits, inner, inner_bits),
+                            "{outer:#x}/{outer_bits} {inner:#x}/{inner_bits}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn cap_is_forty_bytes_and_zero_is_null() {
@@ -527,6 +576,7 @@ mod tests {
             object: 0x1000,
             remaining: 2,
             next: 0,
+            cnode_bits: 7,
         };
         assert!(!z.same_object_as(&z));
         assert!(!z.same_region_as(&z));

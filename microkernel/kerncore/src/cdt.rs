@@ -56,8 +56,15 @@ pub fn is_final<S: SlotStore + ?Sized>(store: &S, at: SlotAddr) -> bool {
     if slot.is_empty() {
         return false;
     }
-    let same =
-        |n: Option<SlotAddr>| n.is_some_and(|n| slot.cap().same_object_as(store.slot(n).cap()));
+    // Caps of different kinds never name the same object: the tags are compared first,
+    // inline, and most neighbours of a cap being deleted differ there.
+    let same = |n: Option<SlotAddr>| {
+        n.is_some_and(|n| {
+            let other = store.slot(n).cap();
+            core::mem::discriminant(slot.cap()) == core::mem::discriminant(other)
+                && slot.cap().same_object_as(other)
+        })
+    };
     !same(slot.prev()) && !same(slot.next())
 }
 

@@ -72,5 +72,6 @@ pub use delete::{cnode_delete, cnode_revoke, Deletion, Finalise, Revocation, Ste
 pub use error::{Argument, CapError, LookupError, RetypeError};
 pub use slot::{Slot, SlotAddr, SlotStore};
 pub use untyped::{
-    untyped_lower_watermark, untyped_reset_needed, untyped_retype, RetypeArgs, Retyped,
+    untyped_lower_watermark, untyped_reset_needed, untyped_rest_after_zeroed, untyped_retype,
+    RetypeArgs, Retyped,
 };

@@ -23,6 +23,12 @@ impl SlotAddr {
         object.checked_add(offset).map(SlotAddr)
     }
 
+    /// The highest slot index that has an address in an object whose slot 0 is at
+    /// `object`: [`SlotAddr::in_object`] is `Some` for exactly the indices up to it.
+    pub const fn last_index_in(object: PhysAddr) -> u64 {
+        (u64::MAX - object) >> SLOT_SIZE_BITS
+    }
+
     /// `None` for the null link 0.
     const fn from_link(link: u64) -> Option<SlotAddr> {
         if link == 0 {
@@ -72,6 +78,11 @@ impl Slot {
     pub const fn is_empty(&self) -> bool {
         self.cap.is_null()
     }
+    /// Whether the slot holds a cap that a deletion must empty: neither empty nor a zombie
+    /// (one test of the cap's tag).
+    pub const fn holds_live_cap(&self) -> bool {
+        !matches!(self.cap, Cap::Null | Cap::Zombie { .. })
+    }
     /// The previous slot in the derivation list.
     pub const fn prev(&self) -> Option<SlotAddr> {
         SlotAddr::from_link(self.prev)
@@ -101,6 +112,31 @@ pub trait SlotStore {
     fn slot(&self, at: SlotAddr) -> &Slot;
     /// The slot at `at`, for writing.
     fn slot_mut(&mut self, at: SlotAddr) -> &mut Slot;
+
+    /// Empties the slot at `at`: [`Slot::EMPTY`], every byte of it zero. kerncore empties
+    /// slots only through this, so in a store that zeroes all 64 bytes (the kernel's does:
+    /// assigning `Slot::EMPTY` need not write padding or the unused bytes of the cap) a
+    /// CNode whose slots are all empty is all zero, as it was when it was made.
+    fn clear(&mut self, at: SlotAddr) {
+        *self.slot_mut(at) = Slot::EMPTY;
+    }
+
+    /// The highest full slot (see [`Slot::is_empty`]) among `top`, `top - 64`, ... down to
+    /// `bottom`, or `None` if all are empty. `bottom <= top` are slots of one object, a
+    /// multiple of 64 bytes apart. A store whose slots are contiguous memory may walk them
+    /// faster than this default, which asks [`SlotStore::slot`] for each.
+    fn highest_full(&self, bottom: SlotAddr, top: SlotAddr) -> Option<SlotAddr> {
+        let mut at = top.0;
+        loop {
+            if !self.slot(SlotAddr(at)).is_empty() {
+                return Some(SlotAddr(at));
+            }
+            if at <= bottom.0 {
+                return None;
+            }
+            at -= 1 << SLOT_SIZE_BITS;
+        }
+    }
 }
 
 /// Writes a cap into a full or empty slot, keeping its links and flags.
@@ -158,7 +194,7 @@ pub(crate) fn unlink<S: SlotStore + ?Sized>(store: &mut S, at: SlotAddr) -> Slot
         next.prev = old.prev;
         next.flags |= old.flags & FIRST_BADGED;
     }
-    *store.slot_mut(at) = Slot::EMPTY;
+    store.clear(at);
     old
 }
 
@@ -166,7 +202,7 @@ pub(crate) fn unlink<S: SlotStore + ?Sized>(store: &mut S, at: SlotAddr) -> Slot
 /// empty. The cap keeps its place in the list.
 pub(crate) fn transfer<S: SlotStore + ?Sized>(store: &mut S, src: SlotAddr, dest: SlotAddr) {
     let moved = *store.slot(src);
-    *store.slot_mut(src) = Slot::EMPTY;
+    store.clear(src);
     *store.slot_mut(dest) = moved;
     relink_neighbours(store, dest);
 }
@@ -188,8 +224,13 @@ pub(crate) fn swap<S: SlotStore + ?Sized>(store: &mut S, a: SlotAddr, b: SlotAdd
             s.next = rename(s.next);
         }
     }
-    *store.slot_mut(a) = in_b;
-    *store.slot_mut(b) = in_a;
+    for (at, content) in [(a, in_b), (b, in_a)] {
+        if content.is_empty() {
+            store.clear(at);
+        } else {
+            *store.slot_mut(at) = content;
+        }
+    }
     relink_neighbours(store, a);
     relink_neighbours(store, b);
 }
@@ -231,6 +272,22 @@ mod tests {
         assert_eq!(SlotAddr::in_object(0x1000, 3), Some(SlotAddr(0x10c0)));
         assert_eq!(SlotAddr::in_object(u64::MAX - 63, 1), None);
         assert_eq!(SlotAddr::in_object(0, u64::MAX), None);
+    }
+
+    #[test]
+    fn last_index_in_is_the_last_index_with_an_address() {
+        for object in [
+            0,
+            0x1000,
+            u64::MAX - 64,
+            u64::MAX - 63,
+            u64::MAX - 127,
+            u64::MAX,
+        ] {
+            let last = SlotAddr::last_index_in(object);
+            assert!(SlotAddr::in_object(object, last).is_some(), "{object:#x}");
+            assert_eq!(SlotAddr::in_object(object, last + 1), None, "{object:#x}");
+        }
     }
 
     #[test]

@@ -122,6 +122,24 @@ pub fn untyped_reset_needed<S: SlotStore + ?Sized>(
     }
 }
 
+/// After a revocation of the untyped in `untyped` left its memory from the base to
+/// `zeroed_end` all zero ([`crate::Revocation::zeroed_prefix`]): the rest of what it
+/// handed out, `(address, bytes)`, which the kernel zeroes before it lowers the watermark
+/// to 0 ([`untyped_lower_watermark`]) — when the untyped needs a reset
+/// ([`untyped_reset_needed`]) and that rest is at most `limit` bytes; else `None` (the
+/// untyped is reset in full, later, as any other).
+pub fn untyped_rest_after_zeroed<S: SlotStore + ?Sized>(
+    store: &S,
+    untyped: SlotAddr,
+    zeroed_end: u64,
+    limit: u64,
+) -> Option<(PhysAddr, u64)> {
+    let (base, free_index) = untyped_reset_needed(store, untyped)?;
+    let zeroed = zeroed_end.checked_sub(base)?.min(free_index);
+    let rest = free_index - zeroed;
+    (rest <= limit).then_some((base + zeroed, rest))
+}
+
 /// Lowers the watermark of the untyped in `untyped` to `free_index` (the kernel has zeroed
 /// the memory above it). Only a lower watermark of an untyped with no children is taken;
 /// returns whether it was.

@@ -51,6 +51,50 @@ impl SlotStore for KernelSlots {
         // runs no capability operation).
         unsafe { &mut *(phys_to_virt(at.0) as *mut Slot) }
     }
+
+    fn clear(&mut self, at: SlotAddr) {
+        crate::fastpath::slot_written();
+        // SAFETY: as in `slot_mut`; all 64 bytes are written as zero (the empty slot, and a
+        // CNode whose slots are all empty is all zero: `untyped::start_over_after_revoke`
+        // relies on it), through a raw pointer while no reference to the slot is live.
+        unsafe {
+            core::ptr::write_bytes(
+                phys_to_virt(at.0) as *mut u8,
+                0,
+                1 << libsys::object::SLOT_SIZE_BITS,
+            )
+        };
+    }
+
+    fn highest_full(&self, bottom: SlotAddr, top: SlotAddr) -> Option<SlotAddr> {
+        // A dying CNode is mostly empty: one tag test per slot, four slots per turn, the
+        // HHDM offset read once.
+        const SLOT: u64 = 1 << libsys::object::SLOT_SIZE_BITS;
+        let offset = crate::mem::hhdm_offset();
+        // SAFETY: as in `slot`: kerncore passes slots of one object it found through a cap
+        // (`bottom..=top`, 64 bytes apart), and only those are read; each reference lives
+        // for the one test.
+        let full = |at: u64| !unsafe { &*((at + offset) as *const Slot) }.is_empty();
+        let mut at = top.0;
+        let mut left = top.0.saturating_sub(bottom.0) / SLOT + 1;
+        while left >= 4 {
+            for below in 0..4 {
+                if full(at - below * SLOT) {
+                    return Some(SlotAddr(at - below * SLOT));
+                }
+            }
+            at = at.wrapping_sub(4 * SLOT);
+            left -= 4;
+        }
+        while left > 0 {
+            if full(at) {
+                return Some(SlotAddr(at));
+            }
+            at = at.wrapping_sub(SLOT);
+            left -= 1;
+        }
+        None
+    }
 }
 
 /// A failed invocation: the error code and the index of the bad argument (message word

@@ -2,8 +2,9 @@
 //! deletions inside `TcbConfigure`.
 //!
 //! Deleting the last cap to a big CNode, or revoking an untyped that holds a process, can
-//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do one slot per
-//! step and are plain data between steps, so the kernel runs them for at most [`BUDGET`]
+//! empty thousands of slots. kerncore's [`Deletion`] and [`Revocation`] do bounded work per
+//! step (one cap removed, up to 256 empty slots passed over) and are plain data between
+//! steps, so the kernel runs them for at most [`BUDGET`]
 //! time-stamp counter ticks per kernel entry, then parks the paused operation here and
 //! restarts the caller's system call (`rip` back on its `syscall`; interrupts are taken on
 //! the way), as seL4 does with its preemption points.
@@ -44,6 +45,16 @@ impl Work {
         match self {
             Work::Delete(d) => d.step(&mut KernelSlots),
             Work::Revoke(r) => r.step(&mut KernelSlots),
+        }
+    }
+
+    /// The work is finished: a revoked untyped that the revocation left partly zero starts
+    /// over now when little is left to zero (see `untyped::start_over_after_revoke`).
+    fn finished(&self) {
+        if let Work::Revoke(r) = self {
+            if let Some((untyped, zeroed_end)) = r.zeroed_prefix() {
+                super::untyped::start_over_after_revoke(untyped, zeroed_end);
+            }
         }
     }
 }
@@ -129,7 +140,10 @@ fn run(p: &mut Parked, deadline: u64) -> bool {
             }
         } else {
             match p.work.step() {
-                Step::Finished => return true,
+                Step::Finished => {
+                    p.work.finished();
+                    return true;
+                }
                 Step::Removed(f) => match (f.is_final, f.cap) {
                     (true, Cap::Pml4 { object, asid }) => {
                         let t = super::vspace::begin_destroy(object, asid);

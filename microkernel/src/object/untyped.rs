@@ -129,6 +129,27 @@ fn reset(slot: SlotAddr) -> bool {
     kerncore::untyped_reset_needed(&KernelSlots, slot).is_none()
 }
 
+/// A revocation of the untyped in `slot` left its memory from the base to `zeroed_end`
+/// all zero: the CNodes it destroyed there (every slot emptied, and the kernel empties a
+/// slot by writing all 64 bytes zero, `KernelSlots::clear`; slots never written are zero
+/// since the CNode was made from zero memory). When the rest of what the untyped handed
+/// out is at most [`RESET_CHUNK`] (a process's life: its TCB and IPC buffer above its
+/// CNode), it is zeroed now and the untyped starts over at once, so that its next retype
+/// zeroes nothing: the CNode is not zeroed twice. Else the untyped is reset in full when
+/// it is next retyped, as any other.
+pub fn start_over_after_revoke(slot: SlotAddr, zeroed_end: u64) {
+    let Some((from, bytes)) =
+        kerncore::untyped_rest_after_zeroed(&KernelSlots, slot, zeroed_end, RESET_CHUNK)
+    else {
+        return;
+    };
+    // SAFETY: `[from, from + bytes)` lies inside the untyped below its watermark, and the
+    // untyped has no children: no object uses that memory any more, and the HHDM maps it.
+    unsafe { core::ptr::write_bytes(phys_to_virt(from) as *mut u8, 0, bytes as usize) };
+    crate::counters::zeroed(bytes);
+    kerncore::untyped_lower_watermark(&mut KernelSlots, slot, 0);
+}
+
 /// Gives a new (zero) object its initial state.
 fn initialise(object_type: ObjectType, object: u64) {
     match object_type {

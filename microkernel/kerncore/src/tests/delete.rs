@@ -403,3 +403,96 @@ fn a_mostly_empty_cnode_is_emptied_in_few_steps_each_passing_a_bounded_run() {
     }
     w.store.check_links();
 }
+
+/// Revokes the untyped in `slot` step by step and returns the revocation, finished.
+fn revoke_to_the_end(w: &mut World, slot: SlotAddr) -> crate::Revocation {
+    let mut revocation = cnode_revoke(slot);
+    while revocation.step(&mut w.store) != Step::Finished {}
+    w.check_zeroed_prefix(&revocation);
+    revocation
+}
+
+/// A process's life as procsrv makes it: a CNode first (at the untyped's base), then a TCB
+/// and a frame; caps copied into the CNode.
+fn life(w: &mut World) -> (SlotAddr, u64, Cap) {
+    let base = w.retype(ObjectType::Untyped, 15, 10).first;
+    let root = World::root_cnode();
+    w.retype_into(at(10), &root, ObjectType::CNode, 8, 11, 1)
+        .unwrap();
+    w.retype_into(at(10), &root, ObjectType::Tcb, 0, 12, 1)
+        .unwrap();
+    w.retype_into(at(10), &root, ObjectType::Frame4K, 0, 13, 1)
+        .unwrap();
+    let cn = w.cap(at(11));
+    for (i, src) in [(0, 12), (1, 13), (7, 11), (255, 12)] {
+        cnode_copy(&mut w.store, at(src), in_cnode(&cn, i), Rights::ALL).unwrap();
+    }
+    (at(10), base, cn)
+}
+
+#[test]
+fn revoking_an_untyped_whose_first_object_is_a_cnode_reports_the_cnode_zeroed() {
+    let mut w = World::new();
+    let (untyped, base, cn) = life(&mut w);
+    let revocation = revoke_to_the_end(&mut w, untyped);
+    let cnode_bytes = 256 * 64;
+    assert_eq!(
+        revocation.zeroed_prefix(),
+        Some((untyped, base + cnode_bytes))
+    );
+    for i in 0..256 {
+        assert!(w.store.slot(in_cnode(&cn, i)).is_empty());
+    }
+    let Cap::Untyped { free_index, .. } = w.cap(untyped) else {
+        panic!("the untyped stays");
+    };
+    // What is left to zero: the TCB and the frame above the CNode.
+    assert_eq!(
+        crate::untyped_rest_after_zeroed(&w.store, untyped, base + cnode_bytes, 1 << 20),
+        Some((base + cnode_bytes, free_index - cnode_bytes))
+    );
+    assert_eq!(
+        crate::untyped_rest_after_zeroed(&w.store, untyped, base + cnode_bytes, 4096),
+        None,
+        "more than the limit is left to the reset"
+    );
+}
+
+#[test]
+fn an_untyped_whose_first_object_is_not_a_cnode_reports_nothing_zeroed() {
+    let mut w = World::new();
+    w.retype(ObjectType::Untyped, 15, 10);
+    let root = World::root_cnode();
+    w.retype_into(at(10), &root, ObjectType::Endpoint, 0, 11, 1)
+        .unwrap();
+    w.retype_into(at(10), &root, ObjectType::CNode, 4, 12, 1)
+        .unwrap();
+    let revocation = revoke_to_the_end(&mut w, at(10));
+    assert_eq!(revocation.zeroed_prefix(), None);
+}
+
+#[test]
+fn a_revoked_untyped_kept_inside_its_own_cnode_reports_nothing_zeroed() {
+    let mut w = World::new();
+    w.retype(ObjectType::Untyped, 15, 10);
+    let root = World::root_cnode();
+    w.retype_into(at(10), &root, ObjectType::CNode, 4, 11, 1)
+        .unwrap();
+    let cn = w.cap(at(11));
+    cnode_move(&mut w.store, at(10), in_cnode(&cn, 3)).unwrap();
+    // The CNode dies holding the revoked cap: its memory is not all zero until that cap
+    // goes too, and the revoked untyped goes with it.
+    let revocation = revoke_to_the_end(&mut w, in_cnode(&cn, 3));
+    assert_eq!(revocation.zeroed_prefix(), None);
+}
+
+#[test]
+fn revoking_a_cap_that_is_not_an_untyped_reports_nothing_zeroed() {
+    let mut w = World::new();
+    let cn = w.cnode(4, 10);
+    w.endpoint(11);
+    cnode_mint(&mut w.store, at(11), at(12), Rights::ALL, 5).unwrap();
+    cnode_copy(&mut w.store, at(12), in_cnode(&cn, 1), Rights::ALL).unwrap();
+    let revocation = revoke_to_the_end(&mut w, at(12));
+    assert_eq!(revocation.zeroed_prefix(), None);
+}

@@ -10,7 +10,7 @@ use libsys::object::{ObjectType, Rights};
 use crate::testing::MapStore;
 use crate::{
     cnode_delete, cnode_revoke, insert_root, untyped_retype, Cap, Finalise, RetypeArgs,
-    RetypeError, Retyped, SlotAddr, SlotStore,
+    RetypeError, Retyped, Revocation, SlotAddr, SlotStore, Step,
 };
 
 mod cnode_ops;
@@ -125,10 +125,59 @@ impl World {
         removed
     }
 
+    /// Revokes the cap in `slot` and checks what the revocation says it left zero.
     fn revoke(&mut self, slot: SlotAddr) -> Vec<Finalise> {
         let mut removed = Vec::new();
-        cnode_revoke(slot).finish(&mut self.store, |_, f| removed.push(f));
+        let mut revocation = cnode_revoke(slot);
+        loop {
+            match revocation.step(&mut self.store) {
+                Step::Finished => break,
+                Step::Removed(f) => removed.push(f),
+                Step::Working => {}
+            }
+        }
+        self.check_zeroed_prefix(&revocation);
         removed
+    }
+
+    /// The memory a finished revocation reports zero from its untyped's base holds no cap
+    /// and no object (only untypeds covering it may name it), inside what the untyped
+    /// handed out.
+    fn check_zeroed_prefix(&self, revocation: &Revocation) {
+        let Some((untyped, end)) = revocation.zeroed_prefix() else {
+            return;
+        };
+        let Cap::Untyped {
+            base, free_index, ..
+        } = self.cap(untyped)
+        else {
+            panic!(
+                "zeroed prefix of {untyped:?}, which holds {:?}",
+                self.cap(untyped)
+            );
+        };
+        assert!(
+            base < end && end <= base + free_index,
+            "{base:#x}..{end:#x}"
+        );
+        for (at, slot) in self.store.full_slots() {
+            assert!(
+                !(base..end).contains(&at.0),
+                "{:?} lives at {at:?}, in the zeroed {base:#x}..{end:#x}",
+                slot.cap()
+            );
+            if let (Some((b, bits)), false) = (
+                slot.cap().region(),
+                matches!(slot.cap(), Cap::Untyped { .. }),
+            ) {
+                let object_end = b.saturating_add(1u64.checked_shl(bits).unwrap_or(u64::MAX));
+                assert!(
+                    object_end <= base || b >= end,
+                    "{:?} overlaps the zeroed {base:#x}..{end:#x}",
+                    slot.cap()
+                );
+            }
+        }
     }
 
     fn untyped_free_index(&self) -> u64 {
