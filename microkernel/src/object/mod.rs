@@ -23,6 +23,7 @@ pub mod vspace;
 use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
 use crate::thread::{TcbPtr, TCB_SLOT_CSPACE};
+use core::mem::MaybeUninit;
 use kerncore::{
     Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore,
 };
@@ -87,9 +88,17 @@ pub type InvocationResult = Result<Output, InvocationError>;
 /// Most words an invocation reads.
 pub const MAX_ARGS: usize = 24;
 
+/// The words of a message that travel in registers (`rdx`, `r8`, `r9`, `r10`).
+const REGISTER_WORDS: usize = 4;
+
 /// The arguments of an invocation, copied out of the caller's registers and IPC buffer.
+///
+/// Invariant: `words[..REGISTER_WORDS.max(length)]` are initialised (the message
+/// registers always, the buffer words the message has); the rest are never read. Only the
+/// words the message has are copied, and nothing is zeroed: a word past the length is an
+/// `InvalidArgument` error through [`Args::get`].
 pub struct Args {
-    words: [u64; MAX_ARGS],
+    words: [MaybeUninit<u64>; MAX_ARGS],
     length: usize,
     /// The length the message said (`length` is at most [`MAX_ARGS`] of it).
     sent: usize,
@@ -99,26 +108,30 @@ pub struct Args {
 
 impl Args {
     /// Reads the message the current thread sent.
+    #[inline(always)]
     pub fn read(tcb: TcbPtr) -> Args {
         let info = MessageInfo(tcb.read_context(|c| c.rsi));
-        let mut words = [0u64; MAX_ARGS];
+        let mut words = [MaybeUninit::<u64>::uninit(); MAX_ARGS];
         let sent = info.length() as usize;
         let mut length = sent.min(MAX_ARGS);
-        let registers = length.min(4);
-        words[..registers].copy_from_slice(&tcb.message_registers()[..registers]);
-        if length > 4 {
+        let registers = tcb.message_registers();
+        for (word, register) in words.iter_mut().zip(registers) {
+            word.write(register);
+        }
+        if length > REGISTER_WORDS {
             let buffer = ipc_buffer_ptr(tcb);
             if buffer.is_null() {
-                length = 4;
+                length = REGISTER_WORDS;
             } else {
                 // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
                 // it is user-writable memory, so it is copied through a raw pointer (no
-                // reference) and any bytes are valid words.
+                // reference) and any bytes are valid words. At most MAX_ARGS - 4 words are
+                // read, inside `msg`, and written inside `words` after the registers.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
-                        words[4..length].as_mut_ptr(),
-                        length - 4,
+                        words.as_mut_ptr().add(REGISTER_WORDS).cast::<u64>(),
+                        length - REGISTER_WORDS,
                     )
                 };
             }
@@ -137,63 +150,100 @@ impl Args {
     }
 
     /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.
+    #[inline]
     pub fn get(&self, i: usize) -> Result<u64, InvocationError> {
         if i < self.length {
-            Ok(self.words[i])
+            // SAFETY: `i < length <= MAX_ARGS`, and the words below `length` are
+            // initialised (the type's invariant).
+            Ok(unsafe { self.words[i].assume_init() })
         } else {
             Err(InvocationError::new(Error::InvalidArgument, i as u64))
         }
     }
 }
 
-/// What an invocation returns to its caller: up to [`MAX_ARGS`] words, written into the
-/// caller's message registers and IPC buffer. (Named apart from the Reply object,
-/// `reply::Reply`, and from the `Reply` system call, `ipc::reply_to_caller`.)
-#[derive(Default)]
-pub struct Output {
-    words: [u64; MAX_ARGS],
-    length: usize,
+/// What an invocation returns to its caller, written into the caller's message registers
+/// (and IPC buffer) by [`Output::write_to`]. Small (it travels back through every `?` of
+/// an invocation): at most four words, or the one long answer, a thread's registers, read
+/// when written out. (Named apart from the Reply object, `reply::Reply`, and from the
+/// `Reply` system call, `ipc::reply_to_caller`.)
+pub struct Output(OutputWords);
+
+enum OutputWords {
+    /// The first `length` words of `words` (in the message registers).
+    Registers {
+        words: [u64; REGISTER_WORDS],
+        length: usize,
+    },
+    /// The saved registers of a thread (`TcbReadRegisters`): message registers and IPC
+    /// buffer.
+    ThreadRegisters(TcbPtr),
 }
 
 impl Output {
     /// No words.
+    #[inline(always)]
     pub fn empty() -> Output {
-        Output::default()
+        Output(OutputWords::Registers {
+            words: [0; REGISTER_WORDS],
+            length: 0,
+        })
     }
 
-    /// The given words (at most [`MAX_ARGS`]).
-    pub fn words(words: &[u64]) -> Output {
-        let mut r = Output::default();
-        let n = words.len().min(MAX_ARGS);
-        r.words[..n].copy_from_slice(&words[..n]);
-        r.length = n;
-        r
+    /// The given words (at most four: they travel in the message registers; checked at
+    /// compile time).
+    #[inline(always)]
+    pub fn words<const N: usize>(given: &[u64; N]) -> Output {
+        const { assert!(N <= REGISTER_WORDS) };
+        let mut words = [0; REGISTER_WORDS];
+        words[..N].copy_from_slice(given);
+        Output(OutputWords::Registers { words, length: N })
+    }
+
+    /// The saved registers of thread `target`, in `TcbWriteRegisters` order, read when
+    /// the output is written (at once, by the same system call).
+    pub fn thread_registers(target: TcbPtr) -> Output {
+        Output(OutputWords::ThreadRegisters(target))
     }
 
     /// Writes the words into the caller's registers and IPC buffer, with `rax` = 0.
     pub fn write_to(&self, tcb: TcbPtr) {
-        let mut length = self.length;
-        tcb.set_message_registers(&self.words[..length.min(4)]);
-        if length > 4 {
-            let buffer = ipc_buffer_ptr(tcb);
-            if buffer.is_null() {
-                length = 4;
-            } else {
-                // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        self.words[4..length].as_ptr(),
-                        core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
-                        length - 4,
-                    )
-                };
+        let length = match self.0 {
+            OutputWords::Registers { words, length } => {
+                tcb.set_message_registers(&words[..length]);
+                length
             }
-        }
+            OutputWords::ThreadRegisters(target) => write_long(tcb, &tcb::read_registers(target)),
+        };
         tcb.update_context(|c| {
             c.rax = 0;
             c.rsi = MessageInfo::new(0, length as u64, 0).0;
         });
     }
+}
+
+/// Writes `words` (at most [`MAX_ARGS`]) into the thread's message registers and IPC
+/// buffer; returns how many were written (four when it has no buffer).
+#[inline(never)]
+fn write_long(tcb: TcbPtr, words: &[u64]) -> usize {
+    let mut length = words.len().min(MAX_ARGS);
+    tcb.set_message_registers(&words[..length.min(REGISTER_WORDS)]);
+    if length > REGISTER_WORDS {
+        let buffer = ipc_buffer_ptr(tcb);
+        if buffer.is_null() {
+            length = REGISTER_WORDS;
+        } else {
+            // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    words[REGISTER_WORDS..length].as_ptr(),
+                    core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
+                    length - REGISTER_WORDS,
+                )
+            };
+        }
+    }
+    length
 }
 
 /// A thread's IPC buffer as a raw pointer (null if it has none). The buffer is a frame the
