@@ -63,7 +63,64 @@ pub fn lookup_cap<S: SlotStore + ?Sized>(
 
 /// Walks from `root` until `depth` bits are consumed or a non-CNode cap is reached.
 /// Returns the last slot and the bits left unconsumed.
+///
+/// The usual CSpace is one CNode whose guard and radix cover all the bits (every process
+/// the loader makes, the root task): [`one_level`] finds that slot in a few instructions;
+/// everything else (and every failure) takes the general walk, [`walk_levels`].
+#[inline(always)]
 fn walk<S: SlotStore + ?Sized>(
+    store: &S,
+    root: &Cap,
+    cptr: u64,
+    depth: u32,
+) -> Result<(SlotAddr, u32), LookupError> {
+    match one_level(root, cptr, depth) {
+        Some(slot) => Ok((slot, 0)),
+        None => walk_levels(store, root, cptr, depth),
+    }
+}
+
+/// The slot `cptr` names at `depth` when `root` is a CNode whose guard and radix consume
+/// exactly `depth` bits and the guard matches: what [`walk_levels`]'s first (and then
+/// only) level finds, without its general bit-field arithmetic. `None` when the case does
+/// not apply or the lookup fails; the general walk then decides (and names the error).
+///
+/// The same slot, because at that level `bits_left == depth == radix + guard_bits`: the
+/// guard compared is bits `radix..depth` of `cptr` (here `(cptr & mask(depth)) >> radix`),
+/// the index its bits `0..radix`, the slot `object + index * 2^SLOT_SIZE_BITS` when that
+/// does not overflow, and no bits are left. A radix of 58 or more (never made: CNodes have
+/// at most `CNODE_MAX_RADIX_BITS`) is left to the general walk, so that `index << 6`
+/// cannot overflow here.
+#[inline(always)]
+fn one_level(root: &Cap, cptr: u64, depth: u32) -> Option<SlotAddr> {
+    let Cap::CNode {
+        object,
+        guard,
+        radix_bits,
+        guard_bits,
+    } = *root
+    else {
+        return None;
+    };
+    let radix = u32::from(radix_bits);
+    if radix + u32::from(guard_bits) != depth || depth == 0 || depth > MAX_DEPTH || radix >= 58 {
+        return None;
+    }
+    // `depth` is 1..=64, so the shift is 0..=63.
+    let bits = cptr & (u64::MAX >> (MAX_DEPTH - depth));
+    // `radix` < 58.
+    if bits >> radix != guard {
+        return None;
+    }
+    let index = bits & ((1u64 << radix) - 1);
+    object
+        .checked_add(index << libsys::object::SLOT_SIZE_BITS)
+        .map(SlotAddr)
+}
+
+/// The general walk: level by level from `root` until `depth` bits are consumed or a
+/// non-CNode cap is reached. Returns the last slot and the bits left unconsumed.
+fn walk_levels<S: SlotStore + ?Sized>(
     store: &S,
     root: &Cap,
     cptr: u64,
@@ -268,6 +325,44 @@ mod tests {
         insert_root(&mut s, SlotAddr(ROOT), root).unwrap();
         assert_eq!(resolve(&s, &root, 0, 64), Ok(SlotAddr(ROOT)));
         assert_eq!(lookup_cap(&s, &root, 0), Ok((SlotAddr(ROOT), root)));
+    }
+
+    #[test]
+    fn one_level_case_finds_what_the_general_walk_finds() {
+        // Every combination of radix, guard width, guard value, depth and cptr pattern
+        // below: the one-level shortcut either declines or gives the general walk's slot.
+        let s = MapStore::new();
+        let mut taken = 0;
+        for radix in [1u8, 2, 4, 8, 12, 20, 57, 58, 63, 64] {
+            for guard_bits in [0u8, 1, 3, 44, 52, 56, 60, 62, 63, 64] {
+                for guard in [0u64, 1, 0b101, (1 << 44) - 1, u64::MAX >> 8, u64::MAX] {
+                    let root = cnode(ROOT, radix, guard, guard_bits);
+                    for depth in [1u32, 8, 15, 48, 63, 64] {
+                        for cptr in [0u64, 5, 0xff, guard << radix.min(63), u64::MAX] {
+                            let cptr = cptr | (guard.wrapping_shl(u32::from(radix)) & !0xf);
+                            let general = walk_levels(&s, &root, cptr, depth);
+                            if let Some(slot) = one_level(&root, cptr, depth) {
+                                assert_eq!(general, Ok((slot, 0)), "{root:?} {cptr:#x} {depth}");
+                                taken += 1;
+                            }
+                            assert_eq!(walk(&s, &root, cptr, depth), general);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 100, "the shortcut was taken {taken} times");
+    }
+
+    #[test]
+    fn one_level_case_declines_a_slot_address_that_overflows() {
+        let s = MapStore::new();
+        let root = cnode(u64::MAX - 64, 8, 0, 56);
+        assert_eq!(one_level(&root, 2, 64), None);
+        assert_eq!(
+            walk(&s, &root, 2, 64),
+            Err(LookupError::MissingCapability { bits_left: 64 })
+        );
     }
 
     #[test]
