@@ -91,33 +91,37 @@ pub const MAX_ARGS: usize = 24;
 /// The words of a message that travel in registers (`rdx`, `r8`, `r9`, `r10`).
 const REGISTER_WORDS: usize = 4;
 
-/// The arguments of an invocation, copied out of the caller's registers and IPC buffer.
-///
-/// Invariant: `words[..REGISTER_WORDS.max(length)]` are initialised (the message
-/// registers always, the buffer words the message has); the rest are never read. Only the
-/// words the message has are copied, and nothing is zeroed: a word past the length is an
-/// `InvalidArgument` error through [`Args::get`].
-pub struct Args {
-    words: [MaybeUninit<u64>; MAX_ARGS],
-    length: usize,
-    /// The length the message said (`length` is at most [`MAX_ARGS`] of it).
+/// Room for the words of an invocation's message: filled by [`Args::read`], which returns
+/// a view of the words the message has. Nothing is zeroed.
+pub type ArgsStorage = MaybeUninit<[u64; MAX_ARGS]>;
+
+/// The arguments of an invocation, copied out of the caller's registers and IPC buffer
+/// into an [`ArgsStorage`] on the kernel stack: only the words the message has (a word
+/// past them is an `InvalidArgument` error through [`Args::get`]), and the view is small,
+/// so nothing big is zeroed or moved per invocation.
+pub struct Args<'a> {
+    words: &'a [u64],
+    /// The length the message said (`words` holds at most [`MAX_ARGS`] of it).
     sent: usize,
     /// The label.
     pub label: u64,
 }
 
-impl Args {
-    /// Reads the message the current thread sent.
+impl<'a> Args<'a> {
+    /// Reads the message the current thread sent into `storage`.
     #[inline(always)]
-    pub fn read(tcb: TcbPtr) -> Args {
+    pub fn read(tcb: TcbPtr, storage: &'a mut ArgsStorage) -> Args<'a> {
         let info = MessageInfo(tcb.read_context(|c| c.rsi));
-        let mut words = [MaybeUninit::<u64>::uninit(); MAX_ARGS];
         let sent = info.length() as usize;
         let mut length = sent.min(MAX_ARGS);
-        let registers = tcb.message_registers();
-        for (word, register) in words.iter_mut().zip(registers) {
-            word.write(register);
-        }
+        let words = storage.as_mut_ptr().cast::<u64>();
+        // SAFETY: `words` points at the MAX_ARGS (> 4) words of `storage`; the first
+        // four are written.
+        unsafe {
+            words
+                .cast::<[u64; REGISTER_WORDS]>()
+                .write(tcb.message_registers())
+        };
         if length > REGISTER_WORDS {
             let buffer = ipc_buffer_ptr(tcb);
             if buffer.is_null() {
@@ -126,19 +130,22 @@ impl Args {
                 // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
                 // it is user-writable memory, so it is copied through a raw pointer (no
                 // reference) and any bytes are valid words. At most MAX_ARGS - 4 words are
-                // read, inside `msg`, and written inside `words` after the registers.
+                // read, inside `msg`, and written into `storage` after the registers.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
-                        words.as_mut_ptr().add(REGISTER_WORDS).cast::<u64>(),
+                        words.add(REGISTER_WORDS),
                         length - REGISTER_WORDS,
                     )
                 };
             }
         }
+        // SAFETY: the first `length` words of `storage` are initialised (the registers
+        // always; above four, the buffer words just copied, or `length` is four), and
+        // `storage` stays mutably borrowed (so unchanged) while the view lives.
+        let words = unsafe { core::slice::from_raw_parts(words, length) };
         Args {
             words,
-            length,
             sent,
             label: info.label(),
         }
@@ -152,13 +159,10 @@ impl Args {
     /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.
     #[inline]
     pub fn get(&self, i: usize) -> Result<u64, InvocationError> {
-        if i < self.length {
-            // SAFETY: `i < length <= MAX_ARGS`, and the words below `length` are
-            // initialised (the type's invariant).
-            Ok(unsafe { self.words[i].assume_init() })
-        } else {
-            Err(InvocationError::new(Error::InvalidArgument, i as u64))
-        }
+        self.words
+            .get(i)
+            .copied()
+            .ok_or(InvocationError::new(Error::InvalidArgument, i as u64))
     }
 }
 
@@ -327,7 +331,8 @@ pub fn cap_error(e: impl CoreError, position: impl Fn(Argument) -> Option<u64>) 
 
 /// Performs a Call on a non-endpoint capability (an invocation).
 pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
-    let args = Args::read(tcb);
+    let mut storage = ArgsStorage::uninit();
+    let args = Args::read(tcb, &mut storage);
     let label =
         Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
     match cap {
