@@ -343,6 +343,18 @@ static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
 pub fn schedule(yielding: bool) -> *mut TrapFrame {
     let mut s = SCHEDULER.lock();
     let previous = s.current;
+    if !yielding {
+        // SAFETY: `previous` was current, so it is live or null (as below).
+        if let Some(t) = unsafe { TcbPtr::from_raw(previous) } {
+            if t.state() == ThreadState::Running && !s.has_ready_above(t.priority()) {
+                drop(s);
+                if let Some(frame) = resume_current(t) {
+                    return frame;
+                }
+                s = SCHEDULER.lock();
+            }
+        }
+    }
     let mut next = s.choose(yielding);
     // A thread whose address space was taken away (its VSpace cap revoked) cannot run:
     // stop it instead of loading a null page table.
@@ -409,6 +421,27 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     let frame = t.context_ptr();
     crate::arch::syscall::set_save_area(frame);
     frame
+}
+
+/// The usual end of a system call: the current thread `t` is still running and nothing
+/// ready is above it, so it goes on (what [`Scheduler::choose`] decides then, without its
+/// queue work; the time slice and the CPU-time charge are those of a thread that stays:
+/// unchanged). Its address space is loaded if the call changed it, and its save area set
+/// (the same frame). `None`, changing nothing, when it has no address space any more:
+/// [`schedule`]'s general path then stops it.
+#[inline(always)]
+fn resume_current(t: TcbPtr) -> Option<*mut TrapFrame> {
+    let vspace = t.vspace();
+    if vspace.pml4 == 0 {
+        return None;
+    }
+    if crate::mem::paging::PageTable::current_pml4() != vspace.pml4 {
+        // SAFETY: every thread's address space shares the kernel half.
+        unsafe { vspace.activate() };
+    }
+    let frame = t.context_ptr();
+    crate::arch::syscall::set_save_area(frame);
+    Some(frame)
 }
 
 /// Context that runs the idle loop on the idle stack in ring 0.
