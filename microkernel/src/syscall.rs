@@ -94,18 +94,33 @@ fn handle_slow(frame: *mut TrapFrame) -> *mut TrapFrame {
     let start = crate::time::now();
     let next = handle_slow_measured(frame);
     let length = crate::time::now().wrapping_sub(start);
-    LONGEST_ENTRY.fetch_max(length, core::sync::atomic::Ordering::Relaxed);
+    // One CPU, interrupts off: a load, a comparison and maybe a store (no locked loop).
+    if length > LONGEST_ENTRY.load(core::sync::atomic::Ordering::Relaxed) {
+        LONGEST_ENTRY.store(length, core::sync::atomic::Ordering::Relaxed);
+    }
     next
+}
+
+/// The thread whose saved registers `frame` is: the current thread at a SYSCALL (the
+/// entry stub saves into the current thread's TCB, `set_save_area`; a SYSCALL comes only
+/// from user mode, so there is one). Found without the scheduler lock.
+#[inline(always)]
+fn current_of(frame: *mut TrapFrame) -> TcbPtr {
+    let tcb = frame
+        .cast::<u8>()
+        .wrapping_sub(core::mem::offset_of!(crate::thread::Tcb, context))
+        .cast::<crate::thread::Tcb>();
+    debug_assert_eq!(tcb, sched::current());
+    // SAFETY: `frame` is the `context` of the thread that made the SYSCALL: the current
+    // thread, which is live while it runs (a thread is destroyed only after it stopped
+    // being current), so `tcb` is that TCB and not null.
+    unsafe { TcbPtr::from_raw_unchecked(tcb) }
 }
 
 /// [`handle_slow`] itself.
 #[inline(always)]
 fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
-    // SAFETY: the current thread is a live TCB (destroying it clears `current`).
-    let Some(tcb) = (unsafe { TcbPtr::from_raw(sched::current()) }) else {
-        // A SYSCALL can only come from user mode, so there is always a current thread.
-        return frame;
-    };
+    let tcb = current_of(frame);
     // A parked delete or revoke goes first (no other capability work may run meanwhile).
     match object::pending::before_syscall(tcb) {
         object::pending::Before::Proceed => {}
@@ -149,7 +164,8 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
         }
         Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
-    if RESTART.swap(false, core::sync::atomic::Ordering::Relaxed) {
+    if RESTART.load(core::sync::atomic::Ordering::Relaxed) {
+        RESTART.store(false, core::sync::atomic::Ordering::Relaxed);
         // Run the same call again: nothing of this entry's result is delivered.
         tcb.update_context(|c| {
             c.rax = number;
