@@ -7,7 +7,7 @@ use crate::arch::trap::TrapFrame;
 use crate::queue::{ReadyLinks, TcbQueue, TimeoutLinks};
 use crate::thread::{Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 
 /// Number of priorities.
 pub const PRIORITIES: usize = 256;
@@ -341,20 +341,26 @@ static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
 /// Chooses the next thread, switches to its address space and save area, and returns the
 /// frame to resume. With nothing to run, returns the idle frame.
 pub fn schedule(yielding: bool) -> *mut TrapFrame {
-    let mut s = SCHEDULER.lock();
-    let previous = s.current;
+    let s = SCHEDULER.lock();
     if !yielding {
-        // SAFETY: `previous` was current, so it is live or null (as below).
-        if let Some(t) = unsafe { TcbPtr::from_raw(previous) } {
+        // SAFETY: `current` is live or null (as in `switch`).
+        if let Some(t) = unsafe { TcbPtr::from_raw(s.current) } {
             if t.state() == ThreadState::Running && !s.has_ready_above(t.priority()) {
-                drop(s);
                 if let Some(frame) = resume_current(t) {
                     return frame;
                 }
-                s = SCHEDULER.lock();
             }
         }
     }
+    switch(s, yielding)
+}
+
+/// [`schedule`]'s general case (out of line: the usual case stays a small function):
+/// chooses with the run queues, stops a chosen thread without an address space, charges
+/// CPU time at a switch, and loads the next thread's address space and segment bases.
+#[inline(never)]
+fn switch(mut s: MutexGuard<'_, Scheduler>, yielding: bool) -> *mut TrapFrame {
+    let previous = s.current;
     let mut next = s.choose(yielding);
     // A thread whose address space was taken away (its VSpace cap revoked) cannot run:
     // stop it instead of loading a null page table.
@@ -435,7 +441,7 @@ fn resume_current(t: TcbPtr) -> Option<*mut TrapFrame> {
     if vspace.pml4 == 0 {
         return None;
     }
-    if crate::mem::paging::PageTable::current_pml4() != vspace.pml4 {
+    if crate::mem::paging::PageTable::loaded_pml4() != vspace.pml4 {
         // SAFETY: every thread's address space shares the kernel half.
         unsafe { vspace.activate() };
     }
