@@ -211,13 +211,14 @@ impl Output {
     }
 
     /// Writes the words into the caller's registers and IPC buffer, with `rax` = 0.
+    #[inline]
     pub fn write_to(&self, tcb: TcbPtr) {
         let length = match self.0 {
             OutputWords::Registers { words, length } => {
                 tcb.set_message_registers(&words[..length]);
                 length
             }
-            OutputWords::ThreadRegisters(target) => write_long(tcb, &tcb::read_registers(target)),
+            OutputWords::ThreadRegisters(target) => write_thread_registers(tcb, target),
         };
         tcb.update_context(|c| {
             c.rax = 0;
@@ -226,9 +227,16 @@ impl Output {
     }
 }
 
+/// Writes the saved registers of `target` into `tcb`'s message registers and IPC buffer
+/// (out of line: the usual answer, a few register words, needs no room for them); returns
+/// how many words were written.
+#[inline(never)]
+fn write_thread_registers(tcb: TcbPtr, target: TcbPtr) -> usize {
+    write_long(tcb, &tcb::read_registers(target))
+}
+
 /// Writes `words` (at most [`MAX_ARGS`]) into the thread's message registers and IPC
 /// buffer; returns how many were written (four when it has no buffer).
-#[inline(never)]
 fn write_long(tcb: TcbPtr, words: &[u64]) -> usize {
     let mut length = words.len().min(MAX_ARGS);
     tcb.set_message_registers(&words[..length.min(REGISTER_WORDS)]);
