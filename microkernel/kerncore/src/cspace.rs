@@ -129,39 +129,30 @@ fn walk_levels<S: SlotStore + ?Sized>(
     if depth == 0 || depth > MAX_DEPTH {
         return Err(LookupError::InvalidDepth { depth });
     }
-    if !matches!(root, Cap::CNode { .. }) {
+    let Cap::CNode {
+        mut object,
+        mut guard,
+        mut radix_bits,
+        mut guard_bits,
+    } = *root
+    else {
         return Err(LookupError::InvalidRoot);
-    }
-    let mut node = *root;
+    };
     let mut bits_left = depth;
     // Each level consumes at least one bit (checked below), so this bound is never hit.
     for _ in 0..MAX_DEPTH {
-        let Cap::CNode {
-            object,
-            guard,
-            radix_bits,
-            guard_bits,
-        } = node
-        else {
-            break;
-        };
-        let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
-        let level = radix + guard_bits;
-        let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
-        if guard_bits > bits_left || guard_found != guard {
-            return Err(LookupError::GuardMismatch {
-                bits_left,
-                guard_found,
-                guard_bits,
-            });
+        let (radix, guard_width) = (u32::from(radix_bits), u32::from(guard_bits));
+        let level = radix + guard_width;
+        if level == 0 || level > bits_left {
+            return Err(level_error(cptr, bits_left, guard, radix, guard_width));
         }
-        if level > bits_left || level == 0 {
-            return Err(LookupError::DepthMismatch {
-                bits_left,
-                bits_found: level,
-            });
+        // The level's bits, `bits_left - level .. bits_left` of `cptr` (`level` is 1..=64
+        // and at most `bits_left`, so both shifts are 0..=63): the guard above the index.
+        let field = (cptr >> (bits_left - level)) & (u64::MAX >> (MAX_DEPTH - level));
+        if field.checked_shr(radix).unwrap_or(0) != guard {
+            return Err(level_error(cptr, bits_left, guard, radix, guard_width));
         }
-        let index = bit_field(cptr, bits_left - guard_bits, radix);
+        let index = field & !u64::MAX.checked_shl(radix).unwrap_or(0);
         let slot = SlotAddr::in_object(object, index)
             .ok_or(LookupError::MissingCapability { bits_left })?;
         bits_left -= level;
@@ -169,7 +160,12 @@ fn walk_levels<S: SlotStore + ?Sized>(
             return Ok((slot, 0));
         }
         match *store.slot(slot).cap() {
-            next @ Cap::CNode { .. } => node = next,
+            Cap::CNode {
+                object: o,
+                guard: g,
+                radix_bits: r,
+                guard_bits: b,
+            } => (object, guard, radix_bits, guard_bits) = (o, g, r, b),
             _ => return Ok((slot, bits_left)),
         }
     }
@@ -177,6 +173,25 @@ fn walk_levels<S: SlotStore + ?Sized>(
         bits_left,
         bits_found: 0,
     })
+}
+
+/// Why a level of [`walk_levels`] cannot be taken (its bits do not fit in `bits_left`, it
+/// has none, or the guard differs): a guard mismatch first (naming the bits found where
+/// the guard should be, as many as are left), else a depth mismatch.
+#[cold]
+fn level_error(cptr: u64, bits_left: u32, guard: u64, radix: u32, guard_width: u32) -> LookupError {
+    let guard_found = bit_field(cptr, bits_left, guard_width.min(bits_left));
+    if guard_width > bits_left || guard_found != guard {
+        return LookupError::GuardMismatch {
+            bits_left,
+            guard_found,
+            guard_bits: guard_width,
+        };
+    }
+    LookupError::DepthMismatch {
+        bits_left,
+        bits_found: radix + guard_width,
+    }
 }
 
 /// The `width` bits of `word` just below bit `top` (bits `top - width .. top`).
@@ -325,6 +340,114 @@ mod tests {
         insert_root(&mut s, SlotAddr(ROOT), root).unwrap();
         assert_eq!(resolve(&s, &root, 0, 64), Ok(SlotAddr(ROOT)));
         assert_eq!(lookup_cap(&s, &root, 0), Ok((SlotAddr(ROOT), root)));
+    }
+
+    /// The walk as first written (bit fields with checked shifts, one level at a time),
+    /// kept to check that the faster level arithmetic of `walk_levels` finds the same slot
+    /// or names the same error.
+    fn reference_walk(
+        store: &MapStore,
+        root: &Cap,
+        cptr: u64,
+        depth: u32,
+    ) -> Result<(SlotAddr, u32), LookupError> {
+        if depth == 0 || depth > MAX_DEPTH {
+            return Err(LookupError::InvalidDepth { depth });
+        }
+        if !matches!(root, Cap::CNode { .. }) {
+            return Err(LookupError::InvalidRoot);
+        }
+        let mut node = *root;
+        let mut bits_left = depth;
+        for _ in 0..MAX_DEPTH {
+            let Cap::CNode {
+                object,
+                guard,
+                radix_bits,
+                guard_bits,
+            } = node
+            else {
+                break;
+            };
+            let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
+            let level = radix + guard_bits;
+            let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
+            if guard_bits > bits_left || guard_found != guard {
+                return Err(LookupError::GuardMismatch {
+                    bits_left,
+                    guard_found,
+                    guard_bits,
+                });
+            }
+            if level > bits_left || level == 0 {
+                return Err(LookupError::DepthMismatch {
+                    bits_left,
+                    bits_found: level,
+                });
+            }
+            let index = bit_field(cptr, bits_left - guard_bits, radix);
+            let slot = SlotAddr::in_object(object, index)
+                .ok_or(LookupError::MissingCapability { bits_left })?;
+            bits_left -= level;
+            if bits_left == 0 {
+                return Ok((slot, 0));
+            }
+            match *store.slot(slot).cap() {
+                next @ Cap::CNode { .. } => node = next,
+                _ => return Ok((slot, bits_left)),
+            }
+        }
+        Err(LookupError::DepthMismatch {
+            bits_left,
+            bits_found: 0,
+        })
+    }
+
+    #[test]
+    fn level_arithmetic_agrees_with_the_reference_walk() {
+        // Two levels (a root whose slot 3 holds an inner CNode) for many shapes of both
+        // levels, depths and cptrs, errors included.
+        let mut taken = 0;
+        for (radix, guard_bits, guard) in [(8u8, 0u8, 0u64), (4, 3, 0b101), (1, 0, 0), (20, 44, 7)]
+        {
+            for (inner_radix, inner_guard_bits, inner_guard) in [
+                (4u8, 3u8, 0b101u64),
+                (0, 5, 3),
+                (6, 0, 0),
+                (64, 0, 0),
+                (1, 63, 1),
+                (0, 0, 0),
+            ] {
+                let mut s = MapStore::new();
+                let root = cnode(ROOT, radix, guard, guard_bits);
+                let inner = cnode(INNER, inner_radix, inner_guard, inner_guard_bits);
+                let at = |base, i| SlotAddr::in_object(base, i).unwrap();
+                insert_root(&mut s, at(ROOT, 1), inner).unwrap();
+                insert_root(&mut s, at(INNER, 9), ep()).unwrap();
+                for depth in [0u32, 1, 4, 8, 12, 15, 16, 20, 64, 65] {
+                    for high in [0u64, 1, 3, 0b101, 7, u64::MAX] {
+                        for low in [0u64, 1, 9, 0x59, 0xffff, u64::MAX] {
+                            let level = u32::from(radix) + u32::from(guard_bits);
+                            let top = (guard << radix) | 1;
+                            let cptr = if depth > level && depth - level < 64 {
+                                (top << (depth - level))
+                                    | (high << (depth - level).saturating_sub(8)) ^ low
+                            } else {
+                                high ^ low
+                            };
+                            let expected = reference_walk(&s, &root, cptr, depth);
+                            taken += usize::from(matches!(expected, Ok((_, 0))));
+                            assert_eq!(
+                                walk_levels(&s, &root, cptr, depth),
+                                expected,
+                                "{root:?} {inner:?} {cptr:#x} {depth}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 50, "only {taken} lookups succeeded");
     }
 
     #[test]
