@@ -381,7 +381,23 @@ pub fn identify(cap: &Cap) -> Output {
 
 /// Tears down what an object's last capability kept alive, and undoes mappings recorded
 /// in any deleted frame or page-table cap. Called for every cap a delete or revoke removes.
+#[inline(always)]
 pub fn finalise(f: Finalise) {
+    // Most removed caps are neither the last to their object nor a frame or table cap
+    // with a mapping: nothing to do, decided here without a call.
+    if f.is_final
+        || matches!(
+            f.cap,
+            Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }
+        )
+    {
+        finalise_object(f);
+    }
+}
+
+/// [`finalise`]'s work (out of line).
+#[inline(never)]
+fn finalise_object(f: Finalise) {
     match f.cap {
         // Each frame cap has its own mapping.
         Cap::Frame { .. } => vspace::unmap_deleted(&f.cap),
