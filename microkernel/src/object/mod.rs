@@ -130,12 +130,16 @@ impl<'a> Args<'a> {
                 // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
                 // it is user-writable memory, so it is copied through a raw pointer (no
                 // reference) and any bytes are valid words. At most MAX_ARGS - 4 words are
-                // read, inside `msg`, and written into `storage` after the registers.
+                // read, inside `msg`, and written into `storage` after the registers
+                // (`rep movsq`: a few words, no call to `memcpy`; DF is clear in the
+                // kernel, as the ABI requires).
                 unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
-                        words.add(REGISTER_WORDS),
-                        length - REGISTER_WORDS,
+                    core::arch::asm!(
+                        "rep movsq",
+                        inout("rcx") length - REGISTER_WORDS => _,
+                        inout("rsi") core::ptr::addr_of!((*buffer).msg).cast::<u64>() => _,
+                        inout("rdi") words.add(REGISTER_WORDS) => _,
+                        options(nostack, preserves_flags)
                     )
                 };
             }
