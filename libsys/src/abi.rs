@@ -219,7 +219,8 @@ abi_enum! {
         AsidPoolAssign = 0x81,
         /// Debug console: `longest_entry()`: replies with the longest system call the
         /// kernel handled off its fast path since the last query (time-stamp counter ticks,
-        /// interrupts off throughout), and starts a new measurement.
+        /// interrupts off throughout), and starts a new measurement (the first query starts
+        /// the timing, and replies 0).
         DebugConsoleLongestEntry = 0x90,
         /// Debug console: `fast_path(enable)`: turns the kernel's IPC fast path on (1) or
         /// off (0) for every thread (off: every call takes the general path, for tests that

@@ -891,7 +891,8 @@ impl Cap<AsidPool> {
 impl Cap<DebugConsole> {
     /// `DebugConsoleLongestEntry`: the longest system call (off the IPC fast path) since the
     /// last query, in time-stamp counter ticks (instructions under `-icount`); starts a new
-    /// measurement.
+    /// measurement. The kernel times its entries from the first query on: that one
+    /// replies 0.
     ///
     /// # Errors
     /// `IllegalOperation` if this is not a debug console cap.

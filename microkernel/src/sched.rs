@@ -7,7 +7,7 @@ use crate::arch::trap::TrapFrame;
 use crate::queue::{ReadyLinks, TcbQueue, TimeoutLinks};
 use crate::thread::{Tcb, TcbPtr, ThreadState};
 use core::ptr::null_mut;
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 
 /// Number of priorities.
 pub const PRIORITIES: usize = 256;
@@ -341,7 +341,25 @@ static IDLE_FRAME: IdleFrame = IdleFrame(core::cell::UnsafeCell::new(TrapFrame {
 /// Chooses the next thread, switches to its address space and save area, and returns the
 /// frame to resume. With nothing to run, returns the idle frame.
 pub fn schedule(yielding: bool) -> *mut TrapFrame {
-    let mut s = SCHEDULER.lock();
+    let s = SCHEDULER.lock();
+    if !yielding {
+        // SAFETY: `current` is live or null (as in `switch`).
+        if let Some(t) = unsafe { TcbPtr::from_raw(s.current) } {
+            if t.state() == ThreadState::Running && !s.has_ready_above(t.priority()) {
+                if let Some(frame) = resume_current(t) {
+                    return frame;
+                }
+            }
+        }
+    }
+    switch(s, yielding)
+}
+
+/// [`schedule`]'s general case (out of line: the usual case stays a small function):
+/// chooses with the run queues, stops a chosen thread without an address space, charges
+/// CPU time at a switch, and loads the next thread's address space and segment bases.
+#[inline(never)]
+fn switch(mut s: MutexGuard<'_, Scheduler>, yielding: bool) -> *mut TrapFrame {
     let previous = s.current;
     let mut next = s.choose(yielding);
     // A thread whose address space was taken away (its VSpace cap revoked) cannot run:
@@ -409,6 +427,27 @@ pub fn schedule(yielding: bool) -> *mut TrapFrame {
     let frame = t.context_ptr();
     crate::arch::syscall::set_save_area(frame);
     frame
+}
+
+/// The usual end of a system call: the current thread `t` is still running and nothing
+/// ready is above it, so it goes on (what [`Scheduler::choose`] decides then, without its
+/// queue work; the time slice and the CPU-time charge are those of a thread that stays:
+/// unchanged). Its address space is loaded if the call changed it, and its save area set
+/// (the same frame). `None`, changing nothing, when it has no address space any more:
+/// [`schedule`]'s general path then stops it.
+#[inline(always)]
+fn resume_current(t: TcbPtr) -> Option<*mut TrapFrame> {
+    let vspace = t.vspace();
+    if vspace.pml4 == 0 {
+        return None;
+    }
+    if crate::mem::paging::PageTable::loaded_pml4() != vspace.pml4 {
+        // SAFETY: every thread's address space shares the kernel half.
+        unsafe { vspace.activate() };
+    }
+    let frame = t.context_ptr();
+    crate::arch::syscall::set_save_area(frame);
+    Some(frame)
 }
 
 /// Context that runs the idle loop on the idle stack in ring 0.

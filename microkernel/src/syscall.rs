@@ -34,8 +34,15 @@ pub fn restart() -> InvocationError {
 /// counter ticks: the kernel runs with interrupts off throughout.
 static LONGEST_ENTRY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-/// Returns the longest slow system call measured since the last call, and starts anew.
+/// Whether [`handle_slow`] times itself: from the first `DebugConsoleLongestEntry` on
+/// (until someone asks, nobody reads the figure, and an untimed entry saves two `rdtsc`
+/// and the comparison).
+static TIMING_ENTRIES: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Returns the longest slow system call measured since the last call, and starts anew;
+/// the first call starts the timing and returns 0 (nothing was measured before it).
 pub fn take_longest_entry() -> u64 {
+    TIMING_ENTRIES.store(true, core::sync::atomic::Ordering::Relaxed);
     LONGEST_ENTRY.swap(0, core::sync::atomic::Ordering::Relaxed)
 }
 
@@ -88,24 +95,43 @@ fn bad_return_address(frame: *mut TrapFrame) -> *mut TrapFrame {
 }
 
 /// Everything the fast path does not take (kept out of line so that the fast path's
-/// function stays small: no big stack frame, few saved registers).
+/// function stays small: no big stack frame, few saved registers), timed for the
+/// longest-entry figure once that was asked for.
 #[inline(never)]
 fn handle_slow(frame: *mut TrapFrame) -> *mut TrapFrame {
+    if !TIMING_ENTRIES.load(core::sync::atomic::Ordering::Relaxed) {
+        return handle_slow_body(frame);
+    }
     let start = crate::time::now();
-    let next = handle_slow_measured(frame);
+    let next = handle_slow_body(frame);
     let length = crate::time::now().wrapping_sub(start);
-    LONGEST_ENTRY.fetch_max(length, core::sync::atomic::Ordering::Relaxed);
+    // One CPU, interrupts off: a load, a comparison and maybe a store (no locked loop).
+    if length > LONGEST_ENTRY.load(core::sync::atomic::Ordering::Relaxed) {
+        LONGEST_ENTRY.store(length, core::sync::atomic::Ordering::Relaxed);
+    }
     next
 }
 
-/// [`handle_slow`] itself.
+/// The thread whose saved registers `frame` is: the current thread at a SYSCALL (the
+/// entry stub saves into the current thread's TCB, `set_save_area`; a SYSCALL comes only
+/// from user mode, so there is one). Found without the scheduler lock.
 #[inline(always)]
-fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
-    // SAFETY: the current thread is a live TCB (destroying it clears `current`).
-    let Some(tcb) = (unsafe { TcbPtr::from_raw(sched::current()) }) else {
-        // A SYSCALL can only come from user mode, so there is always a current thread.
-        return frame;
-    };
+fn current_of(frame: *mut TrapFrame) -> TcbPtr {
+    let tcb = frame
+        .cast::<u8>()
+        .wrapping_sub(core::mem::offset_of!(crate::thread::Tcb, context))
+        .cast::<crate::thread::Tcb>();
+    debug_assert_eq!(tcb, sched::current());
+    // SAFETY: `frame` is the `context` of the thread that made the SYSCALL: the current
+    // thread, which is live while it runs (a thread is destroyed only after it stopped
+    // being current), so `tcb` is that TCB and not null.
+    unsafe { TcbPtr::from_raw_unchecked(tcb) }
+}
+
+/// [`handle_slow`] itself (one copy, out of line, for the timed and the untimed case).
+#[inline(never)]
+fn handle_slow_body(frame: *mut TrapFrame) -> *mut TrapFrame {
+    let tcb = current_of(frame);
     // A parked delete or revoke goes first (no other capability work may run meanwhile).
     match object::pending::before_syscall(tcb) {
         object::pending::Before::Proceed => {}
@@ -149,7 +175,8 @@ fn handle_slow_measured(frame: *mut TrapFrame) -> *mut TrapFrame {
         }
         Err(_) => Err(InvocationError::cap(Error::InvalidSyscall)),
     };
-    if RESTART.swap(false, core::sync::atomic::Ordering::Relaxed) {
+    if RESTART.load(core::sync::atomic::Ordering::Relaxed) {
+        RESTART.store(false, core::sync::atomic::Ordering::Relaxed);
         // Run the same call again: nothing of this entry's result is delivered.
         tcb.update_context(|c| {
             c.rax = number;

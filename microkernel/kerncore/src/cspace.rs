@@ -63,7 +63,64 @@ pub fn lookup_cap<S: SlotStore + ?Sized>(
 
 /// Walks from `root` until `depth` bits are consumed or a non-CNode cap is reached.
 /// Returns the last slot and the bits left unconsumed.
+///
+/// The usual CSpace is one CNode whose guard and radix cover all the bits (every process
+/// the loader makes, the root task): [`one_level`] finds that slot in a few instructions;
+/// everything else (and every failure) takes the general walk, [`walk_levels`].
+#[inline(always)]
 fn walk<S: SlotStore + ?Sized>(
+    store: &S,
+    root: &Cap,
+    cptr: u64,
+    depth: u32,
+) -> Result<(SlotAddr, u32), LookupError> {
+    match one_level(root, cptr, depth) {
+        Some(slot) => Ok((slot, 0)),
+        None => walk_levels(store, root, cptr, depth),
+    }
+}
+
+/// The slot `cptr` names at `depth` when `root` is a CNode whose guard and radix consume
+/// exactly `depth` bits and the guard matches: what [`walk_levels`]'s first (and then
+/// only) level finds, without its general bit-field arithmetic. `None` when the case does
+/// not apply or the lookup fails; the general walk then decides (and names the error).
+///
+/// The same slot, because at that level `bits_left == depth == radix + guard_bits`: the
+/// guard compared is bits `radix..depth` of `cptr` (here `(cptr & mask(depth)) >> radix`),
+/// the index its bits `0..radix`, the slot `object + index * 2^SLOT_SIZE_BITS` when that
+/// does not overflow, and no bits are left. A radix of 58 or more (never made: CNodes have
+/// at most `CNODE_MAX_RADIX_BITS`) is left to the general walk, so that `index << 6`
+/// cannot overflow here.
+#[inline(always)]
+fn one_level(root: &Cap, cptr: u64, depth: u32) -> Option<SlotAddr> {
+    let Cap::CNode {
+        object,
+        guard,
+        radix_bits,
+        guard_bits,
+    } = *root
+    else {
+        return None;
+    };
+    let radix = u32::from(radix_bits);
+    if radix + u32::from(guard_bits) != depth || depth == 0 || depth > MAX_DEPTH || radix >= 58 {
+        return None;
+    }
+    // `depth` is 1..=64, so the shift is 0..=63.
+    let bits = cptr & (u64::MAX >> (MAX_DEPTH - depth));
+    // `radix` < 58.
+    if bits >> radix != guard {
+        return None;
+    }
+    let index = bits & ((1u64 << radix) - 1);
+    object
+        .checked_add(index << libsys::object::SLOT_SIZE_BITS)
+        .map(SlotAddr)
+}
+
+/// The general walk: level by level from `root` until `depth` bits are consumed or a
+/// non-CNode cap is reached. Returns the last slot and the bits left unconsumed.
+fn walk_levels<S: SlotStore + ?Sized>(
     store: &S,
     root: &Cap,
     cptr: u64,
@@ -72,39 +129,30 @@ fn walk<S: SlotStore + ?Sized>(
     if depth == 0 || depth > MAX_DEPTH {
         return Err(LookupError::InvalidDepth { depth });
     }
-    if !matches!(root, Cap::CNode { .. }) {
+    let Cap::CNode {
+        mut object,
+        mut guard,
+        mut radix_bits,
+        mut guard_bits,
+    } = *root
+    else {
         return Err(LookupError::InvalidRoot);
-    }
-    let mut node = *root;
+    };
     let mut bits_left = depth;
     // Each level consumes at least one bit (checked below), so this bound is never hit.
     for _ in 0..MAX_DEPTH {
-        let Cap::CNode {
-            object,
-            guard,
-            radix_bits,
-            guard_bits,
-        } = node
-        else {
-            break;
-        };
-        let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
-        let level = radix + guard_bits;
-        let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
-        if guard_bits > bits_left || guard_found != guard {
-            return Err(LookupError::GuardMismatch {
-                bits_left,
-                guard_found,
-                guard_bits,
-            });
+        let (radix, guard_width) = (u32::from(radix_bits), u32::from(guard_bits));
+        let level = radix + guard_width;
+        if level == 0 || level > bits_left {
+            return Err(level_error(cptr, bits_left, guard, radix, guard_width));
         }
-        if level > bits_left || level == 0 {
-            return Err(LookupError::DepthMismatch {
-                bits_left,
-                bits_found: level,
-            });
+        // The level's bits, `bits_left - level .. bits_left` of `cptr` (`level` is 1..=64
+        // and at most `bits_left`, so both shifts are 0..=63): the guard above the index.
+        let field = (cptr >> (bits_left - level)) & (u64::MAX >> (MAX_DEPTH - level));
+        if field.checked_shr(radix).unwrap_or(0) != guard {
+            return Err(level_error(cptr, bits_left, guard, radix, guard_width));
         }
-        let index = bit_field(cptr, bits_left - guard_bits, radix);
+        let index = field & !u64::MAX.checked_shl(radix).unwrap_or(0);
         let slot = SlotAddr::in_object(object, index)
             .ok_or(LookupError::MissingCapability { bits_left })?;
         bits_left -= level;
@@ -112,7 +160,12 @@ fn walk<S: SlotStore + ?Sized>(
             return Ok((slot, 0));
         }
         match *store.slot(slot).cap() {
-            next @ Cap::CNode { .. } => node = next,
+            Cap::CNode {
+                object: o,
+                guard: g,
+                radix_bits: r,
+                guard_bits: b,
+            } => (object, guard, radix_bits, guard_bits) = (o, g, r, b),
             _ => return Ok((slot, bits_left)),
         }
     }
@@ -120,6 +173,25 @@ fn walk<S: SlotStore + ?Sized>(
         bits_left,
         bits_found: 0,
     })
+}
+
+/// Why a level of [`walk_levels`] cannot be taken (its bits do not fit in `bits_left`, it
+/// has none, or the guard differs): a guard mismatch first (naming the bits found where
+/// the guard should be, as many as are left), else a depth mismatch.
+#[cold]
+fn level_error(cptr: u64, bits_left: u32, guard: u64, radix: u32, guard_width: u32) -> LookupError {
+    let guard_found = bit_field(cptr, bits_left, guard_width.min(bits_left));
+    if guard_width > bits_left || guard_found != guard {
+        return LookupError::GuardMismatch {
+            bits_left,
+            guard_found,
+            guard_bits: guard_width,
+        };
+    }
+    LookupError::DepthMismatch {
+        bits_left,
+        bits_found: radix + guard_width,
+    }
 }
 
 /// The `width` bits of `word` just below bit `top` (bits `top - width .. top`).
@@ -268,6 +340,152 @@ mod tests {
         insert_root(&mut s, SlotAddr(ROOT), root).unwrap();
         assert_eq!(resolve(&s, &root, 0, 64), Ok(SlotAddr(ROOT)));
         assert_eq!(lookup_cap(&s, &root, 0), Ok((SlotAddr(ROOT), root)));
+    }
+
+    /// The walk as first written (bit fields with checked shifts, one level at a time),
+    /// kept to check that the faster level arithmetic of `walk_levels` finds the same slot
+    /// or names the same error.
+    fn reference_walk(
+        store: &MapStore,
+        root: &Cap,
+        cptr: u64,
+        depth: u32,
+    ) -> Result<(SlotAddr, u32), LookupError> {
+        if depth == 0 || depth > MAX_DEPTH {
+            return Err(LookupError::InvalidDepth { depth });
+        }
+        if !matches!(root, Cap::CNode { .. }) {
+            return Err(LookupError::InvalidRoot);
+        }
+        let mut node = *root;
+        let mut bits_left = depth;
+        for _ in 0..MAX_DEPTH {
+            let Cap::CNode {
+                object,
+                guard,
+                radix_bits,
+                guard_bits,
+            } = node
+            else {
+                break;
+            };
+            let (radix, guard_bits) = (radix_bits as u32, guard_bits as u32);
+            let level = radix + guard_bits;
+            let guard_found = bit_field(cptr, bits_left, guard_bits.min(bits_left));
+            if guard_bits > bits_left || guard_found != guard {
+                return Err(LookupError::GuardMismatch {
+                    bits_left,
+                    guard_found,
+                    guard_bits,
+                });
+            }
+            if level > bits_left || level == 0 {
+                return Err(LookupError::DepthMismatch {
+                    bits_left,
+                    bits_found: level,
+                });
+            }
+            let index = bit_field(cptr, bits_left - guard_bits, radix);
+            let slot = SlotAddr::in_object(object, index)
+                .ok_or(LookupError::MissingCapability { bits_left })?;
+            bits_left -= level;
+            if bits_left == 0 {
+                return Ok((slot, 0));
+            }
+            match *store.slot(slot).cap() {
+                next @ Cap::CNode { .. } => node = next,
+                _ => return Ok((slot, bits_left)),
+            }
+        }
+        Err(LookupError::DepthMismatch {
+            bits_left,
+            bits_found: 0,
+        })
+    }
+
+    #[test]
+    fn level_arithmetic_agrees_with_the_reference_walk() {
+        // Two levels (a root whose slot 3 holds an inner CNode) for many shapes of both
+        // levels, depths and cptrs, errors included.
+        let mut taken = 0;
+        for (radix, guard_bits, guard) in [(8u8, 0u8, 0u64), (4, 3, 0b101), (1, 0, 0), (20, 44, 7)]
+        {
+            for (inner_radix, inner_guard_bits, inner_guard) in [
+                (4u8, 3u8, 0b101u64),
+                (0, 5, 3),
+                (6, 0, 0),
+                (64, 0, 0),
+                (1, 63, 1),
+                (0, 0, 0),
+            ] {
+                let mut s = MapStore::new();
+                let root = cnode(ROOT, radix, guard, guard_bits);
+                let inner = cnode(INNER, inner_radix, inner_guard, inner_guard_bits);
+                let at = |base, i| SlotAddr::in_object(base, i).unwrap();
+                insert_root(&mut s, at(ROOT, 1), inner).unwrap();
+                insert_root(&mut s, at(INNER, 9), ep()).unwrap();
+                for depth in [0u32, 1, 4, 8, 12, 15, 16, 20, 64, 65] {
+                    for high in [0u64, 1, 3, 0b101, 7, u64::MAX] {
+                        for low in [0u64, 1, 9, 0x59, 0xffff, u64::MAX] {
+                            let level = u32::from(radix) + u32::from(guard_bits);
+                            let top = (guard << radix) | 1;
+                            let cptr = if depth > level && depth - level < 64 {
+                                (top << (depth - level))
+                                    | (high << (depth - level).saturating_sub(8)) ^ low
+                            } else {
+                                high ^ low
+                            };
+                            let expected = reference_walk(&s, &root, cptr, depth);
+                            taken += usize::from(matches!(expected, Ok((_, 0))));
+                            assert_eq!(
+                                walk_levels(&s, &root, cptr, depth),
+                                expected,
+                                "{root:?} {inner:?} {cptr:#x} {depth}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 50, "only {taken} lookups succeeded");
+    }
+
+    #[test]
+    fn one_level_case_finds_what_the_general_walk_finds() {
+        // Every combination of radix, guard width, guard value, depth and cptr pattern
+        // below: the one-level shortcut either declines or gives the general walk's slot.
+        let s = MapStore::new();
+        let mut taken = 0;
+        for radix in [1u8, 2, 4, 8, 12, 20, 57, 58, 63, 64] {
+            for guard_bits in [0u8, 1, 3, 44, 52, 56, 60, 62, 63, 64] {
+                for guard in [0u64, 1, 0b101, (1 << 44) - 1, u64::MAX >> 8, u64::MAX] {
+                    let root = cnode(ROOT, radix, guard, guard_bits);
+                    for depth in [1u32, 8, 15, 48, 63, 64] {
+                        for cptr in [0u64, 5, 0xff, guard << radix.min(63), u64::MAX] {
+                            let cptr = cptr | (guard.wrapping_shl(u32::from(radix)) & !0xf);
+                            let general = walk_levels(&s, &root, cptr, depth);
+                            if let Some(slot) = one_level(&root, cptr, depth) {
+                                assert_eq!(general, Ok((slot, 0)), "{root:?} {cptr:#x} {depth}");
+                                taken += 1;
+                            }
+                            assert_eq!(walk(&s, &root, cptr, depth), general);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 100, "the shortcut was taken {taken} times");
+    }
+
+    #[test]
+    fn one_level_case_declines_a_slot_address_that_overflows() {
+        let s = MapStore::new();
+        let root = cnode(u64::MAX - 64, 8, 0, 56);
+        assert_eq!(one_level(&root, 2, 64), None);
+        assert_eq!(
+            walk(&s, &root, 2, 64),
+            Err(LookupError::MissingCapability { bits_left: 64 })
+        );
     }
 
     #[test]

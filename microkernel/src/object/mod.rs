@@ -23,6 +23,7 @@ pub mod vspace;
 use crate::ipc::{Endpoint, Notification};
 use crate::mem::phys_to_virt;
 use crate::thread::{TcbPtr, TCB_SLOT_CSPACE};
+use core::mem::MaybeUninit;
 use kerncore::{
     Argument, Cap, CapError, Finalise, LookupError, RetypeError, Slot, SlotAddr, SlotStore,
 };
@@ -131,45 +132,68 @@ pub type InvocationResult = Result<Output, InvocationError>;
 /// Most words an invocation reads.
 pub const MAX_ARGS: usize = 24;
 
-/// The arguments of an invocation, copied out of the caller's registers and IPC buffer.
-pub struct Args {
-    words: [u64; MAX_ARGS],
-    length: usize,
-    /// The length the message said (`length` is at most [`MAX_ARGS`] of it).
+/// The words of a message that travel in registers (`rdx`, `r8`, `r9`, `r10`).
+const REGISTER_WORDS: usize = 4;
+
+/// Room for the words of an invocation's message: filled by [`Args::read`], which returns
+/// a view of the words the message has. Nothing is zeroed.
+pub type ArgsStorage = MaybeUninit<[u64; MAX_ARGS]>;
+
+/// The arguments of an invocation, copied out of the caller's registers and IPC buffer
+/// into an [`ArgsStorage`] on the kernel stack: only the words the message has (a word
+/// past them is an `InvalidArgument` error through [`Args::get`]), and the view is small,
+/// so nothing big is zeroed or moved per invocation.
+pub struct Args<'a> {
+    words: &'a [u64],
+    /// The length the message said (`words` holds at most [`MAX_ARGS`] of it).
     sent: usize,
     /// The label.
     pub label: u64,
 }
 
-impl Args {
-    /// Reads the message the current thread sent.
-    pub fn read(tcb: TcbPtr) -> Args {
+impl<'a> Args<'a> {
+    /// Reads the message the current thread sent into `storage`.
+    #[inline(always)]
+    pub fn read(tcb: TcbPtr, storage: &'a mut ArgsStorage) -> Args<'a> {
         let info = MessageInfo(tcb.read_context(|c| c.rsi));
-        let mut words = [0u64; MAX_ARGS];
         let sent = info.length() as usize;
         let mut length = sent.min(MAX_ARGS);
-        let registers = length.min(4);
-        words[..registers].copy_from_slice(&tcb.message_registers()[..registers]);
-        if length > 4 {
+        let words = storage.as_mut_ptr().cast::<u64>();
+        // SAFETY: `words` points at the MAX_ARGS (> 4) words of `storage`; the first
+        // four are written.
+        unsafe {
+            words
+                .cast::<[u64; REGISTER_WORDS]>()
+                .write(tcb.message_registers())
+        };
+        if length > REGISTER_WORDS {
             let buffer = ipc_buffer_ptr(tcb);
             if buffer.is_null() {
-                length = 4;
+                length = REGISTER_WORDS;
             } else {
                 // SAFETY: the buffer frame is allocated while its cap is in the TCB's slot;
                 // it is user-writable memory, so it is copied through a raw pointer (no
-                // reference) and any bytes are valid words.
+                // reference) and any bytes are valid words. At most MAX_ARGS - 4 words are
+                // read, inside `msg`, and written into `storage` after the registers
+                // (`rep movsq`: a few words, no call to `memcpy`; DF is clear in the
+                // kernel, as the ABI requires).
                 unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        core::ptr::addr_of!((*buffer).msg).cast::<u64>(),
-                        words[4..length].as_mut_ptr(),
-                        length - 4,
+                    core::arch::asm!(
+                        "rep movsq",
+                        inout("rcx") length - REGISTER_WORDS => _,
+                        inout("rsi") core::ptr::addr_of!((*buffer).msg).cast::<u64>() => _,
+                        inout("rdi") words.add(REGISTER_WORDS) => _,
+                        options(nostack, preserves_flags)
                     )
                 };
             }
         }
+        // SAFETY: the first `length` words of `storage` are initialised (the registers
+        // always; above four, the buffer words just copied, or `length` is four), and
+        // `storage` stays mutably borrowed (so unchanged) while the view lives.
+        let words = unsafe { core::slice::from_raw_parts(words, length) };
         Args {
             words,
-            length,
             sent,
             label: info.label(),
         }
@@ -181,63 +205,105 @@ impl Args {
     }
 
     /// Word `i`, or `InvalidArgument` naming `i` when the message is too short.
+    #[inline]
     pub fn get(&self, i: usize) -> Result<u64, InvocationError> {
-        if i < self.length {
-            Ok(self.words[i])
-        } else {
-            Err(InvocationError::new(Error::InvalidArgument, i as u64))
-        }
+        self.words
+            .get(i)
+            .copied()
+            .ok_or(InvocationError::new(Error::InvalidArgument, i as u64))
     }
 }
 
-/// What an invocation returns to its caller: up to [`MAX_ARGS`] words, written into the
-/// caller's message registers and IPC buffer. (Named apart from the Reply object,
-/// `reply::Reply`, and from the `Reply` system call, `ipc::reply_to_caller`.)
-#[derive(Default)]
-pub struct Output {
-    words: [u64; MAX_ARGS],
-    length: usize,
+/// What an invocation returns to its caller, written into the caller's message registers
+/// (and IPC buffer) by [`Output::write_to`]. Small (it travels back through every `?` of
+/// an invocation): at most four words, or the one long answer, a thread's registers, read
+/// when written out. (Named apart from the Reply object, `reply::Reply`, and from the
+/// `Reply` system call, `ipc::reply_to_caller`.)
+pub struct Output(OutputWords);
+
+enum OutputWords {
+    /// The first `length` words of `words` (in the message registers).
+    Registers {
+        words: [u64; REGISTER_WORDS],
+        length: usize,
+    },
+    /// The saved registers of a thread (`TcbReadRegisters`): message registers and IPC
+    /// buffer.
+    ThreadRegisters(TcbPtr),
 }
 
 impl Output {
     /// No words.
+    #[inline(always)]
     pub fn empty() -> Output {
-        Output::default()
+        Output(OutputWords::Registers {
+            words: [0; REGISTER_WORDS],
+            length: 0,
+        })
     }
 
-    /// The given words (at most [`MAX_ARGS`]).
-    pub fn words(words: &[u64]) -> Output {
-        let mut r = Output::default();
-        let n = words.len().min(MAX_ARGS);
-        r.words[..n].copy_from_slice(&words[..n]);
-        r.length = n;
-        r
+    /// The given words (at most four: they travel in the message registers; checked at
+    /// compile time).
+    #[inline(always)]
+    pub fn words<const N: usize>(given: &[u64; N]) -> Output {
+        const { assert!(N <= REGISTER_WORDS) };
+        let mut words = [0; REGISTER_WORDS];
+        words[..N].copy_from_slice(given);
+        Output(OutputWords::Registers { words, length: N })
+    }
+
+    /// The saved registers of thread `target`, in `TcbWriteRegisters` order, read when
+    /// the output is written (at once, by the same system call).
+    pub fn thread_registers(target: TcbPtr) -> Output {
+        Output(OutputWords::ThreadRegisters(target))
     }
 
     /// Writes the words into the caller's registers and IPC buffer, with `rax` = 0.
+    #[inline]
     pub fn write_to(&self, tcb: TcbPtr) {
-        let mut length = self.length;
-        tcb.set_message_registers(&self.words[..length.min(4)]);
-        if length > 4 {
-            let buffer = ipc_buffer_ptr(tcb);
-            if buffer.is_null() {
-                length = 4;
-            } else {
-                // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        self.words[4..length].as_ptr(),
-                        core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
-                        length - 4,
-                    )
-                };
+        let length = match self.0 {
+            OutputWords::Registers { words, length } => {
+                tcb.set_message_registers(&words[..length]);
+                length
             }
-        }
+            OutputWords::ThreadRegisters(target) => write_thread_registers(tcb, target),
+        };
         tcb.update_context(|c| {
             c.rax = 0;
             c.rsi = MessageInfo::new(0, length as u64, 0).0;
         });
     }
+}
+
+/// Writes the saved registers of `target` into `tcb`'s message registers and IPC buffer
+/// (out of line: the usual answer, a few register words, needs no room for them); returns
+/// how many words were written.
+#[inline(never)]
+fn write_thread_registers(tcb: TcbPtr, target: TcbPtr) -> usize {
+    write_long(tcb, &tcb::read_registers(target))
+}
+
+/// Writes `words` (at most [`MAX_ARGS`]) into the thread's message registers and IPC
+/// buffer; returns how many were written (four when it has no buffer).
+fn write_long(tcb: TcbPtr, words: &[u64]) -> usize {
+    let mut length = words.len().min(MAX_ARGS);
+    tcb.set_message_registers(&words[..length.min(REGISTER_WORDS)]);
+    if length > REGISTER_WORDS {
+        let buffer = ipc_buffer_ptr(tcb);
+        if buffer.is_null() {
+            length = REGISTER_WORDS;
+        } else {
+            // SAFETY: as in `Args::read`; at most MAX_ARGS - 4 words, inside `msg`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    words[REGISTER_WORDS..length].as_ptr(),
+                    core::ptr::addr_of_mut!((*buffer).msg).cast::<u64>(),
+                    length - REGISTER_WORDS,
+                )
+            };
+        }
+    }
+    length
 }
 
 /// A thread's IPC buffer as a raw pointer (null if it has none). The buffer is a frame the
@@ -321,7 +387,8 @@ pub fn cap_error(e: impl CoreError, position: impl Fn(Argument) -> Option<u64>) 
 
 /// Performs a Call on a non-endpoint capability (an invocation).
 pub fn invoke(tcb: TcbPtr, slot: SlotAddr, cap: Cap) -> InvocationResult {
-    let args = Args::read(tcb);
+    let mut storage = ArgsStorage::uninit();
+    let args = Args::read(tcb, &mut storage);
     let label =
         Label::try_from(args.label).map_err(|_| InvocationError::cap(Error::IllegalOperation))?;
     match cap {
@@ -362,7 +429,23 @@ pub fn identify(cap: &Cap) -> Output {
 
 /// Tears down what an object's last capability kept alive, and undoes mappings recorded
 /// in any deleted frame or page-table cap. Called for every cap a delete or revoke removes.
+#[inline(always)]
 pub fn finalise(f: Finalise) {
+    // Most removed caps are neither the last to their object nor a frame or table cap
+    // with a mapping: nothing to do, decided here without a call.
+    if f.is_final
+        || matches!(
+            f.cap,
+            Cap::Frame { .. } | Cap::Pdpt { .. } | Cap::Pd { .. } | Cap::Pt { .. }
+        )
+    {
+        finalise_object(f);
+    }
+}
+
+/// [`finalise`]'s work (out of line).
+#[inline(never)]
+fn finalise_object(f: Finalise) {
     match f.cap {
         // Each frame cap has its own mapping.
         Cap::Frame { .. } => vspace::unmap_deleted(&f.cap),

@@ -165,7 +165,7 @@ fn decode(
 fn apply(target: TcbPtr, op: TcbOp) -> Output {
     match op {
         TcbOp::SetPriority(priority) => set_priority(target, priority),
-        TcbOp::ReadRegisters => return Output::words(&read_registers(target)),
+        TcbOp::ReadRegisters => return Output::thread_registers(target),
         TcbOp::WriteRegisters { values, resume } => {
             write_registers(target, &values);
             if resume {
@@ -405,7 +405,7 @@ pub fn set_priority(t: TcbPtr, priority: u8) {
 }
 
 /// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8..r15.
-fn read_registers(t: TcbPtr) -> [u64; REGISTER_COUNT] {
+pub(super) fn read_registers(t: TcbPtr) -> [u64; REGISTER_COUNT] {
     let c = t.read_context(|c| *c);
     [
         c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10,
