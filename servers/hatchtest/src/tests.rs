@@ -498,6 +498,28 @@ fn environment(t: &mut Tally) {
         "setenv and unsetenv change what the child sees",
         run_to_end(&env) == Ok(WaitStatus::Exited(0)),
     );
+    // procsrv skips looking for a name the environment cannot hold (a set of name hashes):
+    // a name of the request's environment and one an earlier setenv made are still replaced.
+    let replaced = cmd(b"env")
+        .env(b"A", b"1")
+        .arg(b"A=2")
+        .arg(b"D=5")
+        .setenv(b"A", b"2")
+        .setenv(b"D", b"4")
+        .setenv(b"D", b"5");
+    t.check(
+        "setenv replaces a request's variable and one an earlier setenv made",
+        run_to_end(&replaced) == Ok(WaitStatus::Exited(0)),
+    );
+    let after_clear = cmd(b"env")
+        .env(b"A", b"1")
+        .arg(b"A=3")
+        .clearenv()
+        .setenv(b"A", b"3");
+    t.check(
+        "setenv after clearenv leaves one variable",
+        run_to_end(&after_clear) == Ok(WaitStatus::Exited(0)),
+    );
     let cleared = cmd(b"env").env(b"A", b"1").clearenv();
     t.check(
         "clearenv empties the environment",

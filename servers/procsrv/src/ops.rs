@@ -113,6 +113,10 @@ pub struct Draft<'a> {
     pub env: &'a mut [u8; ENV_BYTES],
     /// Used bytes of `env`.
     pub env_len: usize,
+    /// Which names the environment may hold, one bit per [`name_bit`] (made at the first
+    /// `setenv` or `unsetenv` that needs it): a `setenv` of a name whose bit is clear
+    /// appends without looking for the name first (each look scans the whole environment).
+    env_names: Option<u64>,
     /// Bindings: `(slot, start, end)` in `bind_paths` (the first `binding_count` are the
     /// draft's).
     pub bindings: &'a mut [(u64, usize, usize); MAX_BINDINGS as usize],
@@ -178,6 +182,7 @@ impl<'d> Draft<'d> {
             fds: 0,
             env,
             env_len: 0,
+            env_names: None,
             bindings,
             binding_count: 0,
             bind_paths,
@@ -400,11 +405,36 @@ impl<'d> Draft<'d> {
     }
 
     fn env_remove(&mut self, name: &[u8]) {
+        if !name.contains(&b'=') && self.env_names() & name_bit(name) == 0 {
+            return;
+        }
         if let Some((a, b)) = self.env_find(name) {
             self.env.copy_within(b..self.env_len, a);
             self.env_len -= b - a;
         }
     }
+
+    /// The bits of the names the environment may hold (computed once per draft).
+    fn env_names(&mut self) -> u64 {
+        if let Some(names) = self.env_names {
+            return names;
+        }
+        let names = procsrv_api::strings(&self.env[..self.env_len])
+            .map(|s| name_bit(s.split(|&b| b == b'=').next().unwrap_or(s)))
+            .fold(0, |all, bit| all | bit);
+        self.env_names = Some(names);
+        names
+    }
+}
+
+/// The bit of environment name `name` in [`Draft`]'s name set (one of 64, by the low bits
+/// of its FNV-1a hash: its high bits hardly differ for names of a few bytes that differ
+/// in the last, `V01`, `V02`...).
+fn name_bit(name: &[u8]) -> u64 {
+    let hash = name.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    1 << (hash & 63)
 }
 
 fn set_ids(ids: &mut [u32; 3], new: u32, privileged: bool) -> Result<(), Errno> {
@@ -760,6 +790,9 @@ impl egg::Hatch for Draft<'_> {
         dest[name.len() + 1..need - 1].copy_from_slice(value);
         dest[need - 1] = 0;
         self.env_len += need;
+        if let Some(names) = &mut self.env_names {
+            *names |= name_bit(name);
+        }
         Ok(())
     }
 
@@ -770,6 +803,7 @@ impl egg::Hatch for Draft<'_> {
 
     fn clearenv(&mut self) -> Result<(), Errno> {
         self.env_len = 0;
+        self.env_names = Some(0);
         Ok(())
     }
 

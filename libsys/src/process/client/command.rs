@@ -1,6 +1,6 @@
 //! [`Command`]: a process to hatch, built up as `std::process::Command` is.
 
-use super::{hatch, plain, Child, HatchError};
+use super::{hatch, plain, Child, HatchError, Prepared};
 use crate::cap::{CNode, Cap};
 use egg::Opcode;
 use procsrv_api::{Errno, HatchRequest};
@@ -254,11 +254,23 @@ impl<'p> Command<'p> {
             program: self.program,
             argv: self.argv.bytes(),
             envp: self.envp.bytes(),
-            egg: self.egg.bytes(),
+            egg: self.whole_egg.unwrap_or(self.egg.bytes()),
             cap_radix: self.caps.map_or(0, |(_, r)| r),
             timeout_ms: self.timeout_ms,
         };
         Ok((request, self.caps.map(|(c, _)| c)))
+    }
+
+    /// Encodes the hatch request once, for a parent that hatches this same child many
+    /// times ([`Prepared::spawn`] sends the words as they are).
+    ///
+    /// # Errors
+    /// [`HatchError`]: E2BIG when the builder's buffers overflowed or the request does not
+    /// fit one message (4,048 bytes: such a request travels in request pages, which only
+    /// [`Self::spawn`] sends).
+    pub fn prepare(&self) -> Result<Prepared, HatchError> {
+        let (request, caps) = self.request()?;
+        Prepared::new(&request, caps)
     }
 
     /// Hatches it.
@@ -266,18 +278,8 @@ impl<'p> Command<'p> {
     /// # Errors
     /// [`HatchError`] (E2BIG when the builder's buffers overflowed).
     pub fn spawn(&self) -> Result<Child, HatchError> {
-        if self.argv.overflow || self.envp.overflow || self.egg.overflow {
-            return Err(plain(Errno::E2BIG));
-        }
-        let request = HatchRequest {
-            program: self.program,
-            argv: self.argv.bytes(),
-            envp: self.envp.bytes(),
-            egg: self.whole_egg.unwrap_or(self.egg.bytes()),
-            cap_radix: self.caps.map_or(0, |(_, r)| r),
-            timeout_ms: self.timeout_ms,
-        };
-        let (pid, handle) = hatch(&request, self.caps.map(|(c, _)| c))?;
+        let (request, caps) = self.request()?;
+        let (pid, handle) = hatch(&request, caps)?;
         Ok(Child { pid, handle })
     }
 }
