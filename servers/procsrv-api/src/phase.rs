@@ -15,15 +15,15 @@ pub const NAMES: [&str; COUNT] = [
     "request: decode the hatch request, check its caps",
     "validate: the egg, the program, the record, the limits",
     "build: a new life in a warm block, or objects and program load",
-    "fixed caps: procsrv's endpoint, the memory half, the file server",
+    "copies: the fixed caps, the egg's queued copies and the handle (CNodeCopyBatch)",
     "file server: registering the child (calls)",
     "stack: lay out and write the initial stack",
     "start: registers and resume",
-    "record and handle: insert the record, mint the handle",
+    "record and handle: insert the record, answer with the handle",
     "exit: the exit call, less destroying the objects",
     "destroy: end the life (or revoke the block's halves)",
     "wait: the wait call and its answer",
-    "receive loop: delete the received cap, free the handle slot",
+    "receive loop: delete the handle sent and the cap received (CNodeDeleteBatch)",
 ];
 /// How many phases.
 pub const COUNT: usize = 12;
