@@ -6,52 +6,30 @@ instruction executed just before the kernel was entered (the system call's site)
 per round, for the 25 dearest sites, the kernel instructions, the entries and the function
 the site is in (`addr2line` on the user ELF), then the kernel functions (outermost) of the
 dearest site. Usage: hatch-entries.py TRACE START STOP ROUNDS KERNEL_ELF USER_ELF"""
-import collections, re, subprocess, sys
+import collections, sys
+
+from tracelib import KERNEL, frames, window
 
 trace, start, stop, rounds, kernel, user = sys.argv[1:7]
 start, stop, rounds = int(start, 16), int(stop, 16), int(rounds)
-KERNEL = 1 << 63
-pat = re.compile(rb'\[[0-9a-f]+/([0-9a-f]+)/')
 per_site = collections.Counter()
 entries = collections.Counter()
 site_pcs = collections.defaultdict(collections.Counter)
-on = False
 prev = 0
 site = None
-with open(trace, 'rb') as f:
-    for line in f:
-        m = pat.search(line)
-        if not m:
-            continue
-        pc = int(m.group(1), 16)
-        if not on:
-            on = pc == start
-        elif pc == stop:
-            break
-        if on and pc >= KERNEL:
-            if prev < KERNEL:
-                site = prev
-                entries[site] += 1
-            per_site[site] += 1
-            site_pcs[site][pc] += 1
-        prev = pc
+for pc in window(trace, start, stop):
+    if pc >= KERNEL:
+        if prev < KERNEL:
+            site = prev
+            entries[site] += 1
+        per_site[site] += 1
+        site_pcs[site][pc] += 1
+    prev = pc
 
 
 def functions(elf, pcs, outermost):
-    """pc -> function name (`addr2line -i`: the innermost frame first)."""
-    if not pcs:
-        return {}
-    out = subprocess.run(['addr2line', '-e', elf, '-f', '-i', '-C', '-a'] + [hex(p) for p in pcs],
-                         capture_output=True, text=True).stdout.split('\n')
-    res, cur, i = {}, None, 0
-    while i < len(out):
-        if re.fullmatch(r'0x[0-9a-f]{16}', out[i]):
-            cur, i = int(out[i], 16), i + 1
-            continue
-        if cur is not None and out[i] and (outermost or cur not in res):
-            res[cur] = out[i]
-        i += 2
-    return res
+    """pc -> its outermost or innermost function."""
+    return {pc: found[-1 if outermost else 0][0] for pc, found in frames(elf, pcs).items() if found}
 
 
 print(f'kernel instructions per round by system call site ({rounds} rounds):')
